@@ -1,0 +1,79 @@
+namespace SplitEmu.Shared.Profiles;
+
+/// <summary>
+/// A machine as described by a launch profile, after <c>extends</c> and <c>--set</c> were applied and
+/// validation passed. Stateless configuration: live objects are built from it, never stored in it.
+/// </summary>
+public sealed record MachineProfile
+{
+    /// <summary>The schema version this profile was written for; see <see cref="ProfileDefaults.SchemaVersion"/>.</summary>
+    public int SchemaVersion { get; init; } = ProfileDefaults.SchemaVersion;
+
+    /// <summary>Machine name, used for the monitor socket and in reports.</summary>
+    public string Name { get; init; } = "machine";
+
+    /// <summary>Guest RAM.</summary>
+    public MemoryConfig Memory { get; init; } = new();
+
+    /// <summary>Images copied into guest memory before the CPU starts, in order.</summary>
+    public IReadOnlyList<LoadConfig> Load { get; init; } = [];
+
+    /// <summary>The initial CPU state.</summary>
+    public CpuConfig Cpu { get; init; } = new();
+
+    /// <summary>Id of the UART whose output is the machine's console, or null for none.</summary>
+    public string? Console { get; init; }
+
+    /// <summary>The devices of the machine.</summary>
+    public IReadOnlyList<DeviceConfig> Devices { get; init; } = [];
+}
+
+/// <summary>Guest RAM size and layout.</summary>
+public sealed record MemoryConfig
+{
+    /// <summary>RAM size in MiB, mapped from guest-physical address 0.</summary>
+    public int SizeMiB { get; init; } = ProfileDefaults.MemorySizeMiB;
+}
+
+/// <summary>One image to put into guest memory.</summary>
+public sealed record LoadConfig
+{
+    /// <summary>Path of the image; relative paths are relative to the profile's folder.</summary>
+    public string File { get; init; } = "";
+
+    /// <summary>How to read the file.</summary>
+    public ImageFormat Format { get; init; } = ImageFormat.Flat;
+
+    /// <summary>Guest-physical load address (flat images).</summary>
+    public ulong Address { get; init; }
+}
+
+/// <summary>The formats an image can have.</summary>
+public enum ImageFormat
+{
+    /// <summary>Raw bytes copied to <see cref="LoadConfig.Address"/>.</summary>
+    Flat,
+}
+
+/// <summary>How the CPU starts.</summary>
+public sealed record CpuConfig
+{
+    /// <summary>The mode the loader puts the CPU in.</summary>
+    public CpuStartMode Mode { get; init; } = CpuStartMode.Protected32Flat;
+
+    /// <summary>Entry point (EIP) for <see cref="CpuStartMode.Protected32Flat"/>.</summary>
+    public ulong Entry { get; init; }
+
+    /// <summary>Initial stack pointer (ESP) for <see cref="CpuStartMode.Protected32Flat"/>.</summary>
+    public ulong Stack { get; init; }
+}
+
+/// <summary>Initial CPU states the loader can set up.</summary>
+public enum CpuStartMode
+{
+    /// <summary>32-bit protected mode with flat 4 GiB code and data segments, paging off, interrupts off.</summary>
+    Protected32Flat,
+
+    /// <summary>The architectural reset state: real mode at F000:FFF0 (firmware entry).</summary>
+    Reset,
+}

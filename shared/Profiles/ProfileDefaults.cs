@@ -1,0 +1,29 @@
+namespace SplitEmu.Shared.Profiles;
+
+/// <summary>The one source of profile defaults and limits.</summary>
+public static class ProfileDefaults
+{
+    /// <summary>The profile schema version this build reads.</summary>
+    public const int SchemaVersion = 1;
+
+    /// <summary>Default guest RAM in MiB.</summary>
+    public const int MemorySizeMiB = 16;
+
+    /// <summary>Smallest guest RAM in MiB.</summary>
+    public const int MinMemorySizeMiB = 1;
+
+    /// <summary>Largest guest RAM in MiB (below the 32-bit PCI hole).</summary>
+    public const int MaxMemorySizeMiB = 3072;
+
+    /// <summary>Default spin budget of the hybrid wait policy, in spin iterations.</summary>
+    public const int HybridSpinBudget = 2000;
+
+    /// <summary>Default most restarts within the window.</summary>
+    public const int MaxRestarts = 5;
+
+    /// <summary>Default restart window in milliseconds.</summary>
+    public const int RestartWindowMs = 10_000;
+
+    /// <summary>Default first restart back-off in milliseconds.</summary>
+    public const int RestartBackoffMs = 10;
+}
