@@ -1,1 +1,13 @@
-System.IO.Directory.CreateDirectory(args[0]); System.IO.File.WriteAllBytes(System.IO.Path.Combine(args[0],"hello.bin"), new byte[]{0xf4});
+// Writes the guest images as flat binaries: SplitEmu.Guests <outdir>
+// The build runs this after compiling (see SplitEmu.Guests.csproj) into $(OutDir)guests/.
+using SplitEmu.Guests;
+
+if (args.Length != 1)
+{
+    Console.Error.WriteLine("usage: SplitEmu.Guests <outdir>");
+    return 2;
+}
+
+Directory.CreateDirectory(args[0]);
+File.WriteAllBytes(Path.Combine(args[0], "hello.bin"), HelloGuest.Build());
+return 0;
