@@ -26,4 +26,22 @@ public static class ProfileDefaults
 
     /// <summary>Default first restart back-off in milliseconds.</summary>
     public const int RestartBackoffMs = 10;
+
+    /// <summary>Highest interrupt line a device may use (the 16 lines of a PC's two 8259 PICs are 0-15).</summary>
+    public const int MaxIrqLine = 15;
+
+    /// <summary>Smallest spin budget of the hybrid wait policy, in spin iterations.</summary>
+    public const int MinSpinBudget = 1;
+
+    /// <summary>Largest spin budget of the hybrid wait policy, in spin iterations (well over a second of spinning).</summary>
+    public const int MaxSpinBudget = 100_000_000;
+
+    /// <summary>Largest <see cref="RestartConfig.MaxRestarts"/> a profile may ask for.</summary>
+    public const int RestartCountLimit = 1000;
+
+    /// <summary>Longest restart window in milliseconds (one hour).</summary>
+    public const int RestartWindowLimitMs = 3_600_000;
+
+    /// <summary>Longest first restart back-off in milliseconds (one minute).</summary>
+    public const int RestartBackoffLimitMs = 60_000;
 }
