@@ -1,0 +1,122 @@
+using SplitEmu.Launch.Profiles;
+
+namespace SplitEmu.Tests.Profiles;
+
+/// <summary>
+/// The bad-profile corpus (<c>tests/Profiles/Bad/*.json</c>): each file must produce exactly the
+/// listed errors, in order, formatted as <c>file:line:col: $.path: message</c>. File names are shown
+/// relative to the corpus folder because the loader's working directory is that folder.
+/// </summary>
+public sealed class BadProfileCorpusTests
+{
+    /// <summary>File name, then every error it must produce.</summary>
+    public static TheoryData<string, string[]> Corpus { get; } = new()
+    {
+        { "bad-hex.json", ["bad-hex.json:23:7: $.devices[0].io: '0x3g8' is not a hex number; expected an integer or a hex string starting with 0x"] },
+        { "bad-name.json", ["bad-name.json:3:3: $.name: 'my machine' is not a valid machine name; expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the monitor socket)"] },
+        { "bad-placement.json", ["bad-placement.json:25:7: $.devices[0].placement: 'separate' is not a valid placement; expected one of: inline, isolated, group"] },
+        { "comment.json", ["comment.json:3:18: not valid JSON: '/' is an invalid start of a property name. Expected a '\"'."] },
+        { "config-number-value.json", ["config-number-value.json:26:9: $.devices[0].config.baud: expected a string, found a number"] },
+        { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; device type uart16550 takes no config keys"] },
+        { "console-not-a-uart.json", ["console-not-a-uart.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device"] },
+        { "console-unknown-device.json", ["console-unknown-device.json:18:3: $.console: no device with id 'com9'; expected the id of a uart16550 device (one of: com1)"] },
+        { "duplicate-device-id.json", ["duplicate-device-id.json:33:7: $.devices[2].id: device id 'com1' is already used by $.devices[0]; expected unique ids"] },
+        { "duplicate-key.json", ["duplicate-key.json:4:3: $.name: duplicate property 'name'; expected each property once per object"] },
+        { "empty.json", ["empty.json: the file is empty; expected a JSON object"] },
+        { "entry-missing.json", ["entry-missing.json:13:3: $.cpu: missing required property 'entry'; expected the entry address (EIP) for mode protected32-flat"] },
+        { "entry-outside-ram.json", ["entry-outside-ram.json:15:5: $.cpu.entry: entry 0x1000000 is outside RAM; expected an address 0x0-0xffffff for mode protected32-flat"] },
+        {
+            "entry-with-reset-mode.json",
+            [
+                "entry-with-reset-mode.json:15:5: $.cpu.entry: entry is used only with mode protected32-flat, not reset; remove it (null removes an inherited value)",
+                "entry-with-reset-mode.json:16:5: $.cpu.stack: stack is used only with mode protected32-flat, not reset; remove it (null removes an inherited value)",
+            ]
+        },
+        { "enum-wrong-case.json", ["enum-wrong-case.json:25:7: $.devices[0].whileDown: 'AllOnes' is not a valid whileDown; expected one of: stall, all-ones"] },
+        { "extends-cycle-a.json", ["extends-cycle-b.json:3:3: $.extends: extends cycle: extends-cycle-a.json -> extends-cycle-b.json -> extends-cycle-a.json; expected a chain of profiles that ends in one without extends"] },
+        { "extends-missing-file.json", ["extends-missing-file.json:3:3: $.extends: profile no-such-profile.json not found; expected a path to a JSON profile"] },
+        { "extends-not-a-string.json", ["extends-not-a-string.json:3:3: $.extends: expected a string (the path of the profile to extend), found a number"] },
+        { "extends-self.json", ["extends-self.json:3:3: $.extends: extends cycle: extends-self.json -> extends-self.json; expected a chain of profiles that ends in one without extends"] },
+        { "fractional-irq.json", ["fractional-irq.json:24:7: $.devices[0].irq: 4.5 is not an integer in range; expected an integer"] },
+        { "group-missing.json", ["group-missing.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group"] },
+        { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
+        { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
+        { "invalid-device-id.json", ["invalid-device-id.json:27:7: $.devices[1].id: 'debug exit' is not a valid device id; expected 1-64 letters, digits, '_' or '-', starting with a letter"] },
+        { "io-past-last-port.json", ["io-past-last-port.json:23:7: $.devices[0].io: ports 0xfffc-0x10003 run past the last port 0xffff; expected a base port at most 0xfff8"] },
+        { "io-wider-than-16-bits.json", ["io-wider-than-16-bits.json:23:7: $.devices[0].io: 0x11170 is out of range; expected 0x0-0xffff"] },
+        { "irq-conflict.json", ["irq-conflict.json:36:7: $.devices[2].irq: IRQ 4 is already used by device 'com1'; expected a free line 0-15"] },
+        { "irq-on-debug-exit.json", ["irq-on-debug-exit.json:31:7: $.devices[1].irq: device type debug-exit raises no interrupts; remove irq"] },
+        { "irq-out-of-range.json", ["irq-out-of-range.json:24:7: $.devices[0].irq: IRQ 16 is out of range; expected a line 0-15"] },
+        { "irq-wrong-type.json", ["irq-wrong-type.json:24:7: $.devices[0].irq: expected an integer, found a boolean"] },
+        { "load-beyond-ram.json", ["load-beyond-ram.json:10:7: $.load[0].address: image 'tiny.bin' (16 bytes at 0xfffffc) ends at 0x100000c, beyond the end of RAM at 0x1000000; expected it to fit in RAM"] },
+        { "load-file-missing.json", ["load-file-missing.json:9:7: $.load[0].file: image 'missing.bin' not found at missing.bin; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)"] },
+        { "load-missing-address.json", ["load-missing-address.json:8:5: $.load[0]: missing required property 'address'; expected the guest-physical load address"] },
+        { "load-not-an-array.json", ["load-not-an-array.json:7:3: $.load: expected an array, found an object"] },
+        { "load-unknown-variable.json", ["load-unknown-variable.json:9:7: $.load[0].file: '${splitmu}/guests/hello.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/"] },
+        { "memory-decimal-string.json", ["memory-decimal-string.json:5:5: $.memory.sizeMiB: '16' is not a hex number; expected an integer or a hex string starting with 0x"] },
+        { "memory-too-large.json", ["memory-too-large.json:5:5: $.memory.sizeMiB: memory size 4096 MiB is out of range; expected 1-3072"] },
+        { "memory-too-small.json", ["memory-too-small.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072"] },
+        { "missing-device-type.json", ["missing-device-type.json:26:5: $.devices[1]: missing required property 'type'; expected one of: uart16550, debug-exit"] },
+        { "missing-schema-version.json", ["missing-schema-version.json:1:1: $: missing required property 'schemaVersion'; expected 1 (the schema version this splitemu reads)"] },
+        { "mmio-on-port-device.json", ["mmio-on-port-device.json:31:7: $.devices[1].mmio: device type debug-exit has no MMIO range; remove mmio"] },
+        { "negative-address.json", ["negative-address.json:10:7: $.load[0].address: -16 is out of range; expected 0x0-0xffffffffffffffff"] },
+        { "not-json.json", ["not-json.json:1:2: not valid JSON: 'this is not a profile\\n' is an invalid JSON literal. Expected the literal 'true'."] },
+        { "port-overlap.json", ["port-overlap.json:35:7: $.devices[2].io: I/O ports 0x3fc-0x403 of device 'com2' overlap ports 0x3f8-0x3ff of device 'com1'; expected a free range"] },
+        { "restart-negative.json", ["restart-negative.json:27:9: $.devices[0].restart.maxRestarts: maxRestarts -1 is out of range; expected 0-1000 restarts"] },
+        { "restart-window-zero.json", ["restart-window-zero.json:26:9: $.devices[0].restart.windowMs: windowMs 0 is out of range; expected 1-3600000 ms"] },
+        {
+            "several-errors.json",
+            [
+                "several-errors.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072",
+                "several-errors.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device",
+                "several-errors.json:24:7: $.devices[0].irq: IRQ 99 is out of range; expected a line 0-15",
+                "several-errors.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group",
+            ]
+        },
+        { "spin-budget-without-hybrid.json", ["spin-budget-without-hybrid.json:26:7: $.devices[0].spinBudget: spinBudget is used only with waitPolicy hybrid, not spin; set waitPolicy to hybrid or remove spinBudget (null removes an inherited value)"] },
+        { "spin-budget-zero.json", ["spin-budget-zero.json:26:7: $.devices[0].spinBudget: spin budget 0 is out of range; expected 1-100000000 iterations"] },
+        { "stack-zero.json", ["stack-zero.json:16:5: $.cpu.stack: stack 0x0 is outside RAM; expected 0x1-0x1000000 (the stack grows down from this address)"] },
+        { "top-level-array.json", ["top-level-array.json:1:1: $: expected a JSON object at the top level, found an array"] },
+        { "trailing-comma.json", ["trailing-comma.json:4:1: not valid JSON: The JSON object contains a trailing comma at the end."] },
+        { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
+        { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
+        { "uart-without-irq.json", ["uart-without-irq.json:20:5: $.devices[0]: missing required property 'irq'; expected an interrupt line 0-15 for a uart16550"] },
+        { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, config"] },
+        { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit"] },
+        { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
+        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, console, devices"] },
+        { "wrong-schema-version.json", ["wrong-schema-version.json:2:3: $.schemaVersion: schema version 2 is not supported; expected 1 (the schema version this splitemu reads)"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Corpus))]
+    public void BadProfileProducesExactlyTheExpectedErrors(string file, string[] expected)
+    {
+        var loader = new ProfileLoader(ProfileTestPaths.SplitemuDirectory, ProfileTestPaths.BadCorpus);
+
+        ProfileLoadResult result = loader.Load(file, []);
+
+        Assert.Null(result.Profile);
+        Assert.Equal(expected, result.Errors.Select(e => e.ToString()).ToArray());
+    }
+
+    [Fact]
+    public void EveryFileInTheCorpusHasExpectedErrors()
+    {
+        // extends-cycle-b.json is the other half of extends-cycle-a.json's cycle.
+        string[] helpers = ["extends-cycle-b.json"];
+        var listed = Corpus.Cast<object[]>().Select(row => (string)row[0]).Concat(helpers).Order().ToArray();
+
+        string[] onDisk = Directory.GetFiles(ProfileTestPaths.BadCorpus, "*.json").Select(f => Path.GetFileName(f)).Order().ToArray();
+
+        Assert.Equal(onDisk, listed);
+    }
+
+    [Fact]
+    public void CorpusHasAtLeastThirtyBadProfiles()
+    {
+        const int RequiredCases = 30;
+
+        Assert.True(Corpus.Count() >= RequiredCases, $"the corpus has {Corpus.Count()} cases; expected at least {RequiredCases}");
+    }
+}
