@@ -39,6 +39,10 @@ public sealed record MemoryConfig
 public sealed record LoadConfig
 {
     /// <summary>Path of the image; relative paths are relative to the profile's folder.</summary>
+    /// <remarks>
+    /// In a profile returned by the launcher's ProfileLoader this is already the resolved absolute path
+    /// (see docs/profiles.md, "Paths", for <c>${splitemu}/</c> and relative paths).
+    /// </remarks>
     public string File { get; init; } = "";
 
     /// <summary>How to read the file.</summary>
