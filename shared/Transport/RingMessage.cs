@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+
+namespace SplitEmu.Shared.Transport;
+
+/// <summary>
+/// The payload of one ring slot: an access request, its reply, or an event. Fixed size, unmanaged,
+/// no serialization on the hot path. Every field read from a ring written by a device process is
+/// untrusted and checked by the reader.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = Size)]
+public struct RingMessage
+{
+    /// <summary>Bytes of a message: a 64-byte slot less its 8-byte sequence word.</summary>
+    public const int Size = 56;
+
+    /// <summary>What the message is.</summary>
+    [FieldOffset(0)] public MessageKind Kind;
+
+    /// <summary>Access size in bytes (1, 2, 4 or 8).</summary>
+    [FieldOffset(1)] public byte AccessSize;
+
+    /// <summary><see cref="ReplyFlags"/> on replies.</summary>
+    [FieldOffset(2)] public ushort Flags;
+
+    /// <summary>Index of the device within its process (a process group serves several).</summary>
+    [FieldOffset(4)] public ushort Device;
+
+    /// <summary>Index of the region within its device.</summary>
+    [FieldOffset(6)] public ushort Region;
+
+    /// <summary>Offset of the access within the region; event argument for events.</summary>
+    [FieldOffset(8)] public ulong Offset;
+
+    /// <summary>Value written, or value read in a reply; event argument for events.</summary>
+    [FieldOffset(16)] public ulong Value;
+
+    /// <summary>Request number; a reply carries the tag of its request.</summary>
+    [FieldOffset(24)] public ulong Tag;
+
+    /// <summary>Access chain the request belongs to (guards against re-entry through DMA).</summary>
+    [FieldOffset(32)] public ulong Chain;
+
+    /// <summary>Spare argument for events.</summary>
+    [FieldOffset(40)] public ulong Argument0;
+
+    /// <summary>Spare argument for events.</summary>
+    [FieldOffset(48)] public ulong Argument1;
+}
+
+/// <summary>Message kinds of the three rings.</summary>
+public enum MessageKind : byte
+{
+    /// <summary>An empty slot; never valid in a published slot.</summary>
+    None = 0,
+
+    /// <summary>Request: read <see cref="RingMessage.AccessSize"/> bytes; the device replies <see cref="ReadDone"/>.</summary>
+    Read = 1,
+
+    /// <summary>Request: write; the device replies <see cref="WriteDone"/>.</summary>
+    Write = 2,
+
+    /// <summary>Request: write with no reply. Handled in ring order, so a later read sees it done.</summary>
+    PostedWrite = 3,
+
+    /// <summary>Request: reply <see cref="BarrierDone"/> once every earlier request was handled.</summary>
+    Barrier = 4,
+
+    /// <summary>Reply to <see cref="Read"/>; <see cref="RingMessage.Value"/> holds the data.</summary>
+    ReadDone = 16,
+
+    /// <summary>Reply to <see cref="Write"/>.</summary>
+    WriteDone = 17,
+
+    /// <summary>Reply to <see cref="Barrier"/>.</summary>
+    BarrierDone = 18,
+
+    /// <summary>Reply: the device could not serve the request (unknown device or region); a bus error.</summary>
+    Failed = 19,
+
+    /// <summary>Event: interrupt line <see cref="RingMessage.Offset"/> is now at level <see cref="RingMessage.Value"/> (0 or 1).</summary>
+    IrqLevel = 32,
+
+    /// <summary>Event: the guest asked to end the machine with exit code <see cref="RingMessage.Value"/>.</summary>
+    MachineExit = 33,
+}
+
+/// <summary>Flags of a reply.</summary>
+[Flags]
+public enum ReplyFlags : ushort
+{
+    /// <summary>No flags.</summary>
+    None = 0,
+
+    /// <summary>
+    /// The handler put events in the event ring before this reply; the CPU applies them before the access
+    /// completes, so the guest's next instruction sees their effect (interrupt levels, map changes).
+    /// </summary>
+    EventsFirst = 1,
+}

@@ -1,0 +1,25 @@
+using SplitEmu.Shared.Profiles;
+
+namespace SplitEmu.Shared.Transport;
+
+/// <summary>How a ring waiter spends its time before it sleeps on the futex.</summary>
+public readonly record struct WaitSettings(WaitPolicy Policy, int SpinBudget)
+{
+    /// <summary>Spin iterations of the <see cref="WaitPolicy.Spin"/> policy before it too sleeps: spinning forever
+    /// would starve the peer on a shared core.</summary>
+    public const int SpinPolicyBudget = 4_000_000;
+
+    /// <summary>Sleep in slices of this length, so a waiter re-checks peer death and deadlines.</summary>
+    public const long SleepSliceMicroseconds = 100_000;
+
+    /// <summary>Iterations to spin before announcing sleep.</summary>
+    public int SpinIterations => Policy switch
+    {
+        WaitPolicy.Handoff => 0,
+        WaitPolicy.Spin => SpinPolicyBudget,
+        _ => SpinBudget,
+    };
+
+    /// <summary>The handoff policy.</summary>
+    public static WaitSettings Handoff { get; } = new(WaitPolicy.Handoff, 0);
+}
