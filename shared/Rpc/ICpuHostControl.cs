@@ -1,0 +1,29 @@
+namespace SplitEmu.Shared.Rpc;
+
+/// <summary>Control endpoint of the CPU process, called by the launcher.</summary>
+public interface ICpuHostControl
+{
+    /// <summary>Builds the machine (RAM, images, CPU state, inline devices). Returns the CPU process id.</summary>
+    Task<int> ConfigureAsync(CpuHostSetup setup, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates the shared-memory segment for a device process and returns its path.</summary>
+    Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The device process has the segment mapped and serves <paramref name="binding"/>'s devices: map their
+    /// regions to the ring and remove the segment's file name.
+    /// </summary>
+    Task BindChannelAsync(ChannelBinding binding, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs the guest until the machine ends; returns why it ended.</summary>
+    Task<MachineExitInfo> RunAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Ends the machine from outside (signal, timeout, monitor): <see cref="RunAsync"/> returns with <paramref name="reason"/>.</summary>
+    Task RequestStopAsync(ExitReason reason, CancellationToken cancellationToken = default);
+
+    /// <summary>The launcher saw a device process exit: complete its in-flight accesses with bus errors.</summary>
+    Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default);
+
+    /// <summary>Per-device counters as the CPU process saw them.</summary>
+    Task<IReadOnlyList<DeviceAccessStats>> GetDeviceStatsAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,12 @@
+namespace SplitEmu.Shared.Rpc;
+
+/// <summary>What the CPU and device processes tell the launcher, as notifications.</summary>
+public interface ILaunchCallbacks
+{
+    /// <summary>
+    /// Bytes a device emitted on its output stream (a UART's transmitted bytes), starting at byte
+    /// <paramref name="offset"/> of that stream. Offsets let the launcher drop bytes a restarted device
+    /// re-emits while its journal is replayed, so the console shows every byte exactly once.
+    /// </summary>
+    void DeviceOutput(string deviceId, long offset, byte[] data);
+}

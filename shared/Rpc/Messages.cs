@@ -1,0 +1,149 @@
+using SplitEmu.Shared.Profiles;
+
+namespace SplitEmu.Shared.Rpc;
+
+/// <summary>Which address space a region lives in.</summary>
+public enum AddressSpaceKind
+{
+    /// <summary>Guest-physical memory (MMIO).</summary>
+    Memory,
+
+    /// <summary>The x86 I/O port space.</summary>
+    Io,
+}
+
+/// <summary>A region a device occupies.</summary>
+/// <param name="Name">Short name for the monitor, e.g. "regs".</param>
+/// <param name="Space">The address space.</param>
+/// <param name="Base">Guest address (port number for I/O).</param>
+/// <param name="Size">Bytes (ports for I/O).</param>
+public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size);
+
+/// <summary>Everything the CPU process needs to build the machine.</summary>
+public sealed record CpuHostSetup
+{
+    /// <summary>The validated profile; image paths in <see cref="MachineProfile.Load"/> are absolute.</summary>
+    public required MachineProfile Profile { get; init; }
+
+    /// <summary>Prefix for shared-memory file names, unique to this launcher (lets it sweep leftovers).</summary>
+    public required string ShmPrefix { get; init; }
+}
+
+/// <summary>Asks the CPU process for a device process's segment.</summary>
+public sealed record ChannelRequest
+{
+    /// <summary>Name of the device process (the device id, or the group name).</summary>
+    public required string ProcessKey { get; init; }
+
+    /// <summary>Incarnation of the device process (0 first, +1 per restart).</summary>
+    public uint Epoch { get; init; }
+}
+
+/// <summary>Tells the CPU process which devices a device process serves over its segment.</summary>
+public sealed record ChannelBinding
+{
+    /// <summary>Name of the device process.</summary>
+    public required string ProcessKey { get; init; }
+
+    /// <summary>Process id of the device process, as the launcher started it (trusted, unlike the segment).</summary>
+    public required int ProcessId { get; init; }
+
+    /// <summary>Ids of the devices, in the process's device order.</summary>
+    public required IReadOnlyList<string> DeviceIds { get; init; }
+
+    /// <summary>Each device's regions, parallel to <see cref="DeviceIds"/>.</summary>
+    public required IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> Regions { get; init; }
+}
+
+/// <summary>Asks a device process to serve devices over a segment.</summary>
+public sealed record DeviceHostAttachRequest
+{
+    /// <summary>Path of the segment under /dev/shm.</summary>
+    public required string SegmentPath { get; init; }
+
+    /// <summary>The devices to serve, in order (their index is the ring's device number).</summary>
+    public required IReadOnlyList<DeviceConfig> Devices { get; init; }
+
+    /// <summary>How the serving thread waits for requests.</summary>
+    public WaitPolicy WaitPolicy { get; init; } = WaitPolicy.Handoff;
+
+    /// <summary>Spin budget for <see cref="WaitPolicy.Hybrid"/>.</summary>
+    public int SpinBudget { get; init; } = ProfileDefaults.HybridSpinBudget;
+}
+
+/// <summary>What a device process serves.</summary>
+public sealed record DeviceHostAttachResult
+{
+    /// <summary>The device process's id.</summary>
+    public required int ProcessId { get; init; }
+
+    /// <summary>Each device's regions, in request order.</summary>
+    public required IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> Regions { get; init; }
+}
+
+/// <summary>Counters of a stopped device process.</summary>
+public sealed record DeviceHostStopResult
+{
+    /// <summary>Per device, in attach order.</summary>
+    public required IReadOnlyList<DeviceAccessStats> Devices { get; init; }
+}
+
+/// <summary>Accesses to one device.</summary>
+public sealed record DeviceAccessStats
+{
+    /// <summary>The device id.</summary>
+    public required string DeviceId { get; init; }
+
+    /// <summary>Reads served (or dispatched, when counted by the CPU process).</summary>
+    public long Reads { get; init; }
+
+    /// <summary>Writes served (or dispatched).</summary>
+    public long Writes { get; init; }
+
+    /// <summary>Accesses that completed with a bus error (device down, timed out or broken).</summary>
+    public long BusErrors { get; init; }
+
+    /// <summary>Bytes emitted on the device's output stream.</summary>
+    public long OutputBytes { get; init; }
+}
+
+/// <summary>Why a machine ended.</summary>
+public enum ExitReason
+{
+    /// <summary>The guest wrote to the debug-exit device.</summary>
+    GuestExit,
+
+    /// <summary>The CPU shut down (triple fault).</summary>
+    CpuShutdown,
+
+    /// <summary>The CPU halted with interrupts disabled: nothing can wake it.</summary>
+    Halted,
+
+    /// <summary>Stopped from outside: signal, monitor or Ctrl-C.</summary>
+    Stopped,
+
+    /// <summary>The run's time limit passed.</summary>
+    Timeout,
+
+    /// <summary>A device failed and its policy says to halt the machine.</summary>
+    DeviceFailure,
+}
+
+/// <summary>How a machine ended.</summary>
+public sealed record MachineExitInfo
+{
+    /// <summary>Why.</summary>
+    public required ExitReason Reason { get; init; }
+
+    /// <summary>Value the guest wrote to the debug-exit device, if that is why.</summary>
+    public long? GuestValue { get; init; }
+
+    /// <summary>Process exit code for this end.</summary>
+    public required int ExitCode { get; init; }
+
+    /// <summary>Guest instructions executed.</summary>
+    public required long Instructions { get; init; }
+
+    /// <summary>Human-readable detail (which device failed, the fault).</summary>
+    public string? Detail { get; init; }
+}
