@@ -1,0 +1,289 @@
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.DeviceHost.Devices.Serial;
+
+/// <summary>
+/// A 16550A UART as on a PC's COM port: eight registers, divisor latch, FIFO control, scratch, loopback,
+/// and interrupt identification. Transmission is instant (the line status always reports the transmitter
+/// empty), so a guest polling the line status register never waits. Transmitted bytes go to the device's
+/// output stream; in loopback mode they come back as received bytes instead.
+/// </summary>
+public sealed class Uart16550 : IDevice
+{
+    /// <summary>Profile type name.</summary>
+    public const string TypeName = "uart16550";
+
+    /// <summary>Ports occupied.</summary>
+    public const ulong PortCount = 8;
+
+    /// <summary>Received bytes the FIFO holds; later bytes are an overrun.</summary>
+    private const int ReceiveFifoCapacity = 16;
+
+    private readonly IDeviceContext _context;
+    private readonly Queue<byte> _receiveFifo = new();
+    private readonly byte[] _oneByte = new byte[1];
+
+    private byte _interruptEnable;
+    private byte _lineControl;
+    private byte _modemControl;
+    private byte _lineStatusErrors;
+    private byte _scratch;
+    private byte _divisorLow = 0x0C; // 9600 baud, the BIOS default
+    private byte _divisorHigh;
+    private bool _fifoEnabled;
+
+    /// <summary>A transmitter-empty interrupt is pending (set by a transmit or by enabling it, cleared by reading IIR or writing THR).</summary>
+    private bool _transmitterEmptyPending;
+
+    /// <summary>Modem status bits 0-3 (deltas) since the last MSR read.</summary>
+    private byte _modemStatusDeltas;
+
+    private bool _irqAsserted;
+
+    /// <summary>Creates the UART at the profile's I/O base (0x3F8, COM1, by default).</summary>
+    public Uart16550(DeviceConfig config, IDeviceContext context)
+    {
+        _context = context;
+        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x3F8, PortCount)];
+    }
+
+    private enum Register
+    {
+        Data = 0,              // RBR (read) / THR (write); DLL when DLAB
+        InterruptEnable = 1,   // IER; DLM when DLAB
+        InterruptId = 2,       // IIR (read) / FCR (write)
+        LineControl = 3,
+        ModemControl = 4,
+        LineStatus = 5,
+        ModemStatus = 6,
+        Scratch = 7,
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<DeviceRegionInfo> Regions { get; }
+
+    /// <summary>Bytes transmitted since power-on.</summary>
+    public long TransmittedBytes { get; private set; }
+
+    private bool DivisorLatchAccess => (_lineControl & 0x80) != 0;
+
+    private bool Loopback => (_modemControl & 0x10) != 0;
+
+    /// <inheritdoc/>
+    public ulong Read(int region, ulong offset, int size)
+    {
+        byte value = (Register)(offset & 7) switch
+        {
+            Register.Data when DivisorLatchAccess => _divisorLow,
+            Register.Data => ReadReceiveBuffer(),
+            Register.InterruptEnable when DivisorLatchAccess => _divisorHigh,
+            Register.InterruptEnable => _interruptEnable,
+            Register.InterruptId => ReadInterruptId(),
+            Register.LineControl => _lineControl,
+            Register.ModemControl => _modemControl,
+            Register.LineStatus => ReadLineStatus(),
+            Register.ModemStatus => ReadModemStatus(),
+            _ => _scratch,
+        };
+        return value;
+    }
+
+    /// <inheritdoc/>
+    public void Write(int region, ulong offset, int size, ulong value)
+    {
+        byte data = (byte)value;
+        switch ((Register)(offset & 7))
+        {
+            case Register.Data when DivisorLatchAccess:
+                _divisorLow = data;
+                break;
+            case Register.Data:
+                Transmit(data);
+                break;
+            case Register.InterruptEnable when DivisorLatchAccess:
+                _divisorHigh = data;
+                break;
+            case Register.InterruptEnable:
+                WriteInterruptEnable(data);
+                break;
+            case Register.InterruptId:
+                WriteFifoControl(data);
+                break;
+            case Register.LineControl:
+                _lineControl = data;
+                break;
+            case Register.ModemControl:
+                WriteModemControl(data);
+                break;
+            case Register.LineStatus:
+            case Register.ModemStatus:
+                break; // read-only on a 16550
+            default:
+                _scratch = data;
+                break;
+        }
+
+        UpdateIrq();
+    }
+
+    /// <inheritdoc/>
+    public void Reset()
+    {
+        _receiveFifo.Clear();
+        _interruptEnable = _lineControl = _modemControl = _lineStatusErrors = _scratch = _divisorHigh = 0;
+        _divisorLow = 0x0C;
+        _fifoEnabled = _transmitterEmptyPending = false;
+        _modemStatusDeltas = 0;
+        UpdateIrq();
+    }
+
+    /// <summary>Bytes arriving on the line (console input).</summary>
+    public void Receive(ReadOnlySpan<byte> data)
+    {
+        foreach (byte b in data)
+        {
+            EnqueueReceived(b);
+        }
+
+        UpdateIrq();
+    }
+
+    private void Transmit(byte data)
+    {
+        if (Loopback)
+        {
+            EnqueueReceived(data);
+        }
+        else
+        {
+            _oneByte[0] = data;
+            _context.Output(_oneByte);
+            TransmittedBytes++;
+        }
+
+        // Transmission is instant: the holding register is empty again at once.
+        _transmitterEmptyPending = true;
+    }
+
+    private void EnqueueReceived(byte data)
+    {
+        if (_receiveFifo.Count >= (_fifoEnabled ? ReceiveFifoCapacity : 1))
+        {
+            _lineStatusErrors |= 0x02; // overrun
+            return;
+        }
+
+        _receiveFifo.Enqueue(data);
+    }
+
+    private byte ReadReceiveBuffer()
+    {
+        byte data = _receiveFifo.Count > 0 ? _receiveFifo.Dequeue() : (byte)0;
+        UpdateIrq();
+        return data;
+    }
+
+    private byte ReadLineStatus()
+    {
+        // THR empty (bit 5) and transmitter empty (bit 6) always: transmission is instant.
+        byte status = (byte)(0x60 | _lineStatusErrors | (_receiveFifo.Count > 0 ? 0x01 : 0));
+        _lineStatusErrors = 0; // error bits clear on read
+        UpdateIrq();
+        return status;
+    }
+
+    private byte ReadModemStatus()
+    {
+        byte lines = Loopback
+            // Loopback wires RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD.
+            ? (byte)(((_modemControl & 0x02) << 3) | ((_modemControl & 0x01) << 5) | ((_modemControl & 0x04) << 4) | ((_modemControl & 0x08) << 4))
+            : (byte)0xB0; // CTS, DSR and DCD asserted: a terminal is attached
+        byte status = (byte)(lines | _modemStatusDeltas);
+        _modemStatusDeltas = 0;
+        UpdateIrq();
+        return status;
+    }
+
+    private byte ReadInterruptId()
+    {
+        byte id = CurrentInterruptId();
+        if (id == 0x02)
+        {
+            // Reading IIR while it reports THR empty clears that interrupt.
+            _transmitterEmptyPending = false;
+            UpdateIrq();
+        }
+
+        return (byte)(id | (_fifoEnabled ? 0xC0 : 0));
+    }
+
+    /// <summary>The highest-priority pending interrupt, as IIR bits 0-3 (1 = none).</summary>
+    private byte CurrentInterruptId()
+    {
+        if ((_interruptEnable & 0x04) != 0 && _lineStatusErrors != 0)
+        {
+            return 0x06;
+        }
+
+        if ((_interruptEnable & 0x01) != 0 && _receiveFifo.Count > 0)
+        {
+            return 0x04;
+        }
+
+        if ((_interruptEnable & 0x02) != 0 && _transmitterEmptyPending)
+        {
+            return 0x02;
+        }
+
+        if ((_interruptEnable & 0x08) != 0 && _modemStatusDeltas != 0)
+        {
+            return 0x00;
+        }
+
+        return 0x01;
+    }
+
+    private void WriteInterruptEnable(byte data)
+    {
+        bool enablingTransmitterEmpty = (data & 0x02) != 0 && (_interruptEnable & 0x02) == 0;
+        _interruptEnable = (byte)(data & 0x0F);
+        if (enablingTransmitterEmpty)
+        {
+            // The holding register is already empty: a 16550 raises the interrupt at once.
+            _transmitterEmptyPending = true;
+        }
+    }
+
+    private void WriteFifoControl(byte data)
+    {
+        _fifoEnabled = (data & 0x01) != 0;
+        if ((data & 0x02) != 0)
+        {
+            _receiveFifo.Clear();
+        }
+    }
+
+    private void WriteModemControl(byte data)
+    {
+        byte changed = (byte)((_modemControl ^ data) & 0x0F);
+        _modemControl = (byte)(data & 0x1F);
+        if (Loopback && changed != 0)
+        {
+            // Delta bits for CTS (from RTS) and DSR (from DTR); trailing edge of RI (from OUT1).
+            _modemStatusDeltas |= (byte)(((changed & 0x02) != 0 ? 0x01 : 0) | ((changed & 0x01) != 0 ? 0x02 : 0) | ((changed & 0x08) != 0 ? 0x08 : 0));
+        }
+    }
+
+    private void UpdateIrq()
+    {
+        // On a PC the UART's interrupt reaches the PIC only while OUT2 is set.
+        bool asserted = CurrentInterruptId() != 0x01 && (_modemControl & 0x08) != 0;
+        if (asserted != _irqAsserted)
+        {
+            _irqAsserted = asserted;
+            _context.SetIrq(asserted);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using StreamJsonRpc;
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Transport;
+
+namespace SplitEmu.DeviceHost.Hosting;
+
+/// <summary>The device process's control endpoint (see <see cref="IDeviceHostControl"/>).</summary>
+public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
+{
+    /// <summary>How long to wait for the CPU process to finish initialising the segment.</summary>
+    private static readonly TimeSpan s_segmentReadyTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly OutputForwarder _output;
+    private readonly Lock _gate = new();
+    private RingSegment? _segment;
+    private DeviceServer? _server;
+    private IReadOnlyList<string> _deviceIds = [];
+
+    /// <summary>Serves over <paramref name="rpc"/>.</summary>
+    public DeviceHostControl(JsonRpc rpc) => _output = new OutputForwarder(rpc);
+
+    /// <inheritdoc/>
+    public Task<DeviceHostAttachResult> AttachAsync(DeviceHostAttachRequest request, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_segment is not null)
+            {
+                throw new InvalidOperationException("this device process is already attached; a device process serves one segment");
+            }
+
+            RingSegment segment = RingSegment.Open(request.SegmentPath, s_segmentReadyTimeout);
+            WaitSettings wait = new(request.WaitPolicy, request.SpinBudget);
+            RingResponder responder = new(segment, wait);
+            List<IDevice> devices = [];
+            foreach (var config in request.Devices)
+            {
+                RingDeviceContext context = new(config, _output);
+                devices.Add(DeviceCatalog.Create(config, context));
+                context.Connect(responder);
+            }
+
+            _segment = segment;
+            _deviceIds = request.Devices.Select(d => d.Id).ToArray();
+            _server = new DeviceServer(responder, devices);
+            return Task.FromResult(new DeviceHostAttachResult
+            {
+                ProcessId = Environment.ProcessId,
+                Regions = devices.Select(d => d.Regions).ToArray(),
+            });
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<DeviceHostStopResult> StopAsync(CancellationToken cancellationToken = default)
+    {
+        DeviceServer? server;
+        lock (_gate)
+        {
+            server = _server;
+            _server = null;
+        }
+
+        server?.Stop();
+        await _output.FlushAsync().ConfigureAwait(false);
+        DeviceAccessStats[] stats = new DeviceAccessStats[_deviceIds.Count];
+        for (int i = 0; i < stats.Length; i++)
+        {
+            DeviceCounters counters = server?.Counters(i) ?? new DeviceCounters();
+            stats[i] = counters.ToStats(_deviceIds[i], _output.TotalBytes(_deviceIds[i]));
+        }
+
+        return new DeviceHostStopResult { Devices = stats };
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        _server?.Stop();
+        await _output.DisposeAsync().ConfigureAwait(false);
+        _segment?.Dispose();
+    }
+}

@@ -1,0 +1,131 @@
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Transport;
+
+namespace SplitEmu.DeviceHost.Hosting;
+
+/// <summary>
+/// Serves a device process's devices over its segment: one thread takes each request, runs the device's
+/// handler, and replies. Requests are handled strictly in ring order, so a read completes only after every
+/// earlier posted write was handled.
+/// </summary>
+public sealed class DeviceServer : IDisposable
+{
+    private readonly RingResponder _responder;
+    private readonly IReadOnlyList<IDevice> _devices;
+    private readonly DeviceCounters[] _counters;
+    private readonly Thread _thread;
+
+    /// <summary>Nonzero once <see cref="Stop"/> was called; read by the serving thread's wait.</summary>
+    private int _stop;
+
+    /// <summary>Starts serving <paramref name="devices"/> (ring device number = list index).</summary>
+    public DeviceServer(RingResponder responder, IReadOnlyList<IDevice> devices)
+    {
+        _responder = responder;
+        _devices = devices;
+        _counters = devices.Select(_ => new DeviceCounters()).ToArray();
+        _thread = new Thread(Serve) { Name = "device-server", IsBackground = true };
+        _thread.Start();
+    }
+
+    /// <summary>Accesses served per device (reads, writes, failures).</summary>
+    public DeviceCounters Counters(int device) => _counters[device];
+
+    /// <summary>Stops serving after the request in hand; returns when the thread has ended.</summary>
+    public void Stop()
+    {
+        Volatile.Write(ref _stop, 1);
+        _responder.KickRequestWaiter();
+        _thread.Join();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Stop();
+
+    private void Serve()
+    {
+        while (_responder.WaitForRequest(out RingMessage request, ref _stop))
+        {
+            RingMessage reply = Handle(in request);
+            if (request.Kind != MessageKind.PostedWrite)
+            {
+                _responder.Reply(reply);
+            }
+        }
+    }
+
+    private RingMessage Handle(in RingMessage request)
+    {
+        RingMessage reply = new() { Tag = request.Tag, Device = request.Device, Region = request.Region };
+        if (request.Kind == MessageKind.Barrier)
+        {
+            reply.Kind = MessageKind.BarrierDone;
+            return reply;
+        }
+
+        if (request.Device >= _devices.Count || !IsAccessSize(request.AccessSize))
+        {
+            reply.Kind = MessageKind.Failed;
+            return reply;
+        }
+
+        IDevice device = _devices[request.Device];
+        if (request.Region >= device.Regions.Count)
+        {
+            _counters[request.Device].Failures++;
+            reply.Kind = MessageKind.Failed;
+            return reply;
+        }
+
+        try
+        {
+            switch (request.Kind)
+            {
+                case MessageKind.Read:
+                    reply.Value = device.Read(request.Region, request.Offset, request.AccessSize);
+                    reply.Kind = MessageKind.ReadDone;
+                    _counters[request.Device].Reads++;
+                    break;
+                case MessageKind.Write:
+                case MessageKind.PostedWrite:
+                    device.Write(request.Region, request.Offset, request.AccessSize, request.Value);
+                    reply.Kind = MessageKind.WriteDone;
+                    _counters[request.Device].Writes++;
+                    break;
+                default:
+                    _counters[request.Device].Failures++;
+                    reply.Kind = MessageKind.Failed;
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            // A model bug fails this access (a bus error for the guest), not the whole process.
+            Console.Error.WriteLine($"device {request.Device} region {request.Region} offset 0x{request.Offset:X}: {ex.GetType().Name}: {ex.Message}");
+            _counters[request.Device].Failures++;
+            reply.Kind = MessageKind.Failed;
+        }
+
+        return reply;
+    }
+
+    private static bool IsAccessSize(byte size) => size is 1 or 2 or 4 or 8;
+}
+
+/// <summary>Accesses a device process served for one device. Written by the serving thread only.</summary>
+public sealed class DeviceCounters
+{
+    /// <summary>Reads served.</summary>
+    public long Reads;
+
+    /// <summary>Writes served (posted or not).</summary>
+    public long Writes;
+
+    /// <summary>Requests that failed (bad region, model exception).</summary>
+    public long Failures;
+
+    /// <summary>As a wire record.</summary>
+    public DeviceAccessStats ToStats(string deviceId, long outputBytes) =>
+        new() { DeviceId = deviceId, Reads = Reads, Writes = Writes, BusErrors = Failures, OutputBytes = outputBytes };
+}

@@ -1,0 +1,30 @@
+using SplitEmu.DeviceHost.Devices.Debug;
+using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.Shared.Profiles;
+
+namespace SplitEmu.DeviceHost.Sdk;
+
+/// <summary>The device models this build knows, by profile type name.</summary>
+public static class DeviceCatalog
+{
+    private static readonly Dictionary<string, Func<DeviceConfig, IDeviceContext, IDevice>> s_factories = new(StringComparer.Ordinal)
+    {
+        [Uart16550.TypeName] = (config, context) => new Uart16550(config, context),
+        [DebugExit.TypeName] = (config, context) => new DebugExit(config, context),
+    };
+
+    /// <summary>Type names, for validation messages.</summary>
+    public static IReadOnlyCollection<string> TypeNames => s_factories.Keys;
+
+    /// <summary>Creates a device of <see cref="DeviceConfig.Type"/>.</summary>
+    /// <exception cref="ArgumentException">The type is unknown (profiles are validated before this, so that is a bug).</exception>
+    public static IDevice Create(DeviceConfig config, IDeviceContext context)
+    {
+        if (!s_factories.TryGetValue(config.Type, out Func<DeviceConfig, IDeviceContext, IDevice>? factory))
+        {
+            throw new ArgumentException($"unknown device type '{config.Type}' for device '{config.Id}'", nameof(config));
+        }
+
+        return factory(config, context);
+    }
+}

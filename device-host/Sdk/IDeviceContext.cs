@@ -1,0 +1,17 @@
+namespace SplitEmu.DeviceHost.Sdk;
+
+/// <summary>What a device may do to the machine; provided by whichever process hosts it.</summary>
+public interface IDeviceContext
+{
+    /// <summary>The device's id from the profile.</summary>
+    string DeviceId { get; }
+
+    /// <summary>Drives the device's interrupt line (the profile's irq) to <paramref name="asserted"/>.</summary>
+    void SetIrq(bool asserted);
+
+    /// <summary>Asks to end the machine with process exit code <paramref name="exitCode"/>.</summary>
+    void RequestMachineExit(int exitCode, ulong guestValue);
+
+    /// <summary>Appends to the device's output stream (a UART's transmitted bytes).</summary>
+    void Output(ReadOnlySpan<byte> data);
+}
