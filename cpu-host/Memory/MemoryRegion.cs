@@ -1,0 +1,90 @@
+namespace SplitEmu.CpuHost.Memory;
+
+/// <summary>
+/// A node of an address space's region tree: RAM, ROM, a device range, a container of subregions, or an
+/// alias. Placement (parent, offset, priority, enabled) changes only inside a transaction of the owning
+/// <see cref="AddressSpace"/>; the guest sees changes when the transaction commits a new <see cref="FlatView"/>.
+/// </summary>
+public sealed unsafe class MemoryRegion
+{
+    private readonly List<MemoryRegion> _children = [];
+
+    private MemoryRegion(string name, RegionKind kind, ulong size, string? owner)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(size);
+        Name = name;
+        Kind = kind;
+        Size = size;
+        Owner = owner;
+    }
+
+    /// <summary>Name for the monitor and errors.</summary>
+    public string Name { get; }
+
+    /// <summary>What the region is.</summary>
+    public RegionKind Kind { get; }
+
+    /// <summary>Size in bytes (ports in the I/O space).</summary>
+    public ulong Size { get; }
+
+    /// <summary>Id of the device that owns the region, or null for machine-owned regions.</summary>
+    public string? Owner { get; }
+
+    /// <summary>Host memory of a RAM or ROM region.</summary>
+    public byte* HostMemory { get; private init; }
+
+    /// <summary>Dispatch target of a device region.</summary>
+    public IRegionHandler? Handler { get; private init; }
+
+    /// <summary>Region an alias shows.</summary>
+    public MemoryRegion? AliasTarget { get; private init; }
+
+    /// <summary>Offset into <see cref="AliasTarget"/> where the alias window starts.</summary>
+    public ulong AliasOffset { get; private init; }
+
+    /// <summary>Leases of accesses in flight to this region (device regions).</summary>
+    public RegionLease Lease { get; } = new();
+
+    /// <summary>The container this region is placed in, or null.</summary>
+    public MemoryRegion? Parent { get; internal set; }
+
+    /// <summary>Offset within <see cref="Parent"/>.</summary>
+    public ulong Offset { get; internal set; }
+
+    /// <summary>Among overlapping siblings, the higher priority is visible.</summary>
+    public int Priority { get; internal set; }
+
+    /// <summary>Whether the region takes part in rendering.</summary>
+    public bool Enabled { get; internal set; } = true;
+
+    /// <summary>Order of insertion among siblings: among equal priorities the later one is visible.</summary>
+    internal long InsertionOrder { get; set; }
+
+    /// <summary>Subregions of a container.</summary>
+    public IReadOnlyList<MemoryRegion> Children => _children;
+
+    internal List<MemoryRegion> MutableChildren => _children;
+
+    /// <summary>A RAM region over <paramref name="size"/> bytes of host memory at <paramref name="host"/>.</summary>
+    public static MemoryRegion Ram(string name, ulong size, byte* host) =>
+        new(name, RegionKind.Ram, size, null) { HostMemory = host };
+
+    /// <summary>A ROM region over host memory; guest writes are dropped.</summary>
+    public static MemoryRegion Rom(string name, ulong size, byte* host) =>
+        new(name, RegionKind.Rom, size, null) { HostMemory = host };
+
+    /// <summary>A device region whose accesses go to <paramref name="handler"/>.</summary>
+    public static MemoryRegion Device(string name, ulong size, IRegionHandler handler, string owner) =>
+        new(name, RegionKind.Device, size, owner) { Handler = handler };
+
+    /// <summary>An empty container.</summary>
+    public static MemoryRegion Container(string name, ulong size) =>
+        new(name, RegionKind.Container, size, null);
+
+    /// <summary>A window of <paramref name="size"/> bytes onto <paramref name="target"/> from <paramref name="offset"/>.</summary>
+    public static MemoryRegion Alias(string name, MemoryRegion target, ulong offset, ulong size) =>
+        new(name, RegionKind.Alias, size, target.Owner) { AliasTarget = target, AliasOffset = offset };
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({Kind}, 0x{Size:X} bytes{(Owner is null ? "" : ", owner " + Owner)})";
+}
