@@ -1,1 +1,22 @@
-System.Console.WriteLine("x");
+using SplitEmu.CpuHost.Control;
+using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
+
+// The CPU process: connects back to the launcher, builds and runs the machine it is told to, and exits
+// when the launcher's connection ends (so it never outlives its launcher).
+if (args.Length != 2 || args[0] != "--control")
+{
+    Console.Error.WriteLine("usage: SplitEmu.CpuHost --control SOCKET (started by splitemu, not by hand)");
+    return 2;
+}
+
+Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);
+JsonRpc rpc = RpcConnection.Create(stream);
+OutputForwarder output = new(rpc);
+using CpuHostControl control = new(output);
+rpc.AddLocalRpcTarget<ICpuHostControl>(control, null);
+rpc.StartListening();
+await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);
+await output.DisposeAsync();
+return 0;

@@ -1,0 +1,98 @@
+using SplitEmu.CpuHost.Machine;
+using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.CpuHost.Control;
+
+/// <summary>The CPU process's control endpoint (see <see cref="ICpuHostControl"/>).</summary>
+public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, IDisposable
+{
+    /// <summary>How long shutdown waits for the vCPU thread before it frees the machine anyway.</summary>
+    private static readonly TimeSpan s_runStopTimeout = TimeSpan.FromSeconds(2);
+
+    private VirtualMachine? _machine;
+    private Task<MachineExitInfo>? _run;
+
+    private VirtualMachine Machine => _machine ?? throw new InvalidOperationException("the machine is not configured yet: call ConfigureAsync first");
+
+    /// <inheritdoc/>
+    public Task<int> ConfigureAsync(CpuHostSetup setup, CancellationToken cancellationToken = default)
+    {
+        if (_machine is not null)
+        {
+            throw new InvalidOperationException("the machine is already configured");
+        }
+
+        _machine = new VirtualMachine(setup.Profile, setup.ShmPrefix, output);
+        return Task.FromResult(Environment.ProcessId);
+    }
+
+    /// <inheritdoc/>
+    public Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Machine.CreateChannel(request.ProcessKey, request.Epoch));
+
+    /// <inheritdoc/>
+    public Task BindChannelAsync(ChannelBinding binding, CancellationToken cancellationToken = default)
+    {
+        Machine.BindChannel(binding);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public async Task<MachineExitInfo> RunAsync(CancellationToken cancellationToken = default)
+    {
+        VirtualMachine machine = Machine;
+        if (_run is not null)
+        {
+            throw new InvalidOperationException("the machine is already running");
+        }
+
+        _run = Task.Factory.StartNew(
+            () => machine.Run(cancellationToken),
+            cancellationToken: CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        MachineExitInfo exit = await _run.ConfigureAwait(false);
+        await output.FlushAsync().ConfigureAwait(false);
+        return exit;
+    }
+
+    /// <inheritdoc/>
+    public Task RequestStopAsync(ExitReason reason, CancellationToken cancellationToken = default)
+    {
+        int code = reason == ExitReason.Timeout ? ExitCodes.Timeout : ExitCodes.Interrupted;
+        Machine.RequestExit(reason, code, null, "stopped by the launcher");
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default)
+    {
+        Machine.DeviceProcessExited(processKey);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<DeviceAccessStats>> GetDeviceStatsAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<DeviceAccessStats> stats = Machine.DeviceStats()
+            .Select(s => s with { OutputBytes = Math.Max(s.OutputBytes, output.TotalBytes(s.DeviceId)) })
+            .ToArray();
+        return Task.FromResult(stats);
+    }
+
+    /// <summary>Stops the vCPU (if running) before the machine's memory is freed.</summary>
+    public void Dispose()
+    {
+        if (_machine is null)
+        {
+            return;
+        }
+
+        _machine.RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "control connection closed");
+        if (_run is null || _run.Wait(s_runStopTimeout))
+        {
+            _machine.Dispose();
+        }
+    }
+}
