@@ -1,0 +1,74 @@
+using System.CommandLine;
+using SplitEmu.Launch.Profiles;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Launch.Commands;
+
+/// <summary>`splitemu run [PROFILE] [--set path=value]... [--report FILE] [--timeout SECONDS]`.</summary>
+public static class RunCommand
+{
+    /// <summary>The profile argument (optional: the built-in default machine).</summary>
+    public static readonly Argument<string?> Profile = new("profile")
+    {
+        Description = "Launch profile (JSON). Without it, the built-in default machine runs.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    /// <summary>Overrides.</summary>
+    public static readonly Option<string[]> Set = new("--set")
+    {
+        Description = "Override a profile value, e.g. --set memory.sizeMiB=32 or --set devices.com1.placement=inline. Repeatable.",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary>Report file.</summary>
+    public static readonly Option<string?> Report = new("--report")
+    {
+        Description = "Write a JSON report (exit reason and code, instructions, wall time, per-device accesses and processes) to FILE.",
+    };
+
+    /// <summary>Time limit.</summary>
+    public static readonly Option<double?> Timeout = new("--timeout")
+    {
+        Description = "Stop the machine after this many seconds (exit code 6).",
+    };
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        Command command = new("run", "Run a machine from a launch profile.") { Profile, Set, Report, Timeout };
+        command.SetAction((result, cancellationToken) => ExecuteAsync(
+            result.GetValue(Profile), result.GetValue(Set) ?? [], result.GetValue(Report), result.GetValue(Timeout), cancellationToken));
+        return command;
+    }
+
+    /// <summary>Loads the profile, reports every error, or runs the machine.</summary>
+    public static async Task<int> ExecuteAsync(string? profilePath, IReadOnlyList<string> overrides, string? reportPath, double? timeoutSeconds, CancellationToken cancellationToken)
+    {
+        ProfileLoader loader = ProfileLoader.ForCurrentProcess();
+        ProfileLoadResult loaded = profilePath is null
+            ? loader.LoadEmbeddedDefault(overrides)
+            : loader.Load(profilePath, overrides);
+        if (!loaded.Succeeded)
+        {
+            foreach (ProfileError error in loaded.Errors)
+            {
+                Console.Error.WriteLine(error);
+            }
+
+            return ExitCodes.BadInput;
+        }
+
+        if (timeoutSeconds is <= 0)
+        {
+            Console.Error.WriteLine("--timeout: expected a positive number of seconds");
+            return ExitCodes.BadInput;
+        }
+
+        MachineRun.SweepStaleSharedMemory();
+        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null);
+        using Stream stdout = Console.OpenStandardOutput();
+        return await MachineRun.ExecuteAsync(loaded.Profile!, loaded.SourceName, options, stdout, Console.Error, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
+
+namespace SplitEmu.Launch.Supervision;
+
+/// <summary>
+/// A CPU or device process started by the launcher, connected back over its own UNIX socket with JSON-RPC.
+/// Its standard output and error are captured, tagged and kept (the last lines, for crash reports). Disposing
+/// closes the connection, which makes the child exit; a child that does not is killed.
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    /// <summary>How long a child has to connect back after it starts.</summary>
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a child has to exit after its connection closes, before it is killed.</summary>
+    private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>Lines of output kept per child.</summary>
+    private const int KeptLines = 200;
+
+    private readonly Queue<string> _lastLines = new();
+    private readonly string _socketPath;
+
+    private ChildProcess(string label, Process process, JsonRpc rpc, string socketPath)
+    {
+        Label = label;
+        Process = process;
+        Rpc = rpc;
+        _socketPath = socketPath;
+    }
+
+    /// <summary>Short name used to tag its output, e.g. "cpu" or "com1".</summary>
+    public string Label { get; }
+
+    /// <summary>The process.</summary>
+    public Process Process { get; }
+
+    /// <summary>Its control connection (already listening).</summary>
+    public JsonRpc Rpc { get; }
+
+    /// <summary>Its process id.</summary>
+    public int ProcessId => Process.Id;
+
+    /// <summary>The last lines it wrote to stdout/stderr.</summary>
+    public IReadOnlyList<string> LastLines
+    {
+        get
+        {
+            lock (_lastLines)
+            {
+                return [.. _lastLines];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="program"/>, waits for it to connect to a socket in <paramref name="runFolder"/>, and
+    /// serves <paramref name="callbacks"/> to it.
+    /// </summary>
+    public static async Task<ChildProcess> StartAsync(string program, string label, string runFolder, ILaunchCallbacks callbacks, TextWriter log, CancellationToken cancellationToken)
+    {
+        string socketPath = Path.Combine(runFolder, label + ".sock");
+        using Socket listener = RpcConnection.Listen(socketPath);
+        ProcessStartInfo info = HostExecutables.StartInfo(program);
+        info.ArgumentList.Add("--control");
+        info.ArgumentList.Add(socketPath);
+        info.UseShellExecute = false;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.RedirectStandardInput = true; // children never read the terminal; the launcher owns it
+
+        Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        process.EnableRaisingEvents = true;
+        ChildProcess? child = null;
+        Queue<string> early = new();
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(s_connectTimeout);
+            Task<Socket> accept = listener.AcceptAsync(timeout.Token).AsTask();
+            Task exited = process.WaitForExitAsync(timeout.Token);
+            if (await Task.WhenAny(accept, exited).ConfigureAwait(false) != accept)
+            {
+                timeout.Cancel();
+                string why = process.HasExited ? $"exited with code {process.ExitCode} before it connected" : "did not connect in time";
+                string output = await process.StandardError.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new InvalidOperationException($"{program} {why}{(output.Length > 0 ? ": " + output.Trim() : "")}");
+            }
+
+            Socket socket = await accept.ConfigureAwait(false);
+            JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
+            rpc.AddLocalRpcTarget<ILaunchCallbacks>(callbacks, null);
+            child = new ChildProcess(label, process, rpc, socketPath);
+            child.CaptureOutput(log);
+            rpc.StartListening();
+            return child;
+        }
+        catch
+        {
+            if (child is not null)
+            {
+                await child.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                KillQuietly(process);
+                process.Dispose();
+                File.Delete(socketPath);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Kills the process at once (crash injection, or a child that will not stop).</summary>
+    public void Kill() => KillQuietly(Process);
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        Rpc.Dispose();
+        using (CancellationTokenSource timeout = new(s_exitTimeout))
+        {
+            try
+            {
+                await Process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                KillQuietly(Process);
+                await Process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        Process.Dispose();
+        File.Delete(_socketPath);
+    }
+
+    private void CaptureOutput(TextWriter log)
+    {
+        DataReceivedEventHandler handler = (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            string line = $"[{Label} pid {Process.Id}] {e.Data}";
+            lock (_lastLines)
+            {
+                if (_lastLines.Count == KeptLines)
+                {
+                    _lastLines.Dequeue();
+                }
+
+                _lastLines.Enqueue(line);
+            }
+
+            lock (log)
+            {
+                log.WriteLine(line);
+            }
+        };
+        Process.OutputDataReceived += handler;
+        Process.ErrorDataReceived += handler;
+        Process.BeginOutputReadLine();
+        Process.BeginErrorReadLine();
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+}
