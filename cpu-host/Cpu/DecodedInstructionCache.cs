@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SplitEmu.CpuHost.Cpu;
+
+/// <summary>
+/// Decoded instructions keyed by the physical address of their first byte (direct-mapped), plus a map
+/// of the physical pages that hold cached code so guest writes there can drop stale decodings.
+/// </summary>
+/// <remarks>
+/// Only instructions that lie entirely within one RAM page are cached, so a write invalidates at most the
+/// instructions that start in the 15 bytes before it (or in the tail of the previous page) up to its end.
+/// </remarks>
+internal sealed class DecodedInstructionCache
+{
+    public const ulong EmptyTag = ulong.MaxValue;
+    private const int EntryBits = 16;
+    private const int EntryMask = (1 << EntryBits) - 1;
+    private const int MaxInstructionLength = 15;
+    /// <summary>Code pages are tracked for the first 4 GiB of physical space; code above it is not cached.</summary>
+    private const ulong TrackedPhysicalLimit = 1UL << 32;
+
+    private readonly DecodedInstruction[] _entries = new DecodedInstruction[1 << EntryBits];
+    /// <summary>Per 4 KiB physical page: nonzero if any instruction from that page may be cached.</summary>
+    private readonly byte[] _codePages = new byte[TrackedPhysicalLimit >> 12];
+
+    public DecodedInstructionCache() => Clear();
+
+    /// <summary>The slot for <paramref name="physicalAddress"/>; its Tag tells whether it holds that instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref DecodedInstruction Slot(ulong physicalAddress)
+        // SAFETY: the index is masked to the array length.
+        => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), (int)(physicalAddress & EntryMask));
+
+    public static bool CanCache(ulong physicalAddress) => physicalAddress < TrackedPhysicalLimit;
+
+    public void MarkCodePage(ulong physicalAddress) => _codePages[physicalAddress >> 12] = 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsCodePage(ulong physicalAddress)
+        => physicalAddress < TrackedPhysicalLimit && _codePages[physicalAddress >> 12] != 0;
+
+    /// <summary>Drops decodings that may include any byte of [physicalAddress, physicalAddress + length).</summary>
+    public void Invalidate(ulong physicalAddress, int length)
+    {
+        if (length <= 0)
+            return;
+        ulong first = physicalAddress >= MaxInstructionLength - 1 ? physicalAddress - (MaxInstructionLength - 1) : 0;
+        ulong end = physicalAddress + (ulong)length;
+        if (end - first > (1 << EntryBits))
+        {
+            Clear();
+            return;
+        }
+        for (ulong a = first; a < end; a++)
+        {
+            if (!IsCodePage(a))
+                continue;
+            ref DecodedInstruction slot = ref Slot(a);
+            if (slot.Tag != EmptyTag && (slot.Tag >> 2) == a)
+                slot.Tag = EmptyTag;
+        }
+    }
+
+    public void Clear()
+    {
+        for (int i = 0; i < _entries.Length; i++)
+            _entries[i].Tag = EmptyTag;
+        Array.Clear(_codePages);
+    }
+}

@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SplitEmu.CpuHost.Cpu;
+
+/// <summary>
+/// Direct-mapped cache from linear page to host pointer for RAM pages, one set for reads (and fetches),
+/// one for writes. A tag combines the linear page number and the user/supervisor bit of the access, so
+/// CPL changes need no flush. Pages that are not RAM, or hold cached code (writes), are never entered:
+/// those accesses take the slow path.
+/// </summary>
+internal sealed unsafe class SoftwareTlb
+{
+    private const int EntryBits = 8;
+    private const int EntryMask = (1 << EntryBits) - 1;
+    private const ulong InvalidTag = ulong.MaxValue;
+
+    private readonly ulong[] _readTags = new ulong[1 << EntryBits];
+    private readonly nint[] _readPages = new nint[1 << EntryBits];
+    private readonly ulong[] _readPhysical = new ulong[1 << EntryBits];
+    private readonly ulong[] _writeTags = new ulong[1 << EntryBits];
+    private readonly nint[] _writePages = new nint[1 << EntryBits];
+    private readonly ulong[] _writePhysical = new ulong[1 << EntryBits];
+
+    public SoftwareTlb() => Flush();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Tag(ulong linear, bool user) => ((linear >> 12) << 1) | (user ? 1UL : 0UL);
+
+    /// <summary>Host pointer to the byte at <paramref name="linear"/> for reading, or null on a miss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* LookupRead(ulong linear, bool user)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        // SAFETY: i is masked to the array length.
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readTags), i) != Tag(linear, user))
+            return null;
+        return (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readPages), i) + (linear & 0xFFF);
+    }
+
+    /// <summary>As <see cref="LookupRead"/>, also returning the physical address (for the instruction cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLookupFetch(ulong linear, bool user, out ulong physical)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        // SAFETY: i is masked to the array length.
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readTags), i) != Tag(linear, user))
+        {
+            physical = 0;
+            return false;
+        }
+        physical = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readPhysical), i) | (linear & 0xFFF);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* LookupWrite(ulong linear, bool user)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        // SAFETY: i is masked to the array length.
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_writeTags), i) != Tag(linear, user))
+            return null;
+        return (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_writePages), i) + (linear & 0xFFF);
+    }
+
+    public void FillRead(ulong linear, bool user, ulong physicalPage, byte* page)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        _readTags[i] = Tag(linear, user);
+        _readPages[i] = (nint)page;
+        _readPhysical[i] = physicalPage & ~0xFFFUL;
+    }
+
+    public void FillWrite(ulong linear, bool user, ulong physicalPage, byte* page)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        _writeTags[i] = Tag(linear, user);
+        _writePages[i] = (nint)page;
+        _writePhysical[i] = physicalPage & ~0xFFFUL;
+    }
+
+    /// <summary>Removes write entries that point at a physical page (it now holds cached code).</summary>
+    public void DropWritesToPhysicalPage(ulong physicalAddress)
+    {
+        ulong page = physicalAddress & ~0xFFFUL;
+        for (int i = 0; i < _writeTags.Length; i++)
+        {
+            if (_writeTags[i] != InvalidTag && _writePhysical[i] == page)
+                _writeTags[i] = InvalidTag;
+        }
+    }
+
+    /// <summary>Drops the entries for one linear page (INVLPG).</summary>
+    public void FlushPage(ulong linear)
+    {
+        int i = (int)(linear >> 12) & EntryMask;
+        _readTags[i] = InvalidTag;
+        _writeTags[i] = InvalidTag;
+    }
+
+    public void Flush()
+    {
+        Array.Fill(_readTags, InvalidTag);
+        Array.Fill(_writeTags, InvalidTag);
+    }
+}

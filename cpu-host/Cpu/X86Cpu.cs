@@ -1,0 +1,346 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace SplitEmu.CpuHost.Cpu;
+
+/// <summary>
+/// An x86 interpreter built on Iced's decoder: real mode, 16/32-bit protected mode with segmentation,
+/// privilege checks and paging, exceptions and interrupts. One instance is one CPU; <see cref="Run"/> is
+/// called from a single thread, <see cref="RequestStop"/> and <see cref="NotifyInterruptPending"/> from any.
+/// </summary>
+/// <remarks>
+/// Hot-path rules: decoded instructions are cached by physical address, RAM is reached through a software
+/// TLB, guest faults are result codes (<see cref="_faultVector"/>), and everything asynchronous funnels into
+/// one flag (<see cref="_eventsPending"/>) tested between instructions.
+/// </remarks>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>REP string instructions yield after this many iterations so interrupts and stops are timely.</summary>
+    private const int MaxRepIterationsPerStep = 4096;
+
+    private readonly ICpuBus _bus;
+    private readonly SoftwareTlb _tlb = new();
+    private readonly DecodedInstructionCache _codeCache = new();
+    private readonly GuestCodeReader _codeReader;
+    private readonly Decoder _decoder16;
+    private readonly Decoder _decoder32;
+    private readonly Decoder _decoder64;
+
+    private CpuState _state;
+    private long _instructionsExecuted;
+    /// <summary>Map generation the TLB and code cache were filled under.</summary>
+    private int _mapGeneration;
+
+    /// <summary>Nonzero when something other than plain execution may need attention (stop, interrupt).</summary>
+    private volatile int _eventsPending;
+    private volatile bool _stopRequested;
+    private bool _shutdown;
+
+    /// <summary>Instruction count (within the current Run) before which maskable interrupts are inhibited (STI, MOV SS).</summary>
+    private long _interruptShadowUntil = -1;
+    private long _runExecuted;
+
+    // Per-instruction state.
+    /// <summary>Offset of the instruction being executed (restored on a fault).</summary>
+    private ulong _instructionIp;
+    /// <summary>Offset the next instruction starts at; branches overwrite it.</summary>
+    private ulong _nextIp;
+    /// <summary>Pending exception raised by the current instruction, or -1.</summary>
+    private int _faultVector = -1;
+    private uint _faultErrorCode;
+    private bool _faultHasErrorCode;
+
+    public X86Cpu(ICpuBus bus)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        _bus = bus;
+        _codeReader = new GuestCodeReader(this);
+        _decoder16 = Decoder.Create(16, _codeReader);
+        _decoder32 = Decoder.Create(32, _codeReader);
+        _decoder64 = Decoder.Create(64, _codeReader);
+        Reset();
+    }
+
+    /// <summary>Registers and control state; exact whenever <see cref="Run"/> is not executing.</summary>
+    public ref CpuState State => ref _state;
+
+    /// <summary>Instructions retired since construction (updated when <see cref="Run"/> returns).</summary>
+    public long InstructionsExecuted => _instructionsExecuted;
+
+    /// <summary>The INTR source; polled when <see cref="NotifyInterruptPending"/> has been called.</summary>
+    public IInterruptController? InterruptController { get; set; }
+
+    /// <summary>Architectural reset: real mode, CS = F000 with base FFFF0000, IP = FFF0, EDX = CPU signature.</summary>
+    public void Reset()
+    {
+        _state = default;
+        _state.Eflags = EflagsBits.Reserved1;
+        _state.Cr0 = ControlRegisters.Cr0Et | ControlRegisters.Cr0Cd | ControlRegisters.Cr0Nw;
+        for (int s = 0; s < 6; s++)
+            _state.Segments[s] = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Attributes = DescriptorAttributes.RealModeData };
+        _state.Segments[SegmentIndex.CS] = new SegmentRegister { Selector = 0xF000, Base = 0xFFFF_0000, Limit = 0xFFFF, Attributes = DescriptorAttributes.RealModeCode };
+        _state.Rip = 0xFFF0;
+        _state.Gpr[Gpr.Rdx] = CpuidSignature;
+        _state.Idtr.Limit = 0x3FF;
+        _state.Gdtr.Limit = 0xFFFF;
+        _state.Ldtr.Limit = 0xFFFF;
+        _state.Tr.Limit = 0xFFFF;
+        _shutdown = false;
+        FlushTranslations();
+        _codeCache.Clear();
+    }
+
+    /// <summary>
+    /// Loader entry: protected mode with flat 4 GiB 32-bit segments (base 0, limit FFFFFFFF) in every segment
+    /// register, paging off, CPL 0, EFLAGS = 2 (interrupts disabled).
+    /// </summary>
+    public void EnterFlatProtectedMode(uint eip, uint esp)
+    {
+        _state.Cr0 = (_state.Cr0 | ControlRegisters.Cr0Pe) & ~ControlRegisters.Cr0Pg;
+        const ushort flat = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.WritableOrReadable
+                            | DescriptorAttributes.Accessed | DescriptorAttributes.DefaultBig | DescriptorAttributes.Granularity;
+        for (int s = 0; s < 6; s++)
+            _state.Segments[s] = new SegmentRegister { Selector = 0x10, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat };
+        _state.Segments[SegmentIndex.CS] = new SegmentRegister { Selector = 0x08, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat | DescriptorAttributes.Code };
+        _state.Cpl = 0;
+        _state.Rip = eip;
+        _state.Gpr[Gpr.Rsp] = esp;
+        _state.Eflags = EflagsBits.Reserved1;
+        _state.Halted = false;
+        FlushTranslations();
+    }
+
+    /// <summary>Makes <see cref="Run"/> return at the next instruction boundary. Thread-safe.</summary>
+    public void RequestStop()
+    {
+        _stopRequested = true;
+        _eventsPending = 1;
+    }
+
+    /// <summary>Tells the CPU its interrupt controller may have something; checked at the next instruction boundary. Thread-safe.</summary>
+    public void NotifyInterruptPending() => _eventsPending = 1;
+
+    /// <summary>Drops cached decodings of guest memory that something other than this CPU (DMA) wrote.</summary>
+    public void InvalidateCode(ulong physicalAddress, int length) => _codeCache.Invalidate(physicalAddress, length);
+
+    /// <summary>Runs until <paramref name="maxInstructions"/> have retired, a stop is requested, HLT, or shutdown.</summary>
+    public CpuRunResult Run(long maxInstructions)
+    {
+        LoadFlagsFromState();
+        _runExecuted = 0;
+        _interruptShadowUntil = -1;
+        CpuStopReason reason = CpuStopReason.BudgetExhausted;
+        _eventsPending = 1; // look at stop/interrupt/halt state before the first instruction
+
+        if (_shutdown)
+        {
+            reason = CpuStopReason.Shutdown;
+            maxInstructions = 0;
+        }
+
+        while (_runExecuted < maxInstructions)
+        {
+            if (_eventsPending != 0 && HandleEvents(ref reason))
+                break;
+            if (_bus.MapGeneration != _mapGeneration)
+                OnMapChanged();
+
+            Step();
+            _runExecuted++;
+            if (_shutdown)
+            {
+                reason = CpuStopReason.Shutdown;
+                break;
+            }
+        }
+
+        _instructionsExecuted += _runExecuted;
+        _state.Tsc += (ulong)_runExecuted;
+        StoreFlagsToState();
+        return new CpuRunResult(reason, _runExecuted);
+    }
+
+    /// <summary>Stop requests, interrupt delivery and HLT. Returns true when Run must return.</summary>
+    private bool HandleEvents(ref CpuStopReason reason)
+    {
+        _eventsPending = 0;
+        if (_stopRequested)
+        {
+            _stopRequested = false;
+            reason = CpuStopReason.StopRequested;
+            return true;
+        }
+
+        IInterruptController? pic = InterruptController;
+        if (pic is not null && pic.HasPendingInterrupt)
+        {
+            if ((_state.Eflags & EflagsBits.IF) != 0 && _runExecuted >= _interruptShadowUntil)
+            {
+                byte vector = pic.AcknowledgeInterrupt();
+                _state.Halted = false;
+                DeliverExternalInterrupt(vector);
+                if (_shutdown)
+                {
+                    reason = CpuStopReason.Shutdown;
+                    return true;
+                }
+            }
+            else
+            {
+                // Re-armed when IF becomes 1 (SetIf) or after the shadow instruction.
+                if ((_state.Eflags & EflagsBits.IF) != 0)
+                    _eventsPending = 1;
+            }
+        }
+
+        if (_state.Halted)
+        {
+            _eventsPending = 1; // stay halted; re-check next call
+            reason = CpuStopReason.Halted;
+            return true;
+        }
+        return false;
+    }
+
+    private void OnMapChanged()
+    {
+        _mapGeneration = _bus.MapGeneration;
+        FlushTranslations();
+        _codeCache.Clear();
+    }
+
+    private void FlushTranslations()
+    {
+        _tlb.Flush();
+        _mapGeneration = _bus.MapGeneration;
+    }
+
+    /// <summary>Executes one instruction (or one slice of a REP instruction), delivering any fault it raises.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Step()
+    {
+        _instructionIp = _state.Rip;
+        ref DecodedInstruction d = ref FetchDecoded();
+        if (_faultVector < 0)
+        {
+            _nextIp = (_instructionIp + d.Length) & IpMask;
+            Execute(ref d);
+            if (_faultVector < 0)
+            {
+                _state.Rip = _nextIp;
+                return;
+            }
+        }
+        DeliverPendingFault();
+    }
+
+    /// <summary>Mask for instruction offsets: 16-bit code wraps IP at 64 KiB.</summary>
+    private ulong IpMask => _state.Segments[SegmentIndex.CS].Big ? 0xFFFF_FFFFUL : 0xFFFFUL;
+
+    private int CodeSizeIndex => _state.Segments[SegmentIndex.CS].Big ? 1 : 0;
+
+    private DecodedInstruction _uncachedInstruction;
+
+    /// <summary>The decoded instruction at CS:IP, from the cache or freshly decoded. Sets a fault on failure.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref DecodedInstruction FetchDecoded()
+    {
+        ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        ulong linear = (cs.Base + _instructionIp) & 0xFFFF_FFFFUL;
+        if (_tlb.TryLookupFetch(linear, _state.Cpl == 3, out ulong physical))
+        {
+            ref DecodedInstruction slot = ref _codeCache.Slot(physical);
+            if (slot.Tag == ((physical << 2) | (uint)CodeSizeIndex) && _instructionIp + slot.Length - 1 <= cs.Limit)
+                return ref slot;
+        }
+        return ref DecodeAt(linear);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref DecodedInstruction DecodeAt(ulong linear)
+    {
+        ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        bool big = cs.Big;
+        Decoder decoder = big ? _decoder32 : _decoder16;
+        _codeReader.Start(_instructionIp, big ? 0xFFFF_FFFFUL : 0xFFFFUL);
+        decoder.IP = _instructionIp;
+        decoder.Decode(out Instruction instruction);
+        if (_faultVector >= 0)
+            return ref _uncachedInstruction;
+        if (instruction.IsInvalid)
+        {
+            RaiseFault(ExceptionVector.InvalidOpcode);
+            return ref _uncachedInstruction;
+        }
+
+        // Find where the first byte lives; cache only whole-page RAM instructions.
+        bool cacheable = false;
+        ulong physical = 0;
+        if (TranslateLinear(linear, write: false, user: _state.Cpl == 3, fetch: true, out physical, raiseFault: false))
+        {
+            int offsetInPage = (int)(physical & 0xFFF);
+            cacheable = offsetInPage + instruction.Length <= 0x1000
+                        && DecodedInstructionCache.CanCache(physical)
+                        && _bus.GetRamPage(physical, write: false) != null;
+        }
+
+        ref DecodedInstruction d = ref cacheable ? ref _codeCache.Slot(physical) : ref _uncachedInstruction;
+        Describe(ref d, in instruction);
+        if (cacheable)
+        {
+            d.Tag = (physical << 2) | (uint)CodeSizeIndex;
+            if (!_codeCache.IsCodePage(physical))
+            {
+                _codeCache.MarkCodePage(physical);
+                _tlb.DropWritesToPhysicalPage(physical);
+            }
+        }
+        else
+        {
+            d.Tag = DecodedInstructionCache.EmptyTag;
+        }
+        return ref d;
+    }
+
+    /// <summary>Reads one instruction byte for the decoder at CS:offset; -1 (and a fault) if it cannot.</summary>
+    internal int ReadCodeByte(ulong offset)
+    {
+        if (_faultVector >= 0)
+            return -1;
+        ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        if (offset > cs.Limit)
+        {
+            RaiseFault(ExceptionVector.GeneralProtection, 0);
+            return -1;
+        }
+        ulong linear = (cs.Base + offset) & 0xFFFF_FFFFUL;
+        if (!TranslateLinear(linear, write: false, user: _state.Cpl == 3, fetch: true, out ulong physical, raiseFault: true))
+            return -1;
+        return (int)(byte)ReadPhysical(physical, 1);
+    }
+
+    /// <summary>Records an exception for the current instruction; the first one wins.</summary>
+    private void RaiseFault(int vector)
+    {
+        if (_faultVector >= 0)
+            return;
+        _faultVector = vector;
+        _faultHasErrorCode = false;
+        _faultErrorCode = 0;
+    }
+
+    private void RaiseFault(int vector, uint errorCode)
+    {
+        if (_faultVector >= 0)
+            return;
+        _faultVector = vector;
+        _faultHasErrorCode = true;
+        _faultErrorCode = errorCode;
+    }
+
+    private bool Faulted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _faultVector >= 0;
+    }
+}
