@@ -120,15 +120,24 @@ internal sealed class ProfileBinder
         };
     }
 
-    /// <summary>Model settings are free-form keys (checked per device type by the validator) with string values.</summary>
+    /// <summary>
+    /// Model settings: keys are checked per device type by the validator; values are strings. A JSON
+    /// number or boolean is taken as its written text, so that <c>"baud": 115200</c> and
+    /// <c>--set devices.com1.config.baud=115200</c> work without quoting.
+    /// </summary>
     private Dictionary<string, string> BindConfig(SourceObject obj, string path)
     {
         var config = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (SourceProperty property in obj.Properties)
         {
-            if (ReadString(obj, path, property.Name) is { } value)
+            SourceNode? value = Field(obj, path, property.Name, out string fieldPath);
+            if (value is SourceScalar { Kind: ScalarKind.String or ScalarKind.Number or ScalarKind.Boolean } scalar)
             {
-                config[property.Name] = value;
+                config[property.Name] = scalar.Text;
+            }
+            else
+            {
+                Fail(fieldPath, $"expected a string, number or boolean setting, found {value!.KindWithArticle}");
             }
         }
 
@@ -150,7 +159,7 @@ internal sealed class ProfileBinder
             }
             else
             {
-                Fail(itemPath, item.Location, $"expected an object, found {Article(item.KindName)}");
+                Fail(itemPath, item.Location, $"expected an object, found {item.KindWithArticle}");
 
                 // Keep indexes aligned with the JSON so later paths stay right; the placeholder is never validated.
                 items.Add(new T());
@@ -202,7 +211,7 @@ internal sealed class ProfileBinder
             return (value as SourceScalar)?.Text;
         }
 
-        Fail(fieldPath, $"expected a string, found {Article(value.KindName)}");
+        Fail(fieldPath, $"expected a string, found {value.KindWithArticle}");
         return null;
     }
 
@@ -214,7 +223,7 @@ internal sealed class ProfileBinder
             return value as SourceObject;
         }
 
-        Fail(fieldPath, $"expected an object, found {Article(value.KindName)}");
+        Fail(fieldPath, $"expected an object, found {value.KindWithArticle}");
         return null;
     }
 
@@ -226,7 +235,7 @@ internal sealed class ProfileBinder
             return value as SourceArray;
         }
 
-        Fail(fieldPath, $"expected an array, found {Article(value.KindName)}");
+        Fail(fieldPath, $"expected an array, found {value.KindWithArticle}");
         return null;
     }
 
@@ -242,7 +251,7 @@ internal sealed class ProfileBinder
         string expected = $"one of: {string.Join(", ", KebabCaseEnum.Names<T>())}";
         if (value is not SourceScalar { Kind: ScalarKind.String } text)
         {
-            Fail(fieldPath, $"expected a string, {expected}; found {Article(value.KindName)}");
+            Fail(fieldPath, $"expected a string, {expected}; found {value.KindWithArticle}");
             return null;
         }
 
@@ -307,7 +316,7 @@ internal sealed class ProfileBinder
     {
         number = 0;
         problem = "";
-        string expected = allowHex ? "an integer or a hex string such as \"0x3f8\"" : "an integer";
+        string expected = allowHex ? "an integer or a hex string starting with 0x" : "an integer";
         switch (value)
         {
             case SourceScalar { Kind: ScalarKind.Number } json:
@@ -316,7 +325,7 @@ internal sealed class ProfileBinder
                     return true;
                 }
 
-                problem = $"{json.Text} is not an integer in range; expected {expected}";
+                problem = $"{json.Text} is not an integer; expected {expected}";
                 return false;
             case SourceScalar { Kind: ScalarKind.String } text when allowHex:
                 string digits = text.Text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text.Text[2..] : "";
@@ -329,14 +338,12 @@ internal sealed class ProfileBinder
                 problem = $"'{text.Text}' is not a hex number; expected {expected}";
                 return false;
             default:
-                problem = $"expected {expected}, found {Article(value.KindName)}";
+                problem = $"expected {expected}, found {value.KindWithArticle}";
                 return false;
         }
     }
 
     private static string Hex(Int128 number) => number < 0 ? number.ToString(CultureInfo.InvariantCulture) : "0x" + number.ToString("x", CultureInfo.InvariantCulture);
-
-    private static string Article(string kind) => kind is "object" or "array" ? "an " + kind : "a " + kind;
 
     private void Fail(string path, string message) => Fail(path, _map.LocationOf(path), message);
 

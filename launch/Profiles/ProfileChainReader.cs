@@ -51,7 +51,13 @@ internal sealed class ProfileChainReader(string splitemuDirectory, string workin
                 return null;
             }
 
-            bytes = File.ReadAllBytes(fullPath);
+            bytes = ReadAtMost(fullPath, MaxProfileBytes + 1);
+            if (bytes.Length > MaxProfileBytes)
+            {
+                // A file whose size the file system does not report (a pipe, a device) and that is too long.
+                errors.Add(FileError($"profile {display} is longer than {MaxProfileBytes} bytes; expected a JSON profile of at most {MaxProfileBytes} bytes"));
+                return null;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -77,7 +83,7 @@ internal sealed class ProfileChainReader(string splitemuDirectory, string workin
 
         if (root is not SourceObject profile)
         {
-            errors.Add(root.Location.Error(JsonPath.Root, $"expected a JSON object at the top level, found {root.KindName}"));
+            errors.Add(root.Location.Error(JsonPath.Root, $"expected a JSON object at the top level, found {root.KindWithArticle}"));
             return null;
         }
 
@@ -94,7 +100,7 @@ internal sealed class ProfileChainReader(string splitemuDirectory, string workin
 
         if (extends.Value is not SourceScalar { Kind: ScalarKind.String } target)
         {
-            errors.Add(extends.NameLocation.Error("$.extends", $"expected a string (the path of the profile to extend), found {extends.Value.KindName}"));
+            errors.Add(extends.NameLocation.Error("$.extends", $"expected a string (the path of the profile to extend), found {extends.Value.KindWithArticle}"));
             return null;
         }
 
@@ -107,6 +113,21 @@ internal sealed class ProfileChainReader(string splitemuDirectory, string workin
 
         SourceObject? parent = ReadFile(parentPath, extends.NameLocation, chain);
         return parent is null ? null : ProfileMerger.Merge(parent, profile);
+    }
+
+    /// <summary>Reads up to <paramref name="limit"/> bytes, so that a path naming a device such as /dev/zero cannot read forever.</summary>
+    private static byte[] ReadAtMost(string path, long limit)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while (buffer.Length < limit && (read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, limit - buffer.Length))) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     private void CheckSchemaVersion(SourceObject profile)

@@ -52,9 +52,14 @@ internal static class ProfileMerger
             if (path == DevicesPath && parent is SourceArray parentDevices)
             {
                 result.Items.AddRange(parentDevices.Items);
+
+                // Ids this child already used: a second entry with the same id is appended, not merged,
+                // so that the validator reports the duplicate instead of it being folded in silently.
+                var usedByChild = new HashSet<string>(StringComparer.Ordinal);
                 foreach (SourceNode item in childArray.Items)
                 {
-                    int match = IdOf(item) is { } id ? result.Items.FindIndex(d => IdOf(d) == id) : -1;
+                    string? id = IdOf(item);
+                    int match = id is not null && usedByChild.Add(id) ? result.Items.FindIndex(d => IdOf(d) == id) : -1;
                     if (match >= 0)
                     {
                         result.Items[match] = Patch(result.Items[match], item, JsonPath.Index(path, match));

@@ -245,6 +245,11 @@ internal sealed partial class ProfileValidator
 
         if (device.Io is not { } io)
         {
+            if (_map.HasFailed(ioPath))
+            {
+                return;
+            }
+
             Report(path, $"missing required property 'io'; expected the first of the {type.PortCount} I/O ports of a {type.Name}");
             return;
         }
@@ -274,6 +279,11 @@ internal sealed partial class ProfileValidator
 
         if (device.Mmio is not { } start)
         {
+            if (_map.HasFailed(mmioPath))
+            {
+                return;
+            }
+
             Report(path, $"missing required property 'mmio'; expected the base address of the {Hex(type.MmioSize)} bytes of MMIO of a {type.Name}");
             return;
         }
@@ -358,11 +368,11 @@ internal sealed partial class ProfileValidator
         string groupPath = path + ".group";
         if (device.Placement == Placement.Group)
         {
-            if (device.Group is null)
+            if (device.Group is null && !_map.HasFailed(groupPath))
             {
                 Report(path, "missing required property 'group'; expected a process group name when placement is group");
             }
-            else if (!IdPattern().IsMatch(device.Group))
+            else if (device.Group is not null && !IdPattern().IsMatch(device.Group))
             {
                 Report(groupPath, $"'{device.Group}' is not a valid group name; expected 1-64 letters, digits, '_' or '-', starting with a letter");
             }

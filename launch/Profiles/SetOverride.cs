@@ -137,7 +137,7 @@ internal sealed partial class SetOverride
             else
             {
                 string wanted = step.Name is null ? $"[{step.Index}]" : $"'{step.Name}'";
-                errors.Add(Location.Error(path, $"is {Article(current.KindName)}, so {wanted} cannot be set inside it; expected a path through objects and arrays"));
+                errors.Add(Location.Error(path, $"is {current.KindWithArticle}, so {wanted} cannot be set inside it; expected a path through objects and arrays"));
                 return;
             }
         }
@@ -166,8 +166,6 @@ internal sealed partial class SetOverride
             array.Items[index] = _value;
         }
     }
-
-    private static string Article(string kind) => kind is "object" or "array" ? "an " + kind : "a " + kind;
 
     /// <summary>Gives every node of a parsed value the override's location (the value has no lines of its own).</summary>
     private static SourceNode Relocate(SourceNode node, SourceLocation location)

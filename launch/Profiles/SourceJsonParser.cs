@@ -25,24 +25,19 @@ internal static class SourceJsonParser
         ReadOnlySpan<byte> bom = [0xEF, 0xBB, 0xBF];
         int bomLength = utf8.StartsWith(bom) ? bom.Length : 0;
         var positions = new TextPositions(utf8, bomLength);
+        if (utf8[bomLength..].TrimStart(" \t\r\n"u8).IsEmpty)
+        {
+            errors.Add(new ProfileError(file, 0, 0, "", "the file is empty; expected a JSON object"));
+            return null;
+        }
+
         var reader = new Utf8JsonReader(utf8[bomLength..], s_options);
         try
         {
-            if (!reader.Read())
-            {
-                errors.Add(new ProfileError(file, 0, 0, "", "the file is empty; expected a JSON object"));
-                return null;
-            }
-
-            SourceNode root = ReadValue(ref reader, positions, file, directory, bomLength, errors);
-            if (reader.Read())
-            {
-                // Unreachable for single-value readers (the reader itself rejects trailing data), kept as a guard.
-                var (line, column) = positions.At(bomLength + (int)reader.TokenStartIndex);
-                errors.Add(new ProfileError(file, line, column, "", "unexpected data after the JSON value; expected the end of the file"));
-                return null;
-            }
-
+            reader.Read();
+            SourceNode root = ReadValue(ref reader, positions, file, directory, bomLength, JsonPath.Root, errors);
+            // The reader rejects anything but whitespace after the value (as a JsonException).
+            reader.Read();
             return root;
         }
         catch (JsonException e)
@@ -60,7 +55,7 @@ internal static class SourceJsonParser
         }
     }
 
-    private static SourceNode ReadValue(ref Utf8JsonReader reader, TextPositions positions, string file, string directory, int bomLength, List<ProfileError> errors)
+    private static SourceNode ReadValue(ref Utf8JsonReader reader, TextPositions positions, string file, string directory, int bomLength, string path, List<ProfileError> errors)
     {
         var (line, column) = positions.At(bomLength + (int)reader.TokenStartIndex);
         var location = new SourceLocation(file, line, column, directory);
@@ -74,11 +69,12 @@ internal static class SourceJsonParser
                     var nameLocation = new SourceLocation(file, nameLine, nameColumn, directory);
                     string name = reader.GetString()!;
                     reader.Read();
-                    SourceNode value = ReadValue(ref reader, positions, file, directory, bomLength, errors);
+                    string propertyPath = JsonPath.Property(path, name);
+                    SourceNode value = ReadValue(ref reader, positions, file, directory, bomLength, propertyPath, errors);
                     if (obj.Find(name) is not null)
                     {
                         // Reported, not silently "last wins": a duplicated key is almost always an editing slip.
-                        errors.Add(nameLocation.Error("", $"duplicate property '{name}'; expected each property once per object"));
+                        errors.Add(nameLocation.Error(propertyPath, $"duplicate property '{name}'; expected each property once per object"));
                         continue;
                     }
 
@@ -90,7 +86,7 @@ internal static class SourceJsonParser
                 var array = new SourceArray(location);
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    array.Items.Add(ReadValue(ref reader, positions, file, directory, bomLength, errors));
+                    array.Items.Add(ReadValue(ref reader, positions, file, directory, bomLength, JsonPath.Index(path, array.Items.Count), errors));
                 }
 
                 return array;
@@ -107,11 +103,20 @@ internal static class SourceJsonParser
         }
     }
 
-    /// <summary>System.Text.Json appends " LineNumber: n | BytePositionInLine: m." which we show as file:line:col instead.</summary>
+    /// <summary>
+    /// Makes a System.Text.Json message fit for users: drops the " LineNumber: n | BytePositionInLine: m."
+    /// suffix (shown as file:line:col instead) and advice about reader options they cannot set,
+    /// and escapes line breaks so that one error stays on one line.
+    /// </summary>
     private static string WithoutPositionSuffix(string message)
     {
         int index = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         string text = index >= 0 ? message[..index] : message;
+        text = text.Replace(" Change the reader options.", "", StringComparison.Ordinal)
+            .Replace(" which is not supported in this mode", "", StringComparison.Ordinal)
+            .Replace("\r", "\\r", StringComparison.Ordinal)
+            .Replace("\n", "\\n", StringComparison.Ordinal)
+            .Replace("\t", "\\t", StringComparison.Ordinal);
         return text.TrimEnd();
     }
 

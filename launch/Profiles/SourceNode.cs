@@ -11,6 +11,9 @@ internal abstract class SourceNode(SourceLocation location)
 
     /// <summary>The JSON kind as named in messages: object, array, string, number, boolean, null.</summary>
     public abstract string KindName { get; }
+
+    /// <summary>The kind with its article, for messages: "an object", "a number".</summary>
+    public string KindWithArticle => KindName is "object" or "array" ? "an " + KindName : "a " + KindName;
 }
 
 /// <summary>A JSON object; properties keep their written order.</summary>

@@ -16,7 +16,7 @@ public sealed class BadProfileCorpusTests
         { "bad-name.json", ["bad-name.json:3:3: $.name: 'my machine' is not a valid machine name; expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the monitor socket)"] },
         { "bad-placement.json", ["bad-placement.json:25:7: $.devices[0].placement: 'separate' is not a valid placement; expected one of: inline, isolated, group"] },
         { "comment.json", ["comment.json:3:18: not valid JSON: '/' is an invalid start of a property name. Expected a '\"'."] },
-        { "config-number-value.json", ["config-number-value.json:26:9: $.devices[0].config.baud: expected a string, found a number"] },
+        { "config-object-value.json", ["config-object-value.json:26:9: $.devices[0].config.baud: expected a string, number or boolean setting, found an object"] },
         { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; device type uart16550 takes no config keys"] },
         { "console-not-a-uart.json", ["console-not-a-uart.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device"] },
         { "console-unknown-device.json", ["console-unknown-device.json:18:3: $.console: no device with id 'com9'; expected the id of a uart16550 device (one of: com1)"] },
@@ -34,10 +34,17 @@ public sealed class BadProfileCorpusTests
         },
         { "enum-wrong-case.json", ["enum-wrong-case.json:25:7: $.devices[0].whileDown: 'AllOnes' is not a valid whileDown; expected one of: stall, all-ones"] },
         { "extends-cycle-a.json", ["extends-cycle-b.json:3:3: $.extends: extends cycle: extends-cycle-a.json -> extends-cycle-b.json -> extends-cycle-a.json; expected a chain of profiles that ends in one without extends"] },
+        {
+            "extends-duplicate-id-in-child.json",
+            [
+                "extends-duplicate-id-in-child.json:11:5: $.devices[3]: missing required property 'type'; expected one of: uart16550, debug-exit",
+                "extends-duplicate-id-in-child.json:12:7: $.devices[3].id: device id 'com2' is already used by $.devices[2]; expected unique ids",
+            ]
+        },
         { "extends-missing-file.json", ["extends-missing-file.json:3:3: $.extends: profile no-such-profile.json not found; expected a path to a JSON profile"] },
         { "extends-not-a-string.json", ["extends-not-a-string.json:3:3: $.extends: expected a string (the path of the profile to extend), found a number"] },
         { "extends-self.json", ["extends-self.json:3:3: $.extends: extends cycle: extends-self.json -> extends-self.json; expected a chain of profiles that ends in one without extends"] },
-        { "fractional-irq.json", ["fractional-irq.json:24:7: $.devices[0].irq: 4.5 is not an integer in range; expected an integer"] },
+        { "fractional-irq.json", ["fractional-irq.json:24:7: $.devices[0].irq: 4.5 is not an integer; expected an integer"] },
         { "group-missing.json", ["group-missing.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group"] },
         { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
         { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
