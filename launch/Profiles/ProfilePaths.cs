@@ -25,8 +25,20 @@ internal static class ProfilePaths
             return null;
         }
 
-        if (written.StartsWith(SplitemuVariable, StringComparison.Ordinal))
+        bool fromSplitemu = written.StartsWith(SplitemuVariable, StringComparison.Ordinal);
+        if ((fromSplitemu ? written[SplitemuVariable.Length..] : written).Contains("${", StringComparison.Ordinal))
         {
+            problem = $"'{written}' uses an unknown variable; expected no variable or a path starting with {SplitemuVariable}/";
+            return null;
+        }
+
+        try
+        {
+            if (!fromSplitemu)
+            {
+                return Path.GetFullPath(written, declaringDirectory);
+            }
+
             string rest = written[SplitemuVariable.Length..];
             if (rest.Length > 0 && rest[0] is not ('/' or '\\'))
             {
@@ -35,17 +47,6 @@ internal static class ProfilePaths
             }
 
             return Path.GetFullPath(Path.Join(splitemuDirectory, rest.TrimStart('/', '\\')));
-        }
-
-        if (written.Contains("${", StringComparison.Ordinal))
-        {
-            problem = $"'{written}' uses an unknown variable; expected no variable or a path starting with {SplitemuVariable}/";
-            return null;
-        }
-
-        try
-        {
-            return Path.GetFullPath(written, declaringDirectory);
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
         {
