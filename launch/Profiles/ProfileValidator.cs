@@ -72,12 +72,19 @@ internal sealed partial class ProfileValidator
             string path = $"$.load[{i}]";
             string filePath = path + ".file";
             LoadConfig image = load[i];
-            string? fullPath = _map.HasFailed(filePath)
-                ? null
-                : ProfilePaths.Resolve(image.File, _map.LocationOf(filePath).Directory, splitemuDirectory, out string problem) ?? Report<string>(filePath, problem);
+            if (_map.HasFailed(filePath))
+            {
+                images.Add(null);
+                continue;
+            }
+
+            // The folder of the file that wrote this entry, which an inherited entry keeps.
+            string declaringDirectory = _map.LocationOf(filePath).Directory;
+            string? fullPath = ProfilePaths.Resolve(image.File, declaringDirectory, splitemuDirectory, out string problem);
             images.Add(fullPath);
             if (fullPath is null)
             {
+                Report(filePath, problem);
                 continue;
             }
 
@@ -442,13 +449,6 @@ internal sealed partial class ProfileValidator
         {
             _errors.Add(_map.LocationOf(path).Error(path, message));
         }
-    }
-
-    private T? Report<T>(string path, string message)
-        where T : class
-    {
-        Report(path, message);
-        return null;
     }
 
     private static string Hex(ulong value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
