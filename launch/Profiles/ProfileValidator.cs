@@ -363,9 +363,9 @@ internal sealed partial class ProfileValidator
             if (!type.ConfigKeys.Contains(key))
             {
                 string expected = type.ConfigKeys.Count == 0
-                    ? $"device type {type.Name} takes no config keys"
-                    : $"expected one of: {string.Join(", ", type.ConfigKeys)}";
-                Report(JsonPath.Property(path + ".config", key), $"unknown config key '{key}' for device type {type.Name}; {expected}");
+                    ? $"no config keys (device type {type.Name} reads none)"
+                    : $"one of: {string.Join(", ", type.ConfigKeys)}";
+                Report(JsonPath.Property(path + ".config", key), $"unknown config key '{key}' for device type {type.Name}; expected {expected}");
             }
         }
     }

@@ -17,7 +17,7 @@ public sealed class BadProfileCorpusTests
         { "bad-placement.json", ["bad-placement.json:25:7: $.devices[0].placement: 'separate' is not a valid placement; expected one of: inline, isolated, group"] },
         { "comment.json", ["comment.json:3:18: not valid JSON: '/' is an invalid start of a property name. Expected a '\"'."] },
         { "config-object-value.json", ["config-object-value.json:26:9: $.devices[0].config.baud: expected a string, number or boolean setting, found an object"] },
-        { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; device type uart16550 takes no config keys"] },
+        { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; expected no config keys (device type uart16550 reads none)"] },
         { "console-not-a-uart.json", ["console-not-a-uart.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device"] },
         { "console-unknown-device.json", ["console-unknown-device.json:18:3: $.console: no device with id 'com9'; expected the id of a uart16550 device (one of: com1)"] },
         { "duplicate-device-id.json", ["duplicate-device-id.json:33:7: $.devices[2].id: device id 'com1' is already used by $.devices[0]; expected unique ids"] },
