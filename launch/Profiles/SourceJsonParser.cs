@@ -36,6 +36,7 @@ internal static class SourceJsonParser
         {
             reader.Read();
             SourceNode root = ReadValue(ref reader, positions, file, directory, bomLength, JsonPath.Root, errors);
+
             // The reader rejects anything but whitespace after the value (as a JsonException).
             reader.Read();
             return root;

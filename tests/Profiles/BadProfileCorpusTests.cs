@@ -84,6 +84,7 @@ public sealed class BadProfileCorpusTests
         { "spin-budget-zero.json", ["spin-budget-zero.json:26:7: $.devices[0].spinBudget: spin budget 0 is out of range; expected 1-100000000 iterations"] },
         { "stack-zero.json", ["stack-zero.json:16:5: $.cpu.stack: stack 0x0 is outside RAM; expected 0x1-0x1000000 (the stack grows down from this address)"] },
         { "top-level-array.json", ["top-level-array.json:1:1: $: expected a JSON object at the top level, found an array"] },
+        { "trailing-data.json", ["trailing-data.json:5:1: not valid JSON: '{' is invalid after a single JSON value. Expected end of data."] },
         { "trailing-comma.json", ["trailing-comma.json:4:1: not valid JSON: The JSON object contains a trailing comma at the end."] },
         { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
