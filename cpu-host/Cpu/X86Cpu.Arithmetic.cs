@@ -541,9 +541,9 @@ public sealed partial class X86Cpu
         bool adjust = (ax & 0x0F) > 9 || GetAF();
         if (adjust)
         {
-            ulong al = (ax - 6) & 0xFF;
-            ulong ah = ((ax >> 8) - 1) & 0xFF;
-            ax = (ah << 8) | al;
+            // AX - 6 lets a borrow out of AL reach AH, then AH - 1 (as the SDM pseudo-code says).
+            ax = (ax - 6) & 0xFFFF;
+            ax = (ax - 0x100) & 0xFFFF;
         }
         WriteGpr(Gpr.Rax, 2, ax & 0xFF0F);
         SetResultFlags(1, ax & 0x0F, adjust, of: false, adjust);

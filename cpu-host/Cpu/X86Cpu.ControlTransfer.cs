@@ -43,7 +43,7 @@ public sealed partial class X86Cpu
         {
             if (!ReadFarPointer(ref d, out ushort selector, out ulong offset))
                 return;
-            FarJump(selector, offset, d.OperandSize == 2 ? 2 : 4);
+            FarJump(selector, offset, FarPointerOffsetSize(ref d));
             return;
         }
         ulong target = ReadOperand(ref d, 0, d.OperandSize);
@@ -51,10 +51,18 @@ public sealed partial class X86Cpu
             NearJump(target);
     }
 
+    /// <summary>Offset width of an m16:16, m16:32 or m16:64 far pointer operand.</summary>
+    private static int FarPointerOffsetSize(ref DecodedInstruction d) => d.Instruction.MemorySize switch
+    {
+        MemorySize.SegPtr16 => 2,
+        MemorySize.SegPtr64 => 8,
+        _ => 4,
+    };
+
     /// <summary>Reads an m16:16 or m16:32 far pointer operand.</summary>
     private bool ReadFarPointer(ref DecodedInstruction d, out ushort selector, out ulong offset)
     {
-        int offsetSize = d.Instruction.MemorySize == MemorySize.SegPtr16 ? 2 : d.Instruction.MemorySize == MemorySize.SegPtr64 ? 8 : 4;
+        int offsetSize = FarPointerOffsetSize(ref d);
         int seg = MemorySegment(ref d);
         ulong ea = EffectiveAddress(ref d);
         offset = ReadSegment(seg, ea, offsetSize);
@@ -92,7 +100,7 @@ public sealed partial class X86Cpu
         if (i.IsCallFarIndirect)
         {
             if (ReadFarPointer(ref d, out ushort selector, out ulong offset))
-                FarCall(selector, offset, d.OperandSize == 2 ? 2 : 4);
+                FarCall(selector, offset, FarPointerOffsetSize(ref d));
             return;
         }
         int opSize = d.OperandSize;

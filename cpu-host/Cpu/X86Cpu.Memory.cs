@@ -50,7 +50,10 @@ public sealed unsafe partial class X86Cpu
         }
         if (ok)
             return true;
-        RaiseFault(seg == SegmentIndex.SS ? ExceptionVector.StackFault : ExceptionVector.GeneralProtection, 0);
+        // Real mode reports every segment overrun, stack included, as interrupt 13 (80286/80386 behaviour,
+        // confirmed by the hardware-generated 80286 tests); protected mode uses #SS for the stack segment.
+        bool stackFault = seg == SegmentIndex.SS && _state.ProtectedMode && !_state.Virtual8086;
+        RaiseFault(stackFault ? ExceptionVector.StackFault : ExceptionVector.GeneralProtection, 0);
         return false;
     }
 

@@ -181,6 +181,8 @@ public sealed partial class X86Cpu
 
     private static int OperandSizeOf(in Instruction i)
     {
+        if (i.IsStringInstruction)
+            return i.MemorySize.GetSize(); // OUTS names DX first; the element size is what matters
         for (int op = 0; op < i.OpCount; op++)
         {
             switch (i.GetOpKind(op))

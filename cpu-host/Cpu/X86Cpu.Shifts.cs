@@ -88,7 +88,9 @@ public sealed partial class X86Cpu
             case Mnemonic.Shr:
                 r = count >= 64 ? 0 : v >> count;
                 cf = count <= 64 && ((v >> (count - 1)) & 1) != 0;
-                of = (v & signBit) != 0;
+                // Defined for a count of 1 (the old sign bit); for larger counts hardware gives the XOR of the
+                // result's two top bits, which equals it when the count is 1.
+                of = (((r << 1) ^ r) & signBit) != 0;
                 break;
             default: // Sar
             {
