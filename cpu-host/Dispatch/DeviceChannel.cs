@@ -155,7 +155,7 @@ public sealed class DeviceChannel : IDisposable
     {
         while (!_disposed)
         {
-            _requester.WaitForEvent(WaitSettings.SleepSliceMicroseconds);
+            _requester.WaitForEvent(WaitSettings.DefaultSleepSliceMicroseconds);
             DrainEvents();
             if (_requester.IsPeerDead)
             {

@@ -205,7 +205,7 @@ public sealed unsafe class RingRequester
             }
 
             long remainingMicroseconds = remaining * 1_000_000 / Stopwatch.Frequency + 1;
-            _replyBell.Sleep(Math.Min(remainingMicroseconds, WaitSettings.SleepSliceMicroseconds));
+            _replyBell.Sleep(_wait.SleepSliceMicroseconds < 0 ? remainingMicroseconds : Math.Min(remainingMicroseconds, _wait.SleepSliceMicroseconds));
             _replyBell.Retract();
         }
     }

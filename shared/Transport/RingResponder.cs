@@ -64,7 +64,7 @@ public sealed unsafe class RingResponder
             _requestBell.Announce();
             if (!_requests.HasMessage && Volatile.Read(ref stop) == 0)
             {
-                _requestBell.Sleep(WaitSettings.SleepSliceMicroseconds);
+                _requestBell.Sleep(_wait.SleepSliceMicroseconds);
             }
 
             _requestBell.Retract();

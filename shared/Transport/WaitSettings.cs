@@ -9,8 +9,14 @@ public readonly record struct WaitSettings(WaitPolicy Policy, int SpinBudget)
     /// would starve the peer on a shared core.</summary>
     public const int SpinPolicyBudget = 4_000_000;
 
-    /// <summary>Sleep in slices of this length, so a waiter re-checks peer death and deadlines.</summary>
-    public const long SleepSliceMicroseconds = 100_000;
+    /// <summary>Default sleep slice: a sleeping waiter re-checks peer death and deadlines this often.</summary>
+    public const long DefaultSleepSliceMicroseconds = 100_000;
+
+    /// <summary>
+    /// Longest single futex sleep, in microseconds; negative means no limit (only a wake-up ends the sleep,
+    /// which lets tests prove that no wake-up is ever lost).
+    /// </summary>
+    public long SleepSliceMicroseconds { get; init; } = DefaultSleepSliceMicroseconds;
 
     /// <summary>Iterations to spin before announcing sleep.</summary>
     public int SpinIterations => Policy switch

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Transport;
+
+/// <summary>Round trips between a requester and a responder: no lost wake-up, deaths and bad replies contained.</summary>
+public sealed class RequestReplyTests
+{
+    /// <summary>Far enough away never to matter; the test's own bound catches hangs.</summary>
+    private static long FarDeadline => Stopwatch.GetTimestamp() + Stopwatch.Frequency * 600;
+
+    [Theory]
+    [InlineData(WaitPolicy.Handoff)]
+    [InlineData(WaitPolicy.Hybrid)]
+    public void RandomlyDelayedRoundTrips_NeverLoseAWakeUp(WaitPolicy policy)
+    {
+        const int RoundTrips = 20_000;
+        // No sleep slice: a lost wake-up would sleep forever and trip the bound below instead of hiding.
+        WaitSettings wait = new(policy, SpinBudget: 50) { SleepSliceMicroseconds = -1 };
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester requester = new(segment.CpuSide, wait);
+        RingResponder responder = new(segment.DeviceSide, wait);
+        int stop = 0;
+        Thread device = new(() => Echo(responder, ref stop, seed: 2)) { IsBackground = true };
+        device.Start();
+        Random random = new(1);
+        long completed = 0;
+
+        Task client = Task.Run(() =>
+        {
+            for (int i = 0; i < RoundTrips; i++)
+            {
+                Jitter(random);
+                RingMessage request = new() { Kind = MessageKind.Read, AccessSize = 4, Offset = (ulong)i };
+                RingCallStatus status = requester.Call(ref request, out RingMessage reply, FarDeadline);
+                Assert.Equal(RingCallStatus.Completed, status);
+                Assert.Equal((ulong)i * 3, reply.Value);
+                completed++;
+            }
+        });
+        bool finished = client.Wait(TimeSpan.FromSeconds(120));
+        Volatile.Write(ref stop, 1);
+        responder.KickRequestWaiter();
+        requester.MarkPeerDead(); // releases a client stuck on a lost wake-up
+        device.Join();
+
+        Assert.True(finished, $"stalled after {completed} of {RoundTrips} round trips: a wake-up was lost");
+        client.GetAwaiter().GetResult();
+    }
+
+    [Fact]
+    public void PeerDeclaredDead_WakesAWaitingCaller_WithPeerDead()
+    {
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester requester = new(segment.CpuSide, WaitSettings.Handoff with { SleepSliceMicroseconds = -1 });
+        RingMessage request = new() { Kind = MessageKind.Read, AccessSize = 1 };
+        Task<RingCallStatus> call = Task.Run(() => requester.Call(ref request, out _, FarDeadline));
+        Thread.Sleep(50); // the caller is asleep: nobody serves the request
+
+        requester.MarkPeerDead();
+
+        Assert.True(call.Wait(TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
+        Assert.Equal(RingCallStatus.PeerDead, call.Result);
+    }
+
+    [Fact]
+    public void DeviceThatNeverAnswers_TimesOutAtTheDeadline()
+    {
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester requester = new(segment.CpuSide, WaitSettings.Handoff);
+        RingMessage request = new() { Kind = MessageKind.Read, AccessSize = 1 };
+
+        RingCallStatus status = requester.Call(ref request, out _, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20);
+
+        Assert.Equal(RingCallStatus.TimedOut, status);
+    }
+
+    [Fact]
+    public void ReplyWithAnotherTag_IsAProtocolError()
+    {
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester requester = new(segment.CpuSide, WaitSettings.Handoff);
+        RingResponder responder = new(segment.DeviceSide, WaitSettings.Handoff);
+        int stop = 0;
+        Thread device = new(() =>
+        {
+            if (responder.WaitForRequest(out RingMessage request, ref stop))
+            {
+                responder.Reply(new RingMessage { Kind = MessageKind.ReadDone, Tag = request.Tag + 5 });
+            }
+        });
+        device.Start();
+        RingMessage read = new() { Kind = MessageKind.Read, AccessSize = 1 };
+
+        RingCallStatus status = requester.Call(ref read, out _, FarDeadline);
+        Volatile.Write(ref stop, 1);
+        responder.KickRequestWaiter();
+        device.Join();
+
+        Assert.Equal(RingCallStatus.ProtocolError, status);
+    }
+
+    private static void Echo(RingResponder responder, ref int stop, int seed)
+    {
+        Random random = new(seed);
+        while (responder.WaitForRequest(out RingMessage request, ref stop))
+        {
+            Jitter(random);
+            responder.Reply(new RingMessage { Kind = MessageKind.ReadDone, Tag = request.Tag, Value = request.Offset * 3 });
+        }
+    }
+
+    /// <summary>Random small delays move each side's sleep announcement around the other's publication.</summary>
+    private static void Jitter(Random random)
+    {
+        switch (random.Next(8))
+        {
+            case 0:
+                Thread.Yield();
+                break;
+            case 1:
+                Thread.SpinWait(random.Next(1, 500));
+                break;
+            case 2:
+                Thread.Sleep(0);
+                break;
+        }
+    }
+}
