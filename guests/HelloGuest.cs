@@ -71,6 +71,9 @@ public static class HelloGuest
         var printHex32 = a.CreateLabel("print_hex32");
         var crc32 = a.CreateLabel("crc32");
 
+        // A Multiboot header first: it tells loaders the image's length, so a truncated file is refused.
+        MultibootHeader.Emit(a, LoadAddress, (uint)(DataOffset + data.Count));
+
         // --- main ---
         a.mov(esp, StackTop);
         a.mov(esi, greetingAddress);

@@ -1,7 +1,10 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using SplitEmu.Launch.Images;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
 
 namespace SplitEmu.Launch.Commands;
 
@@ -60,15 +63,54 @@ public static class RunCommand
             return ExitCodes.BadInput;
         }
 
+        IReadOnlyList<string> imageErrors = GuestImageCheck.Check(loaded.Profile!);
+        if (imageErrors.Count > 0)
+        {
+            foreach (string error in imageErrors)
+            {
+                Console.Error.WriteLine(error);
+            }
+
+            return ExitCodes.BadInput;
+        }
+
         if (timeoutSeconds is <= 0)
         {
             Console.Error.WriteLine("--timeout: expected a positive number of seconds");
             return ExitCodes.BadInput;
         }
 
-        MachineRun.SweepStaleSharedMemory();
+        // SIGINT and SIGTERM stop the machine cleanly (children stopped, files removed), from the first moment on.
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, stop));
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, stop));
+
+        MachineRun.SweepStaleFiles();
         RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null);
         using Stream stdout = Console.OpenStandardOutput();
-        return await MachineRun.ExecuteAsync(loaded.Profile!, loaded.SourceName, options, stdout, Console.Error, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await MachineRun.ExecuteAsync(loaded.Profile!, loaded.SourceName, options, stdout, Console.Error, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted; // stopped while the machine was still starting
+        }
+        catch (RemoteInvocationException ex)
+        {
+            Console.Error.WriteLine($"splitemu: machine '{loaded.Profile!.Name}' could not start: {ex.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ConnectionLostException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"splitemu: machine '{loaded.Profile!.Name}' failed: {ex.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static void Stop(PosixSignalContext context, CancellationTokenSource stop)
+    {
+        context.Cancel = true; // the run stops the machine itself, then exits with its own code
+        stop.Cancel();
     }
 }
