@@ -160,7 +160,8 @@ public sealed class VirtualMachine : IDisposable
             }
         }
 
-        return Exit!;
+        // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
+        return Exit! with { Instructions = Cpu.InstructionsExecuted };
     }
 
     /// <summary>The guest wrote to the debug-exit device.</summary>

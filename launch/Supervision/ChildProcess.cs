@@ -82,11 +82,13 @@ public sealed class ChildProcess : IAsyncDisposable
             timeout.CancelAfter(s_connectTimeout);
             Task<Socket> accept = listener.AcceptAsync(timeout.Token).AsTask();
             Task exited = process.WaitForExitAsync(timeout.Token);
-            if (await Task.WhenAny(accept, exited).ConfigureAwait(false) != accept)
+            if (await Task.WhenAny(accept, exited).ConfigureAwait(false) != accept || !accept.IsCompletedSuccessfully)
             {
-                timeout.Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
                 string why = process.HasExited ? $"exited with code {process.ExitCode} before it connected" : "did not connect in time";
-                string output = await process.StandardError.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
+                // Kill before reading: the output of a live child never ends.
+                KillQuietly(process);
+                string output = await ReadBrieflyAsync(process.StandardError).ConfigureAwait(false);
                 throw new InvalidOperationException($"{program} {why}{(output.Length > 0 ? ": " + output.Trim() : "")}");
             }
 
@@ -168,6 +170,19 @@ public sealed class ChildProcess : IAsyncDisposable
         Process.ErrorDataReceived += handler;
         Process.BeginOutputReadLine();
         Process.BeginErrorReadLine();
+    }
+
+    private static async Task<string> ReadBrieflyAsync(StreamReader reader)
+    {
+        using CancellationTokenSource limit = new(TimeSpan.FromSeconds(1));
+        try
+        {
+            return await reader.ReadToEndAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return "";
+        }
     }
 
     private static void KillQuietly(Process process)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -42,8 +41,9 @@ public sealed class MachineRun : IAsyncDisposable
         _options = options;
         _log = log;
         _console = new ConsoleRouter(profile.Console, console);
-        _runFolder = Directory.CreateTempSubdirectory("splitemu-").FullName;
-        _shmPrefix = $"splitemu-{Environment.ProcessId}-{Path.GetFileName(_runFolder).Replace("splitemu-", "")}";
+        // Both names start with splitemu-PID- so that a later run can sweep what a killed launcher left.
+        _runFolder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-").FullName;
+        _shmPrefix = Path.GetFileName(_runFolder);
     }
 
     /// <summary>Runs <paramref name="profile"/>; returns splitemu's exit code.</summary>
@@ -53,21 +53,43 @@ public sealed class MachineRun : IAsyncDisposable
         return await run.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Removes shared-memory files left by launchers that no longer run (a SIGKILLed launcher cannot clean up).</summary>
-    public static void SweepStaleSharedMemory()
+    /// <summary>
+    /// Removes shared-memory files and socket folders left by launchers that no longer run (a SIGKILLed
+    /// launcher cannot clean up after itself).
+    /// </summary>
+    public static void SweepStaleFiles()
     {
         foreach (string path in Directory.EnumerateFiles(SharedMemorySegment.ShmFolder, "splitemu-*"))
         {
-            string[] parts = Path.GetFileName(path).Split('-');
-            if (parts.Length > 1 && int.TryParse(parts[1], out int pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+            if (IsOfDeadLauncher(path))
             {
-                try
-                {
-                    File.Delete(path);
-                }
-                catch (IOException)
-                {
-                }
+                TryDelete(() => File.Delete(path));
+            }
+        }
+
+        foreach (string path in Directory.EnumerateDirectories(Path.GetTempPath(), "splitemu-*"))
+        {
+            if (IsOfDeadLauncher(path))
+            {
+                TryDelete(() => Directory.Delete(path, recursive: true));
+            }
+        }
+
+        static bool IsOfDeadLauncher(string path)
+        {
+            string[] parts = Path.GetFileName(path).Split('-');
+            return parts.Length > 2 && int.TryParse(parts[1], out int pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}");
+        }
+
+        static void TryDelete(Action delete)
+        {
+            try
+            {
+                delete();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Another launcher is sweeping too, or it is not ours to remove.
             }
         }
     }
@@ -75,6 +97,9 @@ public sealed class MachineRun : IAsyncDisposable
     private async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Stopwatch wall = Stopwatch.StartNew();
+        // A stop (signal, Ctrl-C) can come at any moment, also while processes start: remember it and
+        // forward it once the CPU process can take it.
+        using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestStop(ExitReason.Stopped));
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await _cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken).ConfigureAwait(false);
@@ -144,14 +169,16 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task<MachineExitInfo> RunGuestAsync(CancellationToken cancellationToken)
     {
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
-        using CancellationTokenRegistration cancelled = cancellationToken.Register(() => RequestStop(ExitReason.Stopped));
         using Timer? timeout = _options.Timeout is TimeSpan limit
             ? new Timer(_ => RequestStop(ExitReason.Timeout), null, limit, Timeout.InfiniteTimeSpan)
             : null;
 
         Task<MachineExitInfo> run = _cpuControl!.RunAsync(CancellationToken.None);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            RequestStop(ExitReason.Stopped); // asked before the CPU process could take it
+        }
+
         Task cpuExited = _cpu!.Process.WaitForExitAsync(CancellationToken.None);
         if (await Task.WhenAny(run, cpuExited).ConfigureAwait(false) == run)
         {
@@ -167,21 +194,16 @@ public sealed class MachineRun : IAsyncDisposable
         };
     }
 
-    private void OnStopSignal(PosixSignalContext context)
-    {
-        context.Cancel = true; // we stop the machine cleanly ourselves
-        RequestStop(ExitReason.Stopped);
-    }
-
     private void RequestStop(ExitReason reason)
     {
-        try
+        if (_cpuControl is not { } control)
         {
-            _ = _cpuControl?.RequestStopAsync(reason, CancellationToken.None);
+            return; // not started yet: RunGuestAsync checks the token once it has started the machine
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException)
-        {
-        }
+
+        control.RequestStopAsync(reason, CancellationToken.None).ContinueWith(
+            t => _ = t.Exception, // not configured yet, or already gone: the run's own checks cover both
+            TaskScheduler.Default);
     }
 
     private async Task<RunReport> StopAndReportAsync(MachineExitInfo exit, TimeSpan wallTime)
