@@ -17,7 +17,7 @@ public sealed class RegionLeaseTests
     }
 
     [Fact]
-    public void Close_WithLeases_DrainsWhenTheLastIsReleased()
+    public async Task Close_WithLeases_DrainsWhenTheLastIsReleased()
     {
         RegionLease lease = new();
         lease.TryAcquire();
@@ -29,7 +29,7 @@ public sealed class RegionLeaseTests
         lease.Release();
 
         Assert.False(afterFirstRelease);
-        Assert.True(drained.Wait(TimeSpan.FromSeconds(5)));
+        await drained.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(0, lease.Count);
     }
 
@@ -81,7 +81,7 @@ public sealed class RegionLeaseTests
     }
 
     [Fact]
-    public void RacingAcquireReleaseAndClose_NeverLeaksOrGrantsAfterClose()
+    public async Task RacingAcquireReleaseAndClose_NeverLeaksOrGrantsAfterClose()
     {
         const int Rounds = 2_000;
         for (int round = 0; round < Rounds; round++)
@@ -113,7 +113,7 @@ public sealed class RegionLeaseTests
                 });
 
             Assert.Equal(0, grantedAfterClose);
-            Assert.True(lease.CloseAsync().Wait(TimeSpan.FromSeconds(5)), $"round {round}: drain never completed");
+            await lease.CloseAsync().WaitAsync(TimeSpan.FromSeconds(5));
             Assert.Equal(0, lease.Count);
         }
     }

@@ -14,7 +14,7 @@ public sealed class RequestReplyTests
     [Theory]
     [InlineData(WaitPolicy.Handoff)]
     [InlineData(WaitPolicy.Hybrid)]
-    public void RandomlyDelayedRoundTrips_NeverLoseAWakeUp(WaitPolicy policy)
+    public async Task RandomlyDelayedRoundTrips_NeverLoseAWakeUp(WaitPolicy policy)
     {
         const int RoundTrips = 20_000;
         // No sleep slice: a lost wake-up would sleep forever and trip the bound below instead of hiding.
@@ -40,29 +40,29 @@ public sealed class RequestReplyTests
                 completed++;
             }
         });
-        bool finished = client.Wait(TimeSpan.FromSeconds(120));
+        bool finished = await Finishes(client, TimeSpan.FromSeconds(120));
         Volatile.Write(ref stop, 1);
         responder.KickRequestWaiter();
         requester.MarkPeerDead(); // releases a client stuck on a lost wake-up
         device.Join();
 
         Assert.True(finished, $"stalled after {completed} of {RoundTrips} round trips: a wake-up was lost");
-        client.GetAwaiter().GetResult();
+        await client;
     }
 
     [Fact]
-    public void PeerDeclaredDead_WakesAWaitingCaller_WithPeerDead()
+    public async Task PeerDeclaredDead_WakesAWaitingCaller_WithPeerDead()
     {
         using TestSegment segment = new(new RingGeometry(8, 8, 8));
         RingRequester requester = new(segment.CpuSide, WaitSettings.Handoff with { SleepSliceMicroseconds = -1 });
         RingMessage request = new() { Kind = MessageKind.Read, AccessSize = 1 };
         Task<RingCallStatus> call = Task.Run(() => requester.Call(ref request, out _, FarDeadline));
-        Thread.Sleep(50); // the caller is asleep: nobody serves the request
+        await Task.Delay(50); // the caller is asleep: nobody serves the request
 
         requester.MarkPeerDead();
 
-        Assert.True(call.Wait(TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
-        Assert.Equal(RingCallStatus.PeerDead, call.Result);
+        Assert.True(await Finishes(call, TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
+        Assert.Equal(RingCallStatus.PeerDead, await call);
     }
 
     [Fact]
@@ -101,6 +101,8 @@ public sealed class RequestReplyTests
 
         Assert.Equal(RingCallStatus.ProtocolError, status);
     }
+
+    private static async Task<bool> Finishes(Task task, TimeSpan bound) => await Task.WhenAny(task, Task.Delay(bound)) == task;
 
     private static void Echo(RingResponder responder, ref int stop, int seed)
     {

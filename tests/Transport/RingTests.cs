@@ -18,7 +18,7 @@ public sealed unsafe class RingTests
         RingConsumer consumer = RequestConsumer(segment.DeviceSide);
         ulong[] received = new ulong[Count];
 
-        Task consume = Task.Run(() =>
+        Thread consume = new(() =>
         {
             for (int i = 0; i < Count; i++)
             {
@@ -31,7 +31,8 @@ public sealed unsafe class RingTests
 
                 received[i] = message.Value;
             }
-        });
+        }) { IsBackground = true };
+        consume.Start();
         for (ulong i = 0; i < Count; i++)
         {
             RingMessage message = new() { Kind = MessageKind.PostedWrite, Value = i };
@@ -44,7 +45,7 @@ public sealed unsafe class RingTests
             }
         }
 
-        Assert.True(consume.Wait(TimeSpan.FromSeconds(60)), "consumer did not finish");
+        Assert.True(consume.Join(TimeSpan.FromSeconds(60)), "consumer did not finish");
         for (int i = 0; i < Count; i++)
         {
             Assert.Equal((ulong)i, received[i]);
