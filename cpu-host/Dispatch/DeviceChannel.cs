@@ -16,7 +16,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>How long one access may wait for the device before the device is declared hung and killed.</summary>
     public static readonly TimeSpan DefaultAccessDeadline = TimeSpan.FromSeconds(5);
 
-    private readonly RingRequester _requester;
+    private readonly IRequestTransport _requester;
     private readonly Action<RingMessage> _applyEvent;
     private readonly Action<DeviceChannel, string> _onFault;
     private readonly Thread _eventPump;
@@ -25,11 +25,11 @@ public sealed class DeviceChannel : IDisposable
     private volatile bool _disposed;
 
     /// <summary>Opens the channel over <paramref name="segment"/>; <paramref name="applyEvent"/> handles the device's events.</summary>
-    public DeviceChannel(string processKey, RingSegment segment, WaitSettings wait, Action<RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
+    public DeviceChannel(string processKey, RingSegment segment, IRequestTransport transport, Action<RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
     {
         ProcessKey = processKey;
         Segment = segment;
-        _requester = new RingRequester(segment, wait);
+        _requester = transport;
         _applyEvent = applyEvent;
         _onFault = onFault;
         _deadlineTicks = (long)(DefaultAccessDeadline.TotalSeconds * Stopwatch.Frequency);

@@ -100,7 +100,7 @@ public sealed class VirtualMachine : IDisposable
         string path = Path.Combine(SharedMemorySegment.ShmFolder, $"{_shmPrefix}-{processKey}-e{epoch}");
         RingSegment segment = RingSegment.Create(path, RingGeometry.Default, epoch);
         WaitSettings wait = new(devices[0].WaitPolicy, devices[0].SpinBudget);
-        DeviceChannel channel = new(processKey, segment, wait, ApplyEvent, OnChannelFault);
+        DeviceChannel channel = new(processKey, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
         lock (_channelsGate)
         {
             if (_channels.Remove(processKey, out DeviceChannel? previous))

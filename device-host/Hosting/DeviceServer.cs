@@ -11,7 +11,7 @@ namespace SplitEmu.DeviceHost.Hosting;
 /// </summary>
 public sealed class DeviceServer : IDisposable
 {
-    private readonly RingResponder _responder;
+    private readonly IRequestServer _responder;
     private readonly IReadOnlyList<IDevice> _devices;
     private readonly DeviceCounters[] _counters;
     private readonly Thread _thread;
@@ -20,7 +20,7 @@ public sealed class DeviceServer : IDisposable
     private int _stop;
 
     /// <summary>Starts serving <paramref name="devices"/> (ring device number = list index).</summary>
-    public DeviceServer(RingResponder responder, IReadOnlyList<IDevice> devices)
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices)
     {
         _responder = responder;
         _devices = devices;

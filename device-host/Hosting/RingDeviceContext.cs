@@ -12,7 +12,7 @@ public sealed class RingDeviceContext : IDeviceContext
 {
     private readonly DeviceConfig _config;
     private readonly OutputForwarder _output;
-    private RingResponder? _responder;
+    private IRequestServer? _responder;
 
     /// <summary>Context for device <paramref name="config"/>; events flow once <see cref="Connect"/> was called.</summary>
     public RingDeviceContext(DeviceConfig config, OutputForwarder output)
@@ -25,7 +25,7 @@ public sealed class RingDeviceContext : IDeviceContext
     public string DeviceId => _config.Id;
 
     /// <summary>Routes events into <paramref name="responder"/>'s event ring.</summary>
-    public void Connect(RingResponder responder) => _responder = responder;
+    public void Connect(IRequestServer responder) => _responder = responder;
 
     /// <inheritdoc/>
     public void SetIrq(bool asserted)

@@ -8,7 +8,7 @@ namespace SplitEmu.Shared.Transport;
 /// thread anyway. Everything read back from the segment is checked: a device that breaks the protocol gets
 /// <see cref="RingCallStatus.ProtocolError"/>, never an exception or a hang in the CPU process.
 /// </summary>
-public sealed unsafe class RingRequester
+public sealed unsafe class RingRequester : IRequestTransport
 {
     private readonly RingSegment _segment;
     private readonly RingProducer _requests;

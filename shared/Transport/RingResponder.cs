@@ -4,7 +4,7 @@ namespace SplitEmu.Shared.Transport;
 /// The device side of a segment: takes requests, publishes replies and events. Requests and replies belong
 /// to the one serving thread; events may come from any thread of the device process (a lock serializes them).
 /// </summary>
-public sealed unsafe class RingResponder
+public sealed unsafe class RingResponder : IRequestServer
 {
     /// <summary>How long <see cref="PostEvent"/> waits for room before it drops an event.</summary>
     private static readonly TimeSpan s_eventRoomTimeout = TimeSpan.FromSeconds(1);

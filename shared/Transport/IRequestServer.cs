@@ -1,0 +1,17 @@
+namespace SplitEmu.Shared.Transport;
+
+/// <summary>The device side of the data plane: requests in, replies and events out.</summary>
+public interface IRequestServer
+{
+    /// <summary>Waits for the next request; false once <paramref name="stop"/> is nonzero.</summary>
+    bool WaitForRequest(out RingMessage request, ref int stop);
+
+    /// <summary>Wakes <see cref="WaitForRequest"/> so it sees its stop flag.</summary>
+    void KickRequestWaiter();
+
+    /// <summary>Answers the request just handled (serving thread only).</summary>
+    void Reply(RingMessage reply);
+
+    /// <summary>Publishes an event from any thread; false if it had to be dropped.</summary>
+    bool PostEvent(in RingMessage message);
+}
