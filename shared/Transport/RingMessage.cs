@@ -65,6 +65,15 @@ public enum MessageKind : byte
     /// <summary>Request: reply <see cref="BarrierDone"/> once every earlier request was handled.</summary>
     Barrier = 4,
 
+    /// <summary>
+    /// Request: device <see cref="RingMessage.Device"/>'s regions were removed from the map and drained; the
+    /// device answers <see cref="ControlDone"/>. Any access to it after this is a broken invariant (and counted).
+    /// </summary>
+    RegionsGone = 5,
+
+    /// <summary>Request: device <see cref="RingMessage.Device"/>'s regions are about to be mapped again; answer <see cref="ControlDone"/>.</summary>
+    RegionsBack = 6,
+
     /// <summary>Reply to <see cref="Read"/>; <see cref="RingMessage.Value"/> holds the data.</summary>
     ReadDone = 16,
 
@@ -77,11 +86,22 @@ public enum MessageKind : byte
     /// <summary>Reply: the device could not serve the request (unknown device or region); a bus error.</summary>
     Failed = 19,
 
+    /// <summary>Reply to <see cref="RegionsGone"/> and <see cref="RegionsBack"/>.</summary>
+    ControlDone = 20,
+
     /// <summary>Event: interrupt line <see cref="RingMessage.Offset"/> is now at level <see cref="RingMessage.Value"/> (0 or 1).</summary>
     IrqLevel = 32,
 
     /// <summary>Event: the guest asked to end the machine with exit code <see cref="RingMessage.Value"/>.</summary>
     MachineExit = 33,
+
+    /// <summary>
+    /// Event: the device asks to change one of its own regions (<see cref="RingMessage.Device"/>,
+    /// <see cref="RingMessage.Region"/>): <see cref="RingMessage.Value"/> is the <c>MapChangeKind</c>,
+    /// <see cref="RingMessage.Offset"/> the new base for a move. Applied after the access in hand released its
+    /// lease and before the guest's next instruction.
+    /// </summary>
+    MapChange = 34,
 }
 
 /// <summary>Flags of a reply.</summary>

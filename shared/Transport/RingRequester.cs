@@ -222,6 +222,7 @@ public sealed unsafe class RingRequester : IRequestTransport
             MessageKind.ReadDone => request.Kind == MessageKind.Read,
             MessageKind.WriteDone => request.Kind == MessageKind.Write,
             MessageKind.BarrierDone => request.Kind == MessageKind.Barrier,
+            MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack,
             MessageKind.Failed => true,
             _ => false,
         };
