@@ -1,5 +1,6 @@
 using SplitEmu.DeviceHost.Devices.Debug;
 using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.DeviceHost.Sdk;
@@ -11,6 +12,7 @@ public static class DeviceCatalog
     {
         [Uart16550.TypeName] = (config, context) => new Uart16550(config, context),
         [DebugExit.TypeName] = (config, context) => new DebugExit(config, context),
+        [TestDevice.TypeName] = (config, context) => new TestDevice(config, context),
     };
 
     /// <summary>Type names, for validation messages.</summary>

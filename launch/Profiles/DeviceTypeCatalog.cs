@@ -13,9 +13,12 @@ public static class DeviceTypeCatalog
     /// <summary>QEMU's isa-debug-exit: one port; a write ends the machine with an exit code.</summary>
     public static readonly DeviceTypeInfo DebugExit = new("debug-exit", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []);
 
+    /// <summary>A device for testing the machine: counts accesses, changes its own region on request, can stall (16 ports).</summary>
+    public static readonly DeviceTypeInfo TestDevice = new("testdev", PortCount: 16, MmioSize: 0, IrqUse.Optional, CanBeConsole: false, ConfigKeys: []);
+
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =
-        new[] { Uart16550, DebugExit }.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        new[] { Uart16550, DebugExit, TestDevice }.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
     public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);

@@ -1,0 +1,81 @@
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.DeviceHost.Devices.Testing;
+
+/// <summary>
+/// A device for testing the machine itself (like QEMU's pc-testdev): it counts its accesses, changes its own
+/// region from inside its handler on request (the BAR-reprogramming case of the memory-map rules), and can
+/// stall its handler (a hung device). Sixteen I/O ports (or bytes of MMIO); 32-bit registers at 4-byte offsets.
+/// </summary>
+public sealed class TestDevice : IDevice
+{
+    /// <summary>Profile type name.</summary>
+    public const string TypeName = "testdev";
+
+    /// <summary>Size of the region in ports or bytes.</summary>
+    public const ulong RegionSize = 16;
+
+    /// <summary>Register offsets.</summary>
+    public const ulong CounterRegister = 0, MapChangeRegister = 4, NewBaseRegister = 8, StallRegister = 12;
+
+    private readonly IDeviceContext _context;
+    private uint _accesses;
+    private ulong _newBase;
+
+    /// <summary>Creates the device at the profile's I/O base, or its MMIO base if it has no I/O base.</summary>
+    public TestDevice(DeviceConfig config, IDeviceContext context)
+    {
+        _context = context;
+        Regions = config.Io is ushort port || config.Mmio is null
+            ? [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x510, RegionSize)]
+            : [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, config.Mmio.Value, RegionSize)];
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<DeviceRegionInfo> Regions { get; }
+
+    /// <summary>
+    /// Reads: offset 0 returns the number of accesses so far (this one included); offset 8 the pending new base;
+    /// others return the offset itself, so a test can tell which register answered.
+    /// </summary>
+    public ulong Read(int region, ulong offset, int size)
+    {
+        _accesses++;
+        return offset switch
+        {
+            CounterRegister => _accesses,
+            NewBaseRegister => _newBase,
+            _ => offset,
+        };
+    }
+
+    /// <summary>
+    /// Writes: offset 4 asks for a map change of region 0 (value = <see cref="MapChangeKind"/>; a move goes to the
+    /// base last written to offset 8); offset 12 stalls the handler for value milliseconds; others are counted only.
+    /// </summary>
+    public void Write(int region, ulong offset, int size, ulong value)
+    {
+        _accesses++;
+        switch (offset)
+        {
+            case MapChangeRegister:
+                _context.RequestMapChange(0, (MapChangeKind)value, _newBase);
+                break;
+            case NewBaseRegister:
+                _newBase = value;
+                break;
+            case StallRegister:
+                Thread.Sleep(TimeSpan.FromMilliseconds(value));
+                break;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Reset()
+    {
+        _accesses = 0;
+        _newBase = 0;
+    }
+}
