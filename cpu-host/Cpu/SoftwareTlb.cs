@@ -21,6 +21,9 @@ internal sealed unsafe class SoftwareTlb
     private readonly ulong[] _writeTags = new ulong[1 << EntryBits];
     private readonly nint[] _writePages = new nint[1 << EntryBits];
     private readonly ulong[] _writePhysical = new ulong[1 << EntryBits];
+    /// <summary>Tag and physical page of the last instruction fetch that hit (a one-entry fetch TLB).</summary>
+    private ulong _lastFetchTag = InvalidTag;
+    private ulong _lastFetchPhysical;
 
     public SoftwareTlb() => Flush();
 
@@ -42,14 +45,28 @@ internal sealed unsafe class SoftwareTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookupFetch(ulong linear, bool user, out ulong physical)
     {
+        // Consecutive instructions almost always share a page: check the last fetch page first.
+        ulong tag = Tag(linear, user);
+        if (tag == _lastFetchTag)
+        {
+            physical = _lastFetchPhysical | (linear & 0xFFF);
+            return true;
+        }
+        return TryLookupFetchInTable(linear, tag, out physical);
+    }
+
+    private bool TryLookupFetchInTable(ulong linear, ulong tag, out ulong physical)
+    {
         int i = (int)(linear >> 12) & EntryMask;
         // SAFETY: i is masked to the array length.
-        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readTags), i) != Tag(linear, user))
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readTags), i) != tag)
         {
             physical = 0;
             return false;
         }
-        physical = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readPhysical), i) | (linear & 0xFFF);
+        _lastFetchTag = tag;
+        _lastFetchPhysical = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_readPhysical), i);
+        physical = _lastFetchPhysical | (linear & 0xFFF);
         return true;
     }
 
@@ -66,6 +83,8 @@ internal sealed unsafe class SoftwareTlb
     public void FillRead(ulong linear, bool user, ulong physicalPage, byte* page)
     {
         int i = (int)(linear >> 12) & EntryMask;
+        if (_readTags[i] == _lastFetchTag)
+            _lastFetchTag = InvalidTag; // the entry it mirrors is being replaced
         _readTags[i] = Tag(linear, user);
         _readPages[i] = (nint)page;
         _readPhysical[i] = physicalPage & ~0xFFFUL;
@@ -96,11 +115,13 @@ internal sealed unsafe class SoftwareTlb
         int i = (int)(linear >> 12) & EntryMask;
         _readTags[i] = InvalidTag;
         _writeTags[i] = InvalidTag;
+        _lastFetchTag = InvalidTag;
     }
 
     public void Flush()
     {
         Array.Fill(_readTags, InvalidTag);
         Array.Fill(_writeTags, InvalidTag);
+        _lastFetchTag = InvalidTag;
     }
 }

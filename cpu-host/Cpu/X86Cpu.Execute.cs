@@ -5,7 +5,7 @@ namespace SplitEmu.CpuHost.Cpu;
 // The dispatcher: one case per mnemonic family, each delegating to a handler in the topic files.
 public sealed partial class X86Cpu
 {
-    private void Execute(ref DecodedInstruction d)
+    private void ExecuteGeneric(ref DecodedInstruction d)
     {
         int size = d.OperandSize;
         switch (d.Instruction.Mnemonic)
@@ -175,7 +175,9 @@ public sealed partial class X86Cpu
     }
 
     /// <summary>The condition nibble of a Jcc/SETcc/CMOVcc.</summary>
-    private static int ConditionCodeOf(ref DecodedInstruction d) => d.Instruction.ConditionCode switch
+    private static int ConditionCodeOf(ref DecodedInstruction d) => ConditionCodeOf(in d.Instruction);
+
+    private static int ConditionCodeOf(in Instruction i) => i.ConditionCode switch
     {
         ConditionCode.o => 0, ConditionCode.no => 1, ConditionCode.b => 2, ConditionCode.ae => 3,
         ConditionCode.e => 4, ConditionCode.ne => 5, ConditionCode.be => 6, ConditionCode.a => 7,

@@ -58,6 +58,7 @@ public sealed partial class X86Cpu
     {
         _shutdown = true;
         _state.Halted = true;
+        _eventsPending = 1; // Run notices at the next boundary
     }
 
     /// <summary>INT n, INT3, INTO, INT1: traps, so the handler returns to the next instruction.</summary>

@@ -11,10 +11,18 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CheckSegmentAccess(int seg, ulong offset, int size, bool write)
     {
+        // Fast path, one mask test: a present, expand-up data segment that is writable (for writes), or any
+        // present data segment or readable code segment (for reads). Real mode loads such attributes too;
+        // everything else (real-mode writes through CS, expand-down, faults) takes the slow path.
         ref SegmentRegister s = ref _state.Segments[seg];
-        if ((s.Attributes & (DescriptorAttributes.Code | DescriptorAttributes.ExpandDownOrConforming)) != DescriptorAttributes.ExpandDownOrConforming
-            && offset + (ulong)(size - 1) <= s.Limit
-            && (!_state.ProtectedMode || AccessTypeAllowed(ref s, write)))
+        const ushort checkedBits = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.Code
+                                   | DescriptorAttributes.ExpandDownOrConforming | DescriptorAttributes.WritableOrReadable;
+        const ushort writableData = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.WritableOrReadable;
+        const ushort readOnlyData = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData;
+        const ushort readableCode = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.Code | DescriptorAttributes.WritableOrReadable;
+        int kind = s.Attributes & checkedBits;
+        bool typeOk = kind == writableData || (!write && (kind == readOnlyData || (kind & ~DescriptorAttributes.ExpandDownOrConforming) == readableCode));
+        if (typeOk && offset + (ulong)(size - 1) <= s.Limit)
             return true;
         return CheckSegmentAccessSlow(seg, offset, size, write);
     }

@@ -167,18 +167,6 @@ public sealed partial class X86Cpu
             WriteSegment(MemorySegment(ref d), EffectiveAddress(ref d), size, value);
     }
 
-    /// <summary>Fills in the executor's view of a freshly decoded instruction.</summary>
-    private static void Describe(ref DecodedInstruction d, in Instruction instruction)
-    {
-        d.Instruction = instruction;
-        d.Length = (byte)instruction.Length;
-        d.BranchDisplacement = 0;
-        d.OperandSize = (byte)OperandSizeOf(in instruction);
-        d.AddressSize = (byte)AddressSizeOf(in instruction);
-        if (instruction.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64)
-            d.BranchDisplacement = (long)(instruction.NearBranchTarget - instruction.NextIP);
-    }
-
     private static int OperandSizeOf(in Instruction i)
     {
         if (i.IsStringInstruction)

@@ -3,6 +3,9 @@ using Iced.Intel;
 
 namespace SplitEmu.CpuHost.Cpu;
 
+/// <summary>The shift and rotate group (ModRM reg field order).</summary>
+internal enum ShiftOp : byte { Rol, Ror, Rcl, Rcr, Shl, Shr, Sal, Sar }
+
 // Shifts, rotates, double shifts, bit tests and bit scans.
 public sealed partial class X86Cpu
 {
@@ -14,35 +17,68 @@ public sealed partial class X86Cpu
         ulong v = ReadDestination(ref d, size, out ulong ea);
         if (Faulted || count == 0)
             return;
+        WriteDestination(ref d, size, ShiftCore(ShiftOpOf(i.Mnemonic), size, v, count), ea);
+    }
 
+    /// <summary>Shift/rotate with pre-extracted operands: register or memory destination, count in CL or an immediate.</summary>
+    private void FastShift(ref DecodedInstruction d)
+    {
+        int size = d.OperandSize;
+        ulong rawCount = d.Form is OperandForm.RegReg or OperandForm.MemReg ? (byte)_state.Gpr[Gpr.Rcx] : d.Immediate;
+        int count = (int)rawCount & (size == 8 ? 0x3F : 0x1F);
+        if (d.Form is OperandForm.RegReg or OperandForm.RegImm)
+        {
+            if (count != 0)
+                SetReg(d.Reg0, d.Reg0Width, ShiftCore((ShiftOp)d.SubOp, size, GetReg(d.Reg0, d.Reg0Width), count));
+            return;
+        }
+        ulong ea = FastEffectiveAddress(ref d);
+        ulong v = ReadSegmentForWrite(d.Segment, ea, size);
+        if (Faulted || count == 0)
+            return;
+        WriteSegment(d.Segment, ea, size, ShiftCore((ShiftOp)d.SubOp, size, v, count));
+    }
+
+    internal static ShiftOp ShiftOpOf(Mnemonic m) => m switch
+    {
+        Mnemonic.Rol => ShiftOp.Rol,
+        Mnemonic.Ror => ShiftOp.Ror,
+        Mnemonic.Rcl => ShiftOp.Rcl,
+        Mnemonic.Rcr => ShiftOp.Rcr,
+        Mnemonic.Shr => ShiftOp.Shr,
+        Mnemonic.Sar => ShiftOp.Sar,
+        _ => ShiftOp.Shl, // SHL and its alias SAL
+    };
+
+    /// <summary>Computes a shift or rotate by a nonzero (already masked) count and sets the flags it defines.</summary>
+    private ulong ShiftCore(ShiftOp op, int size, ulong v, int count)
+    {
         int bits = size * 8;
         ulong mask = SizeMask(size);
         ulong signBit = 1UL << (bits - 1);
         ulong r;
         bool cf, of;
-        switch (i.Mnemonic)
+        switch (op)
         {
-            case Mnemonic.Rol:
+            case ShiftOp.Rol:
             {
                 int n = count & (bits - 1);
                 r = n == 0 ? v : ((v << n) | (v >> (bits - n))) & mask;
                 cf = (r & 1) != 0;
                 of = ((r & signBit) != 0) != cf;
-                WriteDestination(ref d, size, r, ea);
-                SetFlagsKeepingResultFlags(cf, of);
-                return;
+                SetCarryAndOverflowOnly(cf, of);
+                return r;
             }
-            case Mnemonic.Ror:
+            case ShiftOp.Ror:
             {
                 int n = count & (bits - 1);
                 r = n == 0 ? v : ((v >> n) | (v << (bits - n))) & mask;
                 cf = (r & signBit) != 0;
                 of = (((r << 1) ^ r) & signBit) != 0;
-                WriteDestination(ref d, size, r, ea);
-                SetFlagsKeepingResultFlags(cf, of);
-                return;
+                SetCarryAndOverflowOnly(cf, of);
+                return r;
             }
-            case Mnemonic.Rcl:
+            case ShiftOp.Rcl:
             {
                 int n = size <= 2 ? count % (bits + 1) : count;
                 bool carry = GetCF();
@@ -55,11 +91,10 @@ public sealed partial class X86Cpu
                 }
                 cf = carry;
                 of = ((r & signBit) != 0) != cf;
-                WriteDestination(ref d, size, r, ea);
-                SetFlagsKeepingResultFlags(cf, of);
-                return;
+                SetCarryAndOverflowOnly(cf, of);
+                return r;
             }
-            case Mnemonic.Rcr:
+            case ShiftOp.Rcr:
             {
                 int n = size <= 2 ? count % (bits + 1) : count;
                 bool carry = GetCF();
@@ -72,27 +107,17 @@ public sealed partial class X86Cpu
                 }
                 cf = carry;
                 of = (((r << 1) ^ r) & signBit) != 0;
-                WriteDestination(ref d, size, r, ea);
-                SetFlagsKeepingResultFlags(cf, of);
-                return;
+                SetCarryAndOverflowOnly(cf, of);
+                return r;
             }
-            case Mnemonic.Shl:
-            case Mnemonic.Sal:
-            {
-                UInt128 wide = (UInt128)v << count;
-                r = (ulong)wide & mask;
-                cf = ((wide >> bits) & 1) != 0;
-                of = ((r & signBit) != 0) != cf;
-                break;
-            }
-            case Mnemonic.Shr:
+            case ShiftOp.Shr:
                 r = count >= 64 ? 0 : v >> count;
                 cf = count <= 64 && ((v >> (count - 1)) & 1) != 0;
                 // Defined for a count of 1 (the old sign bit); for larger counts hardware gives the XOR of the
                 // result's two top bits, which equals it when the count is 1.
                 of = (((r << 1) ^ r) & signBit) != 0;
                 break;
-            default: // Sar
+            case ShiftOp.Sar:
             {
                 long s = SignExtend(v, size);
                 int c = Math.Min(count, 63);
@@ -101,16 +126,35 @@ public sealed partial class X86Cpu
                 of = false;
                 break;
             }
+            default: // Shl, Sal
+            {
+                UInt128 wide = (UInt128)v << count;
+                r = (ulong)wide & mask;
+                cf = ((wide >> bits) & 1) != 0;
+                of = ((r & signBit) != 0) != cf;
+                break;
+            }
         }
-        WriteDestination(ref d, size, r, ea);
         SetResultFlags(size, r, cf, of);
+        return r;
     }
 
-    /// <summary>Rotates change only CF and OF; the other flags keep their values.</summary>
-    private void SetFlagsKeepingResultFlags(bool cf, bool of)
+    /// <summary>
+    /// Rotates change only CF and OF. ZF, SF and PF keep coming from the last result lazily; AF (which may
+    /// depend on that operation's operands) is made concrete first.
+    /// </summary>
+    private void SetCarryAndOverflowOnly(bool cf, bool of)
     {
-        MaterializeFlags();
-        uint f = _state.Eflags & ~(EflagsBits.CF | EflagsBits.OF);
+        uint f = _state.Eflags & ~(EflagsBits.CF | EflagsBits.OF | EflagsBits.AF);
+        if (_flagsOp == LazyFlagsOp.None)
+        {
+            f |= _state.Eflags & EflagsBits.AF;
+        }
+        else
+        {
+            if (GetAF()) f |= EflagsBits.AF;
+            _flagsOp = LazyFlagsOp.ResultOnly;
+        }
         if (cf) f |= EflagsBits.CF;
         if (of) f |= EflagsBits.OF;
         _state.Eflags = f;

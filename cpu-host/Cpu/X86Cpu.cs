@@ -18,6 +18,9 @@ public sealed unsafe partial class X86Cpu
     /// <summary>REP string instructions yield after this many iterations so interrupts and stops are timely.</summary>
     private const int MaxRepIterationsPerStep = 4096;
 
+    /// <summary>Instructions per call of <see cref="RunSlice"/>.</summary>
+    private const long SliceLength = 1 << 16;
+
     private readonly ICpuBus _bus;
     private readonly SoftwareTlb _tlb = new();
     private readonly DecodedInstructionCache _codeCache = new();
@@ -140,24 +143,39 @@ public sealed unsafe partial class X86Cpu
 
         while (_runExecuted < maxInstructions)
         {
-            if (_eventsPending != 0 && HandleEvents(ref reason))
-                break;
-            if (_bus.MapGeneration != _mapGeneration)
-                OnMapChanged();
-
-            Step();
-            _runExecuted++;
-            if (_shutdown)
+            if (_eventsPending != 0)
             {
-                reason = CpuStopReason.Shutdown;
-                break;
+                if (HandleEvents(ref reason))
+                    break;
+                if (_shutdown)
+                {
+                    reason = CpuStopReason.Shutdown;
+                    break;
+                }
             }
+            RunSlice(Math.Min(maxInstructions - _runExecuted, SliceLength));
         }
 
         _instructionsExecuted += _runExecuted;
         _state.Tsc += (ulong)_runExecuted;
         StoreFlagsToState();
         return new CpuRunResult(reason, _runExecuted);
+    }
+
+    /// <summary>
+    /// The interpreter loop proper: up to <paramref name="count"/> instructions, leaving early when an event is
+    /// pending. A separate method so the JIT compiles it fully optimised (it is entered many times per Run).
+    /// </summary>
+    private void RunSlice(long count)
+    {
+        long end = _runExecuted + count;
+        while (_runExecuted < end && _eventsPending == 0)
+        {
+            if (_bus.MapGeneration != _mapGeneration)
+                OnMapChanged();
+            Step();
+            _runExecuted++;
+        }
     }
 
     /// <summary>Stop requests, interrupt delivery and HLT. Returns true when Run must return.</summary>
@@ -192,6 +210,9 @@ public sealed unsafe partial class X86Cpu
                     _eventsPending = 1;
             }
         }
+
+        if (_shutdown)
+            return false; // Run reports it
 
         if (_state.Halted)
         {
@@ -256,11 +277,30 @@ public sealed unsafe partial class X86Cpu
         return ref DecodeAt(linear);
     }
 
+    /// <summary>
+    /// The slow half of <see cref="FetchDecoded"/>: translates CS:IP, refills the fetch TLB, and returns the cached
+    /// decoding if there is one, else decodes with Iced (caching it when it lies within one RAM page).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ref DecodedInstruction DecodeAt(ulong linear)
     {
         ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        bool user = _state.Cpl == 3;
         bool big = cs.Big;
+        uint codeSize = (uint)CodeSizeIndex;
+
+        // Where the first byte lives; a translation fault is left for the decoder's byte reads to raise.
+        bool translated = TranslateLinear(linear, write: false, user, fetch: true, out ulong physical, raiseFault: false);
+        byte* page = translated ? _bus.GetRamPage(physical, write: false) : null;
+        bool inRam = page != null && DecodedInstructionCache.CanCache(physical);
+        if (inRam)
+        {
+            _tlb.FillRead(linear, user, physical, page);
+            ref DecodedInstruction cached = ref _codeCache.Slot(physical);
+            if (cached.Tag == ((physical << 2) | codeSize) && _instructionIp + cached.Length - 1 <= cs.Limit)
+                return ref cached;
+        }
+
         Decoder decoder = big ? _decoder32 : _decoder16;
         _codeReader.Start(_instructionIp, big ? 0xFFFF_FFFFUL : 0xFFFFUL);
         decoder.IP = _instructionIp;
@@ -273,22 +313,12 @@ public sealed unsafe partial class X86Cpu
             return ref _uncachedInstruction;
         }
 
-        // Find where the first byte lives; cache only whole-page RAM instructions.
-        bool cacheable = false;
-        ulong physical = 0;
-        if (TranslateLinear(linear, write: false, user: _state.Cpl == 3, fetch: true, out physical, raiseFault: false))
-        {
-            int offsetInPage = (int)(physical & 0xFFF);
-            cacheable = offsetInPage + instruction.Length <= 0x1000
-                        && DecodedInstructionCache.CanCache(physical)
-                        && _bus.GetRamPage(physical, write: false) != null;
-        }
-
+        bool cacheable = inRam && (int)(physical & 0xFFF) + instruction.Length <= 0x1000;
         ref DecodedInstruction d = ref cacheable ? ref _codeCache.Slot(physical) : ref _uncachedInstruction;
         Describe(ref d, in instruction);
         if (cacheable)
         {
-            d.Tag = (physical << 2) | (uint)CodeSizeIndex;
+            d.Tag = (physical << 2) | codeSize;
             if (!_codeCache.IsCodePage(physical))
             {
                 _codeCache.MarkCodePage(physical);

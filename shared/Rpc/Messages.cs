@@ -69,6 +69,18 @@ public sealed record DeviceHostAttachRequest
 
     /// <summary>Spin budget for <see cref="WaitPolicy.Hybrid"/>.</summary>
     public int SpinBudget { get; init; } = ProfileDefaults.HybridSpinBudget;
+
+    /// <summary>
+    /// When set, serve over the socket transport instead of the segment: connect to the CPU side's listener at
+    /// this path (<see cref="SplitEmu.Shared.Transport.SocketTransportListener"/>); <see cref="SegmentPath"/> is ignored.
+    /// </summary>
+    public string? SocketPath { get; init; }
+
+    /// <summary>Core to pin the serving thread to, or null to let the scheduler place it.</summary>
+    public int? ServingCore { get; init; }
+
+    /// <summary>Test-only fault injection into the data plane.</summary>
+    public SplitEmu.Shared.Transport.TransportFault InjectFault { get; init; }
 }
 
 /// <summary>What a device process serves.</summary>

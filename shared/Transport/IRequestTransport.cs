@@ -18,6 +18,18 @@ public interface IRequestTransport
     /// </summary>
     RingCallStatus Call(ref RingMessage request, out RingMessage reply, long deadline);
 
+    /// <summary>
+    /// Publishes a <see cref="MessageKind.PostedWrite"/> without waiting for the device; the doorbell may ring
+    /// only for a batch of them, on the next non-posted request, or on <see cref="Flush"/>. Ordering: a later
+    /// <see cref="Call"/> completes only after the device handled this write. Thread-safe.
+    /// </summary>
+    RingCallStatus Post(ref RingMessage write, long deadline) => Call(ref write, out _, deadline);
+
+    /// <summary>Makes the device see every posted write published so far (rings the doorbell); does not wait.</summary>
+    void Flush()
+    {
+    }
+
     /// <summary>Takes the next event if one is ready. Thread-safe.</summary>
     bool TryTakeEvent(out RingMessage message);
 

@@ -31,6 +31,31 @@ public sealed unsafe class RingProducer
     public ulong Published => _head;
 
     /// <summary>
+    /// Free slots, re-reading the consumer's position only when the cached one says fewer than
+    /// <paramref name="wanted"/> are free. <paramref name="corrupt"/> as in <see cref="TryPublishUnsynchronized"/>.
+    /// </summary>
+    public ulong FreeSlotsUnsynchronized(ulong wanted, out bool corrupt)
+    {
+        corrupt = false;
+        ulong free = _capacity - (_head - _cachedConsumed);
+        if (free >= wanted)
+        {
+            return free;
+        }
+
+        // Pairs with the consumer's Volatile.Write of its position in RingConsumer.TryConsumeUnsynchronized.
+        ulong consumed = Volatile.Read(ref *_consumedPosition);
+        if (consumed < _cachedConsumed || consumed > _head)
+        {
+            corrupt = true;
+            return 0;
+        }
+
+        _cachedConsumed = consumed;
+        return _capacity - (_head - consumed);
+    }
+
+    /// <summary>
     /// Publishes <paramref name="message"/> unless the ring is full. <paramref name="corrupt"/> is set when the
     /// consumer's shared position is impossible (behind what it already reported, or ahead of what was
     /// published): the peer scribbled on the segment.

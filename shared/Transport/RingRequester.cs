@@ -31,6 +31,12 @@ public sealed unsafe class RingRequester : IRequestTransport
     /// <summary>1 once the peer is known dead; set by <see cref="MarkPeerDead"/>, read by waiters.</summary>
     private volatile int _peerDead;
 
+    /// <summary>1 once the device broke the protocol: the rings' state can no longer be trusted, every later call fails.</summary>
+    private volatile int _faulted;
+
+    /// <summary>Posted writes published since the doorbell last rang (under <see cref="_callGate"/>).</summary>
+    private int _unrung;
+
     /// <summary>Wraps the CPU-side halves of <paramref name="segment"/>.</summary>
     public RingRequester(RingSegment segment, WaitSettings wait)
     {
@@ -50,6 +56,18 @@ public sealed unsafe class RingRequester : IRequestTransport
 
     /// <summary>Requests published so far.</summary>
     public ulong RequestsSent => _requests.Published;
+
+    /// <summary>
+    /// Posted writes published before <see cref="Post"/> rings the doorbell by itself (a non-posted request and
+    /// <see cref="Flush"/> ring it too). 1 rings for every write. Default 16.
+    /// </summary>
+    public int PostBatch { get; init; } = DefaultPostBatch;
+
+    /// <summary>Default of <see cref="PostBatch"/>.</summary>
+    public const int DefaultPostBatch = 16;
+
+    /// <summary>Whether the device broke the protocol (every call now returns <see cref="RingCallStatus.ProtocolError"/>).</summary>
+    public bool IsFaulted => _faulted != 0;
 
     /// <summary>
     /// Declares the device process dead (its exit was seen, or it was killed after a deadline): every waiter
@@ -77,7 +95,13 @@ public sealed unsafe class RingRequester : IRequestTransport
                 return RingCallStatus.PeerDead;
             }
 
+            if (_faulted != 0)
+            {
+                return RingCallStatus.ProtocolError;
+            }
+
             request.Tag = ++_lastTag;
+            _unrung = 0; // PublishRequest rings: the device will see every posted write before this request
             RingCallStatus status = PublishRequest(in request, deadline);
             if (status != RingCallStatus.Completed || request.Kind == MessageKind.PostedWrite)
             {
@@ -90,8 +114,104 @@ public sealed unsafe class RingRequester : IRequestTransport
                 return status;
             }
 
-            return IsValidReply(in request, in reply) ? RingCallStatus.Completed : RingCallStatus.ProtocolError;
+            return IsValidReply(in request, in reply) ? RingCallStatus.Completed : Fault();
         }
+    }
+
+    /// <summary>
+    /// Publishes a posted write (<paramref name="write"/>'s kind must be <see cref="MessageKind.PostedWrite"/>;
+    /// its tag is assigned here) without waiting for the device and, except every <see cref="PostBatch"/>-th
+    /// write, without a system call. The device handles requests in ring order, so a later read completes
+    /// only after this write was handled. When the ring is full the call waits (by the wait policy) until the
+    /// device has drained it, at most until <paramref name="deadline"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="write"/> is not a posted write.</exception>
+    public RingCallStatus Post(ref RingMessage write, long deadline)
+    {
+        if (write.Kind != MessageKind.PostedWrite)
+        {
+            throw new ArgumentException($"Post takes posted writes only, not {write.Kind}", nameof(write));
+        }
+
+        lock (_callGate)
+        {
+            if (_peerDead != 0)
+            {
+                return RingCallStatus.PeerDead;
+            }
+
+            if (_faulted != 0)
+            {
+                return RingCallStatus.ProtocolError;
+            }
+
+            // Keep one slot free for the barrier that drains a full ring.
+            if (_requests.FreeSlotsUnsynchronized(2, out bool corrupt) < 2)
+            {
+                if (corrupt)
+                {
+                    return Fault();
+                }
+
+                RingCallStatus drained = DrainUnsynchronized(deadline);
+                if (drained != RingCallStatus.Completed)
+                {
+                    return drained;
+                }
+            }
+
+            write.Tag = ++_lastTag;
+            if (!_requests.TryPublishUnsynchronized(in write, out corrupt))
+            {
+                return corrupt ? Fault() : RingCallStatus.TimedOut;
+            }
+
+            if (++_unrung >= PostBatch)
+            {
+                _unrung = 0;
+                _requestBell.Ring();
+            }
+
+            return RingCallStatus.Completed;
+        }
+    }
+
+    /// <summary>Rings the doorbell for posted writes published since it last rang. Does not wait for them.</summary>
+    public void Flush()
+    {
+        lock (_callGate)
+        {
+            if (_unrung != 0)
+            {
+                _unrung = 0;
+                _requestBell.Ring();
+            }
+        }
+    }
+
+    /// <summary>A barrier round trip: returns once the device has handled every earlier request.</summary>
+    private RingCallStatus DrainUnsynchronized(long deadline)
+    {
+        RingMessage barrier = new() { Kind = MessageKind.Barrier, Tag = ++_lastTag };
+        _unrung = 0;
+        RingCallStatus status = PublishRequest(in barrier, deadline);
+        if (status == RingCallStatus.Completed)
+        {
+            status = WaitForReply(out RingMessage reply, deadline);
+            if (status == RingCallStatus.Completed && !IsValidReply(in barrier, in reply))
+            {
+                status = Fault();
+            }
+        }
+
+        return status;
+    }
+
+    /// <summary>Records that the device broke the protocol; later calls fail at once.</summary>
+    private RingCallStatus Fault()
+    {
+        _faulted = 1;
+        return RingCallStatus.ProtocolError;
     }
 
     /// <summary>Takes the next event if one is ready. Thread-safe.</summary>
@@ -99,7 +219,21 @@ public sealed unsafe class RingRequester : IRequestTransport
     {
         lock (_eventGate)
         {
-            return _events.TryConsumeUnsynchronized(out message);
+            if (_faulted != 0 || !_events.TryConsumeUnsynchronized(out message))
+            {
+                message = default;
+                return false;
+            }
+
+            if ((byte)message.Kind < FirstEventKind)
+            {
+                // A request or reply kind in the event ring: garbage. Fault the device; apply nothing.
+                _faulted = 1;
+                message = default;
+                return false;
+            }
+
+            return true;
         }
     }
 
@@ -123,6 +257,9 @@ public sealed unsafe class RingRequester : IRequestTransport
         _eventBell.Retract();
     }
 
+    /// <summary>Smallest kind number of an event (see <see cref="MessageKind"/>).</summary>
+    private const byte FirstEventKind = (byte)MessageKind.IrqLevel;
+
     private RingCallStatus PublishRequest(in RingMessage request, long deadline)
     {
         int attempts = 0;
@@ -130,7 +267,7 @@ public sealed unsafe class RingRequester : IRequestTransport
         {
             if (corrupt)
             {
-                return RingCallStatus.ProtocolError;
+                return Fault();
             }
 
             // Full: only posted writes can fill it. Let the device run (it may share our core).
@@ -210,7 +347,8 @@ public sealed unsafe class RingRequester : IRequestTransport
         }
     }
 
-    private static bool IsValidReply(in RingMessage request, in RingMessage reply)
+    /// <summary>Whether <paramref name="reply"/> answers <paramref name="request"/> (same tag, matching kind, or Failed).</summary>
+    internal static bool IsValidReply(in RingMessage request, in RingMessage reply)
     {
         if (reply.Tag != request.Tag)
         {

@@ -18,6 +18,9 @@ public sealed unsafe class RingResponder : IRequestServer
     private readonly WaitSettings _wait;
     private readonly Lock _eventGate = new();
 
+    /// <summary>Whether the serving thread has applied <see cref="WaitSettings.PinnedCore"/> (serving thread only).</summary>
+    private bool _pinChecked;
+
     /// <summary>Events published since the last reply (tells the CPU to take them before completing the access).</summary>
     private int _eventsSinceReply;
 
@@ -43,6 +46,15 @@ public sealed unsafe class RingResponder : IRequestServer
     /// </summary>
     public bool WaitForRequest(out RingMessage request, ref int stop)
     {
+        if (!_pinChecked)
+        {
+            _pinChecked = true;
+            if (_wait.PinnedCore is int core)
+            {
+                ThreadAffinity.PinCurrentThread(core);
+            }
+        }
+
         int spins = _wait.SpinIterations;
         for (int i = 0; i < spins; i++)
         {

@@ -18,6 +18,13 @@ public readonly record struct WaitSettings(WaitPolicy Policy, int SpinBudget)
     /// </summary>
     public long SleepSliceMicroseconds { get; init; } = DefaultSleepSliceMicroseconds;
 
+    /// <summary>
+    /// Core the serving (device) thread pins itself to when it starts waiting, or null to leave placement to
+    /// the scheduler. Put it on the vCPU thread's core for <see cref="WaitPolicy.Handoff"/>, on the other core
+    /// for <see cref="WaitPolicy.Spin"/> (see <see cref="ThreadAffinity"/>).
+    /// </summary>
+    public int? PinnedCore { get; init; }
+
     /// <summary>Iterations to spin before announcing sleep.</summary>
     public int SpinIterations => Policy switch
     {
