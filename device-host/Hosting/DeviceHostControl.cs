@@ -14,6 +14,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     private readonly OutputForwarder _output;
     private readonly Lock _gate = new();
     private RingSegment? _segment;
+    private IRequestServer? _responder;
     private DeviceServer? _server;
     private IReadOnlyList<string> _deviceIds = [];
 
@@ -25,14 +26,26 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_segment is not null)
+            if (_segment is not null || _server is not null)
             {
                 throw new InvalidOperationException("this device process is already attached; a device process serves one segment");
             }
 
-            RingSegment segment = RingSegment.Open(request.SegmentPath, s_segmentReadyTimeout);
-            WaitSettings wait = new(request.WaitPolicy, request.SpinBudget);
-            RingResponder responder = new(segment, wait);
+            RingSegment? segment = null;
+            IRequestServer responder;
+            WaitSettings wait = new(request.WaitPolicy, request.SpinBudget) { PinnedCore = request.ServingCore };
+            if (request.SocketPath is string socketPath)
+            {
+                responder = SocketResponder.Connect(socketPath, wait);
+            }
+            else
+            {
+                segment = RingSegment.Open(request.SegmentPath, s_segmentReadyTimeout);
+                RingResponder ring = new(segment, wait);
+                responder = request.InjectFault == TransportFault.ScribbleSegment ? new SegmentScribbler(segment, ring) : ring;
+            }
+
+            _responder = responder;
             List<IDevice> devices = [];
             foreach (var config in request.Devices)
             {
@@ -80,5 +93,6 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
         _server?.Stop();
         await _output.DisposeAsync().ConfigureAwait(false);
         _segment?.Dispose();
+        (_responder as IDisposable)?.Dispose();
     }
 }

@@ -13,6 +13,7 @@ public static class DeviceCatalog
         [Uart16550.TypeName] = (config, context) => new Uart16550(config, context),
         [DebugExit.TypeName] = (config, context) => new DebugExit(config, context),
         [TestDevice.TypeName] = (config, context) => new TestDevice(config, context),
+        [Devices.Bench.BenchRegister.TypeName] = (config, context) => new Devices.Bench.BenchRegister(config, context),
     };
 
     /// <summary>Type names, for validation messages.</summary>

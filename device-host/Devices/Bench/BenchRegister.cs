@@ -1,0 +1,128 @@
+using System.Net.Sockets;
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
+
+namespace SplitEmu.DeviceHost.Devices.Bench;
+
+/// <summary>
+/// The transport benchmark's device: the cheapest possible handler, so a measurement shows the transport and
+/// not the model. 32 bytes of MMIO (or, without <c>mmio</c>, 32 I/O ports), 64-bit registers:
+/// <c>0x00</c> reads count the reads so far (this one included), <c>0x08</c> the writes handled,
+/// <c>0x10</c> the last value written, <c>0x18</c> the sum of the values written; every write counts.
+/// With config key <c>rpc-socket</c> it also connects to that UNIX socket and serves the same registers as
+/// JSON-RPC calls (<see cref="IBenchRegisterRpc"/>), for the "one JSON-RPC call per access" baseline.
+/// </summary>
+public sealed class BenchRegister : IDevice
+{
+    /// <summary>Profile type name.</summary>
+    public const string TypeName = "bench-register";
+
+    /// <summary>Bytes (or ports) of the register block.</summary>
+    public const ulong RegionSize = 32;
+
+    /// <summary>Register offsets.</summary>
+    public const ulong ReadCountRegister = 0x00, WriteCountRegister = 0x08, LastValueRegister = 0x10, SumRegister = 0x18;
+
+    /// <summary>Config key: path of a UNIX socket to serve JSON-RPC on (the benchmark listens there).</summary>
+    public const string RpcSocketKey = "rpc-socket";
+
+    private readonly Lock _gate = new();
+    private ulong _reads;
+    private ulong _writes;
+    private ulong _last;
+    private ulong _sum;
+
+    /// <summary>Creates the device at the profile's MMIO base, or its I/O base if it has no MMIO base.</summary>
+    public BenchRegister(DeviceConfig config, IDeviceContext context)
+    {
+        _ = context;
+        Regions = config.Mmio is ulong mmio
+            ? [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, mmio, RegionSize)]
+            : [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x520, RegionSize)];
+        if (config.Config.TryGetValue(RpcSocketKey, out string? path))
+        {
+            ServeRpc(path);
+        }
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<DeviceRegionInfo> Regions { get; }
+
+    /// <inheritdoc/>
+    public ulong Read(int region, ulong offset, int size)
+    {
+        lock (_gate)
+        {
+            _reads++;
+            return offset switch
+            {
+                ReadCountRegister => _reads,
+                WriteCountRegister => _writes,
+                LastValueRegister => _last,
+                SumRegister => _sum,
+                _ => 0,
+            };
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Write(int region, ulong offset, int size, ulong value)
+    {
+        lock (_gate)
+        {
+            _writes++;
+            _last = value;
+            _sum += value;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _reads = _writes = _last = _sum = 0;
+        }
+    }
+
+    private void ServeRpc(string path)
+    {
+        Socket socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
+        rpc.AddLocalRpcTarget<IBenchRegisterRpc>(new RpcTarget(this), null);
+        rpc.StartListening(); // lives as long as the connection; the benchmark closes it
+    }
+
+    private sealed class RpcTarget(BenchRegister device) : IBenchRegisterRpc
+    {
+        public Task<ulong> ReadAsync(ulong offset) => Task.FromResult(device.Read(0, offset, 8));
+
+        public Task WriteAsync(ulong offset, ulong value)
+        {
+            device.Write(0, offset, 8, value);
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary>The bench register's accesses as JSON-RPC calls (one call per access).</summary>
+public interface IBenchRegisterRpc
+{
+    /// <summary>Reads a register.</summary>
+    Task<ulong> ReadAsync(ulong offset);
+
+    /// <summary>Writes a register.</summary>
+    Task WriteAsync(ulong offset, ulong value);
+}
