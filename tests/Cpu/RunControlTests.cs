@@ -1,0 +1,78 @@
+using SplitEmu.CpuHost.Cpu;
+using SplitEmu.Tests.Cpu.Infrastructure;
+using static Iced.Intel.AssemblerRegisters;
+using static SplitEmu.Tests.Cpu.Infrastructure.ProtectedModeMachine;
+
+namespace SplitEmu.Tests.Cpu;
+
+/// <summary>The Run contract: budgets, RequestStop from another thread, and an allocation-free hot path.</summary>
+public sealed class RunControlTests
+{
+    [Fact]
+    public void Run_WithBudget_RetiresExactlyTheBudget()
+    {
+        using var m = new ProtectedModeMachine();
+        LoadSpinLoop(m);
+
+        CpuRunResult result = m.Run(budget: 12_345);
+
+        Assert.Equal(new CpuRunResult(CpuStopReason.BudgetExhausted, 12_345), result);
+        Assert.Equal(12_345, m.Cpu.InstructionsExecuted);
+    }
+
+    [Fact]
+    public void RequestStop_FromAnotherThread_EndsRunAtABoundary()
+    {
+        using var m = new ProtectedModeMachine();
+        LoadSpinLoop(m);
+        using var started = new ManualResetEventSlim();
+
+        var runner = Task.Run(() =>
+        {
+            started.Set();
+            return m.Run(budget: long.MaxValue);
+        });
+        started.Wait();
+        m.Cpu.RequestStop();
+        bool finished = runner.Wait(TimeSpan.FromSeconds(30));
+
+        Assert.True(finished, "Run did not return after RequestStop");
+        Assert.Equal(CpuStopReason.StopRequested, runner.Result.Reason);
+    }
+
+    [Fact]
+    public void Run_SteadyState_DoesNotAllocate()
+    {
+        using var m = new ProtectedModeMachine();
+        m.LoadCode(KernelCode, a =>
+        {
+            var next = a.CreateLabel();
+            a.mov(esi, DataPage);
+            a.Label(ref next);
+            a.mov(eax, __dword_ptr[esi + ecx * 4]);
+            a.add(eax, ebx);
+            a.rol(ebx, 3);
+            a.mov(__dword_ptr[esi + ecx * 4], eax);
+            a.inc(ecx);
+            a.and(ecx, 255);
+            a.push(eax);
+            a.pop(edx);
+            a.jmp(next);
+        });
+        m.Run(budget: 100_000); // warm-up: decode, TLB, JIT
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        m.Run(budget: 1_000_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
+    private static void LoadSpinLoop(ProtectedModeMachine m) => m.LoadCode(KernelCode, a =>
+    {
+        var spin = a.CreateLabel();
+        a.Label(ref spin);
+        a.inc(eax);
+        a.jmp(spin);
+    });
+}
