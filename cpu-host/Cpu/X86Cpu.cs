@@ -24,6 +24,7 @@ public sealed unsafe partial class X86Cpu
     private readonly ICpuBus _bus;
     private readonly SoftwareTlb _tlb = new();
     private readonly DecodedInstructionCache _codeCache = new();
+    private readonly PendingCodeInvalidations _pendingInvalidations = new();
     private readonly GuestCodeReader _codeReader;
     private readonly Decoder _decoder16;
     private readonly Decoder _decoder32;
@@ -37,6 +38,8 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Nonzero when something other than plain execution may need attention (stop, interrupt).</summary>
     private volatile int _eventsPending;
     private volatile bool _stopRequested;
+    /// <summary>Set by <see cref="InvalidateCode"/>; the CPU thread drains <see cref="_pendingInvalidations"/>.</summary>
+    private volatile bool _invalidationsPending;
     private bool _shutdown;
 
     /// <summary>Instruction count (within the current Run) before which maskable interrupts are inhibited (STI, MOV SS).</summary>
@@ -123,8 +126,18 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Tells the CPU its interrupt controller may have something; checked at the next instruction boundary. Thread-safe.</summary>
     public void NotifyInterruptPending() => _eventsPending = 1;
 
-    /// <summary>Drops cached decodings of guest memory that something other than this CPU (DMA) wrote.</summary>
-    public void InvalidateCode(ulong physicalAddress, int length) => _codeCache.Invalidate(physicalAddress, length);
+    /// <summary>
+    /// Drops cached decodings of guest memory that something other than this CPU (DMA) wrote. Thread-safe:
+    /// the range is queued and applied at the next instruction boundary (or when Run next starts).
+    /// </summary>
+    public void InvalidateCode(ulong physicalAddress, int length)
+    {
+        if (length <= 0)
+            return;
+        _pendingInvalidations.Add(physicalAddress, length);
+        _invalidationsPending = true;
+        _eventsPending = 1;
+    }
 
     /// <summary>Runs until <paramref name="maxInstructions"/> have retired, a stop is requested, HLT, or shutdown.</summary>
     public CpuRunResult Run(long maxInstructions)
@@ -182,6 +195,11 @@ public sealed unsafe partial class X86Cpu
     private bool HandleEvents(ref CpuStopReason reason)
     {
         _eventsPending = 0;
+        if (_invalidationsPending)
+        {
+            _invalidationsPending = false;
+            _pendingInvalidations.Drain(_codeCache);
+        }
         if (_stopRequested)
         {
             _stopRequested = false;
