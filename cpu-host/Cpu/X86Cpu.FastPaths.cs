@@ -21,7 +21,9 @@ public sealed partial class X86Cpu
             case FastOp.PushReg: Push(GetReg(d.Reg0, d.Reg0Width), d.OperandSize); break;
             case FastOp.PopReg: FastPop(ref d); break;
             case FastOp.Jcc:
-                if (Condition(d.SubOp))
+                // JE/JNE dominate; test ZF inline, leave the rest to Condition.
+                int cc = d.SubOp;
+                if ((cc & ~1) == 4 ? GetZF() != ((cc & 1) != 0) : Condition(cc))
                     NearJump((_nextIp + (ulong)d.BranchDisplacement) & d.Immediate);
                 break;
             case FastOp.JmpRel: NearJump((_nextIp + (ulong)d.BranchDisplacement) & d.Immediate); break;
@@ -72,6 +74,7 @@ public sealed partial class X86Cpu
         return ea & d.AddressMask;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastAlu(ref DecodedInstruction d)
     {
         int size = d.OperandSize;
@@ -148,6 +151,7 @@ public sealed partial class X86Cpu
             SetReg(d.Reg0, d.Reg0Width, r);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastCompare(ref DecodedInstruction d, bool test)
     {
         int size = d.OperandSize;
@@ -183,6 +187,7 @@ public sealed partial class X86Cpu
             SetLazyFlags(LazyFlagsOp.Sub, size, (a - b) & SizeMask(size), a, b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastMov(ref DecodedInstruction d)
     {
         switch (d.Form)
