@@ -200,7 +200,7 @@ public sealed partial class X86Cpu
         ulong baseAddress = ReadSegment(seg, (ea + 2) & AddressMask(d.AddressSize), 4);
         if (Faulted)
             return;
-        if (d.Instruction.CodeSize != CodeSize.Code32 && d.OperandSize == 2)
+        if (d.Instruction.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16)
             baseAddress &= 0x00FF_FFFF; // 16-bit operand size loads a 24-bit base
         ref DescriptorTableRegister table = ref d.Instruction.Mnemonic == Mnemonic.Lgdt ? ref _state.Gdtr : ref _state.Idtr;
         table.Base = baseAddress;
