@@ -22,6 +22,15 @@ public sealed class DeviceChannel : IDisposable
     private readonly Thread _eventPump;
     private readonly long _deadlineTicks;
     private DeviceCounters[] _counters = [];
+
+    /// <summary>Held while events are taken and applied, so whoever takes the lock next sees all earlier ones applied.</summary>
+    private readonly Lock _eventGate = new();
+
+    /// <summary>Events raised during an access that the pump took first; the accessing thread applies them.</summary>
+    private readonly Queue<RingMessage> _forAccess = new();
+
+    /// <summary>Most during-access events held for the accessing thread; more is a flood, and the device is faulted.</summary>
+    private const int MaxEventsForAccess = 4096;
     private volatile bool _disposed;
 
     /// <summary>Opens the channel over <paramref name="segment"/>; <paramref name="applyEvent"/> handles the device's events.</summary>
@@ -66,6 +75,17 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>
         new RingRegionHandler(this, (ushort)device, (ushort)region);
+
+    /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
+    public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
+
+    /// <summary>Sends a control request (barrier, region gone/back) and waits for its answer.</summary>
+    private bool Control(MessageKind kind, ushort device, ushort region)
+    {
+        RingMessage request = new() { Kind = kind, Device = device, Region = region };
+        return Complete(ref request, out RingMessage reply)
+            && reply.Kind is MessageKind.BarrierDone or MessageKind.ControlDone;
+    }
 
     /// <summary>The process is gone: wake every waiter; accesses now complete as bus errors.</summary>
     public void MarkDead(string why)
@@ -143,11 +163,49 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// On the accessing thread, after a reply flagged EventsFirst: applies every event the handler raised. Events
+    /// are published before the reply, and taking and applying happen under one lock, so when this returns all of
+    /// them were applied (map changes deferred to just after the access's lease is released).
+    /// </summary>
     private void DrainEvents()
     {
-        while (_requester.TryTakeEvent(out RingMessage message))
+        lock (_eventGate)
         {
-            _applyEvent(message);
+            while (_forAccess.TryDequeue(out RingMessage held))
+            {
+                _applyEvent(held);
+            }
+
+            while (_requester.TryTakeEvent(out RingMessage message))
+            {
+                _applyEvent(message);
+            }
+        }
+    }
+
+    /// <summary>On the event pump: applies events raised outside accesses; keeps the others for the accessing thread.</summary>
+    private void PumpPendingEvents()
+    {
+        lock (_eventGate)
+        {
+            while (_requester.TryTakeEvent(out RingMessage message))
+            {
+                if (((EventFlags)message.Flags & EventFlags.DuringAccess) == 0)
+                {
+                    _applyEvent(message);
+                }
+                else if (_forAccess.Count < MaxEventsForAccess)
+                {
+                    _forAccess.Enqueue(message);
+                }
+                else
+                {
+                    _onFault(this, "event flood: too many events raised during accesses");
+                    _forAccess.Clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -156,7 +214,7 @@ public sealed class DeviceChannel : IDisposable
         while (!_disposed)
         {
             _requester.WaitForEvent(WaitSettings.DefaultSleepSliceMicroseconds);
-            DrainEvents();
+            PumpPendingEvents();
             if (_requester.IsPeerDead)
             {
                 Thread.Sleep(10); // nothing more will come; keep idle until disposed
@@ -169,6 +227,21 @@ public sealed class DeviceChannel : IDisposable
         public ulong Read(ulong offset, int size) => channel.Read(device, region, offset, size);
 
         public void Write(ulong offset, int size, ulong value) => channel.Write(device, region, offset, size, value);
+    }
+
+    private sealed class ChannelDeviceLink(DeviceChannel channel, ushort device) : IDeviceLink
+    {
+        public bool CanBeStopped => true;
+
+        public IRegionHandler HandlerFor(int region) => channel.HandlerFor(device, region);
+
+        public bool Barrier() => channel.Control(MessageKind.Barrier, device, 0);
+
+        public bool NotifyRegionGone(int region) => channel.Control(MessageKind.RegionsGone, device, (ushort)region);
+
+        public bool NotifyRegionBack(int region) => channel.Control(MessageKind.RegionsBack, device, (ushort)region);
+
+        public void StopHungDevice(string why) => channel._onFault(channel, why);
     }
 
     private sealed class DeviceCounters

@@ -8,12 +8,16 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// A device running in the CPU process: accesses are direct calls, one at a time per device. A device model
 /// that throws fails that access (a bus error) and is reported; it never takes the CPU process down.
 /// </summary>
-public sealed class InlineDevice
+public sealed class InlineDevice : IDeviceLink
 {
     private readonly Lock _gate = new();
     private long _reads;
     private long _writes;
     private long _failures;
+    private long _accessesAfterGone;
+
+    /// <summary>Regions the device was told are gone (index = region).</summary>
+    private bool[] _gone = [];
 
     /// <summary>Wraps <paramref name="device"/>.</summary>
     public InlineDevice(string id, IDevice device)
@@ -31,8 +35,26 @@ public sealed class InlineDevice
     /// <summary>Last failure of the model, for reports.</summary>
     public string? LastFault { get; private set; }
 
-    /// <summary>The dispatch target for the device's region <paramref name="region"/>.</summary>
+    /// <inheritdoc/>
     public IRegionHandler HandlerFor(int region) => new RegionHandler(this, region);
+
+    /// <inheritdoc/>
+    public bool CanBeStopped => false;
+
+    /// <inheritdoc/>
+    public bool Barrier() => true; // direct calls: everything sent has been handled
+
+    /// <inheritdoc/>
+    public bool NotifyRegionGone(int region) => SetGone(region, true);
+
+    /// <inheritdoc/>
+    public bool NotifyRegionBack(int region) => SetGone(region, false);
+
+    /// <inheritdoc/>
+    public void StopHungDevice(string why) => LastFault = why; // inline code cannot be stopped; the fault is reported
+
+    /// <summary>Accesses that reached the device after it was told their region is gone (must stay 0).</summary>
+    public long AccessesAfterGone => Interlocked.Read(ref _accessesAfterGone);
 
     /// <summary>Counters so far.</summary>
     public DeviceAccessStats Stats(long outputBytes) => new()
@@ -42,12 +64,36 @@ public sealed class InlineDevice
         Writes = Interlocked.Read(ref _writes),
         BusErrors = Interlocked.Read(ref _failures),
         OutputBytes = outputBytes,
+        AccessesAfterGone = AccessesAfterGone,
     };
+
+    private bool SetGone(int region, bool gone)
+    {
+        lock (_gate)
+        {
+            if (_gone.Length <= region)
+            {
+                Array.Resize(ref _gone, region + 1);
+            }
+
+            _gone[region] = gone;
+            return true;
+        }
+    }
+
+    private void CountIfGone(int region)
+    {
+        if (region < _gone.Length && _gone[region])
+        {
+            _accessesAfterGone++;
+        }
+    }
 
     private ulong Read(int region, ulong offset, int size)
     {
         lock (_gate)
         {
+            CountIfGone(region);
             try
             {
                 ulong value = Device.Read(region, offset, size);
@@ -66,6 +112,7 @@ public sealed class InlineDevice
     {
         lock (_gate)
         {
+            CountIfGone(region);
             try
             {
                 Device.Write(region, offset, size, value);

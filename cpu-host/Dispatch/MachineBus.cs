@@ -89,9 +89,8 @@ public sealed unsafe class MachineBus : ICpuBus
             case RegionKind.Rom:
                 return ReadHost(region.HostMemory + offset, size);
             default:
-                if (!region.Lease.TryAcquire())
+                if (!TryEnter(region))
                 {
-                    // Closing began after this view was published: the region is gone for new accesses.
                     return AllOnes(size);
                 }
 
@@ -101,7 +100,7 @@ public sealed unsafe class MachineBus : ICpuBus
                 }
                 finally
                 {
-                    region.Lease.Release();
+                    Leave(region);
                 }
         }
     }
@@ -130,7 +129,7 @@ public sealed unsafe class MachineBus : ICpuBus
             case RegionKind.Rom:
                 return;
             default:
-                if (!region.Lease.TryAcquire())
+                if (!TryEnter(region))
                 {
                     return;
                 }
@@ -141,11 +140,41 @@ public sealed unsafe class MachineBus : ICpuBus
                 }
                 finally
                 {
-                    region.Lease.Release();
+                    Leave(region);
                 }
 
                 return;
         }
+    }
+
+    /// <summary>Accesses refused because they would re-enter a device that is handling an access on this thread.</summary>
+    public long ReentryRefusals;
+
+    /// <summary>Takes the region's lease for this access; false when the access must end as a bus error.</summary>
+    private bool TryEnter(MemoryRegion region)
+    {
+        if (AccessContext.InAccess && region.Owner is { } owner && AccessContext.HoldsRegionOf(owner))
+        {
+            // The device would be re-entered (e.g. its own DMA into its own registers): refuse, never deadlock.
+            Interlocked.Increment(ref ReentryRefusals);
+            return false;
+        }
+
+        if (!region.Lease.TryAcquire())
+        {
+            // Closing began after the view we used was published: the region is gone for new accesses.
+            return false;
+        }
+
+        AccessContext.Enter(region);
+        return true;
+    }
+
+    /// <summary>Releases the lease, then runs map changes the handler asked for (before the next instruction).</summary>
+    private static void Leave(MemoryRegion region)
+    {
+        region.Lease.Release();
+        AccessContext.Exit();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -19,4 +19,7 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
     public void RequestMachineExit(int exitCode, ulong guestValue) => machine.RequestGuestExit(exitCode, guestValue);
 
     public void Output(ReadOnlySpan<byte> data) => output.Write(config.Id, data);
+
+    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
+        machine.Devices.RequestChange(config.Id, region, kind, newBase);
 }

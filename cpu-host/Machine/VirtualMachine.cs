@@ -38,6 +38,7 @@ public sealed class VirtualMachine : IDisposable
         Memory = new AddressSpace("memory", 1UL << 32);
         Io = new AddressSpace("io", 0x10000);
         Bus = new MachineBus(Memory, Io);
+        Devices = new DeviceMap(Memory, Io);
         Cpu = new X86Cpu(Bus);
 
         unsafe
@@ -79,6 +80,9 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>The CPU.</summary>
     public X86Cpu Cpu { get; }
 
+    /// <summary>Device regions in the map: plug, unplug, device-requested changes.</summary>
+    public DeviceMap Devices { get; }
+
     /// <summary>Guest RAM.</summary>
     public GuestRam Ram => _ram;
 
@@ -100,7 +104,8 @@ public sealed class VirtualMachine : IDisposable
         string path = Path.Combine(SharedMemorySegment.ShmFolder, $"{_shmPrefix}-{processKey}-e{epoch}");
         RingSegment segment = RingSegment.Create(path, RingGeometry.Default, epoch);
         WaitSettings wait = new(devices[0].WaitPolicy, devices[0].SpinBudget);
-        DeviceChannel channel = new(processKey, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
+        DeviceChannel? channel = null;
+        channel = new(processKey, segment, new RingRequester(segment, wait), message => ApplyEvent(channel!, message), OnChannelFault);
         lock (_channelsGate)
         {
             if (_channels.Remove(processKey, out DeviceChannel? previous))
@@ -124,17 +129,9 @@ public sealed class VirtualMachine : IDisposable
         }
 
         channel.Bind(binding.ProcessId, binding.DeviceIds);
-        using (MapTransaction memory = Memory.BeginTransaction())
-        using (MapTransaction io = Io.BeginTransaction())
+        for (int device = 0; device < binding.DeviceIds.Count; device++)
         {
-            for (int device = 0; device < binding.DeviceIds.Count; device++)
-            {
-                IReadOnlyList<DeviceRegionInfo> regions = binding.Regions[device];
-                for (int region = 0; region < regions.Count; region++)
-                {
-                    AddDeviceRegion(binding.DeviceIds[device], regions[region], channel.HandlerFor(device, region));
-                }
-            }
+            Devices.Plug(binding.DeviceIds[device], binding.Regions[device], channel.LinkFor(device));
         }
 
         // Both sides have it mapped: from here no crash can leak the file.
@@ -238,25 +235,20 @@ public sealed class VirtualMachine : IDisposable
         IDevice device = DeviceCatalog.Create(config, new InlineDeviceContext(config, this, _output));
         InlineDevice inline = new(config.Id, device);
         _inlineDevices.Add(config.Id, inline);
-        using MapTransaction memory = Memory.BeginTransaction();
-        using MapTransaction io = Io.BeginTransaction();
-        for (int region = 0; region < device.Regions.Count; region++)
-        {
-            AddDeviceRegion(config.Id, device.Regions[region], inline.HandlerFor(region));
-        }
+        Devices.Plug(config.Id, device.Regions, inline);
     }
 
-    private void AddDeviceRegion(string deviceId, DeviceRegionInfo info, IRegionHandler handler)
-    {
-        AddressSpace space = info.Space == AddressSpaceKind.Io ? Io : Memory;
-        MemoryRegion region = MemoryRegion.Device($"{deviceId}.{info.Name}", info.Size, handler, deviceId);
-        space.AddSubregion(space.Root, info.Base, region, priority: 1);
-    }
+    /// <summary>The id of device number <paramref name="index"/> of the process whose channel is <paramref name="channel"/>.</summary>
+    private static string? DeviceIdOf(DeviceChannel channel, int index) =>
+        (uint)index < (uint)channel.DeviceIds.Count ? channel.DeviceIds[index] : null;
 
-    private void ApplyEvent(RingMessage message)
+    private void ApplyEvent(DeviceChannel channel, RingMessage message)
     {
         switch (message.Kind)
         {
+            case MessageKind.MapChange when DeviceIdOf(channel, message.Device) is { } deviceId:
+                Devices.RequestChange(deviceId, message.Region, (MapChangeKind)message.Value, message.Offset);
+                break;
             case MessageKind.IrqLevel:
                 Interrupts.SetLevel((int)Math.Min(message.Offset, int.MaxValue), message.Value != 0);
                 break;

@@ -49,7 +49,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             List<IDevice> devices = [];
             foreach (var config in request.Devices)
             {
-                RingDeviceContext context = new(config, _output);
+                RingDeviceContext context = new(config, _output) { DeviceIndex = (ushort)devices.Count };
                 devices.Add(DeviceCatalog.Create(config, context));
                 context.Connect(responder);
             }

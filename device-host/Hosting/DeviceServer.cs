@@ -64,6 +64,13 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
+        if (request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack && request.Device < _devices.Count)
+        {
+            _counters[request.Device].SetGone(request.Region, request.Kind == MessageKind.RegionsGone);
+            reply.Kind = MessageKind.ControlDone;
+            return reply;
+        }
+
         if (request.Device >= _devices.Count || !IsAccessSize(request.AccessSize))
         {
             reply.Kind = MessageKind.Failed;
@@ -71,6 +78,7 @@ public sealed class DeviceServer : IDisposable
         }
 
         IDevice device = _devices[request.Device];
+        _counters[request.Device].CountIfGone(request.Region);
         if (request.Region >= device.Regions.Count)
         {
             _counters[request.Device].Failures++;
@@ -78,6 +86,7 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
+        DeviceAccessScope.Enter();
         try
         {
             switch (request.Kind)
@@ -106,6 +115,10 @@ public sealed class DeviceServer : IDisposable
             _counters[request.Device].Failures++;
             reply.Kind = MessageKind.Failed;
         }
+        finally
+        {
+            DeviceAccessScope.Exit();
+        }
 
         return reply;
     }
@@ -125,7 +138,40 @@ public sealed class DeviceCounters
     /// <summary>Requests that failed (bad region, model exception).</summary>
     public long Failures;
 
+    /// <summary>Accesses that arrived after the device was told their region is gone (a broken invariant).</summary>
+    public long AccessesAfterGone;
+
+    /// <summary>Regions the device was told are gone (index = region).</summary>
+    private bool[] _gone = [];
+
+    /// <summary>Records that region <paramref name="region"/> left (or rejoined) the map.</summary>
+    public void SetGone(int region, bool gone)
+    {
+        if (_gone.Length <= region)
+        {
+            Array.Resize(ref _gone, region + 1);
+        }
+
+        _gone[region] = gone;
+    }
+
+    /// <summary>Counts an access to a region the device was told is gone.</summary>
+    public void CountIfGone(int region)
+    {
+        if (region < _gone.Length && _gone[region])
+        {
+            AccessesAfterGone++;
+        }
+    }
+
     /// <summary>As a wire record.</summary>
-    public DeviceAccessStats ToStats(string deviceId, long outputBytes) =>
-        new() { DeviceId = deviceId, Reads = Reads, Writes = Writes, BusErrors = Failures, OutputBytes = outputBytes };
+    public DeviceAccessStats ToStats(string deviceId, long outputBytes) => new()
+    {
+        DeviceId = deviceId,
+        Reads = Reads,
+        Writes = Writes,
+        BusErrors = Failures,
+        OutputBytes = outputBytes,
+        AccessesAfterGone = AccessesAfterGone,
+    };
 }

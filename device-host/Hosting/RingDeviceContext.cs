@@ -32,14 +32,29 @@ public sealed class RingDeviceContext : IDeviceContext
     {
         if (_config.Irq is int line)
         {
-            _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
+            _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
         }
     }
 
     /// <inheritdoc/>
     public void RequestMachineExit(int exitCode, ulong guestValue) =>
-        _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineExit, Value = (ulong)exitCode, Argument0 = guestValue });
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineExit, Flags = DeviceAccessScope.EventFlags, Value = (ulong)exitCode, Argument0 = guestValue });
 
     /// <inheritdoc/>
     public void Output(ReadOnlySpan<byte> data) => _output.Write(_config.Id, data);
+
+    /// <inheritdoc/>
+    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
+        _responder?.PostEvent(new RingMessage
+        {
+            Kind = MessageKind.MapChange,
+            Flags = DeviceAccessScope.EventFlags,
+            Device = DeviceIndex,
+            Region = (ushort)region,
+            Value = (ulong)kind,
+            Offset = newBase,
+        });
+
+    /// <summary>This device's index in its process (the ring's device number).</summary>
+    public ushort DeviceIndex { get; set; }
 }

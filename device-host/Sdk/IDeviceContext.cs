@@ -14,4 +14,11 @@ public interface IDeviceContext
 
     /// <summary>Appends to the device's output stream (a UART's transmitted bytes).</summary>
     void Output(ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Asks to move, hide, show or remove region <paramref name="region"/> of this device. Called from inside a
+    /// handler, the change is applied after that access completes and before the guest's next instruction;
+    /// never a deadlock, never a stale map for the next instruction.
+    /// </summary>
+    void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0);
 }

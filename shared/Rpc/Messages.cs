@@ -117,6 +117,9 @@ public sealed record DeviceAccessStats
 
     /// <summary>Bytes emitted on the device's output stream.</summary>
     public long OutputBytes { get; init; }
+
+    /// <summary>Accesses that reached the device after it was told their region is gone: a broken invariant, must be 0.</summary>
+    public long AccessesAfterGone { get; init; }
 }
 
 /// <summary>Why a machine ended.</summary>
@@ -159,3 +162,14 @@ public sealed record MachineExitInfo
     /// <summary>Human-readable detail (which device failed, the fault).</summary>
     public string? Detail { get; init; }
 }
+
+/// <summary>One region as the monitor shows it.</summary>
+/// <param name="Space">"memory" or "io".</param>
+/// <param name="Base">Guest address (port for I/O).</param>
+/// <param name="Size">Bytes (ports).</param>
+/// <param name="Name">Region name.</param>
+/// <param name="Owner">Owning device id, or null for machine regions (RAM, ROM).</param>
+/// <param name="Kind">"ram", "rom" or "device".</param>
+/// <param name="State">"mapped", "disabled", "draining" (removed, leases still held) or "removed".</param>
+/// <param name="Leases">Accesses in flight right now.</param>
+public sealed record RegionReport(string Space, ulong Base, ulong Size, string Name, string? Owner, string Kind, string State, int Leases);

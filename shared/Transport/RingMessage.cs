@@ -104,6 +104,20 @@ public enum MessageKind : byte
     MapChange = 34,
 }
 
+/// <summary>Flags of an event.</summary>
+[Flags]
+public enum EventFlags : ushort
+{
+    /// <summary>No flags.</summary>
+    None = 0,
+
+    /// <summary>
+    /// Raised by a handler while it served an access: the CPU thread waiting for that access applies it (after
+    /// the access released its lease, before the guest's next instruction), never the event pump.
+    /// </summary>
+    DuringAccess = 1,
+}
+
 /// <summary>Flags of a reply.</summary>
 [Flags]
 public enum ReplyFlags : ushort

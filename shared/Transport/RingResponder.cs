@@ -21,7 +21,7 @@ public sealed unsafe class RingResponder : IRequestServer
     /// <summary>Whether the serving thread has applied <see cref="WaitSettings.PinnedCore"/> (serving thread only).</summary>
     private bool _pinChecked;
 
-    /// <summary>Events published since the last reply (tells the CPU to take them before completing the access).</summary>
+    /// <summary>Events raised during an access since the last reply (tells the CPU to take them before completing it).</summary>
     private int _eventsSinceReply;
 
     /// <summary>Wraps the device-side halves of <paramref name="segment"/>.</summary>
@@ -64,6 +64,16 @@ public sealed unsafe class RingResponder : IRequestServer
             }
 
             Thread.SpinWait(1);
+        }
+
+        for (int i = _wait.Yields; i > 0; i--)
+        {
+            if (_requests.TryConsumeUnsynchronized(out request))
+            {
+                return true;
+            }
+
+            Thread.Yield();
         }
 
         while (Volatile.Read(ref stop) == 0)
@@ -124,7 +134,11 @@ public sealed unsafe class RingResponder : IRequestServer
                 Thread.Sleep(1);
             }
 
-            Interlocked.Increment(ref _eventsSinceReply);
+            if (((EventFlags)message.Flags & EventFlags.DuringAccess) != 0)
+            {
+                Interlocked.Increment(ref _eventsSinceReply);
+            }
+
             _eventBell.Ring();
             return true;
         }

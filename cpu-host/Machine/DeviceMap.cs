@@ -1,0 +1,322 @@
+using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.CpuHost.Memory;
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.CpuHost.Machine;
+
+/// <summary>
+/// Which device regions are in the map: plugging, unplugging with drains, re-plugging, and the changes a device
+/// asks for from inside its own handler. See docs/memory-map.md for the rules and why each holds.
+/// </summary>
+/// <remarks>
+/// Removal always goes: publish the new view at once (no new lookup finds the region), close its lease (no new
+/// lease), wait for the leases taken before to be released, a barrier through the device's ring (every request
+/// sent before was handled), then tell the device its region is gone. A drain that misses its deadline stops
+/// the device first (killing its process) so that no lease is released while a handler may still run.
+/// </remarks>
+public sealed class DeviceMap
+{
+    /// <summary>Default time an unplug or removal may take to drain before the device is stopped.</summary>
+    public static readonly TimeSpan DefaultDrainDeadline = TimeSpan.FromSeconds(5);
+
+    private readonly AddressSpace _memory;
+    private readonly AddressSpace _io;
+
+    /// <summary>Serializes changes to the device table; dispatch never takes it.</summary>
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, PluggedDevice> _devices = new(StringComparer.Ordinal);
+    private long _rejectedRequests;
+
+    /// <summary>Manages device regions in <paramref name="memory"/> and <paramref name="io"/>.</summary>
+    public DeviceMap(AddressSpace memory, AddressSpace io)
+    {
+        _memory = memory;
+        _io = io;
+    }
+
+    /// <summary>Map changes devices asked for that were refused (unknown region, out of range).</summary>
+    public long RejectedRequests => Interlocked.Read(ref _rejectedRequests);
+
+    /// <summary>Maps <paramref name="deviceId"/>'s regions, dispatching through <paramref name="link"/>.</summary>
+    public void Plug(string deviceId, IReadOnlyList<DeviceRegionInfo> regions, IDeviceLink link)
+    {
+        lock (_gate)
+        {
+            if (_devices.ContainsKey(deviceId))
+            {
+                throw new InvalidOperationException($"device '{deviceId}' is already plugged");
+            }
+
+            PluggedDevice device = new(deviceId, link, [.. regions]);
+            _devices.Add(deviceId, device);
+            MapRegions(device);
+        }
+    }
+
+    /// <summary>
+    /// Removes every region of <paramref name="deviceId"/>. The new view is published before this returns; the task
+    /// completes when all were drained and the device was told. Calling it again returns the same task.
+    /// </summary>
+    public Task UnplugAsync(string deviceId, TimeSpan deadline)
+    {
+        lock (_gate)
+        {
+            PluggedDevice device = Find(deviceId);
+            if (device.Unplugging is { } pending)
+            {
+                return pending;
+            }
+
+            List<Task> drains = [];
+            using (MapTransaction memory = _memory.BeginTransaction())
+            using (MapTransaction io = _io.BeginTransaction())
+            {
+                for (int i = 0; i < device.Slots.Length; i++)
+                {
+                    drains.Add(RemoveUnderGate(device, i, deadline));
+                }
+            }
+
+            device.Unplugging = Task.WhenAll(drains);
+            return device.Unplugging;
+        }
+    }
+
+    /// <summary>
+    /// Unplugs and waits. Refused when the calling thread is inside an access to one of the device's regions:
+    /// that wait could never end (use <see cref="UnplugAsync"/>, or ask from the handler through its context).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from inside an access to the device.</exception>
+    public void Unplug(string deviceId, TimeSpan deadline)
+    {
+        if (AccessContext.HoldsRegionOf(deviceId))
+        {
+            throw new InvalidOperationException(
+                $"synchronous unplug of device '{deviceId}' from inside an access to its own region would wait for itself; " +
+                "use UnplugAsync, or request the change from the device's handler");
+        }
+
+        UnplugAsync(deviceId, deadline).WaitAsync(deadline + deadline).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Maps the removed regions of a device again (the device is told first).</summary>
+    /// <exception cref="InvalidOperationException">A removed region has not finished draining.</exception>
+    public void Replug(string deviceId)
+    {
+        lock (_gate)
+        {
+            PluggedDevice device = Find(deviceId);
+            if (device.Slots.Any(s => s.Mapped is null && s.Drain is { IsCompleted: false }))
+            {
+                throw new InvalidOperationException($"device '{deviceId}' still has a region draining; await its unplug first");
+            }
+
+            device.Unplugging = null;
+            MapRegions(device);
+        }
+    }
+
+    /// <summary>
+    /// A device asks to change one of its own regions. Applied once the calling thread's access has released
+    /// its lease (at once outside an access), before the guest's next instruction. Untrusted input: requests
+    /// for unknown regions or out-of-range bases are refused and counted.
+    /// </summary>
+    public void RequestChange(string deviceId, int region, MapChangeKind kind, ulong newBase) =>
+        AccessContext.AfterAccess(() => ApplyChange(deviceId, region, kind, newBase));
+
+    /// <summary>Whether every region of <paramref name="deviceId"/> is out of the map and drained.</summary>
+    public bool IsUnplugged(string deviceId)
+    {
+        lock (_gate)
+        {
+            return _devices.TryGetValue(deviceId, out PluggedDevice? device) && device.Unplugging is { IsCompletedSuccessfully: true };
+        }
+    }
+
+    /// <summary>Forgets a device whose regions are all gone (it is being removed from the machine).</summary>
+    public void Forget(string deviceId)
+    {
+        lock (_gate)
+        {
+            _devices.Remove(deviceId);
+        }
+    }
+
+    /// <summary>Every device region with its state and live lease count (for the monitor).</summary>
+    public IReadOnlyList<RegionReport> Describe()
+    {
+        List<RegionReport> reports = [];
+        lock (_gate)
+        {
+            foreach (PluggedDevice device in _devices.Values)
+            {
+                for (int i = 0; i < device.Slots.Length; i++)
+                {
+                    RegionSlot slot = device.Slots[i];
+                    DeviceRegionInfo info = device.Infos[i];
+                    MemoryRegion? region = slot.Mapped ?? slot.Removed;
+                    string state = slot.Mapped is { } mapped
+                        ? (mapped.Enabled ? "mapped" : "disabled")
+                        : slot.Removed is { Lease.IsDrained: false } ? "draining" : "removed";
+                    reports.Add(new RegionReport(
+                        info.Space == AddressSpaceKind.Io ? "io" : "memory",
+                        slot.Base,
+                        info.Size,
+                        region?.Name ?? $"{device.Id}.{info.Name}",
+                        device.Id,
+                        "device",
+                        state,
+                        region?.Lease.Count ?? 0));
+                }
+            }
+        }
+
+        return reports;
+    }
+
+    private PluggedDevice Find(string deviceId) =>
+        _devices.TryGetValue(deviceId, out PluggedDevice? device)
+            ? device
+            : throw new InvalidOperationException($"no device '{deviceId}' is plugged");
+
+    private AddressSpace SpaceOf(DeviceRegionInfo info) => info.Space == AddressSpaceKind.Io ? _io : _memory;
+
+    /// <summary>Adds fresh region objects (a removed region's lease is closed for good) for every unmapped slot.</summary>
+    private void MapRegions(PluggedDevice device)
+    {
+        for (int i = 0; i < device.Slots.Length; i++)
+        {
+            if (device.Slots[i].Removed is not null)
+            {
+                device.Link.NotifyRegionBack(i); // in ring order before any access to the new region
+            }
+        }
+
+        using MapTransaction memory = _memory.BeginTransaction();
+        using MapTransaction io = _io.BeginTransaction();
+        for (int i = 0; i < device.Slots.Length; i++)
+        {
+            RegionSlot slot = device.Slots[i];
+            if (slot.Mapped is not null)
+            {
+                continue;
+            }
+
+            DeviceRegionInfo info = device.Infos[i];
+            MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, device.Link.HandlerFor(i), device.Id);
+            AddressSpace space = SpaceOf(info);
+            space.AddSubregion(space.Root, slot.Base, region, priority: 1);
+            slot.Mapped = region;
+            slot.Removed = null;
+        }
+    }
+
+    /// <summary>Takes slot <paramref name="index"/> out of the map (caller holds the gate); returns its drain.</summary>
+    private Task RemoveUnderGate(PluggedDevice device, int index, TimeSpan deadline)
+    {
+        RegionSlot slot = device.Slots[index];
+        if (slot.Mapped is not { } region)
+        {
+            return slot.Drain ?? Task.CompletedTask;
+        }
+
+        AddressSpace space = SpaceOf(device.Infos[index]);
+        using (space.BeginTransaction())
+        {
+            space.RemoveSubregion(region); // published at the outermost commit: at once for single removals
+        }
+
+        slot.Mapped = null;
+        slot.Removed = region;
+        Task closed = region.Lease.CloseAsync();
+        // Never run the rest inline on the caller, which may be a vCPU thread.
+        slot.Drain = Task.Run(() => DrainAndNotifyAsync(device, index, closed, deadline));
+        return slot.Drain;
+    }
+
+    private static async Task DrainAndNotifyAsync(PluggedDevice device, int index, Task closed, TimeSpan deadline)
+    {
+        try
+        {
+            await closed.WaitAsync(deadline).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (device.Link.CanBeStopped)
+        {
+            // A handler is stuck: stop the device for certain, then its waiters give their leases back.
+            device.Link.StopHungDevice($"region {index} did not drain within {deadline.TotalMilliseconds} ms");
+            await closed.WaitAsync(deadline).ConfigureAwait(false);
+        }
+
+        device.Link.Barrier();
+        device.Link.NotifyRegionGone(index);
+    }
+
+    private void ApplyChange(string deviceId, int index, MapChangeKind kind, ulong newBase)
+    {
+        lock (_gate)
+        {
+            if (!_devices.TryGetValue(deviceId, out PluggedDevice? device) || (uint)index >= (uint)device.Slots.Length
+                || device.Slots[index].Mapped is not { } region)
+            {
+                Interlocked.Increment(ref _rejectedRequests);
+                return;
+            }
+
+            AddressSpace space = SpaceOf(device.Infos[index]);
+            switch (kind)
+            {
+                case MapChangeKind.Move when newBase <= space.Root.Size - region.Size:
+                    using (space.BeginTransaction())
+                    {
+                        space.Move(region, newBase);
+                    }
+
+                    device.Slots[index].Base = newBase;
+                    break;
+                case MapChangeKind.Disable or MapChangeKind.Enable:
+                    using (space.BeginTransaction())
+                    {
+                        space.SetEnabled(region, kind == MapChangeKind.Enable);
+                    }
+
+                    break;
+                case MapChangeKind.Remove:
+                    _ = RemoveUnderGate(device, index, DefaultDrainDeadline);
+                    break;
+                default:
+                    Interlocked.Increment(ref _rejectedRequests);
+                    break;
+            }
+        }
+    }
+
+    private sealed class PluggedDevice(string id, IDeviceLink link, DeviceRegionInfo[] infos)
+    {
+        public string Id { get; } = id;
+
+        public IDeviceLink Link { get; } = link;
+
+        public DeviceRegionInfo[] Infos { get; } = infos;
+
+        public RegionSlot[] Slots { get; } = infos.Select(i => new RegionSlot { Base = i.Base }).ToArray();
+
+        /// <summary>The unplug in progress or done, until a re-plug.</summary>
+        public Task? Unplugging { get; set; }
+    }
+
+    private sealed class RegionSlot
+    {
+        /// <summary>Where the region sits (moves change it).</summary>
+        public ulong Base;
+
+        /// <summary>The region object in the map, or null while removed.</summary>
+        public MemoryRegion? Mapped;
+
+        /// <summary>The last removed region object (its lease shows the drain).</summary>
+        public MemoryRegion? Removed;
+
+        /// <summary>The drain of the last removal.</summary>
+        public Task? Drain;
+    }
+}
