@@ -1,0 +1,110 @@
+using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.CpuHost.Machine;
+using SplitEmu.CpuHost.Memory;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Tests.Memory;
+
+/// <summary>Rules of the device map that need no device process: refusals that prevent deadlocks.</summary>
+public sealed class DeviceMapTests
+{
+    private const ushort Port = 0x700;
+
+    /// <summary>A device link whose handler runs a test-supplied action inside the access.</summary>
+    private sealed class ScriptedLink(Func<ulong> onRead) : IDeviceLink, IRegionHandler
+    {
+        public bool CanBeStopped => false;
+
+        public IRegionHandler HandlerFor(int region) => this;
+
+        public bool Barrier() => true;
+
+        public bool NotifyRegionGone(int region) => true;
+
+        public bool NotifyRegionBack(int region) => true;
+
+        public void StopHungDevice(string why)
+        {
+        }
+
+        public ulong Read(ulong offset, int size) => onRead();
+
+        public void Write(ulong offset, int size, ulong value)
+        {
+        }
+    }
+
+    private static (AddressSpace Io, DeviceMap Map, MachineBus Bus) NewMachine()
+    {
+        AddressSpace memory = new("memory", 1UL << 32);
+        AddressSpace io = new("io", 0x10000);
+        return (io, new DeviceMap(memory, io), new MachineBus(memory, io));
+    }
+
+    private static DeviceRegionInfo[] OnePortRange => [new DeviceRegionInfo("regs", AddressSpaceKind.Io, Port, 4)];
+
+    [Fact]
+    public void SynchronousUnplug_FromInsideAnAccessToTheSameDevice_IsRefusedInsteadOfHanging()
+    {
+        (_, DeviceMap map, MachineBus bus) = NewMachine();
+        Exception? refusal = null;
+        map.Plug("dev", OnePortRange, new ScriptedLink(() =>
+        {
+            refusal = Record.Exception(() => map.Unplug("dev", TimeSpan.FromSeconds(5)));
+            return 0;
+        }));
+
+        bus.ReadPort(Port, 1);
+
+        InvalidOperationException error = Assert.IsType<InvalidOperationException>(refusal);
+        Assert.Contains("would wait for itself", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AccessThatWouldReenterTheDeviceHandlingIt_IsRefusedWithABusError()
+    {
+        (_, DeviceMap map, MachineBus bus) = NewMachine();
+        ulong innerValue = 0;
+        map.Plug("dev", OnePortRange, new ScriptedLink(() =>
+        {
+            // The device's handler reaches its own registers (as a DMA into its own BAR would).
+            innerValue = bus.ReadPort(Port, 1);
+            return 0x12;
+        }));
+
+        ulong outer = bus.ReadPort(Port, 1);
+
+        Assert.Equal(0x12UL, outer);
+        Assert.Equal(0xFFUL, innerValue);
+        Assert.Equal(1, bus.ReentryRefusals);
+    }
+
+    [Fact]
+    public void RegionRemovedFromInsideItsHandler_IsGoneWhenTheAccessReturns()
+    {
+        (AddressSpace io, DeviceMap map, MachineBus bus) = NewMachine();
+        map.Plug("dev", OnePortRange, new ScriptedLink(() =>
+        {
+            map.RequestChange("dev", 0, DeviceHost.Sdk.MapChangeKind.Remove, 0);
+            return 1;
+        }));
+
+        bus.ReadPort(Port, 1);
+
+        Assert.False(io.View.TryFind(Port, out _));
+        Assert.Equal("removed", Assert.Single(map.Describe()).State);
+    }
+
+    [Fact]
+    public void ChangeRequestForARegionTheDeviceDoesNotHave_IsRejectedAndCounted()
+    {
+        (_, DeviceMap map, _) = NewMachine();
+        map.Plug("dev", OnePortRange, new ScriptedLink(() => 0));
+
+        map.RequestChange("dev", 7, DeviceHost.Sdk.MapChangeKind.Remove, 0);
+        map.RequestChange("dev", 0, DeviceHost.Sdk.MapChangeKind.Move, 0xFFFF);
+
+        Assert.Equal(2, map.RejectedRequests);
+        Assert.Equal("mapped", Assert.Single(map.Describe()).State);
+    }
+}
