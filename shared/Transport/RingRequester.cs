@@ -61,7 +61,7 @@ public sealed unsafe class RingRequester : IRequestTransport
     /// Posted writes published before <see cref="Post"/> rings the doorbell by itself (a non-posted request and
     /// <see cref="Flush"/> ring it too). 1 rings for every write. Default 16.
     /// </summary>
-    public int PostBatch { get; init; } = DefaultPostBatch;
+    public int PostBatch { get; set; } = DefaultPostBatch;
 
     /// <summary>Default of <see cref="PostBatch"/>.</summary>
     public const int DefaultPostBatch = 16;
@@ -312,6 +312,16 @@ public sealed unsafe class RingRequester : IRequestTransport
             }
 
             Thread.SpinWait(1);
+        }
+
+        for (int i = _wait.Yields; i > 0; i--)
+        {
+            if (_replies.TryConsumeUnsynchronized(out reply))
+            {
+                return RingCallStatus.Completed;
+            }
+
+            Thread.Yield();
         }
 
         while (true)

@@ -25,6 +25,17 @@ public readonly record struct WaitSettings(WaitPolicy Policy, int SpinBudget)
     /// </summary>
     public int? PinnedCore { get; init; }
 
+    /// <summary>
+    /// Times to give the core away (sched_yield) after spinning and before announcing sleep. On one core this
+    /// hands the core straight to the peer, which then answers without a futex wake (it sees no announced
+    /// sleeper); with nothing else runnable the yield returns at once. Handoff and hybrid yield once; spin
+    /// never (it owns its core).
+    /// </summary>
+    public int YieldIterations { get; init; } = 1;
+
+    /// <summary>Yields actually made: <see cref="YieldIterations"/>, or 0 for <see cref="WaitPolicy.Spin"/>.</summary>
+    public int Yields => Policy == WaitPolicy.Spin ? 0 : YieldIterations;
+
     /// <summary>Iterations to spin before announcing sleep.</summary>
     public int SpinIterations => Policy switch
     {
