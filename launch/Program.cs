@@ -6,6 +6,7 @@ RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in p
 {
     RunCommand.Create(),
     ValidateCommand.Create(),
+    BenchCommand.Create(),
 };
 root.SetAction((_, cancellationToken) => RunCommand.ExecuteAsync(null, [], null, null, cancellationToken));
 

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using SplitEmu.Launch.Bench;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Launch.Commands;
+
+/// <summary>`splitemu bench transport|mmio`: data-plane benchmarks with real processes (docs/transport-bench.md).</summary>
+public static class BenchCommand
+{
+    /// <summary>Iterations.</summary>
+    public static readonly Option<int> Iterations = new("--iterations")
+    {
+        Description = "Read round trips per row (transport) or guest reads per machine (mmio).",
+        DefaultValueFactory = _ => 50_000,
+    };
+
+    /// <summary>Placement.</summary>
+    public static readonly Option<string> Pin = new("--pin")
+    {
+        Description = "Where the two sides run: same-core, two-cores or none (the scheduler decides).",
+        DefaultValueFactory = _ => "same-core",
+    };
+
+    /// <summary>JSON output.</summary>
+    public static readonly Option<string?> Json = new("--json")
+    {
+        Description = "Also write the results as JSON to FILE.",
+    };
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        Command transport = new("transport", "Round trips and posted writes over the ring (each wait policy), the socket transport and JSON-RPC.")
+        {
+            Iterations, Pin, Json,
+        };
+        transport.SetAction((result, cancellationToken) => TransportAsync(
+            result.GetValue(Iterations), result.GetValue(Pin) ?? "same-core", result.GetValue(Json), cancellationToken));
+
+        Command mmio = new("mmio", "A guest reads a device register N times: ns per guest access, device inline and isolated in each wait policy.")
+        {
+            Iterations, Json,
+        };
+        mmio.SetAction((result, cancellationToken) => MmioBench.ExecuteAsync(result.GetValue(Iterations), result.GetValue(Json), cancellationToken));
+
+        return new Command("bench", "Benchmarks of the data plane.") { transport, mmio };
+    }
+
+    private static async Task<int> TransportAsync(int iterations, string pin, string? jsonPath, CancellationToken cancellationToken)
+    {
+        if (iterations < 1)
+        {
+            Console.Error.WriteLine("--iterations: expected a positive number");
+            return ExitCodes.BadInput;
+        }
+
+        BenchPin? parsed = pin switch
+        {
+            "same-core" => BenchPin.SameCore,
+            "two-cores" => BenchPin.TwoCores,
+            "none" => BenchPin.None,
+            _ => null,
+        };
+        if (parsed is null)
+        {
+            Console.Error.WriteLine($"--pin: expected same-core, two-cores or none, not '{pin}'");
+            return ExitCodes.BadInput;
+        }
+
+        StringWriter log = new();
+        try
+        {
+            Console.Error.WriteLine($"splitemu bench transport: {iterations} iterations, pin {pin}");
+            TransportBenchReport report = await TransportBench.RunAsync(new TransportBenchOptions(iterations, parsed.Value), Console.Error, log, cancellationToken).ConfigureAwait(false);
+            TransportBench.Print(report, Console.Out);
+            if (jsonPath is not null)
+            {
+                report.WriteTo(jsonPath);
+            }
+
+            return report.Rows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException or StreamJsonRpc.RemoteInvocationException)
+        {
+            Console.Error.WriteLine($"splitemu bench transport: {ex.Message}");
+            Console.Error.Write(log.ToString());
+            return ExitCodes.Failure;
+        }
+    }
+}
