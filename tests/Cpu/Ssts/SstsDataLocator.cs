@@ -13,19 +13,22 @@ public static class SstsDataLocator
     /// repository root (the first ancestor of the test binaries holding SplitEmu.sln).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist; the message says where it was looked for.</exception>
-    public static string Locate()
+    public static string Locate() => Locate(Environment.GetEnvironmentVariable(EnvironmentVariable), AppContext.BaseDirectory);
+
+    /// <summary>As <see cref="Locate()"/>, with the override and the search start given explicitly.</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist; the message says where it was looked for.</exception>
+    public static string Locate(string? configuredFolder, string searchStart)
     {
-        string? fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
         string candidate;
-        if (!string.IsNullOrEmpty(fromEnvironment))
+        if (!string.IsNullOrEmpty(configuredFolder))
         {
-            candidate = fromEnvironment;
+            candidate = configuredFolder;
         }
         else
         {
-            string? root = FindRepositoryRoot(AppContext.BaseDirectory)
+            string? root = FindRepositoryRoot(searchStart)
                 ?? throw new DirectoryNotFoundException(
-                    $"SSTS data: no {SolutionFileName} above {AppContext.BaseDirectory}; set {EnvironmentVariable} to the ssts-80286-real folder.");
+                    $"SSTS data: no {SolutionFileName} above {searchStart}; set {EnvironmentVariable} to the ssts-80286-real folder.");
             candidate = Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "ssts-80286-real"));
         }
 
