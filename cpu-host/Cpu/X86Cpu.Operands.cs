@@ -12,24 +12,6 @@ public sealed partial class X86Cpu
     private static readonly byte[] s_registerSlot = new byte[256];
     private static readonly RegisterWidth[] s_registerWidth = new RegisterWidth[256];
 
-    /// <summary>Per Iced Code: the counter width of LOOP/LOOPE/LOOPNE/JCXZ forms (which name it), else 0.</summary>
-    private static readonly byte[] s_counterAddressSize = BuildCounterAddressSizes();
-
-    private static byte[] BuildCounterAddressSizes()
-    {
-        var sizes = new byte[Enum.GetValues<Code>().Length];
-        foreach (Code c in Enum.GetValues<Code>())
-        {
-            string name = c.ToString();
-            if (!name.StartsWith("Loop", StringComparison.Ordinal) && !name.StartsWith("J", StringComparison.Ordinal))
-                continue;
-            if (name.EndsWith("_CX", StringComparison.Ordinal) || name.StartsWith("Jcxz", StringComparison.Ordinal)) sizes[(int)c] = 2;
-            else if (name.EndsWith("_ECX", StringComparison.Ordinal) || name.StartsWith("Jecxz", StringComparison.Ordinal)) sizes[(int)c] = 4;
-            else if (name.EndsWith("_RCX", StringComparison.Ordinal) || name.StartsWith("Jrcxz", StringComparison.Ordinal)) sizes[(int)c] = 8;
-        }
-        return sizes;
-    }
-
     static X86Cpu()
     {
         foreach (Register r in Enum.GetValues<Register>())
@@ -165,55 +147,5 @@ public sealed partial class X86Cpu
             WriteRegister(d.Instruction.Op0Register, value);
         else
             WriteSegment(MemorySegment(ref d), EffectiveAddress(ref d), size, value);
-    }
-
-    private static int OperandSizeOf(in Instruction i)
-    {
-        if (i.IsStringInstruction)
-            return i.MemorySize.GetSize(); // OUTS names DX first; the element size is what matters
-        for (int op = 0; op < i.OpCount; op++)
-        {
-            switch (i.GetOpKind(op))
-            {
-                case OpKind.Register:
-                    Register r = i.GetOpRegister(op);
-                    if (r.IsGPR())
-                        return r.GetSize();
-                    break;
-                case OpKind.Memory:
-                    int size = i.MemorySize.GetSize();
-                    if (size is 1 or 2 or 4 or 8)
-                        return size;
-                    break;
-                case OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegRSI or OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI:
-                    return i.MemorySize.GetSize();
-            }
-        }
-        return i.CodeSize == CodeSize.Code16 ? 2 : 4;
-    }
-
-    private static int AddressSizeOf(in Instruction i)
-    {
-        for (int op = 0; op < i.OpCount; op++)
-        {
-            switch (i.GetOpKind(op))
-            {
-                case OpKind.MemorySegSI or OpKind.MemoryESDI or OpKind.MemorySegDI:
-                    return 2;
-                case OpKind.MemorySegESI or OpKind.MemoryESEDI or OpKind.MemorySegEDI:
-                    return 4;
-                case OpKind.MemorySegRSI or OpKind.MemoryESRDI or OpKind.MemorySegRDI:
-                    return 8;
-                case OpKind.Memory:
-                    Register b = i.MemoryBase != Register.None ? i.MemoryBase : i.MemoryIndex;
-                    if (i.Code is Code.Xlat_m8)
-                        b = i.MemoryBase;
-                    if (b != Register.None && b.IsGPR())
-                        return b.GetSize();
-                    return i.MemoryDisplSize switch { 2 => 2, 8 => 8, 4 => 4, _ => i.CodeSize == CodeSize.Code16 ? 2 : 4 };
-            }
-        }
-        int counterSize = s_counterAddressSize[(int)i.Code];
-        return counterSize != 0 ? counterSize : i.CodeSize == CodeSize.Code16 ? 2 : 4;
     }
 }
