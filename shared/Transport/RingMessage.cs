@@ -74,6 +74,19 @@ public enum MessageKind : byte
     /// <summary>Request: device <see cref="RingMessage.Device"/>'s regions are about to be mapped again; answer <see cref="ControlDone"/>.</summary>
     RegionsBack = 6,
 
+    /// <summary>
+    /// Request: write device <see cref="RingMessage.Device"/>'s state into the segment's state area; the device
+    /// answers <see cref="StateSaved"/> with the length in <see cref="RingMessage.Value"/>, or
+    /// <see cref="Failed"/> if it cannot (no snapshot support, too large).
+    /// </summary>
+    SaveState = 7,
+
+    /// <summary>
+    /// Request: restore device <see cref="RingMessage.Device"/> from the first <see cref="RingMessage.Value"/>
+    /// bytes of the state area; answer <see cref="ControlDone"/> or <see cref="Failed"/>.
+    /// </summary>
+    RestoreState = 8,
+
     /// <summary>Reply to <see cref="Read"/>; <see cref="RingMessage.Value"/> holds the data.</summary>
     ReadDone = 16,
 
@@ -86,8 +99,11 @@ public enum MessageKind : byte
     /// <summary>Reply: the device could not serve the request (unknown device or region); a bus error.</summary>
     Failed = 19,
 
-    /// <summary>Reply to <see cref="RegionsGone"/> and <see cref="RegionsBack"/>.</summary>
+    /// <summary>Reply to <see cref="RegionsGone"/>, <see cref="RegionsBack"/> and <see cref="RestoreState"/>.</summary>
     ControlDone = 20,
+
+    /// <summary>Reply to <see cref="SaveState"/>: <see cref="RingMessage.Value"/> bytes of state are in the state area.</summary>
+    StateSaved = 21,
 
     /// <summary>Event: interrupt line <see cref="RingMessage.Offset"/> is now at level <see cref="RingMessage.Value"/> (0 or 1).</summary>
     IrqLevel = 32,

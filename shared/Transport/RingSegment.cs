@@ -102,6 +102,9 @@ public sealed unsafe class RingSegment : IDisposable
     /// <summary>The reply ring's slots.</summary>
     public RingSlot* ReplySlots => (RingSlot*)At(SegmentLayout.ReplySlots(Geometry));
 
+    /// <summary>The state area, where device snapshots cross (<see cref="SegmentLayout.StateAreaSize"/> bytes).</summary>
+    public Span<byte> StateArea => new(At(SegmentLayout.StateArea(Geometry)), SegmentLayout.StateAreaSize);
+
     /// <summary>The event ring's slots.</summary>
     public RingSlot* EventSlots => (RingSlot*)At(SegmentLayout.EventSlots(Geometry));
 

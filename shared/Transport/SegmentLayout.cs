@@ -18,6 +18,7 @@ namespace SplitEmu.Shared.Transport;
 /// block 6  event ring: consumed position (CPU writes)
 /// block 7  event doorbell: CPU event pump sleeping word
 /// block 8+ request slots, reply slots, event slots (64 bytes each)
+/// then     the state area: device state travels here for SaveState/RestoreState (one at a time)
 /// </code>
 /// </remarks>
 public static class SegmentLayout
@@ -26,7 +27,10 @@ public static class SegmentLayout
     public const ulong Magic = 0x554D_4554_494C_5053;
 
     /// <summary>Layout version; bump on any change of this file.</summary>
-    public const uint Version = 1;
+    public const uint Version = 2;
+
+    /// <summary>Bytes of the state area: the largest device snapshot that can cross the segment.</summary>
+    public const int StateAreaSize = 64 * 1024;
 
     /// <summary>Bytes per shared-word block.</summary>
     public const int BlockSize = 128;
@@ -50,7 +54,10 @@ public static class SegmentLayout
     }
 
     /// <summary>Total segment size for the given ring capacities.</summary>
-    public static long SegmentSize(in RingGeometry geometry) =>
+    public static long SegmentSize(in RingGeometry geometry) => StateArea(geometry) + StateAreaSize;
+
+    /// <summary>Offset of the state area (after the event slots, block-aligned).</summary>
+    public static long StateArea(in RingGeometry geometry) =>
         SlotsOffset + (long)(geometry.RequestSlots + geometry.ReplySlots + geometry.EventSlots) * RingSlot.Size;
 
     /// <summary>Offset of the request slot array.</summary>
