@@ -255,6 +255,17 @@ public sealed partial class X86Cpu
         }
 
         int type = desc.Type;
+        if (type is (int)SystemTypeAvailableTss16 or (int)SystemTypeAvailableTss32 or (int)SystemTypeTaskGate)
+        {
+            // A task switch; it leaves the new task's EIP in _nextIp (or a fault). Nothing more to resolve.
+            if (desc.Dpl < cpl || desc.Dpl < rpl)
+                RaiseFault(ExceptionVector.GeneralProtection, error);
+            else if (!desc.Present)
+                RaiseFault(ExceptionVector.SegmentNotPresent, error);
+            else
+                SwitchTaskThrough(selector, desc, isCall ? TaskSwitchSource.Call : TaskSwitchSource.Jmp, _nextIp);
+            return false;
+        }
         if (type is not ((int)SystemTypeCallGate16 or (int)SystemTypeCallGate32))
         {
             RaiseFault(ExceptionVector.GeneralProtection, error);
@@ -455,8 +466,16 @@ public sealed partial class X86Cpu
         }
         if ((_state.Eflags & EflagsBits.NT) != 0)
         {
-            // Nested-task return needs task switching, which is not supported.
-            RaiseFault(ExceptionVector.GeneralProtection, 0);
+            // Return from a nested task: switch back to the task named by the back link.
+            ushort link = (ushort)ReadSystem(_state.Tr.Base, 2);
+            if (Faulted)
+                return;
+            if ((link & 4) != 0 || !TryReadDescriptor(link, out Descriptor previous, ExceptionVector.InvalidTss))
+            {
+                RaiseFault(ExceptionVector.InvalidTss, (uint)(link & 0xFFFC));
+                return;
+            }
+            SwitchTask(link, previous, TaskSwitchSource.Iret, _nextIp, hasErrorCode: false, errorCode: 0);
             return;
         }
         if (size == 4 && (newFlags & EflagsBits.VM) != 0 && _state.Cpl == 0)

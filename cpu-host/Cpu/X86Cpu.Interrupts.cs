@@ -129,10 +129,9 @@ public sealed partial class X86Cpu
             return false;
         int type = gate.Type;
         bool validType = !gate.IsCodeOrData && type is (int)SystemTypeInterruptGate16 or (int)SystemTypeTrapGate16
-            or (int)SystemTypeInterruptGate32 or (int)SystemTypeTrapGate32;
+            or (int)SystemTypeInterruptGate32 or (int)SystemTypeTrapGate32 or (int)SystemTypeTaskGate;
         if (!validType || (software && gate.Dpl < _state.Cpl))
         {
-            // Task gates are not supported: they fault like a bad gate.
             RaiseFault(ExceptionVector.GeneralProtection, idtError);
             return false;
         }
@@ -141,6 +140,8 @@ public sealed partial class X86Cpu
             RaiseFault(ExceptionVector.SegmentNotPresent, idtError);
             return false;
         }
+        if (type == (int)SystemTypeTaskGate)
+            return SwitchTaskThrough(0, gate, TaskSwitchSource.Interrupt, returnIp, hasErrorCode, errorCode);
 
         ushort selector = gate.GateSelector;
         if ((selector & 0xFFFC) == 0)

@@ -14,6 +14,8 @@ public sealed class ProtectedModeMachine : IDisposable
     public const ulong GdtBase = 0x1000;
     public const ulong IdtBase = 0x2000;
     public const ulong TssBase = 0x3000;
+    /// <summary>A second 32-bit TSS, for task-switch tests.</summary>
+    public const ulong SecondTssBase = 0x3100;
     public const ulong PageDirectory = 0x4000;
     /// <summary>One page table mapping 0..4 MiB.</summary>
     public const ulong PageTable = 0x5000;
@@ -35,6 +37,10 @@ public sealed class ProtectedModeMachine : IDisposable
     public const ushort TssSelector = 0x28;
     /// <summary>A ring 0 data segment with a byte-granular limit of 0xFFF, for limit checks.</summary>
     public const ushort SmallDataSelector = 0x30;
+    /// <summary>The second TSS (available, DPL 0).</summary>
+    public const ushort SecondTssSelector = 0x38;
+    /// <summary>A task gate in the GDT naming the second TSS (DPL 0).</summary>
+    public const ushort TaskGateSelector = 0x40;
 
     private const ulong RamSize = 8 << 20;
     private const long DefaultBudget = 1_000_000;
@@ -50,8 +56,10 @@ public sealed class ProtectedModeMachine : IDisposable
         WriteU64(GdtBase + 0x10, 0x00CF_9200_0000_FFFF); // data, DPL 0
         WriteU64(GdtBase + 0x18, 0x00CF_FA00_0000_FFFF); // code, DPL 3
         WriteU64(GdtBase + 0x20, 0x00CF_F200_0000_FFFF); // data, DPL 3
-        WriteU64(GdtBase + 0x28, SystemDescriptor(TssBase, 0x67, type: 0x9, dpl: 0)); // available 32-bit TSS
+        WriteU64(GdtBase + 0x28, SystemDescriptor(TssBase, 0x67, type: 0xB, dpl: 0)); // busy 32-bit TSS: TR holds it
         WriteU64(GdtBase + 0x30, 0x0040_9200_0000_0FFF); // data, DPL 0, limit 0xFFF bytes
+        WriteU64(GdtBase + 0x38, SystemDescriptor(SecondTssBase, 0x67, type: 0x9, dpl: 0));
+        WriteU64(GdtBase + 0x40, TaskGate(SecondTssSelector));
 
         for (int vector = 0; vector < 256; vector++)
         {
@@ -65,7 +73,7 @@ public sealed class ProtectedModeMachine : IDisposable
 
         Cpu.EnterFlatProtectedMode(KernelCode, KernelStackTop);
         ref CpuState s = ref Cpu.State;
-        s.Gdtr = new DescriptorTableRegister { Base = GdtBase, Limit = 0x37 };
+        s.Gdtr = new DescriptorTableRegister { Base = GdtBase, Limit = 0x47 };
         s.Idtr = new DescriptorTableRegister { Base = IdtBase, Limit = 256 * 8 - 1 };
         s.Tr = new SegmentRegister { Selector = TssSelector, Base = TssBase, Limit = 0x67, Attributes = 0x8B };
     }
@@ -153,6 +161,23 @@ public sealed class ProtectedModeMachine : IDisposable
     public void WriteU32(ulong physical, uint value) => BitConverter.TryWriteBytes(Bus.Ram.Slice((int)physical, 4), value);
 
     public void WriteU64(ulong physical, ulong value) => BitConverter.TryWriteBytes(Bus.Ram.Slice((int)physical, 8), value);
+
+    /// <summary>Fills the second TSS so a switch to it starts ring 0 code at <paramref name="eip"/> with flat segments.</summary>
+    public void PrepareSecondTask(uint eip, uint esp)
+    {
+        WriteU32(SecondTssBase + 0x1C, (uint)Cpu.State.Cr3);
+        WriteU32(SecondTssBase + 0x20, eip);
+        WriteU32(SecondTssBase + 0x24, 0x2);   // EFLAGS
+        WriteU32(SecondTssBase + 0x38, esp);   // ESP
+        WriteU32(SecondTssBase + 0x4C, KernelCodeSelector);
+        foreach (uint offset in new uint[] { 0x48, 0x50, 0x54, 0x58, 0x5C })
+            WriteU32(SecondTssBase + offset, KernelDataSelector);
+    }
+
+    /// <summary>Points IDT vector <paramref name="vector"/> at the second TSS through a task gate.</summary>
+    public void SetTaskGate(int vector) => WriteU64(IdtBase + (ulong)vector * 8, TaskGate(SecondTssSelector));
+
+    private static ulong TaskGate(ushort tssSelector) => ((ulong)tssSelector << 16) | (0x85UL << 40);
 
     private static ulong SystemDescriptor(ulong baseAddress, uint limit, int type, int dpl)
         => (limit & 0xFFFF) | ((baseAddress & 0xFF_FFFF) << 16) | ((ulong)(0x80 | (dpl << 5) | type) << 40)
