@@ -134,4 +134,33 @@ public sealed class PrivilegeTests
         Assert.Equal(UserCodeSelector, m.Cpu.State.Segments[SegmentIndex.CS].Selector);
         Assert.Equal(0, m.Cpu.State.Segments[SegmentIndex.DS].Selector); // DPL 0 data is not usable at ring 3
     }
+
+    [Fact]
+    public void CallGate_FromRing3_RunsRing0OnTssStackWithCopiedParameterAndRetfReturns()
+    {
+        const uint parameter = 0x55;
+        using var m = new ProtectedModeMachine();
+        m.LoadCode(CallGateTarget, a =>
+        {
+            a.mov(eax, __dword_ptr[esp + 8]);   // [esp] EIP, [esp+4] CS, [esp+8] the copied parameter
+            a.mov(ebx, __dword_ptr[esp + 16]);  // caller's SS
+            a.retf(4);
+        });
+        m.EnterUserModeFromKernel();
+        m.LoadCode(UserCode, a =>
+        {
+            var spin = a.CreateLabel();
+            a.push(parameter);
+            a.call(CallGateSelector, 0);
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+
+        m.Run(budget: 100);
+
+        Assert.Equal(3, m.Cpu.State.Cpl);
+        Assert.Equal(parameter, (uint)m.Cpu.State.Rax);
+        Assert.Equal(UserDataSelector, (uint)m.Cpu.State.Rbx);
+        Assert.Equal(UserStackTop, m.Esp); // RETF 4 released the parameter on the outer stack
+    }
 }

@@ -41,6 +41,9 @@ public sealed class ProtectedModeMachine : IDisposable
     public const ushort SecondTssSelector = 0x38;
     /// <summary>A task gate in the GDT naming the second TSS (DPL 0).</summary>
     public const ushort TaskGateSelector = 0x40;
+    /// <summary>A 32-bit call gate usable from ring 3 (DPL 3) into ring 0 code at <see cref="CallGateTarget"/>, copying one dword.</summary>
+    public const ushort CallGateSelector = 0x48 | 3;
+    public const uint CallGateTarget = 0x11000;
 
     private const ulong RamSize = 8 << 20;
     private const long DefaultBudget = 1_000_000;
@@ -60,6 +63,8 @@ public sealed class ProtectedModeMachine : IDisposable
         WriteU64(GdtBase + 0x30, 0x0040_9200_0000_0FFF); // data, DPL 0, limit 0xFFF bytes
         WriteU64(GdtBase + 0x38, SystemDescriptor(SecondTssBase, 0x67, type: 0x9, dpl: 0));
         WriteU64(GdtBase + 0x40, TaskGate(SecondTssSelector));
+        WriteU64(GdtBase + 0x48, (CallGateTarget & 0xFFFF) | ((ulong)KernelCodeSelector << 16) | (1UL << 32)
+                                 | (0xECUL << 40) | ((ulong)(CallGateTarget >> 16) << 48)); // present, DPL 3, type C
 
         for (int vector = 0; vector < 256; vector++)
         {
@@ -73,7 +78,7 @@ public sealed class ProtectedModeMachine : IDisposable
 
         Cpu.EnterFlatProtectedMode(KernelCode, KernelStackTop);
         ref CpuState s = ref Cpu.State;
-        s.Gdtr = new DescriptorTableRegister { Base = GdtBase, Limit = 0x47 };
+        s.Gdtr = new DescriptorTableRegister { Base = GdtBase, Limit = 0x4F };
         s.Idtr = new DescriptorTableRegister { Base = IdtBase, Limit = 256 * 8 - 1 };
         s.Tr = new SegmentRegister { Selector = TssSelector, Base = TssBase, Limit = 0x67, Attributes = 0x8B };
     }
