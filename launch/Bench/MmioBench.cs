@@ -1,15 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SplitEmu.Launch.Reports;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Shared.Rpc;
+
 namespace SplitEmu.Launch.Bench;
 
-/// <summary>`splitemu bench mmio` (guest-level benchmark).</summary>
+/// <summary>One row of `splitemu bench mmio`.</summary>
+public sealed record MmioBenchRow
+{
+    /// <summary>inline, isolated-handoff, isolated-hybrid or isolated-spin.</summary>
+    public required string Placement { get; init; }
+
+    /// <summary>Guest reads of the device register.</summary>
+    public long Reads { get; init; }
+
+    /// <summary>Wall time of the whole machine, start-up included, milliseconds (from its report).</summary>
+    public double WallMs { get; init; }
+
+    /// <summary>Host time of the guest loop, between its two marks, milliseconds.</summary>
+    public double LoopMs { get; init; }
+
+    /// <summary>Loop time / reads, nanoseconds per guest access (the loop's own three instructions included).</summary>
+    public double NsPerAccess { get; init; }
+
+    /// <summary>This row's ns per access / the inline row's.</summary>
+    public double? VsInline { get; init; }
+
+    /// <summary>Set when a machine failed.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// `splitemu bench mmio`: a guest loop reads a <c>bench-register</c> N times, run as full machines through the
+/// normal `splitemu run` path (profiles in a temporary folder, --report for the wall time), with the device
+/// inline and isolated in each wait policy. The guest writes the register's mark before and after its loop;
+/// the device prints the host time in between on the console, so start-up is not in the ns per access.
+/// </summary>
 public static class MmioBench
 {
-    /// <summary>Runs the benchmark.</summary>
-    public static Task<int> ExecuteAsync(int iterations, string? jsonPath, CancellationToken cancellationToken)
+    /// <summary>Each machine, and how many times more reads it makes than --iterations (an inline read is far cheaper).</summary>
+    private static readonly (string Name, string Placement, string? Policy, int Scale)[] s_machines =
+    [
+        ("inline", "inline", null, 10),
+        ("isolated-handoff", "isolated", "handoff", 1),
+        ("isolated-hybrid", "isolated", "hybrid", 1),
+        ("isolated-spin", "isolated", "spin", 1),
+    ];
+
+    /// <summary>How long one machine may run.</summary>
+    private const int MachineTimeoutSeconds = 300;
+
+    /// <summary>The device's line: "bench-register: mark READS NANOSECONDS".</summary>
+    private const string MarkPrefix = "bench-register: mark ";
+
+    /// <summary>Runs the benchmark and prints its table.</summary>
+    public static async Task<int> ExecuteAsync(int iterations, string? jsonPath, CancellationToken cancellationToken)
     {
-        _ = iterations;
-        _ = jsonPath;
-        _ = cancellationToken;
-        Console.Error.WriteLine("splitemu bench mmio: not built yet");
-        return Task.FromResult(1);
+        if (iterations < 1)
+        {
+            Console.Error.WriteLine("--iterations: expected a positive number");
+            return ExitCodes.BadInput;
+        }
+
+        string folder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-bench-mmio-").FullName;
+        try
+        {
+            Console.Error.WriteLine($"splitemu bench mmio: {iterations} guest reads per isolated machine");
+            List<MmioBenchRow> rows = [];
+            foreach (var (name, placement, policy, scale) in s_machines)
+            {
+                Console.Error.WriteLine($"  {name}...");
+                uint reads = (uint)Math.Min((long)iterations * scale, uint.MaxValue);
+                string guest = Path.Combine(folder, $"mmio-loop-{reads}.bin");
+                await File.WriteAllBytesAsync(guest, MmioGuest.Build(reads), cancellationToken).ConfigureAwait(false);
+                rows.Add(await MeasureAsync(folder, name, placement, policy, guest, reads, cancellationToken).ConfigureAwait(false));
+            }
+
+            double? inline = rows[0].Error is null ? rows[0].NsPerAccess : null;
+            rows = rows.Select(r => r with { VsInline = r.Error is null && inline is > 0 ? r.NsPerAccess / inline : null }).ToList();
+            Print(rows, iterations, Console.Out);
+            if (jsonPath is not null)
+            {
+                await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { iterations, rows }, BenchJson.Options) + "\n", cancellationToken).ConfigureAwait(false);
+            }
+
+            return rows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static void Print(IReadOnlyList<MmioBenchRow> rows, int iterations, TextWriter output)
+    {
+        output.WriteLine($"splitemu bench mmio: guest reads of a bench-register ({iterations} per isolated machine; threads placed by the scheduler)");
+        output.WriteLine($"{"device",-18} {"reads",10} {"loop ms",10} {"machine ms",11} {"ns/access",11} {"vs inline",10}");
+        foreach (MmioBenchRow row in rows)
+        {
+            if (row.Error is not null)
+            {
+                output.WriteLine($"{row.Placement,-18} failed: {row.Error}");
+                continue;
+            }
+
+            string ratio = row.VsInline is double r ? $"{r:0.0}x" : "-";
+            output.WriteLine($"{row.Placement,-18} {row.Reads,10} {row.LoopMs,10:0.0} {row.WallMs,11:0.0} {row.NsPerAccess,11:0} {ratio,10}");
+        }
+
+        output.WriteLine("ns/access = host time between the guest's marks / reads; the loop's own 3 instructions per read are included.");
+    }
+
+    private static async Task<MmioBenchRow> MeasureAsync(
+        string folder, string name, string placement, string? policy, string guest, uint reads, CancellationToken cancellationToken)
+    {
+        (double wall, string output, string? error) = await RunMachineAsync(folder, name, placement, policy, guest, cancellationToken).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return new MmioBenchRow { Placement = name, Reads = reads, Error = error };
+        }
+
+        string? mark = output.Split('\n').LastOrDefault(l => l.StartsWith(MarkPrefix, StringComparison.Ordinal));
+        string[] fields = mark?.Trim().Split(' ') ?? [];
+        if (fields.Length != 4 || !long.TryParse(fields[2], CultureInfo.InvariantCulture, out long marked)
+            || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out long nanoseconds) || marked != reads)
+        {
+            return new MmioBenchRow { Placement = name, Reads = reads, Error = $"no mark line for {reads} reads in the machine's output: '{mark}'" };
+        }
+
+        return new MmioBenchRow
+        {
+            Placement = name,
+            Reads = reads,
+            WallMs = wall,
+            LoopMs = nanoseconds / 1e6,
+            NsPerAccess = (double)nanoseconds / reads,
+        };
+    }
+
+    private static async Task<(double WallMs, string Output, string? Error)> RunMachineAsync(
+        string folder, string name, string placement, string? policy, string guest, CancellationToken cancellationToken)
+    {
+        string profile = Path.Combine(folder, name + ".json");
+        string report = Path.Combine(folder, name + ".report.json");
+        Dictionary<string, object> device = new()
+        {
+            ["id"] = "bench",
+            ["type"] = "bench-register",
+            ["mmio"] = $"0x{MmioGuest.RegisterBase:x}",
+            ["placement"] = placement,
+        };
+        if (policy is not null)
+        {
+            device["waitPolicy"] = policy;
+        }
+
+        Dictionary<string, object> machine = new()
+        {
+            ["schemaVersion"] = 1,
+            ["name"] = "bench-mmio",
+            ["memory"] = new { sizeMiB = 16 },
+            ["load"] = new[] { new { file = guest, format = "flat", address = $"0x{MmioGuest.LoadAddress:x}" } },
+            ["cpu"] = new { mode = "protected32-flat", entry = $"0x{MmioGuest.LoadAddress:x}", stack = $"0x{MmioGuest.StackTop:x}" },
+            ["console"] = "bench",
+            ["devices"] = new object[]
+            {
+                device,
+                new Dictionary<string, object> { ["id"] = "exit", ["type"] = "debug-exit", ["io"] = "0x501", ["placement"] = "inline" },
+            },
+        };
+        await File.WriteAllTextAsync(profile, JsonSerializer.Serialize(machine), cancellationToken).ConfigureAwait(false);
+
+        ProcessStartInfo info = HostExecutables.StartInfo("splitemu");
+        foreach (string argument in new[] { "run", profile, "--report", report, "--timeout", MachineTimeoutSeconds.ToString(CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.UseShellExecute = false;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.RedirectStandardInput = true;
+        using Process process = Process.Start(info) ?? throw new InvalidOperationException("could not start splitemu");
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        string output = await stdout.ConfigureAwait(false);
+        string errors = await stderr.ConfigureAwait(false);
+        if (!File.Exists(report))
+        {
+            return (0, output, $"splitemu run exited with {process.ExitCode} and no report: {errors.Trim()}");
+        }
+
+        RunReport result = RunReport.Read(report);
+        if (result.Exit.Reason != "guest-exit")
+        {
+            return (0, output, $"the machine ended with {result.Exit.Reason}: {result.Exit.Detail}");
+        }
+
+        return (result.WallTimeMs, output, null);
     }
 }

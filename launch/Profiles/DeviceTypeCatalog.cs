@@ -16,8 +16,8 @@ public static class DeviceTypeCatalog
     /// <summary>A device for testing the machine: counts accesses, changes its own region on request, can stall (16 ports).</summary>
     public static readonly DeviceTypeInfo TestDevice = new("testdev", PortCount: 16, MmioSize: 0, IrqUse.Optional, CanBeConsole: false, ConfigKeys: []);
 
-    /// <summary>The transport benchmark's register block: 32 bytes of MMIO, reads count, writes are summed.</summary>
-    public static readonly DeviceTypeInfo BenchRegister = new("bench-register", PortCount: 0, MmioSize: 32, IrqUse.None, CanBeConsole: false, ConfigKeys: ["rpc-socket"]);
+    /// <summary>The transport benchmark's register block: 64 bytes of MMIO, reads count, writes are summed, marks time a guest loop.</summary>
+    public static readonly DeviceTypeInfo BenchRegister = new("bench-register", PortCount: 0, MmioSize: 64, IrqUse.None, CanBeConsole: true, ConfigKeys: ["rpc-socket"]);
 
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =

@@ -11,6 +11,9 @@ namespace SplitEmu.DeviceHost.Devices.Bench;
 /// not the model. 32 bytes of MMIO (or, without <c>mmio</c>, 32 I/O ports), 64-bit registers:
 /// <c>0x00</c> reads count the reads so far (this one included), <c>0x08</c> the writes handled,
 /// <c>0x10</c> the last value written, <c>0x18</c> the sum of the values written; every write counts.
+/// A write to <c>0x20</c> (mark) starts a host-side stopwatch the first time and, each later time, prints
+/// <c>bench-register: mark READS NANOSECONDS</c> (reads and host time since the first mark) on the device's
+/// output, so a guest loop can be timed without process start-up in the measurement.
 /// With config key <c>rpc-socket</c> it also connects to that UNIX socket and serves the same registers as
 /// JSON-RPC calls (<see cref="IBenchRegisterRpc"/>), for the "one JSON-RPC call per access" baseline.
 /// </summary>
@@ -20,15 +23,18 @@ public sealed class BenchRegister : IDevice
     public const string TypeName = "bench-register";
 
     /// <summary>Bytes (or ports) of the register block.</summary>
-    public const ulong RegionSize = 32;
+    public const ulong RegionSize = 64;
 
     /// <summary>Register offsets.</summary>
-    public const ulong ReadCountRegister = 0x00, WriteCountRegister = 0x08, LastValueRegister = 0x10, SumRegister = 0x18;
+    public const ulong ReadCountRegister = 0x00, WriteCountRegister = 0x08, LastValueRegister = 0x10, SumRegister = 0x18, MarkRegister = 0x20;
 
     /// <summary>Config key: path of a UNIX socket to serve JSON-RPC on (the benchmark listens there).</summary>
     public const string RpcSocketKey = "rpc-socket";
 
     private readonly Lock _gate = new();
+    private readonly IDeviceContext _context;
+    private long _markTicks;
+    private ulong _markReads;
     private ulong _reads;
     private ulong _writes;
     private ulong _last;
@@ -37,7 +43,7 @@ public sealed class BenchRegister : IDevice
     /// <summary>Creates the device at the profile's MMIO base, or its I/O base if it has no MMIO base.</summary>
     public BenchRegister(DeviceConfig config, IDeviceContext context)
     {
-        _ = context;
+        _context = context;
         Regions = config.Mmio is ulong mmio
             ? [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, mmio, RegionSize)]
             : [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x520, RegionSize)];
@@ -75,7 +81,25 @@ public sealed class BenchRegister : IDevice
             _writes++;
             _last = value;
             _sum += value;
+            if (offset == MarkRegister)
+            {
+                Mark();
+            }
         }
+    }
+
+    private void Mark()
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_markTicks == 0)
+        {
+            _markTicks = now;
+            _markReads = _reads;
+            return;
+        }
+
+        long nanoseconds = (long)((now - _markTicks) * (1e9 / System.Diagnostics.Stopwatch.Frequency));
+        _context.Output(System.Text.Encoding.ASCII.GetBytes($"bench-register: mark {_reads - _markReads} {nanoseconds}\n"));
     }
 
     /// <inheritdoc/>

@@ -1,0 +1,55 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SplitEmu.Launch.Bench;
+
+/// <summary>
+/// The guest of `splitemu bench mmio`: flat 32-bit protected mode (like guests/HelloGuest.cs), reads a
+/// device register <c>count</c> times in a tight loop, then writes 0 to the debug-exit port.
+/// </summary>
+public static class MmioGuest
+{
+    /// <summary>Where the image is loaded and entered.</summary>
+    public const ulong LoadAddress = 0x0010_0000;
+
+    /// <summary>Initial stack pointer.</summary>
+    public const uint StackTop = 0x0020_0000;
+
+    /// <summary>MMIO base of the bench register in the benchmark's machines.</summary>
+    public const uint RegisterBase = 0xFEB0_0000;
+
+    /// <summary>The debug-exit port.</summary>
+    public const ushort DebugExitPort = 0x501;
+
+    /// <summary>Assembles the loop for <paramref name="count"/> reads (0: none).</summary>
+    public static byte[] Build(uint count)
+    {
+        Assembler a = new(32);
+        Label loop = a.CreateLabel("loop");
+        Label done = a.CreateLabel("done");
+        Label halt = a.CreateLabel("halt");
+        a.mov(esp, StackTop);
+        a.mov(ecx, count);
+        a.mov(ebx, RegisterBase);
+        a.mov(__dword_ptr[ebx + 0x20], 1);        // mark: the device starts its stopwatch
+        a.test(ecx, ecx);
+        a.jz(done);
+        a.Label(ref loop);
+        a.mov(eax, __dword_ptr[ebx]);             // one guest MMIO read: one access to the device
+        a.dec(ecx);
+        a.jnz(loop);
+        a.Label(ref done);
+        a.mov(__dword_ptr[ebx + 0x20], 2);        // mark: the device prints reads and host time since the first mark
+        a.mov(dx, DebugExitPort);
+        a.mov(al, 0);
+        a.@out(dx, al);
+        a.Label(ref halt);                         // only reached if the exit port does not stop the machine
+        a.cli();
+        a.hlt();
+        a.jmp(halt);
+
+        using MemoryStream code = new();
+        a.Assemble(new StreamCodeWriter(code), LoadAddress);
+        return code.ToArray();
+    }
+}
