@@ -17,6 +17,15 @@ public sealed class RegionLease
     /// <summary>Completed when closing has begun and the count is zero. Created before the closing bit is set.</summary>
     private TaskCompletionSource? _drained;
 
+    /// <summary>
+    /// Test seam, null in production (one predictable branch): the systematic concurrency tests (tests/Coyote,
+    /// docs/testing-concurrency.md) set it to a scheduling point, called where this class reads shared state and
+    /// then acts on what it read, so their scheduler can run another thread's step in that window. The
+    /// compare-exchange loop and the publish-then-close order below are only tested by interleaving there.
+    /// Never set outside those tests: it would run on every dispatch.
+    /// </summary>
+    internal static Action? InterleaveHook;
+
     /// <summary>Leases held right now.</summary>
     public int Count => Volatile.Read(ref _state) & CountMask;
 
@@ -38,6 +47,7 @@ public sealed class RegionLease
             }
 
             System.Diagnostics.Debug.Assert((state & CountMask) < CountMask, "lease count overflow: leases are leaking");
+            InterleaveHook?.Invoke();
             int seen = Interlocked.CompareExchange(ref _state, state + 1, state);
             if (seen == state)
             {
@@ -68,6 +78,7 @@ public sealed class RegionLease
     {
         TaskCompletionSource fresh = new(TaskCreationOptions.RunContinuationsAsynchronously);
         TaskCompletionSource drained = Interlocked.CompareExchange(ref _drained, fresh, null) ?? fresh;
+        InterleaveHook?.Invoke();
         int before = Interlocked.Or(ref _state, ClosingBit);
         if ((before & ClosingBit) == 0 && (before & CountMask) == 0)
         {
