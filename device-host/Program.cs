@@ -3,11 +3,19 @@ using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
 
 // The device process: connects back to the launcher, serves devices over the segment it is handed, and
-// exits when the launcher's connection ends (so it never outlives its machine).
-if (args.Length != 2 || args[0] != "--control")
+// exits when the launcher's connection ends (so it never outlives its machine). A spare (--spare) warms its
+// serving path up first, so a restart that takes it costs an attach, not a cold start.
+bool spare = args.Length == 3 && args[2] == "--spare";
+if (args.Length is not (2 or 3) || args[0] != "--control" || (args.Length == 3 && !spare))
 {
-    Console.Error.WriteLine("usage: SplitEmu.DeviceHost --control SOCKET (started by splitemu, not by hand)");
+    Console.Error.WriteLine("usage: SplitEmu.DeviceHost --control SOCKET [--spare] (started by splitemu, not by hand)");
     return 2;
+}
+
+if (spare)
+{
+    await using OutputForwarder scratch = new(new JsonRpc(Stream.Null));
+    WarmUp.Run(scratch);
 }
 
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);

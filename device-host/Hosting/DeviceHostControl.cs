@@ -56,7 +56,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
 
             _segment = segment;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
-            _server = new DeviceServer(responder, devices);
+            _server = new DeviceServer(responder, devices, _deviceIds, segment, _output);
             return Task.FromResult(new DeviceHostAttachResult
             {
                 ProcessId = Environment.ProcessId,

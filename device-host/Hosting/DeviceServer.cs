@@ -1,3 +1,4 @@
+using MemoryPack;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Transport;
@@ -11,19 +12,31 @@ namespace SplitEmu.DeviceHost.Hosting;
 /// </summary>
 public sealed class DeviceServer : IDisposable
 {
+    /// <summary>How long a snapshot waits for the output stream to reach the launcher.</summary>
+    private static readonly TimeSpan s_outputFlushTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IRequestServer _responder;
     private readonly IReadOnlyList<IDevice> _devices;
+    private readonly IReadOnlyList<string> _deviceIds;
+    private readonly RingSegment? _segment;
+    private readonly OutputForwarder _output;
     private readonly DeviceCounters[] _counters;
     private readonly Thread _thread;
 
     /// <summary>Nonzero once <see cref="Stop"/> was called; read by the serving thread's wait.</summary>
     private int _stop;
 
-    /// <summary>Starts serving <paramref name="devices"/> (ring device number = list index).</summary>
-    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices)
+    /// <summary>
+    /// Starts serving <paramref name="devices"/> (ring device number = list index). Snapshots travel through
+    /// <paramref name="segment"/>'s state area (null: the transport has none, and devices cannot be restored).
+    /// </summary>
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output)
     {
         _responder = responder;
         _devices = devices;
+        _deviceIds = deviceIds;
+        _segment = segment;
+        _output = output;
         _counters = devices.Select(_ => new DeviceCounters()).ToArray();
         _thread = new Thread(Serve) { Name = "device-server", IsBackground = true };
         _thread.Start();
@@ -61,6 +74,12 @@ public sealed class DeviceServer : IDisposable
         if (request.Kind == MessageKind.Barrier)
         {
             reply.Kind = MessageKind.BarrierDone;
+            return reply;
+        }
+
+        if (request.Kind is MessageKind.SaveState or MessageKind.RestoreState)
+        {
+            reply.Kind = request.Device < _devices.Count ? SaveOrRestore(in request, ref reply) : MessageKind.Failed;
             return reply;
         }
 
@@ -121,6 +140,58 @@ public sealed class DeviceServer : IDisposable
         }
 
         return reply;
+    }
+
+    /// <summary>Saves a device's state into the state area, or restores it from there.</summary>
+    private MessageKind SaveOrRestore(in RingMessage request, ref RingMessage reply)
+    {
+        if (_segment is null || _devices[request.Device] is not ISnapshotable model)
+        {
+            return MessageKind.Failed;
+        }
+
+        string deviceId = _deviceIds[request.Device];
+        Span<byte> area = _segment.StateArea;
+        try
+        {
+            if (request.Kind == MessageKind.SaveState)
+            {
+                // Everything before the snapshot must have reached the launcher: a crash after this point is
+                // recovered by replaying the accesses since, which re-emits only the bytes after the snapshot.
+                if (!_output.FlushAsync().Wait(s_outputFlushTimeout))
+                {
+                    Console.Error.WriteLine($"device {deviceId}: output did not flush within {s_outputFlushTimeout.TotalMilliseconds} ms; no snapshot");
+                    return MessageKind.Failed;
+                }
+
+                byte[] saved = MemoryPackSerializer.Serialize(new DeviceSnapshot { OutputOffset = _output.TotalBytes(deviceId), State = model.SaveState() });
+                if (saved.Length > area.Length)
+                {
+                    Console.Error.WriteLine($"device {deviceId}: state of {saved.Length} bytes does not fit the {area.Length}-byte state area");
+                    return MessageKind.Failed;
+                }
+
+                saved.CopyTo(area);
+                reply.Value = (ulong)saved.Length;
+                return MessageKind.StateSaved;
+            }
+
+            if (request.Value > (ulong)area.Length)
+            {
+                return MessageKind.Failed;
+            }
+
+            DeviceSnapshot snapshot = MemoryPackSerializer.Deserialize<DeviceSnapshot>(area[..(int)request.Value])
+                ?? throw new InvalidDataException("empty snapshot");
+            model.RestoreState(snapshot.State);
+            _output.SetOffset(deviceId, snapshot.OutputOffset);
+            return MessageKind.ControlDone;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or MemoryPackSerializationException or ArgumentException)
+        {
+            Console.Error.WriteLine($"device {deviceId}: {request.Kind} failed: {ex.Message}");
+            return MessageKind.Failed;
+        }
     }
 
     private static bool IsAccessSize(byte size) => size is 1 or 2 or 4 or 8;

@@ -1,3 +1,4 @@
+using MemoryPack;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -10,7 +11,7 @@ namespace SplitEmu.DeviceHost.Devices.Serial;
 /// empty), so a guest polling the line status register never waits. Transmitted bytes go to the device's
 /// output stream; in loopback mode they come back as received bytes instead.
 /// </summary>
-public sealed class Uart16550 : IDevice
+public sealed partial class Uart16550 : IDevice, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "uart16550";
@@ -137,6 +138,48 @@ public sealed class Uart16550 : IDevice
         _fifoEnabled = _transmitterEmptyPending = false;
         _modemStatusDeltas = 0;
         UpdateIrq();
+    }
+
+    /// <inheritdoc/>
+    public byte[] SaveState() => MemoryPackSerializer.Serialize(new State
+    {
+        InterruptEnable = _interruptEnable,
+        LineControl = _lineControl,
+        ModemControl = _modemControl,
+        LineStatusErrors = _lineStatusErrors,
+        Scratch = _scratch,
+        DivisorLow = _divisorLow,
+        DivisorHigh = _divisorHigh,
+        FifoEnabled = _fifoEnabled,
+        TransmitterEmptyPending = _transmitterEmptyPending,
+        ModemStatusDeltas = _modemStatusDeltas,
+        IrqAsserted = _irqAsserted,
+        ReceiveFifo = [.. _receiveFifo],
+        TransmittedBytes = TransmittedBytes,
+    });
+
+    /// <inheritdoc/>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        State saved = MemoryPackSerializer.Deserialize<State>(state) ?? throw new InvalidDataException("empty UART state");
+        _interruptEnable = saved.InterruptEnable;
+        _lineControl = saved.LineControl;
+        _modemControl = saved.ModemControl;
+        _lineStatusErrors = saved.LineStatusErrors;
+        _scratch = saved.Scratch;
+        _divisorLow = saved.DivisorLow;
+        _divisorHigh = saved.DivisorHigh;
+        _fifoEnabled = saved.FifoEnabled;
+        _transmitterEmptyPending = saved.TransmitterEmptyPending;
+        _modemStatusDeltas = saved.ModemStatusDeltas;
+        _irqAsserted = saved.IrqAsserted;
+        _receiveFifo.Clear();
+        foreach (byte b in saved.ReceiveFifo)
+        {
+            _receiveFifo.Enqueue(b);
+        }
+
+        TransmittedBytes = saved.TransmittedBytes;
     }
 
     /// <summary>Bytes arriving on the line (console input).</summary>
@@ -285,5 +328,36 @@ public sealed class Uart16550 : IDevice
             _irqAsserted = asserted;
             _context.SetIrq(asserted);
         }
+    }
+
+    /// <summary>The UART's saved state. Append-only: never reorder, retype or remove a member.</summary>
+    [MemoryPackable]
+    internal sealed partial class State
+    {
+        public byte InterruptEnable { get; set; }
+
+        public byte LineControl { get; set; }
+
+        public byte ModemControl { get; set; }
+
+        public byte LineStatusErrors { get; set; }
+
+        public byte Scratch { get; set; }
+
+        public byte DivisorLow { get; set; }
+
+        public byte DivisorHigh { get; set; }
+
+        public bool FifoEnabled { get; set; }
+
+        public bool TransmitterEmptyPending { get; set; }
+
+        public byte ModemStatusDeltas { get; set; }
+
+        public bool IrqAsserted { get; set; }
+
+        public byte[] ReceiveFifo { get; set; } = [];
+
+        public long TransmittedBytes { get; set; }
     }
 }

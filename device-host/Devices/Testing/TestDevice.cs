@@ -9,7 +9,7 @@ namespace SplitEmu.DeviceHost.Devices.Testing;
 /// region from inside its handler on request (the BAR-reprogramming case of the memory-map rules), and can
 /// stall its handler (a hung device). Sixteen I/O ports (or bytes of MMIO); 32-bit registers at 4-byte offsets.
 /// </summary>
-public sealed class TestDevice : IDevice
+public sealed class TestDevice : IDevice, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "testdev";
@@ -70,6 +70,27 @@ public sealed class TestDevice : IDevice
                 Thread.Sleep(TimeSpan.FromMilliseconds(value));
                 break;
         }
+    }
+
+    /// <inheritdoc/>
+    public byte[] SaveState()
+    {
+        byte[] state = new byte[12];
+        BitConverter.TryWriteBytes(state, _accesses);
+        BitConverter.TryWriteBytes(state.AsSpan(4), _newBase);
+        return state;
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        if (state.Length != 12)
+        {
+            throw new InvalidDataException($"testdev state has 12 bytes, got {state.Length}");
+        }
+
+        _accesses = BitConverter.ToUInt32(state);
+        _newBase = BitConverter.ToUInt64(state[4..]);
     }
 
     /// <inheritdoc/>
