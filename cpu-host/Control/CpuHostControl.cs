@@ -73,6 +73,32 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
     }
 
     /// <inheritdoc/>
+    public Task GiveUpDeviceProcessAsync(string processKey, Shared.Profiles.GiveUpAction action, string reason, CancellationToken cancellationToken = default)
+    {
+        Machine.GiveUpDeviceProcess(processKey, action, reason);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<CrashRecord>> GetCrashRecordsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Machine.CrashRecords());
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<RegionReport>> GetRegionsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Machine.Devices.Describe());
+
+    /// <inheritdoc/>
+    public Task UnplugDeviceAsync(string deviceId, CancellationToken cancellationToken = default) =>
+        Machine.Devices.UnplugAsync(deviceId, CpuHost.Machine.DeviceMap.DefaultDrainDeadline);
+
+    /// <inheritdoc/>
+    public Task ReplugDeviceAsync(string deviceId, CancellationToken cancellationToken = default)
+    {
+        Machine.Devices.Replug(deviceId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<DeviceAccessStats>> GetDeviceStatsAsync(CancellationToken cancellationToken = default)
     {
         IReadOnlyList<DeviceAccessStats> stats = Machine.DeviceStats()

@@ -7,21 +7,24 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.CpuHost.Dispatch;
 
 /// <summary>
-/// The CPU side of one device process: its segment, its ring requester, the event pump, and what each of its
-/// devices answers while the process is down. Every access either gets the device's answer or completes with
-/// bus-error semantics (reads all ones, writes dropped); none hangs on a dead or hung device.
+/// The CPU side of one incarnation of a device process: its segment, its transport, the event pump, death
+/// detection, journaling and snapshots. Every access either gets the device's answer or, when the device is
+/// dead, waits for its successor (<c>stall</c>) and is re-issued there, or ends with bus-error semantics
+/// (<c>all-ones</c>: a read returns all ones, a write is dropped). None hangs on a dead or hung device.
 /// </summary>
 public sealed class DeviceChannel : IDisposable
 {
-    /// <summary>How long one access may wait for the device before the device is declared hung and killed.</summary>
-    public static readonly TimeSpan DefaultAccessDeadline = TimeSpan.FromSeconds(5);
+    /// <summary>Most during-access events held for the accessing thread; more is a flood, and the device is faulted.</summary>
+    private const int MaxEventsForAccess = 4096;
 
     private readonly IRequestTransport _requester;
-    private readonly Action<RingMessage> _applyEvent;
+    private readonly DeviceProcessSlot _slot;
+    private readonly Action<DeviceChannel, RingMessage> _applyEvent;
     private readonly Action<DeviceChannel, string> _onFault;
     private readonly Thread _eventPump;
-    private readonly long _deadlineTicks;
-    private DeviceCounters[] _counters = [];
+
+    /// <summary>Serializes accesses with their journal entries and snapshots, so the journal is in the order served.</summary>
+    private readonly Lock _accessGate = new();
 
     /// <summary>Held while events are taken and applied, so whoever takes the lock next sees all earlier ones applied.</summary>
     private readonly Lock _eventGate = new();
@@ -29,25 +32,28 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Events raised during an access that the pump took first; the accessing thread applies them.</summary>
     private readonly Queue<RingMessage> _forAccess = new();
 
-    /// <summary>Most during-access events held for the accessing thread; more is a flood, and the device is faulted.</summary>
-    private const int MaxEventsForAccess = 4096;
+    private DeviceCounters[] _counters = [];
+    private ProcessWatcher? _watcher;
     private volatile bool _disposed;
 
-    /// <summary>Opens the channel over <paramref name="segment"/>; <paramref name="applyEvent"/> handles the device's events.</summary>
-    public DeviceChannel(string processKey, RingSegment segment, IRequestTransport transport, Action<RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
+    /// <summary>Opens incarnation <paramref name="epoch"/> of <paramref name="slot"/>'s process over <paramref name="segment"/>.</summary>
+    public DeviceChannel(DeviceProcessSlot slot, uint epoch, RingSegment segment, IRequestTransport transport, Action<DeviceChannel, RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
     {
-        ProcessKey = processKey;
+        _slot = slot;
+        Epoch = epoch;
         Segment = segment;
         _requester = transport;
         _applyEvent = applyEvent;
         _onFault = onFault;
-        _deadlineTicks = (long)(DefaultAccessDeadline.TotalSeconds * Stopwatch.Frequency);
-        _eventPump = new Thread(PumpEvents) { Name = $"events-{processKey}", IsBackground = true };
+        _eventPump = new Thread(PumpEvents) { Name = $"events-{slot.ProcessKey}-{epoch}", IsBackground = true };
         _eventPump.Start();
     }
 
     /// <summary>The device process's name (device id or group).</summary>
-    public string ProcessKey { get; }
+    public string ProcessKey => _slot.ProcessKey;
+
+    /// <summary>Incarnation number (0 first, +1 per restart).</summary>
+    public uint Epoch { get; }
 
     /// <summary>The segment.</summary>
     public RingSegment Segment { get; }
@@ -56,20 +62,29 @@ public sealed class DeviceChannel : IDisposable
     public int ProcessId { get; private set; }
 
     /// <summary>Device ids in ring order.</summary>
-    public IReadOnlyList<string> DeviceIds { get; private set; } = [];
+    public IReadOnlyList<string> DeviceIds => _slot.Devices.Select(d => d.Id).ToArray();
 
-    /// <summary>Why the channel failed, if it did.</summary>
+    /// <summary>Why the channel died, if it did.</summary>
     public string? Fault { get; private set; }
 
     /// <summary>Whether the device process is known dead.</summary>
     public bool IsDead => _requester.IsPeerDead;
 
-    /// <summary>Records which devices the process serves (in ring order).</summary>
-    public void Bind(int processId, IReadOnlyList<string> deviceIds)
+    /// <summary>When this process was killed by the CPU process (injection or deadline), or 0.</summary>
+    public long KilledAt { get; private set; }
+
+    /// <summary>When the death was noticed, or 0.</summary>
+    public long DetectedAt { get; private set; }
+
+    /// <summary>True while journaled accesses are replayed (their map-change and exit events are not applied again).</summary>
+    public bool Replaying { get; private set; }
+
+    /// <summary>Starts serving: records the process id and watches the process for its death.</summary>
+    public void Bind(int processId)
     {
         ProcessId = processId;
-        DeviceIds = deviceIds;
-        _counters = deviceIds.Select(_ => new DeviceCounters()).ToArray();
+        _counters = _slot.Devices.Select(_ => new DeviceCounters()).ToArray();
+        _watcher = new ProcessWatcher(processId, () => MarkDead("process exited"));
     }
 
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
@@ -79,29 +94,93 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
     public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
 
-    /// <summary>Sends a control request (barrier, region gone/back) and waits for its answer.</summary>
-    private bool Control(MessageKind kind, ushort device, ushort region)
-    {
-        RingMessage request = new() { Kind = kind, Device = device, Region = region };
-        return Complete(ref request, out RingMessage reply)
-            && reply.Kind is MessageKind.BarrierDone or MessageKind.ControlDone;
-    }
-
-    /// <summary>The process is gone: wake every waiter; accesses now complete as bus errors.</summary>
+    /// <summary>The process is gone: wake every waiter; accesses now stall or end as bus errors.</summary>
     public void MarkDead(string why)
     {
-        Fault ??= why;
+        lock (_eventGate)
+        {
+            if (DetectedAt == 0)
+            {
+                DetectedAt = Stopwatch.GetTimestamp();
+                Fault = why;
+            }
+        }
+
         _requester.MarkPeerDead();
     }
 
-    /// <summary>Counters for device <paramref name="device"/> as the CPU saw them.</summary>
+    /// <summary>Counters for device <paramref name="device"/> as the CPU saw them (this incarnation).</summary>
     public DeviceAccessStats Stats(int device) => new()
     {
-        DeviceId = DeviceIds[device],
+        DeviceId = _slot.Devices[device].Id,
         Reads = Interlocked.Read(ref _counters[device].Reads),
         Writes = Interlocked.Read(ref _counters[device].Writes),
         BusErrors = Interlocked.Read(ref _counters[device].BusErrors),
     };
+
+    /// <summary>
+    /// Asks device <paramref name="device"/> for its state; on success its journal starts over from it, on
+    /// failure the device is marked not restorable (it will be reset after a crash).
+    /// </summary>
+    public void TakeSnapshot(int device)
+    {
+        lock (_accessGate)
+        {
+            TakeSnapshotUnsynchronized((ushort)device);
+        }
+    }
+
+    /// <summary>
+    /// Brings device <paramref name="device"/> of this new incarnation to where its predecessor was: restores its
+    /// snapshot, replays its journal. Returns (replayed, divergent reads), or null when it had to be reset.
+    /// </summary>
+    public (int Replayed, int Divergences)? Restore(int device)
+    {
+        DeviceJournal journal = _slot.Journals[device];
+        if (!journal.Enabled)
+        {
+            return null;
+        }
+
+        lock (_accessGate)
+        {
+            if (journal.Snapshot is { } snapshot)
+            {
+                snapshot.CopyTo(Segment.StateArea);
+                RingMessage restore = new() { Kind = MessageKind.RestoreState, Device = (ushort)device, Value = (ulong)snapshot.Length };
+                if (!Send(ref restore, out RingMessage restored) || restored.Kind != MessageKind.ControlDone)
+                {
+                    journal.Disable();
+                    return null;
+                }
+            }
+
+            int divergences = 0;
+            Replaying = true;
+            try
+            {
+                foreach (JournalEntry entry in journal.Entries)
+                {
+                    RingMessage request = entry.Request;
+                    if (!Send(ref request, out RingMessage reply))
+                    {
+                        return null; // died again while replaying: the next restart starts over
+                    }
+
+                    if (request.Kind == MessageKind.Read && reply.Value != entry.ReadValue)
+                    {
+                        divergences++;
+                    }
+                }
+            }
+            finally
+            {
+                Replaying = false;
+            }
+
+            return (journal.Entries.Count, divergences);
+        }
+    }
 
     /// <inheritdoc/>
     public void Dispose()
@@ -109,38 +188,105 @@ public sealed class DeviceChannel : IDisposable
         _disposed = true;
         _requester.MarkPeerDead();
         _eventPump.Join();
+        _watcher?.Dispose();
         Segment.Dispose();
     }
 
+    /// <summary>A guest read: answered here, by a successor after a restart (stall), or all ones.</summary>
     private ulong Read(ushort device, ushort region, ulong offset, int size)
     {
         RingMessage request = new() { Kind = MessageKind.Read, AccessSize = (byte)size, Device = device, Region = region, Offset = offset };
-        if (Complete(ref request, out RingMessage reply) && reply.Kind == MessageKind.ReadDone)
-        {
-            Interlocked.Increment(ref _counters[device].Reads);
-            return reply.Value;
-        }
-
-        Interlocked.Increment(ref _counters[device].BusErrors);
-        return MachineBus.AllOnes(size);
+        return Access(ref request, out RingMessage reply) ? reply.Value : MachineBus.AllOnes(size);
     }
 
+    /// <summary>A guest write: handled here, by a successor after a restart (stall), or dropped.</summary>
     private void Write(ushort device, ushort region, ulong offset, int size, ulong value)
     {
         RingMessage request = new() { Kind = MessageKind.Write, AccessSize = (byte)size, Device = device, Region = region, Offset = offset, Value = value };
-        if (Complete(ref request, out RingMessage reply) && reply.Kind == MessageKind.WriteDone)
-        {
-            Interlocked.Increment(ref _counters[device].Writes);
-            return;
-        }
-
-        Interlocked.Increment(ref _counters[device].BusErrors);
+        Access(ref request, out _);
     }
 
-    /// <summary>One round trip; false when the access must complete as a bus error.</summary>
-    private bool Complete(ref RingMessage request, out RingMessage reply)
+    /// <summary>One guest access, re-issued to successors while the device is down and its profile says stall.</summary>
+    private bool Access(ref RingMessage request, out RingMessage reply)
     {
-        RingCallStatus status = _requester.Call(ref request, out reply, Stopwatch.GetTimestamp() + _deadlineTicks);
+        DeviceChannel channel = this;
+        bool firstAttempt = true;
+        while (true)
+        {
+            if (channel.TryServe(ref request, out reply, injectable: firstAttempt))
+            {
+                return true;
+            }
+
+            firstAttempt = false;
+            if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
+                || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
+            {
+                Interlocked.Increment(ref channel._counters[request.Device].BusErrors);
+                return false;
+            }
+
+            channel = successor;
+        }
+    }
+
+    /// <summary>Sends an access to this incarnation and journals it; false if the device did not answer it.</summary>
+    private bool TryServe(ref RingMessage request, out RingMessage reply, bool injectable)
+    {
+        lock (_accessGate)
+        {
+            DeviceJournal journal = _slot.Journals[request.Device];
+            if (injectable && _slot.Injectors[request.Device].ShouldKill(in request))
+            {
+                // The crash lands while this access is in flight: handled or not, never answered.
+                KilledAt = Stopwatch.GetTimestamp();
+                ProcessKiller.Kill(ProcessId);
+            }
+
+            if (!Send(ref request, out reply) || reply.Kind is not (MessageKind.ReadDone or MessageKind.WriteDone))
+            {
+                return false;
+            }
+
+            journal.Record(in request, reply.Value);
+            if (request.Kind == MessageKind.Read)
+            {
+                Interlocked.Increment(ref _counters[request.Device].Reads);
+            }
+            else
+            {
+                Interlocked.Increment(ref _counters[request.Device].Writes);
+            }
+
+            if (journal.Enabled && journal.IsFull)
+            {
+                TakeSnapshotUnsynchronized(request.Device);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Caller holds the access gate.</summary>
+    private void TakeSnapshotUnsynchronized(ushort device)
+    {
+        DeviceJournal journal = _slot.Journals[device];
+        RingMessage save = new() { Kind = MessageKind.SaveState, Device = device };
+        if (Send(ref save, out RingMessage saved) && saved.Kind == MessageKind.StateSaved && saved.Value <= (ulong)Segment.StateArea.Length)
+        {
+            journal.Reset(Segment.StateArea[..(int)saved.Value].ToArray());
+        }
+        else if (!IsDead)
+        {
+            journal.Disable(); // the model cannot be snapshotted: it will be reset after a crash
+        }
+    }
+
+    /// <summary>One round trip; false when the device is dead, hung (and now killed) or broke the protocol.</summary>
+    private bool Send(ref RingMessage request, out RingMessage reply)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(_slot.Devices[request.Device % _slot.Devices.Count].AccessTimeoutMs / 1000.0 * Stopwatch.Frequency);
+        RingCallStatus status = _requester.Call(ref request, out reply, deadline);
         switch (status)
         {
             case RingCallStatus.Completed:
@@ -150,12 +296,14 @@ public sealed class DeviceChannel : IDisposable
                     DrainEvents();
                 }
 
-                return true;
+                return reply.Kind != MessageKind.Failed;
             case RingCallStatus.TimedOut:
                 // The device may still be running the handler: it must be stopped before anything is released.
-                _onFault(this, $"no reply within {DefaultAccessDeadline.TotalMilliseconds} ms: handler hung");
+                KilledAt = Stopwatch.GetTimestamp();
+                _onFault(this, $"no reply within {_slot.Devices[request.Device % _slot.Devices.Count].AccessTimeoutMs} ms: handler hung");
                 return false;
             case RingCallStatus.ProtocolError:
+                KilledAt = Stopwatch.GetTimestamp();
                 _onFault(this, "device broke the ring protocol");
                 return false;
             default:
@@ -174,12 +322,12 @@ public sealed class DeviceChannel : IDisposable
         {
             while (_forAccess.TryDequeue(out RingMessage held))
             {
-                _applyEvent(held);
+                _applyEvent(this, held);
             }
 
             while (_requester.TryTakeEvent(out RingMessage message))
             {
-                _applyEvent(message);
+                _applyEvent(this, message);
             }
         }
     }
@@ -193,7 +341,7 @@ public sealed class DeviceChannel : IDisposable
             {
                 if (((EventFlags)message.Flags & EventFlags.DuringAccess) == 0)
                 {
-                    _applyEvent(message);
+                    _applyEvent(this, message);
                 }
                 else if (_forAccess.Count < MaxEventsForAccess)
                 {
@@ -242,6 +390,18 @@ public sealed class DeviceChannel : IDisposable
         public bool NotifyRegionBack(int region) => channel.Control(MessageKind.RegionsBack, device, (ushort)region);
 
         public void StopHungDevice(string why) => channel._onFault(channel, why);
+
+        public void SetAbandoned(bool abandoned) => channel._slot.SetAbandoned(device, abandoned);
+    }
+
+    /// <summary>Sends a control request (barrier, region gone/back) and waits for its answer.</summary>
+    private bool Control(MessageKind kind, ushort device, ushort region)
+    {
+        lock (_accessGate)
+        {
+            RingMessage request = new() { Kind = kind, Device = device, Region = region };
+            return Send(ref request, out RingMessage reply) && reply.Kind is MessageKind.BarrierDone or MessageKind.ControlDone;
+        }
     }
 
     private sealed class DeviceCounters

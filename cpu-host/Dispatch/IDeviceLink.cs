@@ -23,6 +23,12 @@ public interface IDeviceLink
     /// <summary>Stops a device that missed a deadline, for certain, before anything it holds is released.</summary>
     void StopHungDevice(string why);
 
+    /// <summary>
+    /// The device is leaving the map (true) or rejoining it (false): while it is leaving, accesses that wait for
+    /// its process to be restarted end as bus errors instead.
+    /// </summary>
+    void SetAbandoned(bool abandoned);
+
     /// <summary>Whether the device can be stopped by force (a process can; inline code cannot).</summary>
     bool CanBeStopped { get; }
 }

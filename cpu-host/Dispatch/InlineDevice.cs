@@ -42,6 +42,12 @@ public sealed class InlineDevice : IDeviceLink
     public bool CanBeStopped => false;
 
     /// <inheritdoc/>
+    public void SetAbandoned(bool abandoned)
+    {
+        // Inline devices never restart, so nothing waits for them.
+    }
+
+    /// <inheritdoc/>
     public bool Barrier() => true; // direct calls: everything sent has been handled
 
     /// <inheritdoc/>

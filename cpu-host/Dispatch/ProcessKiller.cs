@@ -1,10 +1,22 @@
 using System.Diagnostics;
 
-namespace SplitEmu.CpuHost.Machine;
+namespace SplitEmu.CpuHost.Dispatch;
 
 /// <summary>Stops a device process for certain: SIGKILL, then wait until the kernel reports it dead.</summary>
-internal static class ProcessKiller
+internal static partial class ProcessKiller
 {
+    /// <summary>Sends SIGKILL to <paramref name="pid"/> without waiting (crash injection).</summary>
+    public static void Kill(int pid)
+    {
+        if (pid > 0 && pid != Environment.ProcessId)
+        {
+            _ = SendSignal(pid, 9);
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int SendSignal(int pid, int signal);
+
     /// <summary>Kills <paramref name="pid"/> and waits (bounded) until it no longer runs; true if it is dead.</summary>
     public static bool KillAndWait(int pid, TimeSpan timeout)
     {

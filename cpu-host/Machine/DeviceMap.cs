@@ -69,6 +69,7 @@ public sealed class DeviceMap
             }
 
             List<Task> drains = [];
+            device.Link.SetAbandoned(true);
             using (MapTransaction memory = _memory.BeginTransaction())
             using (MapTransaction io = _io.BeginTransaction())
             {
@@ -113,7 +114,49 @@ public sealed class DeviceMap
             }
 
             device.Unplugging = null;
+            device.Link.SetAbandoned(false);
             MapRegions(device);
+        }
+    }
+
+    /// <summary>
+    /// A restarted device serves its regions through <paramref name="link"/> now: its mapped regions are replaced
+    /// by fresh ones on the new link in one publication. The old regions drain asynchronously (accesses that
+    /// were waiting for the restart finish on the new incarnation and then release them); the returned task
+    /// completes when they have, after which the old link may be freed.
+    /// </summary>
+    public Task Rebind(string deviceId, IDeviceLink link)
+    {
+        lock (_gate)
+        {
+            PluggedDevice device = Find(deviceId);
+            List<Task> drains = [];
+            using MapTransaction memory = _memory.BeginTransaction();
+            using MapTransaction io = _io.BeginTransaction();
+            for (int i = 0; i < device.Slots.Length; i++)
+            {
+                RegionSlot slot = device.Slots[i];
+                if (slot.Mapped is not { } old)
+                {
+                    continue; // removed regions stay removed
+                }
+
+                DeviceRegionInfo info = device.Infos[i];
+                AddressSpace space = SpaceOf(info);
+                space.RemoveSubregion(old);
+                drains.Add(old.Lease.CloseAsync());
+                MemoryRegion fresh = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(i), device.Id);
+                space.AddSubregion(space.Root, slot.Base, fresh, priority: 1);
+                if (!old.Enabled)
+                {
+                    space.SetEnabled(fresh, false);
+                }
+
+                slot.Mapped = fresh;
+            }
+
+            device.Link = link;
+            return Task.WhenAll(drains);
         }
     }
 
@@ -295,7 +338,7 @@ public sealed class DeviceMap
     {
         public string Id { get; } = id;
 
-        public IDeviceLink Link { get; } = link;
+        public IDeviceLink Link { get; set; } = link;
 
         public DeviceRegionInfo[] Infos { get; } = infos;
 

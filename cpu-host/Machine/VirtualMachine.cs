@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SplitEmu.CpuHost.Cpu;
 using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.CpuHost.Memory;
@@ -10,7 +11,8 @@ namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
 /// One machine in the CPU process: guest RAM, the memory and I/O address spaces, the CPU, the inline devices,
-/// and a <see cref="DeviceChannel"/> per device process. Built from a validated profile.
+/// and a <see cref="DeviceProcessSlot"/> per device process (whose incarnations come and go). Built from a
+/// validated profile.
 /// </summary>
 public sealed class VirtualMachine : IDisposable
 {
@@ -22,7 +24,10 @@ public sealed class VirtualMachine : IDisposable
     private readonly IDeviceOutputSink _output;
     private readonly GuestRam _ram;
     private readonly Dictionary<string, InlineDevice> _inlineDevices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DeviceChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
+
+    /// <summary>Every incarnation not yet freed (a dead one lives until its old regions drained).</summary>
+    private readonly List<DeviceChannel> _channels = [];
     private readonly Lock _channelsGate = new();
 
     /// <summary>Set once, by whoever ends the machine first.</summary>
@@ -55,6 +60,13 @@ public sealed class VirtualMachine : IDisposable
         foreach (DeviceConfig device in profile.Devices.Where(d => d.Placement == Placement.Inline))
         {
             AddInlineDevice(device);
+        }
+
+        foreach (IGrouping<string, DeviceConfig> process in profile.Devices
+            .Where(d => DevicePlacement.ProcessKey(d) is not null)
+            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
+        {
+            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process]));
         }
 
         switch (profile.Cpu.Mode)
@@ -92,46 +104,60 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>How the machine ended, once it has.</summary>
     public MachineExitInfo? Exit => Volatile.Read(ref _exit);
 
-    /// <summary>Creates the segment for device process <paramref name="processKey"/>; returns its path.</summary>
+    /// <summary>
+    /// Creates the segment for incarnation <paramref name="epoch"/> of device process <paramref name="processKey"/>;
+    /// returns its path. The incarnation serves once <see cref="BindChannel"/> is called.
+    /// </summary>
     public string CreateChannel(string processKey, uint epoch)
     {
-        DeviceConfig[] devices = DevicesOf(processKey);
-        if (devices.Length == 0)
-        {
-            throw new ArgumentException($"no device of this machine runs in a process named '{processKey}'", nameof(processKey));
-        }
-
+        DeviceProcessSlot slot = SlotOf(processKey);
         string path = Path.Combine(SharedMemorySegment.ShmFolder, $"{_shmPrefix}-{processKey}-e{epoch}");
         RingSegment segment = RingSegment.Create(path, RingGeometry.Default, epoch);
-        WaitSettings wait = new(devices[0].WaitPolicy, devices[0].SpinBudget);
-        DeviceChannel? channel = null;
-        channel = new(processKey, segment, new RingRequester(segment, wait), message => ApplyEvent(channel!, message), OnChannelFault);
+        DeviceConfig first = slot.Devices[0];
+        WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
+        DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
         lock (_channelsGate)
         {
-            if (_channels.Remove(processKey, out DeviceChannel? previous))
+            if (slot.Pending is { } abandoned)
             {
-                previous.Dispose();
+                // A restart attempt that never bound (its process failed to start): free it.
+                _channels.Remove(abandoned);
+                abandoned.Segment.Memory.Unlink();
+                abandoned.Dispose();
             }
 
-            _channels.Add(processKey, channel);
+            slot.Pending = channel;
+            _channels.Add(channel);
         }
 
         return path;
     }
 
-    /// <summary>Maps the regions of a device process's devices to its ring; removes the segment's file name.</summary>
+    /// <summary>
+    /// The device process has the segment mapped and serves its devices. First incarnation: map the devices'
+    /// regions. Later ones: restore each device (snapshot plus replayed journal), swap its regions to the new
+    /// ring in one publication, and let the accesses that stalled on the dead incarnation continue.
+    /// </summary>
     public void BindChannel(ChannelBinding binding)
     {
-        DeviceChannel channel;
-        lock (_channelsGate)
+        DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
+        DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
+        slot.Pending = null;
+        channel.Bind(binding.ProcessId);
+        DeviceChannel? previous = slot.Current;
+        if (previous is null)
         {
-            channel = _channels[binding.ProcessKey];
-        }
+            for (int device = 0; device < slot.Devices.Count; device++)
+            {
+                Devices.Plug(slot.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
+                channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
+            }
 
-        channel.Bind(binding.ProcessId, binding.DeviceIds);
-        for (int device = 0; device < binding.DeviceIds.Count; device++)
+            slot.Activate(channel);
+        }
+        else
         {
-            Devices.Plug(binding.DeviceIds[device], binding.Regions[device], channel.LinkFor(device));
+            Rebind(slot, previous, channel);
         }
 
         // Both sides have it mapped: from here no crash can leak the file.
@@ -178,29 +204,51 @@ public sealed class VirtualMachine : IDisposable
         };
         Interlocked.CompareExchange(ref _exit, info, null);
         Cpu.RequestStop();
-    }
-
-    /// <summary>The launcher saw device process <paramref name="processKey"/> exit.</summary>
-    public void DeviceProcessExited(string processKey)
-    {
-        lock (_channelsGate)
+        foreach (DeviceProcessSlot slot in _slots.Values)
         {
-            if (_channels.TryGetValue(processKey, out DeviceChannel? channel))
-            {
-                channel.MarkDead("process exited");
-            }
+            slot.ShutDown(); // a vCPU stalled on a dead device must see the stop
         }
     }
 
-    /// <summary>Per-device access counters as this process saw them.</summary>
+    /// <summary>The launcher saw device process <paramref name="processKey"/> exit.</summary>
+    public void DeviceProcessExited(string processKey) => SlotOf(processKey).Current?.MarkDead("process exited");
+
+    /// <summary>
+    /// The launcher gave up restarting <paramref name="processKey"/>: waiting accesses end as bus errors, and the
+    /// devices are unplugged or the machine halted as the profile says.
+    /// </summary>
+    public void GiveUpDeviceProcess(string processKey, GiveUpAction action, string why)
+    {
+        DeviceProcessSlot slot = SlotOf(processKey);
+        slot.GiveUp();
+        switch (action)
+        {
+            case GiveUpAction.Halt:
+                RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
+                break;
+            case GiveUpAction.Unplug:
+                foreach (DeviceConfig device in slot.Devices)
+                {
+                    _ = Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Crashes of every device process and their recoveries.</summary>
+    public IReadOnlyList<CrashRecord> CrashRecords() =>
+        _slots.Values.SelectMany(s => { lock (s.Crashes) { return s.Crashes.ToArray(); } }).ToArray();
+
+    /// <summary>Per-device access counters as this process saw them (the current incarnation for isolated devices).</summary>
     public IReadOnlyList<DeviceAccessStats> DeviceStats()
     {
         List<DeviceAccessStats> stats = [.. _inlineDevices.Values.Select(d => d.Stats(0))];
-        lock (_channelsGate)
+        foreach (DeviceProcessSlot slot in _slots.Values)
         {
-            foreach (DeviceChannel channel in _channels.Values)
+            if (slot.Current is { } channel)
             {
-                for (int i = 0; i < channel.DeviceIds.Count; i++)
+                for (int i = 0; i < slot.Devices.Count; i++)
                 {
                     stats.Add(channel.Stats(i));
                 }
@@ -213,9 +261,14 @@ public sealed class VirtualMachine : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.ShutDown();
+        }
+
         lock (_channelsGate)
         {
-            foreach (DeviceChannel channel in _channels.Values)
+            foreach (DeviceChannel channel in _channels)
             {
                 channel.Segment.Memory.Unlink();
                 channel.Dispose();
@@ -227,8 +280,60 @@ public sealed class VirtualMachine : IDisposable
         _ram.Dispose();
     }
 
-    private DeviceConfig[] DevicesOf(string processKey) =>
-        _profile.Devices.Where(d => DevicePlacement.ProcessKey(d) == processKey).ToArray();
+    private DeviceProcessSlot SlotOf(string processKey) =>
+        _slots.TryGetValue(processKey, out DeviceProcessSlot? slot)
+            ? slot
+            : throw new ArgumentException($"no device of this machine runs in a process named '{processKey}'", nameof(processKey));
+
+    private void Rebind(DeviceProcessSlot slot, DeviceChannel previous, DeviceChannel channel)
+    {
+        CrashRecord record = new()
+        {
+            ProcessKey = slot.ProcessKey,
+            Epoch = previous.Epoch,
+            Reason = previous.Fault ?? "replaced",
+            KilledAt = previous.KilledAt,
+            DetectedAt = previous.DetectedAt,
+            RestoreStartedAt = Stopwatch.GetTimestamp(),
+        };
+        List<Task> drains = [];
+        for (int device = 0; device < slot.Devices.Count; device++)
+        {
+            if (channel.Restore(device) is (int replayed, int divergences))
+            {
+                record.Replayed += replayed;
+                record.Divergences += divergences;
+            }
+            else
+            {
+                record.ResetDevices.Add(slot.Devices[device].Id);
+            }
+
+            drains.Add(Devices.Rebind(slot.Devices[device].Id, channel.LinkFor(device)));
+            channel.TakeSnapshot(device); // the restored state is the new journal's start
+        }
+
+        slot.Activate(channel);
+        record.RestoredAt = Stopwatch.GetTimestamp();
+        lock (slot.Crashes)
+        {
+            slot.Crashes.Add(record);
+        }
+
+        // The dead incarnation is freed once no access holds a lease on its old regions.
+        Task.WhenAll(drains).ContinueWith(
+            _ =>
+            {
+                lock (_channelsGate)
+                {
+                    if (_channels.Remove(previous))
+                    {
+                        previous.Dispose();
+                    }
+                }
+            },
+            TaskScheduler.Default);
+    }
 
     private void AddInlineDevice(DeviceConfig config)
     {
@@ -238,21 +343,19 @@ public sealed class VirtualMachine : IDisposable
         Devices.Plug(config.Id, device.Regions, inline);
     }
 
-    /// <summary>The id of device number <paramref name="index"/> of the process whose channel is <paramref name="channel"/>.</summary>
-    private static string? DeviceIdOf(DeviceChannel channel, int index) =>
-        (uint)index < (uint)channel.DeviceIds.Count ? channel.DeviceIds[index] : null;
-
     private void ApplyEvent(DeviceChannel channel, RingMessage message)
     {
+        IReadOnlyList<string> ids = channel.DeviceIds;
         switch (message.Kind)
         {
-            case MessageKind.MapChange when DeviceIdOf(channel, message.Device) is { } deviceId:
-                Devices.RequestChange(deviceId, message.Region, (MapChangeKind)message.Value, message.Offset);
-                break;
             case MessageKind.IrqLevel:
                 Interrupts.SetLevel((int)Math.Min(message.Offset, int.MaxValue), message.Value != 0);
                 break;
-            case MessageKind.MachineExit:
+            case MessageKind.MapChange when !channel.Replaying && message.Device < ids.Count:
+                // A replayed change is already in the map: it was applied when it first happened.
+                Devices.RequestChange(ids[message.Device], message.Region, (MapChangeKind)message.Value, message.Offset);
+                break;
+            case MessageKind.MachineExit when !channel.Replaying:
                 RequestGuestExit((int)(message.Value & 0xFF), message.Argument0);
                 break;
         }

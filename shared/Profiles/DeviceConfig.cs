@@ -36,6 +36,15 @@ public sealed record DeviceConfig
     /// <summary>Restart policy for an isolated device.</summary>
     public RestartConfig Restart { get; init; } = new();
 
+    /// <summary>How long one access may wait for the device before the device is declared hung, killed and handled as crashed.</summary>
+    public int AccessTimeoutMs { get; init; } = ProfileDefaults.AccessTimeoutMs;
+
+    /// <summary>Accesses journaled between two snapshots of the device's state (the journal's bound).</summary>
+    public int SnapshotEvery { get; init; } = ProfileDefaults.SnapshotEvery;
+
+    /// <summary>Crash injection, or null for none.</summary>
+    public CrashConfig? Crash { get; init; }
+
     /// <summary>Model-specific settings (string values; each model documents its keys).</summary>
     public IReadOnlyDictionary<string, string> Config { get; init; } = new Dictionary<string, string>();
 }

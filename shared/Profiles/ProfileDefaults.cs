@@ -44,4 +44,16 @@ public static class ProfileDefaults
 
     /// <summary>Longest first restart back-off in milliseconds (one minute).</summary>
     public const int RestartBackoffLimitMs = 60_000;
+
+    /// <summary>Default time one access may wait for a device before it is declared hung, in milliseconds.</summary>
+    public const int AccessTimeoutMs = 5000;
+
+    /// <summary>Default accesses journaled between two snapshots of a device.</summary>
+    public const int SnapshotEvery = 1024;
+
+    /// <summary>Longest access timeout a profile may set, in milliseconds.</summary>
+    public const int AccessTimeoutLimitMs = 600_000;
+
+    /// <summary>Longest journal a profile may ask for between two snapshots.</summary>
+    public const int SnapshotEveryLimit = 1_000_000;
 }

@@ -24,6 +24,24 @@ public interface ICpuHostControl
     /// <summary>The launcher saw a device process exit: complete its in-flight accesses with bus errors.</summary>
     Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The launcher gave up restarting a device process: accesses waiting for it end as bus errors, and
+    /// <paramref name="action"/> is applied (halt the machine, leave the devices faulted, or unplug them).
+    /// </summary>
+    Task GiveUpDeviceProcessAsync(string processKey, Profiles.GiveUpAction action, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Every crash of a device process and its recovery, as the CPU process saw them.</summary>
+    Task<IReadOnlyList<CrashRecord>> GetCrashRecordsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Every device region with its state and live lease count.</summary>
+    Task<IReadOnlyList<RegionReport>> GetRegionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Unplugs a device's regions; completes when they drained (see DeviceMap).</summary>
+    Task UnplugDeviceAsync(string deviceId, CancellationToken cancellationToken = default);
+
+    /// <summary>Maps an unplugged device's regions again.</summary>
+    Task ReplugDeviceAsync(string deviceId, CancellationToken cancellationToken = default);
+
     /// <summary>Per-device counters as the CPU process saw them.</summary>
     Task<IReadOnlyList<DeviceAccessStats>> GetDeviceStatsAsync(CancellationToken cancellationToken = default);
 }

@@ -173,3 +173,41 @@ public sealed record MachineExitInfo
 /// <param name="State">"mapped", "disabled", "draining" (removed, leases still held) or "removed".</param>
 /// <param name="Leases">Accesses in flight right now.</param>
 public sealed record RegionReport(string Space, ulong Base, ulong Size, string Name, string? Owner, string Kind, string State, int Leases);
+
+/// <summary>One crash of a device process and its recovery, as the CPU process saw it. Times are monotonic
+/// Stopwatch timestamps (CLOCK_MONOTONIC, the same clock in every process of the machine).</summary>
+public sealed record CrashRecord
+{
+    /// <summary>The device process.</summary>
+    public required string ProcessKey { get; init; }
+
+    /// <summary>Incarnation that died (0 = first).</summary>
+    public uint Epoch { get; init; }
+
+    /// <summary>Why it was declared dead.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>When the CPU process killed it (injected or hung), or 0 if it died by itself.</summary>
+    public long KilledAt { get; init; }
+
+    /// <summary>When the CPU process knew it was dead.</summary>
+    public long DetectedAt { get; init; }
+
+    /// <summary>When the new incarnation was restored and the guest could continue (0: never).</summary>
+    public long RestoredAt { get; set; }
+
+    /// <summary>When the new incarnation's process was bound (restore started).</summary>
+    public long RestoreStartedAt { get; set; }
+
+    /// <summary>Journaled accesses replayed into the new incarnation.</summary>
+    public int Replayed { get; set; }
+
+    /// <summary>Replayed reads that answered differently than the first time (a non-deterministic device).</summary>
+    public int Divergences { get; set; }
+
+    /// <summary>Devices that could not be restored and were reset instead.</summary>
+    public List<string> ResetDevices { get; init; } = [];
+
+    /// <summary>Accesses that ended as bus errors because of this crash (0 under stall).</summary>
+    public long BusErrors { get; set; }
+}

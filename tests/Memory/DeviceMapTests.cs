@@ -27,6 +27,10 @@ public sealed class DeviceMapTests
         {
         }
 
+        public void SetAbandoned(bool abandoned)
+        {
+        }
+
         public ulong Read(ulong offset, int size) => onRead();
 
         public void Write(ulong offset, int size, ulong value)

@@ -1,0 +1,132 @@
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.CpuHost.Dispatch;
+
+/// <summary>
+/// One device process across its incarnations: which channel is current, the journals and crash injectors of
+/// its devices (they outlive any one process), the crash history, and the gate where accesses that found the
+/// device dead wait for its successor when the device's profile says <c>stall</c>.
+/// </summary>
+public sealed class DeviceProcessSlot
+{
+    private readonly object _gate = new();
+    private DeviceChannel? _current;
+    private bool _faulted;
+    private bool _shutDown;
+
+    /// <summary>Per device: unplugged, so accesses must not wait for its restart.</summary>
+    private readonly bool[] _abandoned;
+
+    /// <summary>A slot for the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order).</summary>
+    public DeviceProcessSlot(string processKey, IReadOnlyList<DeviceConfig> devices)
+    {
+        ProcessKey = processKey;
+        Devices = devices;
+        Journals = devices.Select(d => new DeviceJournal(Math.Max(1, d.SnapshotEvery))).ToArray();
+        Injectors = devices.Select(d => new CrashInjector(d.Crash)).ToArray();
+        _abandoned = new bool[devices.Count];
+    }
+
+    /// <summary>The process's name.</summary>
+    public string ProcessKey { get; }
+
+    /// <summary>Its devices, in ring order.</summary>
+    public IReadOnlyList<DeviceConfig> Devices { get; }
+
+    /// <summary>Per device: snapshot and accesses since.</summary>
+    internal DeviceJournal[] Journals { get; }
+
+    /// <summary>Per device: access-based crash injection.</summary>
+    internal CrashInjector[] Injectors { get; }
+
+    /// <summary>The incarnation being set up (created, not yet bound).</summary>
+    public DeviceChannel? Pending { get; set; }
+
+    /// <summary>The incarnation serving now (possibly dead, until its successor is bound).</summary>
+    public DeviceChannel? Current
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>Whether restarting was given up: stalled and later accesses end as bus errors.</summary>
+    public bool IsFaulted
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _faulted;
+            }
+        }
+    }
+
+    /// <summary>Crashes and their recoveries, oldest first.</summary>
+    public List<CrashRecord> Crashes { get; } = [];
+
+    /// <summary>Makes <paramref name="channel"/> current and wakes every access waiting for it.</summary>
+    public void Activate(DeviceChannel channel)
+    {
+        lock (_gate)
+        {
+            _current = channel;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>
+    /// Blocks until a successor of <paramref name="dead"/> is current; returns it, or null when restarting was
+    /// given up or the machine is stopping (the access then ends as a bus error).
+    /// </summary>
+    public DeviceChannel? WaitForSuccessor(DeviceChannel dead, int device)
+    {
+        lock (_gate)
+        {
+            while (_current == dead && !_faulted && !_shutDown && !_abandoned[device])
+            {
+                Monitor.Wait(_gate);
+            }
+
+            return _faulted || _shutDown || _abandoned[device] || _current == dead ? null : _current;
+        }
+    }
+
+    /// <summary>Device <paramref name="device"/> is being unplugged (or plugged again): waiters for its restart give up.</summary>
+    public void SetAbandoned(int device, bool abandoned)
+    {
+        lock (_gate)
+        {
+            _abandoned[device] = abandoned;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Restarting was given up: release every waiter with a bus error; later accesses get one at once.</summary>
+    public void GiveUp()
+    {
+        lock (_gate)
+        {
+            _faulted = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>The machine stops: nobody waits for a restart any more.</summary>
+    public void ShutDown()
+    {
+        lock (_gate)
+        {
+            _shutDown = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>What device <paramref name="device"/> answers while its process is down.</summary>
+    public DownBehavior WhileDown(int device) => Devices[device].WhileDown;
+}
