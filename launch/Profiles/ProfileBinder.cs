@@ -16,8 +16,9 @@ internal sealed class ProfileBinder
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack"];
-    internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "config"];
+    internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config"];
     internal static readonly string[] RestartKeys = ["policy", "maxRestarts", "windowMs", "backoffMs", "giveUp"];
+    internal static readonly string[] CrashKeys = ["atAccess", "everyAccesses", "onOffset", "afterMs", "maxCrashes"];
 
     private readonly List<ProfileError> _errors;
     private readonly ProfileSourceMap _map = new();
@@ -102,7 +103,23 @@ internal sealed class ProfileBinder
             SpinBudget = ReadInt(obj, path, "spinBudget") ?? device.SpinBudget,
             WhileDown = ReadEnum<DownBehavior>(obj, path, "whileDown") ?? device.WhileDown,
             Restart = ReadObject(obj, path, "restart") is { } restart ? BindRestart(restart, JsonPath.Property(path, "restart")) : device.Restart,
+            AccessTimeoutMs = ReadInt(obj, path, "accessTimeoutMs") ?? device.AccessTimeoutMs,
+            SnapshotEvery = ReadInt(obj, path, "snapshotEvery") ?? device.SnapshotEvery,
+            Crash = ReadObject(obj, path, "crash") is { } crash ? BindCrash(crash, JsonPath.Property(path, "crash")) : null,
             Config = ReadObject(obj, path, "config") is { } config ? BindConfig(config, JsonPath.Property(path, "config")) : device.Config,
+        };
+    }
+
+    private CrashConfig BindCrash(SourceObject obj, string path)
+    {
+        CheckKeys(obj, path, CrashKeys);
+        return new CrashConfig
+        {
+            AtAccess = ReadInt(obj, path, "atAccess"),
+            EveryAccesses = ReadInt(obj, path, "everyAccesses"),
+            OnOffset = ReadUnsigned(obj, path, "onOffset", ulong.MaxValue),
+            AfterMs = ReadInt(obj, path, "afterMs"),
+            MaxCrashes = ReadInt(obj, path, "maxCrashes"),
         };
     }
 

@@ -216,6 +216,12 @@ internal sealed partial class ProfileValidator
             CheckPlacement(device, path);
             CheckWaitPolicy(device, path);
             CheckRestart(device.Restart, path + ".restart");
+            CheckRange(path + ".accessTimeoutMs", device.AccessTimeoutMs, 1, ProfileDefaults.AccessTimeoutLimitMs, "ms");
+            CheckRange(path + ".snapshotEvery", device.SnapshotEvery, 1, ProfileDefaults.SnapshotEveryLimit, "accesses");
+            if (device.Crash is { } crash)
+            {
+                CheckCrash(device, crash, path + ".crash");
+            }
         }
 
         CheckGroups(devices);
@@ -432,6 +438,19 @@ internal sealed partial class ProfileValidator
         CheckRange(path + ".maxRestarts", restart.MaxRestarts, 0, ProfileDefaults.RestartCountLimit, "restarts");
         CheckRange(path + ".windowMs", restart.WindowMs, 1, ProfileDefaults.RestartWindowLimitMs, "ms");
         CheckRange(path + ".backoffMs", restart.BackoffMs, 0, ProfileDefaults.RestartBackoffLimitMs, "ms");
+    }
+
+    private void CheckCrash(DeviceConfig device, CrashConfig crash, string path)
+    {
+        if (device.Placement == Placement.Inline)
+        {
+            Report(path, "crash injection kills a device process; expected placement isolated or group");
+        }
+
+        CheckRange(path + ".atAccess", (int)Math.Min(crash.AtAccess ?? 1, int.MaxValue), 1, int.MaxValue, "accesses");
+        CheckRange(path + ".everyAccesses", (int)Math.Min(crash.EveryAccesses ?? 1, int.MaxValue), 1, int.MaxValue, "accesses");
+        CheckRange(path + ".afterMs", crash.AfterMs ?? 0, 0, ProfileDefaults.AccessTimeoutLimitMs * 100, "ms");
+        CheckRange(path + ".maxCrashes", crash.MaxCrashes ?? 1, 1, ProfileDefaults.RestartCountLimit, "crashes");
     }
 
     private void CheckRange(string path, int value, int min, int max, string unit)

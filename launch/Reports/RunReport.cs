@@ -27,6 +27,9 @@ public sealed record RunReport
     /// <summary>Per device.</summary>
     public required IReadOnlyList<DeviceSection> Devices { get; init; }
 
+    /// <summary>Console bytes a restarted device emitted again and the launcher dropped (each shown once).</summary>
+    public long ConsoleDuplicatesDropped { get; init; }
+
     /// <summary>Writes the report as indented JSON.</summary>
     public void WriteTo(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, s_options) + "\n");
 
@@ -82,8 +85,48 @@ public sealed record DeviceSection
     /// <summary>Bytes on its output stream.</summary>
     public long OutputBytes { get; init; }
 
-    /// <summary>Last lines its process printed (kept for crashes).</summary>
+    /// <summary>Last lines its crashed processes printed.</summary>
     public IReadOnlyList<string>? ProcessOutput { get; init; }
+
+    /// <summary>Times its process was restarted.</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>Why restarting was given up, if it was.</summary>
+    public string? GaveUp { get; init; }
+
+    /// <summary>Each crash and its recovery.</summary>
+    public IReadOnlyList<CrashSection>? Crashes { get; init; }
+}
+
+/// <summary>One crash of a device process and its recovery.</summary>
+public sealed record CrashSection
+{
+    /// <summary>Incarnation that died.</summary>
+    public uint Epoch { get; init; }
+
+    /// <summary>Why it was declared dead.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>From the kill to the CPU process knowing (injected crashes only).</summary>
+    public double? DetectMs { get; init; }
+
+    /// <summary>From detection to the new process attached.</summary>
+    public double? RestartMs { get; init; }
+
+    /// <summary>Restoring the state: snapshot, journal replay, regions re-bound.</summary>
+    public double? RestoreMs { get; init; }
+
+    /// <summary>From the kill (or detection) to the guest able to continue.</summary>
+    public double? GuestBlockedMs { get; init; }
+
+    /// <summary>Journaled accesses replayed.</summary>
+    public int Replayed { get; init; }
+
+    /// <summary>Replayed reads that answered differently (non-deterministic device).</summary>
+    public int Divergences { get; init; }
+
+    /// <summary>Devices reset instead of restored.</summary>
+    public IReadOnlyList<string>? ResetDevices { get; init; }
 }
 
 /// <summary>Access counters.</summary>

@@ -60,13 +60,18 @@ public sealed class ChildProcess : IAsyncDisposable
     /// Starts <paramref name="program"/>, waits for it to connect to a socket in <paramref name="runFolder"/>, and
     /// serves <paramref name="callbacks"/> to it.
     /// </summary>
-    public static async Task<ChildProcess> StartAsync(string program, string label, string runFolder, ILaunchCallbacks callbacks, TextWriter log, CancellationToken cancellationToken)
+    public static async Task<ChildProcess> StartAsync(string program, string label, string runFolder, ILaunchCallbacks callbacks, TextWriter log, CancellationToken cancellationToken, params string[] extraArguments)
     {
         string socketPath = Path.Combine(runFolder, label + ".sock");
         using Socket listener = RpcConnection.Listen(socketPath);
         ProcessStartInfo info = HostExecutables.StartInfo(program);
         info.ArgumentList.Add("--control");
         info.ArgumentList.Add(socketPath);
+        foreach (string argument in extraArguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         info.UseShellExecute = false;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;

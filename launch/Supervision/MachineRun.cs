@@ -34,6 +34,12 @@ public sealed class MachineRun : IAsyncDisposable
     private ICpuHostControl? _cpuControl;
     private volatile bool _stopping;
 
+    /// <summary>Time since the machine started (restart windows are measured on it).</summary>
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>Restarts in progress (waited for, bounded, before the machine's processes are stopped).</summary>
+    private readonly List<Task> _recoveries = [];
+
     private MachineRun(MachineProfile profile, string profileName, RunOptions options, Stream console, TextWriter log)
     {
         _profile = profile;
@@ -129,41 +135,176 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task StartDeviceProcessAsync(string processKey, DeviceConfig[] devices, CancellationToken cancellationToken)
     {
-        string segmentPath = await _cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = processKey }, cancellationToken).ConfigureAwait(false);
-        ChildProcess child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, processKey, _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
-        DeviceProcess deviceProcess = new(child, devices, child.Rpc.Attach<IDeviceHostControl>());
+        DeviceProcess deviceProcess = new(processKey, devices);
         _deviceProcesses.Add(processKey, deviceProcess);
-        DeviceHostAttachResult attached = await deviceProcess.Control.AttachAsync(
+        await StartIncarnationAsync(deviceProcess, cancellationToken).ConfigureAwait(false);
+        ScheduleTimedCrashes(deviceProcess);
+    }
+
+    /// <summary>Starts incarnation <see cref="DeviceProcess.Epoch"/> of a device process and binds it to the CPU process.</summary>
+    private async Task StartIncarnationAsync(DeviceProcess device, CancellationToken cancellationToken)
+    {
+        string key = device.Key;
+        string segmentPath = await _cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken).ConfigureAwait(false);
+        ChildProcess child = await TakeSpareAsync(device).ConfigureAwait(false)
+            ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
+        device.Child = child;
+        device.Control = child.Rpc.Attach<IDeviceHostControl>();
+        DeviceHostAttachResult attached = await device.Control.AttachAsync(
             new DeviceHostAttachRequest
             {
                 SegmentPath = segmentPath,
-                Devices = devices,
-                WaitPolicy = devices[0].WaitPolicy,
-                SpinBudget = devices[0].SpinBudget,
+                Devices = device.Devices,
+                WaitPolicy = device.Devices[0].WaitPolicy,
+                SpinBudget = device.Devices[0].SpinBudget,
             },
             cancellationToken).ConfigureAwait(false);
+        device.UpAt = Stopwatch.GetTimestamp();
         await _cpuControl.BindChannelAsync(
             new ChannelBinding
             {
-                ProcessKey = processKey,
+                ProcessKey = key,
                 ProcessId = child.ProcessId,
-                DeviceIds = devices.Select(d => d.Id).ToArray(),
+                DeviceIds = device.Devices.Select(d => d.Id).ToArray(),
                 Regions = attached.Regions,
             },
             cancellationToken).ConfigureAwait(false);
 
-        // The CPU process must learn of a death at once, also while a vCPU waits on that device.
-        child.Process.Exited += (_, _) =>
+        // The launcher learns of a death from the process itself; the CPU process also watches it (pidfd).
+        child.Process.Exited += (_, _) => OnDeviceProcessExited(device, child);
+        if (child.Process.HasExited)
         {
-            if (!_stopping)
+            OnDeviceProcessExited(device, child);
+        }
+
+        StartSpare(device);
+    }
+
+    private static string Label(string key, uint epoch) => epoch == 0 ? key : $"{key}.{epoch}";
+
+    /// <summary>
+    /// Starts the next incarnation's process ahead of time (warmed up, connected, not attached), so a restart
+    /// costs an attach instead of a process start: the difference between ~1 s and a few ms on this machine.
+    /// </summary>
+    private void StartSpare(DeviceProcess device)
+    {
+        if (_stopping || device.Devices[0].Restart.Policy == RestartPolicy.Never)
+        {
+            return;
+        }
+
+        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, _console, _log, CancellationToken.None, "--spare");
+    }
+
+    /// <summary>The spare, if it started and is still alive; null otherwise (a fresh process is started).</summary>
+    private static async Task<ChildProcess?> TakeSpareAsync(DeviceProcess device)
+    {
+        Task<ChildProcess>? spare = device.Spare;
+        device.Spare = null;
+        if (spare is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            ChildProcess child = await spare.ConfigureAwait(false);
+            if (!child.Process.HasExited)
             {
-                _log.WriteLine($"splitemu: device process '{processKey}' (pid {child.ProcessId}) exited unexpectedly");
-                _ = _cpuControl.DeviceProcessExitedAsync(processKey, CancellationToken.None);
+                return child;
             }
-        };
-        if (child.Process.HasExited && !_stopping)
+
+            await child.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
         {
-            await _cpuControl.DeviceProcessExitedAsync(processKey, cancellationToken).ConfigureAwait(false);
+            // It failed to start; start a fresh one instead.
+        }
+
+        return null;
+    }
+
+    private void OnDeviceProcessExited(DeviceProcess device, ChildProcess child)
+    {
+        if (_stopping || device.Child != child || Interlocked.Exchange(ref device.HandlingCrash, 1) == 1)
+        {
+            return;
+        }
+
+        long seenAt = Stopwatch.GetTimestamp();
+        Task recovery = Task.Run(() => RecoverAsync(device, child, seenAt));
+        lock (_recoveries)
+        {
+            _recoveries.Add(recovery);
+        }
+    }
+
+    /// <summary>Restarts a crashed device process as its policy says, or gives up as it says.</summary>
+    private async Task RecoverAsync(DeviceProcess device, ChildProcess dead, long seenAt)
+    {
+        try
+        {
+            _log.WriteLine($"splitemu: device process '{device.Key}' (pid {dead.ProcessId}, epoch {device.Epoch}) exited unexpectedly");
+            device.DeadOutput.AddRange(dead.LastLines);
+            await _cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None).ConfigureAwait(false);
+            await dead.DisposeAsync().ConfigureAwait(false);
+            while (!_stopping)
+            {
+                TimeSpan? delay = device.Tracker.OnCrash(_clock.Elapsed, out string giveUpReason);
+                if (delay is null)
+                {
+                    device.GaveUp = giveUpReason;
+                    _log.WriteLine($"splitemu: giving up on device process '{device.Key}': {giveUpReason}; action: {device.Devices[0].Restart.GiveUp}");
+                    await _cpuControl.GiveUpDeviceProcessAsync(device.Key, device.Devices[0].Restart.GiveUp, giveUpReason, CancellationToken.None).ConfigureAwait(false);
+                    return;
+                }
+
+                await Task.Delay(delay.Value).ConfigureAwait(false);
+                device.Epoch++;
+                long startAt = Stopwatch.GetTimestamp();
+                try
+                {
+                    await StartIncarnationAsync(device, CancellationToken.None).ConfigureAwait(false);
+                    device.Restarts.Add(new LaunchRestart(device.Epoch - 1, seenAt, startAt, device.UpAt));
+                    return;
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or RemoteInvocationException or ConnectionLostException)
+                {
+                    _log.WriteLine($"splitemu: restarting device process '{device.Key}' failed: {ex.Message}");
+                    if (device.Child is { } failed && failed.Process.HasExited)
+                    {
+                        device.DeadOutput.AddRange(failed.LastLines);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or RemoteInvocationException)
+        {
+            // The machine is ending; nothing to recover into.
+        }
+        finally
+        {
+            Interlocked.Exchange(ref device.HandlingCrash, 0);
+        }
+    }
+
+    /// <summary>Crash injection by time: kill the process T ms after the machine started.</summary>
+    private void ScheduleTimedCrashes(DeviceProcess device)
+    {
+        if (device.Devices.Select(d => d.Crash?.AfterMs).FirstOrDefault(ms => ms is not null) is int afterMs)
+        {
+            device.Timer = new Timer(
+                _ =>
+                {
+                    if (!_stopping && device.Child is { } child)
+                    {
+                        device.TimedKillAt = Stopwatch.GetTimestamp();
+                        child.Kill();
+                    }
+                },
+                null,
+                TimeSpan.FromMilliseconds(afterMs),
+                Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -208,16 +349,32 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task<RunReport> StopAndReportAsync(MachineExitInfo exit, TimeSpan wallTime)
     {
+        Task[] recoveries;
+        lock (_recoveries)
+        {
+            recoveries = [.. _recoveries];
+        }
+
+        await Task.WhenAll(recoveries).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        IReadOnlyList<CrashRecord> crashes = _cpu!.Process.HasExited
+            ? []
+            : await _cpuControl!.GetCrashRecordsAsync(CancellationToken.None).ConfigureAwait(false);
         Dictionary<string, DeviceAccessStats> served = new(StringComparer.Ordinal);
         Dictionary<string, int> processIds = new(StringComparer.Ordinal);
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
+            device.Timer?.Dispose();
+            if (device.Child is null)
+            {
+                continue;
+            }
+
             foreach (DeviceConfig config in device.Devices)
             {
                 processIds[config.Id] = device.Child.ProcessId;
             }
 
-            if (device.Child.Process.HasExited)
+            if (device.Child.Process.HasExited || device.Control is null)
             {
                 continue;
             }
@@ -233,7 +390,7 @@ public sealed class MachineRun : IAsyncDisposable
             }
             catch (Exception ex) when (ex is ConnectionLostException or RemoteInvocationException or ObjectDisposedException)
             {
-                _log.WriteLine($"splitemu: device process '{device.Child.Label}' did not stop cleanly: {ex.Message}");
+                _log.WriteLine($"splitemu: device process '{device.Key}' did not stop cleanly: {ex.Message}");
             }
         }
 
@@ -277,9 +434,47 @@ public sealed class MachineRun : IAsyncDisposable
                     BusErrors = cpuSide.FirstOrDefault(s => s.DeviceId == d.Id)?.BusErrors ?? 0,
                 },
                 OutputBytes = _console.Received(d.Id),
+                Restarts = DeviceProcessOf(d)?.Restarts.Count ?? 0,
+                GaveUp = DeviceProcessOf(d)?.GaveUp,
+                Crashes = DeviceProcessOf(d) is { } process ? CrashSections(process, crashes) : null,
+                ProcessOutput = DeviceProcessOf(d) is { DeadOutput.Count: > 0 } crashed ? [.. crashed.DeadOutput] : null,
             }).ToArray(),
+            ConsoleDuplicatesDropped = _console.DuplicateBytesDropped,
         };
     }
+
+    private DeviceProcess? DeviceProcessOf(DeviceConfig device) =>
+        DevicePlacement.ProcessKey(device) is { } key ? _deviceProcesses.GetValueOrDefault(key) : null;
+
+    /// <summary>The crashes of one device process, with the launcher's and the CPU process's times joined by epoch.</summary>
+    private static IReadOnlyList<CrashSection>? CrashSections(DeviceProcess device, IReadOnlyList<CrashRecord> records)
+    {
+        CrashRecord[] mine = records.Where(r => r.ProcessKey == device.Key).OrderBy(r => r.Epoch).ToArray();
+        if (mine.Length == 0 && device.GaveUp is null)
+        {
+            return null;
+        }
+
+        return mine.Select(r =>
+        {
+            LaunchRestart? restart = device.Restarts.FirstOrDefault(x => x.DeadEpoch == r.Epoch);
+            long killedAt = r.KilledAt != 0 ? r.KilledAt : device.TimedKillAt;
+            return new CrashSection
+            {
+                Epoch = r.Epoch,
+                Reason = r.Reason,
+                DetectMs = killedAt != 0 && r.DetectedAt >= killedAt ? Milliseconds(r.DetectedAt - killedAt) : null,
+                RestartMs = restart is not null && r.DetectedAt != 0 ? Milliseconds(restart.Value.UpAt - r.DetectedAt) : null,
+                RestoreMs = r.RestoredAt != 0 ? Milliseconds(r.RestoredAt - r.RestoreStartedAt) : null,
+                GuestBlockedMs = r.RestoredAt != 0 && (killedAt != 0 ? killedAt : r.DetectedAt) is long from and not 0 ? Milliseconds(r.RestoredAt - from) : null,
+                Replayed = r.Replayed,
+                Divergences = r.Divergences,
+                ResetDevices = r.ResetDevices.Count > 0 ? r.ResetDevices : null,
+            };
+        }).ToArray();
+    }
+
+    private static double Milliseconds(long stopwatchTicks) => stopwatchTicks * 1000.0 / Stopwatch.Frequency;
 
     private static string KebabCase(string name) =>
         string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
@@ -290,7 +485,16 @@ public sealed class MachineRun : IAsyncDisposable
         _stopping = true;
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
-            await device.Child.DisposeAsync().ConfigureAwait(false);
+            device.Timer?.Dispose();
+            if (device.Child is not null)
+            {
+                await device.Child.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (await TakeSpareAsync(device).ConfigureAwait(false) is { } spare)
+            {
+                await spare.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         if (_cpu is not null)
@@ -307,5 +511,45 @@ public sealed class MachineRun : IAsyncDisposable
         Directory.Delete(_runFolder, recursive: true);
     }
 
-    private sealed record DeviceProcess(ChildProcess Child, DeviceConfig[] Devices, IDeviceHostControl Control);
+    /// <summary>A device process across its incarnations, as the launcher supervises it.</summary>
+    private sealed class DeviceProcess(string key, DeviceConfig[] devices)
+    {
+        public string Key { get; } = key;
+
+        public DeviceConfig[] Devices { get; } = devices;
+
+        public RestartTracker Tracker { get; } = new(devices[0].Restart);
+
+        /// <summary>Incarnation running (or starting).</summary>
+        public uint Epoch { get; set; }
+
+        public ChildProcess? Child { get; set; }
+
+        public IDeviceHostControl? Control { get; set; }
+
+        /// <summary>When the current incarnation finished attaching.</summary>
+        public long UpAt { get; set; }
+
+        /// <summary>When a time-based injection killed it, or 0.</summary>
+        public long TimedKillAt { get; set; }
+
+        public Timer? Timer { get; set; }
+
+        /// <summary>The next incarnation's process, started ahead of time.</summary>
+        public Task<ChildProcess>? Spare { get; set; }
+
+        /// <summary>1 while a crash is being handled (one recovery at a time).</summary>
+        public int HandlingCrash;
+
+        public List<LaunchRestart> Restarts { get; } = [];
+
+        /// <summary>Why restarting was given up, or null.</summary>
+        public string? GaveUp { get; set; }
+
+        /// <summary>What crashed incarnations printed last (kept for the report).</summary>
+        public List<string> DeadOutput { get; } = [];
+    }
+
+    /// <summary>One restart as the launcher saw it (Stopwatch timestamps).</summary>
+    private readonly record struct LaunchRestart(uint DeadEpoch, long ExitSeenAt, long StartAt, long UpAt);
 }

@@ -89,7 +89,7 @@ public sealed class BadProfileCorpusTests
         { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
         { "uart-without-irq.json", ["uart-without-irq.json:20:5: $.devices[0]: missing required property 'irq'; expected an interrupt line 0-15 for a uart16550"] },
-        { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, config"] },
+        { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
         { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
         { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, console, devices"] },
