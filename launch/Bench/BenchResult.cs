@@ -49,6 +49,9 @@ public sealed record TransportBenchReport
     /// <summary>UTC time of the run.</summary>
     public DateTime StartedUtc { get; init; }
 
+    /// <summary>The 1, 5 and 15 minute load averages at the end of the run.</summary>
+    public string? LoadAverage { get; init; }
+
     /// <summary>The rows.</summary>
     public required IReadOnlyList<TransportBenchRow> Rows { get; init; }
 

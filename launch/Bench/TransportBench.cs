@@ -36,6 +36,12 @@ public static class TransportBench
     /// <summary>Most JSON-RPC calls per row (each costs tens of microseconds).</summary>
     private const int RpcIterationLimit = 20_000;
 
+    /// <summary>
+    /// Longest a row may run: a placement that is pathological by design (spin with both sides on one core
+    /// costs a scheduler slice per round trip) stops early and reports what it measured.
+    /// </summary>
+    private static readonly long s_rowLimitTicks = Stopwatch.Frequency * 10;
+
     /// <summary>How long one access may take before the row is declared failed.</summary>
     private static readonly long s_deadlineTicks = Stopwatch.Frequency * 5;
 
@@ -79,8 +85,22 @@ public static class TransportBench
             Iterations = options.Iterations,
             Cores = Environment.ProcessorCount,
             StartedUtc = DateTime.UtcNow,
+            LoadAverage = LoadAverage(),
             Rows = WithRatios(rows),
         };
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages (other work competes for the cores: read the numbers with it).</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     /// <summary>The option spelling of <paramref name="pin"/>.</summary>
@@ -94,8 +114,8 @@ public static class TransportBench
     /// <summary>Prints the table.</summary>
     public static void Print(TransportBenchReport report, TextWriter output)
     {
-        output.WriteLine($"splitemu bench transport: pin {report.Pin}, {report.Iterations} reads per row, {report.Cores} cores");
-        output.WriteLine($"{"transport",-13} {"operation",-17} {"p50 us",9} {"p99 us",9} {"p99.9 us",9} {"ops/s",12} {"vs socket",10}");
+        output.WriteLine($"splitemu bench transport: pin {report.Pin}, {report.Iterations} reads per row, {report.Cores} cores, load average {report.LoadAverage}");
+        output.WriteLine($"{"transport",-13} {"operation",-17} {"count",8} {"p50 us",9} {"p99 us",9} {"p99.9 us",9} {"ops/s",12} {"vs socket",10}");
         foreach (TransportBenchRow row in report.Rows)
         {
             if (row.Error is not null)
@@ -105,9 +125,10 @@ public static class TransportBench
             }
 
             string ratio = row.VsSocket is double r ? $"{r:0.00}x" : "-";
-            output.WriteLine($"{row.Transport,-13} {row.Operation,-17} {row.P50Us,9:0.000} {row.P99Us,9:0.000} {row.P999Us,9:0.000} {row.OpsPerSecond,12:#,0} {ratio,10}");
+            output.WriteLine($"{row.Transport,-13} {row.Operation,-17} {row.Operations,8} {row.P50Us,9:0.000} {row.P99Us,9:0.000} {row.P999Us,9:0.000} {row.OpsPerSecond,12:#,0} {ratio,10}");
         }
 
+        output.WriteLine("count: operations measured (a row stops early after 10 s: spin or hybrid with both sides on one core is pathological).");
         output.WriteLine("reads: round trip per access. posted writes: cost per write within a batch (batch time / batch size);");
         output.WriteLine("ops/s counts until the device handled the last write. vs socket: socket p50 / p50 for reads, ops/s / socket ops/s for writes.");
     }
@@ -142,19 +163,22 @@ public static class TransportBench
 
         LatencySamples samples = new(iterations);
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < iterations; i++)
+        int done = 0;
+        while (done < iterations && Stopwatch.GetTimestamp() - start < s_rowLimitTicks)
         {
             long t0 = Stopwatch.GetTimestamp();
             bool ok = Read(transport, BenchRegister.ReadCountRegister, out _, out RingCallStatus status);
             samples.Add(Stopwatch.GetTimestamp() - t0);
             if (!ok)
             {
-                return Failed(name, Operation, $"read {i}: {status}");
+                return Failed(name, Operation, $"read {done}: {status}");
             }
+
+            done++;
         }
 
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return Row(name, Operation, iterations, samples, 1, iterations / seconds);
+        return Row(name, Operation, done, samples, 1, done / seconds);
     }
 
     private static TransportBenchRow MeasurePostedWrites(string name, IRequestTransport transport, int batches, int batch)
@@ -173,7 +197,8 @@ public static class TransportBench
         LatencySamples samples = new(batches);
         long start = Stopwatch.GetTimestamp();
         ulong value = 0;
-        for (int b = 0; b < batches; b++)
+        int done = 0;
+        for (; done < batches && Stopwatch.GetTimestamp() - start < s_rowLimitTicks; done++)
         {
             long t0 = Stopwatch.GetTimestamp();
             long deadline = t0 + s_deadlineTicks; // only consulted when the ring is full
@@ -198,7 +223,7 @@ public static class TransportBench
         }
 
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        long total = (long)batches * batch;
+        long total = (long)done * batch;
         if (writesAfter - writesBefore != (ulong)total)
         {
             return Failed(name, operation, $"the device handled {writesAfter - writesBefore} of {total} writes before the read");
