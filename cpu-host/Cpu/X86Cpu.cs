@@ -176,19 +176,22 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>
-    /// The interpreter loop proper: up to <paramref name="count"/> instructions, leaving early when an event is
+    /// The interpreter loop proper: 1 to <paramref name="count"/> instructions, leaving early when an event is
     /// pending. A separate method so the JIT compiles it fully optimised (it is entered many times per Run).
     /// </summary>
     private void RunSlice(long count)
     {
+        // At least one instruction runs: Run has just handled the pending events, and an event it left
+        // pending on purpose (an interrupt held back by the STI/MOV SS shadow) needs this instruction to retire.
         long end = _runExecuted + count;
-        while (_runExecuted < end && _eventsPending == 0)
+        do
         {
             if (_bus.MapGeneration != _mapGeneration)
                 OnMapChanged();
             Step();
             _runExecuted++;
         }
+        while (_runExecuted < end && _eventsPending == 0);
     }
 
     /// <summary>Stop requests, interrupt delivery and HLT. Returns true when Run must return.</summary>

@@ -72,6 +72,30 @@ public sealed class InterruptTests
     }
 
     [Fact]
+    public void Sti_WithInterruptAlreadyPending_RunsOneMoreInstructionFirst()
+    {
+        using var m = new ProtectedModeMachine();
+        var pic = new FakeInterruptController();
+        m.Cpu.InterruptController = pic;
+        m.LoadCode(KernelCode, a =>
+        {
+            var spin = a.CreateLabel();
+            a.sti();          // 1 byte
+            a.inc(eax);       // 1 byte: runs in the STI shadow
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        pic.Raise(TimerVector);
+        m.Cpu.NotifyInterruptPending();
+
+        m.Run(budget: 1000);
+
+        Assert.Equal(AfterHandler(TimerVector), m.Eip);
+        Assert.Equal(1ul, m.Cpu.State.Rax);
+        Assert.Equal(KernelCode + 2, m.Stack(0)); // interrupted right after the shadowed instruction
+    }
+
+    [Fact]
     public void ExternalInterrupt_WithIfClear_StaysPending()
     {
         using var m = new ProtectedModeMachine();
