@@ -16,6 +16,9 @@ public enum BenchPin
 
     /// <summary>The CPU-side thread on core 0, the serving thread on core 1.</summary>
     TwoCores,
+
+    /// <summary>Each transport where <see cref="CorePlacement"/> recommends: handoff and the socket on one core, hybrid and spin on two.</summary>
+    Auto,
 }
 
 /// <summary>Options of `splitemu bench transport`.</summary>
@@ -49,12 +52,6 @@ public static class TransportBench
     public static async Task<TransportBenchReport> RunAsync(TransportBenchOptions options, TextWriter progress, TextWriter log, CancellationToken cancellationToken)
     {
         int? cpuCore = options.Pin == BenchPin.None ? null : 0;
-        int? deviceCore = options.Pin switch
-        {
-            BenchPin.SameCore => 0,
-            BenchPin.TwoCores => Math.Min(1, Environment.ProcessorCount - 1),
-            _ => null,
-        };
 
         List<TransportBenchRow> rows = [];
         (string Name, BenchTransportKind Kind, WaitSettings Wait)[] transports =
@@ -68,6 +65,13 @@ public static class TransportBench
         foreach (var (name, kind, wait) in transports)
         {
             progress.WriteLine($"  {name}...");
+            int? deviceCore = options.Pin switch
+            {
+                BenchPin.SameCore => 0,
+                BenchPin.TwoCores => Math.Min(1, Environment.ProcessorCount - 1),
+                BenchPin.Auto => CorePlacement.ServingCore(wait.Policy),
+                _ => null,
+            };
             await using BenchDeviceProcess device = await BenchDeviceProcess.StartAsync(
                 kind, wait, deviceCore, withRpc: kind == BenchTransportKind.Socket, log, cancellationToken).ConfigureAwait(false);
             // Measure on a thread of our own: pinning it leaves the runtime's other threads free.
@@ -108,6 +112,7 @@ public static class TransportBench
     {
         BenchPin.SameCore => "same-core",
         BenchPin.TwoCores => "two-cores",
+        BenchPin.Auto => "auto",
         _ => "none",
     };
 

@@ -17,7 +17,7 @@ public static class BenchCommand
     /// <summary>Placement.</summary>
     public static readonly Option<string> Pin = new("--pin")
     {
-        Description = "Where the two sides run: same-core, two-cores or none (the scheduler decides).",
+        Description = "Where the two hot threads run: same-core, two-cores, none (the scheduler decides) or auto (each policy where it is fast: handoff and socket on one core, hybrid and spin on two).",
         DefaultValueFactory = _ => "same-core",
     };
 
@@ -59,11 +59,12 @@ public static class BenchCommand
             "same-core" => BenchPin.SameCore,
             "two-cores" => BenchPin.TwoCores,
             "none" => BenchPin.None,
+            "auto" => BenchPin.Auto,
             _ => null,
         };
         if (parsed is null)
         {
-            Console.Error.WriteLine($"--pin: expected same-core, two-cores or none, not '{pin}'");
+            Console.Error.WriteLine($"--pin: expected same-core, two-cores, none or auto, not '{pin}'");
             return ExitCodes.BadInput;
         }
 

@@ -31,6 +31,7 @@ public sealed class BenchRegister : IDevice
     /// <summary>Config key: path of a UNIX socket to serve JSON-RPC on (the benchmark listens there).</summary>
     public const string RpcSocketKey = "rpc-socket";
 
+    /// <summary>Serializes JSON-RPC calls.</summary>
     private readonly Lock _gate = new();
     private readonly IDeviceContext _context;
     private long _markTicks;
@@ -57,34 +58,29 @@ public sealed class BenchRegister : IDevice
     public IReadOnlyList<DeviceRegionInfo> Regions { get; }
 
     /// <inheritdoc/>
+    /// <remarks>No lock: accesses arrive one at a time (see <see cref="IDevice"/>); the JSON-RPC path serializes its own calls.</remarks>
     public ulong Read(int region, ulong offset, int size)
     {
-        lock (_gate)
+        _reads++;
+        return offset switch
         {
-            _reads++;
-            return offset switch
-            {
-                ReadCountRegister => _reads,
-                WriteCountRegister => _writes,
-                LastValueRegister => _last,
-                SumRegister => _sum,
-                _ => 0,
-            };
-        }
+            ReadCountRegister => _reads,
+            WriteCountRegister => _writes,
+            LastValueRegister => _last,
+            SumRegister => _sum,
+            _ => 0,
+        };
     }
 
     /// <inheritdoc/>
     public void Write(int region, ulong offset, int size, ulong value)
     {
-        lock (_gate)
+        _writes++;
+        _last = value;
+        _sum += value;
+        if (offset == MarkRegister)
         {
-            _writes++;
-            _last = value;
-            _sum += value;
-            if (offset == MarkRegister)
-            {
-                Mark();
-            }
+            Mark();
         }
     }
 
@@ -103,13 +99,7 @@ public sealed class BenchRegister : IDevice
     }
 
     /// <inheritdoc/>
-    public void Reset()
-    {
-        lock (_gate)
-        {
-            _reads = _writes = _last = _sum = 0;
-        }
-    }
+    public void Reset() => _reads = _writes = _last = _sum = 0;
 
     private void ServeRpc(string path)
     {
@@ -129,13 +119,24 @@ public sealed class BenchRegister : IDevice
         rpc.StartListening(); // lives as long as the connection; the benchmark closes it
     }
 
+    /// <summary>JSON-RPC calls may arrive on several pool threads: serialized here. The benchmark never mixes them with ring accesses.</summary>
     private sealed class RpcTarget(BenchRegister device) : IBenchRegisterRpc
     {
-        public Task<ulong> ReadAsync(ulong offset) => Task.FromResult(device.Read(0, offset, 8));
+        public Task<ulong> ReadAsync(ulong offset)
+        {
+            lock (device._gate)
+            {
+                return Task.FromResult(device.Read(0, offset, 8));
+            }
+        }
 
         public Task WriteAsync(ulong offset, ulong value)
         {
-            device.Write(0, offset, 8, value);
+            lock (device._gate)
+            {
+                device.Write(0, offset, 8, value);
+            }
+
             return Task.CompletedTask;
         }
     }
