@@ -135,4 +135,23 @@ public sealed class PagingTests
         Assert.Equal(0x1111_1111u, (uint)m.Cpu.State.Rbx);
         Assert.Equal(0x2222_2222u, (uint)m.Cpu.State.Rcx);
     }
+
+    [Fact]
+    public void Fetch_InstructionCrossingIntoNotPresentPage_FaultsWithCr2AtTheSecondPage()
+    {
+        const uint nextPage = DataPage + 0x1000;
+        const uint start = nextPage - 2;         // mov eax, imm32 is 5 bytes: 2 here, 3 on the next page
+        using var m = new ProtectedModeMachine();
+        m.EnableIdentityPaging();
+        m.SetPte(nextPage, nextPage | PageWritable);     // not present
+        m.LoadCode(start, a => a.mov(eax, 0x1234_5678u));
+        m.LoadCode(KernelCode, a => a.jmp(start));
+
+        m.Run();
+
+        Assert.Equal(AfterHandler(ExceptionVector.PageFault), m.Eip);
+        Assert.Equal(nextPage, m.Cpu.State.Cr2);
+        Assert.Equal(0u, m.Stack(0));
+        Assert.Equal(start, m.Stack(4));
+    }
 }
