@@ -107,6 +107,37 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
         return Task.FromResult(stats);
     }
 
+    /// <inheritdoc/>
+    public async Task<MonitorCpuState> PauseAsync(int parkTimeoutMs, CancellationToken cancellationToken = default)
+    {
+        VirtualMachine machine = Machine;
+        machine.Pause();
+        if (_run is not null)
+        {
+            // Only a running vCPU thread can park; before RunAsync the pause simply holds the start.
+            await Task.Run(() => machine.WaitParked(TimeSpan.FromMilliseconds(Math.Clamp(parkTimeoutMs, 0, 60_000))), cancellationToken).ConfigureAwait(false);
+        }
+
+        return CpuState(machine);
+    }
+
+    /// <inheritdoc/>
+    public Task<MonitorCpuState> ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        Machine.Resume();
+        return Task.FromResult(CpuState(Machine));
+    }
+
+    /// <inheritdoc/>
+    public Task<MonitorCpuState> GetCpuStateAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(CpuState(Machine));
+
+    private static MonitorCpuState CpuState(VirtualMachine machine) => new()
+    {
+        State = machine.Exit is not null ? "stopped" : machine.IsParked ? "paused" : machine.IsPaused ? "pausing" : "running",
+        Instructions = machine.Cpu.InstructionsExecuted,
+    };
+
     /// <summary>Stops the vCPU (if running) before the machine's memory is freed.</summary>
     public void Dispose()
     {

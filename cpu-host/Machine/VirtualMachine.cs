@@ -33,6 +33,12 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Set once, by whoever ends the machine first.</summary>
     private MachineExitInfo? _exit;
 
+    /// <summary>Set while the vCPU may run; reset by <see cref="Pause"/> (the monitor), set again by <see cref="Resume"/> or an exit.</summary>
+    private readonly ManualResetEventSlim _mayRun = new(initialState: true);
+
+    /// <summary>Set while the vCPU thread is parked between run slices because of a pause.</summary>
+    private readonly ManualResetEventSlim _parked = new(initialState: false);
+
     /// <summary>Builds the machine: RAM, images, CPU state, inline devices. Isolated devices are bound later.</summary>
     public VirtualMachine(MachineProfile profile, string shmPrefix, IDeviceOutputSink output)
     {
@@ -170,6 +176,15 @@ public sealed class VirtualMachine : IDisposable
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "cancelled"));
         while (Exit is null)
         {
+            if (!_mayRun.IsSet)
+            {
+                // Paused (monitor): park at this instruction boundary until resumed or ended.
+                _parked.Set();
+                _mayRun.Wait(CancellationToken.None);
+                _parked.Reset();
+                continue;
+            }
+
             CpuRunResult result = Cpu.Run(RunSlice);
             switch (result.Reason)
             {
@@ -185,6 +200,41 @@ public sealed class VirtualMachine : IDisposable
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
         return Exit! with { Instructions = Cpu.InstructionsExecuted };
+    }
+
+    /// <summary>Whether a pause is in effect (the vCPU may still be finishing its access: see <see cref="IsParked"/>).</summary>
+    public bool IsPaused => !_mayRun.IsSet && Exit is null;
+
+    /// <summary>Whether the vCPU thread is parked by a pause.</summary>
+    public bool IsParked => _parked.IsSet && IsPaused;
+
+    /// <summary>Pauses the vCPU: it stops at its next instruction boundary and waits for <see cref="Resume"/>. Thread-safe.</summary>
+    public void Pause()
+    {
+        _mayRun.Reset();
+        Cpu.RequestStop(); // cut the current run slice short; the loop then parks
+        if (Exit is not null)
+        {
+            _mayRun.Set(); // ended meanwhile: never park an ending machine
+        }
+    }
+
+    /// <summary>Lets a paused vCPU continue. Thread-safe.</summary>
+    public void Resume() => _mayRun.Set();
+
+    /// <summary>Waits until the vCPU thread parked after <see cref="Pause"/>; false on timeout, resume or exit.</summary>
+    public bool WaitParked(TimeSpan timeout)
+    {
+        Stopwatch waited = Stopwatch.StartNew();
+        while (IsPaused && waited.Elapsed < timeout)
+        {
+            if (_parked.Wait(TimeSpan.FromMilliseconds(20)))
+            {
+                return IsParked;
+            }
+        }
+
+        return IsParked;
     }
 
     /// <summary>The guest wrote to the debug-exit device.</summary>
@@ -204,6 +254,7 @@ public sealed class VirtualMachine : IDisposable
         };
         Interlocked.CompareExchange(ref _exit, info, null);
         Cpu.RequestStop();
+        _mayRun.Set(); // a paused vCPU must see the end too
         foreach (DeviceProcessSlot slot in _slots.Values)
         {
             slot.ShutDown(); // a vCPU stalled on a dead device must see the stop
@@ -278,6 +329,8 @@ public sealed class VirtualMachine : IDisposable
         }
 
         _ram.Dispose();
+        _mayRun.Dispose();
+        _parked.Dispose();
     }
 
     private DeviceProcessSlot SlotOf(string processKey) =>

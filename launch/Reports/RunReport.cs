@@ -30,6 +30,9 @@ public sealed record RunReport
     /// <summary>Console bytes a restarted device emitted again and the launcher dropped (each shown once).</summary>
     public long ConsoleDuplicatesDropped { get; init; }
 
+    /// <summary>The machine's monitor socket while it ran (docs/monitor.md), or null if it had none.</summary>
+    public string? MonitorSocket { get; init; }
+
     /// <summary>Writes the report as indented JSON.</summary>
     public void WriteTo(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, s_options) + "\n");
 

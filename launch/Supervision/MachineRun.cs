@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.Launch.Monitor;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -11,6 +12,11 @@ namespace SplitEmu.Launch.Supervision;
 /// <param name="ReportPath">Where to write the JSON report, or null.</param>
 /// <param name="Timeout">Wall-clock limit, or null.</param>
 public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout);
+
+/// <summary>How a run ended.</summary>
+/// <param name="ExitCode">splitemu's exit code.</param>
+/// <param name="Report">The report, or null when the machine never started.</param>
+public sealed record RunOutcome(int ExitCode, RunReport? Report);
 
 /// <summary>
 /// One machine from start to end: starts the CPU process and one process per isolated device or group, wires
@@ -34,6 +40,15 @@ public sealed class MachineRun : IAsyncDisposable
     private ICpuHostControl? _cpuControl;
     private volatile bool _stopping;
 
+    /// <summary>The monitor socket's server (docs/monitor.md), once the machine is built; null if it could not start.</summary>
+    private MonitorServer? _monitor;
+
+    /// <summary>The live status line when stderr is a terminal, else null.</summary>
+    private readonly StatusLine? _status = StatusLine.ForTerminal();
+
+    /// <summary>The report, once the machine ended.</summary>
+    private RunReport? _report;
+
     /// <summary>Time since the machine started (restart windows are measured on it).</summary>
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -45,18 +60,23 @@ public sealed class MachineRun : IAsyncDisposable
         _profile = profile;
         _profileName = profileName;
         _options = options;
-        _log = log;
-        _console = new ConsoleRouter(profile.Console, console);
+        _log = _status?.WrapLog(log) ?? log;
+        _console = new ConsoleRouter(profile.Console, _status?.WrapConsole(console) ?? console);
         // Both names start with splitemu-PID- so that a later run can sweep what a killed launcher left.
         _runFolder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-").FullName;
         _shmPrefix = Path.GetFileName(_runFolder);
     }
 
     /// <summary>Runs <paramref name="profile"/>; returns splitemu's exit code.</summary>
-    public static async Task<int> ExecuteAsync(MachineProfile profile, string profileName, RunOptions options, Stream console, TextWriter log, CancellationToken cancellationToken)
+    public static async Task<int> ExecuteAsync(MachineProfile profile, string profileName, RunOptions options, Stream console, TextWriter log, CancellationToken cancellationToken) =>
+        (await RunToEndAsync(profile, profileName, options, console, log, cancellationToken).ConfigureAwait(false)).ExitCode;
+
+    /// <summary>Runs <paramref name="profile"/>; returns the exit code and the report (also written if asked).</summary>
+    public static async Task<RunOutcome> RunToEndAsync(MachineProfile profile, string profileName, RunOptions options, Stream console, TextWriter log, CancellationToken cancellationToken)
     {
         await using MachineRun run = new(profile, profileName, options, console, log);
-        return await run.RunAsync(cancellationToken).ConfigureAwait(false);
+        int exitCode = await run.RunAsync(cancellationToken).ConfigureAwait(false);
+        return new RunOutcome(exitCode, run._report);
     }
 
     /// <summary>
@@ -117,9 +137,16 @@ public sealed class MachineRun : IAsyncDisposable
             await StartDeviceProcessAsync(group.Key, [.. group], cancellationToken).ConfigureAwait(false);
         }
 
+        StartMonitor();
         MachineExitInfo exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
         _stopping = true;
+        if (_status is not null)
+        {
+            await _status.DisposeAsync().ConfigureAwait(false);
+        }
+
         RunReport report = await StopAndReportAsync(exit, wall.Elapsed).ConfigureAwait(false);
+        _report = report;
         if (_options.ReportPath is not null)
         {
             report.WriteTo(_options.ReportPath);
@@ -440,6 +467,7 @@ public sealed class MachineRun : IAsyncDisposable
                 ProcessOutput = DeviceProcessOf(d) is { DeadOutput.Count: > 0 } crashed ? [.. crashed.DeadOutput] : null,
             }).ToArray(),
             ConsoleDuplicatesDropped = _console.DuplicateBytesDropped,
+            MonitorSocket = _monitor?.SocketPath,
         };
     }
 
@@ -479,10 +507,66 @@ public sealed class MachineRun : IAsyncDisposable
     private static string KebabCase(string name) =>
         string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
+    /// <summary>Starts the monitor socket and, on a terminal, the status line (launch/Monitor).</summary>
+    private void StartMonitor()
+    {
+        _monitor = MonitorServer.TryStart(
+            new MonitorHooks
+            {
+                Profile = _profile,
+                ProfileName = _profileName,
+                Cpu = _cpuControl!,
+                CpuProcessId = _cpu!.ProcessId,
+                Uptime = () => _clock.Elapsed,
+                DeviceProcess = key => _deviceProcesses.GetValueOrDefault(key) is { } d
+                    ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, Volatile.Read(ref d.HandlingCrash) == 1, d.GaveUp)
+                    : null,
+                KillDeviceProcess = key =>
+                {
+                    if (_stopping || _deviceProcesses.GetValueOrDefault(key) is not { Child: { } child } device || AliveProcessId(child) == 0)
+                    {
+                        return null;
+                    }
+
+                    device.TimedKillAt = Stopwatch.GetTimestamp(); // the report's detect time counts from here
+                    child.Kill();
+                    return child.ProcessId;
+                },
+                Quit = () => RequestStop(ExitReason.Stopped),
+            },
+            _log);
+        if (_monitor is not null)
+        {
+            _status?.Start(_monitor.MonitorName, _monitor.GetStatsAsync);
+        }
+    }
+
+    /// <summary>The process id of a child that is still running, else 0 (also for one already disposed).</summary>
+    private static int AliveProcessId(ChildProcess? child)
+    {
+        try
+        {
+            return child is { Process.HasExited: false } ? child.ProcessId : 0;
+        }
+        catch (InvalidOperationException)
+        {
+            return 0;
+        }
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
+        if (_monitor is not null)
+        {
+            await _monitor.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_status is not null)
+        {
+            await _status.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
             device.Timer?.Dispose();

@@ -44,4 +44,16 @@ public interface ICpuHostControl
 
     /// <summary>Per-device counters as the CPU process saw them.</summary>
     Task<IReadOnlyList<DeviceAccessStats>> GetDeviceStatsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Pauses the vCPU at its next instruction boundary; completes when it is parked, or after
+    /// <paramref name="parkTimeoutMs"/> if it is still inside an access (then the state is "pausing").
+    /// </summary>
+    Task<MonitorCpuState> PauseAsync(int parkTimeoutMs, CancellationToken cancellationToken = default);
+
+    /// <summary>Lets a paused vCPU continue.</summary>
+    Task<MonitorCpuState> ResumeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The vCPU's state and instruction count right now.</summary>
+    Task<MonitorCpuState> GetCpuStateAsync(CancellationToken cancellationToken = default);
 }

@@ -1,0 +1,323 @@
+using System.Net.Sockets;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
+
+namespace SplitEmu.Launch.Monitor;
+
+/// <summary>
+/// Serves <see cref="IMonitor"/> on the machine's monitor socket (<see cref="MonitorPaths"/>), any number of
+/// clients at a time, until disposed; disposing closes every connection and removes the socket file.
+/// </summary>
+public sealed class MonitorServer : IMonitor, IAsyncDisposable
+{
+    /// <summary>How long a pause waits for the vCPU to park.</summary>
+    private const int ParkTimeoutMs = 5_000;
+
+    private readonly MonitorHooks _hooks;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<JsonRpc> _connections = [];
+    private readonly Task _acceptLoop;
+    private int _disposed;
+
+    private MonitorServer(MonitorHooks hooks, Socket listener, string socketPath)
+    {
+        _hooks = hooks;
+        _listener = listener;
+        SocketPath = socketPath;
+        _acceptLoop = Task.Run(AcceptAsync);
+    }
+
+    /// <summary>The socket's path.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>The name `splitemu monitor NAME` takes for this machine.</summary>
+    public string MonitorName => MonitorPaths.NameOf(SocketPath);
+
+    /// <summary>Starts serving; on failure logs why and returns null (the machine runs without a monitor).</summary>
+    public static MonitorServer? TryStart(MonitorHooks hooks, TextWriter log)
+    {
+        try
+        {
+            Socket listener = MonitorPaths.Claim(hooks.Profile.Name, out string socketPath);
+            return new MonitorServer(hooks, listener, socketPath);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
+        {
+            log.WriteLine($"splitemu: machine '{hooks.Profile.Name}' runs without a monitor: {ex.Message}");
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<MonitorMachineInfo> GetMachineAsync(CancellationToken cancellationToken = default)
+    {
+        MonitorCpuState cpu = await CallCpuAsync(c => c.GetCpuStateAsync(cancellationToken)).ConfigureAwait(false);
+        return new MonitorMachineInfo
+        {
+            Name = _hooks.Profile.Name,
+            Profile = _hooks.ProfileName,
+            LauncherProcessId = Environment.ProcessId,
+            CpuProcessId = _hooks.CpuProcessId,
+            Socket = SocketPath,
+            UptimeMs = _hooks.Uptime().TotalMilliseconds,
+            CpuState = cpu.State,
+        };
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<MonitorDeviceInfo>> GetDevicesAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<RegionReport> regions = await GetRegionsAsync(cancellationToken).ConfigureAwait(false);
+        return _hooks.Profile.Devices.Select(d =>
+        {
+            bool unplugged = IsUnplugged(d.Id, regions);
+            if (DevicePlacement.ProcessKey(d) is not { } key)
+            {
+                return new MonitorDeviceInfo
+                {
+                    Id = d.Id, Type = d.Type, Placement = Kebab(d.Placement), ProcessId = _hooks.CpuProcessId,
+                    State = unplugged ? "unplugged" : "running",
+                };
+            }
+
+            MonitorProcessView view = _hooks.DeviceProcess(key) ?? default;
+            string state = view.GaveUp is not null ? "gave-up" : unplugged ? "unplugged" : view.Restarting || view.ProcessId == 0 ? "restarting" : "running";
+            return new MonitorDeviceInfo
+            {
+                Id = d.Id, Type = d.Type, Placement = Kebab(d.Placement), Group = d.Group, ProcessId = view.ProcessId,
+                Epoch = view.Epoch, Restarts = view.Restarts, State = state,
+            };
+        }).ToArray();
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<RegionReport>> GetRegionsAsync(CancellationToken cancellationToken = default) =>
+        CallCpuAsync(c => c.GetRegionsAsync(cancellationToken));
+
+    /// <inheritdoc/>
+    public async Task<MonitorStats> GetStatsAsync(CancellationToken cancellationToken = default)
+    {
+        MonitorCpuState cpu = await CallCpuAsync(c => c.GetCpuStateAsync(cancellationToken)).ConfigureAwait(false);
+        IReadOnlyList<DeviceAccessStats> stats = await CallCpuAsync(c => c.GetDeviceStatsAsync(cancellationToken)).ConfigureAwait(false);
+        return new MonitorStats
+        {
+            UptimeMs = _hooks.Uptime().TotalMilliseconds,
+            Instructions = cpu.Instructions,
+            CpuState = cpu.State,
+            Devices = _hooks.Profile.Devices.Select(d =>
+            {
+                DeviceAccessStats? s = stats.FirstOrDefault(x => x.DeviceId == d.Id);
+                return new MonitorDeviceStats
+                {
+                    Id = d.Id,
+                    Reads = s?.Reads ?? 0,
+                    Writes = s?.Writes ?? 0,
+                    BusErrors = s?.BusErrors ?? 0,
+                    OutputBytes = s?.OutputBytes ?? 0,
+                    Restarts = DevicePlacement.ProcessKey(d) is { } key ? _hooks.DeviceProcess(key)?.Restarts ?? 0 : 0,
+                };
+            }).ToArray(),
+        };
+    }
+
+    /// <inheritdoc/>
+    public Task<MonitorCpuState> PauseAsync(CancellationToken cancellationToken = default) =>
+        CallCpuAsync(c => c.PauseAsync(ParkTimeoutMs, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<MonitorCpuState> ResumeAsync(CancellationToken cancellationToken = default) =>
+        CallCpuAsync(c => c.ResumeAsync(cancellationToken));
+
+    /// <inheritdoc/>
+    public Task QuitAsync(CancellationToken cancellationToken = default)
+    {
+        _hooks.Quit();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public async Task UnplugAsync(string deviceId, CancellationToken cancellationToken = default)
+    {
+        DeviceConfig device = Find(deviceId);
+        IReadOnlyList<RegionReport> regions = await GetRegionsAsync(cancellationToken).ConfigureAwait(false);
+        if (IsUnplugged(device.Id, regions))
+        {
+            throw new LocalRpcException($"device '{device.Id}' is already unplugged; plug it with: plug {device.Id}") { ErrorCode = MonitorErrors.NotPossible };
+        }
+
+        await CallCpuAsync(async c =>
+        {
+            await c.UnplugDeviceAsync(device.Id, cancellationToken).ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task PlugAsync(string deviceId, CancellationToken cancellationToken = default)
+    {
+        DeviceConfig device = Find(deviceId);
+        IReadOnlyList<RegionReport> regions = await GetRegionsAsync(cancellationToken).ConfigureAwait(false);
+        if (!IsUnplugged(device.Id, regions))
+        {
+            throw new LocalRpcException($"device '{device.Id}' is plugged; unplug it first with: unplug {device.Id}") { ErrorCode = MonitorErrors.NotPossible };
+        }
+
+        if (DevicePlacement.ProcessKey(device) is { } key && _hooks.DeviceProcess(key)?.GaveUp is { } why)
+        {
+            throw new LocalRpcException($"device '{device.Id}' cannot be plugged: its process was given up on ({why})") { ErrorCode = MonitorErrors.NotPossible };
+        }
+
+        await CallCpuAsync(async c =>
+        {
+            await c.ReplugDeviceAsync(device.Id, cancellationToken).ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public Task<MonitorCrashResult> CrashAsync(string deviceId, CancellationToken cancellationToken = default)
+    {
+        DeviceConfig device = Find(deviceId);
+        if (DevicePlacement.ProcessKey(device) is not { } key)
+        {
+            throw new LocalRpcException($"device '{device.Id}' is inline: it runs in the CPU process, which cannot crash alone; only isolated or group devices can be crashed")
+            {
+                ErrorCode = MonitorErrors.NotPossible,
+            };
+        }
+
+        MonitorProcessView? view = _hooks.DeviceProcess(key);
+        if (view is { GaveUp: { } why })
+        {
+            throw new LocalRpcException($"device '{device.Id}' has no process: restarting it was given up ({why})") { ErrorCode = MonitorErrors.NotPossible };
+        }
+
+        if (view is null or { Restarting: true } || _hooks.KillDeviceProcess(key) is not int killed)
+        {
+            throw new LocalRpcException($"device '{device.Id}' is being restarted; try again in a moment") { ErrorCode = MonitorErrors.NotPossible };
+        }
+
+        return Task.FromResult(new MonitorCrashResult
+        {
+            ProcessKey = key,
+            KilledProcessId = killed,
+            Devices = _hooks.Profile.Devices.Where(d => DevicePlacement.ProcessKey(d) == key).Select(d => d.Id).ToArray(),
+        });
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        JsonRpc[] connections;
+        lock (_connections)
+        {
+            connections = [.. _connections];
+            _connections.Clear();
+        }
+
+        foreach (JsonRpc connection in connections)
+        {
+            connection.Dispose();
+        }
+
+        _stop.Dispose();
+        try
+        {
+            File.Delete(SocketPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Already gone, or the folder was removed under us: nothing to clean.
+        }
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
+            rpc.AddLocalRpcTarget<IMonitor>(this, null);
+            lock (_connections)
+            {
+                if (_stop.IsCancellationRequested)
+                {
+                    rpc.Dispose();
+                    return;
+                }
+
+                _connections.Add(rpc);
+            }
+
+            rpc.StartListening();
+            _ = rpc.Completion.ContinueWith(
+                _ =>
+                {
+                    lock (_connections)
+                    {
+                        _connections.Remove(rpc);
+                    }
+
+                    rpc.Dispose();
+                },
+                TaskScheduler.Default);
+        }
+    }
+
+    private DeviceConfig Find(string deviceId) =>
+        _hooks.Profile.Devices.FirstOrDefault(d => d.Id == deviceId)
+        ?? throw new LocalRpcException($"machine '{_hooks.Profile.Name}' has no device '{deviceId}'; its devices: {string.Join(", ", _hooks.Profile.Devices.Select(d => d.Id))}")
+        {
+            ErrorCode = MonitorErrors.NoSuchDevice,
+        };
+
+    /// <summary>A device with regions none of which is in the map (mapped or disabled) is unplugged.</summary>
+    private static bool IsUnplugged(string deviceId, IReadOnlyList<RegionReport> regions)
+    {
+        RegionReport[] mine = regions.Where(r => r.Owner == deviceId).ToArray();
+        return mine.Length > 0 && mine.All(r => r.State is not "mapped" and not "disabled");
+    }
+
+    /// <summary>Calls the CPU process; its failures come back as monitor errors that say what failed.</summary>
+    private async Task<T> CallCpuAsync<T>(Func<ICpuHostControl, Task<T>> call)
+    {
+        try
+        {
+            return await call(_hooks.Cpu).ConfigureAwait(false);
+        }
+        catch (RemoteInvocationException ex)
+        {
+            throw new LocalRpcException(ex.Message) { ErrorCode = MonitorErrors.Failed };
+        }
+        catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException)
+        {
+            throw new LocalRpcException("the machine is ending: its CPU process no longer answers") { ErrorCode = MonitorErrors.Failed };
+        }
+    }
+
+    private static string Kebab(Placement placement) => placement switch
+    {
+        Placement.Inline => "inline",
+        Placement.Group => "group",
+        _ => "isolated",
+    };
+}
