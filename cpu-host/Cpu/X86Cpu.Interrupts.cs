@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SplitEmu.CpuHost.Cpu;
 
 /// <summary>What raised an interrupt: decides the pushed return address, the DPL check and the EXT bit.</summary>
@@ -59,6 +61,21 @@ public sealed partial class X86Cpu
         _shutdown = true;
         _state.Halted = true;
         _eventsPending = 1; // Run notices at the next boundary
+    }
+
+    /// <summary>
+    /// #DB after an instruction that started with TF set (DR6.BS records why). Software interrupts are
+    /// exempt: they clear TF on the way into their handler.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SingleStepTrap(ref DecodedInstruction d)
+    {
+        const ulong dr6SingleStep = 1 << 14;
+        if (d.Instruction.Mnemonic is Iced.Intel.Mnemonic.Int or Iced.Intel.Mnemonic.Int3 or Iced.Intel.Mnemonic.Into or Iced.Intel.Mnemonic.Int1)
+            return;
+        _debugRegisters[6] |= dr6SingleStep;
+        _state.Halted = false; // HLT traps too: the handler runs instead of the halt
+        DeliverException(ExceptionVector.Debug, hasErrorCode: false, errorCode: 0, external: false);
     }
 
     /// <summary>INT n, INT3, INTO, INT1: traps, so the handler returns to the next instruction.</summary>

@@ -262,6 +262,9 @@ public sealed unsafe partial class X86Cpu
     private void Step()
     {
         _instructionIp = _state.Rip;
+        // TF as it was when the instruction started decides the single-step trap (so POPF setting TF traps
+        // after the following instruction, and one clearing it still traps once).
+        bool singleStep = (_state.Eflags & EflagsBits.TF) != 0;
         ref DecodedInstruction d = ref FetchDecoded();
         if (_faultVector < 0)
         {
@@ -270,6 +273,8 @@ public sealed unsafe partial class X86Cpu
             if (_faultVector < 0)
             {
                 _state.Rip = _nextIp;
+                if (singleStep)
+                    SingleStepTrap(ref d);
                 return;
             }
         }

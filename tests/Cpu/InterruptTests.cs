@@ -32,6 +32,27 @@ public sealed class InterruptTests
     }
 
     [Fact]
+    public void PopfSettingTf_TrapsAfterTheFollowingInstruction()
+    {
+        using var m = new ProtectedModeMachine();
+        int beforeSecondNop = m.LoadCode(KernelCode, a =>
+        {
+            a.pushfd();
+            a.or(__dword_ptr[esp], (int)EflagsBits.TF);
+            a.popfd();
+            a.nop();          // the first instruction run with TF set
+            a.nop();
+        }) - 1;
+
+        m.Run();
+
+        Assert.Equal(AfterHandler(ExceptionVector.Debug), m.Eip);
+        Assert.Equal(KernelCode + (uint)beforeSecondNop, m.Stack(0)); // a trap: EIP of the next instruction
+        Assert.Equal(EflagsBits.TF, m.Stack(8) & EflagsBits.TF);
+        Assert.Equal(0u, m.Cpu.State.Eflags & EflagsBits.TF);          // the handler runs with TF clear
+    }
+
+    [Fact]
     public void DivideByZero_RaisesDivideErrorPointingAtTheDiv()
     {
         using var m = new ProtectedModeMachine();
