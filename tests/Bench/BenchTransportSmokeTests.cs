@@ -15,7 +15,8 @@ public sealed class BenchTransportSmokeTests
         using TempFolder folder = new();
         string json = folder.File("bench.json");
 
-        using SplitEmuProcess bench = SplitEmuProcess.Run("bench", "transport", "--iterations", Iterations, "--pin", "none", "--json", json);
+        using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "transport", "--iterations", Iterations, "--pin", "none", "--json", json);
+        bench.WaitForExit(TimeSpan.FromSeconds(180)); // several processes start: room for a loaded machine
 
         Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
         foreach (string transport in new[] { "ring-handoff", "ring-hybrid", "ring-spin", "socket", "json-rpc" })

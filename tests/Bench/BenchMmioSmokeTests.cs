@@ -1,0 +1,23 @@
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Bench;
+
+/// <summary>`splitemu bench mmio` runs its machines through `splitemu run` and prints ns per access (no timing asserts).</summary>
+public sealed class BenchMmioSmokeTests
+{
+    [Fact]
+    public void BenchMmio_WithFewIterations_RunsEveryMachine()
+    {
+        using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "mmio", "--iterations", "200");
+        bench.WaitForExit(TimeSpan.FromSeconds(180)); // several processes start: room for a loaded machine
+
+        Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
+        foreach (string machine in new[] { "inline", "isolated-handoff", "isolated-hybrid", "isolated-spin" })
+        {
+            Assert.Contains(machine, bench.StandardOutput, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("ns/access", bench.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("failed", bench.StandardOutput, StringComparison.Ordinal);
+    }
+}
