@@ -7,6 +7,8 @@ RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in p
     RunCommand.Create(),
     ValidateCommand.Create(),
     BenchCommand.Create(),
+    MonitorCommand.Create(),
+    ProfilesCommand.Create(),
 };
 root.SetAction((_, cancellationToken) => RunCommand.ExecuteAsync(null, [], null, null, cancellationToken));
 

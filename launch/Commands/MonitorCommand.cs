@@ -1,0 +1,125 @@
+using System.CommandLine;
+using SplitEmu.Launch.Monitor;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Launch.Commands;
+
+/// <summary>`splitemu monitor MACHINE [--exec "cmd; cmd"]`: looks into and steers a running machine (docs/monitor.md).</summary>
+public static class MonitorCommand
+{
+    private static readonly Argument<string> s_machine = new("machine")
+    {
+        Description = "The running machine: its name (NAME-2 for a second machine of the same name) or its monitor socket's path.",
+    };
+
+    private static readonly Option<string?> s_exec = new("--exec", "-e")
+    {
+        Description = "Run these commands (separated by ';') and exit: non-zero at the first that fails. Without it, an interactive prompt (or commands read from standard input).",
+    };
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        Command command = new("monitor", "Look into and steer a running machine: info devices|regions|stats, pause, resume, unplug/plug/crash DEVICE, quit.")
+        {
+            s_machine, s_exec,
+        };
+        command.SetAction((result, cancellationToken) => ExecuteAsync(result.GetValue(s_machine)!, result.GetValue(s_exec), cancellationToken));
+        return command;
+    }
+
+    /// <summary>Connects and runs the script, the prompt, or standard input; returns the exit code.</summary>
+    public static async Task<int> ExecuteAsync(string machine, string? script, CancellationToken cancellationToken)
+    {
+        MonitorClient client;
+        try
+        {
+            client = await MonitorClient.ConnectAsync(machine, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MonitorUnavailableException ex)
+        {
+            Console.Error.WriteLine($"splitemu monitor: {ex.Message}");
+            return ExitCodes.BadInput;
+        }
+
+        using (client)
+        {
+            MonitorShell shell = new(client);
+            if (script is not null)
+            {
+                foreach (string line in MonitorShell.SplitScript(script))
+                {
+                    int code = await RunOneAsync(shell, line, echo: true, cancellationToken).ConfigureAwait(false);
+                    if (code != 0)
+                    {
+                        return code;
+                    }
+                }
+
+                return 0;
+            }
+
+            return await ReadLoopAsync(shell, client, interactive: !Console.IsInputRedirected, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> ReadLoopAsync(MonitorShell shell, MonitorClient client, bool interactive, CancellationToken cancellationToken)
+    {
+        string name = MonitorPaths.NameOf(client.SocketPath);
+        if (interactive)
+        {
+            Console.Error.WriteLine($"splitemu monitor: connected to '{name}'; type help for the commands, exit or Ctrl-D to leave.");
+        }
+
+        int failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (interactive)
+            {
+                Console.Error.Write($"({name}) ");
+            }
+
+            string? line = await Console.In.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            if (line is null || line.Trim() is "exit")
+            {
+                break;
+            }
+
+            if (line.Trim().Length == 0)
+            {
+                continue;
+            }
+
+            int code = await RunOneAsync(shell, line, echo: false, cancellationToken).ConfigureAwait(false);
+            failures += code == 0 ? 0 : 1;
+            if (line.Trim() is "quit" || client.IsDisconnected)
+            {
+                break;
+            }
+        }
+
+        return failures == 0 || interactive ? 0 : ExitCodes.Failure;
+    }
+
+    private static async Task<int> RunOneAsync(MonitorShell shell, string line, bool echo, CancellationToken cancellationToken)
+    {
+        MonitorShell.Outcome outcome = await shell.ExecuteAsync(line, cancellationToken).ConfigureAwait(false);
+        if (echo)
+        {
+            Console.WriteLine($"> {line}");
+        }
+
+        if (outcome.Succeeded)
+        {
+            if (outcome.Output.Length > 0)
+            {
+                Console.WriteLine(outcome.Output);
+            }
+
+            return 0;
+        }
+
+        Console.Error.WriteLine($"splitemu monitor: {line}: {outcome.Output}");
+        return outcome.IsUsageError ? ExitCodes.BadInput : ExitCodes.Failure;
+    }
+}

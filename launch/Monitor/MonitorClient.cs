@@ -1,0 +1,98 @@
+using System.Net.Sockets;
+using SplitEmu.Shared.Rpc;
+using StreamJsonRpc;
+
+namespace SplitEmu.Launch.Monitor;
+
+/// <summary>A connection to a machine's monitor socket.</summary>
+public sealed class MonitorClient : IDisposable
+{
+    /// <summary>How long to wait for a machine to answer when listing the running ones.</summary>
+    private static readonly TimeSpan s_listTimeout = TimeSpan.FromSeconds(3);
+
+    private readonly JsonRpc _rpc;
+
+    private MonitorClient(JsonRpc rpc, string socketPath)
+    {
+        _rpc = rpc;
+        Monitor = rpc.Attach<IMonitor>();
+        SocketPath = socketPath;
+    }
+
+    /// <summary>The machine's monitor.</summary>
+    public IMonitor Monitor { get; }
+
+    /// <summary>The socket connected to.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>Whether the connection has ended (the machine stopped).</summary>
+    public bool IsDisconnected => _rpc.IsDisposed || _rpc.Completion.IsCompleted;
+
+    /// <summary>
+    /// Connects to <paramref name="machine"/>: a monitor name (the machine name, or NAME-2... for a second
+    /// machine of the same name) or a socket path (anything with a '/' or ending in .sock).
+    /// </summary>
+    /// <exception cref="MonitorUnavailableException">No such machine runs (the message lists the running ones).</exception>
+    public static async Task<MonitorClient> ConnectAsync(string machine, CancellationToken cancellationToken)
+    {
+        bool isPath = machine.Contains('/', StringComparison.Ordinal) || machine.EndsWith(MonitorPaths.Extension, StringComparison.Ordinal);
+        string path = isPath ? Path.GetFullPath(machine) : MonitorPaths.SocketFor(machine);
+        Stream stream;
+        try
+        {
+            stream = await RpcConnection.ConnectAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or ArgumentException)
+        {
+            string running = await DescribeRunningAsync(cancellationToken).ConfigureAwait(false);
+            throw new MonitorUnavailableException(
+                isPath
+                    ? $"no machine listens on {path}: {ex.Message}. {running}"
+                    : $"no machine named '{machine}' is running (no monitor at {path}). {running}");
+        }
+
+        JsonRpc rpc = RpcConnection.Create(stream);
+        MonitorClient client = new(rpc, path);
+        rpc.StartListening();
+        return client;
+    }
+
+    /// <summary>Every machine that answers on a socket of the monitor folder.</summary>
+    public static async Task<IReadOnlyList<(string MonitorName, MonitorMachineInfo Info)>> ListRunningAsync(CancellationToken cancellationToken)
+    {
+        List<(string, MonitorMachineInfo)> machines = [];
+        foreach (string socket in MonitorPaths.SocketFiles())
+        {
+            try
+            {
+                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(s_listTimeout);
+                Stream stream = await RpcConnection.ConnectAsync(socket, timeout.Token).ConfigureAwait(false);
+                using JsonRpc rpc = RpcConnection.Create(stream);
+                IMonitor monitor = rpc.Attach<IMonitor>();
+                rpc.StartListening();
+                machines.Add((MonitorPaths.NameOf(socket), await monitor.GetMachineAsync(timeout.Token).ConfigureAwait(false)));
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or RemoteInvocationException or ConnectionLostException)
+            {
+                // Left by a killed launcher, or a machine that is ending: not running.
+            }
+        }
+
+        return machines;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _rpc.Dispose();
+
+    private static async Task<string> DescribeRunningAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<(string MonitorName, MonitorMachineInfo Info)> running = await ListRunningAsync(cancellationToken).ConfigureAwait(false);
+        return running.Count == 0
+            ? $"No machine is running (monitor sockets live in {MonitorPaths.Folder})."
+            : "Running: " + string.Join(", ", running.Select(m => $"{m.MonitorName} (launcher pid {m.Info.LauncherProcessId}, {m.Info.Profile})")) + ".";
+    }
+}
+
+/// <summary>No machine answers where the monitor looked.</summary>
+public sealed class MonitorUnavailableException(string message) : Exception(message);
