@@ -12,6 +12,13 @@ namespace SplitEmu.CpuHost.Cpu;
 /// the guest performs them. <see cref="MapGeneration"/> changes whenever a new flat view is
 /// published; the CPU must drop cached page pointers when it sees a new value (checked before
 /// each instruction, so the next instruction after a map change sees the new map).
+/// <para>
+/// Threading: <see cref="X86Cpu"/> calls these members only on the thread running <see cref="X86Cpu.Run"/>
+/// (and from its constructor and <see cref="X86Cpu.Reset"/>). <see cref="MapGeneration"/> may change on any
+/// thread; page pointers the CPU obtained under an older generation are not used after it sees the new value.
+/// Writes by anything other than the CPU (DMA) into memory that may hold code must be reported through
+/// <see cref="X86Cpu.InvalidateCode"/>.
+/// </para>
 /// </remarks>
 public unsafe interface ICpuBus
 {
