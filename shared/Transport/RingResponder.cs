@@ -1,3 +1,5 @@
+using SplitEmu.Shared.Profiles;
+
 namespace SplitEmu.Shared.Transport;
 
 /// <summary>
@@ -52,6 +54,10 @@ public sealed unsafe class RingResponder : IRequestServer
             if (_wait.PinnedCore is int core)
             {
                 ThreadAffinity.PinCurrentThread(core);
+                if (_wait.Policy == WaitPolicy.Handoff)
+                {
+                    ThreadAffinity.UseBatchScheduling();
+                }
             }
         }
 
