@@ -25,10 +25,29 @@ public sealed partial class X86Cpu
         if (count == 0)
             return;
 
+        bool bulkCandidate = repeated && (_state.Eflags & EflagsBits.DF) == 0
+            && m is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd;
         for (int iteration = 0; iteration < MaxRepIterationsPerStep; iteration++)
         {
             ulong si = ReadGpr(Gpr.Rsi, addressSize);
             ulong di = ReadGpr(Gpr.Rdi, addressSize);
+            if (bulkCandidate)
+            {
+                ulong done = RepeatInRam(m, size, sourceSegment, si, di, count, addressMask);
+                if (done > 0)
+                {
+                    ulong bytes = done * (ulong)size;
+                    if (m is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd)
+                        WriteGpr(Gpr.Rsi, addressSize, (si + bytes) & addressMask);
+                    WriteGpr(Gpr.Rdi, addressSize, (di + bytes) & addressMask);
+                    count -= done;
+                    WriteGpr(Gpr.Rcx, addressSize, count);
+                    if (count == 0)
+                        return;
+                    iteration += (int)done - 1;
+                    continue;
+                }
+            }
             bool usesSi = false, usesDi = false;
             switch (m)
             {
@@ -106,5 +125,63 @@ public sealed partial class X86Cpu
         }
         // Budget for this step used: run the same instruction again (interrupts may come in between).
         _nextIp = _instructionIp;
+    }
+
+    /// <summary>
+    /// Fast path for REP MOVS/STOS going up through RAM: does as many elements as fit in the current source and
+    /// destination pages with one block copy or fill, when both pages have TLB entries (so they are RAM, the
+    /// access rights were checked, and the destination holds no cached code) and the segment checks pass.
+    /// Returns 0 when it cannot, and the element-by-element loop takes over (for faults, MMIO, page-straddling
+    /// elements, and forward overlaps such as MOVSB with DI = SI + 1, which must replicate bytes).
+    /// </summary>
+    private unsafe ulong RepeatInRam(Mnemonic m, int size, int sourceSegment, ulong si, ulong di, ulong count, ulong addressMask)
+    {
+        bool user = _state.Cpl == 3;
+        ulong destinationLinear = LinearOf(SegmentIndex.ES, di);
+        ulong elements = Math.Min(count, (0x1000 - (destinationLinear & 0xFFF)) / (ulong)size);
+        bool moves = m is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd;
+        ulong sourceLinear = 0;
+        if (moves)
+        {
+            sourceLinear = LinearOf(sourceSegment, si);
+            elements = Math.Min(elements, (0x1000 - (sourceLinear & 0xFFF)) / (ulong)size);
+        }
+        elements = Math.Min(elements, MaxRepIterationsPerStep);
+        if (elements < 2)
+            return 0;
+        ulong bytes = elements * (ulong)size;
+        if (di + bytes - 1 > addressMask || (moves && si + bytes - 1 > addressMask))
+            return 0; // the offset would wrap within the segment
+
+        byte* destination = _tlb.LookupWrite(destinationLinear, user);
+        if (destination == null || !CheckSegmentAccess(SegmentIndex.ES, di, (int)bytes, write: true))
+        {
+            _faultVector = -1; // the element loop will raise the right fault at the right element
+            return 0;
+        }
+        if (moves)
+        {
+            byte* source = _tlb.LookupRead(sourceLinear, user);
+            if (source == null || !CheckSegmentAccess(sourceSegment, si, (int)bytes, write: false))
+            {
+                _faultVector = -1;
+                return 0;
+            }
+            if (destination > source && destination < source + bytes)
+                return 0;
+            // SAFETY: both ranges lie within single RAM pages the TLB maps; overlap is backward-safe (memmove).
+            Buffer.MemoryCopy(source, destination, bytes, bytes);
+            return elements;
+        }
+
+        ulong value = _state.Gpr[Gpr.Rax];
+        // SAFETY: the range lies within one RAM page the TLB maps for writing.
+        switch (size)
+        {
+            case 1: new Span<byte>(destination, (int)bytes).Fill((byte)value); break;
+            case 2: new Span<ushort>(destination, (int)elements).Fill((ushort)value); break;
+            default: new Span<uint>(destination, (int)elements).Fill((uint)value); break;
+        }
+        return elements;
     }
 }

@@ -108,4 +108,51 @@ public sealed class StringInstructionTests
         Assert.Equal(Source + 5, (uint)m.Cpu.State.Rsi);
         Assert.Equal(0u, m.Cpu.State.Eflags & EflagsBits.ZF);
     }
+
+    [Fact]
+    public void RepMovsb_DestinationOneAboveSource_ReplicatesTheFirstByte()
+    {
+        const int length = 3000;
+        using var m = new ProtectedModeMachine();
+        m.Bus.Ram[(int)Source] = 0xAB;
+        m.LoadCode(KernelCode, a =>
+        {
+            a.cld();
+            a.mov(esi, Source);
+            a.mov(edi, Source + 1);
+            a.mov(ecx, length);
+            a.rep.movsb();   // element by element: each byte copies the one just written
+            a.hlt();
+        });
+
+        m.Run();
+
+        Assert.Equal(0, (int)m.Cpu.State.Rcx);
+        Assert.Equal(-1, m.Bus.Ram.Slice((int)Source, length + 1).IndexOfAnyExcept((byte)0xAB));
+    }
+
+    [Fact]
+    public void RepStosd_AcrossSeveralPages_FillsExactlyTheRange()
+    {
+        const int dwords = 5000;              // 20,000 bytes: crosses four page boundaries
+        using var m = new ProtectedModeMachine();
+        m.LoadCode(KernelCode, a =>
+        {
+            a.cld();
+            a.mov(edi, Destination + 2);      // unaligned start
+            a.mov(ecx, dwords);
+            a.mov(eax, 0x1122_3344);
+            a.rep.stosd();
+            a.hlt();
+        });
+
+        m.Run();
+
+        Span<byte> ram = m.Bus.Ram;
+        Assert.Equal(0, ram[(int)Destination + 1]);
+        Assert.Equal(0x44, ram[(int)Destination + 2]);
+        Assert.Equal(0x11223344u, m.ReadU32(Destination + 2 + (dwords - 1) * 4));
+        Assert.Equal(0, ram[(int)Destination + 2 + dwords * 4]);
+        Assert.Equal(Destination + 2 + dwords * 4, (uint)m.Cpu.State.Rdi);
+    }
 }
