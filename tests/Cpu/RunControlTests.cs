@@ -21,23 +21,24 @@ public sealed class RunControlTests
     }
 
     [Fact]
-    public void RequestStop_FromAnotherThread_EndsRunAtABoundary()
+    public async Task RequestStop_FromAnotherThread_EndsRunAtABoundary()
     {
-        using var m = new ProtectedModeMachine();
+        // Not disposed on timeout: the runaway Run would still be using the machine's RAM.
+        var m = new ProtectedModeMachine();
         LoadSpinLoop(m);
         using var started = new ManualResetEventSlim();
 
-        var runner = Task.Run(() =>
+        Task<CpuRunResult> runner = Task.Run(() =>
         {
             started.Set();
             return m.Run(budget: long.MaxValue);
         });
         started.Wait();
         m.Cpu.RequestStop();
-        bool finished = runner.Wait(TimeSpan.FromSeconds(30));
+        CpuRunResult result = await runner.WaitAsync(TimeSpan.FromSeconds(30)); // TimeoutException if ignored
 
-        Assert.True(finished, "Run did not return after RequestStop");
-        Assert.Equal(CpuStopReason.StopRequested, runner.Result.Reason);
+        Assert.Equal(CpuStopReason.StopRequested, result.Reason);
+        m.Dispose();
     }
 
     [Fact]
