@@ -1,0 +1,85 @@
+using System.Text.RegularExpressions;
+using SplitEmu.Launch.Monitor;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Monitor;
+
+/// <summary>
+/// A real `splitemu run` of a guest that spins forever (isolated com1, inline exit), under a name no other
+/// test uses, with its monitor socket up. Disposing kills the launcher and everything it started.
+/// </summary>
+public sealed partial class MonitoredMachine : IDisposable
+{
+    /// <summary>Bound for the machine's processes and its monitor socket to come up (the test machine is loaded).</summary>
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(45);
+
+    private readonly TempFolder _folder = new();
+
+    /// <summary>
+    /// Starts the machine, named <paramref name="name"/> (default: a fresh unique name), and waits for its monitor
+    /// socket, named <paramref name="monitorName"/> (default: the machine's name).
+    /// </summary>
+    public MonitoredMachine(string? name = null, string? monitorName = null)
+    {
+        Name = name ?? UniqueName();
+        MonitorName = monitorName ?? Name;
+        ReportPath = _folder.File("report.json");
+        string profile = TestMachines.WriteProfile(_folder, TestMachines.SpinForever);
+        Run = SplitEmuProcess.Start("run", profile, "--set", $"name={Name}", "--report", ReportPath);
+        SocketPath = MonitorPaths.SocketFor(MonitorName);
+        if (!ProcessTable.WaitUntil(() => File.Exists(SocketPath) || !ProcessTable.IsAlive(Run.ProcessId), s_startTimeout) || !File.Exists(SocketPath))
+        {
+            string stderr = Run.StandardError;
+            Dispose();
+            Assert.Fail($"machine '{Name}' has no monitor socket at {SocketPath} after {s_startTimeout.TotalSeconds} s. stderr:\n{stderr}");
+        }
+    }
+
+    /// <summary>The machine's (unique) name, also its monitor name.</summary>
+    public string Name { get; }
+
+    /// <summary>What `splitemu monitor` calls it.</summary>
+    public string MonitorName { get; }
+
+    /// <summary>Where its monitor listens.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>Where its report goes when it ends.</summary>
+    public string ReportPath { get; }
+
+    /// <summary>The launcher.</summary>
+    public SplitEmuProcess Run { get; }
+
+    /// <summary>Runs `splitemu monitor NAME --exec SCRIPT` to its end.</summary>
+    public SplitEmuProcess Monitor(string script) => SplitEmuProcess.Run("monitor", MonitorName, "--exec", script);
+
+    /// <summary>A machine name no other test uses.</summary>
+    public static string UniqueName() => "mon-" + Guid.NewGuid().ToString("N")[..10];
+
+    /// <summary>Runs a script that must succeed; returns its output.</summary>
+    public string MonitorOk(string script)
+    {
+        using SplitEmuProcess monitor = Monitor(script);
+        Assert.True(monitor.ExitCode == 0, $"monitor '{script}' exited {monitor.ExitCode}. stderr:\n{monitor.StandardError}\nstdout:\n{monitor.StandardOutput}");
+        return monitor.StandardOutput;
+    }
+
+    /// <summary>The instruction counts of the `info stats` outputs in <paramref name="output"/>, in order.</summary>
+    public static long[] Instructions(string output) =>
+        InstructionsLine().Matches(output).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>The row of <paramref name="device"/> in an `info devices` output, split into columns.</summary>
+    public static string[] DeviceRow(string output, string device) =>
+        output.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Single(c => c.Length == 7 && c[0] == device && (c[2] is "inline" or "isolated" || c[2].StartsWith("group", StringComparison.Ordinal)));
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Run.Dispose();
+        _folder.Dispose();
+    }
+
+    [GeneratedRegex(@"^instructions:\s+(\d+)$", RegexOptions.Multiline)]
+    private static partial Regex InstructionsLine();
+}
