@@ -480,10 +480,46 @@ public sealed partial class X86Cpu
         }
         if (size == 4 && (newFlags & EflagsBits.VM) != 0 && _state.Cpl == 0)
         {
-            // Return to virtual-8086 mode is not supported.
-            RaiseFault(ExceptionVector.GeneralProtection, 0);
+            ReturnToVirtual8086(newIp, newCs, newFlags);
             return;
         }
         ReturnToProtectedMode(newCs, newIp, size, (ulong)(3 * size), 0, newFlags);
+    }
+
+    /// <summary>
+    /// IRETD at CPL 0 with VM set in the popped EFLAGS: the frame also holds ESP, SS, ES, DS, FS and GS, and
+    /// every segment register is then loaded the real-mode way (base = selector × 16) at CPL 3.
+    /// </summary>
+    private void ReturnToVirtual8086(ulong newIp, ushort newCs, uint newFlags)
+    {
+        Span<ushort> selectors = stackalloc ushort[6];
+        ulong newEsp = PeekStack(12, 4);
+        selectors[SegmentIndex.SS] = (ushort)PeekStack(16, 4);
+        selectors[SegmentIndex.ES] = (ushort)PeekStack(20, 4);
+        selectors[SegmentIndex.DS] = (ushort)PeekStack(24, 4);
+        selectors[SegmentIndex.FS] = (ushort)PeekStack(28, 4);
+        selectors[SegmentIndex.GS] = (ushort)PeekStack(32, 4);
+        if (Faulted)
+            return;
+
+        const uint virtual8086Flags = EflagsBits.Arithmetic | EflagsBits.TF | EflagsBits.IF | EflagsBits.DF | EflagsBits.IoplMask
+                                      | EflagsBits.NT | EflagsBits.RF | EflagsBits.VM | EflagsBits.AC | EflagsBits.ID;
+        SetEflags(newFlags, virtual8086Flags);
+        _state.Cpl = 3;
+        LoadRealModeCode(newCs);
+        selectors[SegmentIndex.CS] = newCs;
+        for (int seg = 0; seg < 6; seg++)
+        {
+            if (seg != SegmentIndex.CS)
+                _state.Segments[seg] = new SegmentRegister
+                {
+                    Selector = selectors[seg],
+                    Base = (ulong)selectors[seg] << 4,
+                    Limit = 0xFFFF,
+                    Attributes = DescriptorAttributes.RealModeData | (3 << 5),
+                };
+        }
+        _state.Gpr[Gpr.Rsp] = (uint)newEsp;
+        _nextIp = newIp & 0xFFFF;
     }
 }
