@@ -286,6 +286,7 @@ public sealed unsafe partial class X86Cpu
 
     private int CodeSizeIndex => _state.Segments[SegmentIndex.CS].Big ? 1 : 0;
 
+    /// <summary>Holds an instruction that cannot be cached (MMIO code, page-crossing) while it executes.</summary>
     private DecodedInstruction _uncachedInstruction;
 
     /// <summary>The decoded instruction at CS:IP, from the cache or freshly decoded. Sets a fault on failure.</summary>
