@@ -59,7 +59,7 @@ public sealed class MonitorShell(MonitorClient client)
                 case ("info", 2) when words[1] is "stats":
                     return new Outcome(true, FormatStats(await monitor.GetStatsAsync(cancellationToken).ConfigureAwait(false)));
                 case ("info", _):
-                    return Usage("info: expected one of: info machine, info devices, info regions, info stats");
+                    return Usage("expected one of: info machine, info devices, info regions, info stats");
                 case ("pause", 1):
                     MonitorCpuState paused = await monitor.PauseAsync(cancellationToken).ConfigureAwait(false);
                     return new Outcome(true, paused.State == "pausing"
@@ -89,9 +89,9 @@ public sealed class MonitorShell(MonitorClient client)
                     MonitorCrashResult crash = await monitor.CrashAsync(words[1], cancellationToken).ConfigureAwait(false);
                     return new Outcome(true, $"killed process '{crash.ProcessKey}' (pid {crash.KilledProcessId}, serving {string.Join(", ", crash.Devices)}); its restart policy takes over");
                 case ("pause" or "resume" or "quit" or "help", _):
-                    return Usage($"{words[0]}: takes no argument");
+                    return Usage("takes no argument");
                 case ("unplug" or "plug" or "crash", _):
-                    return Usage($"{words[0]}: expected one device id, e.g. {words[0]} com1");
+                    return Usage($"expected one device id, e.g. {words[0]} com1");
                 default:
                     return Usage($"unknown command '{words[0]}'; type help for the commands");
             }
