@@ -16,6 +16,12 @@ public static class MonitorPaths
     /// <summary>Socket file extension.</summary>
     public const string Extension = ".sock";
 
+    /// <summary>
+    /// Age after which a socket file nobody listens on is certainly stale: a launcher binds and listens in one
+    /// go, so only a killed one leaves a file that refuses connections for longer than a moment.
+    /// </summary>
+    private static readonly TimeSpan s_staleAge = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a liveness probe may take to connect.</summary>
     private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(2);
 
@@ -64,6 +70,25 @@ public static class MonitorPaths
         }
     }
 
+    /// <summary>Removes socket files left by killed launchers (not live, and older than a moment).</summary>
+    public static void SweepStale()
+    {
+        foreach (string path in SocketFiles())
+        {
+            try
+            {
+                if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > s_staleAge && !IsLive(path))
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Another launcher is sweeping too.
+            }
+        }
+    }
+
     /// <summary>
     /// Creates the folder if needed and binds a listening socket for a machine called <paramref name="machineName"/>:
     /// <c>NAME.sock</c>, or <c>NAME-2.sock</c>... if a live machine holds it. A socket file nobody listens on (its
@@ -81,6 +106,7 @@ public static class MonitorPaths
         {
             Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // other users cannot steer our machines
         }
+        SweepStale();
         for (int n = 1; n <= 100; n++)
         {
             string path = Path.Combine(folder, (n == 1 ? machineName : $"{machineName}-{n}") + Extension);
