@@ -5,8 +5,8 @@ using SplitEmu.Shared.Rpc;
 namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
-/// Carries devices' output streams to the launcher as <see cref="ILaunchCallbacks.DeviceOutput"/>
-/// notifications, batched off the access path: a device's handler only appends to a buffer. Each batch
+/// Carries devices' output streams to the launcher as acknowledged <see cref="ILaunchCallbacks.DeviceOutput"/>
+/// calls, batched off the access path: a device's handler only appends to a buffer. Each batch
 /// carries its stream offset, so the launcher can drop bytes it already has.
 /// </summary>
 public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
@@ -145,9 +145,11 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
 
             try
             {
-                await _rpc.NotifyAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, batch).ConfigureAwait(false);
+                // A request, not a notification: when it returns, the launcher has the bytes. A snapshot taken
+                // after a flush therefore never records an offset the launcher has not reached.
+                await _rpc.InvokeAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, batch).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or IOException)
+            catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or IOException or RemoteInvocationException)
             {
                 return; // The launcher is gone; this process is about to exit.
             }

@@ -125,9 +125,19 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>Kills the process at once (crash injection, or a child that will not stop).</summary>
     public void Kill() => KillQuietly(Process);
 
+    /// <summary>How long the connection of a dead child may take to deliver what it had already sent.</summary>
+    private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(2);
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        if (Process.HasExited)
+        {
+            // A dead child's last notifications (device output) may still sit in the socket: read them to the
+            // end before closing, or a restarted device's stream would continue past bytes nobody received.
+            await Rpc.Completion.WaitAsync(s_drainTimeout).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+
         Rpc.Dispose();
         using (CancellationTokenSource timeout = new(s_exitTimeout))
         {

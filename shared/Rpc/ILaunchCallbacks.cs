@@ -1,6 +1,6 @@
 namespace SplitEmu.Shared.Rpc;
 
-/// <summary>What the CPU and device processes tell the launcher, as notifications.</summary>
+/// <summary>What the CPU and device processes tell the launcher.</summary>
 public interface ILaunchCallbacks
 {
     /// <summary>
