@@ -36,7 +36,7 @@ public sealed record MmioBenchRow
 /// `splitemu bench mmio`: a guest loop reads a <c>bench-register</c> N times, run as full machines through the
 /// normal `splitemu run` path (profiles in a temporary folder, --report for the wall time), with the device
 /// inline and isolated in each wait policy. The guest writes the register's mark before and after its loop;
-/// the device prints the host time in between on the console, so start-up is not in the ns per access.
+/// the device appends the host time in between to its mark file, so start-up is not in the ns per access.
 /// </summary>
 public static class MmioBench
 {
@@ -116,18 +116,20 @@ public static class MmioBench
     private static async Task<MmioBenchRow> MeasureAsync(
         string folder, string name, string placement, string? policy, string guest, uint reads, CancellationToken cancellationToken)
     {
-        (double wall, string output, string? error) = await RunMachineAsync(folder, name, placement, policy, guest, cancellationToken).ConfigureAwait(false);
+        string markFile = Path.Combine(folder, name + ".marks");
+        (double wall, string? error) = await RunMachineAsync(folder, name, placement, policy, guest, markFile, cancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
             return new MmioBenchRow { Placement = name, Reads = reads, Error = error };
         }
 
+        string output = File.Exists(markFile) ? await File.ReadAllTextAsync(markFile, cancellationToken).ConfigureAwait(false) : "";
         string? mark = output.Split('\n').LastOrDefault(l => l.StartsWith(MarkPrefix, StringComparison.Ordinal));
         string[] fields = mark?.Trim().Split(' ') ?? [];
         if (fields.Length != 4 || !long.TryParse(fields[2], CultureInfo.InvariantCulture, out long marked)
             || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out long nanoseconds) || marked != reads)
         {
-            return new MmioBenchRow { Placement = name, Reads = reads, Error = $"no mark line for {reads} reads in the machine's output: '{mark}'" };
+            return new MmioBenchRow { Placement = name, Reads = reads, Error = $"no mark line for {reads} reads in {markFile}: '{mark}'" };
         }
 
         return new MmioBenchRow
@@ -140,8 +142,8 @@ public static class MmioBench
         };
     }
 
-    private static async Task<(double WallMs, string Output, string? Error)> RunMachineAsync(
-        string folder, string name, string placement, string? policy, string guest, CancellationToken cancellationToken)
+    private static async Task<(double WallMs, string? Error)> RunMachineAsync(
+        string folder, string name, string placement, string? policy, string guest, string markFile, CancellationToken cancellationToken)
     {
         string profile = Path.Combine(folder, name + ".json");
         string report = Path.Combine(folder, name + ".report.json");
@@ -151,6 +153,7 @@ public static class MmioBench
             ["type"] = "bench-register",
             ["mmio"] = $"0x{MmioGuest.RegisterBase:x}",
             ["placement"] = placement,
+            ["config"] = new Dictionary<string, string> { ["mark-file"] = markFile },
         };
         if (policy is not null)
         {
@@ -164,7 +167,6 @@ public static class MmioBench
             ["memory"] = new { sizeMiB = 16 },
             ["load"] = new[] { new { file = guest, format = "flat", address = $"0x{MmioGuest.LoadAddress:x}" } },
             ["cpu"] = new { mode = "protected32-flat", entry = $"0x{MmioGuest.LoadAddress:x}", stack = $"0x{MmioGuest.StackTop:x}" },
-            ["console"] = "bench",
             ["devices"] = new object[]
             {
                 device,
@@ -196,19 +198,19 @@ public static class MmioBench
             throw;
         }
 
-        string output = await stdout.ConfigureAwait(false);
+        await stdout.ConfigureAwait(false);
         string errors = await stderr.ConfigureAwait(false);
         if (!File.Exists(report))
         {
-            return (0, output, $"splitemu run exited with {process.ExitCode} and no report: {errors.Trim()}");
+            return (0, $"splitemu run exited with {process.ExitCode} and no report: {errors.Trim()}");
         }
 
         RunReport result = RunReport.Read(report);
         if (result.Exit.Reason != "guest-exit")
         {
-            return (0, output, $"the machine ended with {result.Exit.Reason}: {result.Exit.Detail}");
+            return (0, $"the machine ended with {result.Exit.Reason}: {result.Exit.Detail}");
         }
 
-        return (result.WallTimeMs, output, null);
+        return (result.WallTimeMs, null);
     }
 }

@@ -17,7 +17,7 @@ public static class DeviceTypeCatalog
     public static readonly DeviceTypeInfo TestDevice = new("testdev", PortCount: 16, MmioSize: 0, IrqUse.Optional, CanBeConsole: false, ConfigKeys: []);
 
     /// <summary>The transport benchmark's register block: 64 bytes of MMIO, reads count, writes are summed, marks time a guest loop.</summary>
-    public static readonly DeviceTypeInfo BenchRegister = new("bench-register", PortCount: 0, MmioSize: 64, IrqUse.None, CanBeConsole: true, ConfigKeys: ["rpc-socket"]);
+    public static readonly DeviceTypeInfo BenchRegister = new("bench-register", PortCount: 0, MmioSize: 64, IrqUse.None, CanBeConsole: false, ConfigKeys: ["rpc-socket", "mark-file"]);
 
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =

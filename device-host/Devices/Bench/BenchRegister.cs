@@ -11,9 +11,9 @@ namespace SplitEmu.DeviceHost.Devices.Bench;
 /// not the model. 32 bytes of MMIO (or, without <c>mmio</c>, 32 I/O ports), 64-bit registers:
 /// <c>0x00</c> reads count the reads so far (this one included), <c>0x08</c> the writes handled,
 /// <c>0x10</c> the last value written, <c>0x18</c> the sum of the values written; every write counts.
-/// A write to <c>0x20</c> (mark) starts a host-side stopwatch the first time and, each later time, prints
-/// <c>bench-register: mark READS NANOSECONDS</c> (reads and host time since the first mark) on the device's
-/// output, so a guest loop can be timed without process start-up in the measurement.
+/// A write to <c>0x20</c> (mark) starts a host-side stopwatch the first time and, each later time, appends
+/// <c>bench-register: mark READS NANOSECONDS</c> (reads and host time since the first mark) to the file named
+/// by config key <c>mark-file</c>, so a guest loop can be timed without process start-up in the measurement.
 /// With config key <c>rpc-socket</c> it also connects to that UNIX socket and serves the same registers as
 /// JSON-RPC calls (<see cref="IBenchRegisterRpc"/>), for the "one JSON-RPC call per access" baseline.
 /// </summary>
@@ -31,9 +31,12 @@ public sealed class BenchRegister : IDevice
     /// <summary>Config key: path of a UNIX socket to serve JSON-RPC on (the benchmark listens there).</summary>
     public const string RpcSocketKey = "rpc-socket";
 
+    /// <summary>Config key: file the marks are appended to (no file: marks are only counted as writes).</summary>
+    public const string MarkFileKey = "mark-file";
+
     /// <summary>Serializes JSON-RPC calls.</summary>
     private readonly Lock _gate = new();
-    private readonly IDeviceContext _context;
+    private readonly string? _markFile;
     private long _markTicks;
     private ulong _markReads;
     private ulong _reads;
@@ -44,7 +47,8 @@ public sealed class BenchRegister : IDevice
     /// <summary>Creates the device at the profile's MMIO base, or its I/O base if it has no MMIO base.</summary>
     public BenchRegister(DeviceConfig config, IDeviceContext context)
     {
-        _context = context;
+        _ = context;
+        _markFile = config.Config.GetValueOrDefault(MarkFileKey);
         Regions = config.Mmio is ulong mmio
             ? [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, mmio, RegionSize)]
             : [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x520, RegionSize)];
@@ -95,7 +99,10 @@ public sealed class BenchRegister : IDevice
         }
 
         long nanoseconds = (long)((now - _markTicks) * (1e9 / System.Diagnostics.Stopwatch.Frequency));
-        _context.Output(System.Text.Encoding.ASCII.GetBytes($"bench-register: mark {_reads - _markReads} {nanoseconds}\n"));
+        if (_markFile is not null)
+        {
+            File.AppendAllText(_markFile, $"bench-register: mark {_reads - _markReads} {nanoseconds}\n");
+        }
     }
 
     /// <inheritdoc/>
