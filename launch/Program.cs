@@ -6,6 +6,7 @@ RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in p
 {
     RunCommand.Create(),
     ValidateCommand.Create(),
+    CrashTestCommand.Create(),
     BenchCommand.Create(),
     MonitorCommand.Create(),
     ProfilesCommand.Create(),
