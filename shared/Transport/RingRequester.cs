@@ -243,7 +243,19 @@ public sealed unsafe class RingRequester : IRequestTransport
     /// </summary>
     public void WaitForEvent(long timeoutMicroseconds)
     {
-        if (_events.HasMessage || _peerDead != 0)
+        if (_peerDead != 0)
+        {
+            return;
+        }
+
+        if (_faulted != 0)
+        {
+            // The segment is garbage: a "ready" event would end every wait at once and spin the event pump.
+            FaultedPause(timeoutMicroseconds);
+            return;
+        }
+
+        if (_events.HasMessage)
         {
             return;
         }
@@ -256,6 +268,13 @@ public sealed unsafe class RingRequester : IRequestTransport
 
         _eventBell.Retract();
     }
+
+    /// <summary>How long a faulted transport's event waiter sleeps at most per call.</summary>
+    internal const int FaultedPauseLimitMilliseconds = 100;
+
+    /// <summary>Sleeps like an idle event wait, without looking at anything the faulted peer wrote.</summary>
+    internal static void FaultedPause(long timeoutMicroseconds) =>
+        Thread.Sleep((int)Math.Clamp(timeoutMicroseconds < 0 ? FaultedPauseLimitMilliseconds : timeoutMicroseconds / 1000, 1, FaultedPauseLimitMilliseconds));
 
     /// <summary>Smallest kind number of an event (see <see cref="MessageKind"/>).</summary>
     private const byte FirstEventKind = (byte)MessageKind.IrqLevel;

@@ -161,6 +161,12 @@ public sealed class SocketRequester : IRequestTransport, IDisposable
             return;
         }
 
+        if (_faulted != 0)
+        {
+            RingRequester.FaultedPause(timeoutMicroseconds); // unread garbage would end every poll at once
+            return;
+        }
+
         try
         {
             _events.Poll(timeoutMicroseconds < 0 ? -1 : (int)Math.Min(timeoutMicroseconds, int.MaxValue), SelectMode.SelectRead);

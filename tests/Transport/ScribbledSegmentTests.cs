@@ -52,4 +52,37 @@ public sealed class ScribbledSegmentTests
         Assert.Equal(MessageKind.None, message.Kind);
         Assert.True(ring.IsFaulted);
     }
+
+    [Fact]
+    public async Task FaultedTransport_EventWaitSleeps_InsteadOfReturningAtOnce()
+    {
+        const int Waits = 5;
+        const long WaitMicroseconds = 20_000; // 5 x 20 ms: at least ~100 ms if each wait sleeps
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester ring = new(segment.CpuSide, WaitSettings.Handoff);
+        PublishBadEvent(segment);
+        Assert.False(ring.TryTakeEvent(out _)); // faults the transport; the garbage stays "ready"
+
+        int returned = await Task.Run(() =>
+        {
+            int count = 0;
+            System.Diagnostics.Stopwatch elapsed = System.Diagnostics.Stopwatch.StartNew();
+            while (elapsed.ElapsedMilliseconds < 50)
+            {
+                ring.WaitForEvent(WaitMicroseconds);
+                count++;
+            }
+
+            return count;
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(returned <= Waits, $"the event wait returned {returned} times in 50 ms: it spins on the faulted ring");
+    }
+
+    private static unsafe void PublishBadEvent(TestSegment segment)
+    {
+        RingSlot* slot = segment.DeviceSide.EventSlots;
+        slot->Message = new RingMessage { Kind = MessageKind.Read };
+        Volatile.Write(ref slot->Sequence, 1UL);
+    }
 }
