@@ -122,6 +122,12 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>1 once someone took charge of this child's exit.</summary>
+    private int _exitClaimed;
+
+    /// <summary>True for the first caller only: that caller handles the child's exit.</summary>
+    public bool TryClaimExit() => Interlocked.Exchange(ref _exitClaimed, 1) == 0;
+
     /// <summary>Kills the process at once (crash injection, or a child that will not stop).</summary>
     public void Kill() => KillQuietly(Process);
 

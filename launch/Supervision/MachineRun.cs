@@ -253,13 +253,29 @@ public sealed class MachineRun : IAsyncDisposable
 
     private void OnDeviceProcessExited(DeviceProcess device, ChildProcess child)
     {
-        if (_stopping || device.Child != child || Interlocked.Exchange(ref device.HandlingCrash, 1) == 1)
+        // Exited and the HasExited check can both report one death: claim it once. Deaths are never dropped:
+        // an incarnation may die while the recovery that started it is still finishing.
+        if (_stopping || !child.TryClaimExit())
         {
             return;
         }
 
         long seenAt = Stopwatch.GetTimestamp();
-        Task recovery = Task.Run(() => RecoverAsync(device, child, seenAt));
+        Task recovery = Task.Run(async () =>
+        {
+            await device.RecoveryGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (device.Child == child)
+                {
+                    await RecoverAsync(device, child, seenAt).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                device.RecoveryGate.Release();
+            }
+        });
         lock (_recoveries)
         {
             _recoveries.Add(recovery);
@@ -308,10 +324,6 @@ public sealed class MachineRun : IAsyncDisposable
         catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or RemoteInvocationException)
         {
             // The machine is ending; nothing to recover into.
-        }
-        finally
-        {
-            Interlocked.Exchange(ref device.HandlingCrash, 0);
         }
     }
 
@@ -519,7 +531,7 @@ public sealed class MachineRun : IAsyncDisposable
                 CpuProcessId = _cpu!.ProcessId,
                 Uptime = () => _clock.Elapsed,
                 DeviceProcess = key => _deviceProcesses.GetValueOrDefault(key) is { } d
-                    ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, Volatile.Read(ref d.HandlingCrash) == 1, d.GaveUp)
+                    ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, d.RecoveryGate.CurrentCount == 0, d.GaveUp)
                     : null,
                 KillDeviceProcess = key =>
                 {
@@ -622,8 +634,8 @@ public sealed class MachineRun : IAsyncDisposable
         /// <summary>The next incarnation's process, started ahead of time.</summary>
         public Task<ChildProcess>? Spare { get; set; }
 
-        /// <summary>1 while a crash is being handled (one recovery at a time).</summary>
-        public int HandlingCrash;
+        /// <summary>One recovery at a time, in the order the deaths happened.</summary>
+        public SemaphoreSlim RecoveryGate { get; } = new(1, 1);
 
         public List<LaunchRestart> Restarts { get; } = [];
 
