@@ -28,7 +28,7 @@ public enum SocketFrameType : byte
 /// and vfio-user send one message per access. Bytes 0-3 magic, byte 4 <see cref="SocketFrameType"/>, bytes 5-7
 /// zero, bytes 8-63 the <see cref="RingMessage"/> as in a ring slot. Every frame from the device is checked.
 /// </summary>
-public static class SocketFrame
+public static unsafe partial class SocketFrame
 {
     /// <summary>Bytes per frame.</summary>
     public const int Size = 64;
@@ -71,19 +71,70 @@ public static class SocketFrame
     }
 
     /// <summary>Sends all of <paramref name="frame"/>; false if the connection is gone.</summary>
+    /// <remarks>
+    /// One send(2) per frame, straight to libc: the baseline should cost what a C peer's message costs, not
+    /// .NET's socket bookkeeping on top.
+    /// </remarks>
     public static bool SendAll(Socket socket, ReadOnlySpan<byte> frame)
     {
+        int fd = (int)socket.Handle;
         while (!frame.IsEmpty)
         {
-            int sent = socket.Send(frame, SocketFlags.None, out SocketError error);
-            if (error != SocketError.Success || sent <= 0)
+            nint sent;
+            fixed (byte* data = frame)
             {
+                sent = LibcSend(fd, data, frame.Length, MsgNoSignal);
+            }
+
+            if (sent <= 0)
+            {
+                if (sent < 0 && Marshal.GetLastPInvokeError() == Eintr)
+                {
+                    continue;
+                }
+
                 return false;
             }
 
-            frame = frame[sent..];
+            frame = frame[(int)sent..];
         }
 
         return true;
     }
+
+    /// <summary>
+    /// One recv(2) into <paramref name="into"/>: bytes read (0: the peer closed), or 0 with
+    /// <paramref name="error"/> set (<see cref="SocketError.WouldBlock"/> for a timeout or nothing ready,
+    /// <see cref="SocketError.Interrupted"/>, or <see cref="SocketError.SocketError"/> when broken).
+    /// </summary>
+    public static int Receive(Socket socket, Span<byte> into, bool dontWait, out SocketError error)
+    {
+        nint read;
+        fixed (byte* data = into)
+        {
+            read = LibcRecv((int)socket.Handle, data, into.Length, dontWait ? MsgDontWait : 0);
+        }
+
+        if (read >= 0)
+        {
+            error = SocketError.Success;
+            return (int)read;
+        }
+
+        error = Marshal.GetLastPInvokeError() switch
+        {
+            Eagain => SocketError.WouldBlock,
+            Eintr => SocketError.Interrupted,
+            _ => SocketError.SocketError,
+        };
+        return 0;
+    }
+
+    private const int MsgDontWait = 0x40, MsgNoSignal = 0x4000, Eintr = 4, Eagain = 11;
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static partial nint LibcSend(int fd, byte* data, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static partial nint LibcRecv(int fd, byte* data, nint length, int flags);
 }

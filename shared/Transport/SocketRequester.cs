@@ -125,7 +125,7 @@ public sealed class SocketRequester : IRequestTransport, IDisposable
 
             while (_eventFilled < SocketFrame.Size)
             {
-                int read = _events.Receive(_eventFrame.AsSpan(_eventFilled), SocketFlags.None, out SocketError error);
+                int read = SocketFrame.Receive(_events, _eventFrame.AsSpan(_eventFilled), dontWait: true, out SocketError error);
                 if (error == SocketError.WouldBlock || error == SocketError.TryAgain)
                 {
                     return false;
@@ -199,7 +199,7 @@ public sealed class SocketRequester : IRequestTransport, IDisposable
         int filled = 0;
         while (filled < frame.Length)
         {
-            int read = _requests.Receive(frame[filled..], SocketFlags.None, out SocketError error);
+            int read = SocketFrame.Receive(_requests, frame[filled..], dontWait: false, out SocketError error);
             if (error == SocketError.Success && read > 0)
             {
                 filled += read;

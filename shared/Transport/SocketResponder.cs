@@ -68,7 +68,7 @@ public sealed class SocketResponder : IRequestServer, IDisposable
         int filled = 0;
         while (Volatile.Read(ref stop) == 0)
         {
-            int read = _requests.Receive(frame[filled..], SocketFlags.None, out SocketError error);
+            int read = SocketFrame.Receive(_requests, frame[filled..], dontWait: false, out SocketError error);
             if (error == SocketError.Success && read > 0)
             {
                 filled += read;
