@@ -94,6 +94,16 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
     public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
 
+    /// <summary>Records why the CPU process is about to kill this incarnation (before the kill, so the watcher's
+    /// "process exited" does not hide it). Wakes nobody: waiters must wait until the process is dead.</summary>
+    public void RecordFault(string why)
+    {
+        lock (_eventGate)
+        {
+            Fault ??= why;
+        }
+    }
+
     /// <summary>The process is gone: wake every waiter; accesses now stall or end as bus errors.</summary>
     public void MarkDead(string why)
     {
@@ -102,7 +112,7 @@ public sealed class DeviceChannel : IDisposable
             if (DetectedAt == 0)
             {
                 DetectedAt = Stopwatch.GetTimestamp();
-                Fault = why;
+                Fault ??= why;
             }
         }
 

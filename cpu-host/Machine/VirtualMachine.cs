@@ -417,6 +417,7 @@ public sealed class VirtualMachine : IDisposable
     private void OnChannelFault(DeviceChannel channel, string why)
     {
         // Stop the process before any lease is released (DESIGN.md section 3): then wake the waiters.
+        channel.RecordFault(why);
         ProcessKiller.KillAndWait(channel.ProcessId, TimeSpan.FromSeconds(1));
         channel.MarkDead(why);
         Console.Error.WriteLine($"device process '{channel.ProcessKey}' (pid {channel.ProcessId}) faulted: {why}");

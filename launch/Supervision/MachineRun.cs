@@ -290,6 +290,8 @@ public sealed class MachineRun : IAsyncDisposable
             _log.WriteLine($"splitemu: device process '{device.Key}' (pid {dead.ProcessId}, epoch {device.Epoch}) exited unexpectedly");
             device.DeadOutput.AddRange(dead.LastLines);
             await _cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None).ConfigureAwait(false);
+            device.LastProcessId = dead.ProcessId;
+            device.Child = null; // disposed below: nothing may touch its Process any more
             await dead.DisposeAsync().ConfigureAwait(false);
             while (!_stopping)
             {
@@ -403,14 +405,14 @@ public sealed class MachineRun : IAsyncDisposable
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
             device.Timer?.Dispose();
+            foreach (DeviceConfig config in device.Devices)
+            {
+                processIds[config.Id] = device.Child?.ProcessId ?? device.LastProcessId;
+            }
+
             if (device.Child is null)
             {
                 continue;
-            }
-
-            foreach (DeviceConfig config in device.Devices)
-            {
-                processIds[config.Id] = device.Child.ProcessId;
             }
 
             if (device.Child.Process.HasExited || device.Control is null)
@@ -622,6 +624,9 @@ public sealed class MachineRun : IAsyncDisposable
         public ChildProcess? Child { get; set; }
 
         public IDeviceHostControl? Control { get; set; }
+
+        /// <summary>Process id of the last incarnation that died (for the report once it is gone).</summary>
+        public int LastProcessId { get; set; }
 
         /// <summary>When the current incarnation finished attaching.</summary>
         public long UpAt { get; set; }
