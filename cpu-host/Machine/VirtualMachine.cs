@@ -174,6 +174,13 @@ public sealed class VirtualMachine : IDisposable
     public MachineExitInfo Run(CancellationToken cancellationToken)
     {
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "cancelled"));
+        if (_slots.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff) && CorePlacement.VcpuCore is int core)
+        {
+            // Handoff is fast only when the vCPU and the device's serving thread share a core (no cross-core
+            // wake-up): ~6 us per guest access pinned against up to ~77 us unpinned (docs/transport-bench.md).
+            ThreadAffinity.PinCurrentThread(core);
+        }
+
         while (Exit is null)
         {
             if (!_mayRun.IsSet)

@@ -184,6 +184,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Devices = device.Devices,
                 WaitPolicy = device.Devices[0].WaitPolicy,
                 SpinBudget = device.Devices[0].SpinBudget,
+                ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
             },
             cancellationToken).ConfigureAwait(false);
         device.UpAt = Stopwatch.GetTimestamp();
