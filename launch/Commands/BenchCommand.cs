@@ -43,7 +43,21 @@ public static class BenchCommand
         };
         mmio.SetAction((result, cancellationToken) => MmioBench.ExecuteAsync(result.GetValue(Iterations), result.GetValue(Json), cancellationToken));
 
-        return new Command("bench", "Benchmarks of the data plane.") { transport, mmio };
+        Command dispatch = new("dispatch", "Dispatch overhead (lookup + lease + release) per access for an inline device, against a bare handler call.")
+        {
+            Iterations,
+        };
+        dispatch.SetAction(result => DispatchBench.Execute(Math.Max(1, result.GetValue(Iterations)) * 200, rounds: 5, Console.Out));
+
+        Command cpu = new("cpu", "The interpreter on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C#.");
+        cpu.SetAction(_ =>
+        {
+            CpuHost.Cpu.Benchmarks.BenchResult best = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunComputeLoop()).MaxBy(r => r.Mips);
+            Console.Out.WriteLine($"splitemu bench cpu: best of 5: {best}");
+            return 0;
+        });
+
+        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter.") { transport, mmio, dispatch, cpu };
     }
 
     private static async Task<int> TransportAsync(int iterations, string pin, string? jsonPath, CancellationToken cancellationToken)

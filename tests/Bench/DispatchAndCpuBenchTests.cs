@@ -1,0 +1,26 @@
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Bench;
+
+/// <summary>The dispatch and interpreter benchmarks run and print their figures next to their baselines (no timing asserts).</summary>
+public sealed class DispatchAndCpuBenchTests
+{
+    [Fact]
+    public void BenchDispatch_PrintsTheOverheadNextToTheBareHandlerCall()
+    {
+        using SplitEmuProcess run = SplitEmuProcess.Run("bench", "dispatch", "--iterations", "500");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("bare handler call (baseline)", run.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("dispatch overhead", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchCpu_PrintsMipsAndTheNativeBaseline()
+    {
+        using SplitEmuProcess run = SplitEmuProcess.Run("bench", "cpu");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Matches(@"\d+\.\d MIPS \(.* of native C#", run.StandardOutput);
+    }
+}
