@@ -49,10 +49,19 @@ public static class BenchCommand
         };
         dispatch.SetAction(result => DispatchBench.Execute(Math.Max(1, result.GetValue(Iterations)) * 200, rounds: 5, Console.Out));
 
-        Command cpu = new("cpu", "The interpreter on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C#.");
-        cpu.SetAction(_ =>
+        Option<long> instructions = new("--instructions")
         {
-            CpuHost.Cpu.Benchmarks.BenchResult best = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunComputeLoop()).MaxBy(r => r.Mips);
+            Description = "Guest instructions per round (best of 5 rounds is printed).",
+            DefaultValueFactory = _ => 40_000_000,
+        };
+        Command cpu = new("cpu", "The interpreter on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C#.")
+        {
+            instructions,
+        };
+        cpu.SetAction(result =>
+        {
+            long count = Math.Max(1_000, result.GetValue(instructions));
+            CpuHost.Cpu.Benchmarks.BenchResult best = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunComputeLoop(count)).MaxBy(r => r.Mips);
             Console.Out.WriteLine($"splitemu bench cpu: best of 5: {best}");
             return 0;
         });
