@@ -28,9 +28,22 @@ public sealed class FlatView
     /// <summary>The empty view.</summary>
     public static FlatView Empty { get; } = new([], 0);
 
+    /// <summary>Index of the range the last lookup found: accesses come in runs to the same device (a guest
+    /// polling a status register), so it is checked before the binary search. A benign race: any stale value
+    /// is only a hint, re-checked against the range.</summary>
+    private int _lastHit;
+
     /// <summary>Finds the range holding <paramref name="address"/>.</summary>
     public bool TryFind(ulong address, out FlatRange range)
     {
+        FlatRange[] ranges = (FlatRange[])Ranges;
+        int hint = _lastHit;
+        if ((uint)hint < (uint)ranges.Length && address - ranges[hint].Start < ranges[hint].End - ranges[hint].Start)
+        {
+            range = ranges[hint];
+            return true;
+        }
+
         // Binary search for the last range starting at or below the address.
         int index = Array.BinarySearch(_starts, address);
         if (index < 0)
@@ -40,9 +53,10 @@ public sealed class FlatView
 
         if (index >= 0)
         {
-            FlatRange candidate = ((FlatRange[])Ranges)[index];
+            FlatRange candidate = ranges[index];
             if (address < candidate.End)
             {
+                _lastHit = index;
                 range = candidate;
                 return true;
             }

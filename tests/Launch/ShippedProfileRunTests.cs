@@ -1,0 +1,40 @@
+using SplitEmu.Guests;
+using SplitEmu.Launch.Reports;
+using SplitEmu.Tests.Infrastructure;
+using SplitEmu.Tests.Profiles;
+
+namespace SplitEmu.Tests.Launch;
+
+/// <summary>Every shipped profile runs as a user would run it, and its guest says what the default guest says.</summary>
+public sealed class ShippedProfileRunTests
+{
+    public static TheoryData<string> ShippedProfiles { get; } =
+        new(Directory.EnumerateFiles(ProfileTestPaths.ShippedProfiles, "*.json").Select(Path.GetFileName).Order()!);
+
+    [Theory]
+    [MemberData(nameof(ShippedProfiles))]
+    public void ShippedProfile_Runs_AndItsGuestEndsTheMachine(string file)
+    {
+        using TempFolder folder = new();
+        string report = folder.File("report.json");
+
+        using SplitEmuProcess run = SplitEmuProcess.Run("run", Path.Combine(ProfileTestPaths.ShippedProfiles, file), "--report", report, "--timeout", "120");
+
+        Assert.Equal((HelloGuest.ExitValue << 1) | 1, run.ExitCode);
+        Assert.StartsWith("Hello from SplitEmu\nChecksum: 0x", run.StandardOutput, StringComparison.Ordinal);
+        Assert.Equal("guest-exit", RunReport.Read(report).Exit.Reason);
+    }
+
+    [Fact]
+    public void CrashDemo_CrashesItsUart_AndTheOutputIsTheDefaultMachines()
+    {
+        using TempFolder folder = new();
+        string report = folder.File("report.json");
+        using SplitEmuProcess reference = SplitEmuProcess.Run("run");
+
+        using SplitEmuProcess run = SplitEmuProcess.Run("run", Path.Combine(ProfileTestPaths.ShippedProfiles, "crash-demo.json"), "--report", report);
+
+        Assert.Equal(reference.StandardOutput, run.StandardOutput);
+        Assert.Equal(5, RunReport.Read(report).Devices.Single(d => d.Id == "com1").Restarts);
+    }
+}
