@@ -87,9 +87,27 @@ public sealed class DeviceChannel : IDisposable
         _watcher = new ProcessWatcher(processId, () => MarkDead("process exited"));
     }
 
+    /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
+    private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
+
+    /// <summary>Records the regions the devices declared (at bind, before any access).</summary>
+    public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions) => _regions = regions;
+
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>
-        new RingRegionHandler(this, (ushort)device, (ushort)region);
+        new RingRegionHandler(this, (ushort)device, (ushort)region, PostedInfo(device, region));
+
+    /// <summary>Rings the doorbell for posted writes not yet announced (the vCPU calls it between run slices).</summary>
+    public void FlushPosted()
+    {
+        if (!IsDead)
+        {
+            _requester.Flush();
+        }
+    }
+
+    private DeviceRegionInfo? PostedInfo(int device, int region) =>
+        device < _regions.Count && region < _regions[device].Count && _regions[device][region].PostedWrites ? _regions[device][region] : null;
 
     /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
     public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
@@ -209,10 +227,18 @@ public sealed class DeviceChannel : IDisposable
         return Access(ref request, out RingMessage reply) ? reply.Value : MachineBus.AllOnes(size);
     }
 
-    /// <summary>A guest write: handled here, by a successor after a restart (stall), or dropped.</summary>
-    private void Write(ushort device, ushort region, ulong offset, int size, ulong value)
+    /// <summary>A guest write: handled (or, if posted, published) here, by a successor after a restart (stall), or dropped.</summary>
+    private void Write(ushort device, ushort region, ulong offset, int size, ulong value, bool posted)
     {
-        RingMessage request = new() { Kind = MessageKind.Write, AccessSize = (byte)size, Device = device, Region = region, Offset = offset, Value = value };
+        RingMessage request = new()
+        {
+            Kind = posted ? MessageKind.PostedWrite : MessageKind.Write,
+            AccessSize = (byte)size,
+            Device = device,
+            Region = region,
+            Offset = offset,
+            Value = value,
+        };
         Access(ref request, out _);
     }
 
@@ -296,7 +322,19 @@ public sealed class DeviceChannel : IDisposable
     private bool Send(ref RingMessage request, out RingMessage reply)
     {
         long deadline = Stopwatch.GetTimestamp() + (long)(_slot.Devices[request.Device % _slot.Devices.Count].AccessTimeoutMs / 1000.0 * Stopwatch.Frequency);
-        RingCallStatus status = _requester.Call(ref request, out reply, deadline);
+        RingCallStatus status;
+        if (request.Kind == MessageKind.PostedWrite)
+        {
+            // Published, not awaited: ring order makes any later read see it handled. Journaled like any write,
+            // so a crash before the device handled it is repaired by the replay.
+            status = _requester.Post(ref request, deadline);
+            reply = new RingMessage { Kind = MessageKind.WriteDone, Tag = request.Tag };
+        }
+        else
+        {
+            status = _requester.Call(ref request, out reply, deadline);
+        }
+
         switch (status)
         {
             case RingCallStatus.Completed:
@@ -380,11 +418,12 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
-    private sealed class RingRegionHandler(DeviceChannel channel, ushort device, ushort region) : IRegionHandler
+    private sealed class RingRegionHandler(DeviceChannel channel, ushort device, ushort region, DeviceRegionInfo? posted) : IRegionHandler
     {
         public ulong Read(ulong offset, int size) => channel.Read(device, region, offset, size);
 
-        public void Write(ulong offset, int size, ulong value) => channel.Write(device, region, offset, size, value);
+        public void Write(ulong offset, int size, ulong value) =>
+            channel.Write(device, region, offset, size, value, posted is not null && posted.SynchronousOffsets?.Contains(offset) != true);
     }
 
     private sealed class ChannelDeviceLink(DeviceChannel channel, ushort device) : IDeviceLink

@@ -149,6 +149,7 @@ public sealed class VirtualMachine : IDisposable
         DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
         DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
         slot.Pending = null;
+        channel.SetRegions(binding.Regions);
         channel.Bind(binding.ProcessId);
         DeviceChannel? previous = slot.Current;
         if (previous is null)
@@ -193,6 +194,11 @@ public sealed class VirtualMachine : IDisposable
             }
 
             CpuRunResult result = Cpu.Run(RunSlice);
+            foreach (DeviceProcessSlot slot in _slots.Values)
+            {
+                slot.Current?.FlushPosted(); // posted writes never wait longer than a run slice for the device
+            }
+
             switch (result.Reason)
             {
                 case CpuStopReason.Shutdown:

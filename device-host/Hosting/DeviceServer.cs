@@ -105,7 +105,13 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
-        DeviceAccessScope.Enter();
+        // Events raised by a posted write are asynchronous: no reply will carry EventsFirst for them.
+        bool synchronous = request.Kind != MessageKind.PostedWrite;
+        if (synchronous)
+        {
+            DeviceAccessScope.Enter();
+        }
+
         try
         {
             switch (request.Kind)
@@ -136,7 +142,10 @@ public sealed class DeviceServer : IDisposable
         }
         finally
         {
-            DeviceAccessScope.Exit();
+            if (synchronous)
+            {
+                DeviceAccessScope.Exit();
+            }
         }
 
         return reply;

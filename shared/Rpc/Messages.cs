@@ -17,7 +17,10 @@ public enum AddressSpaceKind
 /// <param name="Space">The address space.</param>
 /// <param name="Base">Guest address (port number for I/O).</param>
 /// <param name="Size">Bytes (ports for I/O).</param>
-public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size);
+/// <param name="PostedWrites">Writes need no reply (posted): the guest goes on at once; a later read still sees them handled.</param>
+/// <param name="SynchronousOffsets">With <paramref name="PostedWrites"/>: registers whose writes still wait for the device
+/// (ones whose effect the next instruction must see: a map change, an interrupt mask).</param>
+public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size, bool PostedWrites = false, IReadOnlyList<ulong>? SynchronousOffsets = null);
 
 /// <summary>Everything the CPU process needs to build the machine.</summary>
 public sealed record CpuHostSetup

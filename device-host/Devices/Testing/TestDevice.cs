@@ -28,9 +28,11 @@ public sealed class TestDevice : IDevice, ISnapshotable
     public TestDevice(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
+        // Writes are posted, except the two whose effect the guest's next instruction must see.
+        IReadOnlyList<ulong> synchronous = [MapChangeRegister, StallRegister];
         Regions = config.Io is ushort port || config.Mmio is null
-            ? [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x510, RegionSize)]
-            : [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, config.Mmio.Value, RegionSize)];
+            ? [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x510, RegionSize, PostedWrites: true, synchronous)]
+            : [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, config.Mmio.Value, RegionSize, PostedWrites: true, synchronous)];
     }
 
     /// <inheritdoc/>
