@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Memory;
+using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
 
@@ -14,10 +15,9 @@ public sealed class InlineDevice : IDeviceLink
     private long _reads;
     private long _writes;
     private long _failures;
-    private long _accessesAfterGone;
 
-    /// <summary>Regions the device was told are gone (index = region).</summary>
-    private bool[] _gone = [];
+    /// <summary>Regions the device was told are gone, and accesses that reached it anyway (under <see cref="_gate"/>).</summary>
+    private readonly RegionsTold _regionsTold = new();
 
     /// <summary>Wraps <paramref name="device"/>.</summary>
     public InlineDevice(string id, IDevice device)
@@ -60,7 +60,16 @@ public sealed class InlineDevice : IDeviceLink
     public void StopHungDevice(string why) => LastFault = why; // inline code cannot be stopped; the fault is reported
 
     /// <summary>Accesses that reached the device after it was told their region is gone (must stay 0).</summary>
-    public long AccessesAfterGone => Interlocked.Read(ref _accessesAfterGone);
+    public long AccessesAfterGone
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _regionsTold.AccessesAfterGone;
+            }
+        }
+    }
 
     /// <summary>Counters so far.</summary>
     public DeviceAccessStats Stats(long outputBytes) => new()
@@ -77,21 +86,8 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            if (_gone.Length <= region)
-            {
-                Array.Resize(ref _gone, region + 1);
-            }
-
-            _gone[region] = gone;
+            _regionsTold.Set(region, gone);
             return true;
-        }
-    }
-
-    private void CountIfGone(int region)
-    {
-        if (region < _gone.Length && _gone[region])
-        {
-            _accessesAfterGone++;
         }
     }
 
@@ -99,7 +95,7 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            CountIfGone(region);
+            _regionsTold.CountAccess(region);
             try
             {
                 ulong value = Device.Read(region, offset, size);
@@ -118,7 +114,7 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            CountIfGone(region);
+            _regionsTold.CountAccess(region);
             try
             {
                 Device.Write(region, offset, size, value);

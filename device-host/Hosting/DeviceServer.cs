@@ -85,7 +85,7 @@ public sealed class DeviceServer : IDisposable
 
         if (request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack && request.Device < _devices.Count)
         {
-            _counters[request.Device].SetGone(request.Region, request.Kind == MessageKind.RegionsGone);
+            _counters[request.Device].Regions.Set(request.Region, request.Kind == MessageKind.RegionsGone);
             reply.Kind = MessageKind.ControlDone;
             return reply;
         }
@@ -97,7 +97,7 @@ public sealed class DeviceServer : IDisposable
         }
 
         IDevice device = _devices[request.Device];
-        _counters[request.Device].CountIfGone(request.Region);
+        _counters[request.Device].Regions.CountAccess(request.Region);
         if (request.Region >= device.Regions.Count)
         {
             _counters[request.Device].Failures++;
@@ -218,31 +218,8 @@ public sealed class DeviceCounters
     /// <summary>Requests that failed (bad region, model exception).</summary>
     public long Failures;
 
-    /// <summary>Accesses that arrived after the device was told their region is gone (a broken invariant).</summary>
-    public long AccessesAfterGone;
-
-    /// <summary>Regions the device was told are gone (index = region).</summary>
-    private bool[] _gone = [];
-
-    /// <summary>Records that region <paramref name="region"/> left (or rejoined) the map.</summary>
-    public void SetGone(int region, bool gone)
-    {
-        if (_gone.Length <= region)
-        {
-            Array.Resize(ref _gone, region + 1);
-        }
-
-        _gone[region] = gone;
-    }
-
-    /// <summary>Counts an access to a region the device was told is gone.</summary>
-    public void CountIfGone(int region)
-    {
-        if (region < _gone.Length && _gone[region])
-        {
-            AccessesAfterGone++;
-        }
-    }
+    /// <summary>Regions the device was told are gone, and accesses that arrived for them anyway.</summary>
+    public RegionsTold Regions { get; } = new();
 
     /// <summary>As a wire record.</summary>
     public DeviceAccessStats ToStats(string deviceId, long outputBytes) => new()
@@ -252,6 +229,6 @@ public sealed class DeviceCounters
         Writes = Writes,
         BusErrors = Failures,
         OutputBytes = outputBytes,
-        AccessesAfterGone = AccessesAfterGone,
+        AccessesAfterGone = Regions.AccessesAfterGone,
     };
 }
