@@ -175,12 +175,29 @@ public sealed class VirtualMachine : IDisposable
     public MachineExitInfo Run(CancellationToken cancellationToken)
     {
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "cancelled"));
+        bool pinned = false;
         if (_slots.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff) && CorePlacement.VcpuCore is int core)
         {
             // Handoff is fast only when the vCPU and the device's serving thread share a core (no cross-core
             // wake-up): ~6 us per guest access pinned against up to ~77 us unpinned (docs/transport-bench.md).
-            ThreadAffinity.PinCurrentThread(core);
+            pinned = ThreadAffinity.PinCurrentThread(core);
         }
+
+        try
+        {
+            return RunPinned();
+        }
+        finally
+        {
+            if (pinned)
+            {
+                ThreadAffinity.UnpinCurrentThread(); // the caller's thread may be a pool thread with other work to do
+            }
+        }
+    }
+
+    private MachineExitInfo RunPinned()
+    {
 
         while (Exit is null)
         {
