@@ -172,6 +172,16 @@ public sealed partial class X86Cpu
         ulong dst = ReadDestination(ref d, size, out ulong ea);
         if (Faulted)
             return;
+        WriteDestination(ref d, size, Alu(op, size, dst, src), ea);
+    }
+
+    /// <summary>
+    /// The two-operand ALU operations (ADD ADC SUB SBB AND OR XOR): the result, with the lazy flags recorded.
+    /// One definition for the general path and the fast path, so they cannot drift apart.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private ulong Alu(AluOp op, int size, ulong dst, ulong src)
+    {
         ulong mask = SizeMask(size);
         ulong r;
         switch (op)
@@ -205,7 +215,8 @@ public sealed partial class X86Cpu
                 SetLazyFlags(LazyFlagsOp.Logic, size, r, 0, 0);
                 break;
         }
-        WriteDestination(ref d, size, r, ea);
+
+        return r;
     }
 
     private void ExecuteCompare(ref DecodedInstruction d, int size)

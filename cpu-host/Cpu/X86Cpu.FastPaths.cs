@@ -111,39 +111,7 @@ public sealed partial class X86Cpu
                 break;
         }
 
-        ulong mask = SizeMask(size);
-        ulong r;
-        switch ((AluOp)d.SubOp)
-        {
-            case AluOp.Add:
-                r = (dst + src) & mask;
-                SetLazyFlags(LazyFlagsOp.Add, size, r, dst, src);
-                break;
-            case AluOp.Adc:
-                r = (dst + src + (GetCF() ? 1UL : 0UL)) & mask;
-                SetLazyFlags(LazyFlagsOp.Add, size, r, dst, src);
-                break;
-            case AluOp.Sub:
-                r = (dst - src) & mask;
-                SetLazyFlags(LazyFlagsOp.Sub, size, r, dst, src);
-                break;
-            case AluOp.Sbb:
-                r = (dst - src - (GetCF() ? 1UL : 0UL)) & mask;
-                SetLazyFlags(LazyFlagsOp.Sub, size, r, dst, src);
-                break;
-            case AluOp.And:
-                r = dst & src;
-                SetLazyFlags(LazyFlagsOp.Logic, size, r, 0, 0);
-                break;
-            case AluOp.Or:
-                r = dst | src;
-                SetLazyFlags(LazyFlagsOp.Logic, size, r, 0, 0);
-                break;
-            default:
-                r = dst ^ src;
-                SetLazyFlags(LazyFlagsOp.Logic, size, r, 0, 0);
-                break;
-        }
+        ulong r = Alu((AluOp)d.SubOp, size, dst, src);
 
         if (d.Form is OperandForm.MemReg or OperandForm.MemImm)
             WriteSegment(d.Segment, ea, size, r);
