@@ -62,7 +62,7 @@ public sealed class DeviceChannel : IDisposable
     public int ProcessId { get; private set; }
 
     /// <summary>Device ids in ring order.</summary>
-    public IReadOnlyList<string> DeviceIds => _slot.Devices.Select(d => d.Id).ToArray();
+    public IReadOnlyList<string> DeviceIds => _slot.DeviceIds;
 
     /// <summary>Why the channel died, if it did.</summary>
     public string? Fault { get; private set; }
@@ -321,7 +321,8 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>One round trip; false when the device is dead, hung (and now killed) or broke the protocol.</summary>
     private bool Send(ref RingMessage request, out RingMessage reply)
     {
-        long deadline = Stopwatch.GetTimestamp() + (long)(_slot.Devices[request.Device % _slot.Devices.Count].AccessTimeoutMs / 1000.0 * Stopwatch.Frequency);
+        int device = request.Device % _slot.Devices.Count;
+        long deadline = Stopwatch.GetTimestamp() + _slot.AccessTimeoutTicks[device];
         RingCallStatus status;
         if (request.Kind == MessageKind.PostedWrite)
         {
@@ -348,7 +349,7 @@ public sealed class DeviceChannel : IDisposable
             case RingCallStatus.TimedOut:
                 // The device may still be running the handler: it must be stopped before anything is released.
                 KilledAt = Stopwatch.GetTimestamp();
-                _onFault(this, $"no reply within {_slot.Devices[request.Device % _slot.Devices.Count].AccessTimeoutMs} ms: handler hung");
+                _onFault(this, $"no reply within {_slot.Devices[device].AccessTimeoutMs} ms: handler hung");
                 return false;
             case RingCallStatus.ProtocolError:
                 KilledAt = Stopwatch.GetTimestamp();

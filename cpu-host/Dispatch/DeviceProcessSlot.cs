@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 
@@ -25,8 +26,16 @@ public sealed class DeviceProcessSlot
         Devices = devices;
         Journals = devices.Select(d => new DeviceJournal(Math.Max(1, d.SnapshotEvery))).ToArray();
         Injectors = devices.Select(d => new CrashInjector(d.Crash)).ToArray();
+        DeviceIds = devices.Select(d => d.Id).ToArray();
+        AccessTimeoutTicks = devices.Select(d => (long)(d.AccessTimeoutMs * (Stopwatch.Frequency / 1000.0))).ToArray();
         _abandoned = new bool[devices.Count];
     }
+
+    /// <summary>Device ids in ring order.</summary>
+    public IReadOnlyList<string> DeviceIds { get; }
+
+    /// <summary>Per device: how long one access may wait, in Stopwatch ticks (derived once, used per access).</summary>
+    internal long[] AccessTimeoutTicks { get; }
 
     /// <summary>The process's name.</summary>
     public string ProcessKey { get; }
