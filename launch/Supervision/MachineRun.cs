@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SplitEmu.Launch.Monitor;
+using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -454,7 +455,7 @@ public sealed class MachineRun : IAsyncDisposable
             Profile = _profileName,
             Exit = new ExitSection
             {
-                Reason = KebabCase(exit.Reason.ToString()),
+                Reason = KebabCaseEnum.ToName(exit.Reason),
                 Code = exit.ExitCode,
                 GuestValue = exit.GuestValue,
                 Detail = exit.Detail,
@@ -466,7 +467,7 @@ public sealed class MachineRun : IAsyncDisposable
             {
                 Id = d.Id,
                 Type = d.Type,
-                Placement = KebabCase(d.Placement.ToString()),
+                Placement = KebabCaseEnum.ToName(d.Placement),
                 Group = d.Group,
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu.ProcessId),
                 Accesses = new AccessSection
@@ -518,9 +519,6 @@ public sealed class MachineRun : IAsyncDisposable
     }
 
     private static double Milliseconds(long stopwatchTicks) => stopwatchTicks * 1000.0 / Stopwatch.Frequency;
-
-    private static string KebabCase(string name) =>
-        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
     /// <summary>Starts the monitor socket and, on a terminal, the status line (launch/Monitor).</summary>
     private void StartMonitor()
