@@ -1,7 +1,5 @@
 using System.CommandLine;
 using SplitEmu.Launch.CrashTest;
-using SplitEmu.Launch.Images;
-using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -53,16 +51,8 @@ public static class CrashTestCommand
 
     private static async Task<int> ExecuteAsync(string? profilePath, int crashes, string? deviceId, IReadOnlyList<string> overrides, string? reportPath, CancellationToken cancellationToken)
     {
-        ProfileLoader loader = ProfileLoader.ForCurrentProcess();
-        ProfileLoadResult loaded = profilePath is null ? loader.LoadEmbeddedDefault(overrides) : loader.Load(profilePath, overrides);
-        IReadOnlyList<string> errors = loaded.Succeeded ? GuestImageCheck.Check(loaded.Profile!) : loaded.Errors.Select(e => e.ToString()).ToArray();
-        if (errors.Count > 0)
+        if (RunnableProfile.Load(profilePath, overrides) is not { } loaded)
         {
-            foreach (string error in errors)
-            {
-                Console.Error.WriteLine(error);
-            }
-
             return ExitCodes.BadInput;
         }
 

@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using SplitEmu.Launch.Images;
-using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
@@ -49,28 +47,8 @@ public static class RunCommand
     /// <summary>Loads the profile, reports every error, or runs the machine.</summary>
     public static async Task<int> ExecuteAsync(string? profilePath, IReadOnlyList<string> overrides, string? reportPath, double? timeoutSeconds, CancellationToken cancellationToken)
     {
-        ProfileLoader loader = ProfileLoader.ForCurrentProcess();
-        ProfileLoadResult loaded = profilePath is null
-            ? loader.LoadEmbeddedDefault(overrides)
-            : loader.Load(profilePath, overrides);
-        if (!loaded.Succeeded)
+        if (RunnableProfile.Load(profilePath, overrides) is not { } loaded)
         {
-            foreach (ProfileError error in loaded.Errors)
-            {
-                Console.Error.WriteLine(error);
-            }
-
-            return ExitCodes.BadInput;
-        }
-
-        IReadOnlyList<string> imageErrors = GuestImageCheck.Check(loaded.Profile!);
-        if (imageErrors.Count > 0)
-        {
-            foreach (string error in imageErrors)
-            {
-                Console.Error.WriteLine(error);
-            }
-
             return ExitCodes.BadInput;
         }
 
