@@ -141,12 +141,10 @@ public sealed class DeviceMap
                     continue; // removed regions stay removed
                 }
 
-                DeviceRegionInfo info = device.Infos[i];
-                AddressSpace space = SpaceOf(info);
+                AddressSpace space = SpaceOf(device.Infos[i]);
                 space.RemoveSubregion(old);
                 drains.Add(old.Lease.CloseAsync());
-                MemoryRegion fresh = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(i), device.Id);
-                space.AddSubregion(space.Root, slot.Base, fresh, priority: 1);
+                MemoryRegion fresh = AddRegion(device, i, link);
                 if (!old.Enabled)
                 {
                     space.SetEnabled(fresh, false);
@@ -246,13 +244,23 @@ public sealed class DeviceMap
                 continue;
             }
 
-            DeviceRegionInfo info = device.Infos[i];
-            MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, device.Link.HandlerFor(i), device.Id);
-            AddressSpace space = SpaceOf(info);
-            space.AddSubregion(space.Root, slot.Base, region, priority: 1);
-            slot.Mapped = region;
+            slot.Mapped = AddRegion(device, i, device.Link);
             slot.Removed = null;
         }
+    }
+
+    /// <summary>
+    /// Places a fresh region for slot <paramref name="index"/> at the slot's base, dispatching through
+    /// <paramref name="link"/> (caller holds the gate and a transaction). A closed lease never reopens, so every
+    /// (re)plug gets a new region object.
+    /// </summary>
+    private MemoryRegion AddRegion(PluggedDevice device, int index, IDeviceLink link)
+    {
+        DeviceRegionInfo info = device.Infos[index];
+        MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device.Id);
+        AddressSpace space = SpaceOf(info);
+        space.AddSubregion(space.Root, device.Slots[index].Base, region, priority: 1);
+        return region;
     }
 
     /// <summary>Takes slot <paramref name="index"/> out of the map (caller holds the gate); returns its drain.</summary>
