@@ -2,6 +2,7 @@ using System.Diagnostics;
 using SplitEmu.CpuHost.Machine;
 using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Launch.CrashTest;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Tests.Infrastructure;
@@ -84,21 +85,16 @@ public sealed class UnplugTests(ITestOutputHelper output)
         }
 
         DeviceAccessStats device = await harness.StopDeviceAsync(DeviceId);
+        Percentiles unplug = Percentiles.Of(unplugMs.Select(ms => (double?)ms));
         output.WriteLine(
-            $"{Cycles} unplug/replug cycles in {total.Elapsed.TotalSeconds:F1} s; unplug p50 {Percentile(unplugMs, 0.5):F2} ms, " +
-            $"p99 {Percentile(unplugMs, 0.99):F2} ms, max {slowest.TotalMilliseconds:F1} ms; " +
+            $"{Cycles} unplug/replug cycles in {total.Elapsed.TotalSeconds:F1} s; unplug p50 {unplug.P50:F2} ms, " +
+            $"p99 {unplug.P99:F2} ms, max {slowest.TotalMilliseconds:F1} ms; " +
             $"{device.Reads + device.Writes} accesses served, in {cyclesWithAccesses} of the mapped windows; {device.AccessesAfterGone} after gone");
         Assert.Equal(0, device.AccessesAfterGone);
         Assert.All(machine.Devices.Describe(), r => Assert.Equal(0, r.Leases));
         Assert.True(cyclesWithAccesses > Cycles / 2, $"accesses reached the device in only {cyclesWithAccesses} of {Cycles} windows");
         Assert.True(slowest < s_deadline, $"an unplug took {slowest.TotalMilliseconds} ms");
         Assert.Equal(0, harness.DeviceProcess.Process.HasExited ? 1 : 0); // no unplug had to kill the device
-    }
-
-    private static double Percentile(List<double> values, double p)
-    {
-        List<double> sorted = [.. values.Order()];
-        return sorted[(int)Math.Min(sorted.Count - 1, p * sorted.Count)];
     }
 
     [Fact]
