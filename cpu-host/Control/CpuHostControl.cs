@@ -28,6 +28,10 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
     }
 
     /// <inheritdoc/>
+    public Task<GuestMemoryShare> GetGuestMemoryAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Machine.GuestMemoryShare());
+
+    /// <inheritdoc/>
     public Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult(Machine.CreateChannel(request.ProcessKey, request.Epoch));
 

@@ -127,6 +127,22 @@ public sealed class InlineDevice : IDeviceLink
         }
     }
 
+    /// <summary>Runs <paramref name="work"/> (a timer callback) as if it were an access: never beside one; a failure is reported.</summary>
+    public void RunExclusive(Action work)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                work();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+            }
+        }
+    }
+
     private void Fail(Exception ex)
     {
         _failures++;

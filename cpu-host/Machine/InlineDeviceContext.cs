@@ -1,20 +1,31 @@
+using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Timing;
 
 namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>The machine as an inline device sees it: direct calls into the CPU process.</summary>
 internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine machine, IDeviceOutputSink output) : IDeviceContext
 {
+    /// <summary>The device this context serves (set right after the device is created).</summary>
+    public InlineDevice? Owner { get; set; }
+
     public string DeviceId => config.Id;
+
+    public MachineFacts Machine { get; } = new(machine.Ram.Size);
+
+    public long NowNanoseconds => MachineClock.NowNanoseconds;
 
     public void SetIrq(bool asserted)
     {
         if (config.Irq is int line)
         {
-            machine.Interrupts.SetLevel(line, asserted);
+            SetIrqLine(line, asserted);
         }
     }
+
+    public void SetIrqLine(int line, bool asserted) => machine.SetInterruptLine(line, asserted);
 
     public void RequestMachineExit(int exitCode, ulong guestValue) => machine.RequestGuestExit(exitCode, guestValue);
 
@@ -22,4 +33,43 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
         machine.Devices.RequestChange(config.Id, region, kind, newBase);
+
+    public void SetTimer(long deadlineNanoseconds)
+    {
+        if (Owner is { } device)
+        {
+            machine.Timers.Arm(device, deadlineNanoseconds);
+        }
+    }
+
+    public void CancelTimer()
+    {
+        if (Owner is { } device)
+        {
+            machine.Timers.Disarm(device);
+        }
+    }
+
+    public unsafe bool DmaRead(ulong address, Span<byte> destination)
+    {
+        if (!machine.Ram.Contains(address, (ulong)destination.Length))
+        {
+            return false;
+        }
+
+        new ReadOnlySpan<byte>(machine.Ram.Base + address, destination.Length).CopyTo(destination);
+        return true;
+    }
+
+    public unsafe bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (!machine.Ram.Contains(address, (ulong)source.Length))
+        {
+            return false;
+        }
+
+        source.CopyTo(new Span<byte>(machine.Ram.Base + address, source.Length));
+        machine.Cpu.InvalidateCode(address, source.Length);
+        return true;
+    }
 }

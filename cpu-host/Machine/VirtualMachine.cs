@@ -51,6 +51,7 @@ public sealed class VirtualMachine : IDisposable
         Bus = new MachineBus(Memory, Io);
         Devices = new DeviceMap(Memory, Io);
         Cpu = new X86Cpu(Bus);
+        Timers = new InlineTimers(() => Cpu.RequestStop());
 
         unsafe
         {
@@ -106,6 +107,18 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>Interrupt line levels.</summary>
     public InterruptLines Interrupts { get; } = new();
+
+    /// <summary>Timers of the inline devices.</summary>
+    public InlineTimers Timers { get; }
+
+    /// <summary>Guest RAM as bus-master device processes map it.</summary>
+    public GuestMemoryShare GuestMemoryShare() => _ram.Share();
+
+    /// <summary>A device drove ISA interrupt line <paramref name="line"/> (any thread; untrusted lines are ignored).</summary>
+    public void SetInterruptLine(int line, bool asserted)
+    {
+        Interrupts.SetLevel(line, asserted);
+    }
 
     /// <summary>How the machine ended, once it has.</summary>
     public MachineExitInfo? Exit => Volatile.Read(ref _exit);
@@ -358,6 +371,7 @@ public sealed class VirtualMachine : IDisposable
             _channels.Clear();
         }
 
+        Timers.Dispose();
         _ram.Dispose();
         _mayRun.Dispose();
         _parked.Dispose();
@@ -420,8 +434,10 @@ public sealed class VirtualMachine : IDisposable
 
     private void AddInlineDevice(DeviceConfig config)
     {
-        IDevice device = DeviceCatalog.Create(config, new InlineDeviceContext(config, this, _output));
+        InlineDeviceContext context = new(config, this, _output);
+        IDevice device = DeviceCatalog.Create(config, context);
         InlineDevice inline = new(config.Id, device);
+        context.Owner = inline;
         _inlineDevices.Add(config.Id, inline);
         Devices.Plug(config.Id, device.Regions, inline);
     }
@@ -432,7 +448,10 @@ public sealed class VirtualMachine : IDisposable
         switch (message.Kind)
         {
             case MessageKind.IrqLevel:
-                Interrupts.SetLevel((int)Math.Min(message.Offset, int.MaxValue), message.Value != 0);
+                SetInterruptLine((int)Math.Min(message.Offset, int.MaxValue), message.Value != 0);
+                break;
+            case MessageKind.DmaWritten when message.Value <= int.MaxValue:
+                Cpu.InvalidateCode(message.Offset, (int)message.Value);
                 break;
             case MessageKind.MapChange when !channel.Replaying && message.Device < ids.Count:
                 // A replayed change is already in the map: it was applied when it first happened.

@@ -17,6 +17,8 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     private IRequestServer? _responder;
     private DeviceServer? _server;
     private IReadOnlyList<string> _deviceIds = [];
+    private DeviceTimers? _timers;
+    private GuestMemoryWindow? _guestMemory;
 
     /// <summary>Serves over <paramref name="rpc"/>.</summary>
     public DeviceHostControl(JsonRpc rpc) => _output = new OutputForwarder(rpc);
@@ -46,17 +48,26 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             }
 
             _responder = responder;
+            if (request.GuestMemory is { } share)
+            {
+                _guestMemory = new GuestMemoryWindow(share.SharePath, share.Size, share.Windows);
+            }
+
+            DeviceServer? server = null;
+            _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers());
+            MachineFacts machine = new(request.RamBytes);
             List<IDevice> devices = [];
             foreach (var config in request.Devices)
             {
-                RingDeviceContext context = new(config, _output) { DeviceIndex = (ushort)devices.Count };
+                RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory) { DeviceIndex = (ushort)devices.Count };
                 devices.Add(DeviceCatalog.Create(config, context));
                 context.Connect(responder);
             }
 
             _segment = segment;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
-            _server = new DeviceServer(responder, devices, _deviceIds, segment, _output);
+            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers);
+            _server = server;
             return Task.FromResult(new DeviceHostAttachResult
             {
                 ProcessId = Environment.ProcessId,
@@ -76,6 +87,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
         }
 
         server?.Stop();
+        _timers?.Dispose();
         await _output.FlushAsync().ConfigureAwait(false);
         DeviceAccessStats[] stats = new DeviceAccessStats[_deviceIds.Count];
         for (int i = 0; i < stats.Length; i++)
@@ -91,8 +103,10 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _server?.Stop();
+        _timers?.Dispose();
         await _output.DisposeAsync().ConfigureAwait(false);
         _segment?.Dispose();
+        _guestMemory?.Dispose();
         (_responder as IDisposable)?.Dispose();
     }
 }

@@ -23,15 +23,21 @@ public sealed class DeviceServer : IDisposable
     private readonly DeviceCounters[] _counters;
     private readonly Thread _thread;
 
-    /// <summary>Nonzero once <see cref="Stop"/> was called; read by the serving thread's wait.</summary>
-    private int _stop;
+    /// <summary>Why the serving thread's wait must end: <see cref="WakeStop"/> and/or <see cref="WakeTimers"/>.</summary>
+    private int _wake;
+
+    private const int WakeStop = 1;
+    private const int WakeTimers = 2;
+
+    private readonly DeviceTimers _timers;
 
     /// <summary>
     /// Starts serving <paramref name="devices"/> (ring device number = list index). Snapshots travel through
     /// <paramref name="segment"/>'s state area (null: the transport has none, and devices cannot be restored).
     /// </summary>
-    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output)
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers)
     {
+        _timers = timers;
         _responder = responder;
         _devices = devices;
         _deviceIds = deviceIds;
@@ -48,9 +54,18 @@ public sealed class DeviceServer : IDisposable
     /// <summary>Stops serving after the request in hand; returns when the thread has ended.</summary>
     public void Stop()
     {
-        Volatile.Write(ref _stop, 1);
+        Interlocked.Or(ref _wake, WakeStop);
         _responder.KickRequestWaiter();
         _thread.Join();
+    }
+
+    /// <summary>Some device timer is due: the serving thread runs it after the request in hand (any thread).</summary>
+    public void WakeForTimers()
+    {
+        if ((Interlocked.Or(ref _wake, WakeTimers) & WakeTimers) == 0)
+        {
+            _responder.KickRequestWaiter();
+        }
     }
 
     /// <inheritdoc/>
@@ -58,12 +73,49 @@ public sealed class DeviceServer : IDisposable
 
     private void Serve()
     {
-        while (_responder.WaitForRequest(out RingMessage request, ref _stop))
+        while (true)
         {
-            RingMessage reply = Handle(in request);
-            if (request.Kind != MessageKind.PostedWrite)
+            if (_responder.WaitForRequest(out RingMessage request, ref _wake))
             {
-                _responder.Reply(reply);
+                RingMessage reply = Handle(in request);
+                if (request.Kind != MessageKind.PostedWrite)
+                {
+                    _responder.Reply(reply);
+                }
+            }
+
+            int wake = Volatile.Read(ref _wake);
+            if ((wake & WakeStop) != 0)
+            {
+                return;
+            }
+
+            if ((wake & WakeTimers) != 0)
+            {
+                Interlocked.And(ref _wake, ~WakeTimers);
+                RunDueTimers();
+            }
+        }
+    }
+
+    /// <summary>Runs the callbacks of due timers, between accesses; a failing callback is reported, not fatal.</summary>
+    private void RunDueTimers()
+    {
+        long now = Shared.Timing.MachineClock.NowNanoseconds;
+        Span<int> due = stackalloc int[Math.Max(1, _devices.Count)];
+        int count = _timers.TakeDue(now, due);
+        for (int i = 0; i < count; i++)
+        {
+            if (_devices[due[i]] is ITimedDevice timed)
+            {
+                try
+                {
+                    timed.OnTimer(now);
+                }
+                catch (Exception ex)
+                {
+                    Console.Error.WriteLine($"device {_deviceIds[due[i]]}: timer: {ex.GetType().Name}: {ex.Message}");
+                }
             }
         }
     }

@@ -1,28 +1,44 @@
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
-/// The machine as an isolated device sees it: interrupt lines and exit requests travel through the event
-/// ring to the CPU process; output goes to the launcher through the <see cref="OutputForwarder"/>.
+/// The machine as an isolated device sees it: interrupt lines, map changes and exit requests travel through the
+/// event ring to the CPU process; output goes to the launcher through the <see cref="OutputForwarder"/>; timers
+/// fire on the serving thread (<see cref="DeviceTimers"/>); DMA goes through the shared guest memory.
 /// </summary>
 public sealed class RingDeviceContext : IDeviceContext
 {
     private readonly DeviceConfig _config;
     private readonly OutputForwarder _output;
+    private readonly DeviceTimers _timers;
+    private readonly GuestMemoryWindow? _guestMemory;
     private IRequestServer? _responder;
 
     /// <summary>Context for device <paramref name="config"/>; events flow once <see cref="Connect"/> was called.</summary>
-    public RingDeviceContext(DeviceConfig config, OutputForwarder output)
+    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory)
     {
         _config = config;
+        Machine = machine;
         _output = output;
+        _timers = timers;
+        _guestMemory = guestMemory;
     }
 
     /// <inheritdoc/>
     public string DeviceId => _config.Id;
+
+    /// <inheritdoc/>
+    public MachineFacts Machine { get; }
+
+    /// <summary>This device's index in its process (the ring's device number).</summary>
+    public ushort DeviceIndex { get; set; }
+
+    /// <inheritdoc/>
+    public long NowNanoseconds => MachineClock.NowNanoseconds;
 
     /// <summary>Routes events into <paramref name="responder"/>'s event ring.</summary>
     public void Connect(IRequestServer responder) => _responder = responder;
@@ -32,9 +48,13 @@ public sealed class RingDeviceContext : IDeviceContext
     {
         if (_config.Irq is int line)
         {
-            _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
+            SetIrqLine(line, asserted);
         }
     }
+
+    /// <inheritdoc/>
+    public void SetIrqLine(int line, bool asserted) =>
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
 
     /// <inheritdoc/>
     public void RequestMachineExit(int exitCode, ulong guestValue) =>
@@ -55,6 +75,25 @@ public sealed class RingDeviceContext : IDeviceContext
             Offset = newBase,
         });
 
-    /// <summary>This device's index in its process (the ring's device number).</summary>
-    public ushort DeviceIndex { get; set; }
+    /// <inheritdoc/>
+    public void SetTimer(long deadlineNanoseconds) => _timers.Arm(DeviceIndex, deadlineNanoseconds);
+
+    /// <inheritdoc/>
+    public void CancelTimer() => _timers.Disarm(DeviceIndex);
+
+    /// <inheritdoc/>
+    public bool DmaRead(ulong address, Span<byte> destination) => _guestMemory?.TryRead(address, destination) ?? false;
+
+    /// <inheritdoc/>
+    public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (_guestMemory is null || !_guestMemory.TryWrite(address, source))
+        {
+            return false;
+        }
+
+        // The CPU may hold decoded instructions from these bytes: tell it before the guest can run them.
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = DeviceAccessScope.EventFlags, Offset = address, Value = (ulong)source.Length });
+        return true;
+    }
 }

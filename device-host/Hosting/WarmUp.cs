@@ -26,7 +26,8 @@ internal static class WarmUp
             RingRequester requester = new(cpuSide, WaitSettings.Handoff);
             RingResponder responder = new(deviceSide, WaitSettings.Handoff);
             TestDevice device = new(new DeviceConfig { Id = "warmup", Type = TestDevice.TypeName }, new NullContext());
-            using DeviceServer server = new(responder, [device], ["warmup"], deviceSide, output);
+            using DeviceTimers timers = new(1, () => { });
+            using DeviceServer server = new(responder, [device], ["warmup"], deviceSide, output, timers);
             long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency * 5;
             for (int i = 0; i < RoundTrips; i++)
             {
@@ -49,9 +50,29 @@ internal static class WarmUp
     {
         public string DeviceId => "warmup";
 
+        public MachineFacts Machine { get; } = new(RamBytes: 0);
+
+        public long NowNanoseconds => 0;
+
         public void SetIrq(bool asserted)
         {
         }
+
+        public void SetIrqLine(int line, bool asserted)
+        {
+        }
+
+        public void SetTimer(long deadlineNanoseconds)
+        {
+        }
+
+        public void CancelTimer()
+        {
+        }
+
+        public bool DmaRead(ulong address, Span<byte> destination) => false;
+
+        public bool DmaWrite(ulong address, ReadOnlySpan<byte> source) => false;
 
         public void RequestMachineExit(int exitCode, ulong guestValue)
         {

@@ -6,8 +6,17 @@ public interface IDeviceContext
     /// <summary>The device's id from the profile.</summary>
     string DeviceId { get; }
 
+    /// <summary>Facts about the machine the device is part of (RAM size, CPU count).</summary>
+    MachineFacts Machine { get; }
+
     /// <summary>Drives the device's interrupt line (the profile's irq) to <paramref name="asserted"/>.</summary>
     void SetIrq(bool asserted);
+
+    /// <summary>
+    /// Drives ISA interrupt line <paramref name="line"/> (0-15) to <paramref name="asserted"/>: for devices with
+    /// fixed lines of their own, like the PIT on 0 or an IDE controller's two channels on 14 and 15.
+    /// </summary>
+    void SetIrqLine(int line, bool asserted);
 
     /// <summary>Asks to end the machine with process exit code <paramref name="exitCode"/>.</summary>
     void RequestMachineExit(int exitCode, ulong guestValue);
@@ -21,4 +30,29 @@ public interface IDeviceContext
     /// never a deadlock, never a stale map for the next instruction.
     /// </summary>
     void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0);
+
+    /// <summary>The machine clock in nanoseconds (monotonic; the same clock in every process of the machine).</summary>
+    long NowNanoseconds { get; }
+
+    /// <summary>
+    /// Arms the device's one timer for <paramref name="deadlineNanoseconds"/> on <see cref="NowNanoseconds"/>'s
+    /// clock, replacing any earlier deadline. When it passes, <see cref="ITimedDevice.OnTimer"/> runs on the
+    /// device's thread, between accesses (never during one). A deadline in the past fires at once.
+    /// </summary>
+    void SetTimer(long deadlineNanoseconds);
+
+    /// <summary>Disarms the device's timer.</summary>
+    void CancelTimer();
+
+    /// <summary>
+    /// Bus-master read of guest memory at <paramref name="address"/> into <paramref name="destination"/>. False,
+    /// with nothing read, when any byte lies outside the windows the CPU process granted this device.
+    /// </summary>
+    bool DmaRead(ulong address, Span<byte> destination);
+
+    /// <summary>
+    /// Bus-master write of <paramref name="source"/> to guest memory at <paramref name="address"/>. False, with
+    /// nothing written, when any byte lies outside the granted windows. The CPU drops stale decoded code there.
+    /// </summary>
+    bool DmaWrite(ulong address, ReadOnlySpan<byte> source);
 }

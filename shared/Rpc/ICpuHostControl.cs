@@ -6,6 +6,9 @@ public interface ICpuHostControl
     /// <summary>Builds the machine (RAM, images, CPU state, inline devices). Returns the CPU process id.</summary>
     Task<int> ConfigureAsync(CpuHostSetup setup, CancellationToken cancellationToken = default);
 
+    /// <summary>Guest RAM as bus-master device processes map it, with the DMA windows the CPU process grants.</summary>
+    Task<GuestMemoryShare> GetGuestMemoryAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Creates the shared-memory segment for a device process and returns its path.</summary>
     Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default);
 

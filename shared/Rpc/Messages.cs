@@ -10,6 +10,13 @@ public enum AddressSpaceKind
 
     /// <summary>The x86 I/O port space.</summary>
     Io,
+
+    /// <summary>
+    /// PCI configuration space, reached through the host bridge (ports 0xCF8/0xCFC). Address of function
+    /// bus:device.function, register r = <c>bus &lt;&lt; 16 | device &lt;&lt; 11 | function &lt;&lt; 8 | r</c>
+    /// (<see cref="PciConfigAddress"/>); a function's region is 256 bytes at register 0.
+    /// </summary>
+    PciConfig,
 }
 
 /// <summary>A region a device occupies.</summary>
@@ -84,6 +91,25 @@ public sealed record DeviceHostAttachRequest
 
     /// <summary>Test-only fault injection into the data plane.</summary>
     public SplitEmu.Shared.Transport.TransportFault InjectFault { get; init; }
+
+    /// <summary>Bytes of guest RAM (what CMOS and fw_cfg report).</summary>
+    public ulong RamBytes { get; init; }
+
+    /// <summary>Guest memory for bus-master devices, with the windows they may reach; null for a process without DMA.</summary>
+    public GuestMemoryShare? GuestMemory { get; init; }
+}
+
+/// <summary>The CPU process's guest RAM as device processes map it for DMA.</summary>
+public sealed record GuestMemoryShare
+{
+    /// <summary>Where to open it (<c>/proc/PID/fd/N</c> of the CPU process).</summary>
+    public required string SharePath { get; init; }
+
+    /// <summary>Bytes of the shared memory (guest-physical 0 up).</summary>
+    public required ulong Size { get; init; }
+
+    /// <summary>The ranges DMA may touch; anything else is refused.</summary>
+    public required IReadOnlyList<DmaWindow> Windows { get; init; }
 }
 
 /// <summary>What a device process serves.</summary>
@@ -214,3 +240,8 @@ public sealed record CrashRecord
     /// <summary>Accesses that ended as bus errors because of this crash (0 under stall).</summary>
     public long BusErrors { get; set; }
 }
+
+/// <summary>A range of guest RAM a device may reach by DMA (guest-physical start = offset in the shared memory).</summary>
+/// <param name="Start">First byte.</param>
+/// <param name="Length">Bytes.</param>
+public sealed record DmaWindow(ulong Start, ulong Length);

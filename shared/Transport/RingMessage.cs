@@ -118,6 +118,12 @@ public enum MessageKind : byte
     /// lease and before the guest's next instruction.
     /// </summary>
     MapChange = 34,
+
+    /// <summary>
+    /// Event: the device wrote <see cref="RingMessage.Value"/> bytes of guest RAM at <see cref="RingMessage.Offset"/>
+    /// by DMA; the CPU drops decoded instructions from there before the guest runs them.
+    /// </summary>
+    DmaWritten = 35,
 }
 
 /// <summary>Flags of an event.</summary>

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+
+namespace SplitEmu.Shared.Transport;
+
+/// <summary>
+/// Guest RAM as shared memory: an anonymous memfd mapped into the CPU process, which device processes map by
+/// <see cref="SharePath"/> (<c>/proc/PID/fd/N</c>) for DMA. No file name exists at any time, so no crash of
+/// any process can leave one behind; the memory lives until the last process mapping it exits.
+/// </summary>
+public sealed unsafe partial class SharedGuestMemory : IDisposable
+{
+    private const int ProtRead = 1;
+    private const int ProtWrite = 2;
+    private const int MapShared = 1;
+    private const uint MfdCloexec = 1;
+    private const int OpenReadWrite = 2;
+    private const int OpenCloexec = 0x80000;
+
+    private byte* _base;
+    private int _fd;
+
+    private SharedGuestMemory(int fd, byte* memory, ulong size, string sharePath)
+    {
+        _fd = fd;
+        _base = memory;
+        Size = size;
+        SharePath = sharePath;
+    }
+
+    /// <summary>Bytes mapped.</summary>
+    public ulong Size { get; }
+
+    /// <summary>First byte.</summary>
+    public byte* Base => _base;
+
+    /// <summary>Where another process of this user opens the same memory (valid while this process lives).</summary>
+    public string SharePath { get; }
+
+    /// <summary>Creates <paramref name="size"/> bytes of zero-filled shared memory named <paramref name="name"/> (for /proc maps).</summary>
+    public static SharedGuestMemory Create(string name, ulong size)
+    {
+        int fd = MemfdCreate(name, MfdCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"memfd_create failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        if (Ftruncate(fd, (long)size) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Close(fd);
+            throw new IOException($"cannot size guest memory to {size} bytes: errno {errno}");
+        }
+
+        return Map(fd, size, $"/proc/{Environment.ProcessId}/fd/{fd}");
+    }
+
+    /// <summary>Maps memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
+    public static SharedGuestMemory Open(string sharePath, ulong size)
+    {
+        int fd = OpenFile(sharePath, OpenReadWrite | OpenCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open guest memory {sharePath}: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        long actual = Lseek(fd, 0, 2);
+        if (actual < 0 || (ulong)actual < size)
+        {
+            Close(fd);
+            throw new InvalidDataException($"guest memory {sharePath} has {actual} bytes, expected {size}");
+        }
+
+        return Map(fd, size, sharePath);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_base != null)
+        {
+            Munmap(_base, (nuint)Size);
+            _base = null;
+        }
+
+        if (_fd >= 0)
+        {
+            Close(_fd);
+            _fd = -1;
+        }
+    }
+
+    private static SharedGuestMemory Map(int fd, ulong size, string sharePath)
+    {
+        void* memory = Mmap(null, (nuint)size, ProtRead | ProtWrite, MapShared, fd, 0);
+        if (memory == (void*)-1)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Close(fd);
+            throw new IOException($"cannot map {size} bytes of guest memory: errno {errno}");
+        }
+
+        return new SharedGuestMemory(fd, (byte*)memory, size, sharePath);
+    }
+
+    [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenFile(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long Lseek(int fd, long offset, int whence);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(void* address, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}

@@ -1,0 +1,101 @@
+using SplitEmu.DeviceHost.Sdk;
+
+namespace SplitEmu.Tests.Infrastructure;
+
+/// <summary>
+/// A machine for unit tests of one device model: records what the device did (interrupt levels, output, map
+/// changes, exit requests), lets the test set the clock and fire the timer, and gives it a byte array as guest
+/// RAM for DMA.
+/// </summary>
+public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, ulong ramBytes = 1 << 20) : IDeviceContext
+{
+    /// <summary>Guest RAM the device reaches by DMA.</summary>
+    public byte[] Ram { get; } = new byte[ramBytes];
+
+    /// <summary>Current level of each ISA line.</summary>
+    public bool[] IrqLevels { get; } = new bool[16];
+
+    /// <summary>Every level change, in order: (line, level).</summary>
+    public List<(int Line, bool Level)> IrqChanges { get; } = [];
+
+    /// <summary>Bytes the device output.</summary>
+    public List<byte> OutputBytes { get; } = [];
+
+    /// <summary>Map changes asked for.</summary>
+    public List<(int Region, MapChangeKind Kind, ulong NewBase)> MapChanges { get; } = [];
+
+    /// <summary>Exit requests.</summary>
+    public List<(int ExitCode, ulong GuestValue)> Exits { get; } = [];
+
+    /// <summary>DMA transfers refused (outside RAM).</summary>
+    public int RefusedDma { get; private set; }
+
+    /// <summary>The armed timer deadline, or null.</summary>
+    public long? TimerDeadline { get; private set; }
+
+    /// <summary>The clock; tests move it.</summary>
+    public long NowNanoseconds { get; set; }
+
+    public string DeviceId => deviceId;
+
+    public MachineFacts Machine { get; } = new(ramBytes);
+
+    public void SetIrq(bool asserted)
+    {
+        if (irq is int line)
+        {
+            SetIrqLine(line, asserted);
+        }
+    }
+
+    public void SetIrqLine(int line, bool asserted)
+    {
+        IrqLevels[line] = asserted;
+        IrqChanges.Add((line, asserted));
+    }
+
+    public void RequestMachineExit(int exitCode, ulong guestValue) => Exits.Add((exitCode, guestValue));
+
+    public void Output(ReadOnlySpan<byte> data) => OutputBytes.AddRange(data.ToArray());
+
+    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) => MapChanges.Add((region, kind, newBase));
+
+    public void SetTimer(long deadlineNanoseconds) => TimerDeadline = deadlineNanoseconds;
+
+    public void CancelTimer() => TimerDeadline = null;
+
+    public bool DmaRead(ulong address, Span<byte> destination)
+    {
+        if (address > (ulong)Ram.Length || (ulong)destination.Length > (ulong)Ram.Length - address)
+        {
+            RefusedDma++;
+            return false;
+        }
+
+        Ram.AsSpan((int)address, destination.Length).CopyTo(destination);
+        return true;
+    }
+
+    public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (address > (ulong)Ram.Length || (ulong)source.Length > (ulong)Ram.Length - address)
+        {
+            RefusedDma++;
+            return false;
+        }
+
+        source.CopyTo(Ram.AsSpan((int)address, source.Length));
+        return true;
+    }
+
+    /// <summary>Moves the clock to <paramref name="now"/> and fires the timer if its deadline passed (as the host would).</summary>
+    public void AdvanceTo(long now, ITimedDevice device)
+    {
+        NowNanoseconds = now;
+        while (TimerDeadline is long deadline && deadline <= NowNanoseconds)
+        {
+            TimerDeadline = null;
+            device.OnTimer(NowNanoseconds);
+        }
+    }
+}
