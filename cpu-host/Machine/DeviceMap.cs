@@ -22,17 +22,19 @@ public sealed class DeviceMap
 
     private readonly AddressSpace _memory;
     private readonly AddressSpace _io;
+    private readonly AddressSpace? _pciConfig;
 
     /// <summary>Serializes changes to the device table; dispatch never takes it.</summary>
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PluggedDevice> _devices = new(StringComparer.Ordinal);
     private long _rejectedRequests;
 
-    /// <summary>Manages device regions in <paramref name="memory"/> and <paramref name="io"/>.</summary>
-    public DeviceMap(AddressSpace memory, AddressSpace io)
+    /// <summary>Manages device regions in <paramref name="memory"/>, <paramref name="io"/> and (PCI machines) <paramref name="pciConfig"/>.</summary>
+    public DeviceMap(AddressSpace memory, AddressSpace io, AddressSpace? pciConfig = null)
     {
         _memory = memory;
         _io = io;
+        _pciConfig = pciConfig;
     }
 
     /// <summary>Map changes devices asked for that were refused (unknown region, out of range).</summary>
@@ -144,13 +146,7 @@ public sealed class DeviceMap
                 AddressSpace space = SpaceOf(device.Infos[i]);
                 space.RemoveSubregion(old);
                 drains.Add(old.Lease.CloseAsync());
-                MemoryRegion fresh = AddRegion(device, i, link);
-                if (!old.Enabled)
-                {
-                    space.SetEnabled(fresh, false);
-                }
-
-                slot.Mapped = fresh;
+                slot.Mapped = AddRegion(device, i, link);
             }
 
             device.Link = link;
@@ -201,7 +197,7 @@ public sealed class DeviceMap
                         ? (mapped.Enabled ? "mapped" : "disabled")
                         : slot.Removed is { Lease.IsDrained: false } ? "draining" : "removed";
                     reports.Add(new RegionReport(
-                        info.Space == AddressSpaceKind.Io ? "io" : "memory",
+                        info.Space switch { AddressSpaceKind.Io => "io", AddressSpaceKind.PciConfig => "pci-config", _ => "memory" },
                         slot.Base,
                         info.Size,
                         region?.Name ?? $"{device.Id}.{info.Name}",
@@ -221,7 +217,12 @@ public sealed class DeviceMap
             ? device
             : throw new InvalidOperationException($"no device '{deviceId}' is plugged");
 
-    private AddressSpace SpaceOf(DeviceRegionInfo info) => info.Space == AddressSpaceKind.Io ? _io : _memory;
+    private AddressSpace SpaceOf(DeviceRegionInfo info) => info.Space switch
+    {
+        AddressSpaceKind.Io => _io,
+        AddressSpaceKind.PciConfig => _pciConfig ?? throw new InvalidOperationException($"region '{info.Name}' is in PCI configuration space, and this machine has no PCI host bridge"),
+        _ => _memory,
+    };
 
     /// <summary>Adds fresh region objects (a removed region's lease is closed for good) for every unmapped slot.</summary>
     private void MapRegions(PluggedDevice device)
@@ -260,6 +261,11 @@ public sealed class DeviceMap
         MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device.Id);
         AddressSpace space = SpaceOf(info);
         space.AddSubregion(space.Root, device.Slots[index].Base, region, priority: 1);
+        if (!device.Slots[index].Enabled)
+        {
+            space.SetEnabled(region, false); // hidden as it was (or as declared): a re-plug or restart shows nothing new
+        }
+
         return region;
     }
 
@@ -331,6 +337,7 @@ public sealed class DeviceMap
                         space.SetEnabled(region, kind == MapChangeKind.Enable);
                     }
 
+                    device.Slots[index].Enabled = kind == MapChangeKind.Enable;
                     break;
                 case MapChangeKind.Remove:
                     _ = RemoveUnderGate(device, index, DefaultDrainDeadline);
@@ -350,7 +357,7 @@ public sealed class DeviceMap
 
         public DeviceRegionInfo[] Infos { get; } = infos;
 
-        public RegionSlot[] Slots { get; } = infos.Select(i => new RegionSlot { Base = i.Base }).ToArray();
+        public RegionSlot[] Slots { get; } = infos.Select(i => new RegionSlot { Base = i.Base, Enabled = !i.StartsDisabled }).ToArray();
 
         /// <summary>The unplug in progress or done, until a re-plug.</summary>
         public Task? Unplugging { get; set; }
@@ -360,6 +367,9 @@ public sealed class DeviceMap
     {
         /// <summary>Where the region sits (moves change it).</summary>
         public ulong Base;
+
+        /// <summary>Whether the region decodes (device-requested enable/disable change it).</summary>
+        public bool Enabled;
 
         /// <summary>The region object in the map, or null while removed.</summary>
         public MemoryRegion? Mapped;

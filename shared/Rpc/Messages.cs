@@ -27,7 +27,9 @@ public enum AddressSpaceKind
 /// <param name="PostedWrites">Writes need no reply (posted): the guest goes on at once; a later read still sees them handled.</param>
 /// <param name="SynchronousOffsets">With <paramref name="PostedWrites"/>: registers whose writes still wait for the device
 /// (ones whose effect the next instruction must see: a map change, an interrupt mask).</param>
-public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size, bool PostedWrites = false, IReadOnlyList<ulong>? SynchronousOffsets = null);
+/// <param name="StartsDisabled">The region is plugged hidden; the device shows it when the guest enables it (a PCI BAR
+/// whose decoding is off until the guest programs it).</param>
+public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size, bool PostedWrites = false, IReadOnlyList<ulong>? SynchronousOffsets = null, bool StartsDisabled = false);
 
 /// <summary>Everything the CPU process needs to build the machine.</summary>
 public sealed record CpuHostSetup
