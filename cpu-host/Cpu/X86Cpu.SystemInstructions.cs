@@ -98,7 +98,7 @@ public sealed partial class X86Cpu
         _state.Gpr[Gpr.Rdx] = edx;
     }
 
-    private ulong CurrentTsc => _state.Tsc + (ulong)_runExecuted;
+    private ulong CurrentTsc => TimeStampSource is { } source ? source() : _state.Tsc + (ulong)_runExecuted;
 
     private void ExecuteRdtsc()
     {

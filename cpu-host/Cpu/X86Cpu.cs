@@ -73,6 +73,13 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Instructions retired since construction (updated when <see cref="Run"/> returns).</summary>
     public long InstructionsExecuted => _instructionsExecuted;
 
+    /// <summary>
+    /// Where RDTSC reads time from, or null for the instruction count (deterministic, for CPU tests). Firmware
+    /// calibrates its delays against the 8254 and then waits with the TSC, also across HLT, so a machine whose
+    /// timers run on the host clock must give the TSC the same clock.
+    /// </summary>
+    public Func<ulong>? TimeStampSource { get; set; }
+
     /// <summary>The INTR source; polled when <see cref="NotifyInterruptPending"/> has been called.</summary>
     public IInterruptController? InterruptController { get; set; }
 

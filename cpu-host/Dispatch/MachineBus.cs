@@ -14,15 +14,17 @@ public sealed unsafe class MachineBus : ICpuBus
     private const ulong PageMask = 0xFFF;
     private readonly AddressSpace _memory;
     private readonly AddressSpace _io;
+    private readonly AddressSpace? _pciConfig;
 
     /// <summary>Bumped after every publication in either space (read by the CPU before each instruction).</summary>
     private int _generation;
 
-    /// <summary>Dispatches over <paramref name="memory"/> and <paramref name="io"/>.</summary>
-    public MachineBus(AddressSpace memory, AddressSpace io)
+    /// <summary>Dispatches over <paramref name="memory"/>, <paramref name="io"/> and (PCI machines) <paramref name="pciConfig"/>.</summary>
+    public MachineBus(AddressSpace memory, AddressSpace io, AddressSpace? pciConfig = null)
     {
         _memory = memory;
         _io = io;
+        _pciConfig = pciConfig;
         memory.ViewPublished += _ => Interlocked.Increment(ref _generation);
         io.ViewPublished += _ => Interlocked.Increment(ref _generation);
     }
@@ -67,6 +69,18 @@ public sealed unsafe class MachineBus : ICpuBus
 
     /// <inheritdoc/>
     public void WritePort(ushort port, int size, uint value) => Write(_io.View, port, size, value);
+
+    /// <summary>A configuration read of PCI function register <paramref name="address"/> (all ones where no function answers).</summary>
+    public ulong ReadPciConfig(ulong address, int size) => _pciConfig is { } space ? Read(space.View, address, size) : AllOnes(size);
+
+    /// <summary>A configuration write (dropped where no function answers).</summary>
+    public void WritePciConfig(ulong address, int size, ulong value)
+    {
+        if (_pciConfig is { } space)
+        {
+            Write(space.View, address, size, value);
+        }
+    }
 
     private ulong Read(FlatView view, ulong address, int size)
     {
