@@ -35,21 +35,43 @@ public static class RunCommand
         Description = "Stop the machine after this many seconds (exit code 6).",
     };
 
+    /// <summary>Device output logs.</summary>
+    public static readonly Option<string[]> DeviceLog = new("--device-log")
+    {
+        Description = "Write device ID's output stream to FILE, e.g. --device-log debugcon=seabios.log (the console device's output goes to the terminal). Repeatable.",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        Command command = new("run", "Run a machine from a launch profile.") { Profile, Set, Report, Timeout };
+        Command command = new("run", "Run a machine from a launch profile.") { Profile, Set, Report, Timeout, DeviceLog };
         command.SetAction((result, cancellationToken) => ExecuteAsync(
-            result.GetValue(Profile), result.GetValue(Set) ?? [], result.GetValue(Report), result.GetValue(Timeout), cancellationToken));
+            result.GetValue(Profile), result.GetValue(Set) ?? [], result.GetValue(Report), result.GetValue(Timeout), cancellationToken, result.GetValue(DeviceLog) ?? []));
         return command;
     }
 
     /// <summary>Loads the profile, reports every error, or runs the machine.</summary>
-    public static async Task<int> ExecuteAsync(string? profilePath, IReadOnlyList<string> overrides, string? reportPath, double? timeoutSeconds, CancellationToken cancellationToken)
+    public static async Task<int> ExecuteAsync(string? profilePath, IReadOnlyList<string> overrides, string? reportPath, double? timeoutSeconds, CancellationToken cancellationToken, IReadOnlyList<string>? deviceLogs = null)
     {
         if (RunnableProfile.Load(profilePath, overrides) is not { } loaded)
         {
             return ExitCodes.BadInput;
+        }
+
+        Dictionary<string, string> logs = new(StringComparer.Ordinal);
+        foreach (string text in deviceLogs ?? [])
+        {
+            int equals = text.IndexOf('=', StringComparison.Ordinal);
+            string id = equals > 0 ? text[..equals] : "";
+            if (equals <= 0 || equals == text.Length - 1 || !loaded.Profile!.Devices.Any(d => d.Id == id))
+            {
+                string known = string.Join(", ", loaded.Profile!.Devices.Select(d => d.Id));
+                Console.Error.WriteLine($"--device-log '{text}': expected DEVICE=FILE with DEVICE one of: {known}");
+                return ExitCodes.BadInput;
+            }
+
+            logs[id] = Path.GetFullPath(text[(equals + 1)..]);
         }
 
         if (timeoutSeconds is <= 0)
@@ -64,7 +86,7 @@ public static class RunCommand
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, stop));
 
         MachineRun.SweepStaleFiles();
-        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null);
+        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs };
         using Stream stdout = Console.OpenStandardOutput();
         try
         {

@@ -4,10 +4,10 @@ namespace SplitEmu.Launch.Supervision;
 
 /// <summary>
 /// Receives devices' output streams (<see cref="ILaunchCallbacks.DeviceOutput"/>) and writes the console
-/// device's bytes to the terminal exactly once: bytes at offsets already written (a restarted device replaying
-/// its journal) are dropped.
+/// device's bytes to the terminal, and other devices' bytes to their log files (<c>--device-log</c>), exactly
+/// once: bytes at offsets already written (a restarted device replaying its journal) are dropped.
 /// </summary>
-public sealed class ConsoleRouter(string? consoleDeviceId, Stream console) : ILaunchCallbacks
+public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IReadOnlyDictionary<string, Stream>? deviceLogs = null) : ILaunchCallbacks
 {
     private readonly Dictionary<string, long> _received = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -41,6 +41,12 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console) : ILa
             {
                 console.Write(data, (int)skip, data.Length - (int)skip);
                 console.Flush();
+            }
+
+            if (deviceLogs is not null && deviceLogs.TryGetValue(deviceId, out Stream? log))
+            {
+                log.Write(data, (int)skip, data.Length - (int)skip);
+                log.Flush(); // a log is read while the machine runs (tail -f), and must survive a killed launcher
             }
         }
     }

@@ -12,7 +12,11 @@ namespace SplitEmu.Launch.Supervision;
 /// <summary>Options of one run.</summary>
 /// <param name="ReportPath">Where to write the JSON report, or null.</param>
 /// <param name="Timeout">Wall-clock limit, or null.</param>
-public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout);
+public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout)
+{
+    /// <summary>Device id to the file its output stream is written to (besides the console device's terminal).</summary>
+    public IReadOnlyDictionary<string, string> DeviceLogs { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>How a run ended.</summary>
 /// <param name="ExitCode">splitemu's exit code.</param>
@@ -34,6 +38,9 @@ public sealed class MachineRun : IAsyncDisposable
     private readonly RunOptions _options;
     private readonly TextWriter _log;
     private readonly ConsoleRouter _console;
+
+    /// <summary>Open files of --device-log, closed when the run is disposed.</summary>
+    private readonly Dictionary<string, Stream> _deviceLogs;
     private readonly string _runFolder;
     private readonly string _shmPrefix;
     private readonly Dictionary<string, DeviceProcess> _deviceProcesses = new(StringComparer.Ordinal);
@@ -62,7 +69,8 @@ public sealed class MachineRun : IAsyncDisposable
         _profileName = profileName;
         _options = options;
         _log = _status?.WrapLog(log) ?? log;
-        _console = new ConsoleRouter(profile.Console, _status?.WrapConsole(console) ?? console);
+        _deviceLogs = options.DeviceLogs.ToDictionary(l => l.Key, l => (Stream)new FileStream(l.Value, FileMode.Create, FileAccess.Write, FileShare.Read), StringComparer.Ordinal);
+        _console = new ConsoleRouter(profile.Console, _status?.WrapConsole(console) ?? console, _deviceLogs);
         // Both names start with splitemu-PID- so that a later run can sweep what a killed launcher left.
         _runFolder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-").FullName;
         _shmPrefix = Path.GetFileName(_runFolder);
@@ -606,6 +614,10 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         Directory.Delete(_runFolder, recursive: true);
+        foreach (Stream log in _deviceLogs.Values)
+        {
+            await log.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>A device process across its incarnations, as the launcher supervises it.</summary>
