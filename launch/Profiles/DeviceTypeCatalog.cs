@@ -7,6 +7,9 @@ namespace SplitEmu.Launch.Profiles;
 /// </summary>
 public static class DeviceTypeCatalog
 {
+    /// <summary>The piix3-ide disks: master and slave of each channel, each a raw disk image file.</summary>
+    private static readonly string[] s_ideDisks = ["primary-master", "primary-slave", "secondary-master", "secondary-slave"];
+
     /// <summary>A 16550A UART: 8 registers at <c>io</c>..<c>io+7</c>.</summary>
     public static readonly DeviceTypeInfo Uart16550 = new("uart16550", PortCount: 8, MmioSize: 0, IrqUse.Required, CanBeConsole: true, ConfigKeys: []);
 
@@ -19,9 +22,33 @@ public static class DeviceTypeCatalog
     /// <summary>The transport benchmark's register block: 64 bytes of MMIO, reads count, writes are summed, marks time a guest loop.</summary>
     public static readonly DeviceTypeInfo BenchRegister = new("bench-register", PortCount: 0, MmioSize: 64, IrqUse.None, CanBeConsole: false, ConfigKeys: ["rpc-socket", "mark-file"]);
 
+    /// <summary>The two cascaded 8259A PICs of a PC: fixed ports 0x20-0x21 (master), 0xA0-0xA1 (slave) and the ELCR at 0x4D0-0x4D1; the slave cascades on IRQ 2. Runs in the CPU process only.</summary>
+    public static readonly DeviceTypeInfo I8259 = new("i8259", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { InlineOnlyReason = "interrupt delivery is the CPU's", FixedPorts = [new(0x20, 2), new(0xA0, 2), new(0x4D0, 2)], FixedIrqs = [2] };
+
+    /// <summary>The i440FX PCI host bridge, function 00:00.0: configuration mechanism #1 at fixed ports 0xCF8-0xCFF. Runs in the CPU process only.</summary>
+    public static readonly DeviceTypeInfo I440Fx = new("i440fx", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { InlineOnlyReason = "it forwards configuration cycles in the CPU process", FixedPorts = [new(0xCF8, 8)] };
+
+    /// <summary>The PIIX3 PCI-to-ISA bridge, function 00:01.0: configuration space only, no ports.</summary>
+    public static readonly DeviceTypeInfo Piix3Isa = new("piix3-isa", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []);
+
+    /// <summary>The PIIX3 IDE controller, function 00:01.1: two legacy channels at fixed ports 0x1F0-0x1F7/0x3F6 (IRQ 14) and 0x170-0x177/0x376 (IRQ 15), bus-master DMA at BAR4 (placed by the firmware); config keys name raw disk images.</summary>
+    public static readonly DeviceTypeInfo Piix3Ide = new("piix3-ide", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: s_ideDisks) { FileKeys = s_ideDisks, BusMaster = true, FixedPorts = [new(0x1F0, 8), new(0x3F6, 1), new(0x170, 8), new(0x376, 1)], FixedIrqs = [14, 15] };
+
+    /// <summary>The 8254 interval timer: 4 ports at <c>io</c> (default 0x40) plus fixed port 0x61 (speaker and timer 2 gate); drives IRQ 0 itself.</summary>
+    public static readonly DeviceTypeInfo I8254 = new("i8254", PortCount: 4, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { DefaultIo = 0x40, FixedPorts = [new(0x61, 1)], FixedIrqs = [0] };
+
+    /// <summary>The MC146818 CMOS real-time clock: index and data ports at <c>io</c> (default 0x70); drives IRQ 8 itself.</summary>
+    public static readonly DeviceTypeInfo Mc146818 = new("mc146818", PortCount: 2, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { DefaultIo = 0x70, FixedIrqs = [8] };
+
+    /// <summary>QEMU's debug console (isa-debugcon): one port at <c>io</c> (default 0x402); bytes written to it are text output.</summary>
+    public static readonly DeviceTypeInfo DebugCon = new("debugcon", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: true, ConfigKeys: []) { DefaultIo = 0x402 };
+
+    /// <summary>QEMU's firmware configuration interface: fixed ports 0x510-0x511 (selector, data) and 0x514-0x51B (DMA address); config sercon-port and bootorder are values, not files.</summary>
+    public static readonly DeviceTypeInfo FwCfg = new("fw-cfg", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder"]) { BusMaster = true, FixedPorts = [new(0x510, 2), new(0x514, 8)] };
+
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =
-        new[] { Uart16550, DebugExit, TestDevice, BenchRegister }.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        new[] { Uart16550, DebugExit, TestDevice, BenchRegister, I8259, I440Fx, Piix3Isa, Piix3Ide, I8254, Mc146818, DebugCon, FwCfg }.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
     public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);

@@ -2,9 +2,9 @@ namespace SplitEmu.Launch.Profiles;
 
 /// <summary>What a profile may say about one device type; see <see cref="DeviceTypeCatalog"/>.</summary>
 /// <param name="Name">The <c>type</c> string in profiles, for example <c>uart16550</c>.</param>
-/// <param name="PortCount">Number of I/O ports starting at <c>io</c>; 0 when the type has no port range (then <c>io</c> is refused).</param>
+/// <param name="PortCount">Number of I/O ports starting at <c>io</c>; 0 when the type has no movable port range (then <c>io</c> is refused).</param>
 /// <param name="MmioSize">Bytes of MMIO starting at <c>mmio</c>; 0 when the type has no MMIO range (then <c>mmio</c> is refused).</param>
-/// <param name="Irq">Whether the type uses an interrupt line.</param>
+/// <param name="Irq">Whether the type uses an interrupt line given by <c>irq</c>.</param>
 /// <param name="CanBeConsole">True when the device's output can be the machine's console.</param>
 /// <param name="ConfigKeys">The keys the model reads from <c>config</c>; any other key is an error.</param>
 public sealed record DeviceTypeInfo(
@@ -13,12 +13,50 @@ public sealed record DeviceTypeInfo(
     ulong MmioSize,
     IrqUse Irq,
     bool CanBeConsole,
-    IReadOnlyList<string> ConfigKeys);
+    IReadOnlyList<string> ConfigKeys)
+{
+    /// <summary>
+    /// The <see cref="ConfigKeys"/> whose values are file paths. They resolve like <c>load[].file</c> (relative to the
+    /// folder of the profile that wrote the value, absolute, or <c>${splitemu}/</c>), must name an existing file, and
+    /// the loaded profile's <c>DeviceConfig.Config</c> carries the absolute path.
+    /// </summary>
+    public IReadOnlyList<string> FileKeys { get; init; } = [];
+
+    /// <summary>True when the device does DMA into guest RAM: the launcher maps guest memory into its process only for these.</summary>
+    public bool BusMaster { get; init; }
+
+    /// <summary>
+    /// Why the model can only run in the CPU process, or null when it can run anywhere. For these types an absent
+    /// <c>placement</c> binds as <c>inline</c> and any other placement is an error quoting this reason.
+    /// </summary>
+    public string? InlineOnlyReason { get; init; }
+
+    /// <summary>True when the model lives in the CPU process: placement other than inline is an error.</summary>
+    public bool InlineOnly => InlineOnlyReason is not null;
+
+    /// <summary>The base port used when <c>io</c> is absent (only for types with <see cref="PortCount"/> &gt; 0); null: <c>io</c> is required.</summary>
+    public ushort? DefaultIo { get; init; }
+
+    /// <summary>Ports the model always decodes, whatever <c>io</c> says; the overlap check claims them like <c>io</c> ranges.</summary>
+    public IReadOnlyList<PortRange> FixedPorts { get; init; } = [];
+
+    /// <summary>Interrupt lines the model always drives (not given by <c>irq</c>); no other device may use them.</summary>
+    public IReadOnlyList<int> FixedIrqs { get; init; } = [];
+}
+
+/// <summary>A run of I/O ports.</summary>
+/// <param name="Start">The first port.</param>
+/// <param name="Count">How many ports, at least 1.</param>
+public readonly record struct PortRange(ushort Start, int Count)
+{
+    /// <summary>The last port of the range.</summary>
+    public int End => Start + Count - 1;
+}
 
 /// <summary>Whether a device type uses an interrupt line.</summary>
 public enum IrqUse
 {
-    /// <summary>The type raises no interrupts; <c>irq</c> is refused.</summary>
+    /// <summary>The type takes no <c>irq</c> (it raises none, or its lines are fixed; see <see cref="DeviceTypeInfo.FixedIrqs"/>); <c>irq</c> is refused.</summary>
     None,
 
     /// <summary><c>irq</c> may be given or left out (the model then polls or stays silent).</summary>

@@ -12,10 +12,11 @@ namespace SplitEmu.Launch.Profiles;
 internal sealed class ProfileBinder
 {
     // The property names each object accepts. SchemaInStepTests checks them against the model and the schema.
-    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "console", "devices"];
+    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "console", "devices"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack"];
+    internal static readonly string[] FirmwareKeys = ["file"];
     internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config"];
     internal static readonly string[] RestartKeys = ["policy", "maxRestarts", "windowMs", "backoffMs", "giveUp"];
     internal static readonly string[] CrashKeys = ["atAccess", "everyAccesses", "onOffset", "afterMs", "maxCrashes"];
@@ -46,6 +47,7 @@ internal sealed class ProfileBinder
             Memory = ReadObject(obj, path, "memory") is { } memory ? BindMemory(memory, JsonPath.Property(path, "memory")) : profile.Memory,
             Load = ReadArray(obj, path, "load") is { } load ? BindItems(load, JsonPath.Property(path, "load"), BindLoad) : profile.Load,
             Cpu = ReadObject(obj, path, "cpu") is { } cpu ? BindCpu(cpu, JsonPath.Property(path, "cpu")) : profile.Cpu,
+            Firmware = ReadObject(obj, path, "firmware") is { } firmware ? BindFirmware(firmware, JsonPath.Property(path, "firmware")) : null,
             Console = ReadString(obj, path, "console"),
             Devices = ReadArray(obj, path, "devices") is { } devices ? BindItems(devices, JsonPath.Property(path, "devices"), BindDevice) : profile.Devices,
         };
@@ -84,20 +86,34 @@ internal sealed class ProfileBinder
         };
     }
 
+    private FirmwareConfig BindFirmware(SourceObject obj, string path)
+    {
+        CheckKeys(obj, path, FirmwareKeys);
+        Require(obj, path, "file", "the path of the BIOS ROM image");
+        var firmware = new FirmwareConfig();
+        return firmware with { File = ReadString(obj, path, "file") ?? firmware.File };
+    }
+
     private DeviceConfig BindDevice(SourceObject obj, string path)
     {
         CheckKeys(obj, path, DeviceKeys);
         Require(obj, path, "id", "a unique device id such as \"com1\"");
         Require(obj, path, "type", $"one of: {string.Join(", ", DeviceTypeCatalog.All.Keys)}");
         var device = new DeviceConfig();
+        string type = ReadString(obj, path, "type") ?? device.Type;
+
+        // Type-dependent defaults: a fixed-function model's usual base port, and inline for models that only run inline.
+        DeviceTypeInfo? info = DeviceTypeCatalog.Find(type);
+        ushort? defaultIo = obj.Find("io") is null ? info?.DefaultIo : null;
+        Placement defaultPlacement = info?.InlineOnly == true ? Placement.Inline : device.Placement;
         return device with
         {
             Id = ReadString(obj, path, "id") ?? device.Id,
-            Type = ReadString(obj, path, "type") ?? device.Type,
-            Io = (ushort?)ReadUnsigned(obj, path, "io", ushort.MaxValue),
+            Type = type,
+            Io = (ushort?)ReadUnsigned(obj, path, "io", ushort.MaxValue) ?? defaultIo,
             Mmio = ReadUnsigned(obj, path, "mmio", ulong.MaxValue),
             Irq = ReadInt(obj, path, "irq"),
-            Placement = ReadEnum<Placement>(obj, path, "placement") ?? device.Placement,
+            Placement = ReadEnum<Placement>(obj, path, "placement") ?? defaultPlacement,
             Group = ReadString(obj, path, "group"),
             WaitPolicy = ReadEnum<WaitPolicy>(obj, path, "waitPolicy") ?? device.WaitPolicy,
             SpinBudget = ReadInt(obj, path, "spinBudget") ?? device.SpinBudget,

@@ -9,7 +9,11 @@ namespace SplitEmu.Launch.Profiles;
 public sealed record ProfileLoadResult
 {
     /// <summary>The validated machine, or null when <see cref="Errors"/> is not empty.</summary>
-    /// <remarks>Its <see cref="LoadConfig.File"/> values are the resolved absolute paths.</remarks>
+    /// <remarks>
+    /// Every file it names is a resolved absolute path of an existing file: <see cref="LoadConfig.File"/>,
+    /// <see cref="FirmwareConfig.File"/>, and the values of device config keys that are file paths (a type's
+    /// <see cref="DeviceTypeInfo.FileKeys"/>).
+    /// </remarks>
     public MachineProfile? Profile { get; init; }
 
     /// <summary>

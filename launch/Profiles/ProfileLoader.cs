@@ -109,18 +109,44 @@ public sealed class ProfileLoader(string splitemuDirectory, string workingDirect
         }
 
         (MachineProfile profile, ProfileSourceMap map) = ProfileBinder.Bind(merged, errors);
-        IReadOnlyList<string?> images = ProfileValidator.Validate(profile, map, SplitemuDirectory, WorkingDirectory, errors);
+        ResolvedFiles files = ProfileValidator.Validate(profile, map, SplitemuDirectory, WorkingDirectory, errors);
         if (errors.Count > 0)
         {
             return new ProfileLoadResult { SourceName = sourceName, Errors = errors };
         }
 
-        string[] imagePaths = images.Select(p => p!).ToArray();
+        // Validation passed, so every path resolved: the profile handed out names files by absolute path only.
+        string[] imagePaths = files.Images.Select(p => p!).ToArray();
         return new ProfileLoadResult
         {
-            Profile = profile with { Load = profile.Load.Select((image, i) => image with { File = imagePaths[i] }).ToArray() },
+            Profile = profile with
+            {
+                Load = profile.Load.Select((image, i) => image with { File = imagePaths[i] }).ToArray(),
+                Firmware = profile.Firmware is { } firmware ? firmware with { File = files.Firmware! } : null,
+                Devices = profile.Devices.Select((device, i) => WithResolvedFiles(device, i, files)).ToArray(),
+            },
             LoadImagePaths = imagePaths,
             SourceName = sourceName,
         };
+    }
+
+    /// <summary>The device with the values of its file config keys replaced by their absolute paths.</summary>
+    private static DeviceConfig WithResolvedFiles(DeviceConfig device, int index, ResolvedFiles files)
+    {
+        if (!device.Config.Keys.Any(key => files.DeviceFiles.ContainsKey((index, key))))
+        {
+            return device;
+        }
+
+        var config = new Dictionary<string, string>(device.Config, StringComparer.Ordinal);
+        foreach (string key in device.Config.Keys)
+        {
+            if (files.DeviceFiles.TryGetValue((index, key), out string? fullPath))
+            {
+                config[key] = fullPath;
+            }
+        }
+
+        return device with { Config = config };
     }
 }

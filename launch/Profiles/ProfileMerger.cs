@@ -9,13 +9,17 @@ namespace SplitEmu.Launch.Profiles;
 /// say, an inherited <c>spinBudget</c> or <c>group</c>);</item>
 /// <item><c>devices</c> merge by <c>id</c>: a child entry with an id the parent has patches that
 /// device; other entries are appended in order;</item>
-/// <item>every other array (such as <c>load</c>) is replaced as a whole.</item>
+/// <item>every other array (such as <c>load</c>) is replaced as a whole, and so is <c>firmware</c> (it names
+/// one image, so the fields of two different images never mix).</item>
 /// </list>
 /// Merged values keep the location of the file that supplied them.
 /// </summary>
 internal static class ProfileMerger
 {
     private const string DevicesPath = "$.devices";
+
+    /// <summary>Objects a child replaces as a whole instead of patching.</summary>
+    private static readonly string[] s_replacedObjects = ["$.firmware"];
 
     /// <summary>Returns <paramref name="child"/> applied to <paramref name="parent"/> (or to nothing, which only drops nulls).</summary>
     public static SourceObject Merge(SourceObject? parent, SourceObject child) => (SourceObject)Patch(parent, child, JsonPath.Root);
@@ -25,7 +29,7 @@ internal static class ProfileMerger
         if (child is SourceObject childObject)
         {
             var result = new SourceObject(childObject.Location);
-            if (parent is SourceObject parentObject)
+            if (parent is SourceObject parentObject && !s_replacedObjects.Contains(path))
             {
                 result.Properties.AddRange(parentObject.Properties);
             }

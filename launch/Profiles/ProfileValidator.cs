@@ -30,20 +30,56 @@ internal sealed partial class ProfileValidator
     }
 
     /// <summary>
-    /// Validates <paramref name="profile"/> and returns the absolute path of each load image (null where
-    /// it could not be resolved). Relative image paths resolve as <see cref="ProfilePaths"/> says.
+    /// Validates <paramref name="profile"/> and returns the absolute paths of the files it names (the load
+    /// images, the firmware, device config file keys). Relative paths resolve as <see cref="ProfilePaths"/> says.
     /// </summary>
-    public static IReadOnlyList<string?> Validate(MachineProfile profile, ProfileSourceMap map, string splitemuDirectory, string workingDirectory, List<ProfileError> errors)
+    public static ResolvedFiles Validate(MachineProfile profile, ProfileSourceMap map, string splitemuDirectory, string workingDirectory, List<ProfileError> errors)
     {
         var validator = new ProfileValidator(map, workingDirectory, errors);
         validator.CheckName(profile.Name);
         ulong? ramBytes = validator.CheckMemory(profile.Memory);
-        IReadOnlyList<string?> images = validator.CheckLoad(profile.Load, ramBytes, splitemuDirectory);
-        validator.CheckCpu(profile.Cpu, ramBytes);
+        (string? firmware, long? firmwareBytes) = validator.CheckFirmware(profile.Firmware, splitemuDirectory);
+        IReadOnlyList<string?> images = validator.CheckLoad(profile.Load, ramBytes, firmwareBytes, splitemuDirectory);
+        validator.CheckCpu(profile.Cpu, ramBytes, profile.Firmware is not null);
         validator.CheckConsole(profile.Console, profile.Devices);
-        validator.CheckDevices(profile.Devices, ramBytes);
-        return images;
+        Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, splitemuDirectory);
+        return new ResolvedFiles(images, firmware, deviceFiles);
     }
+
+    /// <summary>Resolves and checks the firmware image; returns its absolute path and its size when it is usable.</summary>
+    private (string? Path, long? Bytes) CheckFirmware(FirmwareConfig? firmware, string splitemuDirectory)
+    {
+        const string filePath = "$.firmware.file";
+        if (firmware is null || _map.HasFailed(filePath))
+        {
+            return (null, null);
+        }
+
+        string? fullPath = ResolveFile(firmware.File, filePath, splitemuDirectory);
+        long? length = fullPath is null ? null : FileLength(fullPath, filePath, firmware.File, "firmware image", "a firmware image file");
+        if (length is not { } bytes)
+        {
+            return (fullPath, null);
+        }
+
+        if (bytes is < ProfileDefaults.MinFirmwareBytes or > ProfileDefaults.MaxFirmwareBytes)
+        {
+            Report(filePath, $"firmware image '{firmware.File}' is {bytes} bytes; expected 64 KiB to 16 MiB ({ProfileDefaults.MinFirmwareBytes}-{ProfileDefaults.MaxFirmwareBytes} bytes)");
+            return (fullPath, null);
+        }
+
+        if (bytes % ProfileDefaults.FirmwareSizeAlignment != 0)
+        {
+            Report(filePath, $"firmware image '{firmware.File}' is {bytes} bytes, not a whole number of 64 KiB blocks; expected a multiple of {ProfileDefaults.FirmwareSizeAlignment} bytes");
+            return (fullPath, null);
+        }
+
+        return (fullPath, bytes);
+    }
+
+    /// <summary>Where the firmware's end is mirrored below 1 MiB, as a half-open range.</summary>
+    private static (ulong Start, ulong End) FirmwareShadow(long firmwareBytes) =>
+        (ProfileDefaults.FirmwareShadowEnd - (ulong)Math.Min(firmwareBytes, ProfileDefaults.FirmwareShadowBytes), ProfileDefaults.FirmwareShadowEnd);
 
     private void CheckName(string name)
     {
@@ -64,7 +100,7 @@ internal sealed partial class ProfileValidator
         return _map.HasFailed("$.memory.sizeMiB") ? null : (ulong)memory.SizeMiB * BytesPerMiB;
     }
 
-    private List<string?> CheckLoad(IReadOnlyList<LoadConfig> load, ulong? ramBytes, string splitemuDirectory)
+    private List<string?> CheckLoad(IReadOnlyList<LoadConfig> load, ulong? ramBytes, long? firmwareBytes, string splitemuDirectory)
     {
         var images = new List<string?>();
         for (int i = 0; i < load.Count; i++)
@@ -78,17 +114,14 @@ internal sealed partial class ProfileValidator
                 continue;
             }
 
-            // The folder of the file that wrote this entry, which an inherited entry keeps.
-            string declaringDirectory = _map.LocationOf(filePath).Directory;
-            string? fullPath = ProfilePaths.Resolve(image.File, declaringDirectory, splitemuDirectory, out string problem);
+            string? fullPath = ResolveFile(image.File, filePath, splitemuDirectory);
             images.Add(fullPath);
             if (fullPath is null)
             {
-                Report(filePath, problem);
                 continue;
             }
 
-            long? length = FileLength(fullPath, filePath, image.File);
+            long? length = FileLength(fullPath, filePath, image.File, "image", "an image file");
             if (length is null || ramBytes is null || _map.HasFailed(path + ".address"))
             {
                 continue;
@@ -99,22 +132,40 @@ internal sealed partial class ProfileValidator
             {
                 Report(path + ".address", $"image '{image.File}' ({length} bytes at {Hex(image.Address)}) ends at {Hex(end)}, beyond the end of RAM at {Hex(ramBytes.Value)}; expected it to fit in RAM");
             }
+            else if (firmwareBytes is { } bytes && FirmwareShadow(bytes) is var (shadowStart, shadowEnd) && image.Address < shadowEnd && shadowStart < end)
+            {
+                Report(path + ".address", $"image '{image.File}' ({length} bytes at {Hex(image.Address)}) overlaps the firmware's shadow {Hex(shadowStart)}-{Hex(shadowEnd - 1)}; expected it outside the shadow while firmware is set");
+            }
         }
 
         return images;
     }
 
-    private long? FileLength(string fullPath, string jsonPath, string written)
+    /// <summary>Resolves a path written at <paramref name="jsonPath"/> against the folder of the file that wrote it (which an inherited value keeps).</summary>
+    private string? ResolveFile(string written, string jsonPath, string splitemuDirectory)
+    {
+        string declaringDirectory = _map.LocationOf(jsonPath).Directory;
+        string? fullPath = ProfilePaths.Resolve(written, declaringDirectory, splitemuDirectory, out string problem);
+        if (fullPath is null)
+        {
+            Report(jsonPath, problem);
+        }
+
+        return fullPath;
+    }
+
+    /// <summary>The size of an existing, readable file; otherwise reports why not, naming it as <paramref name="noun"/>.</summary>
+    private long? FileLength(string fullPath, string jsonPath, string written, string noun, string expectedKind)
     {
         if (Directory.Exists(fullPath))
         {
-            Report(jsonPath, $"'{written}' is a folder ({ProfilePaths.Display(fullPath, _workingDirectory)}); expected an image file");
+            Report(jsonPath, $"'{written}' is a folder ({ProfilePaths.Display(fullPath, _workingDirectory)}); expected {expectedKind}");
             return null;
         }
 
         if (!File.Exists(fullPath))
         {
-            Report(jsonPath, $"image '{written}' not found at {ProfilePaths.Display(fullPath, _workingDirectory)}; expected an existing file (relative paths are relative to the profile's folder; {ProfilePaths.SplitemuVariable}/ is the splitemu folder)");
+            Report(jsonPath, $"{noun} '{written}' not found at {ProfilePaths.Display(fullPath, _workingDirectory)}; expected an existing file (relative paths are relative to the profile's folder; {ProfilePaths.SplitemuVariable}/ is the splitemu folder)");
             return null;
         }
 
@@ -124,13 +175,29 @@ internal sealed partial class ProfileValidator
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Report(jsonPath, $"image '{written}' cannot be read ({e.Message}); expected a readable file");
+            Report(jsonPath, $"{noun} '{written}' cannot be read ({e.Message}); expected a readable file");
             return null;
         }
     }
 
-    private void CheckCpu(CpuConfig cpu, ulong? ramBytes)
+    private void CheckCpu(CpuConfig cpu, ulong? ramBytes, bool hasFirmware)
     {
+        if (hasFirmware && cpu.Mode != CpuStartMode.Reset)
+        {
+            // The other CPU checks assume the mode was meant; here it was not, so they would only add noise.
+            string modeName = KebabCaseEnum.ToName(cpu.Mode);
+            if (_map.Contains("$.cpu.mode"))
+            {
+                Report("$.cpu.mode", $"mode {modeName} cannot start firmware; expected reset when firmware is set (the CPU starts at the reset vector F000:FFF0 inside the firmware)");
+            }
+            else if (!_map.HasFailed("$.cpu.mode"))
+            {
+                Report("$.firmware", $"firmware needs cpu.mode reset, but the mode is the default {modeName}; expected \"cpu\": {{ \"mode\": \"reset\" }} (the CPU starts at the reset vector F000:FFF0 inside the firmware)");
+            }
+
+            return;
+        }
+
         if (cpu.Mode != CpuStartMode.Protected32Flat)
         {
             string modeName = KebabCaseEnum.ToName(cpu.Mode);
@@ -171,7 +238,8 @@ internal sealed partial class ProfileValidator
             return;
         }
 
-        string capable = string.Join(", ", DeviceTypeCatalog.All.Values.Where(t => t.CanBeConsole).Select(t => t.Name));
+        string[] capableTypes = DeviceTypeCatalog.All.Values.Where(t => t.CanBeConsole).Select(t => t.Name).ToArray();
+        string capable = capableTypes.Length > 1 ? string.Join(", ", capableTypes[..^1]) + " or " + capableTypes[^1] : string.Join("", capableTypes);
         DeviceConfig? device = devices.FirstOrDefault(d => d.Id == console);
         if (device is null)
         {
@@ -184,12 +252,22 @@ internal sealed partial class ProfileValidator
         }
     }
 
-    private void CheckDevices(IReadOnlyList<DeviceConfig> devices, ulong? ramBytes)
+    /// <summary>Checks the devices; returns the resolved paths of their file config keys, by device index and key.</summary>
+    private Dictionary<(int Device, string Key), string> CheckDevices(IReadOnlyList<DeviceConfig> devices, ulong? ramBytes, long? firmwareBytes, string splitemuDirectory)
     {
         var ports = new List<AddressRange>();
         var mmio = new List<AddressRange>();
+        if (firmwareBytes is { } bytes)
+        {
+            mmio.Add(new AddressRange("", ProfileDefaults.FirmwareTop - (ulong)bytes, ProfileDefaults.FirmwareTop - 1) { Label = "the firmware ROM" });
+        }
+
         var irqs = new Dictionary<int, string>();
+        var files = new Dictionary<(int Device, string Key), string>();
         var firstIndexOfId = new Dictionary<string, int>(StringComparer.Ordinal);
+
+        // Fixed ports and lines first, so that a movable io or irq that collides with them is the one blamed.
+        ClaimFixedResources(devices, ports, irqs);
         for (int i = 0; i < devices.Count; i++)
         {
             string path = $"$.devices[{i}]";
@@ -211,9 +289,10 @@ internal sealed partial class ProfileValidator
                 CheckMmio(device, type, path, mmio, ramBytes);
                 CheckIrq(device, type, path, irqs);
                 CheckConfigKeys(device, type, path);
+                CheckConfigFiles(device, type, path, splitemuDirectory, i, files);
             }
 
-            CheckPlacement(device, path);
+            CheckPlacement(device, type, path);
             CheckWaitPolicy(device, path);
             CheckRestart(device.Restart, path + ".restart");
             CheckRange(path + ".accessTimeoutMs", device.AccessTimeoutMs, 1, ProfileDefaults.AccessTimeoutLimitMs, "ms");
@@ -225,6 +304,60 @@ internal sealed partial class ProfileValidator
         }
 
         CheckGroups(devices);
+        return files;
+    }
+
+    /// <summary>Claims the ports and interrupt lines each device's type always uses; two devices on the same fixed ports collide here.</summary>
+    private void ClaimFixedResources(IReadOnlyList<DeviceConfig> devices, List<AddressRange> ports, Dictionary<int, string> irqs)
+    {
+        for (int i = 0; i < devices.Count; i++)
+        {
+            string path = $"$.devices[{i}]";
+            DeviceConfig device = devices[i];
+            if (_map.HasFailed(path) || _map.HasFailed(path + ".type") || DeviceTypeCatalog.Find(device.Type) is not { } type)
+            {
+                continue;
+            }
+
+            foreach (PortRange fixedPorts in type.FixedPorts)
+            {
+                var range = new AddressRange(device.Id, fixedPorts.Start, (ulong)fixedPorts.End) { FixedType = type.Name };
+                if (!ClaimRange(range, ports, path + ".type", "I/O ports", "ports"))
+                {
+                    // One collision says it; the type's other fixed ranges would only repeat it.
+                    break;
+                }
+            }
+
+            foreach (int line in type.FixedIrqs)
+            {
+                if (irqs.TryGetValue(line, out string? owner))
+                {
+                    Report(path + ".type", $"IRQ {line}, which device type {type.Name} always drives, is already used by device '{owner}'; expected no other device on this line");
+                    break;
+                }
+
+                irqs[line] = device.Id;
+            }
+        }
+    }
+
+    /// <summary>Resolves the config values that are file paths, relative to the file that wrote each value.</summary>
+    private void CheckConfigFiles(DeviceConfig device, DeviceTypeInfo type, string path, string splitemuDirectory, int index, Dictionary<(int Device, string Key), string> files)
+    {
+        foreach (string key in type.FileKeys)
+        {
+            string keyPath = JsonPath.Property(path + ".config", key);
+            if (!device.Config.TryGetValue(key, out string? written) || _map.HasFailed(keyPath))
+            {
+                continue;
+            }
+
+            if (ResolveFile(written, keyPath, splitemuDirectory) is { } fullPath && FileLength(fullPath, keyPath, written, "file", "a file") is not null)
+            {
+                files[(index, key)] = fullPath;
+            }
+        }
     }
 
     private void CheckId(string id, string path, Dictionary<string, int> firstIndexOfId, int index)
@@ -317,18 +450,29 @@ internal sealed partial class ProfileValidator
         ClaimRange(new AddressRange(device.Id, start, end), taken, mmioPath, "MMIO", "MMIO");
     }
 
-    private void ClaimRange(AddressRange range, List<AddressRange> taken, string jsonPath, string what, string otherWhat)
+    /// <summary>Adds <paramref name="range"/> to <paramref name="taken"/>, or reports the first range it overlaps and returns false.</summary>
+    private bool ClaimRange(AddressRange range, List<AddressRange> taken, string jsonPath, string what, string otherWhat)
     {
         foreach (AddressRange other in taken)
         {
             if (range.Start <= other.End && other.Start <= range.End)
             {
-                Report(jsonPath, $"{what} {Hex(range.Start)}-{Hex(range.End)} of device '{range.DeviceId}' overlap {otherWhat} {Hex(other.Start)}-{Hex(other.End)} of device '{other.DeviceId}'; expected a free range");
-                return;
+                string mine = range.FixedType is { } type
+                    ? $"fixed {what} {Hex(range.Start)}-{Hex(range.End)} of device '{range.DeviceId}' ({type})"
+                    : $"{what} {Hex(range.Start)}-{Hex(range.End)} of device '{range.DeviceId}'";
+                string theirs = other.Label is { } label ? $"{label} {Hex(other.Start)}-{Hex(other.End)}"
+                    : other.FixedType is { } otherType ? $"fixed {otherWhat} {Hex(other.Start)}-{Hex(other.End)} of device '{other.DeviceId}' ({otherType})"
+                    : $"{otherWhat} {Hex(other.Start)}-{Hex(other.End)} of device '{other.DeviceId}'";
+                string expected = range.FixedType is { } fixedType
+                    ? $"no other device on these ports (device type {fixedType} always uses them)"
+                    : "a free range";
+                Report(jsonPath, $"{mine} overlap {theirs}; expected {expected}");
+                return false;
             }
         }
 
         taken.Add(range);
+        return true;
     }
 
     private void CheckIrq(DeviceConfig device, DeviceTypeInfo type, string path, Dictionary<int, string> taken)
@@ -376,8 +520,13 @@ internal sealed partial class ProfileValidator
         }
     }
 
-    private void CheckPlacement(DeviceConfig device, string path)
+    private void CheckPlacement(DeviceConfig device, DeviceTypeInfo? type, string path)
     {
+        if (type?.InlineOnlyReason is { } reason && device.Placement != Placement.Inline)
+        {
+            Report(path + ".placement", $"device type {type.Name} runs only in the CPU process ({reason}); expected placement inline, or leave placement out");
+        }
+
         string groupPath = path + ".group";
         if (device.Placement == Placement.Group)
         {
@@ -472,8 +621,15 @@ internal sealed partial class ProfileValidator
 
     private static string Hex(ulong value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
 
-    /// <summary>An inclusive range of ports or addresses claimed by a device.</summary>
-    private sealed record AddressRange(string DeviceId, ulong Start, ulong End);
+    /// <summary>An inclusive range of ports or addresses claimed by a device (or, with a <see cref="Label"/>, by the machine).</summary>
+    private sealed record AddressRange(string DeviceId, ulong Start, ulong End)
+    {
+        /// <summary>The device type whose fixed ports these are; null for a range given by <c>io</c> or <c>mmio</c>.</summary>
+        public string? FixedType { get; init; }
+
+        /// <summary>How to name a range that belongs to no device, such as the firmware ROM.</summary>
+        public string? Label { get; init; }
+    }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex NamePattern();
@@ -481,3 +637,9 @@ internal sealed partial class ProfileValidator
     [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_-]{0,63}\z")]
     private static partial Regex IdPattern();
 }
+
+/// <summary>The absolute paths of the files a valid profile names; null where a path could not be resolved.</summary>
+/// <param name="Images">One per <c>load</c> entry.</param>
+/// <param name="Firmware">The firmware image, or null without firmware.</param>
+/// <param name="DeviceFiles">The values of device config file keys, by device index and key.</param>
+internal sealed record ResolvedFiles(IReadOnlyList<string?> Images, string? Firmware, IReadOnlyDictionary<(int Device, string Key), string> DeviceFiles);

@@ -9,7 +9,7 @@ public sealed record DeviceConfig
     /// <summary>Device model name, for example <c>uart16550</c> or <c>debug-exit</c>.</summary>
     public string Type { get; init; } = "";
 
-    /// <summary>Base I/O port, or null if the device has no port range.</summary>
+    /// <summary>Base I/O port, or null if the device has no port range (the type's default base when the profile left it out).</summary>
     public ushort? Io { get; init; }
 
     /// <summary>Base MMIO address, or null if the device has no MMIO range.</summary>
@@ -18,7 +18,7 @@ public sealed record DeviceConfig
     /// <summary>Interrupt line, or null.</summary>
     public int? Irq { get; init; }
 
-    /// <summary>Where the device code runs.</summary>
+    /// <summary>Where the device code runs (bound as <see cref="Placement.Inline"/> when absent for types that only run inline).</summary>
     public Placement Placement { get; init; } = Placement.Isolated;
 
     /// <summary>Process group name when <see cref="Placement"/> is <see cref="Placement.Group"/>.</summary>
@@ -46,6 +46,11 @@ public sealed record DeviceConfig
     public CrashConfig? Crash { get; init; }
 
     /// <summary>Model-specific settings (string values; each model documents its keys).</summary>
+    /// <remarks>
+    /// In a profile returned by the launcher's ProfileLoader, the values of the keys a type declares as file
+    /// paths (its <c>FileKeys</c> in the launcher's device catalog, such as piix3-ide's disk images) are already
+    /// resolved absolute paths of existing files.
+    /// </remarks>
     public IReadOnlyDictionary<string, string> Config { get; init; } = new Dictionary<string, string>();
 }
 

@@ -21,7 +21,10 @@ public sealed record MachineProfile
     /// <summary>The initial CPU state.</summary>
     public CpuConfig Cpu { get; init; } = new();
 
-    /// <summary>Id of the UART whose output is the machine's console, or null for none.</summary>
+    /// <summary>The PC BIOS ROM mapped below 4 GiB, or null for a machine without firmware.</summary>
+    public FirmwareConfig? Firmware { get; init; }
+
+    /// <summary>Id of the device (a UART or a debug console) whose output is the machine's console, or null for none.</summary>
     public string? Console { get; init; }
 
     /// <summary>The devices of the machine.</summary>
@@ -50,6 +53,24 @@ public sealed record LoadConfig
 
     /// <summary>Guest-physical load address (flat images).</summary>
     public ulong Address { get; init; }
+}
+
+/// <summary>
+/// A PC BIOS ROM image (for example SeaBIOS's <c>bios.bin</c>). It is mapped read-only so that it ends at
+/// 4 GiB (<see cref="ProfileDefaults.FirmwareTop"/>), and its last <see cref="ProfileDefaults.FirmwareShadowBytes"/>
+/// (or all of it when it is smaller) are also visible below 1 MiB, ending at
+/// <see cref="ProfileDefaults.FirmwareShadowEnd"/> (0xE0000-0xFFFFF for images of 128 KiB or more), as a PC's
+/// shadow RAM. The CPU starts in <see cref="CpuStartMode.Reset"/>, at the reset vector inside the image.
+/// </summary>
+public sealed record FirmwareConfig
+{
+    /// <summary>Path of the ROM image; relative paths are relative to the profile's folder.</summary>
+    /// <remarks>
+    /// In a profile returned by the launcher's ProfileLoader this is already the resolved absolute path of an
+    /// existing file whose size is a multiple of <see cref="ProfileDefaults.FirmwareSizeAlignment"/> between
+    /// <see cref="ProfileDefaults.MinFirmwareBytes"/> and <see cref="ProfileDefaults.MaxFirmwareBytes"/>.
+    /// </remarks>
+    public string File { get; init; } = "";
 }
 
 /// <summary>The formats an image can have.</summary>

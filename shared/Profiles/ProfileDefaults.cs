@@ -56,4 +56,22 @@ public static class ProfileDefaults
 
     /// <summary>Longest journal a profile may ask for between two snapshots.</summary>
     public const int SnapshotEveryLimit = 1_000_000;
+
+    /// <summary>Smallest firmware image in bytes (64 KiB).</summary>
+    public const int MinFirmwareBytes = 64 * 1024;
+
+    /// <summary>Largest firmware image in bytes (16 MiB).</summary>
+    public const int MaxFirmwareBytes = 16 * 1024 * 1024;
+
+    /// <summary>A firmware image's size must be a multiple of this many bytes (64 KiB).</summary>
+    public const int FirmwareSizeAlignment = 64 * 1024;
+
+    /// <summary>The firmware image ends here: it occupies [4 GiB - size, 4 GiB).</summary>
+    public const ulong FirmwareTop = 1UL << 32;
+
+    /// <summary>Most bytes of the firmware's end also visible below 1 MiB as shadow RAM (128 KiB: 0xE0000-0xFFFFF).</summary>
+    public const int FirmwareShadowBytes = 128 * 1024;
+
+    /// <summary>The shadow copy of the firmware's end ends here (1 MiB, exclusive).</summary>
+    public const int FirmwareShadowEnd = 0x10_0000;
 }

@@ -18,8 +18,8 @@ public sealed class BadProfileCorpusTests
         { "comment.json", ["comment.json:3:18: not valid JSON: '/' is an invalid start of a property name. Expected a '\"'."] },
         { "config-object-value.json", ["config-object-value.json:26:9: $.devices[0].config.baud: expected a string, number or boolean setting, found an object"] },
         { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; expected no config keys (device type uart16550 reads none)"] },
-        { "console-not-a-uart.json", ["console-not-a-uart.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device"] },
-        { "console-unknown-device.json", ["console-unknown-device.json:18:3: $.console: no device with id 'com9'; expected the id of a uart16550 device (one of: com1)"] },
+        { "console-not-a-uart.json", ["console-not-a-uart.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 or debugcon device"] },
+        { "console-unknown-device.json", ["console-unknown-device.json:18:3: $.console: no device with id 'com9'; expected the id of a uart16550 or debugcon device (one of: com1)"] },
         { "duplicate-device-id.json", ["duplicate-device-id.json:33:7: $.devices[2].id: device id 'com1' is already used by $.devices[0]; expected unique ids"] },
         { "duplicate-key.json", ["duplicate-key.json:4:3: $.name: duplicate property 'name'; expected each property once per object"] },
         { "empty.json", ["empty.json: the file is empty; expected a JSON object"] },
@@ -37,7 +37,7 @@ public sealed class BadProfileCorpusTests
         {
             "extends-duplicate-id-in-child.json",
             [
-                "extends-duplicate-id-in-child.json:11:5: $.devices[3]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register",
+                "extends-duplicate-id-in-child.json:11:5: $.devices[3]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg",
                 "extends-duplicate-id-in-child.json:12:7: $.devices[3].id: device id 'com2' is already used by $.devices[2]; expected unique ids",
             ]
         },
@@ -63,7 +63,7 @@ public sealed class BadProfileCorpusTests
         { "memory-decimal-string.json", ["memory-decimal-string.json:5:5: $.memory.sizeMiB: '16' is not a hex number; expected an integer or a hex string starting with 0x"] },
         { "memory-too-large.json", ["memory-too-large.json:5:5: $.memory.sizeMiB: memory size 4096 MiB is out of range; expected 1-3072"] },
         { "memory-too-small.json", ["memory-too-small.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072"] },
-        { "missing-device-type.json", ["missing-device-type.json:26:5: $.devices[1]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register"] },
+        { "missing-device-type.json", ["missing-device-type.json:26:5: $.devices[1]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg"] },
         { "missing-schema-version.json", ["missing-schema-version.json:1:1: $: missing required property 'schemaVersion'; expected 1 (the schema version this splitemu reads)"] },
         { "mmio-on-port-device.json", ["mmio-on-port-device.json:31:7: $.devices[1].mmio: device type debug-exit has no MMIO range; remove mmio"] },
         { "negative-address.json", ["negative-address.json:10:7: $.load[0].address: -16 is out of range; expected 0x0-0xffffffffffffffff"] },
@@ -75,7 +75,7 @@ public sealed class BadProfileCorpusTests
             "several-errors.json",
             [
                 "several-errors.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072",
-                "several-errors.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device",
+                "several-errors.json:18:3: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 or debugcon device",
                 "several-errors.json:24:7: $.devices[0].irq: IRQ 99 is out of range; expected a line 0-15",
                 "several-errors.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group",
             ]
@@ -90,9 +90,9 @@ public sealed class BadProfileCorpusTests
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
         { "uart-without-irq.json", ["uart-without-irq.json:20:5: $.devices[0]: missing required property 'irq'; expected an interrupt line 0-15 for a uart16550"] },
         { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
-        { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register"] },
+        { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
-        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, console, devices"] },
+        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, console, devices"] },
         { "wrong-schema-version.json", ["wrong-schema-version.json:2:3: $.schemaVersion: schema version 2 is not supported; expected 1 (the schema version this splitemu reads)"] },
     };
 

@@ -25,6 +25,7 @@ public sealed class SchemaInStepTests
         { typeof(MemoryConfig), "memory", ProfileBinder.MemoryKeys },
         { typeof(LoadConfig), "load", ProfileBinder.LoadKeys },
         { typeof(CpuConfig), "cpu", ProfileBinder.CpuKeys },
+        { typeof(FirmwareConfig), "firmware", ProfileBinder.FirmwareKeys },
         { typeof(DeviceConfig), "device", ProfileBinder.DeviceKeys },
         { typeof(RestartConfig), "restart", ProfileBinder.RestartKeys },
     };

@@ -79,7 +79,7 @@ public sealed class SetOverrideTests
         { "schemaVersion=2", "--set schemaVersion=2: 'schemaVersion' describes the profile file and cannot be overridden; expected a machine property such as memory.sizeMiB" },
         // The number is accepted as the text "115200" (else the error would be about its type); uart16550 reads no keys yet.
         { "devices.com1.config.baud=115200", "--set devices.com1.config.baud=115200: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; expected no config keys (device type uart16550 reads none)" },
-        { "console=exit", "--set console=exit: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 device" },
+        { "console=exit", "--set console=exit: $.console: device 'exit' is a debug-exit, which cannot be a console; expected the id of a uart16550 or debugcon device" },
     };
 
     [Theory]
