@@ -319,25 +319,27 @@ internal sealed partial class ProfileValidator
                 continue;
             }
 
+            // One collision says it; the type's other fixed ranges and lines would only repeat it.
+            bool collided = false;
             foreach (PortRange fixedPorts in type.FixedPorts)
             {
                 var range = new AddressRange(device.Id, fixedPorts.Start, (ulong)fixedPorts.End) { FixedType = type.Name };
                 if (!ClaimRange(range, ports, path + ".type", "I/O ports", "ports"))
                 {
-                    // One collision says it; the type's other fixed ranges would only repeat it.
+                    collided = true;
                     break;
                 }
             }
 
-            foreach (int line in type.FixedIrqs)
+            foreach (int line in collided ? [] : type.FixedIrqs)
             {
                 if (irqs.TryGetValue(line, out string? owner))
                 {
-                    Report(path + ".type", $"IRQ {line}, which device type {type.Name} always drives, is already used by device '{owner}'; expected no other device on this line");
+                    Report(path + ".type", $"IRQ {line}, which device type {type.Name} always drives, is already used by {owner}; expected no other device on this line");
                     break;
                 }
 
-                irqs[line] = device.Id;
+                irqs[line] = $"device '{device.Id}' ({type.Name} always drives it)";
             }
         }
     }
@@ -383,7 +385,9 @@ internal sealed partial class ProfileValidator
         {
             if (device.Io is not null)
             {
-                Report(ioPath, $"device type {type.Name} has no I/O ports; remove io");
+                Report(ioPath, type.FixedPorts.Count == 0
+                    ? $"device type {type.Name} has no I/O ports; remove io"
+                    : $"device type {type.Name} has only fixed I/O ports ({string.Join(", ", type.FixedPorts.Select(p => $"{Hex(p.Start)}-{Hex((ulong)p.End)}"))}); remove io");
             }
 
             return;
@@ -490,7 +494,9 @@ internal sealed partial class ProfileValidator
 
         if (type.Irq == IrqUse.None)
         {
-            Report(irqPath, $"device type {type.Name} raises no interrupts; remove irq");
+            Report(irqPath, type.FixedIrqs.Count == 0
+                ? $"device type {type.Name} raises no interrupts; remove irq"
+                : $"device type {type.Name} always drives IRQ {string.Join(" and ", type.FixedIrqs)} itself; remove irq");
         }
         else if (irq is < 0 or > ProfileDefaults.MaxIrqLine)
         {
@@ -498,11 +504,11 @@ internal sealed partial class ProfileValidator
         }
         else if (taken.TryGetValue(irq, out string? owner))
         {
-            Report(irqPath, $"IRQ {irq} is already used by device '{owner}'; expected a free line 0-{ProfileDefaults.MaxIrqLine}");
+            Report(irqPath, $"IRQ {irq} is already used by {owner}; expected a free line 0-{ProfileDefaults.MaxIrqLine}");
         }
         else
         {
-            taken[irq] = device.Id;
+            taken[irq] = $"device '{device.Id}'";
         }
     }
 
