@@ -1,0 +1,66 @@
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.DeviceHost.Devices.Debug;
+
+/// <summary>
+/// A debug console port like QEMU's isa-debugcon: every byte the guest writes goes to the device's output
+/// stream (SeaBIOS prints its log to port 0x402 this way). A read returns <see cref="ReadBackValue"/>, which is
+/// how firmware tells that the port is present. The device has no state, so a restart loses nothing.
+/// </summary>
+public sealed class DebugConsole : IDevice, ISnapshotable
+{
+    /// <summary>Profile type name.</summary>
+    public const string TypeName = "debugcon";
+
+    /// <summary>Default I/O port (SeaBIOS's debug output port on QEMU).</summary>
+    public const ushort DefaultPort = 0x402;
+
+    /// <summary>Ports occupied.</summary>
+    public const ulong PortCount = 1;
+
+    /// <summary>What a read answers (QEMU's default readback, the historical Bochs port 0xE9).</summary>
+    public const byte ReadBackValue = 0xE9;
+
+    private readonly IDeviceContext _context;
+    private readonly byte[] _buffer = new byte[1];
+
+    /// <summary>Creates the console at the profile's I/O port (0x402 by default).</summary>
+    public DebugConsole(DeviceConfig config, IDeviceContext context)
+    {
+        _context = context;
+        Regions = [new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<DeviceRegionInfo> Regions { get; }
+
+    /// <inheritdoc/>
+    public ulong Read(int region, ulong offset, int size) => ReadBackValue;
+
+    /// <inheritdoc/>
+    public void Write(int region, ulong offset, int size, ulong value)
+    {
+        // A wider write (outw) would put its low byte on this port and the rest on the next: only the low byte is ours.
+        _buffer[0] = (byte)value;
+        _context.Output(_buffer);
+    }
+
+    /// <inheritdoc/>
+    public void Reset()
+    {
+    }
+
+    /// <inheritdoc/>
+    public byte[] SaveState() => [];
+
+    /// <inheritdoc/>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        if (!state.IsEmpty)
+        {
+            throw new InvalidDataException("a debug console has no state");
+        }
+    }
+}
