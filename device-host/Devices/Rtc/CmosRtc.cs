@@ -74,6 +74,9 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
     private const byte UpdateFlag = 0x10;
 
     private const long NanosecondsPerSecond = 1_000_000_000;
+
+    /// <summary>A value of <see cref="_armedDeadline"/> that no deadline equals: the next update re-arms.</summary>
+    private const long UnknownDeadline = long.MinValue;
     private const long TimeBaseHz = 32_768;
     private const ulong KiB = 1024;
     private const ulong MiB = 1024 * KiB;
@@ -127,6 +130,9 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
         _bootOrder = ParseBootOrder(config.Config.GetValueOrDefault(BootOrderKey, "cad"));
         Regions = [new DeviceRegionInfo("cmos", AddressSpaceKind.Io, config.Io ?? DefaultPort, 2)];
         Reset();
+
+        // A host may not take timer requests before the device is registered: make the next update arm again.
+        _armedDeadline = UnknownDeadline;
     }
 
     /// <inheritdoc/>
@@ -219,7 +225,7 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
         _flagsCheckedNanoseconds = saved.FlagsCheckedNanoseconds;
         _flagsCheckedSecond = saved.FlagsCheckedSecond;
         _irqLevel = saved.IrqLevel;
-        _armedDeadline = -1;
+        _armedDeadline = UnknownDeadline;
         ArmTimer(_context.NowNanoseconds);
     }
 

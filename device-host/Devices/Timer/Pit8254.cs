@@ -57,6 +57,9 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
 
     private const long NanosecondsPerSecond = 1_000_000_000;
 
+    /// <summary>A value of <see cref="_armedDeadline"/> that no deadline equals: the next update re-arms.</summary>
+    private const long UnknownDeadline = long.MinValue;
+
     /// <summary>Port 0x61 bits the guest may set: 0 gate 2, 1 speaker data, 2 parity check disable, 3 channel check disable.</summary>
     private const byte Port61WritableBits = 0x0F;
 
@@ -85,6 +88,9 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
             new DeviceRegionInfo("port61", AddressSpaceKind.Io, Port61, 1),
         ];
         Reset();
+
+        // A host may not take timer requests before the device is registered: make the next update arm again.
+        _armedDeadline = UnknownDeadline;
     }
 
     /// <inheritdoc/>
@@ -108,6 +114,11 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
     public ulong Read(int region, ulong offset, int size)
     {
         long tick = TicksAt(_context.NowNanoseconds);
+        if (_armedDeadline == UnknownDeadline)
+        {
+            UpdateChannel0Irq(tick); // the first access after construction or restore arms the timer
+        }
+
         ulong value = 0;
         for (int i = 0; i < size; i++)
         {
@@ -196,7 +207,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         _lastPulseTick = saved.LastPulseTick;
 
         // The timer belonged to the old incarnation: arm ours for channel 0's next event.
-        _armedDeadline = -1;
+        _armedDeadline = UnknownDeadline;
         UpdateChannel0Irq(TicksAt(_context.NowNanoseconds));
     }
 

@@ -234,6 +234,16 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
+    public void FirstAccess_ArmsTheTimerAHostDroppedDuringConstruction()
+    {
+        _context.CancelTimer(); // as a host that does not take timer requests before the device is registered
+
+        ReadPort61();
+
+        Assert.Equal(Pit8254.TimeOfTick(1 + 65536), _context.TimerDeadline); // power-on: mode 3, count 65536
+    }
+
+    [Fact]
     public void RestoreState_RejectsForeignBytes() =>
         Assert.Throws<InvalidDataException>(() => _pit.RestoreState([1, 2, 3]));
 
