@@ -74,6 +74,7 @@ public sealed class DeviceMap
             device.Link.SetAbandoned(true);
             using (MapTransaction memory = _memory.BeginTransaction())
             using (MapTransaction io = _io.BeginTransaction())
+            using (MapTransaction? pci = _pciConfig?.BeginTransaction())
             {
                 for (int i = 0; i < device.Slots.Length; i++)
                 {
@@ -135,6 +136,7 @@ public sealed class DeviceMap
             List<Task> drains = [];
             using MapTransaction memory = _memory.BeginTransaction();
             using MapTransaction io = _io.BeginTransaction();
+            using MapTransaction? pci = _pciConfig?.BeginTransaction();
             for (int i = 0; i < device.Slots.Length; i++)
             {
                 RegionSlot slot = device.Slots[i];
@@ -237,6 +239,7 @@ public sealed class DeviceMap
 
         using MapTransaction memory = _memory.BeginTransaction();
         using MapTransaction io = _io.BeginTransaction();
+        using MapTransaction? pci = _pciConfig?.BeginTransaction();
         for (int i = 0; i < device.Slots.Length; i++)
         {
             RegionSlot slot = device.Slots[i];
