@@ -8,8 +8,23 @@ namespace SplitEmu.CpuHost.Machine;
 /// <summary>The machine as an inline device sees it: direct calls into the CPU process.</summary>
 internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine machine, IDeviceOutputSink output) : IDeviceContext
 {
-    /// <summary>The device this context serves (set right after the device is created).</summary>
-    public InlineDevice? Owner { get; set; }
+    /// <summary>A deadline armed while the device was still being constructed (before <see cref="Owner"/> existed).</summary>
+    private long? _earlyDeadline;
+
+    /// <summary>The device this context serves (set right after the device is created; arms an early deadline then).</summary>
+    public InlineDevice? Owner
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value is not null && _earlyDeadline is long deadline)
+            {
+                _earlyDeadline = null;
+                machine.Timers.Arm(value, deadline);
+            }
+        }
+    }
 
     public string DeviceId => config.Id;
 
@@ -40,10 +55,15 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
         {
             machine.Timers.Arm(device, deadlineNanoseconds);
         }
+        else
+        {
+            _earlyDeadline = deadlineNanoseconds; // the constructor armed it (a PIT's power-on count)
+        }
     }
 
     public void CancelTimer()
     {
+        _earlyDeadline = null;
         if (Owner is { } device)
         {
             machine.Timers.Disarm(device);

@@ -5,6 +5,7 @@ using SplitEmu.CpuHost.Memory;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.CpuHost.Machine;
@@ -23,6 +24,10 @@ public sealed class VirtualMachine : IDisposable
     private readonly string _shmPrefix;
     private readonly IDeviceOutputSink _output;
     private readonly GuestRam _ram;
+
+    /// <summary>The firmware ROM's host memory (null without firmware), freed with the machine.</summary>
+    private unsafe byte* _firmware;
+    private ulong _firmwareBytes;
     private readonly Dictionary<string, InlineDevice> _inlineDevices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
 
@@ -36,6 +41,12 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Set while the vCPU may run; reset by <see cref="Pause"/> (the monitor), set again by <see cref="Resume"/> or an exit.</summary>
     private readonly ManualResetEventSlim _mayRun = new(initialState: true);
 
+    /// <summary>Wakes a halted vCPU: an interrupt may be pending, a timer is due, or the machine pauses or ends.</summary>
+    private readonly AutoResetEvent _wake = new(initialState: false);
+
+    /// <summary>Longest sleep of a halted vCPU between looks at its state (a safety net; wake-ups are signalled).</summary>
+    private const int HaltSleepLimitMs = 50;
+
     /// <summary>Set while the vCPU thread is parked between run slices because of a pause.</summary>
     private readonly ManualResetEventSlim _parked = new(initialState: false);
 
@@ -48,10 +59,15 @@ public sealed class VirtualMachine : IDisposable
         _ram = new GuestRam((ulong)profile.Memory.SizeMiB << 20);
         Memory = new AddressSpace("memory", 1UL << 32);
         Io = new AddressSpace("io", 0x10000);
-        Bus = new MachineBus(Memory, Io);
-        Devices = new DeviceMap(Memory, Io);
-        Cpu = new X86Cpu(Bus);
-        Timers = new InlineTimers(() => Cpu.RequestStop());
+        PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize);
+        Bus = new MachineBus(Memory, Io, PciConfig);
+        Devices = new DeviceMap(Memory, Io, PciConfig);
+        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)MachineClock.NowNanoseconds };
+        Timers = new InlineTimers(() =>
+        {
+            Cpu.RequestStop(); // the vCPU loop runs due inline timers between run slices
+            _wake.Set();
+        });
 
         unsafe
         {
@@ -62,6 +78,11 @@ public sealed class VirtualMachine : IDisposable
         foreach (LoadConfig image in profile.Load)
         {
             _ram.Load(image.Address, File.ReadAllBytes(image.File));
+        }
+
+        if (profile.Firmware is { } firmware)
+        {
+            MapFirmware(File.ReadAllBytes(firmware.File));
         }
 
         foreach (DeviceConfig device in profile.Devices.Where(d => d.Placement == Placement.Inline))
@@ -93,6 +114,12 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>The I/O port space.</summary>
     public AddressSpace Io { get; }
 
+    /// <summary>PCI configuration space (reached through the host bridge).</summary>
+    public AddressSpace PciConfig { get; }
+
+    /// <summary>The interrupt controller, when the profile has one.</summary>
+    public Platform.DualPic8259? Pic { get; private set; }
+
     /// <summary>Dispatch of CPU accesses.</summary>
     public MachineBus Bus { get; }
 
@@ -118,6 +145,22 @@ public sealed class VirtualMachine : IDisposable
     public void SetInterruptLine(int line, bool asserted)
     {
         Interrupts.SetLevel(line, asserted);
+        Pic?.SetLine(line, asserted);
+    }
+
+    /// <summary>The interrupt controller's output may have risen (any thread): the CPU looks, a halted vCPU wakes.</summary>
+    public void InterruptMayBePending()
+    {
+        Cpu.NotifyInterruptPending();
+        _wake.Set();
+    }
+
+    /// <summary>Makes <paramref name="pic"/> the CPU's interrupt source (the profile's i8259).</summary>
+    internal Platform.DualPic8259 AttachInterruptController(Platform.DualPic8259 pic)
+    {
+        Pic = pic;
+        Cpu.InterruptController = pic;
+        return pic;
     }
 
     /// <summary>How the machine ended, once it has.</summary>
@@ -229,20 +272,40 @@ public sealed class VirtualMachine : IDisposable
                 slot.Current?.FlushPosted(); // posted writes never wait longer than a run slice for the device
             }
 
+            Timers.RunDue();
             switch (result.Reason)
             {
                 case CpuStopReason.Shutdown:
                     RequestExit(ExitReason.CpuShutdown, ExitCodes.GuestCrashed, null, "triple fault");
                     break;
-                case CpuStopReason.Halted:
-                    // No interrupt controller yet: nothing can wake a halted CPU.
+                case CpuStopReason.Halted when Pic is null || (Cpu.State.Eflags & EflagsBits.IF) == 0:
+                    // Nothing can wake this CPU (no interrupt controller, or interrupts disabled): it is stopped for good.
                     RequestExit(ExitReason.Halted, ExitCodes.GuestCrashed, null, $"HLT at EIP 0x{Cpu.State.Rip:X}");
+                    break;
+                case CpuStopReason.Halted:
+                    WaitWhileHalted();
                     break;
             }
         }
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
         return Exit! with { Instructions = Cpu.InstructionsExecuted };
+    }
+
+    /// <summary>HLT with interrupts enabled: sleep until an interrupt, a due inline timer, a pause or the end.</summary>
+    private void WaitWhileHalted()
+    {
+        if (Pic!.HasPendingInterrupt || Exit is not null || !_mayRun.IsSet)
+        {
+            return;
+        }
+
+        long untilTimer = Timers.NextDeadline - MachineClock.NowNanoseconds;
+        int sleepMs = (int)Math.Clamp((untilTimer + 999_999) / 1_000_000, 0, HaltSleepLimitMs);
+        if (sleepMs > 0)
+        {
+            _wake.WaitOne(sleepMs);
+        }
     }
 
     /// <summary>Whether a pause is in effect (the vCPU may still be finishing its access: see <see cref="IsParked"/>).</summary>
@@ -256,6 +319,7 @@ public sealed class VirtualMachine : IDisposable
     {
         _mayRun.Reset();
         Cpu.RequestStop(); // cut the current run slice short; the loop then parks
+        _wake.Set();
         if (Exit is not null)
         {
             _mayRun.Set(); // ended meanwhile: never park an ending machine
@@ -298,6 +362,7 @@ public sealed class VirtualMachine : IDisposable
         Interlocked.CompareExchange(ref _exit, info, null);
         Cpu.RequestStop();
         _mayRun.Set(); // a paused vCPU must see the end too
+        _wake.Set(); // and so must a halted one
         foreach (DeviceProcessSlot slot in _slots.Values)
         {
             slot.ShutDown(); // a vCPU stalled on a dead device must see the stop
@@ -372,9 +437,24 @@ public sealed class VirtualMachine : IDisposable
         }
 
         Timers.Dispose();
+        foreach (IDisposable device in _inlineDevices.Values.Select(d => d.Device).OfType<IDisposable>())
+        {
+            device.Dispose(); // a disk's image file
+        }
+
         _ram.Dispose();
+        unsafe
+        {
+            if (_firmware != null)
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(_firmware);
+                _firmware = null;
+            }
+        }
+
         _mayRun.Dispose();
         _parked.Dispose();
+        _wake.Dispose();
     }
 
     private DeviceProcessSlot SlotOf(string processKey) =>
@@ -432,10 +512,28 @@ public sealed class VirtualMachine : IDisposable
             TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// A PC BIOS: ROM ending at 4 GiB (where the reset vector is), and its last 128 KiB copied into RAM below
+    /// 1 MiB as a PC's shadow RAM, where real-mode code runs it. See docs/pc-platform.md for what is left out.
+    /// </summary>
+    private unsafe void MapFirmware(byte[] image)
+    {
+        _firmware = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)image.Length, 4096);
+        _firmwareBytes = (ulong)image.Length;
+        image.CopyTo(new Span<byte>(_firmware, image.Length));
+        using (MapTransaction transaction = Memory.BeginTransaction())
+        {
+            Memory.AddSubregion(Memory.Root, ProfileDefaults.FirmwareTop - _firmwareBytes, MemoryRegion.Rom("bios", _firmwareBytes, _firmware));
+        }
+
+        int shadow = (int)Math.Min(_firmwareBytes, ProfileDefaults.FirmwareShadowBytes);
+        _ram.Load(ProfileDefaults.FirmwareShadowEnd - (ulong)shadow, image.AsSpan(image.Length - shadow));
+    }
+
     private void AddInlineDevice(DeviceConfig config)
     {
         InlineDeviceContext context = new(config, this, _output);
-        IDevice device = DeviceCatalog.Create(config, context);
+        IDevice device = Platform.PlatformDevices.TryCreate(config, this) ?? DeviceCatalog.Create(config, context);
         InlineDevice inline = new(config.Id, device);
         context.Owner = inline;
         _inlineDevices.Add(config.Id, inline);

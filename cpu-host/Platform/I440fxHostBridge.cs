@@ -60,6 +60,9 @@ public sealed class I440fxHostBridge : IDevice
         BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(0x04), 0x0006); // memory space + bus master
         BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(0x06), 0x0280); // medium DEVSEL, fast back-to-back
         _config[0x08] = 0x02; // revision
+        // QEMU's subsystem ids: firmware built for QEMU (SeaBIOS's "Running on QEMU") checks them to trust fw_cfg.
+        BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(0x2C), 0x1AF4);
+        BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(0x2E), 0x1100);
         _config[0x0B] = 0x06; // bridge
         _config[0x0A] = 0x00; // host bridge
         for (int pam = 0x59; pam <= 0x5F; pam++)
