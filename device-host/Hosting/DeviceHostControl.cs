@@ -18,6 +18,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     private DeviceServer? _server;
     private IReadOnlyList<string> _deviceIds = [];
     private DeviceTimers? _timers;
+    private IReadOnlyList<IDevice> _devices = [];
     private GuestMemoryWindow? _guestMemory;
 
     /// <summary>Serves over <paramref name="rpc"/>.</summary>
@@ -65,6 +66,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             }
 
             _segment = segment;
+            _devices = devices;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
             server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers);
             _server = server;
@@ -88,6 +90,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
 
         server?.Stop();
         _timers?.Dispose();
+        DisposeDevices();
         await _output.FlushAsync().ConfigureAwait(false);
         DeviceAccessStats[] stats = new DeviceAccessStats[_deviceIds.Count];
         for (int i = 0; i < stats.Length; i++)
@@ -104,9 +107,20 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     {
         _server?.Stop();
         _timers?.Dispose();
+        DisposeDevices();
         await _output.DisposeAsync().ConfigureAwait(false);
         _segment?.Dispose();
         _guestMemory?.Dispose();
         (_responder as IDisposable)?.Dispose();
+    }
+
+    /// <summary>Releases what models hold (a disk's image file) once no access can reach them; idempotent.</summary>
+    private void DisposeDevices()
+    {
+        IReadOnlyList<IDevice> devices = Interlocked.Exchange(ref _devices, []);
+        foreach (IDisposable device in devices.OfType<IDisposable>())
+        {
+            device.Dispose();
+        }
     }
 }

@@ -14,6 +14,12 @@ public static class DeviceCatalog
         [DebugExit.TypeName] = (config, context) => new DebugExit(config, context),
         [TestDevice.TypeName] = (config, context) => new TestDevice(config, context),
         [Devices.Bench.BenchRegister.TypeName] = (config, context) => new Devices.Bench.BenchRegister(config, context),
+        [Devices.Timer.Pit8254.TypeName] = (config, context) => new Devices.Timer.Pit8254(config, context),
+        [Devices.Rtc.CmosRtc.TypeName] = (config, context) => new Devices.Rtc.CmosRtc(config, context),
+        [DebugConsole.TypeName] = (config, context) => new DebugConsole(config, context),
+        [Devices.Firmware.FwCfg.TypeName] = (config, context) => new Devices.Firmware.FwCfg(config, context),
+        [Devices.Pci.Piix3IsaBridge.TypeName] = (config, context) => new Devices.Pci.Piix3IsaBridge(config, context),
+        [Devices.Storage.Piix3Ide.TypeName] = (config, context) => new Devices.Storage.Piix3Ide(config, context),
     };
 
     /// <summary>Type names, for validation messages.</summary>

@@ -38,13 +38,13 @@ public static class DeviceTypeCatalog
     public static readonly DeviceTypeInfo I8254 = new("i8254", PortCount: 4, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { DefaultIo = 0x40, FixedPorts = [new(0x61, 1)], FixedIrqs = [0] };
 
     /// <summary>The MC146818 CMOS real-time clock: index and data ports at <c>io</c> (default 0x70); drives IRQ 8 itself.</summary>
-    public static readonly DeviceTypeInfo Mc146818 = new("mc146818", PortCount: 2, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { DefaultIo = 0x70, FixedIrqs = [8] };
+    public static readonly DeviceTypeInfo Mc146818 = new("mc146818", PortCount: 2, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["boot-order"]) { DefaultIo = 0x70, FixedIrqs = [8] };
 
     /// <summary>QEMU's debug console (isa-debugcon): one port at <c>io</c> (default 0x402); bytes written to it are text output.</summary>
     public static readonly DeviceTypeInfo DebugCon = new("debugcon", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: true, ConfigKeys: []) { DefaultIo = 0x402 };
 
     /// <summary>QEMU's firmware configuration interface: fixed ports 0x510-0x511 (selector, data) and 0x514-0x51B (DMA address); config sercon-port and bootorder are values, not files.</summary>
-    public static readonly DeviceTypeInfo FwCfg = new("fw-cfg", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder"]) { BusMaster = true, FixedPorts = [new(0x510, 2), new(0x514, 8)] };
+    public static readonly DeviceTypeInfo FwCfg = new("fw-cfg", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder", "boot-fail-wait", "nographic"]) { BusMaster = true, FixedPorts = [new(0x510, 2), new(0x514, 8)] };
 
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =

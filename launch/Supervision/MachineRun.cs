@@ -46,6 +46,9 @@ public sealed class MachineRun : IAsyncDisposable
     private readonly Dictionary<string, DeviceProcess> _deviceProcesses = new(StringComparer.Ordinal);
     private ChildProcess? _cpu;
     private ICpuHostControl? _cpuControl;
+
+    /// <summary>Guest RAM as the CPU process shares it; handed only to processes with a bus-master device.</summary>
+    private GuestMemoryShare? _guestMemory;
     private volatile bool _stopping;
 
     /// <summary>The monitor socket's server (docs/monitor.md), once the machine is built; null if it could not start.</summary>
@@ -138,6 +141,7 @@ public sealed class MachineRun : IAsyncDisposable
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await _cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken).ConfigureAwait(false);
+        _guestMemory = await _cpuControl.GetGuestMemoryAsync(cancellationToken).ConfigureAwait(false);
 
         foreach (IGrouping<string, DeviceConfig> group in _profile.Devices
             .Where(d => DevicePlacement.ProcessKey(d) is not null)
@@ -194,6 +198,8 @@ public sealed class MachineRun : IAsyncDisposable
                 WaitPolicy = device.Devices[0].WaitPolicy,
                 SpinBudget = device.Devices[0].SpinBudget,
                 ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
+                RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
+                GuestMemory = device.Devices.Any(IsBusMaster) ? _guestMemory : null,
             },
             cancellationToken).ConfigureAwait(false);
         device.UpAt = Stopwatch.GetTimestamp();
@@ -216,6 +222,9 @@ public sealed class MachineRun : IAsyncDisposable
 
         StartSpare(device);
     }
+
+    /// <summary>Whether the device masters the bus (DMA into guest RAM): only then does its process map guest memory.</summary>
+    private static bool IsBusMaster(DeviceConfig device) => DeviceTypeCatalog.Find(device.Type) is { BusMaster: true };
 
     private static string Label(string key, uint epoch) => epoch == 0 ? key : $"{key}.{epoch}";
 
