@@ -55,6 +55,18 @@ public static class BootSectorGuest
         a.@int(0x10);
         a.jmp(nextChar);
         a.Label(ref done);
+        // The BIOS may hold teletype output for a serial console until its timer tick (SeaBIOS's sercon does):
+        // let two ticks (~110 ms) of the BIOS tick count at 0040:006C pass before ending the machine.
+        var wait = a.CreateLabel("wait");
+        a.mov(ax, 0x0040);
+        a.mov(ds, ax);                       // the BIOS data area; the message is printed already
+        a.mov(cx, __word_ptr[0x006C]);
+        a.add(cx, 2);
+        a.Label(ref wait);
+        a.hlt();                             // interrupts are on: the timer interrupt ends each HLT
+        a.mov(ax, __word_ptr[0x006C]);
+        a.sub(ax, cx);
+        a.js(wait);                          // until the count reaches the target (wrap-safe)
         a.mov(dx, 0x501);
         a.mov(al, ExitValue);
         a.@out(dx, al);

@@ -8,8 +8,11 @@ namespace SplitEmu.Tests.Launch;
 /// <summary>Every shipped profile runs as a user would run it, and its guest says what the default guest says.</summary>
 public sealed class ShippedProfileRunTests
 {
+    /// <summary>Shipped profiles that run the hello guest (firmware profiles boot other guests: see Guests/SeaBiosBootTests).</summary>
     public static TheoryData<string> ShippedProfiles { get; } =
-        new(Directory.EnumerateFiles(ProfileTestPaths.ShippedProfiles, "*.json").Select(Path.GetFileName).Order()!);
+        new(Directory.EnumerateFiles(ProfileTestPaths.ShippedProfiles, "*.json")
+            .Where(path => !File.ReadAllText(path).Contains("\"firmware\"", StringComparison.Ordinal))
+            .Select(Path.GetFileName).Order()!);
 
     [Theory]
     [MemberData(nameof(ShippedProfiles))]

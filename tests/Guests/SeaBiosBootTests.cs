@@ -1,0 +1,109 @@
+using SplitEmu.Guests;
+using SplitEmu.Launch.Reports;
+using SplitEmu.Tests.Infrastructure;
+using SplitEmu.Tests.Profiles;
+using Xunit.Abstractions;
+
+namespace SplitEmu.Tests.Guests;
+
+/// <summary>
+/// The first real guest nobody here wrote: Debian's SeaBIOS boots the project's boot sector from an ATA disk
+/// behind the PIIX3 IDE controller, as the shipped profile <c>profiles/seabios.json</c> describes (the same
+/// boot QEMU does in notes/seabios-reference-boot.md). What SeaBIOS says on its debug console (port 0x402) and
+/// on COM1 shows that it found the controller and the disk and booted it.
+/// </summary>
+public sealed class SeaBiosBootTests(ITestOutputHelper output)
+{
+    /// <summary>Where Debian's seabios package puts the image the profile names (.ci/run installs it).</summary>
+    private const string SeaBiosImage = "/usr/share/seabios/bios.bin";
+
+    private static readonly string s_profile = Path.Combine(ProfileTestPaths.ShippedProfiles, "seabios.json");
+
+    /// <summary>Lines of SeaBIOS's debug console that say it found our platform, the disk, and booted it.</summary>
+    private static readonly string[] s_expectedDebugLines =
+    [
+        "SeaBIOS (version 1.16.2",
+        "Running on QEMU (i440fx)",
+        "Found QEMU fw_cfg",
+        "QEMU fw_cfg DMA interface supported",
+        "qemu/e820: addr 0x0000000000000000 len 0x0000000004000000 [RAM]",
+        "PCI: init bdf=00:01.1 id=8086:7010",
+        "sercon: using ioport 0x3f8",
+        "ATA controller 1 at 1f0/3f4/0 (irq 14 dev 9)",
+        "ata0-0: SPLITEMU HARDDISK ATA-7 Hard-Disk (4 MiBytes)",
+        "Booting from Hard Disk...",
+        "Booting from 0000:7c00",
+    ];
+
+    [Theory]
+    [InlineData("isolated")]
+    [InlineData("inline")]
+    public void SeaBios_FindsTheIdeDisk_AndBootsItsBootSector(string idePlacement)
+    {
+        Boot boot = RunSeaBios($"devices.ide.placement={idePlacement}");
+
+        Assert.Equal((BootSectorGuest.ExitValue << 1) | 1, boot.ExitCode);
+        AssertInOrder(boot.DebugConsole, s_expectedDebugLines);
+        AssertInOrder(boot.Serial, ["Booting from Hard Disk...", BootSectorGuest.Line]);
+        DeviceSection ide = boot.Report.Devices.Single(d => d.Id == "ide");
+        Assert.Equal(idePlacement, ide.Placement);
+        Assert.True(ide.Accesses.Reads > 256, $"the IDE controller served {ide.Accesses.Reads} reads; a sector alone is 256");
+        if (idePlacement == "isolated")
+        {
+            Assert.NotEqual(boot.Report.CpuProcessId, ide.ProcessId);
+        }
+
+        output.WriteLine($"IDE {idePlacement}: reset to exit {boot.Report.WallTimeMs:F0} ms, {boot.Report.Instructions:N0} instructions");
+    }
+
+    [Fact]
+    public void SeaBios_BootsAnyway_WhenTheIdeProcessIsKilledWhileItReadsTheDisk()
+    {
+        // Every 100th access to the controller kills its process: the IDENTIFY data and the boot sector
+        // (256 data-port reads each) are read across several deaths. Under stall the guest sees none of them.
+        Boot boot = RunSeaBios("devices.ide.crash.everyAccesses=100", "devices.ide.restart.maxRestarts=1000", "devices.ide.restart.backoffMs=0");
+
+        Assert.Equal((BootSectorGuest.ExitValue << 1) | 1, boot.ExitCode);
+        AssertInOrder(boot.DebugConsole, s_expectedDebugLines);
+        AssertInOrder(boot.Serial, ["Booting from Hard Disk...", BootSectorGuest.Line]);
+        DeviceSection ide = boot.Report.Devices.Single(d => d.Id == "ide");
+        Assert.True(ide.Restarts >= 3, $"expected the IDE process to die at least 3 times, it restarted {ide.Restarts} times");
+        Assert.Equal(0, ide.Accesses.BusErrors);
+        Assert.All(ide.Crashes!, c => Assert.Equal(0, c.Divergences));
+        output.WriteLine($"{ide.Restarts} IDE restarts; reset to exit {boot.Report.WallTimeMs:F0} ms");
+    }
+
+    private Boot RunSeaBios(params string[] overrides)
+    {
+        Assert.True(File.Exists(SeaBiosImage), $"{SeaBiosImage} is missing: install Debian's seabios package (.ci/run does)");
+        using TempFolder folder = new();
+        string report = folder.File("report.json");
+        string debugConsole = folder.File("debugcon.log");
+        List<string> arguments = ["run", s_profile, "--report", report, "--device-log", $"debugcon={debugConsole}", "--timeout", "150"];
+        foreach (string value in overrides)
+        {
+            arguments.AddRange(["--set", value]);
+        }
+
+        using SplitEmuProcess run = SplitEmuProcess.Start([.. arguments]);
+        run.WaitForExit(TimeSpan.FromMinutes(3));
+        string debugText = File.Exists(debugConsole) ? File.ReadAllText(debugConsole) : "";
+        output.WriteLine(debugText);
+        output.WriteLine(run.StandardError);
+        Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
+        return new Boot(run.ExitCode, run.StandardOutput.Replace("\r", "", StringComparison.Ordinal), debugText, RunReport.Read(report));
+    }
+
+    private static void AssertInOrder(string text, IEnumerable<string> lines)
+    {
+        int at = 0;
+        foreach (string line in lines)
+        {
+            int found = text.IndexOf(line, at, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"expected '{line}' after position {at} in:\n{text}");
+            at = found + line.Length;
+        }
+    }
+
+    private sealed record Boot(int ExitCode, string Serial, string DebugConsole, RunReport Report);
+}
