@@ -19,9 +19,11 @@ namespace SplitEmu.CpuHost.Platform;
 /// </para>
 /// <para>
 /// Triggering: a line is edge-triggered unless its ELCR bit (or LTIM in ICW1) makes it level-triggered. In
-/// edge mode a rising edge latches the request and the request is withdrawn if the line falls before the
-/// acknowledge (the data sheet requires IR to stay high until the INTA cycle; when it does not, the chip
-/// answers with the spurious IR7 vector). In level mode the request follows the line. Master IR0-IR2
+/// edge mode a rising edge latches the request until the acknowledge, even if the line falls first: devices
+/// signal edge interrupts with a pulse (the 8254's IRQ 0), and across a process boundary the two levels
+/// arrive together, with no INTA in between. (The data sheet wants IR held until INTA; QEMU latches too.)
+/// In level mode the request follows the line, and one withdrawn before the acknowledge gives the spurious
+/// IR7 vector. Master IR0-IR2
 /// and slave IR0 and IR5 (IRQ 0, 1, 2, 8 and 13) are edge only, as on the PIIX.
 /// </para>
 /// <para>
@@ -205,7 +207,8 @@ public sealed class DualPic8259 : IInterruptController, IDevice
     private bool SlaveOnCascadeUnsynchronized => !_master.Single && (_master.Icw3 & (1 << CascadeInput)) != 0;
 
     /// <summary>Feeds the slave's INT output into the master's cascade input.</summary>
-    private void UpdateCascadeUnsynchronized() => _master.SetInput(CascadeInput, _slave.OutputActive);
+    /// <remarks>The cascade is a wire between the chips, not a device's pulse: its request follows the slave's output.</remarks>
+    private void UpdateCascadeUnsynchronized() => _master.SetInput(CascadeInput, _slave.OutputActive, followsLevel: true);
 
     /// <summary>The INTA cycle of the pair.</summary>
     private byte AcknowledgeUnsynchronized()
@@ -231,7 +234,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             _slave.Acknowledge(slaveLevel, applyAutoEoi: true);
             vector = (byte)(_slave.VectorBase | slaveLevel);
         }
-        _master.SetInput(CascadeInput, false);
+        _master.SetInput(CascadeInput, false, followsLevel: true);
         UpdateCascadeUnsynchronized();
         return vector;
     }
@@ -371,7 +374,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             // _input is the wires' state, which a reset of the controller does not change.
         }
 
-        public void SetInput(int ir, bool high)
+        public void SetInput(int ir, bool high, bool followsLevel = false)
         {
             byte bit = (byte)(1 << ir);
             bool wasHigh = (_input & bit) != 0;
@@ -383,9 +386,9 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             }
             else
             {
-                // Level mode: the request follows the pin. Edge mode: a request withdrawn before INTA is lost.
+                // Level mode: the request follows the pin. Edge mode: the latched edge stays until INTA.
                 _input &= (byte)~bit;
-                _irr &= (byte)~bit;
+                _irr &= (byte)~(followsLevel ? bit : bit & LevelTriggered);
             }
         }
 

@@ -475,19 +475,23 @@ public sealed class DualPic8259Tests
     }
 
     [Fact]
-    public void EdgeLine_ShortPulse_IsWithdrawnBeforeAcknowledge()
+    public void EdgeLine_ShortPulse_StaysLatchedUntilAcknowledged()
     {
+        // The 8254 pulses IRQ 0; from a device process both levels arrive before the CPU can acknowledge.
         DualPic8259 pic = NewProgrammedPic();
 
-        Pulse(pic, 3);
+        Pulse(pic, 0);
 
+        Assert.True(pic.HasPendingInterrupt);
+        Assert.Equal(0x08, pic.AcknowledgeInterrupt());
         Assert.False(pic.HasPendingInterrupt);
     }
 
     [Fact]
-    public void RequestVanishingBeforeAcknowledge_GivesSpuriousIr7WithoutInService()
+    public void LevelRequestVanishingBeforeAcknowledge_GivesSpuriousIr7WithoutInService()
     {
         DualPic8259 pic = NewProgrammedPic();
+        pic.Write(DualPic8259.ElcrRegion, 0, 1, 1 << 3); // IRQ 3 level-triggered
         pic.SetLine(3, true);
         Assert.True(pic.HasPendingInterrupt);
 
