@@ -21,6 +21,9 @@ public sealed record RunReport
     /// <summary>Wall time from start of the CPU process to the end of the machine, in milliseconds.</summary>
     public double WallTimeMs { get; init; }
 
+    /// <summary>Milliseconds of <see cref="WallTimeMs"/> spent before the CPU left reset (processes started and wired).</summary>
+    public double StartUpMs { get; init; }
+
     /// <summary>Process id of the CPU process.</summary>
     public int CpuProcessId { get; init; }
 

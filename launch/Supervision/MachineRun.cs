@@ -49,6 +49,10 @@ public sealed class MachineRun : IAsyncDisposable
 
     /// <summary>Guest RAM as the CPU process shares it; handed only to processes with a bus-master device.</summary>
     private GuestMemoryShare? _guestMemory;
+
+    /// <summary>Runs from the start of <see cref="RunAsync"/>; <see cref="_startUp"/> is its reading when the CPU left reset.</summary>
+    private readonly Stopwatch _wall = new();
+    private TimeSpan _startUp;
     private volatile bool _stopping;
 
     /// <summary>The monitor socket's server (docs/monitor.md), once the machine is built; null if it could not start.</summary>
@@ -134,7 +138,8 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        Stopwatch wall = Stopwatch.StartNew();
+        _wall.Restart();
+        Stopwatch wall = _wall;
         // A stop (signal, Ctrl-C) can come at any moment, also while processes start: remember it and
         // forward it once the CPU process can take it.
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestStop(ExitReason.Stopped));
@@ -374,6 +379,7 @@ public sealed class MachineRun : IAsyncDisposable
             ? new Timer(_ => RequestStop(ExitReason.Timeout), null, limit, Timeout.InfiniteTimeSpan)
             : null;
 
+        _startUp = _wall.Elapsed;
         Task<MachineExitInfo> run = _cpuControl!.RunAsync(CancellationToken.None);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -479,6 +485,7 @@ public sealed class MachineRun : IAsyncDisposable
             },
             Instructions = exit.Instructions,
             WallTimeMs = wallTime.TotalMilliseconds,
+            StartUpMs = _startUp.TotalMilliseconds,
             CpuProcessId = _cpu.ProcessId,
             Devices = _profile.Devices.Select(d => new DeviceSection
             {

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using SplitEmu.Launch.Commands;
+using SplitEmu.Launch.Reports;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Launch.Bench;
+
+/// <summary>One row of `splitemu bench boot`.</summary>
+public sealed record BootBenchRow
+{
+    /// <summary>Which devices run where.</summary>
+    public required string Machine { get; init; }
+
+    /// <summary>Boots measured.</summary>
+    public int Runs { get; init; }
+
+    /// <summary>Median milliseconds from the CPU leaving reset to the boot sector's line on the console.</summary>
+    public double ResetToLineMs { get; init; }
+
+    /// <summary>Fastest of the runs.</summary>
+    public double MinResetToLineMs { get; init; }
+
+    /// <summary>Median milliseconds before reset (processes started and wired).</summary>
+    public double StartUpMs { get; init; }
+
+    /// <summary>Median guest accesses the IDE controller served.</summary>
+    public long IdeAccesses { get; init; }
+
+    /// <summary>This row's median reset-to-line / the all-inline row's.</summary>
+    public double? VsAllInline { get; init; }
+
+    /// <summary>Set when a boot failed.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// `splitemu bench boot`: the shipped SeaBIOS machine (profiles/seabios.json) boots its disk, through the normal
+/// run path, with every device inline, with only the IDE controller inline, and as shipped (IDE, PIT and COM1
+/// isolated). The time is taken from the CPU leaving reset (the report's start-up time) to the moment the boot
+/// sector's line reaches the console, so process start-up is not in it.
+/// </summary>
+public static class BootBench
+{
+    /// <summary>The boot sector's line (guests/BootSectorGuest.cs): the end of the measured interval.</summary>
+    private const string BootSectorLine = "SplitEmu boot sector: booted from the IDE disk";
+
+    private static readonly (string Name, string[] Overrides)[] s_machines =
+    [
+        ("all inline", ["devices.pit.placement=inline", "devices.com1.placement=inline", "devices.ide.placement=inline"]),
+        ("IDE inline", ["devices.ide.placement=inline"]),
+        ("IDE isolated (shipped)", []),
+    ];
+
+    /// <summary>Boots each machine <paramref name="runs"/> times and prints the table.</summary>
+    public static async Task<int> ExecuteAsync(int runs, string? jsonPath, CancellationToken cancellationToken)
+    {
+        if (runs < 1)
+        {
+            Console.Error.WriteLine("--runs: expected a positive number");
+            return ExitCodes.BadInput;
+        }
+
+        string profile = Path.Combine(AppContext.BaseDirectory, "profiles", "seabios.json");
+        List<BootBenchRow> rows = [];
+        foreach ((string name, string[] overrides) in s_machines)
+        {
+            Console.Error.WriteLine($"  {name}: {runs} boots...");
+            rows.Add(await MeasureAsync(name, profile, overrides, runs, cancellationToken).ConfigureAwait(false));
+        }
+
+        double? baseline = rows[0].Error is null ? rows[0].ResetToLineMs : null;
+        rows = rows.Select(r => r with { VsAllInline = r.Error is null && baseline is > 0 ? r.ResetToLineMs / baseline : null }).ToList();
+        Print(rows, Console.Out);
+        if (jsonPath is not null)
+        {
+            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { runs, rows }, BenchJson.Options) + "\n", cancellationToken).ConfigureAwait(false);
+        }
+
+        return rows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
+    }
+
+    private static void Print(IReadOnlyList<BootBenchRow> rows, TextWriter output)
+    {
+        output.WriteLine("splitemu bench boot: SeaBIOS boots the disk; reset to the boot sector's line (median of the runs)");
+        output.WriteLine($"{"machine",-24} {"runs",5} {"reset->line ms",15} {"min ms",8} {"start-up ms",12} {"IDE accesses",13} {"vs all inline",14}");
+        foreach (BootBenchRow row in rows)
+        {
+            if (row.Error is not null)
+            {
+                output.WriteLine($"{row.Machine,-24} failed: {row.Error}");
+                continue;
+            }
+
+            string ratio = row.VsAllInline is double r ? $"{r:0.00}x" : "-";
+            output.WriteLine($"{row.Machine,-24} {row.Runs,5} {row.ResetToLineMs,15:0.0} {row.MinResetToLineMs,8:0.0} {row.StartUpMs,12:0.0} {row.IdeAccesses,13} {ratio,14}");
+        }
+
+        output.WriteLine($"load average: {LoadAverage()}");
+    }
+
+    private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)
+    {
+        List<(double ResetToLine, double StartUp, long Ide)> samples = [];
+        for (int run = 0; run < runs; run++)
+        {
+            if (RunnableProfile.Load(profilePath, overrides) is not { Profile: { } profile } loaded)
+            {
+                return new BootBenchRow { Machine = name, Error = $"{profilePath} did not load" };
+            }
+
+            LineWatch console = new(BootSectorLine);
+            RunOutcome outcome = await MachineRun.RunToEndAsync(profile, loaded.SourceName, new RunOptions(null, TimeSpan.FromMinutes(2)), console, TextWriter.Null, cancellationToken).ConfigureAwait(false);
+            if (outcome.Report is not { } report || console.SeenAfter is not TimeSpan seen)
+            {
+                return new BootBenchRow { Machine = name, Error = $"run {run + 1} ended with exit code {outcome.ExitCode} before the boot sector's line" };
+            }
+
+            DeviceSection ide = report.Devices.Single(d => d.Id == "ide");
+            samples.Add((seen.TotalMilliseconds - report.StartUpMs, report.StartUpMs, ide.Accesses.Reads + ide.Accesses.Writes));
+        }
+
+        return new BootBenchRow
+        {
+            Machine = name,
+            Runs = runs,
+            ResetToLineMs = Median(samples.Select(s => s.ResetToLine)),
+            MinResetToLineMs = samples.Min(s => s.ResetToLine),
+            StartUpMs = Median(samples.Select(s => s.StartUp)),
+            IdeAccesses = (long)Median(samples.Select(s => (double)s.Ide)),
+        };
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    /// <summary>A console that notes when a line first appears (timed from its creation, just before the run starts).</summary>
+    private sealed class LineWatch(string line) : Stream
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly StringBuilder _text = new();
+
+        /// <summary>When the line appeared, or null.</summary>
+        public TimeSpan? SeenAfter { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _text.Length;
+
+        public override long Position { get => _text.Length; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (SeenAfter is not null)
+            {
+                return;
+            }
+
+            _text.Append(Encoding.ASCII.GetString(buffer, offset, count));
+            if (_text.ToString().Contains(line, StringComparison.Ordinal))
+            {
+                SeenAfter = _clock.Elapsed;
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
