@@ -57,6 +57,19 @@ public sealed class SeaBiosBootTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SeaBios_ReadsFwCfgByDma_FromADeviceProcess()
+    {
+        // fw_cfg's DMA interface writes the e820 map and the file directory into guest RAM: isolated, through
+        // the shared guest memory within its granted window.
+        Boot boot = RunSeaBios("devices.fwcfg.placement=isolated");
+
+        Assert.Equal((BootSectorGuest.ExitValue << 1) | 1, boot.ExitCode);
+        AssertInOrder(boot.DebugConsole, s_expectedDebugLines);
+        DeviceSection fwcfg = boot.Report.Devices.Single(d => d.Id == "fwcfg");
+        Assert.NotEqual(boot.Report.CpuProcessId, fwcfg.ProcessId);
+    }
+
+    [Fact]
     public void SeaBios_BootsAnyway_WhenTheIdeProcessIsKilledWhileItReadsTheDisk()
     {
         // Every 100th access to the controller kills its process: the IDENTIFY data and the boot sector
