@@ -686,9 +686,10 @@ public sealed class DualPic8259Tests
     {
         // Two device threads toggle a master and a slave line each (IRQ 3 and 11, IRQ 5 and 12) while the
         // "vCPU" acknowledges and ends every interrupt. Only the vCPU touches the ISRs, so after each EOI both
-        // must read zero, and every vector must be one of the four lines' or a spurious one. Afterwards, with
-        // every line low, nothing may be requested, and one more rising edge on each line must be seen (a lost
-        // update of the pin state would swallow it).
+        // must read zero, and every vector must be one of the four lines' or a spurious one. Edges stay latched
+        // until acknowledged, so once the devices stop the vCPU drains what is left; then, with every line low,
+        // nothing may be requested, and one more rising edge on each line must be seen (a lost update of the pin
+        // state would swallow it).
         const int TogglesPerThread = 10_000;
         const int HighSpins = 20;          // keeps each pulse up long enough for the vCPU to see some
         const int WaitForVcpuEvery = 256;  // now and then a device waits for an acknowledge, so one surely happens
@@ -724,10 +725,15 @@ public sealed class DualPic8259Tests
             try
             {
                 var clock = Stopwatch.StartNew();
-                while (!stop.IsCancellationRequested && clock.Elapsed < limit)
+                while (clock.Elapsed < limit)
                 {
                     if (!pic.HasPendingInterrupt)
+                    {
+                        if (stop.IsCancellationRequested)
+                            break; // the devices are done and every latched edge was taken
                         continue;
+                    }
+
                     byte vector = pic.AcknowledgeInterrupt();
                     switch (vector)
                     {
