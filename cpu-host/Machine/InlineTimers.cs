@@ -93,8 +93,15 @@ public sealed class InlineTimers : IDisposable
         }
     }
 
-    /// <inheritdoc/>
-    public void Dispose() => _alarm.Dispose();
+    /// <summary>Stops the alarm and waits for a callback already running, so none runs after the machine is gone.</summary>
+    public void Dispose()
+    {
+        using ManualResetEvent done = new(initialState: false);
+        if (_alarm.Dispose(done))
+        {
+            done.WaitOne();
+        }
+    }
 
     private void Reschedule()
     {

@@ -20,9 +20,6 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
         _windows = windows;
     }
 
-    /// <summary>Transfers refused because they left the granted windows.</summary>
-    public long Refused { get; private set; }
-
     /// <summary>Copies guest memory at <paramref name="address"/> into <paramref name="destination"/>, if all of it is granted.</summary>
     public bool TryRead(ulong address, Span<byte> destination)
     {
@@ -55,7 +52,6 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
         ulong end = address + length;
         if (end < address || end > _memory.Size)
         {
-            Refused++;
             return false;
         }
 
@@ -67,7 +63,6 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
             }
         }
 
-        Refused++;
         return false;
     }
 }

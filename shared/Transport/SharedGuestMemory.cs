@@ -13,6 +13,16 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
     private const int ProtWrite = 2;
     private const int MapShared = 1;
     private const uint MfdCloexec = 1;
+    private const uint MfdAllowSealing = 2;
+    private const int FcntlAddSeals = 1033;
+    private const int FcntlGetSeals = 1034;
+    private const int SealSeal = 1;
+    private const int SealShrink = 2;
+    private const int SealGrow = 4;
+
+    /// <summary>The size can never change again: a device process that opened the memory cannot shrink it under the
+    /// CPU process (whose next access beyond the end would be a SIGBUS no runtime can catch).</summary>
+    private const int SizeSeals = SealShrink | SealGrow | SealSeal;
     private const int OpenReadWrite = 2;
     private const int OpenCloexec = 0x80000;
 
@@ -39,7 +49,7 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
     /// <summary>Creates <paramref name="size"/> bytes of zero-filled shared memory named <paramref name="name"/> (for /proc maps).</summary>
     public static SharedGuestMemory Create(string name, ulong size)
     {
-        int fd = MemfdCreate(name, MfdCloexec);
+        int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing);
         if (fd < 0)
         {
             throw new IOException($"memfd_create failed: errno {Marshal.GetLastPInvokeError()}");
@@ -52,8 +62,18 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
             throw new IOException($"cannot size guest memory to {size} bytes: errno {errno}");
         }
 
+        if (Fcntl(fd, FcntlAddSeals, SizeSeals) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Close(fd);
+            throw new IOException($"cannot seal the size of guest memory: errno {errno}");
+        }
+
         return Map(fd, size, $"/proc/{Environment.ProcessId}/fd/{fd}");
     }
+
+    /// <summary>Tries to change the size through this mapping's descriptor (tests: the seals must refuse it).</summary>
+    public bool TryResize(ulong size) => Ftruncate(_fd, (long)size) == 0;
 
     /// <summary>Maps memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
     public static SharedGuestMemory Open(string sharePath, ulong size)
@@ -62,6 +82,12 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
         if (fd < 0)
         {
             throw new IOException($"cannot open guest memory {sharePath}: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        if ((Fcntl(fd, FcntlGetSeals, 0) & SizeSeals) != SizeSeals)
+        {
+            Close(fd);
+            throw new InvalidDataException($"guest memory {sharePath} is not sealed against resizing; refusing to map it");
         }
 
         long actual = Lseek(fd, 0, 2);
@@ -111,6 +137,9 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
 
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
     private static partial long Lseek(int fd, long offset, int whence);
