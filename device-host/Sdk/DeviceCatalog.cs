@@ -20,6 +20,7 @@ public static class DeviceCatalog
         [Devices.Firmware.FwCfg.TypeName] = (config, context) => new Devices.Firmware.FwCfg(config, context),
         [Devices.Pci.Piix3IsaBridge.TypeName] = (config, context) => new Devices.Pci.Piix3IsaBridge(config, context),
         [Devices.Storage.Piix3Ide.TypeName] = (config, context) => new Devices.Storage.Piix3Ide(config, context),
+        [Devices.Input.I8042.TypeName] = (config, context) => new Devices.Input.I8042(config, context),
     };
 
     /// <summary>Type names, for validation messages.</summary>

@@ -46,9 +46,12 @@ public static class DeviceTypeCatalog
     /// <summary>QEMU's firmware configuration interface: fixed ports 0x510-0x511 (selector, data) and 0x514-0x51B (DMA address); config sercon-port and bootorder are values, not files.</summary>
     public static readonly DeviceTypeInfo FwCfg = new("fw-cfg", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder", "boot-fail-wait", "nographic"]) { BusMaster = true, FixedPorts = [new(0x510, 2), new(0x514, 8)] };
 
+    /// <summary>The 8042 PS/2 controller with a keyboard (no mouse): fixed ports 0x60 and 0x64, drives IRQ 1 and 12.</summary>
+    public static readonly DeviceTypeInfo I8042 = new("i8042", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { FixedPorts = [new(0x60, 1), new(0x64, 1)], FixedIrqs = [1, 12] };
+
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =
-        new[] { Uart16550, DebugExit, TestDevice, BenchRegister, I8259, I440Fx, Piix3Isa, Piix3Ide, I8254, Mc146818, DebugCon, FwCfg }.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        new[] { Uart16550, DebugExit, TestDevice, BenchRegister, I8259, I440Fx, Piix3Isa, Piix3Ide, I8254, Mc146818, DebugCon, FwCfg, I8042 }.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
     public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);

@@ -44,6 +44,8 @@ public sealed class SeaBiosBootTests(ITestOutputHelper output)
 
         Assert.Equal((BootSectorGuest.ExitValue << 1) | 1, boot.ExitCode);
         AssertInOrder(boot.DebugConsole, s_expectedDebugLines);
+        Assert.Contains("PS2 keyboard initialized", boot.DebugConsole, StringComparison.Ordinal); // probed in a thread of its own: any order
+        Assert.DoesNotContain("WARNING", boot.DebugConsole, StringComparison.Ordinal);
         AssertInOrder(boot.Serial, ["Booting from Hard Disk...", BootSectorGuest.Line]);
         DeviceSection ide = boot.Report.Devices.Single(d => d.Id == "ide");
         Assert.Equal(idePlacement, ide.Placement);
