@@ -294,7 +294,8 @@ public sealed class DeviceChannel : IDisposable
                 Interlocked.Increment(ref _counters[request.Device].Writes);
             }
 
-            if (journal.Enabled && journal.IsFull)
+            // A full journal, or a DMA since the last reply (never replayed against today's guest memory), starts over.
+            if (journal.Enabled && (journal.IsFull || ((ReplyFlags)reply.Flags & ReplyFlags.DidDma) != 0))
             {
                 TakeSnapshotUnsynchronized(request.Device);
             }

@@ -57,10 +57,11 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             DeviceServer? server = null;
             _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers());
             MachineFacts machine = new(request.RamBytes);
+            DmaActivity dma = new();
             List<IDevice> devices = [];
             foreach (var config in request.Devices)
             {
-                RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory) { DeviceIndex = (ushort)devices.Count };
+                RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
                 devices.Add(DeviceCatalog.Create(config, context));
                 context.Connect(responder);
             }
@@ -68,7 +69,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             _segment = segment;
             _devices = devices;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
-            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers);
+            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers, dma);
             _server = server;
             return Task.FromResult(new DeviceHostAttachResult
             {

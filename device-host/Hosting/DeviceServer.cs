@@ -30,14 +30,16 @@ public sealed class DeviceServer : IDisposable
     private const int WakeTimers = 2;
 
     private readonly DeviceTimers _timers;
+    private readonly DmaActivity? _dma;
 
     /// <summary>
     /// Starts serving <paramref name="devices"/> (ring device number = list index). Snapshots travel through
     /// <paramref name="segment"/>'s state area (null: the transport has none, and devices cannot be restored).
     /// </summary>
-    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers)
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers, DmaActivity? dma = null)
     {
         _timers = timers;
+        _dma = dma;
         _responder = responder;
         _devices = devices;
         _deviceIds = deviceIds;
@@ -80,6 +82,11 @@ public sealed class DeviceServer : IDisposable
                 RingMessage reply = Handle(in request);
                 if (request.Kind != MessageKind.PostedWrite)
                 {
+                    if (_dma?.TakeHappened(request.Device) == true && reply.Kind is MessageKind.ReadDone or MessageKind.WriteDone)
+                    {
+                        reply.Flags |= (ushort)ReplyFlags.DidDma;
+                    }
+
                     _responder.Reply(reply);
                 }
             }

@@ -16,11 +16,13 @@ public sealed class RingDeviceContext : IDeviceContext
     private readonly OutputForwarder _output;
     private readonly DeviceTimers _timers;
     private readonly GuestMemoryWindow? _guestMemory;
+    private readonly DmaActivity _dma;
     private IRequestServer? _responder;
 
     /// <summary>Context for device <paramref name="config"/>; events flow once <see cref="Connect"/> was called.</summary>
-    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory)
+    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory, DmaActivity dma)
     {
+        _dma = dma;
         _config = config;
         Machine = machine;
         _output = output;
@@ -82,7 +84,16 @@ public sealed class RingDeviceContext : IDeviceContext
     public void CancelTimer() => _timers.Disarm(DeviceIndex);
 
     /// <inheritdoc/>
-    public bool DmaRead(ulong address, Span<byte> destination) => _guestMemory?.TryRead(address, destination) ?? false;
+    public bool DmaRead(ulong address, Span<byte> destination)
+    {
+        if (_guestMemory is null || !_guestMemory.TryRead(address, destination))
+        {
+            return false;
+        }
+
+        _dma.Happened(DeviceIndex);
+        return true;
+    }
 
     /// <inheritdoc/>
     public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
@@ -92,6 +103,7 @@ public sealed class RingDeviceContext : IDeviceContext
             return false;
         }
 
+        _dma.Happened(DeviceIndex);
         // The CPU may hold decoded instructions from these bytes: tell it before the guest can run them.
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = DeviceAccessScope.EventFlags, Offset = address, Value = (ulong)source.Length });
         return true;

@@ -152,4 +152,11 @@ public enum ReplyFlags : ushort
     /// completes, so the guest's next instruction sees their effect (interrupt levels, map changes).
     /// </summary>
     EventsFirst = 1,
+
+    /// <summary>
+    /// The device did DMA since its last reply. Replaying such an access after a crash would move guest memory
+    /// again as it is now (a WRITE DMA would copy today's buffer to disk), so the CPU snapshots the device right
+    /// after it and the journal starts after the DMA.
+    /// </summary>
+    DidDma = 2,
 }

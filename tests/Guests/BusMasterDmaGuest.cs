@@ -13,7 +13,9 @@ namespace SplitEmu.Tests.Guests;
 /// The checks: (1) a sector split over two PRD entries lands in both buffers, byte for byte, and not a byte
 /// beyond each entry's count; (2) a sector of code DMA'd over code the CPU has already run replaces it (the
 /// CPU dropped its decoded copy); (3) a PRD pointing outside RAM ends the command with the bus master's error
-/// bit and the drive's ERR bit, and the guest runs on.
+/// bit and the drive's ERR bit, and the guest runs on; (4) a WRITE DMA of a buffer the guest then overwrites
+/// reads back as it was written — also when the controller's process is killed and its journal replayed,
+/// which must not write today's buffer again.
 /// </remarks>
 internal static class BusMasterDmaGuest
 {
@@ -26,12 +28,16 @@ internal static class BusMasterDmaGuest
     public const byte FailedNewCode = 0x25;
     public const byte FailedWildNoError = 0x26;
     public const byte FailedNoCompletion = 0x27;
+    public const byte FailedWriteBack = 0x28;
 
     private const ushort BusMasterBase = 0xC000;
     private const uint PrdTable = 0x0020_0000;
     private const uint BufferA = 0x0030_0000;
     private const uint BufferB = 0x0031_0000;
     private const uint CodeTarget = 0x0032_0000;
+    private const uint ReadBack = 0x0034_0000;
+    private const uint ReadDma = (0x09 << 8) | 0xC8;   // bus master towards memory, READ DMA
+    private const uint WriteDma = (0x01 << 8) | 0xCA;  // bus master from memory, WRITE DMA
     private const uint OutsideRam = 0x0F00_0000;
     private const uint OldCodeResult = 0x1111_1111;
     private const uint NewCodeResult = 0x5A5A_5A5A;
@@ -94,6 +100,7 @@ internal static class BusMasterDmaGuest
         a.mov(__dword_ptr[PrdTable + 8], BufferB);
         a.mov(__dword_ptr[PrdTable + 12], 0x8000_0000u | 256u);
         a.mov(eax, 1u);
+        a.mov(ebp, ReadDma);
         a.call(readDma);
         a.mov(cl, FailedFirstReadError);
         a.test(al, 0x02);                        // bus-master error
@@ -119,6 +126,7 @@ internal static class BusMasterDmaGuest
         a.mov(__dword_ptr[PrdTable], CodeTarget);
         a.mov(__dword_ptr[PrdTable + 4], 0x8000_0000u | 512u);
         a.mov(eax, 2u);
+        a.mov(ebp, ReadDma);
         a.call(readDma);
         a.mov(ebx, CodeTarget);
         a.call(ebx);
@@ -130,12 +138,36 @@ internal static class BusMasterDmaGuest
         a.mov(__dword_ptr[PrdTable], OutsideRam);
         a.mov(__dword_ptr[PrdTable + 4], 0x8000_0000u | 512u);
         a.mov(eax, 1u);
+        a.mov(ebp, ReadDma);
         a.call(readDma);
         a.mov(cl, FailedWildNoError);
         a.test(al, 0x02);
         a.jz(fail);
         a.test(bl, 0x01);
         a.jz(fail);
+
+        // (4) WRITE DMA of BufferA (its 256 pattern bytes, then zeros) to LBA 3; overwrite BufferA; read LBA 3 back.
+        a.mov(__dword_ptr[PrdTable], BufferA);
+        a.mov(__dword_ptr[PrdTable + 4], 0x8000_0000u | 512u);
+        a.mov(eax, 3u);
+        a.mov(ebp, WriteDma);
+        a.call(readDma);
+        a.mov(cl, FailedWriteBack);
+        a.test(al, 0x02);
+        a.jnz(fail);
+        a.mov(edi, BufferA);
+        a.mov(ecx, 256);
+        a.mov(al, 0xFF);
+        a.rep.stosb();
+        a.mov(__dword_ptr[PrdTable], ReadBack);
+        a.mov(eax, 3u);
+        a.mov(ebp, ReadDma);
+        a.call(readDma);
+        a.mov(esi, ReadBack);
+        a.call(sum256);
+        a.mov(cl, FailedWriteBack);
+        a.cmp(eax, sumA);
+        a.jne(fail);
 
         a.mov(cl, Success);
         a.Label(ref fail);                       // CL = the exit value
@@ -148,7 +180,8 @@ internal static class BusMasterDmaGuest
         a.hlt();
         a.jmp(halt);
 
-        // --- read_dma: READ DMA of one sector at LBA EAX through the PRD table; AL = bus-master status, BL = drive status.
+        // --- read_dma: one-sector DMA at LBA EAX through the PRD table; EBP = bus-master command << 8 | ATA command.
+        // Returns AL = bus-master status, BL = drive status.
         a.Label(ref readDma);
         a.mov(edi, eax);
         a.mov(dx, BusMasterBase);
@@ -178,10 +211,11 @@ internal static class BusMasterDmaGuest
         a.shr(eax, 8);
         a.mov(dx, 0x1F5);
         a.@out(dx, al);
-        a.mov(al, 0xC8);                         // READ DMA
+        a.mov(eax, ebp);                         // READ DMA or WRITE DMA
         a.mov(dx, 0x1F7);
         a.@out(dx, al);
-        a.mov(al, 0x09);                         // start, towards memory
+        a.mov(eax, ebp);
+        a.shr(eax, 8);                           // start, with the direction
         a.mov(dx, BusMasterBase);
         a.@out(dx, al);
         a.mov(ecx, 1_000_000);

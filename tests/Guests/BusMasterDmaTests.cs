@@ -10,11 +10,22 @@ namespace SplitEmu.Tests.Guests;
 /// </summary>
 public sealed class BusMasterDmaTests
 {
+    /// <summary>
+    /// An IDE access in the guest's last READ DMA set-up: after the WRITE DMA (accesses ~42-54: 2 configuration
+    /// writes, then 13 per transfer) and the guest's overwrite of its buffer, before the read-back's transfer
+    /// starts (~64). The guest's accesses are deterministic (no BIOS, no timers).
+    /// </summary>
+    private const int KillAfterWriteBackBufferChanged = 58;
+
     [Theory]
-    [InlineData("isolated")]
-    [InlineData("inline")]
-    public void ReadDma_LandsInGuestRam_ReplacesStaleCode_AndAWildAddressFailsCleanly(string idePlacement)
+    [InlineData("isolated", 0)]
+    [InlineData("inline", 0)]
+    [InlineData("isolated", KillAfterWriteBackBufferChanged)]
+    public void Dma_LandsInGuestRam_ReplacesStaleCode_FailsCleanlyOutsideRam_AndWritesBackExactly(string idePlacement, int killAtAccess)
     {
+        // killAtAccess > 0: the controller's process dies at that access (stall), and its successor gets the last
+        // snapshot plus the journal replayed. It must not replay the WRITE DMA against the buffer the guest has
+        // overwritten since (it did before replies carried DidDma: the test then fails with FailedWriteBack).
         using TempFolder folder = new();
         string disk = folder.File("disk.img");
         string guest = folder.File("dma.bin");
@@ -37,7 +48,9 @@ public sealed class BusMasterDmaTests
             }
             """);
 
-        using SplitEmuProcess run = SplitEmuProcess.Run("run", profile, "--report", report, "--timeout", "50");
+        string[] crashes = killAtAccess > 0 ? ["--set", $"devices.ide.crash.atAccess={killAtAccess}"] : [];
+        using SplitEmuProcess run = SplitEmuProcess.Start(["run", profile, "--report", report, "--timeout", "100", .. crashes]);
+        run.WaitForExit(TimeSpan.FromMinutes(2));
 
         Assert.True(run.ExitCode == ((BusMasterDmaGuest.Success << 1) | 1), $"exit {run.ExitCode} = guest value 0x{run.ExitCode >> 1:X2}; stderr: {run.StandardError}");
         RunReport parsed = RunReport.Read(report);
@@ -46,6 +59,12 @@ public sealed class BusMasterDmaTests
         if (idePlacement == "isolated")
         {
             Assert.NotEqual(parsed.CpuProcessId, ide.ProcessId);
+        }
+
+        if (killAtAccess > 0)
+        {
+            Assert.Equal(1, ide.Restarts);
+            Assert.All(ide.Crashes!, c => Assert.Equal(0, c.Divergences));
         }
 
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
