@@ -93,6 +93,47 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Records the regions the devices declared (at bind, before any access).</summary>
     public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions) => _regions = regions;
 
+    /// <summary>Lines each device may drive (null: any), from the launcher at bind.</summary>
+    private IReadOnlyList<IReadOnlyList<int>>? _irqLines;
+
+    /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
+    private int _heldIrqLines;
+
+    /// <summary>Interrupt-line events refused: a line the device may not drive.</summary>
+    public long RefusedIrqEvents => Interlocked.Read(ref _refusedIrqEvents);
+
+    private long _refusedIrqEvents;
+
+    /// <summary>Records the lines each device may drive (at bind).</summary>
+    public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines) => _irqLines = lines;
+
+    /// <summary>
+    /// Checks an interrupt-line event of device <paramref name="device"/> (untrusted) and notes the level; false
+    /// when the line is not one the device may drive (counted, and the event is dropped).
+    /// </summary>
+    public bool AcceptIrq(int device, int line, bool asserted)
+    {
+        if ((uint)line >= 32 || (_irqLines is { } lines && (device >= lines.Count || !lines[device].Contains(line))))
+        {
+            Interlocked.Increment(ref _refusedIrqEvents);
+            return false;
+        }
+
+        if (asserted)
+        {
+            Interlocked.Or(ref _heldIrqLines, 1 << line);
+        }
+        else
+        {
+            Interlocked.And(ref _heldIrqLines, ~(1 << line));
+        }
+
+        return true;
+    }
+
+    /// <summary>The lines this incarnation left asserted, forgotten as they are taken (its successor starts low).</summary>
+    public int TakeHeldIrqLines() => Interlocked.Exchange(ref _heldIrqLines, 0);
+
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>
         new RingRegionHandler(this, (ushort)device, (ushort)region, PostedInfo(device, region));

@@ -206,6 +206,7 @@ public sealed class VirtualMachine : IDisposable
         DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
         slot.Pending = null;
         channel.SetRegions(binding.Regions);
+        channel.SetIrqLines(binding.IrqLines);
         channel.Bind(binding.ProcessId);
         DeviceChannel? previous = slot.Current;
         if (previous is null)
@@ -380,6 +381,11 @@ public sealed class VirtualMachine : IDisposable
     {
         DeviceProcessSlot slot = SlotOf(processKey);
         slot.GiveUp();
+        if (slot.Current is { } dead)
+        {
+            LowerHeldLines(dead);
+        }
+
         switch (action)
         {
             case GiveUpAction.Halt:
@@ -473,6 +479,7 @@ public sealed class VirtualMachine : IDisposable
             DetectedAt = previous.DetectedAt,
             RestoreStartedAt = Stopwatch.GetTimestamp(),
         };
+        LowerHeldLines(previous);
         List<Task> drains = [];
         for (int device = 0; device < slot.Devices.Count; device++)
         {
@@ -530,6 +537,22 @@ public sealed class VirtualMachine : IDisposable
         _ram.Load(ProfileDefaults.FirmwareShadowEnd - (ulong)shadow, image.AsSpan(image.Length - shadow));
     }
 
+    /// <summary>
+    /// A replaced (dead) incarnation's asserted lines go low: its successor starts from its snapshot or a reset and
+    /// raises them again if it must; a line left high would swallow every later rising edge.
+    /// </summary>
+    private void LowerHeldLines(DeviceChannel dead)
+    {
+        int held = dead.TakeHeldIrqLines();
+        for (int line = 0; held != 0; line++, held >>= 1)
+        {
+            if ((held & 1) != 0)
+            {
+                SetInterruptLine(line, false);
+            }
+        }
+    }
+
     private void AddInlineDevice(DeviceConfig config)
     {
         InlineDeviceContext context = new(config, this, _output);
@@ -545,8 +568,14 @@ public sealed class VirtualMachine : IDisposable
         IReadOnlyList<string> ids = channel.DeviceIds;
         switch (message.Kind)
         {
-            case MessageKind.IrqLevel:
-                SetInterruptLine((int)Math.Min(message.Offset, int.MaxValue), message.Value != 0);
+            case MessageKind.IrqLevel when !channel.Replaying:
+                // A replayed level was applied when it first happened (and an edge would be latched twice).
+                int line = (int)Math.Min(message.Offset, int.MaxValue);
+                if (channel.AcceptIrq(message.Device, line, message.Value != 0))
+                {
+                    SetInterruptLine(line, message.Value != 0);
+                }
+
                 break;
             case MessageKind.DmaWritten when message.Value <= int.MaxValue:
                 Cpu.InvalidateCode(message.Offset, (int)message.Value);

@@ -56,7 +56,7 @@ public sealed class RingDeviceContext : IDeviceContext
 
     /// <inheritdoc/>
     public void SetIrqLine(int line, bool asserted) =>
-        _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
 
     /// <inheritdoc/>
     public void RequestMachineExit(int exitCode, ulong guestValue) =>

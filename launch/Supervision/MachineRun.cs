@@ -215,6 +215,7 @@ public sealed class MachineRun : IAsyncDisposable
                 ProcessId = child.ProcessId,
                 DeviceIds = device.Devices.Select(d => d.Id).ToArray(),
                 Regions = attached.Regions,
+                IrqLines = device.Devices.Select(IrqLinesOf).ToArray(),
             },
             cancellationToken).ConfigureAwait(false);
 
@@ -227,6 +228,10 @@ public sealed class MachineRun : IAsyncDisposable
 
         StartSpare(device);
     }
+
+    /// <summary>The lines a device may drive: its profile's irq and the lines its type always drives.</summary>
+    private static IReadOnlyList<int> IrqLinesOf(DeviceConfig device) =>
+        [.. (DeviceTypeCatalog.Find(device.Type)?.FixedIrqs ?? []).Concat(device.Irq is int irq ? [irq] : [])];
 
     /// <summary>Whether the device masters the bus (DMA into guest RAM): only then does its process map guest memory.</summary>
     private static bool IsBusMaster(DeviceConfig device) => DeviceTypeCatalog.Find(device.Type) is { BusMaster: true };

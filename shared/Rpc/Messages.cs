@@ -65,6 +65,12 @@ public sealed record ChannelBinding
 
     /// <summary>Each device's regions, parallel to <see cref="DeviceIds"/>.</summary>
     public required IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> Regions { get; init; }
+
+    /// <summary>
+    /// The interrupt lines each device may drive (its profile's irq and its type's fixed lines), parallel to
+    /// <see cref="DeviceIds"/>; null lets the devices drive any line (test harnesses).
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<int>>? IrqLines { get; init; }
 }
 
 /// <summary>Asks a device process to serve devices over a segment.</summary>

@@ -33,7 +33,9 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     public IDeviceHostControl Control { get; }
 
     /// <summary>Builds a machine with <paramref name="devices"/>; the isolated ones get one device process (group "harness").</summary>
-    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile)
+    /// <param name="profile">The machine.</param>
+    /// <param name="irqLines">Lines each isolated device may drive, as the launcher would grant them (null: any).</param>
+    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null)
     {
         TempFolder folder = new();
         VirtualMachine? machine = null;
@@ -58,6 +60,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
                 ProcessId = child.ProcessId,
                 DeviceIds = isolated.Select(d => d.Id).ToArray(),
                 Regions = attached.Regions,
+                IrqLines = irqLines,
             });
             return new IsolatedDeviceHarness(folder, machine, child, control);
         }
