@@ -326,7 +326,7 @@ public sealed class DeviceMap
             AddressSpace space = SpaceOf(device.Infos[index]);
             switch (kind)
             {
-                case MapChangeKind.Move when newBase <= space.Root.Size - region.Size:
+                case MapChangeKind.Move when newBase <= space.Root.Size - region.Size && CanMoveTo(space, region, newBase):
                     using (space.BeginTransaction())
                     {
                         space.Move(region, newBase);
@@ -350,6 +350,30 @@ public sealed class DeviceMap
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="region"/> may move to <paramref name="newBase"/>: never within PCI configuration
+    /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
+    /// another device's region), so no device (or guest BAR write) can capture another's traffic.
+    /// </summary>
+    private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase)
+    {
+        if (ReferenceEquals(space, _pciConfig))
+        {
+            return false;
+        }
+
+        ulong end = newBase + region.Size;
+        foreach (FlatRange range in space.View.Ranges)
+        {
+            if (range.Start < end && newBase < range.End && range.Region.Owner != region.Owner)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private sealed class PluggedDevice(string id, IDeviceLink link, DeviceRegionInfo[] infos)

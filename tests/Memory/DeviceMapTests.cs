@@ -111,4 +111,20 @@ public sealed class DeviceMapTests
         Assert.Equal(2, map.RejectedRequests);
         Assert.Equal("mapped", Assert.Single(map.Describe()).State);
     }
+
+    [Fact]
+    public void MoveOverAnotherDevicesRegion_IsRejected_AndBothKeepTheirPorts()
+    {
+        (AddressSpace io, DeviceMap map, MachineBus bus) = NewMachine();
+        map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
+        map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
+
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
+
+        Assert.Equal(1, map.RejectedRequests);
+        Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
+        Assert.Equal(0x22u, bus.ReadPort(0x900, 1));
+        Assert.False(io.View.TryFind(Port, out _));
+    }
 }
