@@ -1,8 +1,8 @@
 namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
-/// The levels of the machine's 16 ISA interrupt lines as devices drive them. The interrupt controller
-/// (8259A, in this process) samples them; until it exists, the levels are kept for the monitor and tests.
+/// The levels of the machine's 16 ISA interrupt lines as devices drive them, kept for the monitor and tests;
+/// the interrupt controller (<see cref="Platform.DualPic8259"/>) gets every change as it happens.
 /// </summary>
 public sealed class InterruptLines
 {

@@ -33,6 +33,9 @@ public sealed class I440fxHostBridge : IDevice
     private readonly bool[] _writable = new bool[256];
     private uint _address;
 
+    /// <summary>The PIIX reset control register (0xCF9): read back as written, as Linux reads and modifies it.</summary>
+    private byte _resetControl;
+
     /// <summary>A host bridge forwarding configuration cycles through <paramref name="readConfig"/>/<paramref name="writeConfig"/>.</summary>
     public I440fxHostBridge(DeviceConfig config, Func<ulong, int, ulong> readConfig, Action<ulong, int, ulong> writeConfig, Action resetRequested)
     {
@@ -73,6 +76,7 @@ public sealed class I440fxHostBridge : IDevice
         _writable[0x72] = true; // SMRAM control
         _writable[0x0D] = true; // latency timer
         _address = 0;
+        _resetControl = 0;
     }
 
     /// <inheritdoc/>
@@ -80,7 +84,12 @@ public sealed class I440fxHostBridge : IDevice
     {
         if (region == 0)
         {
-            return offset == 0 && size == 4 ? _address : ulong.MaxValue >> (64 - 8 * size);
+            return (offset, size) switch
+            {
+                (0, 4) => _address,
+                (ResetControlOffset, 1) => _resetControl,
+                _ => ulong.MaxValue >> (64 - 8 * size),
+            };
         }
 
         if ((_address & EnableBit) == 0)
@@ -101,9 +110,13 @@ public sealed class I440fxHostBridge : IDevice
             {
                 _address = (uint)value & 0x80FF_FFFC;
             }
-            else if (offset == ResetControlOffset && size == 1 && (value & 0x04) != 0)
+            else if (offset == ResetControlOffset && size == 1)
             {
-                _resetRequested(); // PIIX reset control register: a hard reset was asked for
+                _resetControl = (byte)(value & 0x0E);
+                if ((value & 0x04) != 0)
+                {
+                    _resetRequested(); // reset CPU: this machine has no reset yet, so it ends (see PlatformDevices)
+                }
             }
 
             return;

@@ -29,7 +29,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_segment is not null || _server is not null)
+            if (_responder is not null || _server is not null)
             {
                 throw new InvalidOperationException("this device process is already attached; a device process serves one segment");
             }
@@ -59,11 +59,34 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             MachineFacts machine = new(request.RamBytes);
             DmaActivity dma = new();
             List<IDevice> devices = [];
-            foreach (var config in request.Devices)
+            try
             {
-                RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
-                devices.Add(DeviceCatalog.Create(config, context));
-                context.Connect(responder);
+                foreach (var config in request.Devices)
+                {
+                    RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
+                    devices.Add(DeviceCatalog.Create(config, context));
+                    context.Connect(responder);
+                }
+
+                if (request.SocketPath is not null && devices.OfType<ITimedDevice>().FirstOrDefault() is { } timed)
+                {
+                    // The socket transport can wake its server only to stop it: a timer would end the serving.
+                    throw new NotSupportedException($"device type {timed.GetType().Name} needs timers, which the socket transport does not support; use the ring");
+                }
+            }
+            catch
+            {
+                // A model refused its configuration (a bad disk image): release what was built; the caller reports it.
+                foreach (IDisposable built in devices.OfType<IDisposable>())
+                {
+                    built.Dispose();
+                }
+
+                _timers.Dispose();
+                _timers = null;
+                _guestMemory?.Dispose();
+                _guestMemory = null;
+                throw;
             }
 
             _segment = segment;
