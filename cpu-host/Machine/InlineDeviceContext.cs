@@ -70,9 +70,12 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
         }
     }
 
+    /// <summary>What the CPU process grants DMA (the same windows a device process gets).</summary>
+    private readonly Shared.Rpc.GuestMemoryShare _share = machine.GuestMemoryShare();
+
     public unsafe bool DmaRead(ulong address, Span<byte> destination)
     {
-        if (!machine.Ram.Contains(address, (ulong)destination.Length))
+        if (!Shared.Rpc.DmaWindows.Allow(_share.Windows, machine.Ram.Size, address, (ulong)destination.Length))
         {
             return false;
         }
@@ -83,7 +86,7 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public unsafe bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
     {
-        if (!machine.Ram.Contains(address, (ulong)source.Length))
+        if (!Shared.Rpc.DmaWindows.Allow(_share.Windows, machine.Ram.Size, address, (ulong)source.Length))
         {
             return false;
         }

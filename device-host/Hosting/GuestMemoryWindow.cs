@@ -47,22 +47,5 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _memory.Dispose();
 
-    private bool Allowed(ulong address, ulong length)
-    {
-        ulong end = address + length;
-        if (end < address || end > _memory.Size)
-        {
-            return false;
-        }
-
-        foreach (DmaWindow window in _windows)
-        {
-            if (address >= window.Start && end <= window.Start + window.Length)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool Allowed(ulong address, ulong length) => DmaWindows.Allow(_windows, _memory.Size, address, length);
 }
