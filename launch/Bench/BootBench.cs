@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using SplitEmu.Launch.Commands;
+using SplitEmu.Launch.CrashTest;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Rpc;
@@ -98,7 +99,7 @@ public static class BootBench
             output.WriteLine($"{row.Machine,-24} {row.Runs,5} {row.ResetToLineMs,15:0.0} {row.MinResetToLineMs,8:0.0} {row.StartUpMs,12:0.0} {row.IdeAccesses,13} {ratio,14}");
         }
 
-        output.WriteLine($"load average: {LoadAverage()}");
+        output.WriteLine($"load average: {HostLoad.Average()}");
     }
 
     private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)
@@ -133,14 +134,8 @@ public static class BootBench
         };
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+    /// <summary>The campaign's p50 (the middle run; with an even count, the upper of the two middle ones).</summary>
+    private static double Median(IEnumerable<double> values) => Percentiles.Of(values.Select(v => (double?)v)).P50 ?? double.NaN;
 
     /// <summary>A console that notes when a line first appears (timed from its creation, just before the run starts).</summary>
     private sealed class LineWatch(string line) : Stream

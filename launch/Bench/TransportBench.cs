@@ -89,22 +89,9 @@ public static class TransportBench
             Iterations = options.Iterations,
             Cores = Environment.ProcessorCount,
             StartedUtc = DateTime.UtcNow,
-            LoadAverage = LoadAverage(),
+            LoadAverage = HostLoad.Average(),
             Rows = WithRatios(rows),
         };
-    }
-
-    /// <summary>The 1, 5 and 15 minute load averages (other work competes for the cores: read the numbers with it).</summary>
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
     }
 
     /// <summary>The option spelling of <paramref name="pin"/>.</summary>
