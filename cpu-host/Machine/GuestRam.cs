@@ -45,7 +45,7 @@ public sealed unsafe class GuestRam : IDisposable
     }
 
     /// <summary>Whether <paramref name="length"/> bytes at <paramref name="address"/> lie inside RAM (overflow-safe).</summary>
-    public bool Contains(ulong address, ulong length) => address <= Size && length <= Size - address;
+    private bool Contains(ulong address, ulong length) => address <= Size && length <= Size - address;
 
     /// <summary>A copy of <paramref name="length"/> bytes at <paramref name="address"/> (tests, monitor).</summary>
     public byte[] Read(ulong address, int length) => new ReadOnlySpan<byte>(Base + address, length).ToArray();

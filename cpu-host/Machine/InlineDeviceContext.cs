@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Timing;
@@ -70,28 +71,18 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
         }
     }
 
-    /// <summary>What the CPU process grants DMA (the same windows a device process gets).</summary>
-    private readonly Shared.Rpc.GuestMemoryShare _share = machine.GuestMemoryShare();
+    /// <summary>Guest RAM within the windows the CPU process grants (the same a device process gets).</summary>
+    private readonly GuestMemoryWindow _guestMemory = machine.GuestMemoryWindow();
 
-    public unsafe bool DmaRead(ulong address, Span<byte> destination)
+    public bool DmaRead(ulong address, Span<byte> destination) => _guestMemory.TryRead(address, destination);
+
+    public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
     {
-        if (!Shared.Rpc.DmaWindows.Allow(_share.Windows, machine.Ram.Size, address, (ulong)destination.Length))
+        if (!_guestMemory.TryWrite(address, source))
         {
             return false;
         }
 
-        new ReadOnlySpan<byte>(machine.Ram.Base + address, destination.Length).CopyTo(destination);
-        return true;
-    }
-
-    public unsafe bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
-    {
-        if (!Shared.Rpc.DmaWindows.Allow(_share.Windows, machine.Ram.Size, address, (ulong)source.Length))
-        {
-            return false;
-        }
-
-        source.CopyTo(new Span<byte>(machine.Ram.Base + address, source.Length));
         machine.Cpu.InvalidateCode(address, source.Length);
         return true;
     }

@@ -141,6 +141,9 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Guest RAM as bus-master device processes map it.</summary>
     public GuestMemoryShare GuestMemoryShare() => _ram.Share();
 
+    /// <summary>Guest RAM as inline bus-master devices reach it: in this process, within the same windows.</summary>
+    internal unsafe DeviceHost.Hosting.GuestMemoryWindow GuestMemoryWindow() => new(_ram.Base, _ram.Size, _ram.Share().Windows);
+
     /// <summary>A device drove ISA interrupt line <paramref name="line"/> (any thread; untrusted lines are ignored).</summary>
     public void SetInterruptLine(int line, bool asserted)
     {

@@ -4,19 +4,33 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
-/// A device process's view of guest RAM for DMA: the shared guest memory, restricted to the windows the CPU
-/// process granted. Every address and length a device supplies is checked against them (overflow included)
-/// before a byte moves, so a wild DMA address fails the transfer instead of touching anything else.
+/// A device's view of guest RAM for DMA, restricted to the windows the CPU process granted: in a device process
+/// the shared guest memory it mapped, inline the CPU process's own. Every address and length a device supplies
+/// is checked against them (overflow included) before a byte moves, so a wild DMA address fails the transfer
+/// instead of touching anything else.
 /// </summary>
 public sealed unsafe class GuestMemoryWindow : IDisposable
 {
-    private readonly SharedGuestMemory _memory;
+    /// <summary>The mapping this window made and frees (null when it views memory someone else owns).</summary>
+    private readonly SharedGuestMemory? _mapping;
+    private readonly byte* _base;
+    private readonly ulong _size;
     private readonly IReadOnlyList<DmaWindow> _windows;
 
     /// <summary>Maps <paramref name="sharePath"/> and allows DMA within <paramref name="windows"/>.</summary>
     public GuestMemoryWindow(string sharePath, ulong size, IReadOnlyList<DmaWindow> windows)
     {
-        _memory = SharedGuestMemory.Open(sharePath, size);
+        _mapping = SharedGuestMemory.Open(sharePath, size);
+        _base = _mapping.Base;
+        _size = size;
+        _windows = windows;
+    }
+
+    /// <summary>Views <paramref name="size"/> bytes at <paramref name="memory"/>, owned and freed by the caller (inline devices).</summary>
+    public GuestMemoryWindow(byte* memory, ulong size, IReadOnlyList<DmaWindow> windows)
+    {
+        _base = memory;
+        _size = size;
         _windows = windows;
     }
 
@@ -28,7 +42,7 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
             return false;
         }
 
-        new ReadOnlySpan<byte>(_memory.Base + address, destination.Length).CopyTo(destination);
+        new ReadOnlySpan<byte>(_base + address, destination.Length).CopyTo(destination);
         return true;
     }
 
@@ -40,12 +54,12 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
             return false;
         }
 
-        source.CopyTo(new Span<byte>(_memory.Base + address, source.Length));
+        source.CopyTo(new Span<byte>(_base + address, source.Length));
         return true;
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _memory.Dispose();
+    public void Dispose() => _mapping?.Dispose();
 
-    private bool Allowed(ulong address, ulong length) => DmaWindows.Allow(_windows, _memory.Size, address, length);
+    private bool Allowed(ulong address, ulong length) => DmaWindows.Allow(_windows, _size, address, length);
 }
