@@ -66,7 +66,7 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
 
     public bool DmaRead(ulong address, Span<byte> destination)
     {
-        if (address > (ulong)Ram.Length || (ulong)destination.Length > (ulong)Ram.Length - address)
+        if (!Granted(address, destination.Length))
         {
             RefusedDma++;
             return false;
@@ -78,7 +78,7 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
 
     public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
     {
-        if (address > (ulong)Ram.Length || (ulong)source.Length > (ulong)Ram.Length - address)
+        if (!Granted(address, source.Length))
         {
             RefusedDma++;
             return false;
@@ -87,6 +87,10 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
         source.CopyTo(Ram.AsSpan((int)address, source.Length));
         return true;
     }
+
+    /// <summary>The machine's bounds rule, with all of this fake RAM granted.</summary>
+    private bool Granted(ulong address, int length) =>
+        Shared.Rpc.DmaWindows.Allow([new Shared.Rpc.DmaWindow(0, (ulong)Ram.Length)], (ulong)Ram.Length, address, (ulong)length);
 
     /// <summary>Moves the clock to <paramref name="now"/> and fires the timer if its deadline passed (as the host would).</summary>
     public void AdvanceTo(long now, ITimedDevice device)
