@@ -31,7 +31,7 @@ public sealed class InlineTimers : IDisposable
         {
             lock (_gate)
             {
-                return _timers.Count == 0 ? Disarmed : _timers.Values.Min(t => t.Deadline);
+                return EarliestUnsynchronized();
             }
         }
     }
@@ -103,9 +103,12 @@ public sealed class InlineTimers : IDisposable
         }
     }
 
+    /// <summary>The earliest armed deadline, or <see cref="Disarmed"/> (caller holds the gate).</summary>
+    private long EarliestUnsynchronized() => _timers.Count == 0 ? Disarmed : _timers.Values.Min(t => t.Deadline);
+
     private void Reschedule()
     {
-        long next = _timers.Count == 0 ? Disarmed : _timers.Values.Min(t => t.Deadline);
+        long next = EarliestUnsynchronized();
         if (next == Disarmed)
         {
             _alarm.Change(Timeout.Infinite, Timeout.Infinite);
