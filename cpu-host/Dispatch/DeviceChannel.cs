@@ -33,6 +33,18 @@ public sealed class DeviceChannel : IDisposable
     private readonly Queue<RingMessage> _forAccess = new();
 
     private DeviceCounters[] _counters = [];
+
+    /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
+    private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
+
+    /// <summary>Lines each device may drive (null: any), from the launcher at bind.</summary>
+    private IReadOnlyList<IReadOnlyList<int>>? _irqLines;
+
+    /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
+    private int _heldIrqLines;
+
+    /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
+    private long _refusedIrqEvents;
     private ProcessWatcher? _watcher;
     private volatile bool _disposed;
 
@@ -87,35 +99,25 @@ public sealed class DeviceChannel : IDisposable
         _watcher = new ProcessWatcher(processId, () => MarkDead("process exited"));
     }
 
-    /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
-    private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
-
     /// <summary>Records the regions the devices declared (at bind, before any access).</summary>
     public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions) => _regions = regions;
-
-    /// <summary>Lines each device may drive (null: any), from the launcher at bind.</summary>
-    private IReadOnlyList<IReadOnlyList<int>>? _irqLines;
-
-    /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
-    private int _heldIrqLines;
-
-    /// <summary>Interrupt-line events refused: a line the device may not drive.</summary>
-    public long RefusedIrqEvents => Interlocked.Read(ref _refusedIrqEvents);
-
-    private long _refusedIrqEvents;
 
     /// <summary>Records the lines each device may drive (at bind).</summary>
     public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines) => _irqLines = lines;
 
     /// <summary>
     /// Checks an interrupt-line event of device <paramref name="device"/> (untrusted) and notes the level; false
-    /// when the line is not one the device may drive (counted, and the event is dropped).
+    /// when the line is not one the device may drive (dropped; the first such event is reported).
     /// </summary>
     public bool AcceptIrq(int device, int line, bool asserted)
     {
         if ((uint)line >= 32 || (_irqLines is { } lines && (device >= lines.Count || !lines[device].Contains(line))))
         {
-            Interlocked.Increment(ref _refusedIrqEvents);
+            if (Interlocked.Increment(ref _refusedIrqEvents) == 1)
+            {
+                Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) drove interrupt line {line}, which it was not granted; ignored");
+            }
+
             return false;
         }
 
