@@ -380,13 +380,8 @@ public sealed class Piix3IdeTests
     public void ReadDma_ToAnAddressOutsideRam_SetsErrorBitsAndRaisesTheIrq()
     {
         using IdeRig rig = new();
-        EnableBusMaster(rig);
-        WritePrd(rig.Context.Ram, 0, 0xF000_0000, 512, last: true);
-        rig.Ide.Write(Piix3Ide.BusMasterRegion, 4, 4, PrdTable);
-        rig.Ide.Write(Piix3Ide.BusMasterRegion, 0, 1, 0x09);
 
-        rig.Lba28(0, 1);
-        rig.Command(ReadDma);
+        ReadDmaOutsideRam(rig);
 
         Assert.True(rig.Context.RefusedDma > 0);
         Assert.Equal(0x06UL, rig.Ide.Read(Piix3Ide.BusMasterRegion, 2, 1) & 0x07); // interrupt | error, not active
@@ -399,12 +394,7 @@ public sealed class Piix3IdeTests
     public void BusMasterStatus_ErrorAndInterruptAreWriteOneToClear()
     {
         using IdeRig rig = new();
-        EnableBusMaster(rig);
-        WritePrd(rig.Context.Ram, 0, 0xF000_0000, 512, last: true);
-        rig.Ide.Write(Piix3Ide.BusMasterRegion, 4, 4, PrdTable);
-        rig.Ide.Write(Piix3Ide.BusMasterRegion, 0, 1, 0x09);
-        rig.Lba28(0, 1);
-        rig.Command(ReadDma);
+        ReadDmaOutsideRam(rig);
 
         rig.Ide.Write(Piix3Ide.BusMasterRegion, 2, 1, 0x06);
 
@@ -470,6 +460,17 @@ public sealed class Piix3IdeTests
         }
 
         return new string(model).TrimEnd();
+    }
+
+    /// <summary>READ DMA of LBA 0 through a PRD that points far outside the fake RAM.</summary>
+    private static void ReadDmaOutsideRam(IdeRig rig)
+    {
+        EnableBusMaster(rig);
+        WritePrd(rig.Context.Ram, 0, 0xF000_0000, 512, last: true);
+        rig.Ide.Write(Piix3Ide.BusMasterRegion, 4, 4, PrdTable);
+        rig.Ide.Write(Piix3Ide.BusMasterRegion, 0, 1, 0x09);
+        rig.Lba28(0, 1);
+        rig.Command(ReadDma);
     }
 
     private static void EnableBusMaster(IdeRig rig)
