@@ -90,6 +90,10 @@ public sealed class DeviceServer : IDisposable
                     _responder.Reply(reply);
                 }
             }
+            else if (_responder.IsClosed)
+            {
+                return; // a closed socket answers at once: waiting again would spin a core
+            }
 
             int wake = Volatile.Read(ref _wake);
             if ((wake & WakeStop) != 0)

@@ -3,8 +3,14 @@ namespace SplitEmu.Shared.Transport;
 /// <summary>The device side of the data plane: requests in, replies and events out.</summary>
 public interface IRequestServer
 {
-    /// <summary>Waits for the next request; false once <paramref name="stop"/> is nonzero.</summary>
+    /// <summary>
+    /// Waits for the next request; false once <paramref name="stop"/> is nonzero, or when the transport has
+    /// closed for good (<see cref="IsClosed"/>: no request will ever come, so the caller must stop waiting).
+    /// </summary>
     bool WaitForRequest(out RingMessage request, ref int stop);
+
+    /// <summary>True once the peer has gone and no request can arrive again (a ring never closes; a socket does).</summary>
+    bool IsClosed { get; }
 
     /// <summary>Wakes <see cref="WaitForRequest"/> so it sees its stop flag.</summary>
     void KickRequestWaiter();

@@ -105,6 +105,9 @@ public sealed unsafe class RingResponder : IRequestServer
         return false;
     }
 
+    /// <summary>Never: a dead CPU process is seen through the control connection, not the ring.</summary>
+    public bool IsClosed => false;
+
     /// <summary>Wakes <see cref="WaitForRequest"/> so it sees its stop flag.</summary>
     public void KickRequestWaiter() => _requestBell.Kick();
 

@@ -33,6 +33,9 @@ public sealed unsafe class SegmentScribbler : IRequestServer
     public bool WaitForRequest(out RingMessage request, ref int stop) => _inner.WaitForRequest(out request, ref stop);
 
     /// <inheritdoc/>
+    public bool IsClosed => _inner.IsClosed;
+
+    /// <inheritdoc/>
     public void KickRequestWaiter() => _inner.KickRequestWaiter();
 
     /// <inheritdoc/>

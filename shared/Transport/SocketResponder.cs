@@ -30,6 +30,9 @@ public sealed class SocketResponder : IRequestServer, IDisposable
         _requests.ReceiveTimeout = ReceiveSliceMilliseconds;
     }
 
+    /// <inheritdoc/>
+    public bool IsClosed { get; private set; }
+
     /// <summary>Events dropped because the connection was gone.</summary>
     public long EventsDropped { get; private set; }
 
@@ -82,12 +85,14 @@ public sealed class SocketResponder : IRequestServer, IDisposable
                     return true;
                 }
 
-                break; // the CPU side never sends garbage; stop serving rather than guess
+                IsClosed = true; // the CPU side never sends garbage; stop serving rather than guess
+                break;
             }
 
             if (error is not (SocketError.WouldBlock or SocketError.TimedOut or SocketError.TryAgain or SocketError.Interrupted))
             {
-                break; // closed: the CPU side is gone or stopped us
+                IsClosed = true; // read 0 (closed) or broken: the CPU side is gone or stopped us
+                break;
             }
         }
 

@@ -90,6 +90,25 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task CpuSideClosing_EndsTheDeviceWait_AsClosed_NotAsAStop()
+    {
+        // A closed socket answers every receive at once: the serving loop must see "closed for good" and end,
+        // or it spins a core asking again (its stop and timer wake-ups look the same as a plain false).
+        using TempFolder folder = new();
+        using Pair pair = Pair.Connect(folder.File("data.sock"));
+        int stop = 0;
+        Task<bool> slice = Task.Run(() => pair.Device.WaitForRequest(out _, ref stop));
+        await Task.Delay(250); // at least one receive slice passes with nothing to read
+        Assert.False(pair.Device.IsClosed, "an idle connection is not closed");
+
+        pair.Cpu.Dispose();
+
+        Assert.True(await Finishes(slice, TimeSpan.FromSeconds(10)), "the device's wait was not ended by the close");
+        Assert.False(await slice);
+        Assert.True(pair.Device.IsClosed);
+    }
+
+    [Fact]
     public async Task PeerDeclaredDead_WakesAWaitingCaller_AndTheEventWaiter()
     {
         using TempFolder folder = new();
