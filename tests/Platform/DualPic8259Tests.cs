@@ -727,9 +727,11 @@ public sealed class DualPic8259Tests
                 var clock = Stopwatch.StartNew();
                 while (clock.Elapsed < limit)
                 {
+                    // Stop first, then the PIC: a stop seen before a "nothing pending" means no edge can come after.
+                    bool devicesDone = stop.IsCancellationRequested;
                     if (!pic.HasPendingInterrupt)
                     {
-                        if (stop.IsCancellationRequested)
+                        if (devicesDone)
                             break; // the devices are done and every latched edge was taken
                         continue;
                     }
