@@ -43,6 +43,9 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
     private int _heldIrqLines;
 
+    /// <summary>Set (under the event gate) once a successor or a give-up took this incarnation's lines.</summary>
+    private bool _retired;
+
     /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
     private long _refusedIrqEvents;
     private ProcessWatcher? _watcher;
@@ -111,6 +114,11 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public bool AcceptIrq(int device, int line, bool asserted)
     {
+        if (_retired)
+        {
+            return false; // a replaced incarnation's late events must not raise a line its successor owns now
+        }
+
         if ((uint)line >= 32 || (_irqLines is { } lines && (device >= lines.Count || !lines[device].Contains(line))))
         {
             if (Interlocked.Increment(ref _refusedIrqEvents) == 1)
@@ -133,8 +141,19 @@ public sealed class DeviceChannel : IDisposable
         return true;
     }
 
-    /// <summary>The lines this incarnation left asserted, forgotten as they are taken (its successor starts low).</summary>
-    public int TakeHeldIrqLines() => Interlocked.Exchange(ref _heldIrqLines, 0);
+    /// <summary>
+    /// This incarnation is replaced (or given up): returns the lines it left asserted, and from now on none of its
+    /// interrupt-line events is applied. Under the event gate, so an event the pump is applying right now either
+    /// lands before (and its line is in the result) or is refused.
+    /// </summary>
+    public int Retire()
+    {
+        lock (_eventGate)
+        {
+            _retired = true;
+            return Interlocked.Exchange(ref _heldIrqLines, 0);
+        }
+    }
 
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>

@@ -546,7 +546,7 @@ public sealed class VirtualMachine : IDisposable
     /// </summary>
     private void LowerHeldLines(DeviceChannel dead)
     {
-        int held = dead.TakeHeldIrqLines();
+        int held = dead.Retire();
         for (int line = 0; held != 0; line++, held >>= 1)
         {
             if ((held & 1) != 0)
