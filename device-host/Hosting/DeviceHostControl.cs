@@ -48,19 +48,18 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                 responder = request.InjectFault == TransportFault.ScribbleSegment ? new SegmentScribbler(segment, ring) : ring;
             }
 
-            _responder = responder;
-            if (request.GuestMemory is { } share)
-            {
-                _guestMemory = new GuestMemoryWindow(share.SharePath, share.Size, share.Windows);
-            }
-
             DeviceServer? server = null;
-            _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers());
             MachineFacts machine = new(request.RamBytes);
             DmaActivity dma = new();
             List<IDevice> devices = [];
             try
             {
+                if (request.GuestMemory is { } share)
+                {
+                    _guestMemory = new GuestMemoryWindow(share.SharePath, share.Size, share.Windows);
+                }
+
+                _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers());
                 foreach (var config in request.Devices)
                 {
                     RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
@@ -82,13 +81,16 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                     built.Dispose();
                 }
 
-                _timers.Dispose();
+                _timers?.Dispose();
                 _timers = null;
                 _guestMemory?.Dispose();
                 _guestMemory = null;
-                throw;
+                (responder as IDisposable)?.Dispose();
+                segment?.Dispose();
+                throw; // nothing is left attached: a later attach may try again
             }
 
+            _responder = responder;
             _segment = segment;
             _devices = devices;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
