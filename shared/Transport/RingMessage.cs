@@ -148,8 +148,9 @@ public enum ReplyFlags : ushort
     None = 0,
 
     /// <summary>
-    /// The handler put events in the event ring before this reply; the CPU applies them before the access
-    /// completes, so the guest's next instruction sees their effect (interrupt levels, map changes).
+    /// Events were put in the event ring since the previous reply (by this handler, an earlier posted write or a
+    /// timer); the CPU applies them before the access completes, so the guest's next instruction sees their
+    /// effect (interrupt levels, map changes, code a DMA replaced).
     /// </summary>
     EventsFirst = 1,
 

@@ -146,11 +146,9 @@ public sealed unsafe class RingResponder : IRequestServer
                 Thread.Sleep(1);
             }
 
-            if (((EventFlags)message.Flags & EventFlags.DuringAccess) != 0)
-            {
-                Interlocked.Increment(ref _eventsSinceReply);
-            }
-
+            // Any event, not only a handler's: one raised by a posted write or a timer (a DMA's code
+            // invalidation, an interrupt) must also have taken effect when the next reply completes its access.
+            Interlocked.Increment(ref _eventsSinceReply);
             _eventBell.Ring();
             return true;
         }

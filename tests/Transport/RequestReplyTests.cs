@@ -51,6 +51,38 @@ public sealed class RequestReplyTests
     }
 
     [Fact]
+    public async Task EventPostedOutsideAHandler_FlagsTheNextReply_SoTheCpuTakesItFirst()
+    {
+        // A posted write's handler or a timer raises events with no access of its own to wait on: the next
+        // reply must still say EventsFirst, or the guest could see that access complete (a DMA done) before the
+        // event (the DMA'd code dropped from the decoded cache) took effect.
+        using TestSegment segment = new(new RingGeometry(8, 8, 8));
+        RingRequester requester = new(segment.CpuSide, WaitSettings.Handoff);
+        RingResponder responder = new(segment.DeviceSide, WaitSettings.Handoff);
+        int stop = 0;
+        Task device = Task.Run(() =>
+        {
+            responder.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 0x7C00, Value = 512 }); // not DuringAccess
+            for (int i = 0; i < 2 && responder.WaitForRequest(out RingMessage request, ref stop); i++)
+            {
+                responder.Reply(new RingMessage { Kind = MessageKind.ReadDone, Tag = request.Tag });
+            }
+        });
+        RingMessage first = new() { Kind = MessageKind.Read, AccessSize = 1 };
+        RingMessage second = new() { Kind = MessageKind.Read, AccessSize = 1 };
+
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
+        RingCallStatus firstStatus = requester.Call(ref first, out RingMessage firstReply, deadline);
+        RingCallStatus secondStatus = requester.Call(ref second, out RingMessage secondReply, deadline);
+        Assert.True(await Finishes(device, TimeSpan.FromSeconds(30)), "the device side did not finish");
+
+        Assert.Equal(RingCallStatus.Completed, firstStatus);
+        Assert.Equal(RingCallStatus.Completed, secondStatus);
+        Assert.NotEqual(0, firstReply.Flags & (ushort)ReplyFlags.EventsFirst);
+        Assert.Equal(0, secondReply.Flags & (ushort)ReplyFlags.EventsFirst); // nothing new since the first
+    }
+
+    [Fact]
     public async Task PeerDeclaredDead_WakesAWaitingCaller_WithPeerDead()
     {
         using TestSegment segment = new(new RingGeometry(8, 8, 8));
