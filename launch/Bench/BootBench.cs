@@ -18,20 +18,26 @@ public sealed record BootBenchRow
     /// <summary>Boots measured.</summary>
     public int Runs { get; init; }
 
-    /// <summary>Median milliseconds from the CPU leaving reset to the boot sector's line on the console.</summary>
-    public double ResetToLineMs { get; init; }
+    /// <summary>Median milliseconds from the CPU leaving reset to the boot sector's line on the console (null: the peer, which does not say).</summary>
+    public double? ResetToLineMs { get; init; }
 
     /// <summary>Fastest of the runs.</summary>
-    public double MinResetToLineMs { get; init; }
+    public double? MinResetToLineMs { get; init; }
 
     /// <summary>Median milliseconds before reset (processes started and wired).</summary>
-    public double StartUpMs { get; init; }
+    public double? StartUpMs { get; init; }
 
-    /// <summary>Median guest accesses the IDE controller served.</summary>
-    public long IdeAccesses { get; init; }
+    /// <summary>Median milliseconds from starting the machine (start-up included) to the boot sector's line.</summary>
+    public double StartToLineMs { get; init; }
+
+    /// <summary>Median guest accesses the IDE controller served (null: the peer, which does not say).</summary>
+    public long? IdeAccesses { get; init; }
 
     /// <summary>This row's median reset-to-line / the all-inline row's.</summary>
     public double? VsAllInline { get; init; }
+
+    /// <summary>This row's median start-to-line / QEMU's (the peer, start-up included on both sides); null without QEMU.</summary>
+    public double? VsQemu { get; init; }
 
     /// <summary>Set when a boot failed.</summary>
     public string? Error { get; init; }
@@ -41,7 +47,9 @@ public sealed record BootBenchRow
 /// `splitemu bench boot`: the shipped SeaBIOS machine (profiles/seabios.json) boots its disk, through the normal
 /// run path, with every device inline, with only the IDE controller inline, and as shipped (IDE, PIT and COM1
 /// isolated). The time is taken from the CPU leaving reset (the report's start-up time) to the moment the boot
-/// sector's line reaches the console, so process start-up is not in it.
+/// sector's line reaches the console, so process start-up is not in it. Where QEMU is installed it boots the same
+/// firmware and disk as the peer (<see cref="QemuPeer"/>); its start-up cannot be told apart from its boot, so the
+/// ratio to it compares start to line on both sides.
 /// </summary>
 public static class BootBench
 {
@@ -72,8 +80,25 @@ public static class BootBench
             rows.Add(await MeasureAsync(name, profile, overrides, runs, cancellationToken).ConfigureAwait(false));
         }
 
+        BootBenchRow? qemu = null;
+        if (QemuPeer.IsInstalled && RunnableProfile.Load(profile, []) is { Profile: { } shipped })
+        {
+            Console.Error.WriteLine($"  QEMU (peer): {runs} boots...");
+            qemu = await MeasureQemuAsync(shipped, runs, cancellationToken).ConfigureAwait(false);
+        }
+
         double? baseline = rows[0].Error is null ? rows[0].ResetToLineMs : null;
-        rows = rows.Select(r => r with { VsAllInline = r.Error is null && baseline is > 0 ? r.ResetToLineMs / baseline : null }).ToList();
+        double? peer = qemu is { Error: null } ? qemu.StartToLineMs : null;
+        rows = rows.Select(r => r with
+        {
+            VsAllInline = r.Error is null && baseline is > 0 ? r.ResetToLineMs / baseline : null,
+            VsQemu = r.Error is null && peer is > 0 ? r.StartToLineMs / peer : null,
+        }).ToList();
+        if (qemu is not null)
+        {
+            rows.Add(qemu with { VsQemu = qemu.Error is null ? 1.0 : null });
+        }
+
         Print(rows, Console.Out);
         if (jsonPath is not null)
         {
@@ -86,7 +111,7 @@ public static class BootBench
     private static void Print(IReadOnlyList<BootBenchRow> rows, TextWriter output)
     {
         output.WriteLine("splitemu bench boot: SeaBIOS boots the disk; reset to the boot sector's line (median of the runs)");
-        output.WriteLine($"{"machine",-24} {"runs",5} {"reset->line ms",15} {"min ms",8} {"start-up ms",12} {"IDE accesses",13} {"vs all inline",14}");
+        output.WriteLine($"{"machine",-24} {"runs",5} {"reset->line ms",15} {"min ms",8} {"start-up ms",12} {"IDE accesses",13} {"vs all inline",14} {"start->line ms",15} {"vs QEMU",8}");
         foreach (BootBenchRow row in rows)
         {
             if (row.Error is not null)
@@ -96,7 +121,17 @@ public static class BootBench
             }
 
             string ratio = row.VsAllInline is double r ? $"{r:0.00}x" : "-";
-            output.WriteLine($"{row.Machine,-24} {row.Runs,5} {row.ResetToLineMs,15:0.0} {row.MinResetToLineMs,8:0.0} {row.StartUpMs,12:0.0} {row.IdeAccesses,13} {ratio,14}");
+            string vsQemu = row.VsQemu is double q ? $"{q:0.0}x" : "-";
+            string resetToLine = row.ResetToLineMs is double t ? $"{t:0.0}" : "-";
+            string min = row.MinResetToLineMs is double m ? $"{m:0.0}" : "-";
+            string startUp = row.StartUpMs is double u ? $"{u:0.0}" : "-";
+            string ide = row.IdeAccesses is long n ? $"{n}" : "-";
+            output.WriteLine($"{row.Machine,-24} {row.Runs,5} {resetToLine,15} {min,8} {startUp,12} {ide,13} {ratio,14} {row.StartToLineMs,15:0.0} {vsQemu,8}");
+        }
+
+        if (rows.All(r => r.VsQemu is null))
+        {
+            output.WriteLine($"no peer: {QemuPeer.Executable} is not installed (Debian's qemu-system-x86)");
         }
 
         output.WriteLine($"load average: {HostLoad.Average()}");
@@ -105,6 +140,7 @@ public static class BootBench
     private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)
     {
         List<(double ResetToLine, double StartUp, long Ide)> samples = [];
+        List<double> startToLine = [];
         for (int run = 0; run < runs; run++)
         {
             if (RunnableProfile.Load(profilePath, overrides) is not { Profile: { } profile } loaded)
@@ -121,6 +157,7 @@ public static class BootBench
 
             DeviceSection ide = report.Devices.Single(d => d.Id == "ide");
             samples.Add((seen.TotalMilliseconds - report.StartUpMs, report.StartUpMs, ide.Accesses.Reads + ide.Accesses.Writes));
+            startToLine.Add(seen.TotalMilliseconds);
         }
 
         return new BootBenchRow
@@ -130,8 +167,71 @@ public static class BootBench
             ResetToLineMs = Median(samples.Select(s => s.ResetToLine)),
             MinResetToLineMs = samples.Min(s => s.ResetToLine),
             StartUpMs = Median(samples.Select(s => s.StartUp)),
+            StartToLineMs = Median(startToLine),
             IdeAccesses = (long)Median(samples.Select(s => (double)s.Ide)),
         };
+    }
+
+    /// <summary>
+    /// QEMU boots the shipped profile's firmware and disk <paramref name="runs"/> times: from starting its process
+    /// to the boot sector's line on its serial console (QEMU's standard output).
+    /// </summary>
+    private static async Task<BootBenchRow> MeasureQemuAsync(Shared.Profiles.MachineProfile shipped, int runs, CancellationToken cancellationToken)
+    {
+        const string Name = "QEMU 7.2 TCG (peer)";
+        string? disk = shipped.Devices.SingleOrDefault(d => d.Id == "ide")?.Config?.GetValueOrDefault("primary-master");
+        if (shipped.Firmware is not { } firmware || disk is null)
+        {
+            return new BootBenchRow { Machine = Name, Error = "the shipped profile names no firmware or IDE disk" };
+        }
+
+        string folder = Directory.CreateTempSubdirectory("splitemu-bench-qemu-").FullName;
+        try
+        {
+            List<double> samples = [];
+            for (int run = 0; run < runs; run++)
+            {
+                string copy = Path.Combine(folder, "disk.img"); // QEMU's IDE opens it for writing: never the shipped one
+                File.Copy(disk, copy, overwrite: true);
+                LineWatch console = new(BootSectorLine);
+                using Process qemu = Process.Start(QemuPeer.PcBoot(firmware.File, copy, Path.Combine(folder, "debugcon.log")))
+                    ?? throw new InvalidOperationException($"could not start {QemuPeer.Executable}");
+                Task copying = qemu.StandardOutput.BaseStream.CopyToAsync(console, cancellationToken);
+                Task<string> errors = qemu.StandardError.ReadToEndAsync(cancellationToken);
+                using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                limit.CancelAfter(TimeSpan.FromMinutes(2));
+                try
+                {
+                    await qemu.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+                    await copying.ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (!qemu.HasExited)
+                    {
+                        qemu.Kill(entireProcessTree: true);
+                    }
+                }
+
+                if (console.SeenAfter is not TimeSpan seen)
+                {
+                    return new BootBenchRow { Machine = Name, Error = $"run {run + 1} ended with exit code {qemu.ExitCode} before the boot sector's line: {(await errors.ConfigureAwait(false)).Trim()}" };
+                }
+
+                samples.Add(seen.TotalMilliseconds);
+            }
+
+            return new BootBenchRow
+            {
+                Machine = Name,
+                Runs = runs,
+                StartToLineMs = Median(samples),
+            };
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>The campaign's p50 (the middle run; with an even count, the upper of the two middle ones).</summary>

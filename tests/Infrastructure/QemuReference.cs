@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.Launch.Bench;
 
 namespace SplitEmu.Tests.Infrastructure;
 
@@ -9,41 +10,22 @@ namespace SplitEmu.Tests.Infrastructure;
 /// </summary>
 public static class QemuReference
 {
-    /// <summary>Where Debian's package puts the 32-bit PC emulator.</summary>
-    public const string Executable = "/usr/bin/qemu-system-i386";
-
     /// <summary>How long a reference boot may take (QEMU needs about 0.3 s here).</summary>
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Boots <paramref name="bios"/> with (a copy of) <paramref name="disk"/> as the primary IDE master on 64 MiB,
-    /// no VGA (SeaBIOS's screen goes to COM1, on QEMU's standard output), no NIC, a debug-exit port at 0x501 and the
-    /// debug console at 0x402: returns QEMU's exit code and what SeaBIOS wrote to its debug console.
+    /// Boots <paramref name="bios"/> with a copy of <paramref name="disk"/> as <see cref="QemuPeer.PcBoot"/> does:
+    /// returns QEMU's exit code and what SeaBIOS wrote to its debug console.
     /// </summary>
     public static (int ExitCode, string DebugConsole) BootPc(string bios, string disk)
     {
-        Assert.True(File.Exists(Executable), $"{Executable} is missing: install Debian's qemu-system-x86 package (.ci/run does)");
+        Assert.True(QemuPeer.IsInstalled, $"{QemuPeer.Executable} is missing: install Debian's qemu-system-x86 package (.ci/run does)");
         using TempFolder folder = new();
         string debugConsole = folder.File("debugcon.log");
         string diskCopy = folder.File("disk.img"); // QEMU's IDE wants a writable image: never the shipped one
         File.Copy(disk, diskCopy);
-        ProcessStartInfo info = new(Executable)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (string argument in (string[])[
-            "-machine", "pc,accel=tcg", "-m", "64", "-vga", "none", "-nographic", "-no-reboot", "-net", "none", "-bios", bios,
-            "-drive", $"file={diskCopy},format=raw,if=ide",
-            "-device", "isa-debug-exit,iobase=0x501,iosize=1",
-            "-debugcon", $"file:{debugConsole}", "-global", "isa-debugcon.iobase=0x402"])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using Process qemu = Process.Start(info) ?? throw new InvalidOperationException($"could not start {Executable}");
+        ProcessStartInfo info = QemuPeer.PcBoot(bios, diskCopy, debugConsole);
+        using Process qemu = Process.Start(info) ?? throw new InvalidOperationException($"could not start {QemuPeer.Executable}");
         Task<string> errors = qemu.StandardError.ReadToEndAsync();
         _ = qemu.StandardOutput.ReadToEndAsync();
         try

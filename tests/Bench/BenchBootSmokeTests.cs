@@ -1,0 +1,28 @@
+using System.Text.Json;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Bench;
+
+/// <summary>`splitemu bench boot` boots SeaBIOS each way and QEMU as the peer, and prints the ratios (no timing asserts).</summary>
+public sealed class BenchBootSmokeTests
+{
+    [Fact]
+    public void BenchBoot_OneRunEach_PrintsEveryMachine_AndTheRatioToQemu()
+    {
+        using TempFolder folder = new();
+        string json = folder.File("bench.json");
+
+        using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "boot", "--runs", "1", "--json", json);
+        bench.WaitForExit(TimeSpan.FromSeconds(300)); // four boots, several processes each: room for a loaded machine
+
+        Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement[] rows = [.. report.RootElement.GetProperty("rows").EnumerateArray()];
+        Assert.Equal(["all inline", "IDE inline", "IDE isolated (shipped)", "QEMU 7.2 TCG (peer)"], rows.Select(r => r.GetProperty("machine").GetString()));
+        Assert.All(rows, row => Assert.False(row.TryGetProperty("error", out _), row.ToString()));
+        Assert.All(rows, row => Assert.True(row.GetProperty("startToLineMs").GetDouble() > 0, row.ToString()));
+        Assert.All(rows, row => Assert.True(row.GetProperty("vsQemu").GetDouble() > 0, row.ToString()));
+        Assert.All(rows[..3], row => Assert.True(row.GetProperty("ideAccesses").GetInt64() > 256, row.ToString()));
+        Assert.Contains("vs QEMU", bench.StandardOutput, StringComparison.Ordinal);
+    }
+}
