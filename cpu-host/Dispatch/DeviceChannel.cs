@@ -451,7 +451,9 @@ public sealed class DeviceChannel : IDisposable
         {
             while (_requester.TryTakeEvent(out RingMessage message))
             {
-                if (((EventFlags)message.Flags & EventFlags.DuringAccess) == 0)
+                // A DMA's code invalidation is only queued for the vCPU, safe from any thread and at any time
+                // before the access completes: applied at once, a long scatter list is no "flood".
+                if (((EventFlags)message.Flags & EventFlags.DuringAccess) == 0 || message.Kind == MessageKind.DmaWritten)
                 {
                     _applyEvent(this, message);
                 }

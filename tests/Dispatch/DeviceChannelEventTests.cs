@@ -1,0 +1,97 @@
+using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Dispatch;
+
+/// <summary>How the CPU side of a device process applies its events. Real ring, real event pump; the test plays the device.</summary>
+public sealed class DeviceChannelEventTests
+{
+    private const int Line = 14;
+
+    [Fact]
+    public void RetiredIncarnation_HandsOverItsHeldLines_AndRaisesNoneAfterwards()
+    {
+        // When a device process is replaced its lines are lowered once; an interrupt-line event of the old
+        // incarnation applied after that must not raise the line again (it would stay high and swallow the
+        // successor's next rising edge).
+        using TestSegment segment = new(RingGeometry.Default);
+        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }]);
+        List<(MessageKind Kind, bool Applied)> seen = [];
+        using ManualResetEventSlim markerSeen = new();
+        void Apply(DeviceChannel from, RingMessage message)
+        {
+            bool applied = message.Kind != MessageKind.IrqLevel || from.AcceptIrq(message.Device, (int)message.Offset, message.Value != 0);
+            lock (seen)
+            {
+                seen.Add((message.Kind, applied));
+            }
+
+            if (message.Kind == MessageKind.DmaWritten)
+            {
+                markerSeen.Set();
+            }
+        }
+
+        using DeviceChannel channel = new(slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff), Apply, (_, _) => { });
+        RingResponder device = new(segment.DeviceSide, WaitSettings.Handoff);
+
+        device.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = Line, Value = 1 });
+        device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 0, Value = 0 }); // marker: all before it applied
+        Assert.True(markerSeen.Wait(TimeSpan.FromSeconds(10)), "the event pump did not apply the first events");
+        int handedOver = channel.Retire();
+        markerSeen.Reset();
+        device.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = Line, Value = 1 }); // late, from the dead one
+        device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 0, Value = 0 });
+        Assert.True(markerSeen.Wait(TimeSpan.FromSeconds(10)), "the event pump did not apply the late events");
+
+        Assert.Equal(1 << Line, handedOver);
+        lock (seen)
+        {
+            Assert.Equal([(MessageKind.IrqLevel, true), (MessageKind.DmaWritten, true), (MessageKind.IrqLevel, false), (MessageKind.DmaWritten, true)], seen);
+        }
+
+        Assert.Equal(0, channel.Retire()); // the refused raise was not noted as held either
+    }
+
+    [Fact]
+    public async Task DmaInvalidationsOfALongScatterList_AreNoEventFlood()
+    {
+        // A READ DMA through thousands of PRD entries posts one DmaWritten per entry while the access is in
+        // flight: more than the events held for an access (4096). They are applied as they come, so the device is
+        // not faulted, and every one reaches the CPU before the access completes.
+        const int Entries = 5_000;
+        using TestSegment segment = new(RingGeometry.Default);
+        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }]);
+        int invalidations = 0;
+        string? fault = null;
+        using DeviceChannel channel = new(
+            slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
+            (_, message) => { if (message.Kind == MessageKind.DmaWritten) Interlocked.Increment(ref invalidations); },
+            (_, why) => fault ??= why);
+        channel.Bind(Environment.ProcessId);
+        RingResponder device = new(segment.DeviceSide, WaitSettings.Handoff);
+        int stop = 0;
+        Task serving = Task.Run(() =>
+        {
+            if (device.WaitForRequest(out RingMessage request, ref stop))
+            {
+                for (int i = 0; i < Entries; i++)
+                {
+                    device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = (ushort)EventFlags.DuringAccess, Offset = 0x10_0000 + (ulong)i * 4, Value = 2 });
+                }
+
+                device.Reply(new RingMessage { Kind = MessageKind.ReadDone, Tag = request.Tag, Value = 0x04 });
+            }
+        });
+
+        ulong status = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TimeSpan.FromSeconds(60));
+        int seenByThen = Volatile.Read(ref invalidations);
+        await serving.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Null(fault);
+        Assert.Equal(0x04UL, status);
+        Assert.Equal(Entries, seenByThen);
+    }
+}
