@@ -50,6 +50,11 @@ public sealed class DeviceMap
                 throw new InvalidOperationException($"device '{deviceId}' is already plugged");
             }
 
+            if (link.CanBeStopped)
+            {
+                CheckDeclaredByDeviceProcess(deviceId, regions);
+            }
+
             PluggedDevice device = new(deviceId, link, [.. regions]);
             _devices.Add(deviceId, device);
             MapRegions(device);
@@ -334,6 +339,9 @@ public sealed class DeviceMap
 
                     device.Slots[index].Base = newBase;
                     break;
+                case MapChangeKind.Enable when OverlapsAnotherOwner(space, region.Owner, device.Slots[index].Base, region.Size):
+                    Interlocked.Increment(ref _rejectedRequests); // shown where another owner decodes: it would capture that traffic
+                    break;
                 case MapChangeKind.Disable or MapChangeKind.Enable:
                     using (space.BeginTransaction())
                     {
@@ -357,23 +365,43 @@ public sealed class DeviceMap
     /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
     /// another device's region), so no device (or guest BAR write) can capture another's traffic.
     /// </summary>
-    private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase)
-    {
-        if (ReferenceEquals(space, _pciConfig))
-        {
-            return false;
-        }
+    private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase) =>
+        !ReferenceEquals(space, _pciConfig) && !OverlapsAnotherOwner(space, region.Owner, newBase, region.Size);
 
-        ulong end = newBase + region.Size;
+    /// <summary>Whether [<paramref name="start"/>, +<paramref name="size"/>) meets anything visible that <paramref name="owner"/> does not own.</summary>
+    private static bool OverlapsAnotherOwner(AddressSpace space, string? owner, ulong start, ulong size)
+    {
+        ulong end = start + size;
         foreach (FlatRange range in space.View.Ranges)
         {
-            if (range.Start < end && newBase < range.End && range.Region.Owner != region.Owner)
+            if (range.Start < end && start < range.End && range.Region.Owner != owner)
             {
-                return false;
+                return true;
             }
         }
 
-        return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A device process is not trusted with where its regions go: each it declares must fit its address space
+    /// and, if visible, must not cover RAM, ROM or another device's region (it would capture that traffic).
+    /// </summary>
+    private void CheckDeclaredByDeviceProcess(string deviceId, IReadOnlyList<DeviceRegionInfo> regions)
+    {
+        foreach (DeviceRegionInfo info in regions)
+        {
+            AddressSpace space = SpaceOf(info);
+            if (info.Size == 0 || info.Size > space.Root.Size || info.Base > space.Root.Size - info.Size)
+            {
+                throw new InvalidDataException($"device '{deviceId}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes), outside its {info.Space} space");
+            }
+
+            if (!info.StartsDisabled && OverlapsAnotherOwner(space, deviceId, info.Base, info.Size))
+            {
+                throw new InvalidDataException($"device '{deviceId}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes) over another owner's range in {info.Space} space");
+            }
+        }
     }
 
     private sealed class PluggedDevice(string id, IDeviceLink link, DeviceRegionInfo[] infos)

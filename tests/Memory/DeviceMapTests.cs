@@ -11,9 +11,9 @@ public sealed class DeviceMapTests
     private const ushort Port = 0x700;
 
     /// <summary>A device link whose handler runs a test-supplied action inside the access.</summary>
-    private sealed class ScriptedLink(Func<ulong> onRead) : IDeviceLink, IRegionHandler
+    private sealed class ScriptedLink(Func<ulong> onRead, bool deviceProcess = false) : IDeviceLink, IRegionHandler
     {
-        public bool CanBeStopped => false;
+        public bool CanBeStopped => deviceProcess;
 
         public IRegionHandler HandlerFor(int region) => this;
 
@@ -126,5 +126,40 @@ public sealed class DeviceMapTests
         Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
         Assert.Equal(0x22u, bus.ReadPort(0x900, 1));
         Assert.False(io.View.TryFind(Port, out _));
+    }
+
+    [Fact]
+    public void EnableOverAnotherDevicesRegion_IsRejected_AndTheOtherKeepsItsPort()
+    {
+        // A hidden BAR stays where it was while another device takes that port; showing it there would capture it.
+        (_, DeviceMap map, MachineBus bus) = NewMachine();
+        map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
+        map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
+
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
+
+        Assert.Equal(1, map.RejectedRequests);
+        Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
+        Assert.Equal(0xFFu, bus.ReadPort(0x801, 1)); // nothing answers beside the victim's port
+    }
+
+    [Theory]
+    [InlineData(0x800UL, 4UL, "over another owner's range")]
+    [InlineData(0xFFFEUL, 4UL, "outside its Io space")]
+    [InlineData(0x900UL, 0UL, "outside its Io space")]
+    public void DeviceProcessDeclaringABadRegion_IsRefusedAtPlug_AndMapsNothing(ulong at, ulong size, string why)
+    {
+        // Where a device process's regions go is its own claim, and it is not trusted.
+        (AddressSpace io, DeviceMap map, MachineBus bus) = NewMachine();
+        map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
+
+        InvalidDataException refused = Assert.Throws<InvalidDataException>(() => map.Plug(
+            "thief", [new DeviceRegionInfo("fine", AddressSpaceKind.Io, 0xA00, 1), new DeviceRegionInfo("bad", AddressSpaceKind.Io, at, size)], new ScriptedLink(() => 0x22, deviceProcess: true)));
+
+        Assert.Contains("thief", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(why, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
+        Assert.False(io.View.TryFind(0xA00, out _));
+        Assert.Equal(["victim"], map.Describe().Select(r => r.Owner));
     }
 }
