@@ -48,6 +48,9 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
     private long _refusedIrqEvents;
+    /// <summary>A reply said EventsFirst but was not a guest access: the next access drains (under the access gate).</summary>
+    private bool _eventsOwed;
+
     private ProcessWatcher? _watcher;
     private volatile bool _disposed;
 
@@ -402,9 +405,13 @@ public sealed class DeviceChannel : IDisposable
         switch (status)
         {
             case RingCallStatus.Completed:
-                if (((ReplyFlags)reply.Flags & ReplyFlags.EventsFirst) != 0)
+                _eventsOwed |= ((ReplyFlags)reply.Flags & ReplyFlags.EventsFirst) != 0;
+                if (_eventsOwed && request.Kind is MessageKind.Read or MessageKind.Write or MessageKind.PostedWrite)
                 {
-                    // Events the handler raised take effect before the access completes (next instruction sees them).
+                    // Events posted before this reply take effect before the access completes (the next
+                    // instruction sees them). A control reply only passes the debt on: its callers may hold the
+                    // map's gate, which the event pump can be waiting for while it holds the event gate.
+                    _eventsOwed = false;
                     DrainEvents();
                 }
 

@@ -94,4 +94,65 @@ public sealed class DeviceChannelEventTests
         Assert.Equal(0x04UL, status);
         Assert.Equal(Entries, seenByThen);
     }
+
+    [Fact]
+    public async Task ControlReply_FlaggedEventsFirst_DoesNotWaitForTheEventPump_AndTheNextAccessTakesTheEvents()
+    {
+        // The map sends RegionsBack/Barrier while holding its gate; the pump may be applying a map change (which
+        // wants that gate) while it holds the event gate. A control reply flagged EventsFirst must therefore not
+        // drain events itself: the debt passes to the next guest access, which drains before it completes.
+        using TestSegment segment = new(RingGeometry.Default);
+        DeviceProcessSlot slot = new("dev", [new DeviceConfig { Id = "dev", Type = "testdev" }]);
+        using ManualResetEventSlim pumpHolding = new();
+        using ManualResetEventSlim releasePump = new();
+        int secondApplied = 0;
+        using DeviceChannel channel = new(
+            slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
+            (_, message) =>
+            {
+                if (message.Offset == 1)
+                {
+                    pumpHolding.Set();
+                    releasePump.Wait(TimeSpan.FromSeconds(20)); // the pump sits in an apply, holding the event gate
+                }
+                else
+                {
+                    Interlocked.Exchange(ref secondApplied, 1);
+                }
+            },
+            (_, _) => { });
+        channel.Bind(Environment.ProcessId);
+        RingResponder device = new(segment.DeviceSide, WaitSettings.Handoff);
+        int stop = 0;
+        Task serving = Task.Run(() =>
+        {
+            for (int served = 0; served < 2 && device.WaitForRequest(out RingMessage request, ref stop); served++)
+            {
+                MessageKind done = request.Kind == MessageKind.Barrier ? MessageKind.BarrierDone : MessageKind.ReadDone;
+                device.Reply(new RingMessage { Kind = done, Tag = request.Tag, Device = request.Device });
+            }
+        });
+        try
+        {
+            device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 1, Value = 0 });
+            Assert.True(pumpHolding.Wait(TimeSpan.FromSeconds(10)), "the pump did not take the first event");
+            device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 2, Value = 0 }); // waits behind the pump
+
+            Task<bool> barrier = Task.Run(() => channel.LinkFor(0).Barrier());
+            bool barrierReturned = await Task.WhenAny(barrier, Task.Delay(TimeSpan.FromSeconds(5))) == barrier;
+            releasePump.Set();
+            ulong value = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TimeSpan.FromSeconds(30));
+            int appliedByThen = Volatile.Read(ref secondApplied);
+
+            Assert.True(barrierReturned, "the barrier waited for the event pump (the map's gate would deadlock here)");
+            Assert.True(await barrier);
+            Assert.Equal(0UL, value);
+            Assert.Equal(1, appliedByThen);
+        }
+        finally
+        {
+            releasePump.Set();
+            await serving.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
 }
