@@ -50,6 +50,9 @@ public sealed class DeviceServer : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Whether the serving thread still runs (it ends on a stop, or when its transport closed for good).</summary>
+    public bool IsServing => _thread.IsAlive;
+
     /// <summary>Accesses served per device (reads, writes, failures).</summary>
     public DeviceCounters Counters(int device) => _counters[device];
 
@@ -168,7 +171,8 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
-        // Events raised by a posted write are asynchronous: no reply will carry EventsFirst for them.
+        // Events raised by a posted write are not held for an access (there is no reply to wait for): the pump
+        // applies them, and the next reply's EventsFirst makes the CPU take any still in the ring first.
         bool synchronous = request.Kind != MessageKind.PostedWrite;
         if (synchronous)
         {

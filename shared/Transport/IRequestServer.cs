@@ -9,7 +9,10 @@ public interface IRequestServer
     /// </summary>
     bool WaitForRequest(out RingMessage request, ref int stop);
 
-    /// <summary>True once the peer has gone and no request can arrive again (a ring never closes; a socket does).</summary>
+    /// <summary>
+    /// True once no request can arrive again: a ring never closes; a socket does when the CPU side closes it, sends
+    /// a bad frame, or <see cref="KickRequestWaiter"/> shuts it down for a stop.
+    /// </summary>
     bool IsClosed { get; }
 
     /// <summary>Wakes <see cref="WaitForRequest"/> so it sees its stop flag.</summary>

@@ -23,7 +23,7 @@ public sealed unsafe class RingResponder : IRequestServer
     /// <summary>Whether the serving thread has applied <see cref="WaitSettings.PinnedCore"/> (serving thread only).</summary>
     private bool _pinChecked;
 
-    /// <summary>Events raised during an access since the last reply (tells the CPU to take them before completing it).</summary>
+    /// <summary>Events posted since the last reply, by any thread (tells the CPU to take them before completing the access).</summary>
     private int _eventsSinceReply;
 
     /// <summary>Wraps the device-side halves of <paramref name="segment"/>.</summary>

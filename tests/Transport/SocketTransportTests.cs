@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.Shared.Transport;
+using StreamJsonRpc;
 using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Transport;
@@ -87,6 +89,22 @@ public sealed class SocketTransportTests
         Assert.True(await Finishes(call, TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
         Assert.Equal(RingCallStatus.PeerDead, await call);
         Assert.True(pair.Cpu.IsPeerDead);
+    }
+
+    [Fact]
+    public async Task CpuSideClosing_EndsTheDeviceServer_InsteadOfSpinning()
+    {
+        using TempFolder folder = new();
+        using Pair pair = Pair.Connect(folder.File("data.sock"));
+        await using OutputForwarder output = new(new JsonRpc(Stream.Null));
+        using DeviceTimers timers = new(0, () => { });
+        using DeviceServer server = new(pair.Device, [], [], null, output, timers);
+        await Task.Delay(250); // a receive slice or two with nothing to read: still serving
+        Assert.True(server.IsServing);
+
+        pair.Cpu.Dispose();
+
+        Assert.True(ProcessTable.WaitUntil(() => !server.IsServing, TimeSpan.FromSeconds(10)), "the serving thread went on after its socket closed");
     }
 
     [Fact]
