@@ -178,60 +178,28 @@ public static class BootBench
     /// </summary>
     private static async Task<BootBenchRow> MeasureQemuAsync(Shared.Profiles.MachineProfile shipped, int runs, CancellationToken cancellationToken)
     {
-        const string Name = "QEMU 7.2 TCG (peer)";
+        string name = $"QEMU {QemuPeer.Version()} TCG (peer)";
         string? disk = shipped.Devices.SingleOrDefault(d => d.Id == "ide")?.Config?.GetValueOrDefault("primary-master");
         if (shipped.Firmware is not { } firmware || disk is null)
         {
-            return new BootBenchRow { Machine = Name, Error = "the shipped profile names no firmware or IDE disk" };
+            return new BootBenchRow { Machine = name, Error = "the shipped profile names no firmware or IDE disk" };
         }
 
-        string folder = Directory.CreateTempSubdirectory("splitemu-bench-qemu-").FullName;
-        try
+        List<double> samples = [];
+        for (int run = 0; run < runs; run++)
         {
-            List<double> samples = [];
-            for (int run = 0; run < runs; run++)
+            LineWatch console = new(BootSectorLine);
+            QemuBoot boot = await QemuPeer.BootAsync(firmware.File, disk, shipped.Memory.SizeMiB, console, TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            if (console.SeenAfter is not TimeSpan seen)
             {
-                string copy = Path.Combine(folder, "disk.img"); // QEMU's IDE opens it for writing: never the shipped one
-                File.Copy(disk, copy, overwrite: true);
-                LineWatch console = new(BootSectorLine);
-                using Process qemu = Process.Start(QemuPeer.PcBoot(firmware.File, copy, Path.Combine(folder, "debugcon.log")))
-                    ?? throw new InvalidOperationException($"could not start {QemuPeer.Executable}");
-                Task copying = qemu.StandardOutput.BaseStream.CopyToAsync(console, cancellationToken);
-                Task<string> errors = qemu.StandardError.ReadToEndAsync(cancellationToken);
-                using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                limit.CancelAfter(TimeSpan.FromMinutes(2));
-                try
-                {
-                    await qemu.WaitForExitAsync(limit.Token).ConfigureAwait(false);
-                    await copying.ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (!qemu.HasExited)
-                    {
-                        qemu.Kill(entireProcessTree: true);
-                    }
-                }
-
-                if (console.SeenAfter is not TimeSpan seen)
-                {
-                    return new BootBenchRow { Machine = Name, Error = $"run {run + 1} ended with exit code {qemu.ExitCode} before the boot sector's line: {(await errors.ConfigureAwait(false)).Trim()}" };
-                }
-
-                samples.Add(seen.TotalMilliseconds);
+                string ended = boot.ExitCode is int code ? $"ended with exit code {code}" : "was killed at its time limit";
+                return new BootBenchRow { Machine = name, Error = $"run {run + 1} {ended} before the boot sector's line: {boot.Errors}" };
             }
 
-            return new BootBenchRow
-            {
-                Machine = Name,
-                Runs = runs,
-                StartToLineMs = Median(samples),
-            };
+            samples.Add(seen.TotalMilliseconds);
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+
+        return new BootBenchRow { Machine = name, Runs = runs, StartToLineMs = Median(samples) };
     }
 
     /// <summary>The campaign's p50 (the middle run; with an even count, the upper of the two middle ones).</summary>
