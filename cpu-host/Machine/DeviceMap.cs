@@ -335,20 +335,29 @@ public sealed class DeviceMap
                     using (space.BeginTransaction())
                     {
                         space.Move(region, newBase);
+                        device.Slots[index].Base = newBase;
+                        if (device.Slots[index].EnableRefused)
+                        {
+                            TryShow(space, region, device.Slots[index]); // moved off the range that kept it hidden
+                        }
                     }
 
-                    device.Slots[index].Base = newBase;
                     break;
-                case MapChangeKind.Enable when OverlapsAnotherOwner(space, region.Owner, device.Slots[index].Base, region.Size):
-                    Interlocked.Increment(ref _rejectedRequests); // shown where another owner decodes: it would capture that traffic
-                    break;
-                case MapChangeKind.Disable or MapChangeKind.Enable:
+                case MapChangeKind.Enable:
                     using (space.BeginTransaction())
                     {
-                        space.SetEnabled(region, kind == MapChangeKind.Enable);
+                        TryShow(space, region, device.Slots[index]);
                     }
 
-                    device.Slots[index].Enabled = kind == MapChangeKind.Enable;
+                    break;
+                case MapChangeKind.Disable:
+                    using (space.BeginTransaction())
+                    {
+                        space.SetEnabled(region, false);
+                    }
+
+                    device.Slots[index].Enabled = false;
+                    device.Slots[index].EnableRefused = false;
                     break;
                 case MapChangeKind.Remove:
                     _ = RemoveUnderGate(device, index, DefaultDrainDeadline);
@@ -365,6 +374,25 @@ public sealed class DeviceMap
     /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
     /// another device's region), so no device (or guest BAR write) can capture another's traffic.
     /// </summary>
+    /// <summary>
+    /// Shows a region the device wants enabled, unless another owner decodes its range: then it stays hidden
+    /// (the refusal is counted) and is shown when a later move takes it somewhere free. Caller holds the gate and
+    /// a transaction of <paramref name="space"/>.
+    /// </summary>
+    private void TryShow(AddressSpace space, MemoryRegion region, RegionSlot slot)
+    {
+        if (OverlapsAnotherOwner(space, region.Owner, slot.Base, region.Size))
+        {
+            slot.EnableRefused = true;
+            Interlocked.Increment(ref _rejectedRequests); // shown there, it would capture another owner's traffic
+            return;
+        }
+
+        space.SetEnabled(region, true);
+        slot.Enabled = true;
+        slot.EnableRefused = false;
+    }
+
     private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase) =>
         !ReferenceEquals(space, _pciConfig) && !OverlapsAnotherOwner(space, region.Owner, newBase, region.Size);
 
@@ -425,6 +453,9 @@ public sealed class DeviceMap
 
         /// <summary>Whether the region decodes (device-requested enable/disable change it).</summary>
         public bool Enabled;
+
+        /// <summary>The device asked for it enabled, but another owner decodes its range: shown after a move off it.</summary>
+        public bool EnableRefused;
 
         /// <summary>The region object in the map, or null while removed.</summary>
         public MemoryRegion? Mapped;

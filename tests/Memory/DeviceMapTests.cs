@@ -129,18 +129,24 @@ public sealed class DeviceMapTests
     }
 
     [Fact]
-    public void EnableOverAnotherDevicesRegion_IsRejected_AndTheOtherKeepsItsPort()
+    public void EnableOverAnotherDevicesRegion_StaysHidden_UntilAMoveTakesItSomewhereFree()
     {
         // A hidden BAR stays where it was while another device takes that port; showing it there would capture it.
+        // The device believes it enabled, so the next move (the guest reprograms the BAR) shows it where it lands.
         (_, DeviceMap map, MachineBus bus) = NewMachine();
         map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
         map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
 
         map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
+        uint victimWhileRefused = bus.ReadPort(0x800, 1);
+        uint besideWhileRefused = bus.ReadPort(0x801, 1);
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
 
         Assert.Equal(1, map.RejectedRequests);
+        Assert.Equal(0x11u, victimWhileRefused);
+        Assert.Equal(0xFFu, besideWhileRefused); // nothing answers beside the victim's port
         Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
-        Assert.Equal(0xFFu, bus.ReadPort(0x801, 1)); // nothing answers beside the victim's port
+        Assert.Equal(0x22u, bus.ReadPort(0x900, 1));
     }
 
     [Theory]
