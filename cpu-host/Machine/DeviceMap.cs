@@ -370,11 +370,6 @@ public sealed class DeviceMap
     }
 
     /// <summary>
-    /// Whether <paramref name="region"/> may move to <paramref name="newBase"/>: never within PCI configuration
-    /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
-    /// another device's region), so no device (or guest BAR write) can capture another's traffic.
-    /// </summary>
-    /// <summary>
     /// Shows a region the device wants enabled, unless another owner decodes its range: then it stays hidden
     /// (the refusal is counted) and is shown when a later move takes it somewhere free. Caller holds the gate and
     /// a transaction of <paramref name="space"/>.
@@ -393,6 +388,11 @@ public sealed class DeviceMap
         slot.EnableRefused = false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="region"/> may move to <paramref name="newBase"/>: never within PCI configuration
+    /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
+    /// another device's region), so no device (or guest BAR write) can capture another's traffic.
+    /// </summary>
     private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase) =>
         !ReferenceEquals(space, _pciConfig) && !OverlapsAnotherOwner(space, region.Owner, newBase, region.Size);
 
