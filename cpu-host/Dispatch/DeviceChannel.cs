@@ -48,6 +48,7 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
     private long _refusedIrqEvents;
+
     /// <summary>A reply said EventsFirst but was not a guest access: the next access drains (under the access gate).</summary>
     private bool _eventsOwed;
 
@@ -458,9 +459,7 @@ public sealed class DeviceChannel : IDisposable
         {
             while (_requester.TryTakeEvent(out RingMessage message))
             {
-                // A DMA's code invalidation is only queued for the vCPU, safe from any thread and at any time
-                // before the access completes: applied at once, a long scatter list is no "flood".
-                if (((EventFlags)message.Flags & EventFlags.DuringAccess) == 0 || message.Kind == MessageKind.DmaWritten)
+                if (!WaitsForTheAccess(in message))
                 {
                     _applyEvent(this, message);
                 }
@@ -477,6 +476,14 @@ public sealed class DeviceChannel : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Whether an event must be applied by the accessing thread (it was raised during an access and changes what
+    /// that access's completion means: a map change, an interrupt level). A DMA's code invalidation is only queued
+    /// for the vCPU, safe from any thread at any time, so it never waits: a long scatter list is then no "flood".
+    /// </summary>
+    private static bool WaitsForTheAccess(in RingMessage message) =>
+        ((EventFlags)message.Flags & EventFlags.DuringAccess) != 0 && message.Kind != MessageKind.DmaWritten;
 
     private void PumpEvents()
     {

@@ -386,7 +386,7 @@ public sealed class VirtualMachine : IDisposable
         slot.GiveUp();
         if (slot.Current is { } dead)
         {
-            LowerHeldLines(dead);
+            RetireAndLowerLines(dead);
         }
 
         switch (action)
@@ -482,7 +482,7 @@ public sealed class VirtualMachine : IDisposable
             DetectedAt = previous.DetectedAt,
             RestoreStartedAt = Stopwatch.GetTimestamp(),
         };
-        LowerHeldLines(previous);
+        RetireAndLowerLines(previous);
         List<Task> drains = [];
         for (int device = 0; device < slot.Devices.Count; device++)
         {
@@ -541,10 +541,11 @@ public sealed class VirtualMachine : IDisposable
     }
 
     /// <summary>
-    /// A replaced (dead) incarnation's asserted lines go low: its successor starts from its snapshot or a reset and
-    /// raises them again if it must; a line left high would swallow every later rising edge.
+    /// A replaced (dead) incarnation is retired (none of its later interrupt events applies) and its asserted lines
+    /// go low: its successor starts from its snapshot or a reset and raises them again if it must; a line left high
+    /// would swallow every later rising edge.
     /// </summary>
-    private void LowerHeldLines(DeviceChannel dead)
+    private void RetireAndLowerLines(DeviceChannel dead)
     {
         int held = dead.Retire();
         for (int line = 0; held != 0; line++, held >>= 1)
