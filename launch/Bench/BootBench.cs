@@ -129,7 +129,7 @@ public static class BootBench
             output.WriteLine($"{row.Machine,-24} {row.Runs,5} {resetToLine,15} {min,8} {startUp,12} {ide,13} {ratio,14} {row.StartToLineMs,15:0.0} {vsQemu,8}");
         }
 
-        if (rows.All(r => r.VsQemu is null))
+        if (!QemuPeer.IsInstalled)
         {
             output.WriteLine($"no peer: {QemuPeer.Executable} is not installed (Debian's qemu-system-x86)");
         }
@@ -139,8 +139,7 @@ public static class BootBench
 
     private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)
     {
-        List<(double ResetToLine, double StartUp, long Ide)> samples = [];
-        List<double> startToLine = [];
+        List<(double StartToLine, double StartUp, long Ide)> samples = [];
         for (int run = 0; run < runs; run++)
         {
             if (RunnableProfile.Load(profilePath, overrides) is not { Profile: { } profile } loaded)
@@ -156,18 +155,17 @@ public static class BootBench
             }
 
             DeviceSection ide = report.Devices.Single(d => d.Id == "ide");
-            samples.Add((seen.TotalMilliseconds - report.StartUpMs, report.StartUpMs, ide.Accesses.Reads + ide.Accesses.Writes));
-            startToLine.Add(seen.TotalMilliseconds);
+            samples.Add((seen.TotalMilliseconds, report.StartUpMs, ide.Accesses.Reads + ide.Accesses.Writes));
         }
 
         return new BootBenchRow
         {
             Machine = name,
             Runs = runs,
-            ResetToLineMs = Median(samples.Select(s => s.ResetToLine)),
-            MinResetToLineMs = samples.Min(s => s.ResetToLine),
+            ResetToLineMs = Median(samples.Select(s => s.StartToLine - s.StartUp)),
+            MinResetToLineMs = samples.Min(s => s.StartToLine - s.StartUp),
             StartUpMs = Median(samples.Select(s => s.StartUp)),
-            StartToLineMs = Median(startToLine),
+            StartToLineMs = Median(samples.Select(s => s.StartToLine)),
             IdeAccesses = (long)Median(samples.Select(s => (double)s.Ide)),
         };
     }
