@@ -62,10 +62,10 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
     }
 
     /// <inheritdoc/>
-    public Task RequestStopAsync(ExitReason reason, CancellationToken cancellationToken = default)
+    public Task RequestStopAsync(ExitReason reason, string detail, CancellationToken cancellationToken = default)
     {
         int code = reason == ExitReason.Timeout ? ExitCodes.Timeout : ExitCodes.Interrupted;
-        Machine.RequestExit(reason, code, null, "stopped by the launcher");
+        Machine.RequestExit(reason, code, null, detail);
         return Task.CompletedTask;
     }
 

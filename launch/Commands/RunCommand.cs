@@ -80,19 +80,21 @@ public static class RunCommand
             return ExitCodes.BadInput;
         }
 
-        // SIGINT and SIGTERM stop the machine cleanly (children stopped, files removed), from the first moment on.
-        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, stop));
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, stop));
+        // SIGINT and SIGTERM stop the machine cleanly (children stopped, files removed), from the first moment on;
+        // a second Ctrl-C forces the stop. The children run in sessions of their own, so the terminal's Ctrl-C
+        // reaches the launcher only, never the device processes (which would otherwise die first).
+        using StopRequest stop = new(cancellationToken);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Handle(context, stop.Interrupt));
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Handle(context, stop.Terminate));
 
         MachineRun.SweepStaleFiles();
-        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs };
+        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs, Stop = stop };
         using Stream stdout = Console.OpenStandardOutput();
         try
         {
             return await MachineRun.ExecuteAsync(loaded.Profile!, loaded.SourceName, options, stdout, Console.Error, stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
             return ExitCodes.Interrupted; // stopped while the machine was still starting
         }
@@ -108,9 +110,9 @@ public static class RunCommand
         }
     }
 
-    private static void Stop(PosixSignalContext context, CancellationTokenSource stop)
+    private static void Handle(PosixSignalContext context, Action stop)
     {
         context.Cancel = true; // the run stops the machine itself, then exits with its own code
-        stop.Cancel();
+        stop();
     }
 }

@@ -12,27 +12,48 @@ public static class HostExecutables
     public const string DeviceHost = "SplitEmu.DeviceHost";
 
     /// <summary>
+    /// util-linux's setsid(1): runs a program in a session (and so a process group) of its own. Started by .NET,
+    /// a child is never a group leader, so setsid execs the program in place: the process id stays the child's.
+    /// </summary>
+    private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    /// <summary>
     /// A start description for <paramref name="program"/>: its native launcher if the build made one, else
-    /// <c>dotnet program.dll</c>.
+    /// <c>dotnet program.dll</c>. The child gets a session of its own, so that the terminal's signals (Ctrl-C goes
+    /// to the whole foreground process group) reach the launcher only: the launcher stops its children itself,
+    /// in order, instead of finding them dead and reporting a device failure.
     /// </summary>
     /// <exception cref="FileNotFoundException">Neither exists beside splitemu (a broken build).</exception>
     public static ProcessStartInfo StartInfo(string program)
     {
         string folder = AppContext.BaseDirectory;
         string native = Path.Combine(folder, program);
+        string dll = Path.Combine(folder, program + ".dll");
+        string[] command;
         if (File.Exists(native))
         {
-            return new ProcessStartInfo(native);
+            command = [native];
         }
-
-        string dll = Path.Combine(folder, program + ".dll");
-        if (!File.Exists(dll))
+        else if (File.Exists(dll))
+        {
+            command = ["dotnet", dll];
+        }
+        else
         {
             throw new FileNotFoundException($"{program} is missing from {folder}; rebuild splitemu", dll);
         }
 
-        ProcessStartInfo info = new("dotnet");
-        info.ArgumentList.Add(dll);
+        if (s_setsid is not null)
+        {
+            command = [s_setsid, .. command];
+        }
+
+        ProcessStartInfo info = new(command[0]);
+        foreach (string argument in command.Skip(1))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         return info;
     }
 }

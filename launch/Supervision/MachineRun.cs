@@ -16,6 +16,9 @@ public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout)
 {
     /// <summary>Device id to the file its output stream is written to (besides the console device's terminal).</summary>
     public IReadOnlyDictionary<string, string> DeviceLogs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The user's stop request (signals), whose detail goes into the report; null when nobody can ask.</summary>
+    public StopRequest? Stop { get; init; }
 }
 
 /// <summary>How a run ended.</summary>
@@ -54,6 +57,9 @@ public sealed class MachineRun : IAsyncDisposable
     private readonly Stopwatch _wall = new();
     private TimeSpan _startUp;
     private volatile bool _stopping;
+
+    /// <summary>True once the guest was started: only then does the CPU process have crash records and counters.</summary>
+    private bool _guestRunning;
 
     /// <summary>The monitor socket's server (docs/monitor.md), once the machine is built; null if it could not start.</summary>
     private MonitorServer? _monitor;
@@ -143,21 +149,31 @@ public sealed class MachineRun : IAsyncDisposable
         // A stop (signal, Ctrl-C) can come at any moment, also while processes start: remember it and
         // forward it once the CPU process can take it.
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestStop(ExitReason.Stopped));
-        _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
-        _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
-        await _cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken).ConfigureAwait(false);
-        _guestMemory = await _cpuControl.GetGuestMemoryAsync(cancellationToken).ConfigureAwait(false);
-
-        foreach (IGrouping<string, DeviceConfig> group in _profile.Devices
-            .Where(d => DevicePlacement.ProcessKey(d) is not null)
-            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
+        _options.Stop?.OnForce(KillEverything);
+        MachineExitInfo exit;
+        try
         {
-            await StartDeviceProcessAsync(group.Key, [.. group], cancellationToken).ConfigureAwait(false);
+            await StartMachineAsync(cancellationToken).ConfigureAwait(false);
+            exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A Ctrl-C while processes start is as much a stop as one while the guest runs: the report says so.
+            exit = new MachineExitInfo
+            {
+                Reason = ExitReason.Stopped,
+                ExitCode = ExitCodes.Interrupted,
+                Instructions = 0,
+                Detail = $"{_options.Stop?.Detail ?? "stopped"} while the machine was starting",
+            };
         }
 
-        StartMonitor();
-        MachineExitInfo exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
         _stopping = true;
+        if (_options.Stop is { Forced: true } forced)
+        {
+            // The processes were killed on purpose: that is the user's stop, not a device failure.
+            exit = new MachineExitInfo { Reason = ExitReason.Stopped, ExitCode = ExitCodes.Interrupted, Instructions = exit.Instructions, Detail = forced.Detail };
+        }
         if (_status is not null)
         {
             await _status.DisposeAsync().ConfigureAwait(false);
@@ -176,6 +192,24 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         return exit.ExitCode;
+    }
+
+    /// <summary>Starts the CPU process, then every device process, then the monitor.</summary>
+    private async Task StartMachineAsync(CancellationToken cancellationToken)
+    {
+        _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
+        _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
+        await _cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken).ConfigureAwait(false);
+        _guestMemory = await _cpuControl.GetGuestMemoryAsync(cancellationToken).ConfigureAwait(false);
+
+        foreach (IGrouping<string, DeviceConfig> group in _profile.Devices
+            .Where(d => DevicePlacement.ProcessKey(d) is not null)
+            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
+        {
+            await StartDeviceProcessAsync(group.Key, [.. group], cancellationToken).ConfigureAwait(false);
+        }
+
+        StartMonitor();
     }
 
     private async Task StartDeviceProcessAsync(string processKey, DeviceConfig[] devices, CancellationToken cancellationToken)
@@ -385,6 +419,7 @@ public sealed class MachineRun : IAsyncDisposable
             : null;
 
         _startUp = _wall.Elapsed;
+        _guestRunning = true;
         Task<MachineExitInfo> run = _cpuControl!.RunAsync(CancellationToken.None);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -413,7 +448,8 @@ public sealed class MachineRun : IAsyncDisposable
             return; // not started yet: RunGuestAsync checks the token once it has started the machine
         }
 
-        control.RequestStopAsync(reason, CancellationToken.None).ContinueWith(
+        string detail = reason == ExitReason.Stopped ? _options.Stop?.Detail ?? "stopped by the launcher" : "stopped by the launcher";
+        control.RequestStopAsync(reason, detail, CancellationToken.None).ContinueWith(
             t => _ = t.Exception, // not configured yet, or already gone: the run's own checks cover both
             TaskScheduler.Default);
     }
@@ -427,7 +463,8 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         await Task.WhenAll(recoveries).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-        IReadOnlyList<CrashRecord> crashes = _cpu!.Process.HasExited
+        bool cpuAnswers = _cpu is not null && _cpuControl is not null && _guestRunning && !_cpu.Process.HasExited;
+        IReadOnlyList<CrashRecord> crashes = !cpuAnswers
             ? []
             : await _cpuControl!.GetCrashRecordsAsync(CancellationToken.None).ConfigureAwait(false);
         Dictionary<string, DeviceAccessStats> served = new(StringComparer.Ordinal);
@@ -465,7 +502,7 @@ public sealed class MachineRun : IAsyncDisposable
             }
         }
 
-        IReadOnlyList<DeviceAccessStats> cpuSide = _cpu!.Process.HasExited
+        IReadOnlyList<DeviceAccessStats> cpuSide = !cpuAnswers
             ? []
             : await _cpuControl!.GetDeviceStatsAsync(CancellationToken.None).ConfigureAwait(false);
         foreach (DeviceAccessStats stats in cpuSide)
@@ -491,14 +528,14 @@ public sealed class MachineRun : IAsyncDisposable
             Instructions = exit.Instructions,
             WallTimeMs = wallTime.TotalMilliseconds,
             StartUpMs = _startUp.TotalMilliseconds,
-            CpuProcessId = _cpu.ProcessId,
+            CpuProcessId = _cpu?.ProcessId ?? 0,
             Devices = _profile.Devices.Select(d => new DeviceSection
             {
                 Id = d.Id,
                 Type = d.Type,
                 Placement = KebabCaseEnum.ToName(d.Placement),
                 Group = d.Group,
-                ProcessId = processIds.GetValueOrDefault(d.Id, _cpu.ProcessId),
+                ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
                 Accesses = new AccessSection
                 {
                     Reads = served.GetValueOrDefault(d.Id)?.Reads ?? 0,
@@ -638,6 +675,24 @@ public sealed class MachineRun : IAsyncDisposable
         foreach (Stream log in _deviceLogs.Values)
         {
             await log.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A forced stop (second Ctrl-C): kills the CPU process, every device process and spare at once, so that the
+    /// run ends now; the clean-up of files still follows in <see cref="DisposeAsync"/>.
+    /// </summary>
+    private void KillEverything()
+    {
+        _stopping = true;
+        _cpu?.Kill();
+        foreach (DeviceProcess device in _deviceProcesses.Values)
+        {
+            device.Child?.Kill();
+            if (device.Spare is { IsCompletedSuccessfully: true } spare)
+            {
+                spare.Result.Kill(); // one still starting ends when its connection to the launcher closes
+            }
         }
     }
 

@@ -21,8 +21,11 @@ public interface ICpuHostControl
     /// <summary>Runs the guest until the machine ends; returns why it ended.</summary>
     Task<MachineExitInfo> RunAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Ends the machine from outside (signal, timeout, monitor): <see cref="RunAsync"/> returns with <paramref name="reason"/>.</summary>
-    Task RequestStopAsync(ExitReason reason, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Ends the machine from outside (signal, timeout, monitor): <see cref="RunAsync"/> returns with <paramref name="reason"/>
+    /// and <paramref name="detail"/> (who asked, e.g. "stopped by Ctrl-C").
+    /// </summary>
+    Task RequestStopAsync(ExitReason reason, string detail, CancellationToken cancellationToken = default);
 
     /// <summary>The launcher saw a device process exit: complete its in-flight accesses with bus errors.</summary>
     Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default);

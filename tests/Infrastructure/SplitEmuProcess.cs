@@ -56,9 +56,18 @@ public sealed class SplitEmuProcess : IDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts splitemu with <paramref name="arguments"/>.</summary>
-    public static SplitEmuProcess Start(params string[] arguments)
+    public static SplitEmuProcess Start(params string[] arguments) => Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments);
+
+    /// <summary>
+    /// Starts splitemu as the leader of a session and process group of its own, as a shell starts a foreground
+    /// job: <see cref="SignalProcessGroup"/> then does what the terminal does on Ctrl-C.
+    /// </summary>
+    public static SplitEmuProcess StartAsProcessGroupLeader(params string[] arguments) =>
+        Start("/usr/bin/setsid", [Path.Combine(AppContext.BaseDirectory, "splitemu"), .. arguments]);
+
+    private static SplitEmuProcess Start(string program, string[] arguments)
     {
-        ProcessStartInfo info = new(Path.Combine(AppContext.BaseDirectory, "splitemu"))
+        ProcessStartInfo info = new(program)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -95,6 +104,12 @@ public sealed class SplitEmuProcess : IDisposable
 
     /// <summary>Sends a POSIX signal to the launcher.</summary>
     public void Signal(int signal) => ProcessTable.Signal(_process.Id, signal);
+
+    /// <summary>
+    /// Sends a POSIX signal to every process in the launcher's process group (for a launcher started with
+    /// <see cref="StartAsProcessGroupLeader"/>), as a terminal sends Ctrl-C's SIGINT to its foreground group.
+    /// </summary>
+    public void SignalProcessGroup(int signal) => ProcessTable.Signal(-_process.Id, signal);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -1,3 +1,5 @@
+using SplitEmu.Launch.Reports;
+using SplitEmu.Tests.Monitor;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Tests.Infrastructure;
 
@@ -27,6 +29,25 @@ public sealed class MachineLifecycleTests
 
         Assert.Equal(ExitCodes.Interrupted, run.ExitCode);
         AssertNothingLeft(run.ProcessId, children);
+    }
+
+    [Fact]
+    public void CtrlC_AtATerminal_ReachesTheWholeProcessGroup_AndStillStopsTheMachineCleanly_With130()
+    {
+        // The monitor socket is up once every process is attached and the guest is about to run.
+        using MonitoredMachine machine = new(processGroupLeader: true);
+        int[] children = [.. ProcessTable.Children(machine.Run.ProcessId, "SplitEmu.CpuHost"), .. ProcessTable.Children(machine.Run.ProcessId, "SplitEmu.DeviceHost")];
+
+        machine.Run.SignalProcessGroup(ProcessTable.SigInt); // what the terminal does on Ctrl-C
+        machine.Run.WaitForExit(s_stopTimeout);
+
+        Assert.True(ExitCodes.Interrupted == machine.Run.ExitCode, $"exit {machine.Run.ExitCode}. stderr:\n{machine.Run.StandardError}");
+        RunReport report = RunReport.Read(machine.ReportPath);
+        Assert.Equal("stopped", report.Exit.Reason);
+        Assert.Equal("stopped by Ctrl-C", report.Exit.Detail);
+        Assert.All(report.Devices, device => Assert.Equal(0, device.Restarts));
+        Assert.Empty(machine.Run.StandardError); // no device process took the signal and died
+        AssertNothingLeft(machine.Run.ProcessId, children);
     }
 
     [Fact]

@@ -17,15 +17,18 @@ public sealed partial class MonitoredMachine : IDisposable
 
     /// <summary>
     /// Starts the machine, named <paramref name="name"/> (default: a fresh unique name), and waits for its monitor
-    /// socket, named <paramref name="monitorName"/> (default: the machine's name).
+    /// socket, named <paramref name="monitorName"/> (default: the machine's name). With
+    /// <paramref name="processGroupLeader"/>, the launcher leads a process group of its own, as a shell's
+    /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>).
     /// </summary>
-    public MonitoredMachine(string? name = null, string? monitorName = null)
+    public MonitoredMachine(string? name = null, string? monitorName = null, bool processGroupLeader = false)
     {
         Name = name ?? UniqueName();
         MonitorName = monitorName ?? Name;
         ReportPath = _folder.File("report.json");
         string profile = TestMachines.WriteProfile(_folder, TestMachines.SpinForever);
-        Run = SplitEmuProcess.Start("run", profile, "--set", $"name={Name}", "--report", ReportPath);
+        string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath];
+        Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments) : SplitEmuProcess.Start(arguments);
         SocketPath = MonitorPaths.SocketFor(MonitorName);
         if (!ProcessTable.WaitUntil(() => File.Exists(SocketPath) || !ProcessTable.IsAlive(Run.ProcessId), s_startTimeout) || !File.Exists(SocketPath))
         {
