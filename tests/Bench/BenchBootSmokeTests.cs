@@ -13,7 +13,7 @@ public sealed class BenchBootSmokeTests
         string json = folder.File("bench.json");
 
         using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "boot", "--runs", "1", "--json", json);
-        bench.WaitForExit(TimeSpan.FromSeconds(300)); // four boots, several processes each: room for a loaded machine
+        bench.WaitForExit(TestDeadlines.Seconds(300)); // four boots, several processes each: room for a loaded machine
 
         Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
         using JsonDocument report = JsonDocument.Parse(File.ReadAllText(json));

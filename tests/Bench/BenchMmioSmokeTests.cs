@@ -9,7 +9,7 @@ public sealed class BenchMmioSmokeTests
     public void BenchMmio_WithFewIterations_RunsEveryMachine()
     {
         using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "mmio", "--iterations", "200");
-        bench.WaitForExit(TimeSpan.FromSeconds(180)); // several processes start: room for a loaded machine
+        bench.WaitForExit(TestDeadlines.Seconds(180)); // several processes start: room for a loaded machine
 
         Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
         foreach (string machine in new[] { "inline", "isolated-handoff", "isolated-hybrid", "isolated-spin" })

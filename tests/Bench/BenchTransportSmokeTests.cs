@@ -16,7 +16,7 @@ public sealed class BenchTransportSmokeTests
         string json = folder.File("bench.json");
 
         using SplitEmuProcess bench = SplitEmuProcess.Start("bench", "transport", "--iterations", Iterations, "--pin", "none", "--json", json);
-        bench.WaitForExit(TimeSpan.FromSeconds(180)); // several processes start: room for a loaded machine
+        bench.WaitForExit(TestDeadlines.Seconds(180)); // several processes start: room for a loaded machine
 
         Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
         foreach (string transport in new[] { "ring-handoff", "ring-hybrid", "ring-spin", "socket", "json-rpc" })

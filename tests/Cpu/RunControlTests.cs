@@ -2,6 +2,7 @@ using SplitEmu.CpuHost.Cpu;
 using SplitEmu.Tests.Cpu.Infrastructure;
 using static Iced.Intel.AssemblerRegisters;
 using static SplitEmu.Tests.Cpu.Infrastructure.ProtectedModeMachine;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Cpu;
 
@@ -35,7 +36,7 @@ public sealed class RunControlTests
         });
         started.Wait();
         m.Cpu.RequestStop();
-        CpuRunResult result = await runner.WaitAsync(TimeSpan.FromSeconds(30)); // TimeoutException if ignored
+        CpuRunResult result = await runner.WaitAsync(TestDeadlines.Seconds(30)); // TimeoutException if ignored
 
         Assert.Equal(CpuStopReason.StopRequested, result.Reason);
         m.Dispose();

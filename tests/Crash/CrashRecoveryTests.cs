@@ -26,7 +26,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         string reportPath = folder.File("campaign.json");
 
         using SplitEmuProcess run = SplitEmuProcess.Start("crash-test", "--crashes", "100", "--report", reportPath);
-        run.WaitForExit(TimeSpan.FromMinutes(15));
+        run.WaitForExit(TestDeadlines.Minutes(15));
 
         output.WriteLine(run.StandardOutput);
         using JsonDocument report = JsonDocument.Parse(File.ReadAllText(reportPath));

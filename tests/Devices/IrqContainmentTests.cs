@@ -40,7 +40,7 @@ public sealed class IrqContainmentTests
         uint alternateStatus = harness.Machine.Bus.ReadPort(0x3F6, 1); // synchronous: every posted write is handled
         Assert.Equal(0x08u, alternateStatus & 0x89); // DRQ, no BSY, no ERR
 
-        bool raised = ProcessTable.WaitUntil(() => (harness.Machine.Interrupts.Levels & (1 << PrimaryIrq)) != 0, TimeSpan.FromSeconds(granted ? 10 : 0.5));
+        bool raised = ProcessTable.WaitUntil(() => (harness.Machine.Interrupts.Levels & (1 << PrimaryIrq)) != 0, TestDeadlines.Seconds(granted ? 10 : 0.5));
 
         Assert.Equal(granted, raised);
     }

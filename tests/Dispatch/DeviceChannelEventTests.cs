@@ -39,12 +39,12 @@ public sealed class DeviceChannelEventTests
 
         device.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = Line, Value = 1 });
         device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 0, Value = 0 }); // marker: all before it applied
-        Assert.True(markerSeen.Wait(TimeSpan.FromSeconds(10)), "the event pump did not apply the first events");
+        Assert.True(markerSeen.Wait(TestDeadlines.Seconds(10)), "the event pump did not apply the first events");
         int handedOver = channel.Retire();
         markerSeen.Reset();
         device.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = Line, Value = 1 }); // late, from the dead one
         device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 0, Value = 0 });
-        Assert.True(markerSeen.Wait(TimeSpan.FromSeconds(10)), "the event pump did not apply the late events");
+        Assert.True(markerSeen.Wait(TestDeadlines.Seconds(10)), "the event pump did not apply the late events");
 
         Assert.Equal(1 << Line, handedOver);
         lock (seen)
@@ -86,9 +86,9 @@ public sealed class DeviceChannelEventTests
             }
         });
 
-        ulong status = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TimeSpan.FromSeconds(60));
+        ulong status = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TestDeadlines.Seconds(60));
         int seenByThen = Volatile.Read(ref invalidations);
-        await serving.WaitAsync(TimeSpan.FromSeconds(10));
+        await serving.WaitAsync(TestDeadlines.Seconds(10));
 
         Assert.Null(fault);
         Assert.Equal(0x04UL, status);
@@ -113,7 +113,7 @@ public sealed class DeviceChannelEventTests
                 if (message.Offset == 1)
                 {
                     pumpHolding.Set();
-                    releasePump.Wait(TimeSpan.FromSeconds(20)); // the pump sits in an apply, holding the event gate
+                    releasePump.Wait(TestDeadlines.Seconds(20)); // the pump sits in an apply, holding the event gate
                 }
                 else
                 {
@@ -135,13 +135,13 @@ public sealed class DeviceChannelEventTests
         try
         {
             device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 1, Value = 0 });
-            Assert.True(pumpHolding.Wait(TimeSpan.FromSeconds(10)), "the pump did not take the first event");
+            Assert.True(pumpHolding.Wait(TestDeadlines.Seconds(10)), "the pump did not take the first event");
             device.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Offset = 2, Value = 0 }); // waits behind the pump
 
             Task<bool> barrier = Task.Run(() => channel.LinkFor(0).Barrier());
-            bool barrierReturned = await Task.WhenAny(barrier, Task.Delay(TimeSpan.FromSeconds(5))) == barrier;
+            bool barrierReturned = await Task.WhenAny(barrier, Task.Delay(TestDeadlines.Seconds(5))) == barrier;
             releasePump.Set();
-            ulong value = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TimeSpan.FromSeconds(30));
+            ulong value = await Task.Run(() => channel.HandlerFor(0, 0).Read(0, 1)).WaitAsync(TestDeadlines.Seconds(30));
             int appliedByThen = Volatile.Read(ref secondApplied);
 
             Assert.True(barrierReturned, "the barrier waited for the event pump (the map's gate would deadlock here)");
@@ -152,7 +152,7 @@ public sealed class DeviceChannelEventTests
         finally
         {
             releasePump.Set();
-            await serving.WaitAsync(TimeSpan.FromSeconds(10));
+            await serving.WaitAsync(TestDeadlines.Seconds(10));
         }
     }
 }

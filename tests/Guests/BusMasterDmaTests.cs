@@ -50,7 +50,7 @@ public sealed class BusMasterDmaTests
 
         string[] crashes = killAtAccess > 0 ? ["--set", $"devices.ide.crash.atAccess={killAtAccess}"] : [];
         using SplitEmuProcess run = SplitEmuProcess.Start(["run", profile, "--report", report, "--timeout", "100", .. crashes]);
-        run.WaitForExit(TimeSpan.FromMinutes(2));
+        run.WaitForExit(TestDeadlines.Minutes(2));
 
         Assert.True(run.ExitCode == ((BusMasterDmaGuest.Success << 1) | 1), $"exit {run.ExitCode} = guest value 0x{run.ExitCode >> 1:X2}; stderr: {run.StandardError}");
         RunReport parsed = RunReport.Read(report);

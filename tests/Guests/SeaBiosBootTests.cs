@@ -144,7 +144,7 @@ public sealed class SeaBiosBootTests(ITestOutputHelper output)
         }
 
         using SplitEmuProcess run = SplitEmuProcess.Start([.. arguments]);
-        run.WaitForExit(TimeSpan.FromMinutes(3));
+        run.WaitForExit(TestDeadlines.Minutes(3));
         string debugText = File.Exists(debugConsole) ? File.ReadAllText(debugConsole) : "";
         output.WriteLine(debugText);
         output.WriteLine(run.StandardError);

@@ -1,5 +1,6 @@
 using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.Shared.Timing;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Hosting;
 
@@ -9,7 +10,7 @@ namespace SplitEmu.Tests.Hosting;
 /// </summary>
 public sealed class DeviceTimersTests
 {
-    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_bound = TestDeadlines.Seconds(10);
 
     [Fact]
     public void ArmedDeadline_WakesTheServer_AndOnlyThatDeviceIsDue()

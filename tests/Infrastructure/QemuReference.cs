@@ -10,7 +10,7 @@ namespace SplitEmu.Tests.Infrastructure;
 public static class QemuReference
 {
     /// <summary>How long a reference boot may take (QEMU needs about 0.3 s here).</summary>
-    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_timeout = TestDeadlines.Seconds(60);
 
     /// <summary>Boots <paramref name="bios"/> and <paramref name="disk"/> on 64 MiB: QEMU's exit code and SeaBIOS's debug console.</summary>
     public static (int ExitCode, string DebugConsole) BootPc(string bios, string disk)

@@ -10,7 +10,7 @@ namespace SplitEmu.Tests.Infrastructure;
 public sealed class SplitEmuProcess : IDisposable
 {
     /// <summary>How long a machine of the test suite may run before the test kills it and fails.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan DefaultTimeout = TestDeadlines.Seconds(60);
 
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();

@@ -15,7 +15,7 @@ public sealed class TestSegment : IDisposable
         CpuSide = RingSegment.Create(path, geometry, epoch: 1);
         try
         {
-            DeviceSide = RingSegment.Open(path, TimeSpan.FromSeconds(1));
+            DeviceSide = RingSegment.Open(path, TestDeadlines.Seconds(1));
         }
         finally
         {

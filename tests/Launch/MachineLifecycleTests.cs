@@ -9,10 +9,10 @@ namespace SplitEmu.Tests.Launch;
 public sealed class MachineLifecycleTests
 {
     /// <summary>Bound for a machine to stop after a signal.</summary>
-    private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_stopTimeout = TestDeadlines.Seconds(15);
 
     /// <summary>Bound for the machine's processes to come up.</summary>
-    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_startTimeout = TestDeadlines.Seconds(30);
 
     [Theory]
     [InlineData(ProcessTable.SigTerm)]

@@ -2,6 +2,7 @@ using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.CpuHost.Machine;
 using SplitEmu.CpuHost.Memory;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Memory;
 
@@ -54,7 +55,7 @@ public sealed class DeviceMapTests
         Exception? refusal = null;
         map.Plug("dev", OnePortRange, new ScriptedLink(() =>
         {
-            refusal = Record.Exception(() => map.Unplug("dev", TimeSpan.FromSeconds(5)));
+            refusal = Record.Exception(() => map.Unplug("dev", TestDeadlines.Seconds(5)));
             return 0;
         }));
 

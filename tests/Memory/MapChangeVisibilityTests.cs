@@ -31,7 +31,7 @@ public sealed class MapChangeVisibilityTests
         };
         await using IsolatedDeviceHarness harness = await IsolatedDeviceHarness.StartAsync(profile);
         VirtualMachine machine = harness.Machine;
-        using CancellationTokenSource limit = new(TimeSpan.FromSeconds(30));
+        using CancellationTokenSource limit = new(TestDeadlines.Seconds(30));
 
         var exit = await Task.Run(() => machine.Run(limit.Token));
 

@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Memory;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Memory;
 
@@ -29,7 +30,7 @@ public sealed class RegionLeaseTests
         lease.Release();
 
         Assert.False(afterFirstRelease);
-        await drained.WaitAsync(TimeSpan.FromSeconds(5));
+        await drained.WaitAsync(TestDeadlines.Seconds(5));
         Assert.Equal(0, lease.Count);
     }
 
@@ -74,7 +75,7 @@ public sealed class RegionLeaseTests
             Thread.Sleep(100); // keep this thread busy: an inline continuation would have to run here first
         });
         releaser.Start();
-        await drained.WaitAsync(TimeSpan.FromSeconds(5));
+        await drained.WaitAsync(TestDeadlines.Seconds(5));
         releaser.Join();
 
         Assert.NotEqual(releasingThread, continuationThread);
@@ -113,7 +114,7 @@ public sealed class RegionLeaseTests
                 });
 
             Assert.Equal(0, grantedAfterClose);
-            await lease.CloseAsync().WaitAsync(TimeSpan.FromSeconds(5));
+            await lease.CloseAsync().WaitAsync(TestDeadlines.Seconds(5));
             Assert.Equal(0, lease.Count);
         }
     }

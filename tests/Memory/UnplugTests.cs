@@ -18,7 +18,7 @@ public sealed class UnplugTests(ITestOutputHelper output)
 {
     private const ushort Base = 0x510;
     private const string DeviceId = "dev";
-    private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_deadline = TestDeadlines.Seconds(5);
 
     private static DeviceConfig TestDev(WaitPolicy policy = WaitPolicy.Handoff) =>
         new() { Id = DeviceId, Type = TestDevice.TypeName, Io = Base, Placement = Placement.Isolated, WaitPolicy = policy };
@@ -63,7 +63,7 @@ public sealed class UnplugTests(ITestOutputHelper output)
             {
                 // Let accesses reach the device in this mapped window, so the unplug races with accesses in flight.
                 long before = Interlocked.Read(ref served);
-                if (SpinWait.SpinUntil(() => Interlocked.Read(ref served) >= before + AccessThreads, TimeSpan.FromSeconds(1)))
+                if (SpinWait.SpinUntil(() => Interlocked.Read(ref served) >= before + AccessThreads, TestDeadlines.Seconds(1)))
                 {
                     cyclesWithAccesses++;
                 }
@@ -80,7 +80,7 @@ public sealed class UnplugTests(ITestOutputHelper output)
             Volatile.Write(ref stop, 1);
             foreach (Thread thread in accessors)
             {
-                thread.Join(TimeSpan.FromSeconds(30));
+                thread.Join(TestDeadlines.Seconds(30));
             }
         }
 
@@ -139,10 +139,10 @@ public sealed class UnplugTests(ITestOutputHelper output)
             deviceAliveWhenAccessEnded = ProcessTable.IsAlive(pid);
         }) { IsBackground = true };
         stuck.Start();
-        Assert.True(ProcessTable.WaitUntil(() => machine.Devices.Describe().Single().Leases == 1, TimeSpan.FromSeconds(10)), "the stalled access never took its lease");
+        Assert.True(ProcessTable.WaitUntil(() => machine.Devices.Describe().Single().Leases == 1, TestDeadlines.Seconds(10)), "the stalled access never took its lease");
 
-        await machine.Devices.UnplugAsync(DeviceId, TimeSpan.FromMilliseconds(300)).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(stuck.Join(TimeSpan.FromSeconds(10)), "the stalled access never ended");
+        await machine.Devices.UnplugAsync(DeviceId, TimeSpan.FromMilliseconds(300)).WaitAsync(TestDeadlines.Seconds(30));
+        Assert.True(stuck.Join(TestDeadlines.Seconds(10)), "the stalled access never ended");
 
         Assert.False(deviceAliveWhenAccessEnded, "a lease was released while the hung device could still run its handler");
         Assert.False(ProcessTable.IsAlive(pid));

@@ -16,7 +16,7 @@ public sealed class MonitorCommandTests(MonitoredMachineFixture fixture) : IClas
     private static readonly TimeSpan s_pausedWatch = TimeSpan.FromMilliseconds(750);
 
     /// <summary>Bound for a resumed vCPU to advance, and for a crashed device process to be replaced (loaded test machine).</summary>
-    private static readonly TimeSpan s_progressTimeout = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan s_progressTimeout = TestDeadlines.Seconds(45);
 
     private MonitoredMachine Machine => fixture.Machine;
 
@@ -139,7 +139,7 @@ public sealed class MonitoredMachineFixture : IDisposable
 public sealed class MonitorQuitTests
 {
     /// <summary>Bound for the machine to end after quit.</summary>
-    private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_stopTimeout = TestDeadlines.Seconds(30);
 
     [Fact]
     public void Quit_EndsTheMachineWithExitCode130_ListsTheSocketInTheReport_AndRemovesIt()

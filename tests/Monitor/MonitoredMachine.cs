@@ -11,7 +11,7 @@ namespace SplitEmu.Tests.Monitor;
 public sealed partial class MonitoredMachine : IDisposable
 {
     /// <summary>Bound for the machine's processes and its monitor socket to come up (the test machine is loaded).</summary>
-    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan s_startTimeout = TestDeadlines.Seconds(45);
 
     private readonly TempFolder _folder = new();
 

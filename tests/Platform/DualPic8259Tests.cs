@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SplitEmu.CpuHost.Platform;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Platform;
 
@@ -693,7 +694,7 @@ public sealed class DualPic8259Tests
         const int TogglesPerThread = 10_000;
         const int HighSpins = 20;          // keeps each pulse up long enough for the vCPU to see some
         const int WaitForVcpuEvery = 256;  // now and then a device waits for an acknowledge, so one surely happens
-        TimeSpan limit = TimeSpan.FromSeconds(30);
+        TimeSpan limit = TestDeadlines.Seconds(30);
         DualPic8259 pic = NewProgrammedPic();
         using var stop = new CancellationTokenSource();
         Exception? failure = null;

@@ -38,7 +38,7 @@ public sealed class PostedWriteTests
             }
 
             return new[] { Read(transport, BenchRegister.WriteCountRegister), Read(transport, BenchRegister.LastValueRegister), Read(transport, BenchRegister.SumRegister) };
-        }).WaitAsync(TimeSpan.FromSeconds(60));
+        }).WaitAsync(TestDeadlines.Seconds(60));
 
         Assert.Equal((ulong)Writes, registers[0]);
         Assert.Equal((ulong)Writes, registers[1]); // the last write posted is the last handled
@@ -86,7 +86,7 @@ public sealed class PostedWriteTests
 
             return Read(requester, 0);
         });
-        bool finished = await Task.WhenAny(client, Task.Delay(TimeSpan.FromSeconds(60))) == client;
+        bool finished = await Task.WhenAny(client, Task.Delay(TestDeadlines.Seconds(60))) == client;
         Volatile.Write(ref stop, 1);
         responder.KickRequestWaiter();
         requester.MarkPeerDead();

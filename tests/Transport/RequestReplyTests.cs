@@ -40,7 +40,7 @@ public sealed class RequestReplyTests
                 completed++;
             }
         });
-        bool finished = await Finishes(client, TimeSpan.FromSeconds(120));
+        bool finished = await Finishes(client, TestDeadlines.Seconds(120));
         Volatile.Write(ref stop, 1);
         responder.KickRequestWaiter();
         requester.MarkPeerDead(); // releases a client stuck on a lost wake-up
@@ -74,7 +74,7 @@ public sealed class RequestReplyTests
         long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
         RingCallStatus firstStatus = requester.Call(ref first, out RingMessage firstReply, deadline);
         RingCallStatus secondStatus = requester.Call(ref second, out RingMessage secondReply, deadline);
-        Assert.True(await Finishes(device, TimeSpan.FromSeconds(30)), "the device side did not finish");
+        Assert.True(await Finishes(device, TestDeadlines.Seconds(30)), "the device side did not finish");
 
         Assert.Equal(RingCallStatus.Completed, firstStatus);
         Assert.Equal(RingCallStatus.Completed, secondStatus);
@@ -93,7 +93,7 @@ public sealed class RequestReplyTests
 
         requester.MarkPeerDead();
 
-        Assert.True(await Finishes(call, TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
+        Assert.True(await Finishes(call, TestDeadlines.Seconds(10)), "the waiting caller was not woken");
         Assert.Equal(RingCallStatus.PeerDead, await call);
     }
 

@@ -45,7 +45,7 @@ public sealed unsafe class RingTests
             }
         }
 
-        Assert.True(consume.Join(TimeSpan.FromSeconds(60)), "consumer did not finish");
+        Assert.True(consume.Join(TestDeadlines.Seconds(60)), "consumer did not finish");
         for (int i = 0; i < Count; i++)
         {
             Assert.Equal((ulong)i, received[i]);
@@ -114,7 +114,7 @@ public sealed unsafe class RingTests
         {
             *(uint*)created.At(SegmentLayout.VersionOffset) = SegmentLayout.Version + 1;
 
-            InvalidDataException error = Assert.Throws<InvalidDataException>(() => RingSegment.Open(path, TimeSpan.FromSeconds(1)));
+            InvalidDataException error = Assert.Throws<InvalidDataException>(() => RingSegment.Open(path, TestDeadlines.Seconds(1)));
 
             Assert.Contains("layout version", error.Message, StringComparison.Ordinal);
         }

@@ -28,7 +28,7 @@ public sealed class ScribbledSegmentTests
             RingCallStatus post = ring.Post(ref write, Deadline);
             bool gotEvent = ring.TryTakeEvent(out _);
             return (first, second, post, gotEvent);
-        }).WaitAsync(TimeSpan.FromSeconds(60));
+        }).WaitAsync(TestDeadlines.Seconds(60));
 
         Assert.Equal(RingCallStatus.ProtocolError, outcome.First);
         Assert.Equal(RingCallStatus.ProtocolError, outcome.Second);
@@ -74,7 +74,7 @@ public sealed class ScribbledSegmentTests
             }
 
             return count;
-        }).WaitAsync(TimeSpan.FromSeconds(30));
+        }).WaitAsync(TestDeadlines.Seconds(30));
 
         Assert.True(returned <= Waits, $"the event wait returned {returned} times in 50 ms: it spins on the faulted ring");
     }

@@ -11,7 +11,7 @@ namespace SplitEmu.Tests.Transport;
 public sealed class SocketTransportTests
 {
     /// <summary>How long a test waits for the device side to connect.</summary>
-    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_connectTimeout = TestDeadlines.Seconds(10);
 
     /// <summary>Far enough away never to matter; the test's own bound catches hangs.</summary>
     private static long FarDeadline => Stopwatch.GetTimestamp() + Stopwatch.Frequency * 60;
@@ -37,7 +37,7 @@ public sealed class SocketTransportTests
                 values[i] = reply.Value;
             }
         });
-        bool finished = await Finishes(client, TimeSpan.FromSeconds(60));
+        bool finished = await Finishes(client, TestDeadlines.Seconds(60));
         Volatile.Write(ref stop, 1);
         pair.Device.KickRequestWaiter();
         device.Join();
@@ -86,7 +86,7 @@ public sealed class SocketTransportTests
 
         pair.Device.Dispose(); // what the kernel does when the device process dies
 
-        Assert.True(await Finishes(call, TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
+        Assert.True(await Finishes(call, TestDeadlines.Seconds(10)), "the waiting caller was not woken");
         Assert.Equal(RingCallStatus.PeerDead, await call);
         Assert.True(pair.Cpu.IsPeerDead);
     }
@@ -104,7 +104,7 @@ public sealed class SocketTransportTests
 
         pair.Cpu.Dispose();
 
-        Assert.True(ProcessTable.WaitUntil(() => !server.IsServing, TimeSpan.FromSeconds(10)), "the serving thread went on after its socket closed");
+        Assert.True(ProcessTable.WaitUntil(() => !server.IsServing, TestDeadlines.Seconds(10)), "the serving thread went on after its socket closed");
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public sealed class SocketTransportTests
 
         pair.Cpu.Dispose();
 
-        Assert.True(await Finishes(slice, TimeSpan.FromSeconds(10)), "the device's wait was not ended by the close");
+        Assert.True(await Finishes(slice, TestDeadlines.Seconds(10)), "the device's wait was not ended by the close");
         Assert.False(await slice);
         Assert.True(pair.Device.IsClosed);
     }
@@ -138,8 +138,8 @@ public sealed class SocketTransportTests
 
         pair.Cpu.MarkPeerDead();
 
-        Assert.True(await Finishes(call, TimeSpan.FromSeconds(10)), "the waiting caller was not woken");
-        Assert.True(await Finishes(events, TimeSpan.FromSeconds(10)), "the event waiter was not woken");
+        Assert.True(await Finishes(call, TestDeadlines.Seconds(10)), "the waiting caller was not woken");
+        Assert.True(await Finishes(events, TestDeadlines.Seconds(10)), "the event waiter was not woken");
         Assert.Equal(RingCallStatus.PeerDead, await call);
     }
 
@@ -239,7 +239,7 @@ public sealed class SocketTransportTests
     private static async Task<RingCallStatus> Bounded(Func<RingCallStatus> call)
     {
         Task<RingCallStatus> task = Task.Run(call);
-        Assert.True(await Finishes(task, TimeSpan.FromSeconds(30)), "the call hung");
+        Assert.True(await Finishes(task, TestDeadlines.Seconds(30)), "the call hung");
         return await task;
     }
 
