@@ -70,11 +70,8 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
     }
 
     /// <inheritdoc/>
-    public Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default)
-    {
-        Machine.DeviceProcessExited(processKey);
-        return Task.CompletedTask;
-    }
+    public Task<string?> DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Machine.DeviceProcessExited(processKey));
 
     /// <inheritdoc/>
     public Task GiveUpDeviceProcessAsync(string processKey, Shared.Profiles.GiveUpAction action, string reason, CancellationToken cancellationToken = default)

@@ -92,6 +92,9 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>When this process was killed by the CPU process (injection or deadline), or 0.</summary>
     public long KilledAt { get; private set; }
 
+    /// <summary>Why the CPU process killed this process (for the launcher's message), or null if it did not.</summary>
+    public string? KillReason { get; private set; }
+
     /// <summary>When the death was noticed, or 0.</summary>
     public long DetectedAt { get; private set; }
 
@@ -342,6 +345,7 @@ public sealed class DeviceChannel : IDisposable
             {
                 // The crash lands while this access is in flight: handled or not, never answered.
                 KilledAt = Stopwatch.GetTimestamp();
+                KillReason = "killed as requested (crash injection)";
                 ProcessKiller.Kill(ProcessId);
             }
 
@@ -420,10 +424,12 @@ public sealed class DeviceChannel : IDisposable
             case RingCallStatus.TimedOut:
                 // The device may still be running the handler: it must be stopped before anything is released.
                 KilledAt = Stopwatch.GetTimestamp();
+                KillReason = $"killed: no reply within {_slot.Devices[device].AccessTimeoutMs} ms (handler hung)";
                 _onFault(this, $"no reply within {_slot.Devices[device].AccessTimeoutMs} ms: handler hung");
                 return false;
             case RingCallStatus.ProtocolError:
                 KilledAt = Stopwatch.GetTimestamp();
+                KillReason = "killed: it broke the ring protocol";
                 _onFault(this, "device broke the ring protocol");
                 return false;
             default:

@@ -373,8 +373,16 @@ public sealed class VirtualMachine : IDisposable
         }
     }
 
-    /// <summary>The launcher saw device process <paramref name="processKey"/> exit.</summary>
-    public void DeviceProcessExited(string processKey) => SlotOf(processKey).Current?.MarkDead("process exited");
+    /// <summary>
+    /// The launcher saw device process <paramref name="processKey"/> exit. Returns why this process killed it
+    /// (crash injection, a hung handler), or null when it died on its own.
+    /// </summary>
+    public string? DeviceProcessExited(string processKey)
+    {
+        DeviceChannel? channel = SlotOf(processKey).Current;
+        channel?.MarkDead("process exited");
+        return channel?.KillReason;
+    }
 
     /// <summary>
     /// The launcher gave up restarting <paramref name="processKey"/>: waiting accesses end as bus errors, and the

@@ -85,7 +85,7 @@ public sealed class CrashCampaign(MachineProfile profile, string profileName, st
     private async Task<RunResult> RunOnceAsync(MachineProfile machine, CancellationToken cancellationToken)
     {
         using MemoryStream console = new();
-        RunOutcome outcome = await MachineRun.RunToEndAsync(machine, profileName, new RunOptions(null, s_runTimeout), console, log, cancellationToken).ConfigureAwait(false);
+        RunOutcome outcome = await MachineRun.RunToEndAsync(machine, profileName, new RunOptions(null, s_runTimeout) { ReportRequestedKills = false }, console, log, cancellationToken).ConfigureAwait(false);
         return new RunResult(outcome.ExitCode, console.ToArray(), outcome.Report ?? throw new InvalidOperationException("the machine did not start"));
     }
 

@@ -18,6 +18,9 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
     /// <summary>Bytes missing between batches (a device lost output).</summary>
     public long GapBytes { get; private set; }
 
+    /// <summary>True when the console's last byte did not end a line (a launcher message must not start there).</summary>
+    public bool ConsoleMidLine { get; private set; }
+
     /// <inheritdoc/>
     public void DeviceOutput(string deviceId, long offset, byte[] data)
     {
@@ -41,6 +44,7 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
             {
                 console.Write(data, (int)skip, data.Length - (int)skip);
                 console.Flush();
+                ConsoleMidLine = data[^1] != (byte)'\n';
             }
 
             if (deviceLogs is not null && deviceLogs.TryGetValue(deviceId, out Stream? log))

@@ -17,6 +17,9 @@ public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout)
     /// <summary>Device id to the file its output stream is written to (besides the console device's terminal).</summary>
     public IReadOnlyDictionary<string, string> DeviceLogs { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Whether a device process killed on request (crash injection, monitor) gets a line on the log; crash-test summarises instead.</summary>
+    public bool ReportRequestedKills { get; init; } = true;
+
     /// <summary>The user's stop request (signals), whose detail goes into the report; null when nobody can ask.</summary>
     public StopRequest? Stop { get; init; }
 }
@@ -81,9 +84,9 @@ public sealed class MachineRun : IAsyncDisposable
         _profile = profile;
         _profileName = profileName;
         _options = options;
-        _log = _status?.WrapLog(log) ?? log;
         _deviceLogs = options.DeviceLogs.ToDictionary(l => l.Key, l => (Stream)new FileStream(l.Value, FileMode.Create, FileAccess.Write, FileShare.Read), StringComparer.Ordinal);
         _console = new ConsoleRouter(profile.Console, _status?.WrapConsole(console) ?? console, _deviceLogs);
+        _log = LineBoundaryLog.Around(_status?.WrapLog(log) ?? log, () => _console.ConsoleMidLine);
         // Both names start with splitemu-PID- so that a later run can sweep what a killed launcher left.
         _runFolder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-").FullName;
         _shmPrefix = Path.GetFileName(_runFolder);
@@ -350,9 +353,19 @@ public sealed class MachineRun : IAsyncDisposable
     {
         try
         {
-            _log.WriteLine($"splitemu: device process '{device.Key}' (pid {dead.ProcessId}, epoch {device.Epoch}) exited unexpectedly");
             device.DeadOutput.AddRange(dead.LastLines);
-            await _cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None).ConfigureAwait(false);
+            string? killedBy = await _cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None).ConfigureAwait(false);
+            if (device.KillAsked == dead)
+            {
+                killedBy = "killed as requested (" + device.KillAskedBy + ")";
+            }
+
+            // A crash someone asked for is no news in crash-test (its summary counts them); anything else is.
+            if (killedBy is null || !killedBy.StartsWith("killed as requested", StringComparison.Ordinal) || _options.ReportRequestedKills)
+            {
+                _log.WriteLine($"splitemu: device process '{device.Key}' (pid {dead.ProcessId}, epoch {device.Epoch}) {killedBy ?? DescribeExit(dead)}");
+            }
+
             device.LastProcessId = dead.ProcessId;
             device.Child = null; // disposed below: nothing may touch its Process any more
             await dead.DisposeAsync().ConfigureAwait(false);
@@ -403,6 +416,8 @@ public sealed class MachineRun : IAsyncDisposable
                     if (!_stopping && device.Child is { } child)
                     {
                         device.TimedKillAt = Stopwatch.GetTimestamp();
+                        device.KillAsked = child;
+                        device.KillAskedBy = $"crash injection after {afterMs} ms";
                         child.Kill();
                     }
                 },
@@ -608,6 +623,8 @@ public sealed class MachineRun : IAsyncDisposable
                     }
 
                     device.TimedKillAt = Stopwatch.GetTimestamp(); // the report's detect time counts from here
+                    device.KillAsked = child;
+                    device.KillAskedBy = "monitor";
                     child.Kill();
                     return child.ProcessId;
                 },
@@ -678,6 +695,13 @@ public sealed class MachineRun : IAsyncDisposable
         }
     }
 
+    /// <summary>How a device process ended on its own: its exit code, or the signal that killed it.</summary>
+    private static string DescribeExit(ChildProcess dead)
+    {
+        int code = dead.Process.ExitCode;
+        return code > 128 && code < 160 ? $"exited unexpectedly (killed by signal {code - 128})" : $"exited unexpectedly (exit code {code})";
+    }
+
     /// <summary>
     /// A forced stop (second Ctrl-C): kills the CPU process, every device process and spare at once, so that the
     /// run ends now; the clean-up of files still follows in <see cref="DisposeAsync"/>.
@@ -720,6 +744,12 @@ public sealed class MachineRun : IAsyncDisposable
 
         /// <summary>When a time-based injection killed it, or 0.</summary>
         public long TimedKillAt { get; set; }
+
+        /// <summary>The incarnation the launcher killed on request (profile timer, monitor), and who asked.</summary>
+        public ChildProcess? KillAsked { get; set; }
+
+        /// <summary>Who asked for <see cref="KillAsked"/>'s death.</summary>
+        public string? KillAskedBy { get; set; }
 
         public Timer? Timer { get; set; }
 

@@ -27,8 +27,11 @@ public interface ICpuHostControl
     /// </summary>
     Task RequestStopAsync(ExitReason reason, string detail, CancellationToken cancellationToken = default);
 
-    /// <summary>The launcher saw a device process exit: complete its in-flight accesses with bus errors.</summary>
-    Task DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The launcher saw a device process exit: complete its in-flight accesses with bus errors. Returns why the CPU
+    /// process killed it ("killed as requested (crash injection)", a hung handler), or null if it did not.
+    /// </summary>
+    Task<string?> DeviceProcessExitedAsync(string processKey, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The launcher gave up restarting a device process: accesses waiting for it end as bus errors, and

@@ -38,6 +38,21 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         Assert.Equal(0, run.ExitCode);
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
         Assert.Empty(ProcessTable.Children(run.ProcessId, "SplitEmu"));
+        // The campaign summarises its kills; it does not print a line per kill it asked for.
+        Assert.DoesNotContain("exited unexpectedly", run.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("killed as requested", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InjectedCrash_IsReportedAsAskedFor_NotAsAnUnexpectedExit()
+    {
+        using SplitEmuProcess run = SplitEmuProcess.Run("run", "--set", "devices.com1.crash.atAccess=3");
+
+        Assert.Equal(33, run.ExitCode); // the default guest's own exit: the crash was invisible to it
+        Assert.Contains("device process 'com1'", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("killed as requested (crash injection)", run.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpectedly", run.StandardError, StringComparison.Ordinal);
+        Assert.StartsWith("Hello from SplitEmu\n", run.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]
