@@ -14,6 +14,17 @@ public static class RunCommand
     {
         Description = "Launch profile (JSON). Without it, the built-in default machine runs.",
         Arity = ArgumentArity.ZeroOrOne,
+        Validators =
+        {
+            result =>
+            {
+                // An unknown option lands here as the optional profile argument: call it what it is.
+                if (result.Tokens is [{ Value: ['-', ..] option }] && !File.Exists(option))
+                {
+                    result.AddError($"unknown option '{option}'");
+                }
+            },
+        },
     };
 
     /// <summary>Overrides.</summary>
@@ -33,6 +44,17 @@ public static class RunCommand
     public static readonly Option<double?> Timeout = new("--timeout")
     {
         Description = "Stop the machine after this many seconds (exit code 6).",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds > 0 && double.IsFinite(seconds))
+            {
+                return seconds;
+            }
+
+            result.AddError($"--timeout '{text}': expected a positive number of seconds, e.g. --timeout 2.5");
+            return null;
+        },
     };
 
     /// <summary>Device output logs.</summary>

@@ -45,6 +45,13 @@ internal static class SourceJsonParser
         {
             int line = (int)(e.LineNumber ?? 0) + 1;
             int column = positions.ColumnOf(line, (int)(e.BytePositionInLine ?? 0));
+            if (e.Message.Contains("trailing comma", StringComparison.Ordinal)
+                && positions.TrailingCommaBefore(line, (int)(e.BytePositionInLine ?? 0)) is var (commaLine, commaColumn))
+            {
+                // The reader stops at the closing bracket, often on the next line; the slip is the comma.
+                (line, column) = (commaLine, commaColumn);
+            }
+
             errors.Add(new ProfileError(file, line, column, "", "not valid JSON: " + WithoutPositionSuffix(e.Message)));
             return null;
         }
@@ -157,6 +164,33 @@ internal static class SourceJsonParser
 
             int start = _lineStarts[line - 1];
             return CharsBetween(start, Math.Min(_utf8.Length, start + bytePositionInLine)) + 1;
+        }
+
+        /// <summary>
+        /// The comma that whitespace alone separates from the closing bracket at (<paramref name="line"/>,
+        /// <paramref name="bytePositionInLine"/>), or null.
+        /// </summary>
+        public (int Line, int Column)? TrailingCommaBefore(int line, int bytePositionInLine)
+        {
+            if (line < 1 || line > _lineStarts.Count)
+            {
+                return null;
+            }
+
+            for (int i = Math.Min(_utf8.Length, _lineStarts[line - 1] + bytePositionInLine) - 1; i >= _lineStarts[0]; i--)
+            {
+                if (_utf8[i] == (byte)',')
+                {
+                    return At(i);
+                }
+
+                if (_utf8[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+                {
+                    return null;
+                }
+            }
+
+            return null;
         }
 
         private int CharsBetween(int from, int to)

@@ -97,7 +97,7 @@ public sealed class BadProfileCorpusTests
         { "stack-zero.json", ["stack-zero.json:16:5: $.cpu.stack: stack 0x0 is outside RAM; expected 0x1-0x1000000 (the stack grows down from this address)"] },
         { "top-level-array.json", ["top-level-array.json:1:1: $: expected a JSON object at the top level, found an array"] },
         { "trailing-data.json", ["trailing-data.json:5:1: not valid JSON: '{' is invalid after a single JSON value. Expected end of data."] },
-        { "trailing-comma.json", ["trailing-comma.json:4:1: not valid JSON: The JSON object contains a trailing comma at the end."] },
+        { "trailing-comma.json", ["trailing-comma.json:3:16: not valid JSON: The JSON object contains a trailing comma at the end."] },
         { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
         { "two-pics.json", ["two-pics.json:33:7: $.devices[3].type: fixed I/O ports 0x20-0x21 of device 'pic2' (i8259) overlap fixed ports 0x20-0x21 of device 'pic' (i8259); expected no other device on these ports (device type i8259 always uses them)"] },
         { "uart-on-fw-cfg-ports.json", ["uart-on-fw-cfg-ports.json:30:7: $.devices[2].io: I/O ports 0x510-0x517 of device 'com3' overlap fixed ports 0x510-0x511 of device 'fwcfg' (fw-cfg); expected a free range"] },
