@@ -9,12 +9,12 @@ namespace SplitEmu.CpuHost.Machine;
 /// </summary>
 public sealed unsafe class GuestRam : IDisposable
 {
-    private readonly SharedGuestMemory _memory;
+    private readonly SealedSharedMemory _memory;
 
     /// <summary>Allocates <paramref name="size"/> bytes.</summary>
     public GuestRam(ulong size)
     {
-        _memory = SharedGuestMemory.Create("splitemu-ram", size);
+        _memory = SealedSharedMemory.Create("splitemu-ram", size);
         Size = size;
     }
 

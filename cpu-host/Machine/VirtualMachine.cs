@@ -176,8 +176,8 @@ public sealed class VirtualMachine : IDisposable
     public string CreateChannel(string processKey, uint epoch)
     {
         DeviceProcessSlot slot = SlotOf(processKey);
-        string path = Path.Combine(SharedMemorySegment.ShmFolder, $"{_shmPrefix}-{processKey}-e{epoch}");
-        RingSegment segment = RingSegment.Create(path, RingGeometry.Default, epoch);
+        RingSegment segment = RingSegment.CreateSealed($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
+        string path = segment.Memory.Path;
         DeviceConfig first = slot.Devices[0];
         WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
         DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
@@ -227,7 +227,7 @@ public sealed class VirtualMachine : IDisposable
             Rebind(slot, previous, channel);
         }
 
-        // Both sides have it mapped: from here no crash can leak the file.
+        // Both sides have it mapped: from here no other process can open it.
         channel.Segment.Memory.Unlink();
     }
 

@@ -12,7 +12,7 @@ namespace SplitEmu.DeviceHost.Hosting;
 public sealed unsafe class GuestMemoryWindow : IDisposable
 {
     /// <summary>The mapping this window made and frees (null when it views memory someone else owns).</summary>
-    private readonly SharedGuestMemory? _mapping;
+    private readonly SealedSharedMemory? _mapping;
     private readonly byte* _base;
     private readonly ulong _size;
     private readonly IReadOnlyList<DmaWindow> _windows;
@@ -20,7 +20,7 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
     /// <summary>Maps <paramref name="sharePath"/> and allows DMA within <paramref name="windows"/>.</summary>
     public GuestMemoryWindow(string sharePath, ulong size, IReadOnlyList<DmaWindow> windows)
     {
-        _mapping = SharedGuestMemory.Open(sharePath, size);
+        _mapping = SealedSharedMemory.Open(sharePath, size);
         _base = _mapping.Base;
         _size = size;
         _windows = windows;

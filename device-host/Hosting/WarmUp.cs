@@ -17,11 +17,10 @@ internal static class WarmUp
 
     public static void Run(OutputForwarder output)
     {
-        string path = Path.Combine(SharedMemorySegment.ShmFolder, $"splitemu-{Environment.ProcessId}-warmup");
-        using RingSegment cpuSide = RingSegment.Create(path, new RingGeometry(8, 8, 8), epoch: 0);
+        using RingSegment cpuSide = RingSegment.CreateSealed("splitemu-warmup", new RingGeometry(8, 8, 8), epoch: 0);
         try
         {
-            using RingSegment deviceSide = RingSegment.Open(path, TimeSpan.FromSeconds(1));
+            using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TimeSpan.FromSeconds(1));
             cpuSide.Memory.Unlink();
             RingRequester requester = new(cpuSide, WaitSettings.Handoff);
             RingResponder responder = new(deviceSide, WaitSettings.Handoff);

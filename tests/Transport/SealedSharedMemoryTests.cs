@@ -5,15 +5,15 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.Tests.Transport;
 
 /// <summary>Guest RAM shared with device processes: what a device may touch through it, and what it may not.</summary>
-public sealed unsafe class SharedGuestMemoryTests
+public sealed unsafe class SealedSharedMemoryTests
 {
     private const ulong Size = 1 << 20;
 
     [Fact]
     public void TheOpeningSide_CannotResizeGuestMemory()
     {
-        using SharedGuestMemory owner = SharedGuestMemory.Create("test-ram", Size);
-        using SharedGuestMemory device = SharedGuestMemory.Open(owner.SharePath, Size);
+        using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
+        using SealedSharedMemory device = SealedSharedMemory.Open(owner.SharePath, Size);
 
         Assert.False(device.TryResize(4096), "a device process could shrink guest RAM under the CPU process");
         Assert.False(device.TryResize(Size * 2));
@@ -22,7 +22,7 @@ public sealed unsafe class SharedGuestMemoryTests
     [Fact]
     public void BothSides_SeeTheSameBytes()
     {
-        using SharedGuestMemory owner = SharedGuestMemory.Create("test-ram", Size);
+        using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
         using GuestMemoryWindow window = new(owner.SharePath, Size, [new DmaWindow(0, Size)]);
 
         Assert.True(window.TryWrite(0x1234, [1, 2, 3]));
@@ -42,7 +42,7 @@ public sealed unsafe class SharedGuestMemoryTests
     [InlineData(Size - 1, 1, false)]              // inside RAM, outside every window
     public void Dma_IsRefusedOutsideTheGrantedWindows(ulong address, int length, bool allowed)
     {
-        using SharedGuestMemory owner = SharedGuestMemory.Create("test-ram", Size);
+        using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
         using GuestMemoryWindow window = new(owner.SharePath, Size, [new DmaWindow(0x1000, 0x1000)]);
         byte[] data = new byte[length];
         Array.Fill(data, (byte)0xEE);

@@ -3,11 +3,13 @@ using System.Runtime.InteropServices;
 namespace SplitEmu.Shared.Transport;
 
 /// <summary>
-/// Guest RAM as shared memory: an anonymous memfd mapped into the CPU process, which device processes map by
-/// <see cref="SharePath"/> (<c>/proc/PID/fd/N</c>) for DMA. No file name exists at any time, so no crash of
-/// any process can leave one behind; the memory lives until the last process mapping it exits.
+/// Shared memory whose size can never change: an anonymous memfd sealed against shrinking and growing, mapped
+/// into the CPU process, which device processes map by <see cref="SharePath"/> (<c>/proc/PID/fd/N</c>). Guest
+/// RAM (for DMA) and the device rings are made of it. No file name exists at any time, so no crash of any
+/// process can leave one behind and no other user can find or pre-create it; the memory lives until the last
+/// process mapping it exits.
 /// </summary>
-public sealed unsafe partial class SharedGuestMemory : IDisposable
+public sealed unsafe partial class SealedSharedMemory : IDisposable
 {
     private const int ProtRead = 1;
     private const int ProtWrite = 2;
@@ -29,7 +31,7 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
     private byte* _base;
     private int _fd;
 
-    private SharedGuestMemory(int fd, byte* memory, ulong size, string sharePath)
+    private SealedSharedMemory(int fd, byte* memory, ulong size, string sharePath)
     {
         _fd = fd;
         _base = memory;
@@ -46,8 +48,12 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
     /// <summary>Where another process of this user opens the same memory (valid while this process lives).</summary>
     public string SharePath { get; }
 
-    /// <summary>Creates <paramref name="size"/> bytes of zero-filled shared memory named <paramref name="name"/> (for /proc maps).</summary>
-    public static SharedGuestMemory Create(string name, ulong size)
+    /// <summary>
+    /// Creates <paramref name="size"/> bytes of zero-filled shared memory named <paramref name="name"/> (for /proc
+    /// maps). With <paramref name="allocateNow"/> every page is allocated here, so a full memory is this call's
+    /// error rather than a SIGBUS on some later first touch (rings; guest RAM stays lazy, it may be large).
+    /// </summary>
+    public static SealedSharedMemory Create(string name, ulong size, bool allocateNow = false)
     {
         int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing);
         if (fd < 0)
@@ -59,42 +65,65 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
         {
             int errno = Marshal.GetLastPInvokeError();
             Close(fd);
-            throw new IOException($"cannot size guest memory to {size} bytes: errno {errno}");
+            throw new IOException($"cannot size {name} to {size} bytes: errno {errno}");
+        }
+
+        if (allocateNow)
+        {
+            int error = PosixFallocate(fd, 0, (long)size); // returns the error number itself
+            if (error != 0)
+            {
+                Close(fd);
+                throw new IOException($"cannot allocate {size} bytes of shared memory for {name}: errno {error} (is memory full?)");
+            }
         }
 
         if (Fcntl(fd, FcntlAddSeals, SizeSeals) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             Close(fd);
-            throw new IOException($"cannot seal the size of guest memory: errno {errno}");
+            throw new IOException($"cannot seal the size of {name}: errno {errno}");
         }
 
         return Map(fd, size, $"/proc/{Environment.ProcessId}/fd/{fd}");
     }
 
     /// <summary>Tries to change the size through this mapping's descriptor (tests: the seals must refuse it).</summary>
-    public bool TryResize(ulong size) => Ftruncate(_fd, (long)size) == 0;
+    public bool TryResize(ulong size) => _fd >= 0 && Ftruncate(_fd, (long)size) == 0;
+
+    /// <summary>
+    /// Closes the descriptor behind <see cref="SharePath"/>, so no process can open the memory from now on; every
+    /// mapping (this one and the peers') stays.
+    /// </summary>
+    public void CloseShare()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            Close(fd);
+        }
+    }
 
     /// <summary>Maps memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
-    public static SharedGuestMemory Open(string sharePath, ulong size)
+    public static SealedSharedMemory Open(string sharePath, ulong size)
     {
         int fd = OpenFile(sharePath, OpenReadWrite | OpenCloexec);
         if (fd < 0)
         {
-            throw new IOException($"cannot open guest memory {sharePath}: errno {Marshal.GetLastPInvokeError()}");
+            throw new IOException($"cannot open shared memory {sharePath}: errno {Marshal.GetLastPInvokeError()}");
         }
 
         if ((Fcntl(fd, FcntlGetSeals, 0) & SizeSeals) != SizeSeals)
         {
             Close(fd);
-            throw new InvalidDataException($"guest memory {sharePath} is not sealed against resizing; refusing to map it");
+            throw new InvalidDataException($"shared memory {sharePath} is not sealed against resizing; refusing to map it");
         }
 
         long actual = Lseek(fd, 0, 2);
         if (actual < 0 || (ulong)actual < size)
         {
             Close(fd);
-            throw new InvalidDataException($"guest memory {sharePath} has {actual} bytes, expected {size}");
+            throw new InvalidDataException($"shared memory {sharePath} has {actual} bytes, expected {size}");
         }
 
         return Map(fd, size, sharePath);
@@ -109,24 +138,20 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
             _base = null;
         }
 
-        if (_fd >= 0)
-        {
-            Close(_fd);
-            _fd = -1;
-        }
+        CloseShare();
     }
 
-    private static SharedGuestMemory Map(int fd, ulong size, string sharePath)
+    private static SealedSharedMemory Map(int fd, ulong size, string sharePath)
     {
         void* memory = Mmap(null, (nuint)size, ProtRead | ProtWrite, MapShared, fd, 0);
         if (memory == (void*)-1)
         {
             int errno = Marshal.GetLastPInvokeError();
             Close(fd);
-            throw new IOException($"cannot map {size} bytes of guest memory: errno {errno}");
+            throw new IOException($"cannot map {size} bytes of shared memory: errno {errno}");
         }
 
-        return new SharedGuestMemory(fd, (byte*)memory, size, sharePath);
+        return new SealedSharedMemory(fd, (byte*)memory, size, sharePath);
     }
 
     [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -137,6 +162,9 @@ public sealed unsafe partial class SharedGuestMemory : IDisposable
 
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "posix_fallocate")]
+    private static partial int PosixFallocate(int fd, long offset, long length);
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
