@@ -104,6 +104,11 @@ public struct CpuState
     public ulong Cr4;
     public ulong Efer;
 
+    /// <summary>IA32_SYSENTER_CS, _ESP and _EIP: where SYSENTER goes and SYSEXIT's selectors derive from.</summary>
+    public uint SysenterCs;
+    public uint SysenterEsp;
+    public uint SysenterEip;
+
     public DescriptorTableRegister Gdtr;
     public DescriptorTableRegister Idtr;
     /// <summary>Local descriptor table register (selector plus cached descriptor).</summary>
@@ -149,8 +154,10 @@ public static class ControlRegisters
     public const ulong Cr0Cd = 1 << 30;
     public const ulong Cr0Pg = 1u << 31;
 
+    public const ulong Cr4Tsd = 1 << 2;
     public const ulong Cr4Pse = 1 << 4;
     public const ulong Cr4Pge = 1 << 7;
+    public const ulong Cr4Pce = 1 << 8;
 }
 
 /// <summary>EFLAGS bits.</summary>

@@ -7,7 +7,8 @@ namespace SplitEmu.CpuHost.Cpu;
 /// Direct-mapped cache from linear page to host pointer for RAM pages, one set for reads (and fetches),
 /// one for writes. A tag combines the linear page number and the user/supervisor bit of the access, so
 /// CPL changes need no flush. Pages that are not RAM, or hold cached code (writes), are never entered:
-/// those accesses take the slow path.
+/// those accesses take the slow path. Entries from global pages (CR4.PGE) survive <see cref="FlushNonGlobal"/>,
+/// what a CR3 load does; INVLPG and <see cref="Flush"/> drop them too.
 /// </summary>
 internal sealed unsafe class SoftwareTlb
 {
@@ -21,6 +22,8 @@ internal sealed unsafe class SoftwareTlb
     private readonly ulong[] _writeTags = new ulong[1 << EntryBits];
     private readonly nint[] _writePages = new nint[1 << EntryBits];
     private readonly ulong[] _writePhysical = new ulong[1 << EntryBits];
+    private readonly bool[] _readGlobal = new bool[1 << EntryBits];
+    private readonly bool[] _writeGlobal = new bool[1 << EntryBits];
     /// <summary>Tag and physical page of the last instruction fetch that hit (a one-entry fetch TLB).</summary>
     private ulong _lastFetchTag = InvalidTag;
     private ulong _lastFetchPhysical;
@@ -80,7 +83,7 @@ internal sealed unsafe class SoftwareTlb
         return (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_writePages), i) + (linear & 0xFFF);
     }
 
-    public void FillRead(ulong linear, bool user, ulong physicalPage, byte* page)
+    public void FillRead(ulong linear, bool user, ulong physicalPage, byte* page, bool global)
     {
         int i = (int)(linear >> 12) & EntryMask;
         if (_readTags[i] == _lastFetchTag)
@@ -88,14 +91,16 @@ internal sealed unsafe class SoftwareTlb
         _readTags[i] = Tag(linear, user);
         _readPages[i] = (nint)page;
         _readPhysical[i] = physicalPage & ~0xFFFUL;
+        _readGlobal[i] = global;
     }
 
-    public void FillWrite(ulong linear, bool user, ulong physicalPage, byte* page)
+    public void FillWrite(ulong linear, bool user, ulong physicalPage, byte* page, bool global)
     {
         int i = (int)(linear >> 12) & EntryMask;
         _writeTags[i] = Tag(linear, user);
         _writePages[i] = (nint)page;
         _writePhysical[i] = physicalPage & ~0xFFFUL;
+        _writeGlobal[i] = global;
     }
 
     /// <summary>Removes write entries that point at a physical page (it now holds cached code).</summary>
@@ -115,6 +120,19 @@ internal sealed unsafe class SoftwareTlb
         int i = (int)(linear >> 12) & EntryMask;
         _readTags[i] = InvalidTag;
         _writeTags[i] = InvalidTag;
+        _lastFetchTag = InvalidTag;
+    }
+
+    /// <summary>Drops every entry that did not come from a global page (a CR3 load with CR4.PGE set).</summary>
+    public void FlushNonGlobal()
+    {
+        for (int i = 0; i < _readTags.Length; i++)
+        {
+            if (!_readGlobal[i])
+                _readTags[i] = InvalidTag;
+            if (!_writeGlobal[i])
+                _writeTags[i] = InvalidTag;
+        }
         _lastFetchTag = InvalidTag;
     }
 

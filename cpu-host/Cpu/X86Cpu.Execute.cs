@@ -147,6 +147,9 @@ public sealed partial class X86Cpu
             case Mnemonic.Rdtsc: ExecuteRdtsc(); break;
             case Mnemonic.Rdmsr: ExecuteRdmsr(); break;
             case Mnemonic.Wrmsr: ExecuteWrmsr(); break;
+            case Mnemonic.Rdpmc: ExecuteRdpmc(); break;
+            case Mnemonic.Sysenter: ExecuteSysenter(); break;
+            case Mnemonic.Sysexit: ExecuteSysexit(); break;
             case Mnemonic.Lgdt: case Mnemonic.Lidt: ExecuteLoadDescriptorTable(ref d); break;
             case Mnemonic.Sgdt: case Mnemonic.Sidt: ExecuteStoreDescriptorTable(ref d); break;
             case Mnemonic.Lldt: ExecuteLldt(ref d); break;

@@ -1,6 +1,6 @@
 namespace SplitEmu.CpuHost.Cpu;
 
-// 32-bit paging (two levels, 4 KiB pages, 4 MiB pages with CR4.PSE). Walks set Accessed and Dirty bits.
+// 32-bit paging (two levels, 4 KiB pages, 4 MiB pages with CR4.PSE, global pages with CR4.PGE). Walks set Accessed and Dirty bits.
 public sealed partial class X86Cpu
 {
     private const uint PtePresent = 1 << 0;
@@ -9,6 +9,10 @@ public sealed partial class X86Cpu
     private const uint PteAccessed = 1 << 5;
     private const uint PteDirty = 1 << 6;
     private const uint PdeLargePage = 1 << 7;
+    private const uint PteGlobal = 1 << 8;
+
+    /// <summary>Whether the last successful translation came from a global page (G set and CR4.PGE on), for the TLB.</summary>
+    private bool _translatedGlobal;
 
     /// <summary>#PF error code bits.</summary>
     private const uint PageFaultPresent = 1 << 0, PageFaultWrite = 1 << 1, PageFaultUser = 1 << 2;
@@ -19,11 +23,13 @@ public sealed partial class X86Cpu
     /// </summary>
     private bool TranslateLinear(ulong linear, bool write, bool user, bool fetch, out ulong physical, bool raiseFault)
     {
+        _translatedGlobal = false;
         if (!_state.PagingEnabled)
         {
             physical = linear;
             return true;
         }
+        bool globalPages = (_state.Cr4 & ControlRegisters.Cr4Pge) != 0;
 
         uint la = (uint)linear;
         ulong pdeAddress = (_state.Cr3 & 0xFFFF_F000UL) + ((la >> 22) << 2);
@@ -40,6 +46,7 @@ public sealed partial class X86Cpu
             if (newPde != pde)
                 WritePhysical(pdeAddress, 4, newPde);
             physical = (pde & 0xFFC0_0000UL) | (la & 0x003F_FFFFUL);
+            _translatedGlobal = globalPages && (pde & PteGlobal) != 0;
             return true;
         }
 
@@ -57,6 +64,7 @@ public sealed partial class X86Cpu
         if (newPte != pte)
             WritePhysical(pteAddress, 4, newPte);
         physical = (pte & 0xFFFF_F000UL) | (la & 0xFFFUL);
+        _translatedGlobal = globalPages && (pte & PteGlobal) != 0;
         return true;
     }
 

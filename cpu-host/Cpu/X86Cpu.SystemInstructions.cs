@@ -2,17 +2,9 @@ using Iced.Intel;
 
 namespace SplitEmu.CpuHost.Cpu;
 
-// Processor control: HLT, CLI/STI, control and debug registers, descriptor-table registers, CPUID, RDTSC, MSRs.
+// Processor control: HLT, CLI/STI, control and debug registers, descriptor-table registers, cache control.
 public sealed partial class X86Cpu
 {
-    /// <summary>CPUID leaf 1 EAX and EDX after reset: family 6, model 1, stepping 1.</summary>
-    private const uint CpuidSignature = 0x0000_0611;
-
-    /// <summary>CPUID leaf 1 EDX: PSE, TSC, MSR, CX8, CMOV (no FPU yet).</summary>
-    private const uint CpuidFeaturesEdx = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15);
-
-    private const uint MsrTimeStampCounter = 0x10;
-
     /// <summary>Debug registers DR0..DR7 (stored, no breakpoints implemented).</summary>
     private readonly ulong[] _debugRegisters = new ulong[8];
 
@@ -70,72 +62,6 @@ public sealed partial class X86Cpu
         }
     }
 
-    private void ExecuteCpuid()
-    {
-        uint leaf = (uint)_state.Gpr[Gpr.Rax];
-        uint eax, ebx, ecx, edx;
-        switch (leaf)
-        {
-            case 0:
-                eax = 1;
-                ebx = 0x756E_6547; // "Genu"
-                edx = 0x4965_6E69; // "ineI"
-                ecx = 0x6C65_746E; // "ntel"
-                break;
-            case 1:
-                eax = CpuidSignature;
-                ebx = 0;
-                ecx = 0;
-                edx = CpuidFeaturesEdx;
-                break;
-            default:
-                eax = ebx = ecx = edx = 0;
-                break;
-        }
-        _state.Gpr[Gpr.Rax] = eax;
-        _state.Gpr[Gpr.Rbx] = ebx;
-        _state.Gpr[Gpr.Rcx] = ecx;
-        _state.Gpr[Gpr.Rdx] = edx;
-    }
-
-    private ulong CurrentTsc => TimeStampSource is { } source ? source() : _state.Tsc + (ulong)_runExecuted;
-
-    private void ExecuteRdtsc()
-    {
-        const ulong cr4Tsd = 1 << 2;
-        if ((_state.Cr4 & cr4Tsd) != 0 && !RequireCpl0())
-            return;
-        ulong tsc = CurrentTsc;
-        _state.Gpr[Gpr.Rax] = (uint)tsc;
-        _state.Gpr[Gpr.Rdx] = tsc >> 32;
-    }
-
-    private void ExecuteRdmsr()
-    {
-        if (!RequireCpl0())
-            return;
-        ulong value;
-        switch ((uint)_state.Gpr[Gpr.Rcx])
-        {
-            case MsrTimeStampCounter: value = CurrentTsc; break;
-            default: RaiseFault(ExceptionVector.GeneralProtection, 0); return;
-        }
-        _state.Gpr[Gpr.Rax] = (uint)value;
-        _state.Gpr[Gpr.Rdx] = value >> 32;
-    }
-
-    private void ExecuteWrmsr()
-    {
-        if (!RequireCpl0())
-            return;
-        ulong value = ((ulong)(uint)_state.Gpr[Gpr.Rdx] << 32) | (uint)_state.Gpr[Gpr.Rax];
-        switch ((uint)_state.Gpr[Gpr.Rcx])
-        {
-            case MsrTimeStampCounter: _state.Tsc = value - (ulong)_runExecuted; break;
-            default: RaiseFault(ExceptionVector.GeneralProtection, 0); break;
-        }
-    }
-
     private void ExecuteMovToControl(Register register, ulong value)
     {
         if (!RequireCpl0())
@@ -159,7 +85,7 @@ public sealed partial class X86Cpu
                 break;
             }
             case Register.CR2: _state.Cr2 = (uint)value; break;
-            case Register.CR3: _state.Cr3 = (uint)value; _tlb.Flush(); break;
+            case Register.CR3: _state.Cr3 = (uint)value; FlushNonGlobalTranslations(); break;
             case Register.CR4: _state.Cr4 = (uint)value; _tlb.Flush(); break;
             default:
                 if (register.IsDR())

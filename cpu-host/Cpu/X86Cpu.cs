@@ -264,6 +264,15 @@ public sealed unsafe partial class X86Cpu
         _mapGeneration = _bus.MapGeneration;
     }
 
+    /// <summary>What a CR3 load does: global pages stay cached when CR4.PGE is on.</summary>
+    private void FlushNonGlobalTranslations()
+    {
+        if ((_state.Cr4 & ControlRegisters.Cr4Pge) != 0)
+            _tlb.FlushNonGlobal();
+        else
+            _tlb.Flush();
+    }
+
     /// <summary>Executes one instruction (or one slice of a REP instruction), delivering any fault it raises.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Step()
@@ -329,7 +338,7 @@ public sealed unsafe partial class X86Cpu
         bool inRam = page != null && DecodedInstructionCache.CanCache(physical);
         if (inRam)
         {
-            _tlb.FillRead(linear, user, physical, page);
+            _tlb.FillRead(linear, user, physical, page, _translatedGlobal);
             ref DecodedInstruction cached = ref _codeCache.Slot(physical);
             if (cached.Tag == ((physical << 2) | codeSize) && _instructionIp + cached.Length - 1 <= cs.Limit)
                 return ref cached;

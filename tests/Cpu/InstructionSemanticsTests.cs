@@ -68,7 +68,7 @@ public sealed class InstructionSemanticsTests
         ["idiv truncates toward zero"] = new(a => { a.mov(eax, -7); a.cdq(); a.mov(ebx, 2); a.idiv(ebx); }, 0xFFFF_FFFD, 2, 0, 0xFFFF_FFFF),
         ["mul sets CF and OF when the high half is used"] = new(a => { a.mov(eax, 0x10000); a.mov(ebx, 0x10000); a.mul(ebx); }, 0, 0x10000, 0, 1, CF | OF, CF | OF),
         ["aam splits al into digits"] = new(a => { a.mov(eax, 43); a.aam(10); }, 0x0403, 0, 0, 0),
-        ["cpuid leaf 0 names the vendor"] = new(a => { a.xor(eax, eax); a.cpuid(); }, 1, 0x756E_6547, 0x6C65_746E, 0x4965_6E69),
+        ["cpuid leaf 0 names the vendor"] = new(a => { a.xor(eax, eax); a.cpuid(); }, 2, 0x756E_6547, 0x6C65_746E, 0x4965_6E69),
         ["pushad and popad round-trip"] = new(a =>
         {
             a.mov(eax, 1); a.mov(ebx, 2); a.mov(ecx, 3); a.mov(edx, 4);
