@@ -85,6 +85,10 @@ public sealed unsafe partial class X86Cpu
         WriteLinear(LinearOf(seg, offset), size, value, _state.Cpl == 3);
     }
 
+    /// <summary>True if seg:offset could be written (segment and page checks, faults raised); nothing is read or written.</summary>
+    private bool ProbeSegmentWritable(int seg, ulong offset, int size)
+        => CheckSegmentAccess(seg, offset, size, write: true) && ProbeWritable(LinearOf(seg, offset), size, _state.Cpl == 3);
+
     /// <summary>Checks that seg:offset can be written (segment and page) without writing it: the read half of read-modify-write.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadSegmentForWrite(int seg, ulong offset, int size)
@@ -160,7 +164,7 @@ public sealed unsafe partial class X86Cpu
         byte* page = _bus.GetRamPage(physical, write: false);
         if (page != null)
         {
-            _tlb.FillRead(linear, user, physical, page);
+            _tlb.FillRead(linear, user, physical, page, _translatedGlobal);
             return ReadLinear(linear, size, user);
         }
         return _bus.ReadMemory(physical, size);
@@ -184,7 +188,7 @@ public sealed unsafe partial class X86Cpu
         WritePhysical(physical, size, value);
         byte* page = _bus.GetRamPage(physical, write: true);
         if (page != null && !_codeCache.IsCodePage(physical))
-            _tlb.FillWrite(linear, user, physical, page);
+            _tlb.FillWrite(linear, user, physical, page, _translatedGlobal);
     }
 
     /// <summary>True if every byte of the range may be written (raises #PF otherwise); used before read-modify-write.</summary>

@@ -73,7 +73,8 @@ public sealed partial class X86Cpu
         ulong mask = StackMask;
         for (int r = 0; r < 8; r++)
         {
-            ulong value = r == Gpr.Rsp ? sp : _state.Gpr[r];
+            // The stack pointer as it was: PUSHAD pushes all of ESP even on a 16-bit stack, PUSHA its low 16 bits.
+            ulong value = _state.Gpr[r];
             WriteSegment(SegmentIndex.SS, (sp - (ulong)((r + 1) * size)) & mask, size, value);
             if (Faulted)
                 return;
@@ -156,7 +157,9 @@ public sealed partial class X86Cpu
         WriteSegment(SegmentIndex.SS, sp, size, _state.Gpr[Gpr.Rbp]);
         if (Faulted)
             return;
-        ulong frameTemp = sp;
+        // The new frame pointer is the whole of ESP after that push: on a 16-bit stack only SP moved, and a
+        // 32-bit ENTER still stores and loads all 32 bits (EBP gets ESP's upper half too).
+        ulong frameTemp = (_state.Gpr[Gpr.Rsp] & ~mask) | sp;
         ulong bp = _state.Gpr[Gpr.Rbp];
         for (int n = 1; n < level; n++)
         {
@@ -175,13 +178,10 @@ public sealed partial class X86Cpu
                 return;
         }
         ulong newSp = (sp - allocSize) & mask;
-        // The final SP must be a valid stack address.
-        if (allocSize != 0)
-        {
-            CheckSegmentAccess(SegmentIndex.SS, newSp, 1, write: true);
-            if (Faulted)
-                return;
-        }
+        // ENTER ends by checking that an operand at the final stack pointer could be written (segment limit and
+        // page, so a ring 3 ENTER cannot finish on a supervisor page) without writing it.
+        if (!ProbeSegmentWritable(SegmentIndex.SS, newSp, size))
+            return;
         WriteGpr(Gpr.Rbp, size, frameTemp);
         SetStackPointer(newSp);
     }

@@ -114,14 +114,16 @@ public sealed partial class X86Cpu
         if (next.Is32 && _state.PagingEnabled && cr3 != _state.Cr3)
         {
             _state.Cr3 = cr3;
-            FlushTranslations();
+            FlushNonGlobalTranslations();
         }
+        // A 16-bit TSS has no upper halves: the 386 sets those of the general registers to FFFFh and clears
+        // EFLAGS' (so VM, RF and AC end up 0).
         for (int r = 0; r < 8; r++)
-            _state.Gpr[r] = next.Is32 ? gprs[r] : (_state.Gpr[r] & ~0xFFFFUL) | gprs[r];
+            _state.Gpr[r] = next.Is32 ? gprs[r] : 0xFFFF_0000UL | gprs[r];
         if (source is TaskSwitchSource.Call or TaskSwitchSource.Interrupt)
             newFlags |= EflagsBits.NT;
         _flagsOp = LazyFlagsOp.None;
-        _state.Eflags = next.Is32 ? newFlags | EflagsBits.Reserved1 : (_state.Eflags & 0xFFFF_0000) | newFlags | EflagsBits.Reserved1;
+        _state.Eflags = newFlags | EflagsBits.Reserved1;
         if ((_state.Eflags & EflagsBits.IF) != 0)
             _eventsPending = 1;
         _state.Rip = eip;
@@ -132,7 +134,11 @@ public sealed partial class X86Cpu
         for (int s = 0; s < 6; s++)
             _state.Segments[s].Selector = s < next.SegmentCount ? selectors[s] : (ushort)0;
         _state.Ldtr.Selector = ldt;
-        if (!LoadTaskLdt(ldt) || !LoadTaskSegments(selectors, next.SegmentCount))
+        if (!LoadTaskLdt(ldt))
+            return false;
+        if (next.Is32 && (newFlags & EflagsBits.VM) != 0)
+            LoadVirtual8086TaskSegments(selectors); // the new task runs in virtual-8086 mode: no descriptors to check
+        else if (!LoadTaskSegments(selectors, next.SegmentCount))
             return false;
 
         if (hasErrorCode)
@@ -162,6 +168,17 @@ public sealed partial class X86Cpu
         }
         _state.Ldtr = new SegmentRegister { Selector = selector, Base = d.Base, Limit = d.Limit, Attributes = d.Attributes };
         return true;
+    }
+
+    /// <summary>Segments of a task whose EFLAGS has VM set: base = selector * 16, 64 KiB limits, DPL 3, CPL 3.</summary>
+    private void LoadVirtual8086TaskSegments(ReadOnlySpan<ushort> selectors)
+    {
+        for (int s = 0; s < 6; s++)
+        {
+            ushort attributes = (ushort)((s == SegmentIndex.CS ? DescriptorAttributes.RealModeCode : DescriptorAttributes.RealModeData) | (3 << 5));
+            _state.Segments[s] = new SegmentRegister { Selector = selectors[s], Base = (ulong)selectors[s] << 4, Limit = 0xFFFF, Attributes = attributes };
+        }
+        _state.Cpl = 3;
     }
 
     /// <summary>Loads CS, SS and the data segments of the new task; CPL becomes CS.RPL. Faults are #TS/#SS/#NP.</summary>

@@ -42,6 +42,8 @@ public static class SstsExclusions
             return "FS/GS (register operand or 64h/65h prefix): absent on the 286, which raises #UD";
         if (instruction.IsStringInstruction && test.ExceptionNumber == 13)
             return "segment overrun in a string instruction: the 286 advances SI/DI before interrupt 13, the 386 leaves them";
+        if (instruction.Mnemonic == Mnemonic.Pop && instruction.Op0Kind == OpKind.Memory && test.ExceptionNumber == 13)
+            return "segment overrun in POP to memory: the 286 has moved SP before interrupt 13, the 386 restores it (restartable)";
         return null;
     }
 
