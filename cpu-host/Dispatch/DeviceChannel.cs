@@ -39,6 +39,7 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Lines each device may drive (null: any), from the launcher at bind.</summary>
     private IReadOnlyList<IReadOnlyList<int>>? _irqLines;
+    private IReadOnlyList<DeviceEventGrant>? _eventGrants;
 
     /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
     private int _heldIrqLines;
@@ -48,6 +49,7 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
     private long _refusedIrqEvents;
+    private long _refusedEvents;
 
     /// <summary>A reply said EventsFirst but was not a guest access: the next access drains (under the access gate).</summary>
     private bool _eventsOwed;
@@ -114,6 +116,38 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Records the lines each device may drive (at bind).</summary>
     public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines) => _irqLines = lines;
+
+    /// <summary>Records what else each device may ask of the machine (at bind); null grants everything.</summary>
+    public void SetEventGrants(IReadOnlyList<DeviceEventGrant>? grants) => _eventGrants = grants;
+
+    /// <summary>
+    /// Checks an event other than an interrupt line against what device <paramref name="device"/> (untrusted) is:
+    /// only a device that ends machines may end this one, only a bus master reports DMA, and a map change must
+    /// name one of the device's own regions. False drops the event; refusals are counted and the first reported.
+    /// </summary>
+    public bool AcceptEvent(in RingMessage message)
+    {
+        int device = message.Device;
+        bool known = device < _slot.Devices.Count;
+        DeviceEventGrant? grant = known && _eventGrants is { } grants && device < grants.Count ? grants[device] : null;
+        bool accepted = message.Kind switch
+        {
+            MessageKind.MachineExit => known && (_eventGrants is null || grant is { EndsMachine: true }),
+            MessageKind.DmaWritten => known && (_eventGrants is null || grant is { BusMaster: true }),
+            MessageKind.MapChange => known && device < _regions.Count && message.Region < _regions[device].Count,
+            _ => true,
+        };
+        if (!accepted && Interlocked.Increment(ref _refusedEvents) == 1)
+        {
+            string who = known ? $"device '{_slot.Devices[device].Id}'" : $"unknown device {device}";
+            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event for {who}, which it may not send; ignored");
+        }
+
+        return accepted;
+    }
+
+    /// <summary>Events refused by <see cref="AcceptEvent"/> or <see cref="AcceptIrq"/> (a misbehaving or hostile device).</summary>
+    public long RefusedEvents => Interlocked.Read(ref _refusedEvents) + Interlocked.Read(ref _refusedIrqEvents);
 
     /// <summary>
     /// Checks an interrupt-line event of device <paramref name="device"/> (untrusted) and notes the level; false

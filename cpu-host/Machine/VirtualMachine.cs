@@ -210,6 +210,7 @@ public sealed class VirtualMachine : IDisposable
         slot.Pending = null;
         channel.SetRegions(binding.Regions);
         channel.SetIrqLines(binding.IrqLines);
+        channel.SetEventGrants(binding.EventGrants);
         channel.Bind(binding.ProcessId);
         DeviceChannel? previous = slot.Current;
         if (previous is null)
@@ -578,6 +579,11 @@ public sealed class VirtualMachine : IDisposable
     private void ApplyEvent(DeviceChannel channel, RingMessage message)
     {
         IReadOnlyList<string> ids = channel.DeviceIds;
+        if (message.Kind != MessageKind.IrqLevel && !channel.AcceptEvent(in message))
+        {
+            return; // the device asked for something it may not: reported once by the channel
+        }
+
         switch (message.Kind)
         {
             case MessageKind.IrqLevel when !channel.Replaying:

@@ -60,7 +60,7 @@ public sealed class RingDeviceContext : IDeviceContext
 
     /// <inheritdoc/>
     public void RequestMachineExit(int exitCode, ulong guestValue) =>
-        _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineExit, Flags = DeviceAccessScope.EventFlags, Value = (ulong)exitCode, Argument0 = guestValue });
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineExit, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Value = (ulong)exitCode, Argument0 = guestValue });
 
     /// <inheritdoc/>
     public void Output(ReadOnlySpan<byte> data) => _output.Write(_config.Id, data);
@@ -105,7 +105,7 @@ public sealed class RingDeviceContext : IDeviceContext
 
         _dma.Happened(DeviceIndex);
         // The CPU may hold decoded instructions from these bytes: tell it before the guest can run them.
-        _responder?.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = DeviceAccessScope.EventFlags, Offset = address, Value = (ulong)source.Length });
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = address, Value = (ulong)source.Length });
         return true;
     }
 }

@@ -14,7 +14,7 @@ public static class DeviceTypeCatalog
     public static readonly DeviceTypeInfo Uart16550 = new("uart16550", PortCount: 8, MmioSize: 0, IrqUse.Required, CanBeConsole: true, ConfigKeys: []);
 
     /// <summary>QEMU's isa-debug-exit: one port; a write ends the machine with an exit code.</summary>
-    public static readonly DeviceTypeInfo DebugExit = new("debug-exit", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []);
+    public static readonly DeviceTypeInfo DebugExit = new("debug-exit", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { EndsMachine = true };
 
     /// <summary>A device for testing the machine: counts accesses, changes its own region on request, can stall (16 ports).</summary>
     public static readonly DeviceTypeInfo TestDevice = new("testdev", PortCount: 16, MmioSize: 0, IrqUse.Optional, CanBeConsole: false, ConfigKeys: []);
@@ -47,7 +47,7 @@ public static class DeviceTypeCatalog
     public static readonly DeviceTypeInfo FwCfg = new("fw-cfg", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder", "boot-fail-wait", "nographic"]) { BusMaster = true, FixedPorts = [new(0x510, 2), new(0x514, 8)] };
 
     /// <summary>The 8042 PS/2 controller with a keyboard (no mouse): fixed ports 0x60 and 0x64, drives IRQ 1 and 12.</summary>
-    public static readonly DeviceTypeInfo I8042 = new("i8042", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { FixedPorts = [new(0x60, 1), new(0x64, 1)], FixedIrqs = [1, 12] };
+    public static readonly DeviceTypeInfo I8042 = new("i8042", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { EndsMachine = true, FixedPorts = [new(0x60, 1), new(0x64, 1)], FixedIrqs = [1, 12] };
 
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =

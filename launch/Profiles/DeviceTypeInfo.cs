@@ -25,6 +25,10 @@ public sealed record DeviceTypeInfo(
     /// <summary>True when the device does DMA into guest RAM: the launcher maps guest memory into its process only for these.</summary>
     public bool BusMaster { get; init; }
 
+    /// <summary>True when the device may end the machine (a debug-exit port, the keyboard controller's reset line);
+    /// the CPU process refuses a machine-exit event from any other device.</summary>
+    public bool EndsMachine { get; init; }
+
     /// <summary>
     /// Why the model can only run in the CPU process, or null when it can run anywhere. For these types an absent
     /// <c>placement</c> binds as <c>inline</c> and any other placement is an error quoting this reason.

@@ -229,7 +229,7 @@ public sealed class MachineRun : IAsyncDisposable
         string key = device.Key;
         string segmentPath = await _cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken).ConfigureAwait(false);
         ChildProcess child = await TakeSpareAsync(device).ConfigureAwait(false)
-            ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
+            ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken).ConfigureAwait(false);
         device.Child = child;
         device.Control = child.Rpc.Attach<IDeviceHostControl>();
         DeviceHostAttachResult attached = await device.Control.AttachAsync(
@@ -253,6 +253,7 @@ public sealed class MachineRun : IAsyncDisposable
                 DeviceIds = device.Devices.Select(d => d.Id).ToArray(),
                 Regions = attached.Regions,
                 IrqLines = device.Devices.Select(IrqLinesOf).ToArray(),
+                EventGrants = device.Devices.Select(EventGrantOf).ToArray(),
             },
             cancellationToken).ConfigureAwait(false);
 
@@ -273,6 +274,9 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>Whether the device masters the bus (DMA into guest RAM): only then does its process map guest memory.</summary>
     private static bool IsBusMaster(DeviceConfig device) => DeviceTypeCatalog.Find(device.Type) is { BusMaster: true };
 
+    private static DeviceEventGrant EventGrantOf(DeviceConfig device) =>
+        new(DeviceTypeCatalog.Find(device.Type) is { EndsMachine: true }, IsBusMaster(device));
+
     private static string Label(string key, uint epoch) => epoch == 0 ? key : $"{key}.{epoch}";
 
     /// <summary>
@@ -286,8 +290,11 @@ public sealed class MachineRun : IAsyncDisposable
             return;
         }
 
-        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, _console, _log, CancellationToken.None, "--spare");
+        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, OutputGateFor(device), _log, CancellationToken.None, "--spare");
     }
+
+    /// <summary>The console and logs as a device process may reach them: under its own devices' ids only.</summary>
+    private DeviceOutputGate OutputGateFor(DeviceProcess device) => new(device.Key, device.Devices.Select(d => d.Id), _console, _log);
 
     /// <summary>The spare, if it started and is still alive; null otherwise (a fresh process is started).</summary>
     private static async Task<ChildProcess?> TakeSpareAsync(DeviceProcess device)

@@ -71,7 +71,18 @@ public sealed record ChannelBinding
     /// <see cref="DeviceIds"/>; null lets the devices drive any line (test harnesses).
     /// </summary>
     public IReadOnlyList<IReadOnlyList<int>>? IrqLines { get; init; }
+
+    /// <summary>
+    /// What else each device may ask of the machine, parallel to <see cref="DeviceIds"/>; null grants everything
+    /// (test harnesses). The launcher derives it from the device types, never from the device process.
+    /// </summary>
+    public IReadOnlyList<DeviceEventGrant>? EventGrants { get; init; }
 }
+
+/// <summary>The events beyond interrupt lines and its own map changes that one device may raise.</summary>
+/// <param name="EndsMachine">It may end the machine (debug-exit, the keyboard controller's reset).</param>
+/// <param name="BusMaster">It writes guest RAM by DMA, so it may tell the CPU that code there changed.</param>
+public sealed record DeviceEventGrant(bool EndsMachine, bool BusMaster);
 
 /// <summary>Asks a device process to serve devices over a segment.</summary>
 public sealed record DeviceHostAttachRequest

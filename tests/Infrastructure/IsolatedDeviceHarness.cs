@@ -35,7 +35,8 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     /// <summary>Builds a machine with <paramref name="devices"/>; the isolated ones get one device process (group "harness").</summary>
     /// <param name="profile">The machine.</param>
     /// <param name="irqLines">Lines each isolated device may drive, as the launcher would grant them (null: any).</param>
-    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null)
+    /// <param name="eventGrants">What else each isolated device may ask, as the launcher would grant it (null: anything).</param>
+    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null)
     {
         TempFolder folder = new();
         VirtualMachine? machine = null;
@@ -61,6 +62,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
                 DeviceIds = isolated.Select(d => d.Id).ToArray(),
                 Regions = attached.Regions,
                 IrqLines = irqLines,
+                EventGrants = eventGrants,
             });
             return new IsolatedDeviceHarness(folder, machine, child, control);
         }

@@ -20,6 +20,13 @@ public sealed class TestDevice : IDevice, ISnapshotable
     /// <summary>Register offsets.</summary>
     public const ulong CounterRegister = 0, MapChangeRegister = 4, NewBaseRegister = 8, StallRegister = 12;
 
+    /// <summary>
+    /// Values for <see cref="MapChangeRegister"/> that make the device misbehave on command, as an exploited
+    /// device would, through the ordinary device context: ask to end the machine (which a testdev may not), or to
+    /// change a region it does not have.
+    /// </summary>
+    public const ulong ForgeMachineExit = 0x100, ForgeForeignRegionChange = 0x101;
+
     private readonly IDeviceContext _context;
     private uint _accesses;
     private ulong _newBase;
@@ -55,13 +62,19 @@ public sealed class TestDevice : IDevice, ISnapshotable
 
     /// <summary>
     /// Writes: offset 4 asks for a map change of region 0 (value = <see cref="MapChangeKind"/>; a move goes to the
-    /// base last written to offset 8); offset 12 stalls the handler for value milliseconds; others are counted only.
+    /// base last written to offset 8) or forges an event (<see cref="ForgeMachineExit"/>); offset 12 stalls the handler for value milliseconds; others are counted only.
     /// </summary>
     public void Write(int region, ulong offset, int size, ulong value)
     {
         _accesses++;
         switch (offset)
         {
+            case MapChangeRegister when value == ForgeMachineExit:
+                _context.RequestMachineExit(0, value);
+                break;
+            case MapChangeRegister when value == ForgeForeignRegionChange:
+                _context.RequestMapChange(7, MapChangeKind.Disable);
+                break;
             case MapChangeRegister:
                 _context.RequestMapChange(0, (MapChangeKind)value, _newBase);
                 break;
