@@ -107,14 +107,21 @@ public sealed unsafe partial class X86Cpu
     /// Loader entry: protected mode with flat 4 GiB 32-bit segments (base 0, limit FFFFFFFF) in every segment
     /// register, paging off, CPL 0, EFLAGS = 2 (interrupts disabled).
     /// </summary>
-    public void EnterFlatProtectedMode(uint eip, uint esp)
+    public void EnterFlatProtectedMode(uint eip, uint esp) => EnterFlatProtectedMode(eip, esp, 0x08, 0x10, _state.Gdtr.Base, _state.Gdtr.Limit);
+
+    /// <summary>
+    /// As <see cref="EnterFlatProtectedMode(uint, uint)"/> with the given selectors, and GDTR pointing at a
+    /// descriptor table in guest memory that holds the matching flat descriptors (a boot protocol's handover).
+    /// </summary>
+    public void EnterFlatProtectedMode(uint eip, uint esp, ushort codeSelector, ushort dataSelector, ulong gdtBase, ushort gdtLimit)
     {
         _state.Cr0 = (_state.Cr0 | ControlRegisters.Cr0Pe) & ~ControlRegisters.Cr0Pg;
+        _state.Gdtr = new DescriptorTableRegister { Base = gdtBase, Limit = gdtLimit };
         const ushort flat = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.WritableOrReadable
                             | DescriptorAttributes.Accessed | DescriptorAttributes.DefaultBig | DescriptorAttributes.Granularity;
         for (int s = 0; s < 6; s++)
-            _state.Segments[s] = new SegmentRegister { Selector = 0x10, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat };
-        _state.Segments[SegmentIndex.CS] = new SegmentRegister { Selector = 0x08, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat | DescriptorAttributes.Code };
+            _state.Segments[s] = new SegmentRegister { Selector = dataSelector, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat };
+        _state.Segments[SegmentIndex.CS] = new SegmentRegister { Selector = codeSelector, Base = 0, Limit = 0xFFFF_FFFF, Attributes = flat | DescriptorAttributes.Code };
         _state.Cpl = 0;
         _state.Rip = eip;
         _state.Gpr[Gpr.Rsp] = esp;

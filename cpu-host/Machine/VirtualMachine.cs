@@ -3,6 +3,7 @@ using SplitEmu.CpuHost.Cpu;
 using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.CpuHost.Memory;
 using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Boot;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Timing;
@@ -95,6 +96,13 @@ public sealed class VirtualMachine : IDisposable
             .GroupBy(d => DevicePlacement.ProcessKey(d)!))
         {
             _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process]));
+        }
+
+        if (profile.Kernel is { } kernel)
+        {
+            LinuxDirectBoot.Boot(_ram, Cpu, LinuxKernelImage.Parse(File.ReadAllBytes(kernel)),
+                profile.Initrd is { } initrd ? File.ReadAllBytes(initrd) : null, profile.Cmdline ?? "");
+            return;
         }
 
         switch (profile.Cpu.Mode)

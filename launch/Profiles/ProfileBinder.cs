@@ -12,7 +12,7 @@ namespace SplitEmu.Launch.Profiles;
 internal sealed class ProfileBinder
 {
     // The property names each object accepts. SchemaInStepTests checks them against the model and the schema.
-    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "console", "devices"];
+    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack"];
@@ -48,6 +48,9 @@ internal sealed class ProfileBinder
             Load = ReadArray(obj, path, "load") is { } load ? BindItems(load, JsonPath.Property(path, "load"), BindLoad) : profile.Load,
             Cpu = ReadObject(obj, path, "cpu") is { } cpu ? BindCpu(cpu, JsonPath.Property(path, "cpu")) : profile.Cpu,
             Firmware = ReadObject(obj, path, "firmware") is { } firmware ? BindFirmware(firmware, JsonPath.Property(path, "firmware")) : null,
+            Kernel = ReadString(obj, path, "kernel"),
+            Initrd = ReadString(obj, path, "initrd"),
+            Cmdline = ReadString(obj, path, "cmdline"),
             Console = ReadString(obj, path, "console"),
             Devices = ReadArray(obj, path, "devices") is { } devices ? BindItems(devices, JsonPath.Property(path, "devices"), BindDevice) : profile.Devices,
         };

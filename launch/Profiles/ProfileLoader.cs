@@ -123,6 +123,8 @@ public sealed class ProfileLoader(string splitemuDirectory, string workingDirect
             {
                 Load = profile.Load.Select((image, i) => image with { File = imagePaths[i] }).ToArray(),
                 Firmware = profile.Firmware is { } firmware ? firmware with { File = files.Firmware! } : null,
+                Kernel = files.Kernel,
+                Initrd = files.Initrd,
                 Devices = profile.Devices.Select((device, i) => WithResolvedFiles(device, i, files)).ToArray(),
             },
             LoadImagePaths = imagePaths,

@@ -40,10 +40,11 @@ internal sealed partial class ProfileValidator
         ulong? ramBytes = validator.CheckMemory(profile.Memory);
         (string? firmware, long? firmwareBytes) = validator.CheckFirmware(profile.Firmware, splitemuDirectory);
         IReadOnlyList<string?> images = validator.CheckLoad(profile.Load, ramBytes, firmwareBytes, splitemuDirectory);
-        validator.CheckCpu(profile.Cpu, ramBytes, profile.Firmware is not null);
+        (string? kernel, string? initrd) = validator.CheckKernel(profile, ramBytes, splitemuDirectory);
+        validator.CheckCpu(profile.Cpu, ramBytes, profile.Firmware is not null, profile.Kernel is not null);
         validator.CheckConsole(profile.Console, profile.Devices);
         Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, splitemuDirectory);
-        return new ResolvedFiles(images, firmware, deviceFiles);
+        return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd };
     }
 
     /// <summary>Resolves and checks the firmware image; returns its absolute path and its size when it is usable.</summary>
@@ -180,8 +181,14 @@ internal sealed partial class ProfileValidator
         }
     }
 
-    private void CheckCpu(CpuConfig cpu, ulong? ramBytes, bool hasFirmware)
+    private void CheckCpu(CpuConfig cpu, ulong? ramBytes, bool hasFirmware, bool hasKernel)
     {
+        if (hasKernel)
+        {
+            CheckCpuForKernel(cpu);
+            return;
+        }
+
         if (hasFirmware && cpu.Mode != CpuStartMode.Reset)
         {
             // The other CPU checks assume the mode was meant; here it was not, so they would only add noise.
@@ -648,4 +655,11 @@ internal sealed partial class ProfileValidator
 /// <param name="Images">One per <c>load</c> entry.</param>
 /// <param name="Firmware">The firmware image, or null without firmware.</param>
 /// <param name="DeviceFiles">The values of device config file keys, by device index and key.</param>
-internal sealed record ResolvedFiles(IReadOnlyList<string?> Images, string? Firmware, IReadOnlyDictionary<(int Device, string Key), string> DeviceFiles);
+internal sealed record ResolvedFiles(IReadOnlyList<string?> Images, string? Firmware, IReadOnlyDictionary<(int Device, string Key), string> DeviceFiles)
+{
+    /// <summary>The kernel image, or null without one.</summary>
+    public string? Kernel { get; init; }
+
+    /// <summary>The initrd, or null without one.</summary>
+    public string? Initrd { get; init; }
+}

@@ -24,6 +24,18 @@ public sealed record MachineProfile
     /// <summary>The PC BIOS ROM mapped below 4 GiB, or null for a machine without firmware.</summary>
     public FirmwareConfig? Firmware { get; init; }
 
+    /// <summary>
+    /// A Linux bzImage booted directly by the 32-bit boot protocol (no firmware), or null. In a profile returned by
+    /// the launcher's ProfileLoader this is the absolute path of a checked image.
+    /// </summary>
+    public string? Kernel { get; init; }
+
+    /// <summary>The initial RAM disk handed to <see cref="Kernel"/>, or null.</summary>
+    public string? Initrd { get; init; }
+
+    /// <summary>The kernel command line, or null for an empty one.</summary>
+    public string? Cmdline { get; init; }
+
     /// <summary>Id of the device (a UART or a debug console) whose output is the machine's console, or null for none.</summary>
     public string? Console { get; init; }
 

@@ -15,6 +15,13 @@ public sealed class BadProfileCorpusTests
         { "bad-hex.json", ["bad-hex.json:23:7: $.devices[0].io: '0x3g8' is not a hex number; expected an integer or a hex string starting with 0x"] },
         { "bad-name.json", ["bad-name.json:3:3: $.name: 'my machine' is not a valid machine name; expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the monitor socket)"] },
         { "bad-placement.json", ["bad-placement.json:25:7: $.devices[0].placement: 'separate' is not a valid placement; expected one of: inline, isolated, group"] },
+        {
+            "cmdline-without-kernel.json",
+            [
+                "cmdline-without-kernel.json:7:3: $.cmdline: cmdline is used only with kernel; set \"kernel\" to a bzImage, or remove cmdline (null removes an inherited value)",
+                "cmdline-without-kernel.json:8:3: $.initrd: initrd is used only with kernel; set \"kernel\" to a bzImage, or remove initrd (null removes an inherited value)",
+            ]
+        },
         { "comment.json", ["comment.json:3:18: not valid JSON: '/' is an invalid start of a property name. Expected a '\"'."] },
         { "config-object-value.json", ["config-object-value.json:26:9: $.devices[0].config.baud: expected a string, number or boolean setting, found an object"] },
         { "config-unknown-key.json", ["config-unknown-key.json:26:9: $.devices[0].config.baud: unknown config key 'baud' for device type uart16550; expected no config keys (device type uart16550 reads none)"] },
@@ -58,6 +65,17 @@ public sealed class BadProfileCorpusTests
         { "inline-only-isolated.json", ["inline-only-isolated.json:30:7: $.devices[2].placement: device type i8259 runs only in the CPU process (interrupt delivery is the CPU's); expected placement inline, or leave placement out"] },
         { "invalid-device-id.json", ["invalid-device-id.json:27:7: $.devices[1].id: 'debug exit' is not a valid device id; expected 1-64 letters, digits, '_' or '-', starting with a letter"] },
         { "io-on-fixed-port-device.json", ["io-on-fixed-port-device.json:30:7: $.devices[2].io: device type i440fx has only fixed I/O ports (0xcf8-0xcff); remove io"] },
+        { "kernel-not-a-bzimage.json", ["kernel-not-a-bzimage.json:5:3: $.kernel: kernel 'bios-64k.bin' has no boot flag 0xAA55 at offset 0x1FE: not a Linux kernel image"] },
+        { "kernel-too-short.json", ["kernel-too-short.json:5:3: $.kernel: kernel 'tiny.bin' is 16 bytes, too short to hold a Linux setup header (at least 612 bytes)"] },
+        {
+            "kernel-with-firmware-and-entry.json",
+            [
+                "kernel-with-firmware-and-entry.json:6:3: $.kernel: kernel and firmware exclude each other (a kernel is booted directly, without firmware); remove one of them",
+                "kernel-with-firmware-and-entry.json:6:3: $.kernel: kernel 'tiny.bin' is 16 bytes, too short to hold a Linux setup header (at least 612 bytes)",
+                "kernel-with-firmware-and-entry.json:7:12: $.cpu.mode: mode reset cannot boot a kernel; the boot protocol starts it in protected32-flat (remove cpu.mode)",
+                "kernel-with-firmware-and-entry.json:7:29: $.cpu.entry: entry is decided by the kernel's boot protocol when kernel is set; remove it (null removes an inherited value)",
+            ]
+        },
         { "io-past-last-port.json", ["io-past-last-port.json:23:7: $.devices[0].io: ports 0xfffc-0x10003 run past the last port 0xffff; expected a base port at most 0xfff8"] },
         { "io-wider-than-16-bits.json", ["io-wider-than-16-bits.json:23:7: $.devices[0].io: 0x11170 is out of range; expected 0x0-0xffff"] },
         { "irq-conflict.json", ["irq-conflict.json:36:7: $.devices[2].irq: IRQ 4 is already used by device 'com1'; expected a free line 0-15"] },
@@ -106,7 +124,7 @@ public sealed class BadProfileCorpusTests
         { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
         { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
-        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, console, devices"] },
+        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, kernel, initrd, cmdline, console, devices"] },
         { "wrong-schema-version.json", ["wrong-schema-version.json:2:3: $.schemaVersion: schema version 2 is not supported; expected 1 (the schema version this splitemu reads)"] },
     };
 

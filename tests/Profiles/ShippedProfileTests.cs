@@ -19,6 +19,11 @@ public sealed class ShippedProfileTests
     [MemberData(nameof(ShippedProfileFiles))]
     public void ShippedProfileLoadsAndValidates(string file)
     {
+        if (file == "linux.json")
+        {
+            _ = Infrastructure.LinuxGuest.Folder; // the kernel and initrd it names are fetched, never committed
+        }
+
         ProfileLoadResult result = _loader.Load(Path.Combine("profiles", file), []);
 
         Assert.Empty(result.Errors.Select(e => e.ToString()));
