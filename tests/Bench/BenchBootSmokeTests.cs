@@ -4,6 +4,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Bench;
 
 /// <summary>`splitemu bench boot` boots SeaBIOS each way and QEMU as the peer, and prints the ratios (no timing asserts).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class BenchBootSmokeTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Bench;
 
 /// <summary>`splitemu bench mmio` runs its machines through `splitemu run` and prints ns per access (no timing asserts).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class BenchMmioSmokeTests
 {
     [Fact]

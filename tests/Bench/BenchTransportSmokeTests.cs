@@ -4,6 +4,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Bench;
 
 /// <summary>`splitemu bench transport` runs end to end with real processes and prints its table (no timing asserts).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class BenchTransportSmokeTests
 {
     /// <summary>Few iterations: this checks that every row runs, not how fast.</summary>

@@ -3,6 +3,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Bench;
 
 /// <summary>The dispatch and interpreter benchmarks run and print their figures next to their baselines (no timing asserts).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class DispatchAndCpuBenchTests
 {
     [Fact]

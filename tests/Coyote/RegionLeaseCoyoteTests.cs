@@ -20,6 +20,7 @@ namespace SplitEmu.Tests.Coyote;
 /// <see cref="Scheduler_ReachesClosingInsideTryAcquire"/> keeps checking that the scheduler reaches the window
 /// inside TryAcquire that the first bug needs.
 /// </remarks>
+[Trait("Category", "Slow")] // thousands of systematic schedules: not in the fast tier
 public sealed class RegionLeaseCoyoteTests(ITestOutputHelper output)
 {
     [Fact]

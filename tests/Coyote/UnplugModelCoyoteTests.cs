@@ -17,6 +17,7 @@ namespace SplitEmu.Tests.Coyote;
 /// a real one. It can fail: with the close and drain wait removed from Unplug (the device told right after the
 /// view was published), Coyote found a handler run after "gone" on the 1st schedule (experiment of 2026-11-25).
 /// </remarks>
+[Trait("Category", "Slow")] // thousands of systematic schedules: not in the fast tier
 public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
 {
     private const int Dispatchers = 2;

@@ -15,6 +15,7 @@ namespace SplitEmu.Tests.Crash;
 /// (stall), or see bus errors (all-ones); restart limits lead to the configured give-up; hung handlers are
 /// killed and recovered; nothing is left behind.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class CrashRecoveryTests(ITestOutputHelper output)
 {
     private const ushort TestDevicePort = 0x510;

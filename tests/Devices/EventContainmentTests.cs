@@ -11,6 +11,7 @@ namespace SplitEmu.Tests.Devices;
 /// the launcher checks whose output a device process sends. A test device forges events on command through
 /// its ordinary device context, in a real device process over a real ring.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class EventContainmentTests
 {
     private const ushort TestPort = 0x510;

@@ -8,6 +8,7 @@ namespace SplitEmu.Tests.Devices;
 /// A device process drives only the interrupt lines the launcher granted it (its profile's irq and its type's
 /// fixed lines): anything else is dropped in the CPU process. Real device process, real ring.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class IrqContainmentTests
 {
     private const int PrimaryIrq = 14;

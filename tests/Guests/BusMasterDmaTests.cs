@@ -8,6 +8,7 @@ namespace SplitEmu.Tests.Guests;
 /// the controller in a device process (DMA through the shared guest memory, within the granted window) and
 /// inline. See <see cref="BusMasterDmaGuest"/> for what is checked.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class BusMasterDmaTests
 {
     /// <summary>

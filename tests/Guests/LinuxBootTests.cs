@@ -9,9 +9,20 @@ namespace SplitEmu.Tests.Guests;
 /// speaks on COM1 before anything else runs: that it says so proves the handover (boot_params, cmd_line_ptr,
 /// flat segments, ESI) and the console path.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class LinuxBootTests
 {
     private static readonly string s_profile = Path.Combine(ProfileTestPaths.ShippedProfiles, "linux.json");
+
+    [Fact]
+    public void ShippedLinuxProfile_Validates_OnceTheGuestIsFetched()
+    {
+        _ = LinuxGuest.Folder; // links .guests/linux, which the profile names
+
+        using SplitEmuProcess validate = SplitEmuProcess.Run("validate", s_profile);
+
+        Assert.Equal(0, validate.ExitCode);
+    }
 
     [Fact]
     public void DebianKernel_ReadsItsCommandLine_AndSpeaksOnCom1()

@@ -12,6 +12,7 @@ namespace SplitEmu.Tests.Guests;
 /// boot QEMU does in notes/seabios-reference-boot.md). What SeaBIOS says on its debug console (port 0x402) and
 /// on COM1 shows that it found the controller and the disk and booted it.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class SeaBiosBootTests(ITestOutputHelper output)
 {
     /// <summary>Where Debian's seabios package puts the image the profile names (.ci/run installs it).</summary>

@@ -12,6 +12,7 @@ namespace SplitEmu.Tests.Hosting;
 /// A device process whose model refuses its configuration fails the attach and keeps nothing of it: the same
 /// process can be attached again, and then serves. Real device process, real ring.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class DeviceHostAttachTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Launch;
 
 /// <summary>A mistyped command line is bad input: exit 2 and one line saying what is wrong, nothing started.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class CommandLineErrorTests
 {
     [Theory]

@@ -5,6 +5,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Launch;
 
 /// <summary>The built-in default machine, run as a user runs it: real launcher, CPU and device processes.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class DefaultMachineTests(DefaultMachineFixture run) : IClassFixture<DefaultMachineFixture>
 {
     /// <summary>The value the default guest writes to the debug-exit port, turned into an exit code as QEMU does.</summary>

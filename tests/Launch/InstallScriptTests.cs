@@ -5,6 +5,7 @@ using SplitEmu.Tests.Profiles;
 namespace SplitEmu.Tests.Launch;
 
 /// <summary>The README's one step that puts `splitemu` on PATH (scripts/install-splitemu.sh).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class InstallScriptTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Launch;
 
 /// <summary>How a machine ends other than by the guest's choice, and that nothing outlives it.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MachineLifecycleTests
 {
     /// <summary>Bound for a machine to stop after a signal.</summary>

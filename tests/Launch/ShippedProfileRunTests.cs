@@ -6,6 +6,7 @@ using SplitEmu.Tests.Profiles;
 namespace SplitEmu.Tests.Launch;
 
 /// <summary>Every shipped profile runs as a user would run it, and its guest says what the default guest says.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class ShippedProfileRunTests
 {
     /// <summary>

@@ -9,6 +9,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace SplitEmu.Tests.Memory;
 
 /// <summary>A map change a device makes from inside its handler is seen by the guest's very next instruction.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MapChangeVisibilityTests
 {
     private const ushort OldBase = 0x510;

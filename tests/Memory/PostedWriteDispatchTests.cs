@@ -5,6 +5,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Memory;
 
 /// <summary>Writes to a region that declares them posted, through dispatch, to a real device process.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class PostedWriteDispatchTests
 {
     private const ushort Base = 0x510;

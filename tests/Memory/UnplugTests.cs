@@ -14,6 +14,7 @@ namespace SplitEmu.Tests.Memory;
 /// Unplug, drain and self-removal against a real device process: the invariants of DESIGN.md section 3, each
 /// checked where it could break.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class UnplugTests(ITestOutputHelper output)
 {
     private const ushort Base = 0x510;

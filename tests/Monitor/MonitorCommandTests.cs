@@ -10,6 +10,7 @@ namespace SplitEmu.Tests.Monitor;
 /// `splitemu monitor NAME --exec ...` against one running machine (shared by the tests of this class, which
 /// run one after another; each leaves the machine running, resumed and plugged).
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MonitorCommandTests(MonitoredMachineFixture fixture) : IClassFixture<MonitoredMachineFixture>
 {
     /// <summary>How long a paused vCPU is watched for not advancing.</summary>
@@ -136,6 +137,7 @@ public sealed class MonitoredMachineFixture : IDisposable
 }
 
 /// <summary>How a machine ends through its monitor, and what it leaves behind.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MonitorQuitTests
 {
     /// <summary>Bound for the machine to end after quit.</summary>

@@ -9,6 +9,7 @@ namespace SplitEmu.Tests.Profiles;
 /// neither), and never produces an "internal error" (the loader's name for a bug it caught).
 /// Seeds are fixed so a failure reproduces; iteration counts bound the run to about a second.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class ProfileFuzzTests
 {
     private const int Seed = 6;

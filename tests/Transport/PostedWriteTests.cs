@@ -8,6 +8,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Transport;
 
 /// <summary>Posted writes: no reply, a batched doorbell, and the ordering rule (a later read sees them all handled).</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class PostedWriteTests
 {
     /// <summary>Far enough away never to matter; the test's own bound catches hangs.</summary>

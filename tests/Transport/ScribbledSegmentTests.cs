@@ -6,6 +6,7 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Transport;
 
 /// <summary>A device process that scribbles garbage over its segment is contained: reported, never a throw or a hang.</summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class ScribbledSegmentTests
 {
     /// <summary>Deadline of each call: long enough for a loaded machine, short enough to bound a broken test.</summary>
