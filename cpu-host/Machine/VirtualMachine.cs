@@ -214,6 +214,7 @@ public sealed class VirtualMachine : IDisposable
     public void BindChannel(ChannelBinding binding)
     {
         DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
+        CheckDeclaredRegions(slot, binding.Regions);
         DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
         slot.Pending = null;
         channel.SetRegions(binding.Regions);
@@ -238,6 +239,28 @@ public sealed class VirtualMachine : IDisposable
 
         // Both sides have it mapped: from here no other process can open it.
         channel.Segment.Memory.Unlink();
+    }
+
+    /// <summary>
+    /// The regions a device process declared (untrusted): one list per device it serves, each of at most
+    /// <see cref="ProfileDefaults.MaxRegionsPerDevice"/> regions. Anything else refuses the attach with a reason.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The declaration is malformed.</exception>
+    private static void CheckDeclaredRegions(DeviceProcessSlot slot, IReadOnlyList<IReadOnlyList<DeviceRegionInfo>>? regions)
+    {
+        if (regions is null || regions.Count != slot.Devices.Count)
+        {
+            throw new InvalidDataException($"device process '{slot.ProcessKey}' declared regions for {regions?.Count ?? 0} devices; it serves {slot.Devices.Count}");
+        }
+
+        for (int device = 0; device < regions.Count; device++)
+        {
+            int count = regions[device]?.Count ?? -1;
+            if (count is < 0 or > ProfileDefaults.MaxRegionsPerDevice)
+            {
+                throw new InvalidDataException($"device '{slot.Devices[device].Id}' declared {(count < 0 ? "no region list" : $"{count} regions")}; expected at most {ProfileDefaults.MaxRegionsPerDevice}");
+            }
+        }
     }
 
     /// <summary>Runs the guest until something ends the machine.</summary>

@@ -271,6 +271,7 @@ internal sealed partial class ProfileValidator
 
         var irqs = new Dictionary<int, string>();
         var files = new Dictionary<(int Device, string Key), string>();
+        CheckDeviceCounts(devices);
         var firstIndexOfId = new Dictionary<string, int>(StringComparer.Ordinal);
 
         // Fixed ports and lines first, so that a movable io or irq that collides with them is the one blamed.

@@ -57,6 +57,15 @@ public static class ProfileDefaults
     /// <summary>Longest journal a profile may ask for between two snapshots.</summary>
     public const int SnapshotEveryLimit = 1_000_000;
 
+    /// <summary>Most devices a machine may have (each is a region, a journal and a dispatch target).</summary>
+    public const int MaxDevices = 128;
+
+    /// <summary>Most device processes a machine may start (isolated devices and groups): each costs a process and a spare.</summary>
+    public const int MaxDeviceProcesses = 32;
+
+    /// <summary>Most regions one device may declare when it attaches; a device process that declares more is refused.</summary>
+    public const int MaxRegionsPerDevice = 64;
+
     /// <summary>Smallest firmware image in bytes (64 KiB).</summary>
     public const int MinFirmwareBytes = 64 * 1024;
 
