@@ -28,7 +28,9 @@ public sealed partial class X86Cpu
         foreach (Code c in Enum.GetValues<Code>())
         {
             OpCodeInfo info = c.ToOpCode();
-            bool escape = info.Encoding == EncodingKind.Legacy && info.Table == OpCodeTableKind.Normal && info.OpCode is >= 0xD8 and <= 0xDF;
+            // Register forms such as D9 E8 (FLD1) carry both bytes in OpCode.
+            uint first = info.OpCodeLength == 2 ? info.OpCode >> 8 : info.OpCode;
+            bool escape = info.Encoding == EncodingKind.Legacy && info.Table == OpCodeTableKind.Normal && first is >= 0xD8 and <= 0xDF;
             bool mergedWait = c.Mnemonic() is Mnemonic.Fstcw or Mnemonic.Fstsw or Mnemonic.Fclex or Mnemonic.Finit or Mnemonic.Fstenv
                 or Mnemonic.Fsave or Mnemonic.Feni or Mnemonic.Fdisi or Mnemonic.Fsetpm;
             table[(int)c] = escape || (mergedWait && info.Encoding == EncodingKind.Legacy);
