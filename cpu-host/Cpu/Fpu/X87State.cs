@@ -118,13 +118,20 @@ public sealed class X87State
         Fds = 0;
     }
 
-    /// <summary>Reset as at power-on: FNINIT state and register contents zero.</summary>
+    /// <summary>
+    /// The power-on/RESET state of SDM Vol. 3 table 9-1: control word 0040H (every exception unmasked, 24-bit
+    /// precision), status 0, tag word 5555H (all registers valid +0.0), pointers 0. Software runs FNINIT first.
+    /// </summary>
     public void Reset()
     {
         Init();
+        SetControl(ResetControl);
         Array.Clear(_registers);
+        EmptyMask = 0;
         Mxcsr = DefaultMxcsr;
     }
+
+    public const ushort ResetControl = 0x0040;
 
     public int Physical(int st) => (Top + st) & 7;
 

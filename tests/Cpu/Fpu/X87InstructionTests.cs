@@ -16,13 +16,18 @@ public sealed class X87InstructionTests
     /// <summary>Where tests put memory operands: inside the machine's data page.</summary>
     private const uint Operand = DataPage;
     private const uint SaveArea = DataPage + 0x100;
+    /// <summary>Address of the first instruction after the FNINIT every test starts with.</summary>
+    private const uint FirstInstruction = KernelCode + 2;
 
-    private static ProtectedModeMachine Run(Action<Assembler> code, Action<ProtectedModeMachine>? arrange = null)
+    /// <summary>Runs <paramref name="code"/> after an FNINIT (or from the power-on state when <paramref name="init"/> is false).</summary>
+    private static ProtectedModeMachine Run(Action<Assembler> code, Action<ProtectedModeMachine>? arrange = null, bool init = true)
     {
         var m = new ProtectedModeMachine();
         arrange?.Invoke(m);
         m.LoadCode(KernelCode, a =>
         {
+            if (init)
+                a.fninit(); // 2 bytes: the first test instruction is at FirstInstruction
             code(a);
             a.hlt();
         });
@@ -319,29 +324,67 @@ public sealed class X87InstructionTests
         Assert.Equal(7UL, m.Cpu.State.Rbx);
     }
 
+    [Fact]
+    public void PowerOnState_IsControl0040_AndEightValidZeros()
+    {
+        var m = new ProtectedModeMachine();
+        Assert.Equal(0x0040, m.Cpu.Fpu.Control);
+        Assert.Equal(0x5555, m.Cpu.Fpu.TagWord);
+        Assert.Equal(0, m.Cpu.Fpu.Status);
+    }
+
+    [Fact]
+    public void DenormalDoubleLoad_RaisesDe_AndUnmaskedDeDoesNotPush()
+    {
+        ProtectedModeMachine masked = Run(a => a.fld(__qword_ptr[Operand]), m => m.WriteU64(Operand, 1));
+        Assert.Equal(SoftFloat80.DenormalFlag, masked.Cpu.Fpu.Status & 0x3F);
+        Assert.Equal(new Float80(0x3FFF - 1074, Float80.IntegerBit), St(masked, 0)); // 2^-1074, normalized in extended
+        ProtectedModeMachine unmasked = Run(a => { a.fldcw(__word_ptr[Operand + 8]); a.fld(__qword_ptr[Operand]); },
+            m => { m.WriteU64(Operand, 1); WriteU16(m, Operand + 8, 0x037D); });
+        Assert.True(unmasked.Cpu.Fpu.IsEmpty(0));
+        Assert.True((unmasked.Cpu.Fpu.Status & X87State.StatusErrorSummary) != 0);
+    }
+
+    [Fact]
+    public void SignalingNaNDoubleLoad_IsQuieted_WithInvalid()
+    {
+        ProtectedModeMachine m = Run(a => a.fld(__qword_ptr[Operand]), m => m.WriteU64(Operand, 0x7FF0_0000_0000_0001));
+        Assert.Equal(new Float80(0x7FFF, 0xC000_0000_0000_0800), St(m, 0));
+        Assert.Equal(SoftFloat80.InvalidFlag, m.Cpu.Fpu.Status & 0x3F);
+    }
+
+    [Fact]
+    public void StoreOfHugeValueToSingle_OverflowsToInfinity_WhenMasked()
+    {
+        ProtectedModeMachine m = Run(a => { a.fld(__qword_ptr[Operand]); a.fstp(__dword_ptr[Operand + 8]); },
+            m => m.WriteU64(Operand, (ulong)BitConverter.DoubleToInt64Bits(1e300)));
+        Assert.Equal(0x7F80_0000u, m.ReadU32(Operand + 8));
+        Assert.Equal(SoftFloat80.OverflowFlag | SoftFloat80.PrecisionFlag, m.Cpu.Fpu.Status & 0x3F);
+    }
+
     [Theory]
     [InlineData(ControlRegisters.Cr0Em)]
     [InlineData(ControlRegisters.Cr0Ts)]
     public void EscapeWithEmOrTs_RaisesNm(ulong cr0Bit)
     {
-        ProtectedModeMachine m = Run(a => a.fld1(), m => m.Cpu.State.Cr0 |= cr0Bit);
+        ProtectedModeMachine m = Run(a => a.fld1(), m => m.Cpu.State.Cr0 |= cr0Bit, init: false);
         Assert.Equal(AfterHandler(ExceptionVector.DeviceNotAvailable), m.Eip);
-        Assert.True(m.Cpu.Fpu.IsEmpty(0));
+        Assert.Equal(0, m.Cpu.Fpu.Top);
     }
 
     [Fact]
     public void Wait_WithTsOnly_Runs_ButWithMpAndTs_RaisesNm()
     {
-        ProtectedModeMachine tsOnly = Run(a => { a.wait(); a.mov(ebx, 7); }, m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Ts);
+        ProtectedModeMachine tsOnly = Run(a => { a.wait(); a.mov(ebx, 7); }, m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Ts, init: false);
         Assert.Equal(7UL, tsOnly.Cpu.State.Rbx);
-        ProtectedModeMachine both = Run(a => { a.wait(); a.mov(ebx, 7); }, m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Ts | ControlRegisters.Cr0Mp);
+        ProtectedModeMachine both = Run(a => { a.wait(); a.mov(ebx, 7); }, m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Ts | ControlRegisters.Cr0Mp, init: false);
         Assert.Equal(AfterHandler(ExceptionVector.DeviceNotAvailable), both.Eip);
     }
 
     [Fact]
     public void Fxsave_WithEm_RaisesNm()
     {
-        ProtectedModeMachine m = Run(a => a.fxsave(__[SaveArea]), m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Em);
+        ProtectedModeMachine m = Run(a => a.fxsave(__[SaveArea]), m => m.Cpu.State.Cr0 |= ControlRegisters.Cr0Em, init: false);
         Assert.Equal(AfterHandler(ExceptionVector.DeviceNotAvailable), m.Eip);
     }
 
@@ -365,7 +408,7 @@ public sealed class X87InstructionTests
     public void Fnstenv_RecordsTheLastInstructionAndDataPointers()
     {
         ProtectedModeMachine m = Run(a => { a.fld(__dword_ptr[Operand]); a.fnstenv(__[SaveArea]); }, m => m.WriteU32(Operand, 0x3F80_0000));
-        Assert.Equal(KernelCode, m.ReadU32(SaveArea + 12));                         // FIP
+        Assert.Equal(FirstInstruction, m.ReadU32(SaveArea + 12));                         // FIP
         Assert.Equal((uint)KernelCodeSelector | (0x105u << 16), m.ReadU32(SaveArea + 16)); // FCS, FOP = D9 /0 modrm 05
         Assert.Equal(Operand, m.ReadU32(SaveArea + 20));                            // FDP
         Assert.Equal(0xFFFF_0000u | KernelDataSelector, m.ReadU32(SaveArea + 24));  // FDS
@@ -380,7 +423,7 @@ public sealed class X87InstructionTests
         Assert.Equal(0x3800, ReadU16(m, SaveArea + 2));
         Assert.Equal(0x80, m.Bus.Ram[(int)SaveArea + 4]);
         Assert.Equal(0x1E8, ReadU16(m, SaveArea + 6));      // FOP of fld1 (D9 E8)
-        Assert.Equal(KernelCode, m.ReadU32(SaveArea + 8));   // FIP
+        Assert.Equal(FirstInstruction, m.ReadU32(SaveArea + 8));   // FIP
         Assert.Equal(0x1F80u, m.ReadU32(SaveArea + 24));     // MXCSR default
         Assert.Equal(Float80.IntegerBit, ReadU64(m, SaveArea + 32));
         Assert.Equal(0x3FFF, ReadU16(m, SaveArea + 40));
