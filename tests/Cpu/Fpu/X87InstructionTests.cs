@@ -257,6 +257,103 @@ public sealed class X87InstructionTests
         Assert.Equal(Math.PI / 4, BitConverter.Int64BitsToDouble((long)ReadU64(m, Operand + 16)), 15);
     }
 
+    [Fact]
+    public void ReversedRegisterForms_SubtractAndDivideTheOtherWay()
+    {
+        // ST1 = 8, ST0 = 2: fsubr st1, st0 → ST1 = 2 − 8; fdivrp st1, st0 → ST1 = 2 / (−6), pop
+        ProtectedModeMachine m = Run(a =>
+        {
+            a.fild(__dword_ptr[Operand]);
+            a.fild(__dword_ptr[Operand + 4]);
+            a.fsubr(st1, st0);
+            a.fdivrp(st1, st0);
+        }, m => { m.WriteU32(Operand, 8); m.WriteU32(Operand + 4, 2); });
+        var sf = new SoftFloat80();
+        Assert.Equal(sf.Divide(sf.FromInt64(2), sf.FromInt64(-6)), St(m, 0));
+        Assert.Equal(7, m.Cpu.Fpu.Top);
+    }
+
+    [Fact]
+    public void FcomOfQuietNaN_IsInvalid_ButFucomIsNot()
+    {
+        ProtectedModeMachine fcom = Run(a => { a.fld(__dword_ptr[Operand]); a.fld1(); a.fcom(st0, st1); }, m => m.WriteU32(Operand, 0x7FC0_0000));
+        Assert.Equal(SoftFloat80.InvalidFlag, fcom.Cpu.Fpu.Status & 0x3F);
+        ProtectedModeMachine fucom = Run(a => { a.fld(__dword_ptr[Operand]); a.fld1(); a.fucom(st0, st1); }, m => m.WriteU32(Operand, 0x7FC0_0000));
+        Assert.Equal(0, fucom.Cpu.Fpu.Status & 0x3F);
+        Assert.Equal(X87State.StatusC0 | X87State.StatusC2 | X87State.StatusC3, fucom.Cpu.Fpu.Status & X87State.ConditionMask);
+    }
+
+    [Fact]
+    public void FstpToRegister_FfreeFincstpFdecstp_MoveTheStack()
+    {
+        ProtectedModeMachine m = Run(a =>
+        {
+            a.fld1();           // TOP 7
+            a.fldz();           // TOP 6
+            a.fstp(st1);        // ST1 = 0 → after pop ST0 = 0, TOP 7
+            a.fdecstp();        // TOP 6
+            a.ffree(st1);       // physical 7 empty
+            a.fincstp();        // TOP 7
+        });
+        Assert.Equal(7, m.Cpu.Fpu.Top);
+        Assert.True(m.Cpu.Fpu.IsEmpty(0));
+        Assert.Equal(Float80.Zero, St(m, 0));
+    }
+
+    [Fact]
+    public void FptanAndFsincos_PushTheirSecondResult()
+    {
+        ProtectedModeMachine m = Run(a => { a.fldz(); a.fptan(); a.fldz(); a.fsincos(); });
+        Assert.Equal(Float80.One, St(m, 0));     // cos 0
+        Assert.Equal(Float80.Zero, St(m, 1));    // sin 0
+        Assert.Equal(Float80.One, St(m, 2));     // FPTAN's 1.0
+        Assert.Equal(Float80.Zero, St(m, 3));    // tan 0
+    }
+
+    [Fact]
+    public void Fyl2xAndF2xm1_AreCloseToSystemMath()
+    {
+        ProtectedModeMachine m = Run(a =>
+        {
+            a.fld(__qword_ptr[Operand]);       // y = 3
+            a.fld(__qword_ptr[Operand + 8]);   // x = 10
+            a.fyl2x();                          // 3 log2 10
+            a.fstp(__qword_ptr[Operand + 16]);
+            a.fld(__qword_ptr[Operand + 24]);  // 0.5
+            a.f2xm1();
+            a.fstp(__qword_ptr[Operand + 32]);
+        }, m =>
+        {
+            m.WriteU64(Operand, (ulong)BitConverter.DoubleToInt64Bits(3.0));
+            m.WriteU64(Operand + 8, (ulong)BitConverter.DoubleToInt64Bits(10.0));
+            m.WriteU64(Operand + 24, (ulong)BitConverter.DoubleToInt64Bits(0.5));
+        });
+        Assert.Equal(3 * Math.Log2(10), BitConverter.Int64BitsToDouble((long)ReadU64(m, Operand + 16)), 14);
+        Assert.Equal(Math.Sqrt(2) - 1, BitConverter.Int64BitsToDouble((long)ReadU64(m, Operand + 32)), 15);
+    }
+
+    [Fact]
+    public void Fsin_OfHugeArgument_SetsC2_AndLeavesTheOperand()
+    {
+        ProtectedModeMachine m = Run(a => { a.fld(__qword_ptr[Operand]); a.fsin(); },
+            m => m.WriteU64(Operand, (ulong)BitConverter.DoubleToInt64Bits(1e300)));
+        Assert.True((m.Cpu.Fpu.Status & X87State.StatusC2) != 0);
+        Assert.Equal(new SoftFloat80().FromBinary((ulong)BitConverter.DoubleToInt64Bits(1e300), 11, 52), St(m, 0));
+    }
+
+    [Fact]
+    public void Fnstenv16_WithOperandSizePrefix_WritesFourteenBytes()
+    {
+        ProtectedModeMachine m = Run(a => { a.fld1(); a.db(0x66); a.fnstenv(__[SaveArea]); a.mov(ebx, __dword_ptr[SaveArea + 12]); },
+            m => m.WriteU32(SaveArea + 12, 0xDEAD_BEEF));
+        Assert.Equal(0x037F, ReadU16(m, SaveArea));
+        Assert.Equal(0x3800, ReadU16(m, SaveArea + 2));
+        Assert.Equal(0x3FFF, ReadU16(m, SaveArea + 4));
+        Assert.Equal(FirstInstruction & 0xFFFF, ReadU16(m, SaveArea + 6));
+        Assert.Equal(KernelCodeSelector, ReadU16(m, SaveArea + 8));
+        Assert.Equal(0xDEADu, (uint)m.Cpu.State.Rbx >> 16); // bytes 14.. untouched
+    }
+
     // ---- stack faults ----
 
     [Fact]
