@@ -913,10 +913,12 @@ public sealed partial class X86Cpu
         Span<byte> image = _fpuImage.AsSpan(0, X87SaveFormats.FxsaveSize);
         if (d.Instruction.Mnemonic == Mnemonic.Fxsave)
         {
-            if (!ReadFpuBlock(seg, ea, image))
+            // The whole area must be writable (faults come first); only the x87 part (0..159) is written, the
+            // XMM area is left as it was since there is no SSE unit.
+            if (!ProbeFpuWrite(seg, ea, X87SaveFormats.FxsaveSize))
                 return;
             X87SaveFormats.WriteFxsave(_fpu, image);
-            WriteFpuBlock(seg, ea, image);
+            WriteFpuBlock(seg, ea, image[..X87SaveFormats.FxsaveX87Bytes]);
             return;
         }
         if (!ReadFpuBlock(seg, ea, image))

@@ -13,6 +13,8 @@ public static class X87SaveFormats
     public const int Environment32Size = 28;
     public const int RegisterBytes = 10;
     public const int FxsaveSize = 512;
+    /// <summary>Bytes of the FXSAVE area that hold x87 state (header and ST0..ST7); the rest is the XMM area.</summary>
+    public const int FxsaveX87Bytes = 160;
     /// <summary>MXCSR_MASK stored by FXSAVE: the bits a processor without DAZ supports.</summary>
     public const uint MxcsrMask = 0xFFBF;
 
@@ -117,10 +119,10 @@ public static class X87SaveFormats
             s.SetPhysicalRegister(s.Physical(st), ReadRegister(src[(offset + st * RegisterBytes)..]));
     }
 
-    /// <summary>The 32-bit FXSAVE legacy layout; the XMM area (160..511) is left as it was in memory.</summary>
+    /// <summary>The 32-bit FXSAVE legacy layout into the first 160 bytes of <paramref name="dst"/>.</summary>
     public static void WriteFxsave(X87State s, Span<byte> dst)
     {
-        dst[..160].Clear();
+        dst[..FxsaveX87Bytes].Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(dst, s.Control);
         BinaryPrimitives.WriteUInt16LittleEndian(dst[2..], s.Status);
         dst[4] = s.AbridgedTag;

@@ -543,6 +543,21 @@ public sealed class X87InstructionTests
     }
 
     [Fact]
+    public void Fxrstor_WithReservedMxcsrBits_RaisesGp_AndLoadsNothing()
+    {
+        ProtectedModeMachine m = Run(a => { a.fxsave(__[SaveArea]); a.mov(__dword_ptr[SaveArea + 24], 0x0001_0000); a.fld1(); a.fxrstor(__[SaveArea]); });
+        Assert.Equal(AfterHandler(ExceptionVector.GeneralProtection), m.Eip);
+        Assert.Equal(Float80.One, St(m, 0));
+    }
+
+    [Fact]
+    public void Fxsave_LeavesTheXmmAreaUntouched()
+    {
+        ProtectedModeMachine m = Run(a => a.fxsave(__[SaveArea]), m => m.WriteU32(SaveArea + 160, 0xA5A5_A5A5));
+        Assert.Equal(0xA5A5_A5A5u, m.ReadU32(SaveArea + 160));
+    }
+
+    [Fact]
     public void Environment16BitProtectedLayout_IsFourteenBytes()
     {
         var s = new X87State();
