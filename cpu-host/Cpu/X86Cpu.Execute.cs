@@ -141,7 +141,9 @@ public sealed partial class X86Cpu
             case Mnemonic.Out: ExecuteOut(ref d); break;
 
             // ---- processor control and system ----
-            case Mnemonic.Nop: case Mnemonic.Pause: case Mnemonic.Wait: break;
+            case Mnemonic.Nop: case Mnemonic.Pause: break;
+            case Mnemonic.Wait: ExecuteWait(); break;
+            case Mnemonic.Fxsave: case Mnemonic.Fxrstor: ExecuteFxsaveFxrstor(ref d); break;
             case Mnemonic.Hlt: ExecuteHlt(); break;
             case Mnemonic.Cpuid: ExecuteCpuid(); break;
             case Mnemonic.Rdtsc: ExecuteRdtsc(); break;
@@ -170,7 +172,7 @@ public sealed partial class X86Cpu
 
             default:
                 if (s_isX87Escape[(int)d.Instruction.Code])
-                    ExecuteX87Escape();
+                    ExecuteX87Escape(ref d);
                 else
                     RaiseFault(ExceptionVector.InvalidOpcode);
                 break;

@@ -27,8 +27,8 @@ public sealed partial class X86Cpu
     /// Leaf 1 EDX: what the interpreter implements. Not claimed: VME, DE, PAE, MCE/MCA, APIC, MTRR, PAT, PSE-36,
     /// MMX and SSE (none is implemented; their MSRs raise #GP as on a part without them).
     /// </summary>
-    private const uint CpuidFeaturesEdx = CpuidFeature.Pse | CpuidFeature.Tsc | CpuidFeature.Msr | CpuidFeature.Cx8
-        | CpuidFeature.Sep | CpuidFeature.Pge | CpuidFeature.Cmov;
+    private const uint CpuidFeaturesEdx = CpuidFeature.Fpu | CpuidFeature.Pse | CpuidFeature.Tsc | CpuidFeature.Msr | CpuidFeature.Cx8
+        | CpuidFeature.Sep | CpuidFeature.Pge | CpuidFeature.Cmov | CpuidFeature.Fxsr;
 
     /// <summary>Leaf 2: one iteration; 32-entry instruction and 64-entry data TLBs, 16 KiB L1 caches, 512 KiB L2.</summary>
     private const uint CpuidCacheEax = 0x0302_0101, CpuidCacheEdx = 0x0C04_0843;

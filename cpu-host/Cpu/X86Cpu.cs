@@ -98,6 +98,7 @@ public sealed unsafe partial class X86Cpu
         _state.Gdtr.Limit = 0xFFFF;
         _state.Ldtr.Limit = 0xFFFF;
         _state.Tr.Limit = 0xFFFF;
+        _fpu.Reset();
         _shutdown = false;
         FlushTranslations();
         _codeCache.Clear();

@@ -39,9 +39,9 @@ public sealed class I686SystemTests
         Assert.Equal(6u, (signature >> 8) & 0xF);
         Assert.True(((signature >> 4) & 0xF) >= 3, "model 3 or later: Linux distrusts SEP below it");
         uint edx = (uint)m.Cpu.State.Rdx;
-        const uint pse = 1 << 3, tsc = 1 << 4, msr = 1 << 5, cx8 = 1 << 8, apic = 1 << 9, sep = 1 << 11, mtrr = 1 << 12,
+        const uint fpu = 1 << 0, fxsr = 1 << 24, pse = 1 << 3, tsc = 1 << 4, msr = 1 << 5, cx8 = 1 << 8, apic = 1 << 9, sep = 1 << 11, mtrr = 1 << 12,
             pge = 1 << 13, cmov = 1 << 15, pat = 1 << 16, mmx = 1 << 23, sse = 1 << 25, pae = 1 << 6, vme = 1 << 1;
-        Assert.Equal(pse | tsc | msr | cx8 | sep | pge | cmov, edx & (pse | tsc | msr | cx8 | sep | pge | cmov));
+        Assert.Equal(fpu | fxsr | pse | tsc | msr | cx8 | sep | pge | cmov, edx & (fpu | fxsr | pse | tsc | msr | cx8 | sep | pge | cmov));
         Assert.Equal(0u, edx & (apic | mtrr | pat | mmx | sse | pae | vme));
         Assert.Equal(0u, (uint)m.Cpu.State.Rcx);
     }

@@ -16,7 +16,7 @@ public static class SstsExclusions
     {
         ["undefined"] = "undefined opcode on the 286; the 386 defines some (64-67 prefixes) and raises #UD for others",
         ["undocumented"] = "undocumented opcode (SAL alias /6, SALC): behaviour not architectural",
-        ["fpu"] = "x87 escape: no FPU is emulated yet, so ESC opcodes are not comparable",
+        ["fpu"] = "x87 escape: the suite's 286 ran without a 287 coprocessor; SplitEmu has an x87, so the results cannot compare",
         ["prefix"] = "a prefix, not an instruction",
         ["extension"] = "0F extension table: 286 system instructions, no test file in this subset",
     };
