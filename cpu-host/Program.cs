@@ -1,5 +1,6 @@
 using SplitEmu.CpuHost.Control;
 using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.Shared.Processes;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
 
@@ -9,6 +10,11 @@ if (args.Length != 2 || args[0] != "--control")
 {
     Console.Error.WriteLine("usage: SplitEmu.CpuHost --control SOCKET (started by splitemu, not by hand)");
     return 2;
+}
+
+if (!LauncherTie.DieWithLauncher())
+{
+    return 1; // the launcher died before this process could tie itself to it
 }
 
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);

@@ -1,4 +1,5 @@
 using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.Shared.Processes;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
 
@@ -10,6 +11,11 @@ if (args.Length is not (2 or 3) || args[0] != "--control" || (args.Length == 3 &
 {
     Console.Error.WriteLine("usage: SplitEmu.DeviceHost --control SOCKET [--spare] (started by splitemu, not by hand)");
     return 2;
+}
+
+if (!LauncherTie.DieWithLauncher())
+{
+    return 1; // the launcher died before this process could tie itself to it
 }
 
 if (spare)

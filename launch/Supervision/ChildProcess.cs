@@ -77,7 +77,7 @@ public sealed class ChildProcess : IAsyncDisposable
         info.RedirectStandardError = true;
         info.RedirectStandardInput = true; // children never read the terminal; the launcher owns it
 
-        Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        Process process = await ChildSpawner.StartAsync(info).ConfigureAwait(false);
         process.EnableRaisingEvents = true;
         ChildProcess? child = null;
         Queue<string> early = new();

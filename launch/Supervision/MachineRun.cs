@@ -159,6 +159,10 @@ public sealed class MachineRun : IAsyncDisposable
             await StartMachineAsync(cancellationToken).ConfigureAwait(false);
             exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (ControlTimeoutException ex)
+        {
+            exit = new MachineExitInfo { Reason = ExitReason.DeviceFailure, ExitCode = ExitCodes.Failure, Instructions = 0, Detail = ex.Message };
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // A Ctrl-C while processes start is as much a stop as one while the guest runs: the report says so.
@@ -202,8 +206,8 @@ public sealed class MachineRun : IAsyncDisposable
     {
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
-        await _cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken).ConfigureAwait(false);
-        _guestMemory = await _cpuControl.GetGuestMemoryAsync(cancellationToken).ConfigureAwait(false);
+        await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
+        _guestMemory = await ControlDeadline.CallAsync(_cpuControl.GetGuestMemoryAsync(cancellationToken), _cpu, "get-guest-memory").ConfigureAwait(false);
 
         foreach (IGrouping<string, DeviceConfig> group in _profile.Devices
             .Where(d => DevicePlacement.ProcessKey(d) is not null)
@@ -227,12 +231,12 @@ public sealed class MachineRun : IAsyncDisposable
     private async Task StartIncarnationAsync(DeviceProcess device, CancellationToken cancellationToken)
     {
         string key = device.Key;
-        string segmentPath = await _cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken).ConfigureAwait(false);
+        string segmentPath = await ControlDeadline.CallAsync(_cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken), _cpu!, "create-channel").ConfigureAwait(false);
         ChildProcess child = await TakeSpareAsync(device).ConfigureAwait(false)
             ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken).ConfigureAwait(false);
         device.Child = child;
         device.Control = child.Rpc.Attach<IDeviceHostControl>();
-        DeviceHostAttachResult attached = await device.Control.AttachAsync(
+        DeviceHostAttachResult attached = await ControlDeadline.CallAsync(device.Control.AttachAsync(
             new DeviceHostAttachRequest
             {
                 SegmentPath = segmentPath,
@@ -243,9 +247,9 @@ public sealed class MachineRun : IAsyncDisposable
                 RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
                 GuestMemory = device.Devices.Any(IsBusMaster) ? _guestMemory : null,
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken), child, "attach").ConfigureAwait(false);
         device.UpAt = Stopwatch.GetTimestamp();
-        await _cpuControl.BindChannelAsync(
+        await ControlDeadline.CallAsync(_cpuControl.BindChannelAsync(
             new ChannelBinding
             {
                 ProcessKey = key,
@@ -255,7 +259,7 @@ public sealed class MachineRun : IAsyncDisposable
                 IrqLines = device.Devices.Select(IrqLinesOf).ToArray(),
                 EventGrants = device.Devices.Select(EventGrantOf).ToArray(),
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken), _cpu!, "bind-channel").ConfigureAwait(false);
 
         // The launcher learns of a death from the process itself; the CPU process also watches it (pidfd).
         child.Process.Exited += (_, _) => OnDeviceProcessExited(device, child);
@@ -361,7 +365,7 @@ public sealed class MachineRun : IAsyncDisposable
         try
         {
             device.DeadOutput.AddRange(dead.LastLines);
-            string? killedBy = await _cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None).ConfigureAwait(false);
+            string? killedBy = await ControlDeadline.CallAsync(_cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None), _cpu!, "device-process-exited").ConfigureAwait(false);
             if (device.KillAsked == dead)
             {
                 killedBy = "killed as requested (" + device.KillAskedBy + ")";
@@ -383,7 +387,7 @@ public sealed class MachineRun : IAsyncDisposable
                 {
                     device.GaveUp = giveUpReason;
                     _log.WriteLine($"splitemu: giving up on device process '{device.Key}': {giveUpReason}; action: {device.Devices[0].Restart.GiveUp}");
-                    await _cpuControl.GiveUpDeviceProcessAsync(device.Key, device.Devices[0].Restart.GiveUp, giveUpReason, CancellationToken.None).ConfigureAwait(false);
+                    await ControlDeadline.CallAsync(_cpuControl.GiveUpDeviceProcessAsync(device.Key, device.Devices[0].Restart.GiveUp, giveUpReason, CancellationToken.None), _cpu!, "give-up-device-process").ConfigureAwait(false);
                     return;
                 }
 
@@ -396,7 +400,7 @@ public sealed class MachineRun : IAsyncDisposable
                     device.Restarts.Add(new LaunchRestart(device.Epoch - 1, seenAt, startAt, device.UpAt));
                     return;
                 }
-                catch (Exception ex) when (ex is InvalidOperationException or IOException or RemoteInvocationException or ConnectionLostException)
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or RemoteInvocationException or ConnectionLostException or ControlTimeoutException)
                 {
                     _log.WriteLine($"splitemu: restarting device process '{device.Key}' failed: {ex.Message}");
                     if (device.Child is { } failed && failed.Process.HasExited)
@@ -409,6 +413,10 @@ public sealed class MachineRun : IAsyncDisposable
         catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or RemoteInvocationException)
         {
             // The machine is ending; nothing to recover into.
+        }
+        catch (ControlTimeoutException ex)
+        {
+            _log.WriteLine($"splitemu: recovering device process '{device.Key}' failed: {ex.Message}");
         }
     }
 
@@ -449,9 +457,22 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         Task cpuExited = _cpu!.Process.WaitForExitAsync(CancellationToken.None);
-        if (await Task.WhenAny(run, cpuExited).ConfigureAwait(false) == run)
+        Task first = await Task.WhenAny(run, cpuExited).ConfigureAwait(false);
+        _guestStopped = true;
+        if (first == run)
         {
             return await run.ConfigureAwait(false);
+        }
+
+        if (_stopKilledCpu)
+        {
+            return new MachineExitInfo
+            {
+                Reason = _stopReason,
+                ExitCode = _stopReason == ExitReason.Timeout ? ExitCodes.Timeout : ExitCodes.Interrupted,
+                Instructions = 0,
+                Detail = $"the CPU process did not stop within {ControlDeadline.Default.TotalSeconds:F0} s of the stop request; killed it",
+            };
         }
 
         return new MachineExitInfo
@@ -463,6 +484,16 @@ public sealed class MachineRun : IAsyncDisposable
         };
     }
 
+    /// <summary>Kills the CPU process if it has not stopped a deadline after the first stop request.</summary>
+    private Timer? _stopOverdue;
+
+    /// <summary>Why the first stop was requested, and whether its deadline had to kill the CPU process.</summary>
+    private ExitReason _stopReason = ExitReason.Stopped;
+    private volatile bool _stopKilledCpu;
+
+    /// <summary>The CPU process answered the run (or died): from then on no stop deadline applies.</summary>
+    private volatile bool _guestStopped;
+
     private void RequestStop(ExitReason reason)
     {
         if (_cpuControl is not { } control)
@@ -470,10 +501,51 @@ public sealed class MachineRun : IAsyncDisposable
             return; // not started yet: RunGuestAsync checks the token once it has started the machine
         }
 
+
         string detail = reason == ExitReason.Stopped ? _options.Stop?.Detail ?? "stopped by the launcher" : "stopped by the launcher";
         control.RequestStopAsync(reason, detail, CancellationToken.None).ContinueWith(
             t => _ = t.Exception, // not configured yet, or already gone: the run's own checks cover both
             TaskScheduler.Default);
+
+        // A CPU process that does not stop (SIGSTOPped, wedged) is killed: SIGTERM and --timeout always end the run.
+        if (_cpu is { } cpu)
+        {
+            Timer overdue = new(_ =>
+            {
+                if (!cpu.Process.HasExited && _guestRunning && !_guestStopped)
+                {
+                    _stopKilledCpu = true;
+                    cpu.Kill();
+                }
+            });
+            if (Interlocked.CompareExchange(ref _stopOverdue, overdue, null) is null)
+            {
+                _stopReason = reason;
+                overdue.Change(ControlDeadline.Default, Timeout.InfiniteTimeSpan);
+            }
+            else
+            {
+                overdue.Dispose(); // the first stop request's deadline stands
+            }
+        }
+    }
+
+    /// <summary>A question to the CPU process while the machine stops: past its deadline the process is killed and the report does without.</summary>
+    private async Task<T> AskCpuWhileStoppingAsync<T>(Func<Task<T>> ask, string what, T without)
+    {
+        try
+        {
+            return await ControlDeadline.CallAsync(ask(), _cpu!, what).ConfigureAwait(false);
+        }
+        catch (ControlTimeoutException ex)
+        {
+            _log.WriteLine($"splitemu: {ex.Message}");
+            return without;
+        }
+        catch (Exception ex) when (ex is ConnectionLostException or RemoteInvocationException or ObjectDisposedException)
+        {
+            return without;
+        }
     }
 
     private async Task<RunReport> StopAndReportAsync(MachineExitInfo exit, TimeSpan wallTime)
@@ -488,7 +560,7 @@ public sealed class MachineRun : IAsyncDisposable
         bool cpuAnswers = _cpu is not null && _cpuControl is not null && _guestRunning && !_cpu.Process.HasExited;
         IReadOnlyList<CrashRecord> crashes = !cpuAnswers
             ? []
-            : await _cpuControl!.GetCrashRecordsAsync(CancellationToken.None).ConfigureAwait(false);
+            : await AskCpuWhileStoppingAsync(() => _cpuControl!.GetCrashRecordsAsync(CancellationToken.None), "get-crash-records", (IReadOnlyList<CrashRecord>)[]).ConfigureAwait(false);
         Dictionary<string, DeviceAccessStats> served = new(StringComparer.Ordinal);
         Dictionary<string, int> processIds = new(StringComparer.Ordinal);
         foreach (DeviceProcess device in _deviceProcesses.Values)
@@ -511,22 +583,22 @@ public sealed class MachineRun : IAsyncDisposable
 
             try
             {
-                DeviceHostStopResult stopped = await device.Control.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                DeviceHostStopResult stopped = await ControlDeadline.CallAsync(device.Control.StopAsync(CancellationToken.None), device.Child, "stop").ConfigureAwait(false);
                 foreach (DeviceAccessStats stats in stopped.Devices)
                 {
                     served[stats.DeviceId] = stats;
                     await _console.WaitForAsync(stats.DeviceId, stats.OutputBytes, s_outputDrainTimeout).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is ConnectionLostException or RemoteInvocationException or ObjectDisposedException)
+            catch (Exception ex) when (ex is ConnectionLostException or RemoteInvocationException or ObjectDisposedException or ControlTimeoutException)
             {
                 _log.WriteLine($"splitemu: device process '{device.Key}' did not stop cleanly: {ex.Message}");
             }
         }
 
-        IReadOnlyList<DeviceAccessStats> cpuSide = !cpuAnswers
+        IReadOnlyList<DeviceAccessStats> cpuSide = !cpuAnswers || _cpu!.Process.HasExited
             ? []
-            : await _cpuControl!.GetDeviceStatsAsync(CancellationToken.None).ConfigureAwait(false);
+            : await AskCpuWhileStoppingAsync(() => _cpuControl!.GetDeviceStatsAsync(CancellationToken.None), "get-device-stats", (IReadOnlyList<DeviceAccessStats>)[]).ConfigureAwait(false);
         foreach (DeviceAccessStats stats in cpuSide)
         {
             if (!served.ContainsKey(stats.DeviceId))
@@ -661,6 +733,11 @@ public sealed class MachineRun : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
+        if (_stopOverdue is not null)
+        {
+            await _stopOverdue.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_monitor is not null)
         {
             await _monitor.DisposeAsync().ConfigureAwait(false);
