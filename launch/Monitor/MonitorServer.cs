@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
@@ -15,15 +16,17 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
     private const int ParkTimeoutMs = 5_000;
 
     private readonly MonitorHooks _hooks;
+    private readonly TextWriter _log;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<JsonRpc> _connections = [];
     private readonly Task _acceptLoop;
     private int _disposed;
 
-    private MonitorServer(MonitorHooks hooks, Socket listener, string socketPath)
+    private MonitorServer(MonitorHooks hooks, Socket listener, string socketPath, TextWriter log)
     {
         _hooks = hooks;
+        _log = log;
         _listener = listener;
         SocketPath = socketPath;
         _acceptLoop = Task.Run(AcceptAsync);
@@ -41,7 +44,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
         try
         {
             Socket listener = MonitorPaths.Claim(hooks.Profile.Name, out string socketPath);
-            return new MonitorServer(hooks, listener, socketPath);
+            return new MonitorServer(hooks, listener, socketPath, log);
         }
         catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
         {
@@ -255,6 +258,13 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                 return;
             }
 
+            if (RefusalOf(socket) is { } refusal)
+            {
+                Log(refusal);
+                socket.Dispose();
+                continue;
+            }
+
             JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
             rpc.AddLocalRpcTarget<IMonitor>(this, null);
             lock (_connections)
@@ -280,6 +290,27 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                     rpc.Dispose();
                 },
                 TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Why the peer of <paramref name="socket"/> may not use the monitor, or null if it may.</summary>
+    private static string? RefusalOf(Socket socket)
+    {
+        try
+        {
+            return PeerCredentials.Of(socket).RefusalBy(UnixFileStatus.CurrentUserId);
+        }
+        catch (SocketException ex)
+        {
+            return $"refused a monitor connection whose peer cannot be identified: {ex.Message}";
+        }
+    }
+
+    private void Log(string message)
+    {
+        lock (_log)
+        {
+            _log.WriteLine($"splitemu: machine '{_hooks.Profile.Name}': {message}");
         }
     }
 
