@@ -285,7 +285,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                 continue;
             }
 
-            BoundedRequestStream stream = new(new NetworkStream(socket, ownsSocket: true), _limits.MaxRequestBytes);
+            BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), _limits.MaxRequestBytes, "monitor client");
             JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget<IMonitor>(this, null);
             MonitorConnection connection = new(rpc, stream);
@@ -363,7 +363,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
     }
 
     /// <summary>One connected monitor client.</summary>
-    private sealed record MonitorConnection(JsonRpc Rpc, BoundedRequestStream Stream);
+    private sealed record MonitorConnection(JsonRpc Rpc, BoundedMessageStream Stream);
 
     /// <summary>Why the peer of <paramref name="socket"/> may not use the monitor, or null if it may.</summary>
     private static string? RefusalOf(Socket socket)

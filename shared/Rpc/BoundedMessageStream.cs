@@ -1,14 +1,18 @@
 using System.Text;
 
-namespace SplitEmu.Launch.Monitor;
+namespace SplitEmu.Shared.Rpc;
 
 /// <summary>
-/// A monitor client's connection as the JSON-RPC reader sees it, with the client's requests bounded: it follows
-/// the header-delimited framing (<c>Content-Length: N</c>, a blank line, N bytes) as bytes pass and fails the
-/// read, which ends the connection, as soon as a request grows beyond the limit — before the reader has
-/// buffered it. It also knows when the client last completed a request, for the idle timeout.
+/// A connection from an untrusted peer (a monitor client, a child process) as the JSON-RPC reader sees it,
+/// with the peer's messages bounded: it follows the header-delimited framing (<c>Content-Length: N</c>, a blank
+/// line, N bytes) as bytes pass and fails the read, which ends the connection, as soon as a message grows
+/// beyond the limit — before the reader has buffered it. It also knows when the peer last completed a
+/// message, for idle timeouts.
 /// </summary>
-public sealed class BoundedRequestStream(Stream inner, int maxRequestBytes) : Stream
+/// <param name="inner">The connection.</param>
+/// <param name="maxRequestBytes">Largest message, headers and body.</param>
+/// <param name="peer">Who is at the other end, for the error message ("monitor client").</param>
+public sealed class BoundedMessageStream(Stream inner, int maxRequestBytes, string peer) : Stream
 {
     private static readonly byte[] s_headerEnd = "\r\n\r\n"u8.ToArray();
 
@@ -167,6 +171,6 @@ public sealed class BoundedRequestStream(Stream inner, int maxRequestBytes) : St
     private void Fail(string why)
     {
         Violation = why;
-        throw new IOException($"monitor client {why}");
+        throw new IOException($"{peer} {why}");
     }
 }
