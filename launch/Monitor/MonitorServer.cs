@@ -299,13 +299,13 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
 
                 if (_connections.Count >= _limits.MaxClients)
                 {
-                    rpc.Dispose();
                     if (!_announcedFull)
                     {
                         _announcedFull = true;
                         Log($"monitor refuses connections: {_limits.MaxClients} clients are connected, the limit (idle ones are closed after {_limits.IdleTimeout.TotalSeconds:0.#} s)");
                     }
 
+                    rpc.Dispose();
                     continue;
                 }
 

@@ -39,7 +39,7 @@ public sealed class MonitorConnectionLimitTests
             Assert.True(closed, "the connections beyond the limit must be closed by the launcher");
             Assert.False(IsClosedByPeer(connections[0]), "a connection within the limit must stay open");
             Assert.True(ProcessTable.IsAlive(machine.Run.ProcessId), "the machine must keep running");
-            Assert.Contains($"monitor refuses connections: {MonitorLimits.Default.MaxClients} clients are connected", machine.Run.StandardError, StringComparison.Ordinal);
+            AssertLogSays(machine, $"monitor refuses connections: {MonitorLimits.Default.MaxClients} clients are connected");
         }
         finally
         {
@@ -64,10 +64,16 @@ public sealed class MonitorConnectionLimitTests
 
         Assert.True(closed, $"idle {IsClosedByPeer(idle)}, oversized {IsClosedByPeer(oversized)}, endless header {IsClosedByPeer(endlessHeader)}: all must be closed");
         Assert.True(ProcessTable.IsAlive(machine.Run.ProcessId), "the machine must keep running");
-        Assert.Contains($"sent a request of {tooLong + $"Content-Length: {tooLong}\r\n\r\n".Length} bytes; the limit is {MonitorLimits.Default.MaxRequestBytes}", machine.Run.StandardError, StringComparison.Ordinal);
-        Assert.Contains($"sent more than {MonitorLimits.Default.MaxRequestBytes} bytes of headers", machine.Run.StandardError, StringComparison.Ordinal);
+        AssertLogSays(machine, $"sent a request of {tooLong + $"Content-Length: {tooLong}\r\n\r\n".Length} bytes; the limit is {MonitorLimits.Default.MaxRequestBytes}");
+        AssertLogSays(machine, $"sent more than {MonitorLimits.Default.MaxRequestBytes} bytes of headers");
         AssertAProperClientIsServed(machine);
     }
+
+    /// <summary>The launcher's stderr says <paramref name="text"/> (soon: its lines reach the test through a pipe).</summary>
+    private static void AssertLogSays(MonitoredMachine machine, string text) =>
+        Assert.True(
+            ProcessTable.WaitUntil(() => machine.Run.StandardError.Contains(text, StringComparison.Ordinal), s_closeTimeout),
+            $"the launcher must log '{text}'. stderr:\n{machine.Run.StandardError}");
 
     /// <summary>`splitemu monitor` gets an answer (once the launcher has noticed the other clients left).</summary>
     private static void AssertAProperClientIsServed(MonitoredMachine machine)
