@@ -72,6 +72,7 @@ public static class MonitorCommand
         }
 
         int failures = 0;
+        MonitorClient? reconnected = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             if (interactive)
@@ -90,6 +91,25 @@ public static class MonitorCommand
                 continue;
             }
 
+            if (client.IsDisconnected)
+            {
+                // The machine closes a client that sends nothing for a while (docs/monitor.md): if it still runs,
+                // reconnect for the next command.
+                try
+                {
+                    MonitorClient again = await MonitorClient.ConnectAsync(client.SocketPath, cancellationToken).ConfigureAwait(false);
+                    reconnected?.Dispose();
+                    reconnected = client = again;
+                    shell = new MonitorShell(client);
+                }
+                catch (MonitorUnavailableException)
+                {
+                    Console.Error.WriteLine($"splitemu monitor: '{name}' is no longer running");
+                    failures++;
+                    break;
+                }
+            }
+
             int code = await RunOneAsync(shell, line, echo: false, cancellationToken).ConfigureAwait(false);
             failures += code == 0 ? 0 : 1;
             if (line.Trim() is "quit" || client.IsDisconnected)
@@ -98,6 +118,7 @@ public static class MonitorCommand
             }
         }
 
+        reconnected?.Dispose();
         return failures == 0 || interactive ? 0 : ExitCodes.Failure;
     }
 

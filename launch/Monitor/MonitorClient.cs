@@ -40,7 +40,16 @@ public sealed class MonitorClient : IDisposable
         Stream stream;
         try
         {
+            if (!isPath && Directory.Exists(MonitorPaths.Folder))
+            {
+                MonitorFolder.Verify(MonitorPaths.Folder); // a socket in a folder others control may not be our machine
+            }
+
             stream = await RpcConnection.ConnectAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnsafeMonitorFolderException ex)
+        {
+            throw new MonitorUnavailableException(ex.Message);
         }
         catch (Exception ex) when (ex is SocketException or IOException or ArgumentException)
         {

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using SplitEmu.Launch.Host;
 
 namespace SplitEmu.Launch.Monitor;
 
@@ -6,7 +7,8 @@ namespace SplitEmu.Launch.Monitor;
 /// Where monitor sockets live: one folder per user, one socket per running machine, named after the machine
 /// (<c>NAME.sock</c>; a second machine of the same name gets <c>NAME-2.sock</c>, and so on). The folder is
 /// <c>$SPLITEMU_MONITOR_DIR</c> if set, else <c>$XDG_RUNTIME_DIR/splitemu</c>, else
-/// <c>/tmp/splitemu-monitor-USER</c> (created with mode 0700).
+/// <c>/tmp/splitemu-monitor-USER</c>. Whichever it is, it must be ours alone (<see cref="MonitorFolder"/>):
+/// a folder another user could reach is refused, by the server and by the client.
 /// </summary>
 public static class MonitorPaths
 {
@@ -50,9 +52,14 @@ public static class MonitorPaths
     /// <summary>The monitor name of a socket path (its file name without the extension).</summary>
     public static string NameOf(string socketPath) => Path.GetFileNameWithoutExtension(socketPath);
 
-    /// <summary>Every socket file in the folder (live or left by a killed launcher).</summary>
-    public static IReadOnlyList<string> SocketFiles() =>
-        Directory.Exists(Folder) ? [.. Directory.EnumerateFiles(Folder, "*" + Extension).Order(StringComparer.Ordinal)] : [];
+    /// <summary>Every socket file in the folder (live or left by a killed launcher); none if the folder is missing or unsafe.</summary>
+    public static IReadOnlyList<string> SocketFiles()
+    {
+        string folder = Folder;
+        return Directory.Exists(folder) && MonitorFolder.ProblemWith(folder, UnixFileStatus.CurrentUserId) is null
+            ? [.. Directory.EnumerateFiles(folder, "*" + Extension).Order(StringComparer.Ordinal)]
+            : [];
+    }
 
     /// <summary>Whether something accepts connections at <paramref name="socketPath"/>.</summary>
     public static bool IsLive(string socketPath)
@@ -94,18 +101,12 @@ public static class MonitorPaths
     /// <c>NAME.sock</c>, or <c>NAME-2.sock</c>... if a live machine holds it. A socket file nobody listens on (its
     /// launcher was killed) is taken over.
     /// </summary>
+    /// <exception cref="UnsafeMonitorFolderException">The folder is not ours alone.</exception>
     /// <exception cref="IOException">No socket could be bound.</exception>
     public static Socket Claim(string machineName, out string socketPath)
     {
         string folder = Folder;
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // other users cannot steer our machines
-        }
+        MonitorFolder.Prepare(folder); // other users cannot steer, spoof or deny our machines
         SweepStale();
         for (int n = 1; n <= 100; n++)
         {

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
@@ -6,27 +7,40 @@ using StreamJsonRpc;
 namespace SplitEmu.Launch.Monitor;
 
 /// <summary>
-/// Serves <see cref="IMonitor"/> on the machine's monitor socket (<see cref="MonitorPaths"/>), any number of
-/// clients at a time, until disposed; disposing closes every connection and removes the socket file.
+/// Serves <see cref="IMonitor"/> on the machine's monitor socket (<see cref="MonitorPaths"/>) to clients of
+/// this user, within <see cref="MonitorLimits"/>, until disposed; disposing closes every connection and removes
+/// the socket file.
 /// </summary>
 public sealed class MonitorServer : IMonitor, IAsyncDisposable
 {
     /// <summary>How long a pause waits for the vCPU to park.</summary>
     private const int ParkTimeoutMs = 5_000;
 
+    /// <summary>Pause after a failed accept (out of file descriptors), so a failing accept does not spin.</summary>
+    private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly MonitorHooks _hooks;
+    private readonly TextWriter _log;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<JsonRpc> _connections = [];
+    private readonly MonitorLimits _limits;
+    private readonly List<MonitorConnection> _connections = [];
     private readonly Task _acceptLoop;
+    private readonly Task _idleSweep;
+
+    /// <summary>Whether the log already said that the client limit is reached (said again once a slot frees).</summary>
+    private bool _announcedFull;
     private int _disposed;
 
-    private MonitorServer(MonitorHooks hooks, Socket listener, string socketPath)
+    private MonitorServer(MonitorHooks hooks, Socket listener, string socketPath, TextWriter log)
     {
         _hooks = hooks;
+        _log = log;
+        _limits = MonitorLimits.FromEnvironment();
         _listener = listener;
         SocketPath = socketPath;
         _acceptLoop = Task.Run(AcceptAsync);
+        _idleSweep = Task.Run(SweepIdleAsync);
     }
 
     /// <summary>The socket's path.</summary>
@@ -41,7 +55,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
         try
         {
             Socket listener = MonitorPaths.Claim(hooks.Profile.Name, out string socketPath);
-            return new MonitorServer(hooks, listener, socketPath);
+            return new MonitorServer(hooks, listener, socketPath, log);
         }
         catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException or ArgumentException)
         {
@@ -218,16 +232,17 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
-        JsonRpc[] connections;
+        await _idleSweep.ConfigureAwait(false);
+        MonitorConnection[] connections;
         lock (_connections)
         {
             connections = [.. _connections];
             _connections.Clear();
         }
 
-        foreach (JsonRpc connection in connections)
+        foreach (MonitorConnection connection in connections)
         {
-            connection.Dispose();
+            connection.Rpc.Dispose();
         }
 
         _stop.Dispose();
@@ -250,13 +265,30 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
             {
                 socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 return;
             }
+            catch (SocketException ex)
+            {
+                // Out of file descriptors (EMFILE/ENFILE) or a connection that died in the queue: that client is
+                // refused; the machine and the monitor go on.
+                Log($"monitor could not accept a connection: {ex.Message}");
+                await Task.Delay(s_acceptRetryDelay, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
 
-            JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
+            if (RefusalOf(socket) is { } refusal)
+            {
+                Log(refusal);
+                socket.Dispose();
+                continue;
+            }
+
+            BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), _limits.MaxRequestBytes, "monitor client");
+            JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget<IMonitor>(this, null);
+            MonitorConnection connection = new(rpc, stream);
             lock (_connections)
             {
                 if (_stop.IsCancellationRequested)
@@ -265,21 +297,92 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                     return;
                 }
 
-                _connections.Add(rpc);
-            }
-
-            rpc.StartListening();
-            _ = rpc.Completion.ContinueWith(
-                _ =>
+                if (_connections.Count >= _limits.MaxClients)
                 {
-                    lock (_connections)
+                    if (!_announcedFull)
                     {
-                        _connections.Remove(rpc);
+                        _announcedFull = true;
+                        Log($"monitor refuses connections: {_limits.MaxClients} clients are connected, the limit (idle ones are closed after {_limits.IdleTimeout.TotalSeconds:0.#} s)");
                     }
 
                     rpc.Dispose();
-                },
-                TaskScheduler.Default);
+                    continue;
+                }
+
+                _connections.Add(connection);
+            }
+
+            rpc.StartListening();
+            _ = rpc.Completion.ContinueWith(_ => Close(connection), TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Closes clients that completed no request within the idle timeout.</summary>
+    private async Task SweepIdleAsync()
+    {
+        using PeriodicTimer timer = new(TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, _limits.IdleTimeout.Ticks / 4)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                MonitorConnection[] idle;
+                lock (_connections)
+                {
+                    idle = [.. _connections.Where(c => c.Stream.SinceLastCompleteRequest > _limits.IdleTimeout)];
+                }
+
+                foreach (MonitorConnection connection in idle)
+                {
+                    Close(connection);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The monitor is stopping.
+        }
+    }
+
+    private void Close(MonitorConnection connection)
+    {
+        lock (_connections)
+        {
+            _connections.Remove(connection);
+            if (_connections.Count < _limits.MaxClients)
+            {
+                _announcedFull = false;
+            }
+        }
+
+        if (connection.Stream.Violation is { } why)
+        {
+            Log($"monitor closed a client that {why}");
+        }
+
+        connection.Rpc.Dispose();
+    }
+
+    /// <summary>One connected monitor client.</summary>
+    private sealed record MonitorConnection(JsonRpc Rpc, BoundedMessageStream Stream);
+
+    /// <summary>Why the peer of <paramref name="socket"/> may not use the monitor, or null if it may.</summary>
+    private static string? RefusalOf(Socket socket)
+    {
+        try
+        {
+            return PeerCredentials.Of(socket).RefusalBy(UnixFileStatus.CurrentUserId);
+        }
+        catch (SocketException ex)
+        {
+            return $"refused a monitor connection whose peer cannot be identified: {ex.Message}";
+        }
+    }
+
+    private void Log(string message)
+    {
+        lock (_log)
+        {
+            _log.WriteLine($"splitemu: machine '{_hooks.Profile.Name}': {message}");
         }
     }
 

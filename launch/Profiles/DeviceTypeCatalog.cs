@@ -32,7 +32,7 @@ public static class DeviceTypeCatalog
     public static readonly DeviceTypeInfo Piix3Isa = new("piix3-isa", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []);
 
     /// <summary>The PIIX3 IDE controller, function 00:01.1: two legacy channels at fixed ports 0x1F0-0x1F7/0x3F6 (IRQ 14) and 0x170-0x177/0x376 (IRQ 15), bus-master DMA at BAR4 (placed by the firmware); config keys name raw disk images.</summary>
-    public static readonly DeviceTypeInfo Piix3Ide = new("piix3-ide", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: s_ideDisks) { FileKeys = s_ideDisks, BusMaster = true, FixedPorts = [new(0x1F0, 8), new(0x3F6, 1), new(0x170, 8), new(0x376, 1)], FixedIrqs = [14, 15] };
+    public static readonly DeviceTypeInfo Piix3Ide = new("piix3-ide", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: s_ideDisks) { FileKeys = s_ideDisks, DiskSectorBytes = 512, BusMaster = true, FixedPorts = [new(0x1F0, 8), new(0x3F6, 1), new(0x170, 8), new(0x376, 1)], FixedIrqs = [14, 15] };
 
     /// <summary>The 8254 interval timer: 4 ports at <c>io</c> (default 0x40) plus fixed port 0x61 (speaker and timer 2 gate); drives IRQ 0 itself.</summary>
     public static readonly DeviceTypeInfo I8254 = new("i8254", PortCount: 4, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { DefaultIo = 0x40, FixedPorts = [new(0x61, 1)], FixedIrqs = [0] };

@@ -22,6 +22,12 @@ public sealed record DeviceTypeInfo(
     /// </summary>
     public IReadOnlyList<string> FileKeys { get; init; } = [];
 
+    /// <summary>
+    /// Set when the <see cref="FileKeys"/> files are raw disk images: each must be a positive multiple of this many
+    /// bytes (whole sectors), checked at validation rather than when the device process opens it.
+    /// </summary>
+    public int? DiskSectorBytes { get; init; }
+
     /// <summary>True when the device does DMA into guest RAM: the launcher maps guest memory into its process only for these.</summary>
     public bool BusMaster { get; init; }
 

@@ -1,3 +1,4 @@
+using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.Launch.Profiles;
@@ -42,6 +43,14 @@ internal sealed class ProfileChainReader(string splitemuDirectory, string workin
             if (!info.Exists)
             {
                 errors.Add(FileError($"profile {display} not found; expected a path to a JSON profile"));
+                return null;
+            }
+
+            // The profile on the command line may be a pipe (`<(jq ...)`), but an extended one is a file the
+            // profile names: a FIFO there would block the read forever, a device would never end.
+            if (referencedAt is not null && UnixFileStatus.Of(fullPath) is { Kind: not UnixFileKind.Regular } status)
+            {
+                errors.Add(FileError($"profile {display} is {status.KindWithArticle}, not a regular file; expected a JSON profile file"));
                 return null;
             }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.Launch.Profiles;
@@ -172,13 +173,33 @@ internal sealed partial class ProfileValidator
 
         try
         {
-            return new FileInfo(fullPath).Length;
+            // A FIFO or a device (/dev/zero) has no size to check and may never end, or block the reader forever.
+            UnixFileStatus status = UnixFileStatus.Of(fullPath);
+            if (status.Kind != UnixFileKind.Regular)
+            {
+                Report(jsonPath, $"{noun} '{written}' is {status.KindWithArticle} ({ProfilePaths.Display(fullPath, _workingDirectory)}), not a regular file; expected {expectedKind}");
+                return null;
+            }
+
+            return status.Size;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Report(jsonPath, $"{noun} '{written}' cannot be read ({e.Message}); expected a readable file");
             return null;
         }
+    }
+
+    /// <summary>A disk image of a type with <see cref="DeviceTypeInfo.DiskSectorBytes"/> must hold one or more whole sectors.</summary>
+    private bool HasWholeSectors(DeviceTypeInfo type, string jsonPath, string written, long length)
+    {
+        if (type.DiskSectorBytes is not { } sector || (length > 0 && length % sector == 0))
+        {
+            return true;
+        }
+
+        Report(jsonPath, $"disk image '{written}' is {length} bytes; expected a positive multiple of {sector} bytes (whole sectors)");
+        return false;
     }
 
     private void CheckCpu(CpuConfig cpu, ulong? ramBytes, bool hasFirmware, bool hasKernel)
@@ -363,7 +384,9 @@ internal sealed partial class ProfileValidator
                 continue;
             }
 
-            if (ResolveFile(written, keyPath, splitemuDirectory) is { } fullPath && FileLength(fullPath, keyPath, written, "file", "a file") is not null)
+            if (ResolveFile(written, keyPath, splitemuDirectory) is { } fullPath
+                && FileLength(fullPath, keyPath, written, "file", "a file") is { } length
+                && HasWholeSectors(type, keyPath, written, length))
             {
                 files[(index, key)] = fullPath;
             }

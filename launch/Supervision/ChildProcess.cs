@@ -19,9 +19,18 @@ public sealed class ChildProcess : IAsyncDisposable
     private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>Lines of output kept per child.</summary>
-    private const int KeptLines = 200;
+    public const int KeptLines = 200;
+
+    /// <summary>
+    /// Largest control message a child may send (headers and body). Device output comes in batches of at most
+    /// 16 KiB; replies about the machine (regions, stats) are a few KiB.
+    /// </summary>
+    public const int MaxMessageBytes = 4 * 1024 * 1024;
 
     private readonly Queue<string> _lastLines = new();
+
+    /// <summary>Completes when both output streams reached their end (the child exited).</summary>
+    private Task _outputRead = Task.CompletedTask;
     private readonly string _socketPath;
 
     private ChildProcess(string label, Process process, JsonRpc rpc, string socketPath)
@@ -98,7 +107,9 @@ public sealed class ChildProcess : IAsyncDisposable
             }
 
             Socket socket = await accept.ConfigureAwait(false);
-            JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
+            // A child is not trusted: a message larger than any it sends legitimately ends its connection.
+            BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), MaxMessageBytes, $"{label} (pid {process.Id})");
+            JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget<ILaunchCallbacks>(callbacks, null);
             child = new ChildProcess(label, process, rpc, socketPath);
             child.CaptureOutput(log);
@@ -158,20 +169,18 @@ public sealed class ChildProcess : IAsyncDisposable
             }
         }
 
+        // The readers end with the child's output; a grandchild that inherited it must not hold the launcher.
+        await _outputRead.WaitAsync(s_drainTimeout).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         Process.Dispose();
         File.Delete(_socketPath);
     }
 
     private void CaptureOutput(TextWriter log)
     {
-        DataReceivedEventHandler handler = (_, e) =>
+        int pid = Process.Id;
+        void Keep(string text)
         {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            string line = $"[{Label} pid {Process.Id}] {e.Data}";
+            string line = $"[{Label} pid {pid}] {text}";
             lock (_lastLines)
             {
                 if (_lastLines.Count == KeptLines)
@@ -186,24 +195,33 @@ public sealed class ChildProcess : IAsyncDisposable
             {
                 log.WriteLine(line);
             }
-        };
-        Process.OutputDataReceived += handler;
-        Process.ErrorDataReceived += handler;
-        Process.BeginOutputReadLine();
-        Process.BeginErrorReadLine();
+        }
+
+        _outputRead = Task.WhenAll(
+            Task.Run(() => BoundedLineReader.ReadLinesAsync(Process.StandardOutput.BaseStream, Keep)),
+            Task.Run(() => BoundedLineReader.ReadLinesAsync(Process.StandardError.BaseStream, Keep)));
     }
 
+    /// <summary>What a child that failed to start wrote, at most <see cref="BoundedLineReader.MaxLineBytes"/> characters.</summary>
     private static async Task<string> ReadBrieflyAsync(StreamReader reader)
     {
         using CancellationTokenSource limit = new(TimeSpan.FromSeconds(1));
+        char[] buffer = new char[BoundedLineReader.MaxLineBytes];
+        int length = 0;
         try
         {
-            return await reader.ReadToEndAsync(limit.Token).ConfigureAwait(false);
+            int read;
+            while (length < buffer.Length && (read = await reader.ReadAsync(buffer.AsMemory(length), limit.Token).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+            }
         }
         catch (OperationCanceledException)
         {
-            return "";
+            // Keep what came in time.
         }
+
+        return new string(buffer, 0, length);
     }
 
     private static void KillQuietly(Process process)

@@ -15,6 +15,9 @@ public static class HostExecutables
     /// util-linux's setsid(1): runs a program in a session (and so a process group) of its own. Started by .NET,
     /// a child is never a group leader, so setsid execs the program in place: the process id stays the child's.
     /// </summary>
+    /// <summary>The .NET runtime switch for its diagnostic IPC server and debugger transport.</summary>
+    public const string DiagnosticsVariable = "DOTNET_EnableDiagnostics";
+
     private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
     /// <summary>
@@ -54,6 +57,10 @@ public static class HostExecutables
             info.ArgumentList.Add(argument);
         }
 
+        // The .NET runtime's diagnostic IPC socket (dotnet-diagnostic-PID-*-socket) and debugger pipes
+        // (clr-debug-pipe-PID-*-in/out) live in /tmp and are removed only on a clean exit: every killed child
+        // would leave three files behind. Turn both off, unless the user asked for them (to trace a child).
+        info.Environment.TryAdd(DiagnosticsVariable, "0");
         return info;
     }
 }

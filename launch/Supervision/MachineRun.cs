@@ -364,7 +364,7 @@ public sealed class MachineRun : IAsyncDisposable
     {
         try
         {
-            device.DeadOutput.AddRange(dead.LastLines);
+            device.KeepDeadOutput(dead.LastLines);
             string? killedBy = await ControlDeadline.CallAsync(_cpuControl!.DeviceProcessExitedAsync(device.Key, CancellationToken.None), _cpu!, "device-process-exited").ConfigureAwait(false);
             if (device.KillAsked == dead)
             {
@@ -405,7 +405,7 @@ public sealed class MachineRun : IAsyncDisposable
                     _log.WriteLine($"splitemu: restarting device process '{device.Key}' failed: {ex.Message}");
                     if (device.Child is { } failed && failed.Process.HasExited)
                     {
-                        device.DeadOutput.AddRange(failed.LastLines);
+                        device.KeepDeadOutput(failed.LastLines);
                     }
                 }
             }
@@ -848,8 +848,18 @@ public sealed class MachineRun : IAsyncDisposable
         /// <summary>Why restarting was given up, or null.</summary>
         public string? GaveUp { get; set; }
 
-        /// <summary>What crashed incarnations printed last (kept for the report).</summary>
+        /// <summary>What crashed incarnations printed last (kept for the report; the last <see cref="ChildProcess.KeptLines"/> lines).</summary>
         public List<string> DeadOutput { get; } = [];
+
+        /// <summary>Adds a dead incarnation's last lines; a campaign of many crashes keeps only the newest.</summary>
+        public void KeepDeadOutput(IReadOnlyList<string> lines)
+        {
+            DeadOutput.AddRange(lines);
+            if (DeadOutput.Count > ChildProcess.KeptLines)
+            {
+                DeadOutput.RemoveRange(0, DeadOutput.Count - ChildProcess.KeptLines);
+            }
+        }
     }
 
     /// <summary>One restart as the launcher saw it (Stopwatch timestamps).</summary>

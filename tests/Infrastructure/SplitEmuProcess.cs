@@ -58,6 +58,10 @@ public sealed class SplitEmuProcess : IDisposable
     /// <summary>Starts splitemu with <paramref name="arguments"/>.</summary>
     public static SplitEmuProcess Start(params string[] arguments) => Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments);
 
+    /// <summary>Starts splitemu with <paramref name="arguments"/> and these variables added to its environment.</summary>
+    public static SplitEmuProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments, environment);
+
     /// <summary>
     /// Starts splitemu as the leader of a session and process group of its own, as a shell starts a foreground
     /// job: <see cref="SignalProcessGroup"/> then does what the terminal does on Ctrl-C.
@@ -65,7 +69,7 @@ public sealed class SplitEmuProcess : IDisposable
     public static SplitEmuProcess StartAsProcessGroupLeader(params string[] arguments) =>
         Start("/usr/bin/setsid", [Path.Combine(AppContext.BaseDirectory, "splitemu"), .. arguments]);
 
-    private static SplitEmuProcess Start(string program, string[] arguments)
+    private static SplitEmuProcess Start(string program, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         ProcessStartInfo info = new(program)
         {
@@ -77,6 +81,11 @@ public sealed class SplitEmuProcess : IDisposable
         foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         return new SplitEmuProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start splitemu"));

@@ -19,16 +19,19 @@ public sealed partial class MonitoredMachine : IDisposable
     /// Starts the machine, named <paramref name="name"/> (default: a fresh unique name), and waits for its monitor
     /// socket, named <paramref name="monitorName"/> (default: the machine's name). With
     /// <paramref name="processGroupLeader"/>, the launcher leads a process group of its own, as a shell's
-    /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>).
+    /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>); <paramref name="environment"/>
+    /// adds variables to the launcher's environment.
     /// </summary>
-    public MonitoredMachine(string? name = null, string? monitorName = null, bool processGroupLeader = false)
+    public MonitoredMachine(string? name = null, string? monitorName = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         Name = name ?? UniqueName();
         MonitorName = monitorName ?? Name;
         ReportPath = _folder.File("report.json");
         string profile = TestMachines.WriteProfile(_folder, TestMachines.SpinForever);
         string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath];
-        Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments) : SplitEmuProcess.Start(arguments);
+        Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments)
+            : environment is not null ? SplitEmuProcess.StartWithEnvironment(environment, arguments)
+            : SplitEmuProcess.Start(arguments);
         SocketPath = MonitorPaths.SocketFor(MonitorName);
         if (!ProcessTable.WaitUntil(() => File.Exists(SocketPath) || !ProcessTable.IsAlive(Run.ProcessId), s_startTimeout) || !File.Exists(SocketPath))
         {

@@ -61,7 +61,13 @@ public sealed class BadProfileCorpusTests
         { "group-missing.json", ["group-missing.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group"] },
         { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
         { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
-        { "ide-disk-missing.json", ["ide-disk-missing.json:31:9: $.devices[2].config.primary-master: file 'no-disk.img' not found at no-disk.img; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)"] },
+        {
+            "ide-disk-missing.json",
+            [
+                "ide-disk-missing.json:31:9: $.devices[2].config.primary-master: file 'no-disk.img' not found at no-disk.img; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)",
+                "ide-disk-missing.json:32:9: $.devices[2].config.secondary-master: disk image 'tiny.bin' is 16 bytes; expected a positive multiple of 512 bytes (whole sectors)",
+            ]
+        },
         { "inline-only-isolated.json", ["inline-only-isolated.json:30:7: $.devices[2].placement: device type i8259 runs only in the CPU process (interrupt delivery is the CPU's); expected placement inline, or leave placement out"] },
         { "invalid-device-id.json", ["invalid-device-id.json:27:7: $.devices[1].id: 'debug exit' is not a valid device id; expected 1-64 letters, digits, '_' or '-', starting with a letter"] },
         { "io-on-fixed-port-device.json", ["io-on-fixed-port-device.json:30:7: $.devices[2].io: device type i440fx has only fixed I/O ports (0xcf8-0xcff); remove io"] },
