@@ -26,6 +26,6 @@ public sealed partial class FastTierTests
         Assert.True(unmarked.Length == 0, $"these test files start processes but are in the fast tier; mark their classes [Trait(\"Category\", \"Slow\")]: {string.Join(", ", unmarked)}");
     }
 
-    [GeneratedRegex(@"SplitEmuProcess\.|IsolatedDeviceHarness\.|ChildProcess\.StartAsync|LinuxGuest\.|QemuReference\.|MonitoredMachine\.|DefaultMachineFixture")]
+    [GeneratedRegex(@"SplitEmuProcess\.|IsolatedDeviceHarness\.|ChildProcess\.StartAsync|LinuxGuest\.|QemuReference\.|MonitoredMachine\b|DefaultMachineFixture|Process\.Start\(")]
     private static partial Regex StartsProcesses();
 }

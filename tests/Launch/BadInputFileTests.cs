@@ -8,6 +8,7 @@ namespace SplitEmu.Tests.Launch;
 /// Files a profile names that are not plain files of a usable size are refused by `splitemu validate` and
 /// `splitemu run` before anything starts: exit 2, one line naming the field and the file, no stack trace.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class BadInputFileTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace SplitEmu.Tests.Launch;
 /// (<c>dotnet-diagnostic-PID-*-socket</c>) and debugger pipes (<c>clr-debug-pipe-PID-*</c>) are only removed on a
 /// clean exit, so the launcher starts its children with them turned off.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class ChildDiagnosticFilesTests
 {
     /// <summary>Bound for a crashed device process to be replaced (loaded test machine).</summary>

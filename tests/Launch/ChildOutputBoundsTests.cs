@@ -9,6 +9,7 @@ namespace SplitEmu.Tests.Launch;
 /// What a child writes cannot make the launcher hold unbounded memory: its output lines are cut at
 /// <see cref="BoundedLineReader.MaxLineBytes"/>, and its control messages are bounded like a monitor client's.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class ChildOutputBoundsTests
 {
     /// <summary>Length of the child's line without a newline: several times the limit.</summary>

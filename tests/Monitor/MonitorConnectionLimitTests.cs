@@ -10,6 +10,7 @@ namespace SplitEmu.Tests.Monitor;
 /// are closed at once, idle ones after the idle timeout, oversized requests at once; the machine keeps running
 /// and a proper client is served afterwards.
 /// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MonitorConnectionLimitTests
 {
     /// <summary>Connections opened beyond the limit.</summary>

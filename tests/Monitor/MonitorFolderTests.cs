@@ -10,6 +10,7 @@ namespace SplitEmu.Tests.Monitor;
 /// user could reach (wrong mode, a symbolic link) is refused with the reason, never used.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
 public sealed class MonitorFolderTests : IDisposable
 {
     /// <summary>Bound for a launcher to start and say that it runs without a monitor.</summary>
