@@ -78,6 +78,9 @@ public sealed partial class X86Cpu
             case Mnemonic.Bt: case Mnemonic.Bts: case Mnemonic.Btr: case Mnemonic.Btc:
                 ExecuteBitTest(ref d, size); break;
             case Mnemonic.Bsf: ExecuteBitScan(ref d, size, forward: true); break;
+            // No BMI1/LZCNT is claimed: as on a P6, the F3 prefix of TZCNT and LZCNT is ignored and they are BSF and BSR.
+            case Mnemonic.Tzcnt: ExecuteBitScan(ref d, size, forward: true); break;
+            case Mnemonic.Lzcnt: ExecuteBitScan(ref d, size, forward: false); break;
             case Mnemonic.Bsr: ExecuteBitScan(ref d, size, forward: false); break;
 
             // ---- stack ----
@@ -142,6 +145,11 @@ public sealed partial class X86Cpu
 
             // ---- processor control and system ----
             case Mnemonic.Nop: case Mnemonic.Pause: break;
+            // The 0F 18-1F hint space: prefetches, CET's ENDBR/RDSSP and reserved NOPs are NOPs on a part without
+            // those features, and their memory operand is never accessed.
+            case Mnemonic.Prefetchnta: case Mnemonic.Prefetcht0: case Mnemonic.Prefetcht1: case Mnemonic.Prefetcht2:
+            case Mnemonic.Endbr32: case Mnemonic.Endbr64: case Mnemonic.Rdsspd: case Mnemonic.Reservednop:
+                break;
             case Mnemonic.Wait: ExecuteWait(); break;
             case Mnemonic.Fxsave: case Mnemonic.Fxrstor: ExecuteFxsaveFxrstor(ref d); break;
             case Mnemonic.Hlt: ExecuteHlt(); break;

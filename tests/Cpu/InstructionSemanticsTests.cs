@@ -18,6 +18,17 @@ public sealed class InstructionSemanticsTests
 
     private static readonly Dictionary<string, Case> s_cases = new()
     {
+        ["tzcnt's encoding is bsf on a part without BMI1"] = new(a => { a.mov(ebx, 0x0000_0100); a.db(0xF3, 0x0F, 0xBC, 0xC3); }, 8, 0x100, 0, 0, ZF, 0),
+        ["lzcnt's encoding is bsr on a part without LZCNT"] = new(a => { a.mov(ebx, 0x00F0_0000); a.db(0xF3, 0x0F, 0xBD, 0xC3); }, 23, 0x00F0_0000, 0, 0, ZF, 0),
+        ["tzcnt's encoding of zero is bsf of zero: ZF set, destination kept"] = new(a => { a.mov(eax, 0x77); a.xor(ebx, ebx); a.db(0x66, 0xF3, 0x0F, 0xBC, 0xC3); }, 0x77, 0, 0, 0, ZF, ZF),
+        ["hint nops (prefetch, endbr32, reserved 0F 19) do nothing and touch no memory"] = new(a =>
+        {
+            a.mov(ebx, 0xFFFF_FFF0); // far outside RAM: an access would fault
+            a.db(0x0F, 0x18, 0x03);       // prefetchnta [ebx]
+            a.db(0xF3, 0x0F, 0x1E, 0xFB); // endbr32
+            a.db(0x0F, 0x19, 0x03);       // reserved nop [ebx]
+            a.mov(ecx, 5);
+        }, 0, 0xFFFF_FFF0, 5, 0),
         ["bsf finds the lowest set bit"] = new(a => { a.mov(ebx, 0x0000_0100); a.bsf(eax, ebx); }, 8, 0x100, 0, 0, ZF, 0),
         ["bsr finds the highest set bit"] = new(a => { a.mov(ebx, 0x00F0_0000); a.bsr(eax, ebx); }, 23, 0x00F0_0000, 0, 0, ZF, 0),
         ["bsf of zero sets ZF, keeps the destination"] = new(a => { a.mov(eax, 0x77); a.xor(ebx, ebx); a.bsf(eax, ebx); }, 0x77, 0, 0, 0, ZF, ZF),
