@@ -1,0 +1,133 @@
+using SplitEmu.CpuHost.Cpu;
+using SplitEmu.Tests.Cpu.Infrastructure;
+
+namespace SplitEmu.Tests.Cpu.Differential;
+
+/// <summary>
+/// SplitEmu and Unicorn side by side, in the same 32-bit flat ring 0 state: the same RAM contents (the first
+/// <see cref="SharedMemorySize"/> bytes), optionally the same identity-mapped page tables, and a register file
+/// (<see cref="Gpr"/>, <see cref="Eflags"/>) that is loaded into both before every instruction.
+/// </summary>
+/// <remarks>
+/// Layout (physical = linear): <see cref="ProtectedModeMachine"/>'s GDT, IDT, TSS, page tables and per-vector
+/// <c>hlt</c> handlers below 0xB000 (SplitEmu delivers exceptions through them; Unicorn reports them to a hook),
+/// the stack page at <see cref="StackLow"/>, two data pages at <see cref="DataBase"/> (below 64 KiB so 16-bit
+/// addressing reaches them, and two pages so accesses straddle a page boundary), and code slots from
+/// <see cref="CodeBase"/>.
+/// </remarks>
+internal sealed class DifferentialMachine : IDisposable
+{
+    public const uint StackLow = 0x8000;
+    public const uint StackHigh = 0x9000;
+    public const uint DataBase = 0xC000;
+    public const uint DataSize = 0x2000;
+    public const uint CodeBase = 0x10000;
+    public const uint CodeSlots = 0x1000;
+    public const uint CodeSlotSize = 16;
+    public const int SharedMemorySize = 0x20_0000;
+    /// <summary>The page table <see cref="ProtectedModeMachine.EnableIdentityPaging"/> fills (compared for A/D bits).</summary>
+    public const uint PageTable = (uint)ProtectedModeMachine.PageTable;
+
+    private readonly ProtectedModeMachine _splitEmu;
+    private readonly Unicorn _unicorn;
+
+    public DifferentialMachine(bool paging)
+    {
+        Paging = paging;
+        _splitEmu = new ProtectedModeMachine();
+        _unicorn = new Unicorn(SharedMemorySize);
+        if (paging)
+            _splitEmu.EnableIdentityPaging();
+        _splitEmu.Bus.Ram[..SharedMemorySize].CopyTo(_unicorn.Memory);
+        if (paging)
+        {
+            _unicorn.WriteRegister(Unicorn.RegCr3, (uint)ProtectedModeMachine.PageDirectory);
+            _unicorn.WriteRegister(Unicorn.RegCr0, _unicorn.ReadRegister(Unicorn.RegCr0) | 0x8000_0001);
+        }
+        _unicorn.SaveContext();
+    }
+
+    public bool Paging { get; }
+
+    /// <summary>The registers both CPUs start the next instruction from (EAX..EDI in ModRM order).</summary>
+    public uint[] Gpr { get; } = new uint[8];
+
+    public uint Eflags { get; set; } = EflagsBits.Reserved1;
+
+    public X86Cpu SplitEmu => _splitEmu.Cpu;
+
+    public Unicorn Unicorn => _unicorn;
+
+    public Span<byte> SplitEmuRam => _splitEmu.Bus.Ram[..SharedMemorySize];
+
+    public Span<byte> UnicornRam => _unicorn.Memory;
+
+    /// <summary>Writes a dword into both memories.</summary>
+    public void WriteMemory32(uint address, uint value)
+    {
+        BitConverter.TryWriteBytes(SplitEmuRam.Slice((int)address, 4), value);
+        BitConverter.TryWriteBytes(UnicornRam.Slice((int)address, 4), value);
+    }
+
+    /// <summary>Fills the data and stack pages of both memories with the same random bytes.</summary>
+    public void RandomizeMemory(Random rng)
+    {
+        Span<byte> data = SplitEmuRam.Slice((int)DataBase, (int)DataSize);
+        rng.NextBytes(data);
+        data.CopyTo(UnicornRam.Slice((int)DataBase, (int)DataSize));
+        Span<byte> stack = SplitEmuRam.Slice((int)StackLow, (int)(StackHigh - StackLow));
+        rng.NextBytes(stack);
+        stack.CopyTo(UnicornRam.Slice((int)StackLow, (int)(StackHigh - StackLow)));
+    }
+
+    /// <summary>Makes Unicorn's compared memory equal to SplitEmu's again (after a mismatch or an exception).</summary>
+    public void ResynchronizeMemory()
+    {
+        foreach ((uint start, uint length) in ComparedRegions)
+            SplitEmuRam.Slice((int)start, (int)length).CopyTo(UnicornRam.Slice((int)start, (int)length));
+    }
+
+    /// <summary>The memory compared after every instruction.</summary>
+    public IEnumerable<(uint Start, uint Length)> ComparedRegions
+    {
+        get
+        {
+            yield return (StackLow, StackHigh - StackLow);
+            yield return (DataBase, DataSize);
+            if (Paging)
+                yield return (PageTable, 0x1000);
+        }
+    }
+
+    /// <summary>Copies an instruction into code slot <paramref name="slot"/> of both machines; returns its address.</summary>
+    public uint LoadInstruction(uint slot, ReadOnlySpan<byte> bytes)
+    {
+        uint address = CodeBase + slot % CodeSlots * CodeSlotSize;
+        bytes.CopyTo(SplitEmuRam[(int)address..]);
+        bytes.CopyTo(UnicornRam[(int)address..]);
+        SplitEmu.InvalidateCode(address, bytes.Length);
+        _unicorn.InvalidateCode(address, CodeSlotSize);
+        return address;
+    }
+
+    /// <summary>Loads <see cref="Gpr"/>, <see cref="Eflags"/> and EIP into both CPUs.</summary>
+    public void LoadRegisters(uint eip)
+    {
+        ref CpuState s = ref SplitEmu.State;
+        for (int i = 0; i < 8; i++)
+        {
+            s.Gpr[i] = Gpr[i];
+            _unicorn.WriteRegister(Unicorn.GprIds[i], Gpr[i]);
+        }
+        s.Rip = eip;
+        s.Eflags = Eflags;
+        _unicorn.WriteRegister(Unicorn.RegEflags, Eflags);
+        _unicorn.WriteRegister(Unicorn.RegEip, eip);
+    }
+
+    public void Dispose()
+    {
+        _unicorn.Dispose();
+        _splitEmu.Dispose();
+    }
+}
