@@ -39,6 +39,11 @@ internal sealed class DifferentialMachine : IDisposable
         if (paging)
             _splitEmu.EnableIdentityPaging();
         _splitEmu.Bus.Ram[..SharedMemorySize].CopyTo(_unicorn.Memory);
+        // Unicorn's 32-bit mode starts with a 32-bit CS but a 16-bit stack (SS.B clear): load the data segments
+        // from the same GDT so SS is the flat 32-bit segment SplitEmu has.
+        _unicorn.WriteGdtr(ProtectedModeMachine.GdtBase, 0x4F);
+        foreach (int segment in (ReadOnlySpan<int>)[Unicorn.RegSs, Unicorn.RegDs, Unicorn.RegEs, Unicorn.RegFs, Unicorn.RegGs])
+            _unicorn.WriteRegister(segment, ProtectedModeMachine.KernelDataSelector);
         if (paging)
         {
             _unicorn.WriteRegister(Unicorn.RegCr3, (uint)ProtectedModeMachine.PageDirectory);

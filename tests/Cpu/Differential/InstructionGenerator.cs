@@ -44,7 +44,7 @@ internal sealed class InstructionGenerator
             RmKind.Any => _rng.Next(2) == 0,
             _ => false,
         };
-        if (t.Rm == RmKind.None)
+        if (t.Rm == RmKind.None && (t.Special & Special.AddressSizePrefix) == 0)
             addressSize16 = false;
         bool lockable = memory && (t.Special & Special.Lockable) != 0 && _rng.Next(8) == 0;
 
@@ -54,7 +54,7 @@ internal sealed class InstructionGenerator
             Emit(SegmentOverrides[_rng.Next(SegmentOverrides.Length)]);
         if (operandSize16)
             Emit(0x66);
-        if (memory && addressSize16)
+        if ((memory || t.Rm == RmKind.None) && addressSize16)
             Emit(0x67);
 
         PrepareOperands(machine, t, width, memory);
@@ -117,6 +117,11 @@ internal sealed class InstructionGenerator
         {
             uint image = RandomValue() & ~(EflagsTf | 0x0002_0000u); // never single-step, never VM
             machine.WriteMemory32((uint)machine.Gpr[4], image);
+        }
+        if ((s & Special.Return) != 0)
+        {
+            uint returnAddress = DifferentialMachine.CodeBase + (uint)_rng.Next(0x1_0000);
+            machine.WriteMemory32(machine.Gpr[4], width == 16 ? (uint)_rng.Next(0x1_0000) : returnAddress);
         }
         if ((s & Special.FramePointer) != 0)
             machine.Gpr[5] = DifferentialMachine.StackLow + 0x400 + (uint)_rng.Next(0x800);
@@ -181,6 +186,16 @@ internal sealed class InstructionGenerator
                     EmitWord((ushort)value);
                 else
                     EmitDword(value);
+                break;
+            case ImmKind.Relative8:
+                Emit((byte)_rng.Next(256));
+                break;
+            case ImmKind.Relative:
+                // Near the code (Unicorn translates the target before it stops), or anywhere below 64 KiB with 66h.
+                if (width == 16)
+                    EmitWord((ushort)_rng.Next(0x1_0000));
+                else
+                    EmitDword((uint)_rng.Next(-0x8000, 0x8000));
                 break;
             case ImmKind.Enter:
                 EmitWord((ushort)_rng.Next(0, 0x80));
@@ -367,7 +382,7 @@ internal sealed class InstructionGenerator
 
     private enum RmKind { None, Any, Register, Memory }
 
-    private enum ImmKind { None, Byte, Word, Full, Enter }
+    private enum ImmKind { None, Byte, Word, Full, Enter, Relative8, Relative }
 
     [Flags]
     private enum Special
@@ -388,6 +403,10 @@ internal sealed class InstructionGenerator
         Qword = 1 << 12,
         PopToMemory = 1 << 13,
         NonZeroImmediate = 1 << 14,
+        /// <summary>67h changes the instruction (LOOP/JCXZ count with CX).</summary>
+        AddressSizePrefix = 1 << 15,
+        /// <summary>RET: the stack holds a return address into the code area first.</summary>
+        Return = 1 << 16,
     }
 
     /// <summary>One instruction form. Width 0: 16 or 32 bits by the operand-size prefix; 8: byte form.</summary>
@@ -522,6 +541,20 @@ internal sealed class InstructionGenerator
         Add(new Template([0x9D], RmKind.None, -1, ImmKind.None, 0, Special.Popf), 2);
         Add(new Template([0xC8], RmKind.None, -1, ImmKind.Enter, 0, Special.FramePointer));
         Add(new Template([0xC9], RmKind.None, -1, ImmKind.None, 0, Special.FramePointer));
+
+        // Control transfers (relative targets stay in mapped memory; only EIP and the stack are compared).
+        for (int cc = 0; cc < 16; cc++)
+        {
+            Add(new Template([(byte)(0x70 + cc)], RmKind.None, -1, ImmKind.Relative8, 0));
+            Add(new Template([0x0F, (byte)(0x80 + cc)], RmKind.None, -1, ImmKind.Relative, 0));
+        }
+        foreach (byte op in new byte[] { 0xE0, 0xE1, 0xE2, 0xE3 })
+            Add(new Template([op], RmKind.None, -1, ImmKind.Relative8, 0, Special.AddressSizePrefix), 2);
+        Add(new Template([0xEB], RmKind.None, -1, ImmKind.Relative8, 0));
+        Add(new Template([0xE9], RmKind.None, -1, ImmKind.Relative, 0));
+        Add(new Template([0xE8], RmKind.None, -1, ImmKind.Relative, 0), 2);
+        Add(new Template([0xC3], RmKind.None, -1, ImmKind.None, 0, Special.Return), 2);
+        Add(new Template([0xC2], RmKind.None, -1, ImmKind.Word, 0, Special.Return), 2);
 
         // Strings, with and without REP (the string path picks prefixes and pointers).
         foreach (byte op in new byte[] { 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF })

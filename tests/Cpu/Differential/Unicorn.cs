@@ -24,6 +24,8 @@ public sealed unsafe partial class Unicorn : IDisposable
     // UC_X86_REG_*: the enum counts up from INVALID = 0 with a gap after EIP (EIZ).
     public const int RegEax = 19, RegEbp = 20, RegEbx = 21, RegEcx = 22, RegEdi = 23, RegEdx = 24, RegEflags = 25, RegEip = 26;
     public const int RegEsi = 29, RegEsp = 30;
+    public const int RegCs = 11, RegDs = 17, RegEs = 28, RegFs = 32, RegGs = 33, RegSs = 49;
+    public const int RegGdtr = 243;
     /// <summary>UC_X86_REG_CR0 and UC_X86_REG_CR3.</summary>
     public const int RegCr0 = 50, RegCr3 = 53;
 
@@ -80,6 +82,16 @@ public sealed unsafe partial class Unicorn : IDisposable
     {
         ulong wide = value;
         Check(uc_reg_write(_engine, id, &wide), "uc_reg_write");
+    }
+
+    /// <summary>Loads GDTR (a uc_x86_mmr: selector, base at offset 8, limit at 16, flags at 20; 24 bytes).</summary>
+    public void WriteGdtr(ulong baseAddress, uint limit)
+    {
+        byte* mmr = stackalloc byte[24];
+        new Span<byte>(mmr, 24).Clear();
+        *(ulong*)(mmr + 8) = baseAddress;
+        *(uint*)(mmr + 16) = limit;
+        Check(uc_reg_write(_engine, RegGdtr, mmr), "uc_reg_write(GDTR)");
     }
 
     /// <summary>
