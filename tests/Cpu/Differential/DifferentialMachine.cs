@@ -23,7 +23,16 @@ internal sealed class DifferentialMachine : IDisposable
     public const uint DataSize = 0x2000;
     public const uint CodeBase = 0x10000;
     public const uint CodeSlots = 0x1000;
-    public const uint CodeSlotSize = 16;
+    /// <summary>One instruction, then NOPs to the end of the slot (where short branches land).</summary>
+    public const uint CodeSlotSize = 32;
+    /// <summary>
+    /// A page of NOPs where far branches and returns land. Unicorn translates a taken branch's target before its
+    /// instruction count stops it, and translating random bytes can abort QEMU's code generator ("tcg fatal
+    /// error"), so every branch target holds known code. Below 64 KiB so 16-bit IPs reach it.
+    /// </summary>
+    public const uint LandingBase = 0xE000;
+    public const uint LandingSize = 0x1000;
+    public const byte Nop = 0x90;
     public const int SharedMemorySize = 0x20_0000;
     /// <summary>The page table <see cref="ProtectedModeMachine.EnableIdentityPaging"/> fills (compared for A/D bits).</summary>
     public const uint PageTable = (uint)ProtectedModeMachine.PageTable;
@@ -38,6 +47,8 @@ internal sealed class DifferentialMachine : IDisposable
         _unicorn = new Unicorn(SharedMemorySize);
         if (paging)
             _splitEmu.EnableIdentityPaging();
+        _splitEmu.Bus.Ram.Slice((int)LandingBase, (int)LandingSize).Fill(Nop);
+        _splitEmu.Bus.Ram.Slice((int)CodeBase, (int)(CodeSlots * CodeSlotSize)).Fill(Nop);
         _splitEmu.Bus.Ram[..SharedMemorySize].CopyTo(_unicorn.Memory);
         // Unicorn's 32-bit mode starts with a 32-bit CS but a 16-bit stack (SS.B clear): load the data segments
         // from the same GDT so SS is the flat 32-bit segment SplitEmu has.
@@ -107,13 +118,17 @@ internal sealed class DifferentialMachine : IDisposable
     /// <summary>Copies an instruction into code slot <paramref name="slot"/> of both machines; returns its address.</summary>
     public uint LoadInstruction(uint slot, ReadOnlySpan<byte> bytes)
     {
-        uint address = CodeBase + slot % CodeSlots * CodeSlotSize;
-        bytes.CopyTo(SplitEmuRam[(int)address..]);
-        bytes.CopyTo(UnicornRam[(int)address..]);
-        SplitEmu.InvalidateCode(address, bytes.Length);
+        uint address = SlotAddress(slot);
+        Span<byte> mine = SplitEmuRam.Slice((int)address, (int)CodeSlotSize);
+        mine.Fill(Nop);
+        bytes.CopyTo(mine);
+        mine.CopyTo(UnicornRam.Slice((int)address, (int)CodeSlotSize));
+        SplitEmu.InvalidateCode(address, (int)CodeSlotSize);
         _unicorn.InvalidateCode(address, CodeSlotSize);
         return address;
     }
+
+    public static uint SlotAddress(uint slot) => CodeBase + slot % CodeSlots * CodeSlotSize;
 
     /// <summary>Loads <see cref="Gpr"/>, <see cref="Eflags"/> and EIP into both CPUs.</summary>
     public void LoadRegisters(uint eip)

@@ -51,6 +51,8 @@ internal sealed class DifferentialRunner
     private readonly uint[] _before = new uint[8];
     private readonly byte[][] _memoryBefore;
     private readonly int _seed;
+    /// <summary>SPLITEMU_DIFF_TRACE=file: every instruction is written there before Unicorn runs it (for crashes inside the library).</summary>
+    private readonly StreamWriter? _trace;
 
     public DifferentialRunner(DifferentialMachine machine, int seed)
     {
@@ -59,6 +61,8 @@ internal sealed class DifferentialRunner
         _rng = new Random(seed);
         _generator = new InstructionGenerator(_rng);
         _decoder = Decoder.Create(32, _codeReader);
+        string? tracePath = Environment.GetEnvironmentVariable("SPLITEMU_DIFF_TRACE");
+        _trace = string.IsNullOrEmpty(tracePath) ? null : new StreamWriter(tracePath, append: true);
         _memoryBefore = machine.ComparedRegions.Select(r => new byte[r.Length]).ToArray();
     }
 
@@ -92,7 +96,7 @@ internal sealed class DifferentialRunner
         int length;
         while (true)
         {
-            length = _generator.Next(_machine, _bytes);
+            length = _generator.Next(_machine, _bytes, DifferentialMachine.SlotAddress((uint)n));
             _codeReader.Reset(_bytes.AsSpan(0, length));
             _decoder.IP = 0;
             _decoder.Decode(out instruction);
@@ -118,6 +122,11 @@ internal sealed class DifferentialRunner
         ref CpuState s = ref cpu.State;
         int splitVector = FaultVector(ref s, eip);
 
+        if (_trace is not null)
+        {
+            _trace.WriteLine($"{n} {Convert.ToHexString(_bytes, 0, length)} {Disassemble(instruction)}");
+            _trace.Flush();
+        }
         bool rep = instruction.HasRepPrefix || instruction.HasRepePrefix || instruction.HasRepnePrefix;
         int error = _machine.Unicorn.Step(eip, eip + (uint)length, rep ? RepIterationLimit : 1);
         int unicornVector = _machine.Unicorn.LastException;
@@ -238,8 +247,16 @@ internal sealed class DifferentialRunner
         int region = 0;
         foreach ((uint start, uint size) in _machine.ComparedRegions)
         {
-            _memoryBefore[region].CopyTo(_machine.SplitEmuRam.Slice((int)start, (int)size));
-            _memoryBefore[region].CopyTo(_machine.UnicornRam.Slice((int)start, (int)size));
+            if (_machine.Paging && start == DifferentialMachine.PageTable)
+            {
+                // Not rolled back: both TLBs may hold entries whose accessed/dirty bits are already set in memory.
+                _machine.SplitEmuRam.Slice((int)start, (int)size).CopyTo(_machine.UnicornRam.Slice((int)start, (int)size));
+            }
+            else
+            {
+                _memoryBefore[region].CopyTo(_machine.SplitEmuRam.Slice((int)start, (int)size));
+                _memoryBefore[region].CopyTo(_machine.UnicornRam.Slice((int)start, (int)size));
+            }
             region++;
         }
         ref CpuState s = ref _machine.SplitEmu.State;

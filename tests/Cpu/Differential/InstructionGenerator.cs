@@ -15,6 +15,8 @@ internal sealed class InstructionGenerator
     private readonly Random _rng;
     private readonly byte[] _buffer = new byte[MaxLength + 8];
     private int _length;
+    /// <summary>Where the instruction being made will run (relative branches are aimed from it).</summary>
+    private uint _eip;
 
     public InstructionGenerator(Random rng) => _rng = rng;
 
@@ -23,9 +25,10 @@ internal sealed class InstructionGenerator
     /// <paramref name="machine"/>'s registers and memory first where the instruction needs it.
     /// Returns 0 when it produced nothing usable (the caller tries again).
     /// </summary>
-    public int Next(DifferentialMachine machine, Span<byte> bytes)
+    public int Next(DifferentialMachine machine, Span<byte> bytes, uint eip)
     {
         _length = 0;
+        _eip = eip;
         Template t = Templates[_rng.Next(Templates.Length)];
         KeepStackInBounds(machine);
 
@@ -120,8 +123,8 @@ internal sealed class InstructionGenerator
         }
         if ((s & Special.Return) != 0)
         {
-            uint returnAddress = DifferentialMachine.CodeBase + (uint)_rng.Next(0x1_0000);
-            machine.WriteMemory32(machine.Gpr[4], width == 16 ? (uint)_rng.Next(0x1_0000) : returnAddress);
+            uint returnAddress = DifferentialMachine.LandingBase + (uint)_rng.Next((int)DifferentialMachine.LandingSize);
+            machine.WriteMemory32(machine.Gpr[4], returnAddress);
         }
         if ((s & Special.FramePointer) != 0)
             machine.Gpr[5] = DifferentialMachine.StackLow + 0x400 + (uint)_rng.Next(0x800);
@@ -188,15 +191,26 @@ internal sealed class InstructionGenerator
                     EmitDword(value);
                 break;
             case ImmKind.Relative8:
-                Emit((byte)_rng.Next(256));
+            {
+                // Into this slot's NOP padding (every branch target must be known code, see LandingBase).
+                uint next = _eip + (uint)_length + 1;
+                uint slotEnd = _eip + DifferentialMachine.CodeSlotSize;
+                Emit((byte)_rng.Next(0, (int)(slotEnd - next)));
                 break;
+            }
             case ImmKind.Relative:
-                // Near the code (Unicorn translates the target before it stops), or anywhere below 64 KiB with 66h.
+            {
+                int size = width == 16 ? 2 : 4;
+                uint next = _eip + (uint)(_length + size);
+                uint target = _rng.Next(2) == 0 && width == 32
+                    ? next + (uint)_rng.Next(0, (int)(_eip + DifferentialMachine.CodeSlotSize - next))
+                    : DifferentialMachine.LandingBase + (uint)_rng.Next((int)DifferentialMachine.LandingSize);
                 if (width == 16)
-                    EmitWord((ushort)_rng.Next(0x1_0000));
+                    EmitWord((ushort)(target - next));
                 else
-                    EmitDword((uint)_rng.Next(-0x8000, 0x8000));
+                    EmitDword(target - next);
                 break;
+            }
             case ImmKind.Enter:
                 EmitWord((ushort)_rng.Next(0, 0x80));
                 Emit((byte)(_rng.Next(4) == 0 ? _rng.Next(0, 256) : _rng.Next(0, 4)));
@@ -545,12 +559,12 @@ internal sealed class InstructionGenerator
         // Control transfers (relative targets stay in mapped memory; only EIP and the stack are compared).
         for (int cc = 0; cc < 16; cc++)
         {
-            Add(new Template([(byte)(0x70 + cc)], RmKind.None, -1, ImmKind.Relative8, 0));
+            Add(new Template([(byte)(0x70 + cc)], RmKind.None, -1, ImmKind.Relative8, 0, Special.NoOperandSizePrefix));
             Add(new Template([0x0F, (byte)(0x80 + cc)], RmKind.None, -1, ImmKind.Relative, 0));
         }
         foreach (byte op in new byte[] { 0xE0, 0xE1, 0xE2, 0xE3 })
-            Add(new Template([op], RmKind.None, -1, ImmKind.Relative8, 0, Special.AddressSizePrefix), 2);
-        Add(new Template([0xEB], RmKind.None, -1, ImmKind.Relative8, 0));
+            Add(new Template([op], RmKind.None, -1, ImmKind.Relative8, 0, Special.AddressSizePrefix | Special.NoOperandSizePrefix), 2);
+        Add(new Template([0xEB], RmKind.None, -1, ImmKind.Relative8, 0, Special.NoOperandSizePrefix));
         Add(new Template([0xE9], RmKind.None, -1, ImmKind.Relative, 0));
         Add(new Template([0xE8], RmKind.None, -1, ImmKind.Relative, 0), 2);
         Add(new Template([0xC3], RmKind.None, -1, ImmKind.None, 0, Special.Return), 2);
