@@ -46,6 +46,24 @@ public sealed class DifferentialCpuTests
     }
 
     [Fact]
+    public void Runner_ReportsAReproducer_WhenUnicornDisagrees()
+    {
+        const long count = 200; // enough for instructions that complete without an exception
+        using var machine = new DifferentialMachine(paging: false);
+        var runner = new DifferentialRunner(machine, seed: 7)
+        {
+            AfterUnicornStep = uc => uc.WriteRegister(Unicorn.RegEbx, uc.ReadRegister(Unicorn.RegEbx) ^ 0x100),
+        };
+
+        DifferentialReport report = runner.Run(count);
+
+        Assert.True(report.MismatchCount > count / 2, $"{report.MismatchCount} mismatches");
+        Assert.Contains("bytes: ", report.Mismatches[0]);
+        Assert.Contains("before: EAX=", report.Mismatches[0]);
+        Assert.Contains("EBX: splitemu", report.Mismatches[0]);
+    }
+
+    [Fact]
     public void Unicorn_IsLoadable()
     {
         // Fails (never skips) with the install hint when libunicorn2 is missing.

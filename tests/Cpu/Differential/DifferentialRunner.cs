@@ -66,6 +66,9 @@ internal sealed class DifferentialRunner
         _memoryBefore = machine.ComparedRegions.Select(r => new byte[r.Length]).ToArray();
     }
 
+    /// <summary>Called after each Unicorn step; the harness's own test uses it to plant a difference.</summary>
+    public Action<Unicorn>? AfterUnicornStep { get; set; }
+
     public DifferentialReport Run(long count)
     {
         var report = new DifferentialReport();
@@ -129,6 +132,7 @@ internal sealed class DifferentialRunner
         }
         bool rep = instruction.HasRepPrefix || instruction.HasRepePrefix || instruction.HasRepnePrefix;
         int error = _machine.Unicorn.Step(eip, eip + (uint)length, rep ? RepIterationLimit : 1);
+        AfterUnicornStep?.Invoke(_machine.Unicorn);
         int unicornVector = _machine.Unicorn.LastException;
         if (unicornVector < 0 && error == UcErrInsnInvalid)
             unicornVector = ExceptionVector.InvalidOpcode;
