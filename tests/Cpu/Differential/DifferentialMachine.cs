@@ -22,7 +22,7 @@ internal sealed class DifferentialMachine : IDisposable
     public const uint DataBase = 0xC000;
     public const uint DataSize = 0x2000;
     public const uint CodeBase = 0x10000;
-    public const uint CodeSlots = 0x1000;
+    public const uint CodeSlots = 0x4000;
     /// <summary>One instruction, then NOPs to the end of the slot (where short branches land).</summary>
     public const uint CodeSlotSize = 32;
     /// <summary>
@@ -124,7 +124,11 @@ internal sealed class DifferentialMachine : IDisposable
         bytes.CopyTo(mine);
         mine.CopyTo(UnicornRam.Slice((int)address, (int)CodeSlotSize));
         SplitEmu.InvalidateCode(address, (int)CodeSlotSize);
-        _unicorn.InvalidateCode(address, CodeSlotSize);
+        // Each slot is used once per round, and no translation starts inside a slot before it is loaded (branches
+        // land in their own slot's padding or the landing page), so Unicorn's translations only go stale when the
+        // slots wrap: one flush per round instead of an invalidation per instruction.
+        if (slot % CodeSlots == 0 && slot != 0)
+            _unicorn.FlushCode();
         return address;
     }
 

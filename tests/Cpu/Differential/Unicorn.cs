@@ -129,6 +129,14 @@ public sealed unsafe partial class Unicorn : IDisposable
     /// </summary>
     public void RestoreContext() => Check(uc_context_restore(_engine, _context), "uc_context_restore");
 
+    /// <summary>Drops all translated code (UC_CTL_TB_FLUSH).</summary>
+    public void FlushCode()
+    {
+        // UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0): type 10, no arguments, write at bit 30.
+        const int control = 10 | (1 << 30);
+        Check(uc_ctl(_engine, control, 0, 0), "uc_ctl(TB_FLUSH)");
+    }
+
     public static string ErrorText(int code) => Marshal.PtrToStringUTF8(uc_strerror(code)) ?? code.ToString();
 
     public void Dispose()
