@@ -37,6 +37,7 @@ public sealed class DifferentialCpuTests
         _output.WriteLine($"seed {seed}, paging {(paging ? "on" : "off")}: {report.Instructions} instructions in {clock.Elapsed.TotalSeconds:F1} s "
                           + $"({cpu.TotalSeconds:F1} s CPU), {report.Exceptions} exceptions, {report.UndefinedResults} with undefined results, "
                           + $"{report.MismatchCount} mismatches");
+        _output.WriteLine($"  mnemonics run: {report.ByMnemonic.Count(c => c > 0)}");
         foreach ((string name, long excluded) in report.Excluded)
             _output.WriteLine($"  excluded ({name}): {excluded}");
         foreach (string m in report.Mismatches)

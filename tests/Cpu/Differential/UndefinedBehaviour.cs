@@ -49,11 +49,8 @@ internal static class UndefinedBehaviour
                     flags |= EflagsBits.OF;
                 break;
             }
-            case Mnemonic.Bsf:
-            case Mnemonic.Bsr:
-                // SDM BSF/BSR: a zero source leaves the destination undefined. The caller cannot tell the source
-                // value cheaply for memory operands, so the ZF result decides (see DifferentialRunner).
-                break;
+            // BSF/BSR with a zero source: the SDM leaves the destination undefined, but Intel and AMD parts leave it
+            // unchanged, and so do SplitEmu and Unicorn, so it stays compared.
         }
         return new Mask(flags, ResultUndefined: false);
     }
