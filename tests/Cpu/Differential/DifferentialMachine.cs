@@ -121,6 +121,10 @@ internal sealed class DifferentialMachine : IDisposable
         uint address = SlotAddress(slot);
         Span<byte> mine = SplitEmuRam.Slice((int)address, (int)CodeSlotSize);
         mine.Fill(Nop);
+        // JMP $ at the end of the slot: Unicorn's translation blocks stop there instead of running on through
+        // the following slots (most of its time per step is translation).
+        mine[^2] = 0xEB;
+        mine[^1] = 0xFE;
         bytes.CopyTo(mine);
         mine.CopyTo(UnicornRam.Slice((int)address, (int)CodeSlotSize));
         SplitEmu.InvalidateCode(address, (int)CodeSlotSize);

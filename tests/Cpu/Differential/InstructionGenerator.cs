@@ -194,7 +194,7 @@ internal sealed class InstructionGenerator
             {
                 // Into this slot's NOP padding (every branch target must be known code, see LandingBase).
                 uint next = _eip + (uint)_length + 1;
-                uint slotEnd = _eip + DifferentialMachine.CodeSlotSize;
+                uint slotEnd = _eip + DifferentialMachine.CodeSlotSize - 2; // before the slot's closing JMP $
                 Emit((byte)_rng.Next(0, (int)(slotEnd - next)));
                 break;
             }
@@ -203,7 +203,7 @@ internal sealed class InstructionGenerator
                 int size = width == 16 ? 2 : 4;
                 uint next = _eip + (uint)(_length + size);
                 uint target = _rng.Next(2) == 0 && width == 32
-                    ? next + (uint)_rng.Next(0, (int)(_eip + DifferentialMachine.CodeSlotSize - next))
+                    ? next + (uint)_rng.Next(0, (int)(_eip + DifferentialMachine.CodeSlotSize - 2 - next))
                     : DifferentialMachine.LandingBase + (uint)_rng.Next((int)DifferentialMachine.LandingSize);
                 if (width == 16)
                     EmitWord((ushort)(target - next));
