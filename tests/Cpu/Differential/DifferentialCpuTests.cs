@@ -8,6 +8,7 @@ namespace SplitEmu.Tests.Cpu.Differential;
 /// fixed seeds; <c>SPLITEMU_DIFF_SEED</c> (a number or <c>random</c>) and <c>SPLITEMU_DIFF_COUNT</c> (instructions
 /// per case) run a longer campaign locally.
 /// </summary>
+[Trait("Category", "Slow")] // 200,000 instructions on two CPUs (~10-20 s): not in the fast tier
 public sealed class DifferentialCpuTests
 {
     /// <summary>Instructions per case in CI: 4 cases, 200,000 instructions in all.</summary>
