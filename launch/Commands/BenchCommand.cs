@@ -63,6 +63,9 @@ public static class BenchCommand
             long count = Math.Max(1_000, result.GetValue(instructions));
             CpuHost.Cpu.Benchmarks.BenchResult best = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunComputeLoop(count)).MaxBy(r => r.Mips);
             Console.Out.WriteLine($"splitemu bench cpu: best of 5: {best}");
+            CpuHost.Cpu.Benchmarks.BenchResult x87 = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunX87Kernel(count)).MaxBy(r => r.Mips);
+            int fpu = CpuHost.Cpu.Benchmarks.CpuBenchmark.X87KernelFpuInstructions, all = CpuHost.Cpu.Benchmarks.CpuBenchmark.X87KernelInstructions;
+            Console.Out.WriteLine($"splitemu bench cpu: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): best of 5: {x87}");
             return 0;
         });
 

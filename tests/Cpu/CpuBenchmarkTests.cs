@@ -14,4 +14,13 @@ public sealed class CpuBenchmarkTests
         Assert.True(result.Mips > 0);
         Assert.True(result.NativeBaselineMips > 0);
     }
+
+    [Fact]
+    public void RunX87Kernel_ShortRun_RetiresInstructionsWithoutFaulting()
+    {
+        BenchResult result = CpuBenchmark.RunX87Kernel(instructions: 100_000);
+
+        Assert.True(result.Instructions >= 100_000 / 5 - 10, $"the kernel stopped early after {result.Instructions} instructions (a fault?)");
+        Assert.True(result.NativeBaselineMips > 0);
+    }
 }

@@ -34,15 +34,37 @@ public static class CpuBenchmark
     /// <summary>Timed rounds; the fastest is reported.</summary>
     private const int Rounds = 5;
 
+    /// <summary>Instructions in one iteration of the x87 kernel, and how many of them are x87 instructions.</summary>
+    public const int X87KernelInstructions = 8, X87KernelFpuInstructions = 4;
+
+    /// <summary>Doubles in the x87 kernel's array.</summary>
+    private const int X87Elements = 512;
+
     /// <summary>
     /// Runs the compute loop for about <paramref name="instructions"/> guest instructions after a warm-up,
     /// and the same loop natively for the baseline.
     /// </summary>
-    public static BenchResult RunComputeLoop(long instructions = 200_000_000)
+    public static BenchResult RunComputeLoop(long instructions = 200_000_000) =>
+        Run(AssembleLoop(), instructions, NativeBaselineMips);
+
+    /// <summary>
+    /// The x87 row: a numeric kernel, s = s * c + x[i] * x[i] over an array of doubles, half of whose instructions
+    /// are x87 (<see cref="X87KernelFpuInstructions"/> of <see cref="X87KernelInstructions"/>); the baseline is the
+    /// same recurrence in C# doubles.
+    /// </summary>
+    public static BenchResult RunX87Kernel(long instructions = 100_000_000) =>
+        Run(AssembleX87Kernel(), instructions, X87NativeBaselineMips, data: X87Data());
+
+    private static BenchResult Run(byte[] code, long instructions, Func<long, double> baseline, byte[]? data = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(instructions, 1000);
         using var bus = new RamOnlyBus(RamSize);
-        bus.Load(CodeAddress, AssembleLoop());
+        bus.Load(CodeAddress, code);
+        if (data is not null)
+        {
+            bus.Load(DataAddress, data);
+        }
+
         var cpu = new X86Cpu(bus);
         cpu.EnterFlatProtectedMode((uint)CodeAddress, StackTop);
 
@@ -63,7 +85,7 @@ public static class CpuBenchmark
                 executed = result.Instructions;
             }
         }
-        return new BenchResult(executed, best, NativeBaselineMips(perRound / InstructionsPerIteration));
+        return new BenchResult(executed, best, baseline(perRound));
     }
 
     /// <summary>
@@ -98,9 +120,78 @@ public static class CpuBenchmark
         return stream.ToArray();
     }
 
-    /// <summary>The loop body in C#, counted in the same guest-instruction units.</summary>
-    private static double NativeBaselineMips(long iterations)
+    /// <summary>
+    /// <code>
+    /// next: fmul st0,st1; fld qword [esi+edx*8]; fmul st0,st0; faddp st1,st0
+    ///       inc edx; and edx,511; sub ecx,1; jnz next
+    /// </code>
+    /// with st1 = 0.5 (so s stays bounded) and an endless outer jump.
+    /// </summary>
+    private static byte[] AssembleX87Kernel()
     {
+        var a = new Assembler(32);
+        a.mov(esi, DataAddress);
+        a.xor(edx, edx);
+        a.mov(ecx, -1);
+        a.fld(__qword_ptr[DataAddress + X87Elements * 8]); // c = 0.5
+        a.fldz();                                           // s = 0
+        var next = a.CreateLabel();
+        a.Label(ref next);
+        a.fmul(st0, st1);
+        a.fld(__qword_ptr[esi + edx * 8]);
+        a.fmul(st0, st0);
+        a.faddp(st1, st0);
+        a.inc(edx);
+        a.and(edx, X87Elements - 1);
+        a.sub(ecx, 1);
+        a.jnz(next);
+        a.jmp(next);
+        var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), CodeAddress);
+        return stream.ToArray();
+    }
+
+    /// <summary>The kernel's array, x[i] = 1 + i / 512, followed by the constant 0.5.</summary>
+    private static byte[] X87Data()
+    {
+        byte[] data = new byte[(X87Elements + 1) * 8];
+        for (int i = 0; i < X87Elements; i++)
+        {
+            BitConverter.TryWriteBytes(data.AsSpan(i * 8), 1.0 + i / (double)X87Elements);
+        }
+
+        BitConverter.TryWriteBytes(data.AsSpan(X87Elements * 8), 0.5);
+        return data;
+    }
+
+    /// <summary>The x87 kernel in C# doubles, counted in guest-instruction units.</summary>
+    private static double X87NativeBaselineMips(long instructions)
+    {
+        long iterations = instructions / X87KernelInstructions;
+        double[] x = new double[X87Elements];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = 1.0 + i / (double)X87Elements;
+        }
+
+        double s = 0;
+        int index = 0;
+        var clock = Stopwatch.StartNew();
+        for (long i = 0; i < iterations; i++)
+        {
+            s = s * 0.5 + x[index] * x[index];
+            index = (index + 1) & (X87Elements - 1);
+        }
+
+        clock.Stop();
+        GC.KeepAlive(s);
+        return iterations * (double)X87KernelInstructions / clock.Elapsed.TotalSeconds / 1e6;
+    }
+
+    /// <summary>The loop body in C#, counted in the same guest-instruction units.</summary>
+    private static double NativeBaselineMips(long instructions)
+    {
+        long iterations = instructions / InstructionsPerIteration;
         var data = new uint[DataWords];
         uint ebx = 0x1234_5678;
         int edx = 0;
