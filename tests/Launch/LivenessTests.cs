@@ -27,7 +27,13 @@ public sealed class LivenessTests
             uart = ProcessTable.Children(launcher.ProcessId, "SplitEmu.DeviceHost").FirstOrDefault();
             return cpu != 0 && uart != 0 && launcher.StandardOutput.Contains("R\n", StringComparison.Ordinal);
         }, TestDeadlines.Seconds(30));
-        Assert.True(up, $"the machine did not start. stderr:\n{launcher.StandardError}");
+        if (!up)
+        {
+            string stderr = launcher.StandardError;
+            launcher.Dispose(); // kills the launcher, and with it every child
+            Assert.Fail($"the machine did not start. stderr:\n{stderr}");
+        }
+
         return (launcher, cpu, uart);
     }
 
