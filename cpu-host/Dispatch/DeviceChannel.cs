@@ -125,7 +125,7 @@ public sealed class DeviceChannel : IDisposable
     /// only a device that ends machines may end this one, only a bus master reports DMA, and a map change must
     /// name one of the device's own regions. False drops the event; refusals are counted and the first reported.
     /// </summary>
-    public bool AcceptEvent(in RingMessage message)
+    private bool AcceptEvent(in RingMessage message)
     {
         int device = message.Device;
         bool known = device < _slot.Devices.Count;
@@ -146,8 +146,6 @@ public sealed class DeviceChannel : IDisposable
         return accepted;
     }
 
-    /// <summary>Events refused by <see cref="AcceptEvent"/> or <see cref="AcceptIrq"/> (a misbehaving or hostile device).</summary>
-    public long RefusedEvents => Interlocked.Read(ref _refusedEvents) + Interlocked.Read(ref _refusedIrqEvents);
 
     /// <summary>
     /// Checks an interrupt-line event of device <paramref name="device"/> (untrusted) and notes the level; false
@@ -482,17 +480,26 @@ public sealed class DeviceChannel : IDisposable
         {
             while (_forAccess.TryDequeue(out RingMessage held))
             {
-                _applyEvent(this, held);
+                Deliver(held);
             }
 
             while (_requester.TryTakeEvent(out RingMessage message))
             {
-                _applyEvent(this, message);
+                Deliver(message);
             }
         }
     }
 
     /// <summary>On the event pump: applies events raised outside accesses; keeps the others for the accessing thread.</summary>
+    /// <summary>Hands an event up once it passed <see cref="AcceptEvent"/>; interrupt lines are checked where they are applied.</summary>
+    private void Deliver(RingMessage message)
+    {
+        if (message.Kind == MessageKind.IrqLevel || AcceptEvent(in message))
+        {
+            _applyEvent(this, message);
+        }
+    }
+
     private void PumpPendingEvents()
     {
         lock (_eventGate)
@@ -501,7 +508,7 @@ public sealed class DeviceChannel : IDisposable
             {
                 if (!WaitsForTheAccess(in message))
                 {
-                    _applyEvent(this, message);
+                    Deliver(message);
                 }
                 else if (_forAccess.Count < MaxEventsForAccess)
                 {

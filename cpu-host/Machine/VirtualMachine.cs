@@ -610,11 +610,6 @@ public sealed class VirtualMachine : IDisposable
     private void ApplyEvent(DeviceChannel channel, RingMessage message)
     {
         IReadOnlyList<string> ids = channel.DeviceIds;
-        if (message.Kind != MessageKind.IrqLevel && !channel.AcceptEvent(in message))
-        {
-            return; // the device asked for something it may not: reported once by the channel
-        }
-
         switch (message.Kind)
         {
             case MessageKind.IrqLevel when !channel.Replaying:
