@@ -64,8 +64,9 @@ public static class LinuxDirectBoot
 
         ram.Load(BootParamsAddress, bootParams);
         ram.Load(CommandLineAddress, [.. commandLineBytes, 0]);
-        ram.Load(GdtAddress, BootGdt());
-        cpu.EnterFlatProtectedMode(kernel.Code32Start, InitialStack, BootCodeSelector, BootDataSelector, GdtAddress, (ushort)(BootGdt().Length - 1));
+        byte[] gdt = BootGdt();
+        ram.Load(GdtAddress, gdt);
+        cpu.EnterFlatProtectedMode(kernel.Code32Start, InitialStack, BootCodeSelector, BootDataSelector, GdtAddress, (ushort)(gdt.Length - 1));
         ref CpuState state = ref cpu.State;
         state.Gpr[Gpr.Rsi] = BootParamsAddress;
         state.Gpr[Gpr.Rbx] = state.Gpr[Gpr.Rbp] = state.Gpr[Gpr.Rdi] = 0;

@@ -10,12 +10,12 @@ internal static class ControlDeadline
     /// <summary>How long a control call may take. Attach and bind do little work; 10 s is generous on a loaded box.</summary>
     public static readonly TimeSpan Default = TimeSpan.FromSeconds(10);
 
-    public static async Task<T> CallAsync<T>(Task<T> call, ChildProcess child, string what, TimeSpan? deadline = null)
+    public static async Task CallAsync(Task call, ChildProcess child, string what, TimeSpan? deadline = null)
     {
         TimeSpan limit = deadline ?? Default;
         try
         {
-            return await call.WaitAsync(limit).ConfigureAwait(false);
+            await call.WaitAsync(limit).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -24,8 +24,11 @@ internal static class ControlDeadline
         }
     }
 
-    public static async Task CallAsync(Task call, ChildProcess child, string what, TimeSpan? deadline = null) =>
-        await CallAsync(call.ContinueWith(t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default), child, what, deadline).ConfigureAwait(false);
+    public static async Task<T> CallAsync<T>(Task<T> call, ChildProcess child, string what, TimeSpan? deadline = null)
+    {
+        await CallAsync((Task)call, child, what, deadline).ConfigureAwait(false);
+        return await call.ConfigureAwait(false);
+    }
 }
 
 /// <summary>A child did not answer a control call in time and was killed.</summary>

@@ -766,12 +766,6 @@ public sealed class MachineRun : IAsyncDisposable
             await _cpu.DisposeAsync().ConfigureAwait(false);
         }
 
-        // The CPU process removes its segments; a killed one cannot, so sweep ours.
-        foreach (string path in Directory.EnumerateFiles(SharedMemorySegment.ShmFolder, _shmPrefix + "-*"))
-        {
-            File.Delete(path);
-        }
-
         Directory.Delete(_runFolder, recursive: true);
         foreach (Stream log in _deviceLogs.Values)
         {
