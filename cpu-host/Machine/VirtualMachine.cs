@@ -184,7 +184,7 @@ public sealed class VirtualMachine : IDisposable
     public string CreateChannel(string processKey, uint epoch)
     {
         DeviceProcessSlot slot = SlotOf(processKey);
-        RingSegment segment = RingSegment.CreateSealed($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
+        RingSegment segment = RingSegment.Create($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
         string path = segment.Memory.Path;
         DeviceConfig first = slot.Devices[0];
         WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);

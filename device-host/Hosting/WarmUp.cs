@@ -17,7 +17,7 @@ internal static class WarmUp
 
     public static void Run(OutputForwarder output)
     {
-        using RingSegment cpuSide = RingSegment.CreateSealed("splitemu-warmup", new RingGeometry(8, 8, 8), epoch: 0);
+        using RingSegment cpuSide = RingSegment.Create("splitemu-warmup", new RingGeometry(8, 8, 8), epoch: 0);
         try
         {
             using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TimeSpan.FromSeconds(1));

@@ -109,11 +109,10 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         }
 
         DeviceConfig device = new() { Id = "bench", Type = BenchRegister.TypeName, Mmio = 0xFEB0_0000, Config = config };
-        string segmentPath = Path.Combine(SharedMemorySegment.ShmFolder, $"splitemu-{Environment.ProcessId}-bench-{n}");
         string socketPath = Path.Combine(_folder, "data.sock");
         if (kind == BenchTransportKind.Ring)
         {
-            _segment = RingSegment.Create(segmentPath, RingGeometry.Default, epoch: 1);
+            _segment = RingSegment.Create($"splitemu-bench-{n}", RingGeometry.Default, epoch: 1);
         }
         else
         {
@@ -125,7 +124,7 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         Task<DeviceHostAttachResult> attach = control.AttachAsync(
             new DeviceHostAttachRequest
             {
-                SegmentPath = kind == BenchTransportKind.Ring ? segmentPath : "",
+                SegmentPath = kind == BenchTransportKind.Ring ? _segment!.Memory.Path : "",
                 SocketPath = kind == BenchTransportKind.Socket ? socketPath : null,
                 Devices = [device],
                 WaitPolicy = wait.Policy,
@@ -148,7 +147,7 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         await attach.ConfigureAwait(false);
         if (kind == BenchTransportKind.Ring)
         {
-            _segment!.Memory.Unlink(); // both sides have it mapped: no crash can leak it now
+            _segment!.Memory.Unlink(); // both sides have it mapped: no other process can open it now
             Transport = new RingRequester(_segment, wait);
         }
         else

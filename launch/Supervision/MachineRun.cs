@@ -32,7 +32,7 @@ public sealed record RunOutcome(int ExitCode, RunReport? Report);
 /// <summary>
 /// One machine from start to end: starts the CPU process and one process per isolated device or group, wires
 /// their segments, runs the guest, stops everything, and writes the report. Every exit path kills the children
-/// and removes the sockets and shared-memory files this run created.
+/// and removes the sockets and run folder this run created.
 /// </summary>
 public sealed class MachineRun : IAsyncDisposable
 {
@@ -105,19 +105,11 @@ public sealed class MachineRun : IAsyncDisposable
     }
 
     /// <summary>
-    /// Removes shared-memory files and socket folders left by launchers that no longer run (a SIGKILLed
-    /// launcher cannot clean up after itself).
+    /// Removes run folders (sockets, logs) left by launchers that no longer run (a SIGKILLed launcher cannot
+    /// clean up after itself). Shared memory needs no sweep: it is anonymous and ends with its last mapping.
     /// </summary>
     public static void SweepStaleFiles()
     {
-        foreach (string path in Directory.EnumerateFiles(SharedMemorySegment.ShmFolder, "splitemu-*"))
-        {
-            if (IsOfDeadLauncher(path))
-            {
-                TryDelete(() => File.Delete(path));
-            }
-        }
-
         foreach (string path in Directory.EnumerateDirectories(Path.GetTempPath(), "splitemu-*"))
         {
             if (IsOfDeadLauncher(path))

@@ -37,7 +37,7 @@ public sealed record CpuHostSetup
     /// <summary>The validated profile; image paths in <see cref="MachineProfile.Load"/> are absolute.</summary>
     public required MachineProfile Profile { get; init; }
 
-    /// <summary>Prefix for shared-memory file names, unique to this launcher (lets it sweep leftovers).</summary>
+    /// <summary>Prefix for the names of this machine's shared memory (seen in /proc maps), unique to this launcher.</summary>
     public required string ShmPrefix { get; init; }
 }
 

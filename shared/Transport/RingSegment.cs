@@ -31,18 +31,13 @@ public sealed unsafe class RingSegment : IDisposable
     /// <summary>Process id the device wrote once it mapped the segment, or 0. Untrusted: for reports only.</summary>
     public int DevicePid => Volatile.Read(ref *(int*)At(SegmentLayout.DevicePidOffset));
 
-    /// <summary>CPU side: creates and initialises a segment in a /dev/shm file at <paramref name="path"/> (benchmarks, tests).</summary>
-    public static RingSegment Create(string path, RingGeometry geometry, uint epoch) =>
-        Initialise(SharedMemorySegment.Create(path, SegmentLayout.SegmentSize(CheckGeometry(geometry))), geometry, epoch);
-
     /// <summary>
-    /// CPU side: creates and initialises a segment in sealed anonymous memory (see
-    /// <see cref="SharedMemorySegment.CreateSealed"/>): a device process can neither resize it under the CPU
-    /// process nor is there a name another user could read or take first. The device maps it by
-    /// <see cref="SharedMemorySegment.Path"/>.
+    /// CPU side: creates and initialises a segment in sealed shared memory (see <see cref="SharedMemorySegment.Create"/>):
+    /// a device process can neither resize it under the CPU process nor is there a name another user could read
+    /// or take first. The device maps it by <see cref="SharedMemorySegment.Path"/>.
     /// </summary>
-    public static RingSegment CreateSealed(string name, RingGeometry geometry, uint epoch) =>
-        Initialise(SharedMemorySegment.CreateSealed(name, SegmentLayout.SegmentSize(CheckGeometry(geometry))), geometry, epoch);
+    public static RingSegment Create(string name, RingGeometry geometry, uint epoch) =>
+        Initialise(SharedMemorySegment.Create(name, SegmentLayout.SegmentSize(CheckGeometry(geometry))), geometry, epoch);
 
     private static RingGeometry CheckGeometry(RingGeometry geometry) => geometry.IsValid
         ? geometry

@@ -104,7 +104,7 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
         }
     }
 
-    /// <summary>Maps memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
+    /// <summary>Maps all of the memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
     public static SealedSharedMemory Open(string sharePath, ulong size)
     {
         int fd = OpenFile(sharePath, OpenReadWrite | OpenCloexec);
@@ -123,10 +123,10 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
         if (actual < 0 || (ulong)actual < size)
         {
             Close(fd);
-            throw new InvalidDataException($"shared memory {sharePath} has {actual} bytes, expected {size}");
+            throw new InvalidDataException($"shared memory {sharePath} has {actual} bytes, expected at least {size}");
         }
 
-        return Map(fd, size, sharePath);
+        return Map(fd, (ulong)actual, sharePath);
     }
 
     /// <inheritdoc/>

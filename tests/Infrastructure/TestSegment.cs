@@ -4,18 +4,17 @@ namespace SplitEmu.Tests.Infrastructure;
 
 /// <summary>
 /// A ring segment mapped twice in this process (the CPU's mapping and the device's), as two processes would
-/// map it. The file is removed as soon as both mappings exist, so a failing test leaks nothing.
+/// map it. Its share path is closed as soon as both mappings exist; the memory goes with the last mapping.
 /// </summary>
 public sealed class TestSegment : IDisposable
 {
     /// <summary>Creates and opens a segment with <paramref name="geometry"/>.</summary>
     public TestSegment(RingGeometry geometry)
     {
-        string path = Path.Combine(SharedMemorySegment.ShmFolder, $"splitemu-{Environment.ProcessId}-test-{Guid.NewGuid():N}");
-        CpuSide = RingSegment.Create(path, geometry, epoch: 1);
+        CpuSide = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", geometry, epoch: 1);
         try
         {
-            DeviceSide = RingSegment.Open(path, TestDeadlines.Seconds(1));
+            DeviceSide = RingSegment.Open(CpuSide.Memory.Path, TestDeadlines.Seconds(1));
         }
         finally
         {

@@ -108,8 +108,8 @@ public sealed unsafe class RingTests
     [Fact]
     public void Open_RefusesASegmentWithAnotherLayoutVersion()
     {
-        string path = Path.Combine(SharedMemorySegment.ShmFolder, $"splitemu-{Environment.ProcessId}-test-{Guid.NewGuid():N}");
-        using RingSegment created = RingSegment.Create(path, s_tiny, epoch: 1);
+        using RingSegment created = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", s_tiny, epoch: 1);
+        string path = created.Memory.Path;
         try
         {
             *(uint*)created.At(SegmentLayout.VersionOffset) = SegmentLayout.Version + 1;

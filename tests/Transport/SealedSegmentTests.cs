@@ -15,11 +15,11 @@ public sealed class SealedSegmentTests
     public void SealedSegment_HasNoNameInDevShm_AndTheDeviceMapsItByItsProcPath()
     {
         string name = $"splitemu-{Environment.ProcessId}-sealed-{Guid.NewGuid():N}";
-        using RingSegment cpuSide = RingSegment.CreateSealed(name, s_geometry, epoch: 3);
+        using RingSegment cpuSide = RingSegment.Create(name, s_geometry, epoch: 3);
 
         using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TestDeadlines.Seconds(1));
 
-        Assert.Empty(Directory.EnumerateFiles(SharedMemorySegment.ShmFolder, name + "*"));
+        Assert.Empty(Directory.EnumerateFiles("/dev/shm", name + "*"));
         Assert.StartsWith($"/proc/{Environment.ProcessId}/fd/", cpuSide.Memory.Path, StringComparison.Ordinal);
         Assert.Equal(3u, deviceSide.Epoch);
         Assert.Equal(s_geometry, deviceSide.Geometry);
@@ -31,7 +31,7 @@ public sealed class SealedSegmentTests
     [InlineData(1L << 30)]
     public void DeviceThatResizesItsSegment_IsRefused_AndTheCpuSideStillReadsIt(long newLength)
     {
-        using RingSegment cpuSide = RingSegment.CreateSealed($"splitemu-test-{Guid.NewGuid():N}", s_geometry, epoch: 1);
+        using RingSegment cpuSide = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", s_geometry, epoch: 1);
         long size = cpuSide.Memory.Size;
 
         // What a hostile device process does with the descriptor it opened: ftruncate.
@@ -51,7 +51,7 @@ public sealed class SealedSegmentTests
     [Fact]
     public void AfterUnlink_NoOtherProcessCanOpenTheSegment_ButBothMappingsStay()
     {
-        using RingSegment cpuSide = RingSegment.CreateSealed($"splitemu-test-{Guid.NewGuid():N}", s_geometry, epoch: 1);
+        using RingSegment cpuSide = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", s_geometry, epoch: 1);
         using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TestDeadlines.Seconds(1));
 
         cpuSide.Memory.Unlink();
