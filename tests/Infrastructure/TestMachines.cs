@@ -20,8 +20,11 @@ public static class TestMachines
         return WriteProfileFor(folder, imagePath, uartPlacement);
     }
 
-    /// <summary>Like <see cref="WriteProfile"/>, for an image file that already exists (or deliberately does not).</summary>
-    public static string WriteProfileFor(TempFolder folder, string imagePath, string uartPlacement = "isolated")
+    /// <summary>
+    /// Like <see cref="WriteProfile"/>, for an image file that already exists (or deliberately does not);
+    /// <paramref name="extraDevices"/> are JSON objects appended after com1 and exit.
+    /// </summary>
+    public static string WriteProfileFor(TempFolder folder, string imagePath, string uartPlacement = "isolated", params string[] extraDevices)
     {
         string profilePath = folder.File("machine.json");
         File.WriteAllText(profilePath, $$"""
@@ -34,7 +37,7 @@ public static class TestMachines
               "console": "com1",
               "devices": [
                 { "id": "com1", "type": "uart16550", "io": "0x3f8", "irq": 4, "placement": "{{uartPlacement}}" },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
+                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }{{string.Concat(extraDevices.Select(d => ",\n    " + d))}}
               ]
             }
             """);

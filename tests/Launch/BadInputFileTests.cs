@@ -73,23 +73,7 @@ public sealed class BadInputFileTests
     {
         string image = folder.File("guest.bin");
         File.WriteAllBytes(image, TestMachines.SpinForever);
-        string profile = folder.File("disk-machine.json");
-        File.WriteAllText(profile, $$"""
-            {
-              "schemaVersion": 1,
-              "name": "bad-disk",
-              "memory": { "sizeMiB": 16 },
-              "load": [ { "file": "{{image}}", "format": "flat", "address": "0x100000" } ],
-              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
-              "console": "com1",
-              "devices": [
-                { "id": "com1", "type": "uart16550", "io": "0x3f8", "irq": 4 },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" },
-                { "id": "ide", "type": "piix3-ide", "config": { "primary-master": "{{disk}}" } }
-              ]
-            }
-            """);
-        return profile;
+        return TestMachines.WriteProfileFor(folder, image, "isolated", $$"""{ "id": "ide", "type": "piix3-ide", "config": { "primary-master": "{{disk}}" } }""");
     }
 
     private static void MakeFifo(string path)
