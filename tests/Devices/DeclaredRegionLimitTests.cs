@@ -2,6 +2,7 @@ using SplitEmu.CpuHost.Machine;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Devices;
 
@@ -14,7 +15,7 @@ public sealed class DeclaredRegionLimitTests
     private static readonly DeviceConfig s_device = new() { Id = "dev", Type = "testdev", Io = 0x510, Placement = Placement.Isolated };
 
     private static VirtualMachine NewMachine() => new(new MachineProfile { Name = "limits", Memory = new MemoryConfig { SizeMiB = 2 }, Devices = [s_device] },
-        $"splitemu-{Environment.ProcessId}-limits-{Guid.NewGuid():N}", new NullSink());
+        $"splitemu-{Environment.ProcessId}-limits-{Guid.NewGuid():N}", new DiscardOutput());
 
     private static DeviceRegionInfo Region(int i) => new($"r{i}", AddressSpaceKind.Io, 0x510 + (ulong)i, 1);
 
@@ -40,12 +41,5 @@ public sealed class DeclaredRegionLimitTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Empty(machine.Devices.Describe());
-    }
-
-    private sealed class NullSink : IDeviceOutputSink
-    {
-        public void Write(string deviceId, ReadOnlySpan<byte> data)
-        {
-        }
     }
 }

@@ -48,11 +48,4 @@ public sealed class DeviceHostAttachTests
         Assert.Equal(child.ProcessId, attached.ProcessId);
         Assert.Equal(0x50u, status & 0xD9); // the drive answers: ready, seek complete, not busy, no error
     }
-
-    private sealed class DiscardOutput : SplitEmu.DeviceHost.Sdk.IDeviceOutputSink
-    {
-        public void Write(string deviceId, ReadOnlySpan<byte> data)
-        {
-        }
-    }
 }

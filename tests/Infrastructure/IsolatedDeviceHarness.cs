@@ -43,7 +43,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
         ChildProcess? child = null;
         try
         {
-            machine = new VirtualMachine(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new NullOutput());
+            machine = new VirtualMachine(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new DiscardOutput());
             DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
             string key = DevicePlacement.ProcessKey(isolated[0])!;
             string segment = machine.CreateChannel(key, 0);
@@ -97,12 +97,5 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
         Machine.Dispose();
         await DeviceProcess.DisposeAsync();
         _folder.Dispose();
-    }
-
-    private sealed class NullOutput : IDeviceOutputSink
-    {
-        public void Write(string deviceId, ReadOnlySpan<byte> data)
-        {
-        }
     }
 }
