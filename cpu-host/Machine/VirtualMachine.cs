@@ -51,6 +51,9 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Set while the vCPU thread is parked between run slices because of a pause.</summary>
     private readonly ManualResetEventSlim _parked = new(initialState: false);
 
+    /// <summary>Firmware's platform set-up for a directly booted kernel, done on the vCPU thread before its first instruction.</summary>
+    private bool _platformSetupPending;
+
     /// <summary>Builds the machine: RAM, images, CPU state, inline devices. Isolated devices are bound later.</summary>
     public VirtualMachine(MachineProfile profile, string shmPrefix, IDeviceOutputSink output)
     {
@@ -102,6 +105,7 @@ public sealed class VirtualMachine : IDisposable
         {
             LinuxDirectBoot.Boot(_ram, Cpu, LinuxKernelImage.Parse(File.ReadAllBytes(kernel)),
                 profile.Initrd is { } initrd ? File.ReadAllBytes(initrd) : null, profile.Cmdline ?? "");
+            _platformSetupPending = true; // needs the device processes, which attach after construction
             return;
         }
 
@@ -290,6 +294,11 @@ public sealed class VirtualMachine : IDisposable
 
     private MachineExitInfo RunPinned()
     {
+        if (_platformSetupPending)
+        {
+            _platformSetupPending = false;
+            DirectBootPlatformSetup.Run(Bus);
+        }
 
         while (Exit is null)
         {
