@@ -66,6 +66,7 @@ public sealed class DeviceChannel : IDisposable
         _requester = transport;
         _applyEvent = applyEvent;
         _onFault = onFault;
+        slot.Clock.Mirror(segment);
         _eventPump = new Thread(PumpEvents) { Name = $"events-{slot.ProcessKey}-{epoch}", IsBackground = true };
         _eventPump.Start();
     }
@@ -318,6 +319,7 @@ public sealed class DeviceChannel : IDisposable
         _requester.MarkPeerDead();
         _eventPump.Join();
         _watcher?.Dispose();
+        _slot.Clock.Forget(Segment);
         Segment.Dispose();
     }
 

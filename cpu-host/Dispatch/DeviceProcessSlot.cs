@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
 
 namespace SplitEmu.CpuHost.Dispatch;
 
@@ -19,10 +20,11 @@ public sealed class DeviceProcessSlot
     /// <summary>Per device: unplugged, so accesses must not wait for its restart.</summary>
     private readonly bool[] _abandoned;
 
-    /// <summary>A slot for the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order).</summary>
-    public DeviceProcessSlot(string processKey, IReadOnlyList<DeviceConfig> devices)
+    /// <summary>A slot for the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order) on the machine clock <paramref name="clock"/>.</summary>
+    public DeviceProcessSlot(string processKey, IReadOnlyList<DeviceConfig> devices, MachineClockSource clock)
     {
         ProcessKey = processKey;
+        Clock = clock;
         Devices = devices;
         Journals = devices.Select(d => new DeviceJournal(Math.Max(1, d.SnapshotEvery))).ToArray();
         Injectors = devices.Select(d => new CrashInjector(d.Crash)).ToArray();
@@ -30,6 +32,9 @@ public sealed class DeviceProcessSlot
         AccessTimeoutTicks = devices.Select(d => (long)(d.AccessTimeoutMs * (Stopwatch.Frequency / 1000.0))).ToArray();
         _abandoned = new bool[devices.Count];
     }
+
+    /// <summary>The machine clock: published into each incarnation's segment, stopped while an access waits for a successor.</summary>
+    public MachineClockSource Clock { get; }
 
     /// <summary>Device ids in ring order.</summary>
     public IReadOnlyList<string> DeviceIds { get; }
@@ -95,6 +100,7 @@ public sealed class DeviceProcessSlot
     /// </summary>
     public DeviceChannel? WaitForSuccessor(DeviceChannel dead, int device)
     {
+        using MachineClockSource.StopScope stopped = Clock.Stop(); // the machine stands still: so does its clock
         lock (_gate)
         {
             while (_current == dead && !_faulted && !_shutDown && !_abandoned[device])

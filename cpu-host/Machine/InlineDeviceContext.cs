@@ -2,7 +2,6 @@ using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
-using SplitEmu.Shared.Timing;
 
 namespace SplitEmu.CpuHost.Machine;
 
@@ -31,7 +30,7 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public MachineFacts Machine { get; } = new(machine.Ram.Size);
 
-    public long NowNanoseconds => MachineClock.NowNanoseconds;
+    public long NowNanoseconds => machine.Clock.NowNanoseconds;
 
     public void SetIrq(bool asserted)
     {

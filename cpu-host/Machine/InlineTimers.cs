@@ -16,11 +16,13 @@ public sealed class InlineTimers : IDisposable
     private readonly Lock _gate = new();
     private readonly Action _due;
     private readonly Timer _alarm;
+    private readonly MachineClock _clock;
 
-    /// <summary>Timers that call <paramref name="due"/> (from a pool thread) when some deadline passes.</summary>
-    public InlineTimers(Action due)
+    /// <summary>Timers on <paramref name="clock"/> that call <paramref name="due"/> (from a pool thread) when some deadline passes.</summary>
+    public InlineTimers(Action due, MachineClock clock)
     {
         _due = due;
+        _clock = clock;
         _alarm = new Timer(_ => _due(), null, Timeout.Infinite, Timeout.Infinite);
     }
 
@@ -59,7 +61,7 @@ public sealed class InlineTimers : IDisposable
     /// <summary>Runs every due callback (vCPU thread).</summary>
     public void RunDue()
     {
-        long now = MachineClock.NowNanoseconds;
+        long now = _clock.NowNanoseconds;
         List<Dispatch.InlineDevice>? due = null;
         lock (_gate)
         {
@@ -115,7 +117,7 @@ public sealed class InlineTimers : IDisposable
             return;
         }
 
-        long waitMs = Math.Max(0, (next - MachineClock.NowNanoseconds + 999_999) / 1_000_000);
+        long waitMs = Math.Max(0, (next - _clock.NowNanoseconds + 999_999) / 1_000_000);
         _alarm.Change(Math.Min(waitMs, int.MaxValue - 1), Timeout.Infinite);
     }
 }

@@ -51,6 +51,9 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Set while the vCPU thread is parked between run slices because of a pause.</summary>
     private readonly ManualResetEventSlim _parked = new(initialState: false);
 
+    /// <summary>The machine clock's one writer (stopped while the machine stands still).</summary>
+    private readonly MachineClockSource _clock = new();
+
     /// <summary>Firmware's platform set-up for a directly booted kernel, done on the vCPU thread before its first instruction.</summary>
     private bool _platformSetupPending;
 
@@ -66,12 +69,14 @@ public sealed class VirtualMachine : IDisposable
         PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize);
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
-        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)MachineClock.NowNanoseconds };
-        Timers = new InlineTimers(() =>
-        {
-            Cpu.RequestStop(); // the vCPU loop runs due inline timers between run slices
-            _wake.Set();
-        });
+        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds };
+        Timers = new InlineTimers(
+            () =>
+            {
+                Cpu.RequestStop(); // the vCPU loop runs due inline timers between run slices
+                _wake.Set();
+            },
+            _clock.Clock);
 
         unsafe
         {
@@ -98,7 +103,7 @@ public sealed class VirtualMachine : IDisposable
             .Where(d => DevicePlacement.ProcessKey(d) is not null)
             .GroupBy(d => DevicePlacement.ProcessKey(d)!))
         {
-            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process]));
+            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process], _clock));
         }
 
         if (profile.Kernel is { } kernel)
@@ -119,6 +124,12 @@ public sealed class VirtualMachine : IDisposable
                 break;
         }
     }
+
+    /// <summary>The machine clock: guest-visible time in every process of this machine (docs/machine-clock.md).</summary>
+    public MachineClock Clock => _clock.Clock;
+
+    /// <summary>Nanoseconds the machine clock has stood still so far (stalls on dead devices, pauses).</summary>
+    public long ClockStoppedNanoseconds => _clock.StoppedNanoseconds;
 
     /// <summary>The guest-physical memory space.</summary>
     public AddressSpace Memory { get; }
@@ -304,10 +315,15 @@ public sealed class VirtualMachine : IDisposable
         {
             if (!_mayRun.IsSet)
             {
-                // Paused (monitor): park at this instruction boundary until resumed or ended.
-                _parked.Set();
-                _mayRun.Wait(CancellationToken.None);
-                _parked.Reset();
+                // Paused (monitor): park at this instruction boundary until resumed or ended; the guest's
+                // clock stands still meanwhile.
+                using (_clock.Stop())
+                {
+                    _parked.Set();
+                    _mayRun.Wait(CancellationToken.None);
+                    _parked.Reset();
+                }
+
                 continue;
             }
 
@@ -345,7 +361,7 @@ public sealed class VirtualMachine : IDisposable
             return;
         }
 
-        long untilTimer = Timers.NextDeadline - MachineClock.NowNanoseconds;
+        long untilTimer = Timers.NextDeadline - _clock.Clock.NowNanoseconds;
         int sleepMs = (int)Math.Clamp((untilTimer + 999_999) / 1_000_000, 0, HaltSleepLimitMs);
         if (sleepMs > 0)
         {

@@ -1,6 +1,7 @@
 using StreamJsonRpc;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.DeviceHost.Hosting;
@@ -59,7 +60,9 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                     _guestMemory = new GuestMemoryWindow(share.SharePath, share.Size, share.Windows);
                 }
 
-                _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers());
+                // Over a segment the clock is the CPU process's (it stops while the machine stands still); over a socket
+                // there is none to share, so the host's.
+                _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers(), segment is null ? MachineClock.Host : MachineClock.Of(segment));
                 foreach (var config in request.Devices)
                 {
                     RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };

@@ -115,7 +115,7 @@ public sealed class DeviceServer : IDisposable
     /// <summary>Runs the callbacks of due timers, between accesses; a failing callback is reported, not fatal.</summary>
     private void RunDueTimers()
     {
-        long now = Shared.Timing.MachineClock.NowNanoseconds;
+        long now = _timers.Clock.NowNanoseconds;
         Span<int> due = stackalloc int[Math.Max(1, _devices.Count)];
         int count = _timers.TakeDue(now, due);
         for (int i = 0; i < count; i++)

@@ -18,14 +18,18 @@ public sealed class DeviceTimers : IDisposable
     private readonly Thread _watcher;
     private bool _stopped;
 
-    /// <summary>Timers for <paramref name="deviceCount"/> devices; <paramref name="wakeServer"/> tells the serving thread some are due.</summary>
-    public DeviceTimers(int deviceCount, Action wakeServer)
+    /// <summary>Timers for <paramref name="deviceCount"/> devices on <paramref name="clock"/>; <paramref name="wakeServer"/> tells the serving thread some are due.</summary>
+    public DeviceTimers(int deviceCount, Action wakeServer, MachineClock clock)
     {
+        Clock = clock;
         _deadlines = Enumerable.Repeat(Disarmed, deviceCount).ToArray();
         _wakeServer = wakeServer;
         _watcher = new Thread(Watch) { Name = "device-timers", IsBackground = true };
         _watcher.Start();
     }
+
+    /// <summary>The machine clock the deadlines are on (published by the CPU process in the segment; stops while the machine stands still).</summary>
+    public MachineClock Clock { get; }
 
     /// <summary>Arms device <paramref name="device"/>'s timer for <paramref name="deadline"/> (machine-clock nanoseconds).</summary>
     public void Arm(int device, long deadline)
@@ -84,7 +88,7 @@ public sealed class DeviceTimers : IDisposable
             while (!_stopped)
             {
                 long earliest = _deadlines.Length == 0 ? Disarmed : _deadlines.Min();
-                long now = MachineClock.NowNanoseconds;
+                long now = Clock.NowNanoseconds;
                 if (earliest <= now)
                 {
                     _wakeServer();

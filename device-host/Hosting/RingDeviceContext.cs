@@ -40,7 +40,7 @@ public sealed class RingDeviceContext : IDeviceContext
     public ushort DeviceIndex { get; set; }
 
     /// <inheritdoc/>
-    public long NowNanoseconds => MachineClock.NowNanoseconds;
+    public long NowNanoseconds => _timers.Clock.NowNanoseconds;
 
     /// <summary>Routes events into <paramref name="responder"/>'s event ring.</summary>
     public void Connect(IRequestServer responder) => _responder = responder;

@@ -2,6 +2,7 @@ using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.DeviceHost.Hosting;
@@ -25,7 +26,7 @@ internal static class WarmUp
             RingRequester requester = new(cpuSide, WaitSettings.Handoff);
             RingResponder responder = new(deviceSide, WaitSettings.Handoff);
             TestDevice device = new(new DeviceConfig { Id = "warmup", Type = TestDevice.TypeName }, new NullContext());
-            using DeviceTimers timers = new(1, () => { });
+            using DeviceTimers timers = new(1, () => { }, MachineClock.Of(deviceSide));
             using DeviceServer server = new(responder, [device], ["warmup"], deviceSide, output, timers);
             long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency * 5;
             for (int i = 0; i < RoundTrips; i++)

@@ -17,7 +17,8 @@ namespace SplitEmu.Shared.Transport;
 /// block 5  reply doorbell: CPU sleeping word
 /// block 6  event ring: consumed position (CPU writes)
 /// block 7  event doorbell: CPU event pump sleeping word
-/// block 8+ request slots, reply slots, event slots (64 bytes each)
+/// block 8  machine clock: the CPU process publishes it, the device reads it (Timing/MachineClockArea)
+/// block 9+ request slots, reply slots, event slots (64 bytes each)
 /// then     the state area: device state travels here for SaveState/RestoreState (one at a time)
 /// </code>
 /// </remarks>
@@ -27,7 +28,7 @@ public static class SegmentLayout
     public const ulong Magic = 0x554D_4554_494C_5053;
 
     /// <summary>Layout version; bump on any change of this file.</summary>
-    public const uint Version = 2;
+    public const uint Version = 3;
 
     /// <summary>Bytes of the state area: the largest device snapshot that can cross the segment.</summary>
     public const int StateAreaSize = 64 * 1024;
@@ -44,7 +45,7 @@ public static class SegmentLayout
         RequestConsumedOffset = 2 * BlockSize, RequestDoorbellOffset = 3 * BlockSize,
         ReplyConsumedOffset = 4 * BlockSize, ReplyDoorbellOffset = 5 * BlockSize,
         EventConsumedOffset = 6 * BlockSize, EventDoorbellOffset = 7 * BlockSize,
-        SlotsOffset = 8 * BlockSize;
+        MachineClockOffset = 8 * BlockSize, SlotsOffset = 9 * BlockSize;
 
     static SegmentLayout()
     {

@@ -1,5 +1,6 @@
 using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 using SplitEmu.Tests.Infrastructure;
 
@@ -17,7 +18,7 @@ public sealed class DeviceChannelEventTests
         // incarnation applied after that must not raise the line again (it would stay high and swallow the
         // successor's next rising edge).
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }]);
+        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
         List<(MessageKind Kind, bool Applied)> seen = [];
         using ManualResetEventSlim markerSeen = new();
         void Apply(DeviceChannel from, RingMessage message)
@@ -63,7 +64,7 @@ public sealed class DeviceChannelEventTests
         // not faulted, and every one reaches the CPU before the access completes.
         const int Entries = 5_000;
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }]);
+        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
         int invalidations = 0;
         string? fault = null;
         using DeviceChannel channel = new(
@@ -102,7 +103,7 @@ public sealed class DeviceChannelEventTests
         // wants that gate) while it holds the event gate. A control reply flagged EventsFirst must therefore not
         // drain events itself: the debt passes to the next guest access, which drains before it completes.
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("dev", [new DeviceConfig { Id = "dev", Type = "testdev" }]);
+        DeviceProcessSlot slot = new("dev", [new DeviceConfig { Id = "dev", Type = "testdev" }], new MachineClockSource());
         using ManualResetEventSlim pumpHolding = new();
         using ManualResetEventSlim releasePump = new();
         int secondApplied = 0;

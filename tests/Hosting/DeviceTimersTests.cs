@@ -16,26 +16,26 @@ public sealed class DeviceTimersTests
     public void ArmedDeadline_WakesTheServer_AndOnlyThatDeviceIsDue()
     {
         using SemaphoreSlim woken = new(0);
-        using DeviceTimers timers = new(3, () => woken.Release());
+        using DeviceTimers timers = new(3, () => woken.Release(), MachineClock.Host);
 
-        long deadline = MachineClock.NowNanoseconds + 5_000_000;
+        long deadline = MachineClock.Host.NowNanoseconds + 5_000_000;
         timers.Arm(1, deadline);
-        timers.Arm(2, MachineClock.NowNanoseconds + 3_600_000_000_000); // an hour away
+        timers.Arm(2, MachineClock.Host.NowNanoseconds + 3_600_000_000_000); // an hour away
 
         Assert.True(woken.Wait(s_bound), "the watcher never woke the server");
         Span<int> due = stackalloc int[3];
-        int count = timers.TakeDue(Math.Max(deadline, MachineClock.NowNanoseconds), due);
+        int count = timers.TakeDue(Math.Max(deadline, MachineClock.Host.NowNanoseconds), due);
         Assert.Equal(1, count);
         Assert.Equal(1, due[0]);
-        Assert.Equal(0, timers.TakeDue(MachineClock.NowNanoseconds, due)); // taken once, disarmed
+        Assert.Equal(0, timers.TakeDue(MachineClock.Host.NowNanoseconds, due)); // taken once, disarmed
     }
 
     [Fact]
     public void DisarmedTimer_NeverComesDue()
     {
         int wakes = 0;
-        using DeviceTimers timers = new(1, () => Interlocked.Increment(ref wakes));
-        long deadline = MachineClock.NowNanoseconds + 3_600_000_000_000;
+        using DeviceTimers timers = new(1, () => Interlocked.Increment(ref wakes), MachineClock.Host);
+        long deadline = MachineClock.Host.NowNanoseconds + 3_600_000_000_000;
         timers.Arm(0, deadline);
         timers.Disarm(0);
 
@@ -49,12 +49,12 @@ public sealed class DeviceTimersTests
     public void DeadlineInThePast_IsDueAtOnce_AndRearmingReplacesIt()
     {
         using SemaphoreSlim woken = new(0);
-        using DeviceTimers timers = new(1, () => woken.Release());
-        timers.Arm(0, MachineClock.NowNanoseconds + 3_600_000_000_000);
-        timers.Arm(0, MachineClock.NowNanoseconds - 1);
+        using DeviceTimers timers = new(1, () => woken.Release(), MachineClock.Host);
+        timers.Arm(0, MachineClock.Host.NowNanoseconds + 3_600_000_000_000);
+        timers.Arm(0, MachineClock.Host.NowNanoseconds - 1);
 
         Assert.True(woken.Wait(s_bound), "a past deadline must wake the server");
         Span<int> due = stackalloc int[1];
-        Assert.Equal(1, timers.TakeDue(MachineClock.NowNanoseconds, due));
+        Assert.Equal(1, timers.TakeDue(MachineClock.Host.NowNanoseconds, due));
     }
 }

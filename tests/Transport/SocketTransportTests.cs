@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 using StreamJsonRpc;
 using SplitEmu.Tests.Infrastructure;
@@ -97,7 +98,7 @@ public sealed class SocketTransportTests
         using TempFolder folder = new();
         using Pair pair = Pair.Connect(folder.File("data.sock"));
         await using OutputForwarder output = new(new JsonRpc(Stream.Null));
-        using DeviceTimers timers = new(0, () => { });
+        using DeviceTimers timers = new(0, () => { }, MachineClock.Host);
         using DeviceServer server = new(pair.Device, [], [], null, output, timers);
         await Task.Delay(250); // a receive slice or two with nothing to read: still serving
         Assert.True(server.IsServing);

@@ -1,0 +1,43 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SplitEmu.Tests.Guests;
+
+/// <summary>
+/// A flat 32-bit guest that times one device access with the TSC and ends the machine through the debug-exit
+/// port with the time it saw, in units of <see cref="UnitNanoseconds"/> (at most 254). The TSC runs on the
+/// machine clock (1 GHz), so a test that kills the device during that access learns how much of the outage the
+/// guest saw.
+/// </summary>
+internal static class StalledClockGuest
+{
+    public const ulong LoadAddress = 0x0010_0000;
+    public const uint UnitNanoseconds = 16_000_000;
+    public const ushort DebugExitPort = 0x501;
+
+    public static byte[] Build(ushort devicePort)
+    {
+        var a = new Assembler(32);
+        var report = a.CreateLabel("report");
+        a.rdtsc();
+        a.mov(ebx, eax);
+        a.mov(ebp, edx);
+        a.mov(dx, devicePort);
+        a.@in(eax, dx);              // the access the device process dies in
+        a.rdtsc();
+        a.sub(eax, ebx);
+        a.sbb(edx, ebp);             // edx:eax = nanoseconds the guest saw pass
+        a.mov(ecx, UnitNanoseconds);
+        a.div(ecx);                  // eax = units (edx < divisor for any delta under 19 hours)
+        a.cmp(eax, 254);
+        a.jbe(report);
+        a.mov(eax, 254);
+        a.Label(ref report);
+        a.mov(dx, DebugExitPort);
+        a.@out(dx, al);
+        a.hlt();
+        using MemoryStream code = new();
+        a.Assemble(new StreamCodeWriter(code), LoadAddress);
+        return code.ToArray();
+    }
+}
