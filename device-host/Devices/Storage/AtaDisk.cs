@@ -51,6 +51,24 @@ internal sealed class AtaDisk : IDisposable
             throw new ArgumentException($"'{configKey}': cannot open disk image '{path}': {e.Message}", configKey, e);
         }
 
+        bool locked;
+        try
+        {
+            locked = DiskImageLock.TryTake(_file);
+        }
+        catch (IOException e)
+        {
+            _file.Dispose();
+            throw new ArgumentException($"'{configKey}': disk image '{path}': {e.Message}", configKey, e);
+        }
+
+        if (!locked)
+        {
+            _file.Dispose();
+            throw new ArgumentException(
+                $"'{configKey}': disk image '{path}' is in use by another machine or drive (it is locked); opening it twice would corrupt it", configKey);
+        }
+
         long length = RandomAccess.GetLength(_file);
         if (length == 0 || length % SectorSize != 0)
         {

@@ -418,6 +418,7 @@ public sealed class Piix3IdeTests
         }
 
         byte[] state = rig.Ide.SaveState();
+        rig.Ide.Dispose(); // its process died: its image lock went with it
         FakeDeviceContext context = new("ide-restarted");
         using Piix3Ide restarted = new(
             new DeviceConfig { Id = "ide", Type = Piix3Ide.TypeName, Config = new Dictionary<string, string> { ["primary-master"] = rig.ImagePath("primary-master") } },
@@ -434,6 +435,20 @@ public sealed class Piix3IdeTests
 
         Assert.Equal([.. IdeRig.ExpectedSector(10), .. IdeRig.ExpectedSector(11)], [.. first, .. rest]);
         Assert.Equal(IdeRig.Idle, (byte)restarted.Read(Piix3Ide.PrimaryCommandRegion, 7, 1));
+    }
+
+    [Fact]
+    public void ImageInUseByAnotherController_IsRefused_AndFreeOnceItIsGone()
+    {
+        using IdeRig rig = new();
+        DeviceConfig second = new() { Id = "ide2", Type = Piix3Ide.TypeName, Config = new Dictionary<string, string> { ["primary-master"] = rig.ImagePath("primary-master") } };
+
+        ArgumentException error = Assert.Throws<ArgumentException>(() => new Piix3Ide(second, new FakeDeviceContext("ide2")));
+        Assert.Contains($"disk image '{rig.ImagePath("primary-master")}' is in use by another machine or drive", error.Message, StringComparison.Ordinal);
+
+        rig.Ide.Dispose();
+        using Piix3Ide successor = new(second, new FakeDeviceContext("ide2"));
+        Assert.NotNull(successor);
     }
 
     [Fact]
