@@ -110,6 +110,12 @@ public sealed class VirtualMachine : IDisposable
         {
             LinuxDirectBoot.Boot(_ram, Cpu, LinuxKernelImage.Parse(File.ReadAllBytes(kernel)),
                 profile.Initrd is { } initrd ? File.ReadAllBytes(initrd) : null, profile.Cmdline ?? "");
+            if (profile.Devices.FirstOrDefault(d => d.Type == DeviceHost.Devices.Power.AcpiPowerManagement.TypeName) is { } pm)
+            {
+                // Firmware would describe the power-management hardware; with no firmware, the loader does.
+                AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci);
+            }
+
             _platformSetupPending = true; // needs the device processes, which attach after construction
             return;
         }

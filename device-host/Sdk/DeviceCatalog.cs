@@ -21,6 +21,7 @@ public static class DeviceCatalog
         [Devices.Pci.Piix3IsaBridge.TypeName] = (config, context) => new Devices.Pci.Piix3IsaBridge(config, context),
         [Devices.Storage.Piix3Ide.TypeName] = (config, context) => new Devices.Storage.Piix3Ide(config, context),
         [Devices.Input.I8042.TypeName] = (config, context) => new Devices.Input.I8042(config, context),
+        [Devices.Power.AcpiPowerManagement.TypeName] = (config, context) => new Devices.Power.AcpiPowerManagement(config, context),
     };
 
     /// <summary>Type names, for validation messages.</summary>

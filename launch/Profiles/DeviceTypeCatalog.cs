@@ -49,9 +49,12 @@ public static class DeviceTypeCatalog
     /// <summary>The 8042 PS/2 controller with a keyboard (no mouse): fixed ports 0x60 and 0x64, drives IRQ 1 and 12.</summary>
     public static readonly DeviceTypeInfo I8042 = new("i8042", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { EndsMachine = true, FixedPorts = [new(0x60, 1), new(0x64, 1)], FixedIrqs = [1, 12] };
 
+    /// <summary>ACPI fixed hardware: PM1a event and control blocks and the PM timer, 12 ports at <c>io</c> (default 0x600); the SCI on <c>irq</c> (9 on a PC); sleep type 5 powers off (ends the machine with exit code 0). A directly booted kernel finds it through the FADT the loader writes.</summary>
+    public static readonly DeviceTypeInfo AcpiPm = new("acpi-pm", PortCount: 12, MmioSize: 0, IrqUse.Required, CanBeConsole: false, ConfigKeys: []) { EndsMachine = true, DefaultIo = 0x600 };
+
     /// <summary>Every known type, by name.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } =
-        new[] { Uart16550, DebugExit, TestDevice, BenchRegister, I8259, I440Fx, Piix3Isa, Piix3Ide, I8254, Mc146818, DebugCon, FwCfg, I8042 }.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        new[] { Uart16550, DebugExit, TestDevice, BenchRegister, I8259, I440Fx, Piix3Isa, Piix3Ide, I8254, Mc146818, DebugCon, FwCfg, I8042, AcpiPm }.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
     public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);

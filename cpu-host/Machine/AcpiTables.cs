@@ -1,0 +1,136 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace SplitEmu.CpuHost.Machine;
+
+/// <summary>
+/// The ACPI 1.0 tables a directly booted kernel reads to find the machine's power-management hardware (the
+/// <c>acpi-pm</c> device), written where firmware would put them: the RSDP in the BIOS area (0xE0000, where
+/// Linux scans for it without EFI), then the RSDT, FADT, FACS and a DSDT whose only object is <c>\_S5</c> (soft
+/// off, sleep type <see cref="SoftOffSleepType"/>). No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
+/// machine is always in ACPI mode and no firmware has to hand it over.
+/// </summary>
+public static class AcpiTables
+{
+    /// <summary>Where the tables go: the first 4 KiB of the BIOS area (reserved in the e820 map).</summary>
+    public const uint RsdpAddress = 0xE_0000;
+
+    /// <summary>The sleep type \_S5 names; the acpi-pm model powers off on it.</summary>
+    public const byte SoftOffSleepType = 5;
+
+    private const uint RsdtAddress = RsdpAddress + 0x40, FadtAddress = RsdpAddress + 0x80, FacsAddress = RsdpAddress + 0x140,
+        DsdtAddress = RsdpAddress + 0x180;
+
+    private const int HeaderLength = 36, FadtLength = 116, FacsLength = 64;
+
+    /// <summary>FADT flags: WBINVD works, C1 supported, no fixed power or sleep button, 32-bit PM timer.</summary>
+    private const uint FadtFlags = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 8);
+
+    /// <summary>Writes the tables for PM blocks at <paramref name="pmBase"/> (PM1a_EVT, +4 PM1a_CNT, +8 PM_TMR) and the SCI on <paramref name="sciLine"/>.</summary>
+    public static void Write(GuestRam ram, ushort pmBase, int sciLine)
+    {
+        byte[] dsdt = Dsdt();
+        ram.Load(DsdtAddress, dsdt);
+        ram.Load(FacsAddress, Facs());
+        ram.Load(FadtAddress, Fadt(pmBase, sciLine));
+        ram.Load(RsdtAddress, Rsdt());
+        ram.Load(RsdpAddress, Rsdp());
+    }
+
+    /// <summary>Root System Description Pointer, revision 0 (ACPI 1.0): 20 bytes, checksummed.</summary>
+    private static byte[] Rsdp()
+    {
+        byte[] rsdp = new byte[20];
+        Encoding.ASCII.GetBytes("RSD PTR ").CopyTo(rsdp, 0);
+        Encoding.ASCII.GetBytes("SPLEMU").CopyTo(rsdp, 9);
+        rsdp[15] = 0; // revision 0: RSDT only
+        BinaryPrimitives.WriteUInt32LittleEndian(rsdp.AsSpan(16), RsdtAddress);
+        rsdp[8] = Checksum(rsdp);
+        return rsdp;
+    }
+
+    private static byte[] Rsdt()
+    {
+        byte[] rsdt = Header("RSDT", HeaderLength + 4, revision: 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(rsdt.AsSpan(HeaderLength), FadtAddress);
+        return Finish(rsdt);
+    }
+
+    /// <summary>Fixed ACPI Description Table, revision 1 (116 bytes), field offsets as in ACPI 1.0b table 5-6.</summary>
+    private static byte[] Fadt(ushort pmBase, int sciLine)
+    {
+        byte[] fadt = Header("FACP", FadtLength, revision: 1);
+        Span<byte> t = fadt;
+        BinaryPrimitives.WriteUInt32LittleEndian(t[36..], FacsAddress);   // FIRMWARE_CTRL
+        BinaryPrimitives.WriteUInt32LittleEndian(t[40..], DsdtAddress);   // DSDT
+        BinaryPrimitives.WriteUInt16LittleEndian(t[46..], (ushort)sciLine); // SCI_INT
+        // SMI_CMD (48) stays 0: always in ACPI mode.
+        BinaryPrimitives.WriteUInt32LittleEndian(t[56..], pmBase);        // PM1a_EVT_BLK
+        BinaryPrimitives.WriteUInt32LittleEndian(t[64..], pmBase + 4u);   // PM1a_CNT_BLK
+        BinaryPrimitives.WriteUInt32LittleEndian(t[76..], pmBase + 8u);   // PM_TMR_BLK
+        t[88] = 4; // PM1_EVT_LEN
+        t[89] = 2; // PM1_CNT_LEN
+        t[91] = 4; // PM_TMR_LEN
+        BinaryPrimitives.WriteUInt16LittleEndian(t[96..], 0x0FFF);        // P_LVL2_LAT > 100: no C2
+        BinaryPrimitives.WriteUInt16LittleEndian(t[98..], 0x0FFF);        // P_LVL3_LAT > 1000: no C3
+        BinaryPrimitives.WriteUInt32LittleEndian(t[112..], FadtFlags);
+        return Finish(fadt);
+    }
+
+    /// <summary>Firmware ACPI Control Structure: no waking vector, no global lock (64 bytes, no checksum).</summary>
+    private static byte[] Facs()
+    {
+        byte[] facs = new byte[FacsLength];
+        Encoding.ASCII.GetBytes("FACS").CopyTo(facs, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(facs.AsSpan(4), FacsLength);
+        return facs;
+    }
+
+    /// <summary>Differentiated System Description Table: <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>, nothing else.</summary>
+    private static byte[] Dsdt()
+    {
+        byte[] aml =
+        [
+            0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', // NameOp "_S5_"
+            0x12, 0x08, 0x04,                                 // PackageOp, PkgLength 8, 4 elements
+            0x0A, SoftOffSleepType, 0x0A, SoftOffSleepType,   // BytePrefix SLP_TYPa, BytePrefix SLP_TYPb
+            0x00, 0x00,                                       // Zero, Zero (reserved)
+        ];
+        byte[] dsdt = Header("DSDT", HeaderLength + aml.Length, revision: 1);
+        aml.CopyTo(dsdt, HeaderLength);
+        return Finish(dsdt);
+    }
+
+    /// <summary>A description header: signature, length, revision, OEM fields; the checksum is set by <see cref="Finish"/>.</summary>
+    private static byte[] Header(string signature, int length, byte revision)
+    {
+        byte[] table = new byte[length];
+        Encoding.ASCII.GetBytes(signature).CopyTo(table, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(table.AsSpan(4), (uint)length);
+        table[8] = revision;
+        Encoding.ASCII.GetBytes("SPLEMU").CopyTo(table, 10);      // OEMID
+        Encoding.ASCII.GetBytes("SPLITEMU").CopyTo(table, 16);    // OEM table id
+        BinaryPrimitives.WriteUInt32LittleEndian(table.AsSpan(24), 1); // OEM revision
+        Encoding.ASCII.GetBytes("SPLT").CopyTo(table, 28);        // creator id
+        BinaryPrimitives.WriteUInt32LittleEndian(table.AsSpan(32), 1); // creator revision
+        return table;
+    }
+
+    private static byte[] Finish(byte[] table)
+    {
+        table[9] = Checksum(table);
+        return table;
+    }
+
+    /// <summary>The byte that makes all bytes sum to 0 (its own position must hold 0 when called).</summary>
+    private static byte Checksum(ReadOnlySpan<byte> bytes)
+    {
+        byte sum = 0;
+        foreach (byte b in bytes)
+        {
+            sum += b;
+        }
+
+        return (byte)(0 - sum);
+    }
+}
