@@ -133,7 +133,7 @@ public sealed class DeviceChannel : IDisposable
         DeviceEventGrant? grant = known && _eventGrants is { } grants && device < grants.Count ? grants[device] : null;
         bool accepted = message.Kind switch
         {
-            MessageKind.MachineExit => known && (_eventGrants is null || grant is { EndsMachine: true }),
+            MessageKind.MachineExit or MessageKind.MachineReset => known && (_eventGrants is null || grant is { EndsMachine: true }),
             MessageKind.DmaWritten => known && (_eventGrants is null || grant is { BusMaster: true }),
             MessageKind.MapChange => known && device < _regions.Count && message.Region < _regions[device].Count,
             _ => true,
@@ -402,6 +402,48 @@ public sealed class DeviceChannel : IDisposable
             if (journal.Enabled && (journal.IsFull || ((ReplyFlags)reply.Flags & ReplyFlags.DidDma) != 0))
             {
                 TakeSnapshotUnsynchronized(request.Device);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A machine reset: each device of this process back to its power-on state, its journal starting again from
+    /// there. If the process dies meanwhile and the device stalls, its successor (restored to before the reset)
+    /// is reset instead; a device that does not stall is left to its restart's reset.
+    /// </summary>
+    public void ResetDevices()
+    {
+        for (ushort device = 0; device < _slot.Devices.Count; device++)
+        {
+            DeviceChannel channel = this;
+            while (!channel.TryResetDevice(device))
+            {
+                if (!channel.IsDead || _slot.WhileDown(device) != DownBehavior.Stall
+                    || _slot.WaitForSuccessor(channel, device) is not { } successor)
+                {
+                    break;
+                }
+
+                channel = successor;
+            }
+        }
+    }
+
+    private bool TryResetDevice(ushort device)
+    {
+        lock (_accessGate)
+        {
+            RingMessage reset = new() { Kind = MessageKind.ResetDevice, Device = device };
+            if (!Send(ref reset, out RingMessage reply) || reply.Kind != MessageKind.ControlDone)
+            {
+                return false;
+            }
+
+            if (_slot.Journals[device].Enabled)
+            {
+                TakeSnapshotUnsynchronized(device);
             }
 
             return true;

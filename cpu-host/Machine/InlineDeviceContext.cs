@@ -44,6 +44,8 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public void RequestMachineExit(int exitCode, ulong guestValue) => machine.RequestGuestExit(exitCode, guestValue);
 
+    public void RequestMachineReset() => machine.RequestReset($"device '{config.Id}'");
+
     public void Output(ReadOnlySpan<byte> data) => output.Write(config.Id, data);
 
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>

@@ -54,6 +54,16 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>The machine clock's one writer (stopped while the machine stands still).</summary>
     private readonly MachineClockSource _clock = new();
 
+    /// <summary>The start state's sources, read once (<see cref="LoadStartState"/>).</summary>
+    private readonly IReadOnlyList<(ulong Address, byte[] Bytes)> _images;
+    private byte[]? _firmwareImage;
+    private readonly LinuxKernelImage? _kernel;
+    private readonly byte[]? _initrd;
+
+    /// <summary>Who asked for a reset not yet done (null: none).</summary>
+    private string? _resetRequestedBy;
+    private int _resets;
+
     /// <summary>Firmware's platform set-up for a directly booted kernel, done on the vCPU thread before its first instruction.</summary>
     private bool _platformSetupPending;
 
@@ -84,14 +94,17 @@ public sealed class VirtualMachine : IDisposable
             Memory.AddSubregion(Memory.Root, 0, MemoryRegion.Ram("ram", _ram.Size, _ram.Base));
         }
 
-        foreach (LoadConfig image in profile.Load)
-        {
-            _ram.Load(image.Address, File.ReadAllBytes(image.File));
-        }
-
+        // Read once: a reset loads the same bytes again, whatever happened to the files since.
+        _images = [.. profile.Load.Select(image => (image.Address, File.ReadAllBytes(image.File)))];
         if (profile.Firmware is { } firmware)
         {
             MapFirmware(File.ReadAllBytes(firmware.File));
+        }
+
+        if (profile.Kernel is { } kernel)
+        {
+            _kernel = LinuxKernelImage.Parse(File.ReadAllBytes(kernel));
+            _initrd = profile.Initrd is { } initrd ? File.ReadAllBytes(initrd) : null;
         }
 
         foreach (DeviceConfig device in profile.Devices.Where(d => d.Placement == Placement.Inline))
@@ -106,29 +119,75 @@ public sealed class VirtualMachine : IDisposable
             _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process], _clock));
         }
 
-        if (profile.Kernel is { } kernel)
+        LoadStartState();
+    }
+
+    /// <summary>
+    /// What power-on gives the machine and a reset gives it again: the images in RAM, the firmware's shadow, a
+    /// directly booted kernel with its boot_params and ACPI tables, and the CPU at its start state.
+    /// </summary>
+    private void LoadStartState()
+    {
+        foreach ((ulong address, byte[] bytes) in _images)
         {
-            LinuxDirectBoot.Boot(_ram, Cpu, LinuxKernelImage.Parse(File.ReadAllBytes(kernel)),
-                profile.Initrd is { } initrd ? File.ReadAllBytes(initrd) : null, profile.Cmdline ?? "");
-            if (profile.Devices.FirstOrDefault(d => d.Type == DeviceHost.Devices.Power.AcpiPowerManagement.TypeName) is { } pm)
+            _ram.Load(address, bytes);
+        }
+
+        LoadFirmwareShadow();
+        Cpu.Reset();
+        if (_kernel is { } kernel)
+        {
+            LinuxDirectBoot.Boot(_ram, Cpu, kernel, _initrd, _profile.Cmdline ?? "");
+            if (_profile.Devices.FirstOrDefault(d => d.Type == DeviceHost.Devices.Power.AcpiPowerManagement.TypeName) is { } pm)
             {
                 // Firmware would describe the power-management hardware; with no firmware, the loader does.
                 AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci);
             }
 
-            _platformSetupPending = true; // needs the device processes, which attach after construction
+            _platformSetupPending = true; // at power-on it needs the device processes, which attach after construction
             return;
         }
 
-        switch (profile.Cpu.Mode)
+        if (_profile.Cpu.Mode == CpuStartMode.Protected32Flat)
         {
-            case CpuStartMode.Protected32Flat:
-                Cpu.EnterFlatProtectedMode((uint)profile.Cpu.Entry, (uint)profile.Cpu.Stack);
-                break;
-            default:
-                Cpu.Reset();
-                break;
+            Cpu.EnterFlatProtectedMode((uint)_profile.Cpu.Entry, (uint)_profile.Cpu.Stack);
         }
+    }
+
+    /// <summary>
+    /// Asks for a machine reset (a reset line or register; see <see cref="IDeviceContext.RequestMachineReset"/>),
+    /// done on the vCPU thread at its next instruction boundary. Thread-safe; requests before it is done merge.
+    /// </summary>
+    public void RequestReset(string requestedBy)
+    {
+        Interlocked.CompareExchange(ref _resetRequestedBy, requestedBy, null);
+        Cpu.RequestStop();
+        _wake.Set();
+    }
+
+    /// <summary>Resets the machine has done so far.</summary>
+    public int Resets => Volatile.Read(ref _resets);
+
+    /// <summary>
+    /// The reset itself (vCPU thread): every device back to its power-on state, inline and in every device process
+    /// (there through the ring, surviving a crash of the process meanwhile), then the start state loaded again.
+    /// Guest RAM is kept, as a reset keeps it; the machine clock runs on.
+    /// </summary>
+    private void ResetMachine(string requestedBy)
+    {
+        Interlocked.Increment(ref _resets);
+        Console.Error.WriteLine($"splitemu: machine '{_profile.Name}' reset (requested by {requestedBy})");
+        foreach (InlineDevice inline in _inlineDevices.Values)
+        {
+            inline.RunExclusive(inline.Device.Reset);
+        }
+
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.Current?.ResetDevices();
+        }
+
+        LoadStartState();
     }
 
     /// <summary>The machine clock: guest-visible time in every process of this machine (docs/machine-clock.md).</summary>
@@ -340,6 +399,12 @@ public sealed class VirtualMachine : IDisposable
             }
 
             Timers.RunDue();
+            if (Exit is null && Interlocked.Exchange(ref _resetRequestedBy, null) is { } requestedBy)
+            {
+                ResetMachine(requestedBy);
+                continue;
+            }
+
             switch (result.Reason)
             {
                 case CpuStopReason.Shutdown:
@@ -607,8 +672,17 @@ public sealed class VirtualMachine : IDisposable
             Memory.AddSubregion(Memory.Root, ProfileDefaults.FirmwareTop - _firmwareBytes, MemoryRegion.Rom("bios", _firmwareBytes, _firmware));
         }
 
-        int shadow = (int)Math.Min(_firmwareBytes, ProfileDefaults.FirmwareShadowBytes);
-        _ram.Load(ProfileDefaults.FirmwareShadowEnd - (ulong)shadow, image.AsSpan(image.Length - shadow));
+        _firmwareImage = image;
+    }
+
+    /// <summary>The firmware's last 128 KiB copied below 1 MiB (its shadow in RAM), at power-on and at every reset.</summary>
+    private void LoadFirmwareShadow()
+    {
+        if (_firmwareImage is { } image)
+        {
+            int shadow = (int)Math.Min(image.Length, ProfileDefaults.FirmwareShadowBytes);
+            _ram.Load(ProfileDefaults.FirmwareShadowEnd - (ulong)shadow, image.AsSpan(image.Length - shadow));
+        }
     }
 
     /// <summary>
@@ -661,6 +735,9 @@ public sealed class VirtualMachine : IDisposable
                 break;
             case MessageKind.MachineExit when !channel.Replaying:
                 RequestGuestExit((int)(message.Value & 0xFF), message.Argument0);
+                break;
+            case MessageKind.MachineReset when !channel.Replaying && message.Device < ids.Count:
+                RequestReset($"device '{ids[message.Device]}'");
                 break;
         }
     }

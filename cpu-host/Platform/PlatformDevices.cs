@@ -22,7 +22,7 @@ internal static class PlatformDevices
             config,
             machine.Bus.ReadPciConfig,
             machine.Bus.WritePciConfig,
-            () => machine.RequestExit(Shared.Rpc.ExitReason.CpuShutdown, Shared.Rpc.ExitCodes.GuestCrashed, null, "the guest asked for a hard reset (port 0xCF9), which this machine does not model")),
+            () => machine.RequestReset("the PCI reset control register, port 0xCF9")),
         _ => null,
     };
 }

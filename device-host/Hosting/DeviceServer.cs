@@ -149,6 +149,12 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
+        if (request.Kind == MessageKind.ResetDevice)
+        {
+            reply.Kind = request.Device < _devices.Count ? ResetDevice(request.Device) : MessageKind.Failed;
+            return reply;
+        }
+
         if (request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack && request.Device < _devices.Count)
         {
             _counters[request.Device].Regions.Set(request.Region, request.Kind == MessageKind.RegionsGone);
@@ -219,6 +225,22 @@ public sealed class DeviceServer : IDisposable
     }
 
     /// <summary>Saves a device's state into the state area, or restores it from there.</summary>
+    /// <summary>A machine reset: the device back to its power-on state; a model that fails is reported, the reset answered.</summary>
+    private MessageKind ResetDevice(ushort device)
+    {
+        try
+        {
+            _devices[device].Reset();
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"device {_deviceIds[device]}: reset: {ex.GetType().Name}: {ex.Message}");
+            return MessageKind.Failed;
+        }
+
+        return MessageKind.ControlDone;
+    }
+
     private MessageKind SaveOrRestore(in RingMessage request, ref RingMessage reply)
     {
         if (_segment is null || _devices[request.Device] is not ISnapshotable model)

@@ -59,6 +59,10 @@ public sealed class RingDeviceContext : IDeviceContext
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
 
     /// <inheritdoc/>
+    public void RequestMachineReset() =>
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineReset, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex });
+
+    /// <inheritdoc/>
     public void RequestMachineExit(int exitCode, ulong guestValue) =>
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineExit, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Value = (ulong)exitCode, Argument0 = guestValue });
 

@@ -74,6 +74,10 @@ internal static class WarmUp
 
         public bool DmaWrite(ulong address, ReadOnlySpan<byte> source) => false;
 
+        public void RequestMachineReset()
+        {
+        }
+
         public void RequestMachineExit(int exitCode, ulong guestValue)
         {
         }

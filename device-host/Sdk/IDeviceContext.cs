@@ -21,6 +21,13 @@ public interface IDeviceContext
     /// <summary>Asks to end the machine with process exit code <paramref name="exitCode"/>.</summary>
     void RequestMachineExit(int exitCode, ulong guestValue);
 
+    /// <summary>
+    /// Asks to reset the machine (a reset line: the keyboard controller's, the PCI reset control register): every
+    /// device back to its power-on state, in every process, the images loaded again and the CPU at its start
+    /// state; guest RAM is kept. Taken at the CPU's next instruction boundary.
+    /// </summary>
+    void RequestMachineReset();
+
     /// <summary>Appends to the device's output stream (a UART's transmitted bytes).</summary>
     void Output(ReadOnlySpan<byte> data);
 

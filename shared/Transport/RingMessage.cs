@@ -87,6 +87,12 @@ public enum MessageKind : byte
     /// </summary>
     RestoreState = 8,
 
+    /// <summary>
+    /// Request: device <see cref="RingMessage.Device"/> goes back to its power-on state (a machine reset:
+    /// <c>IDevice.Reset</c>); answer <see cref="ControlDone"/>.
+    /// </summary>
+    ResetDevice = 10,
+
     /// <summary>Reply to <see cref="Read"/>; <see cref="RingMessage.Value"/> holds the data.</summary>
     ReadDone = 16,
 
@@ -99,7 +105,7 @@ public enum MessageKind : byte
     /// <summary>Reply: the device could not serve the request (unknown device or region); a bus error.</summary>
     Failed = 19,
 
-    /// <summary>Reply to <see cref="RegionsGone"/>, <see cref="RegionsBack"/> and <see cref="RestoreState"/>.</summary>
+    /// <summary>Reply to <see cref="RegionsGone"/>, <see cref="RegionsBack"/>, <see cref="RestoreState"/> and <see cref="ResetDevice"/>.</summary>
     ControlDone = 20,
 
     /// <summary>Reply to <see cref="SaveState"/>: <see cref="RingMessage.Value"/> bytes of state are in the state area.</summary>
@@ -124,6 +130,9 @@ public enum MessageKind : byte
     /// by DMA; the CPU drops decoded instructions from there before the guest runs them.
     /// </summary>
     DmaWritten = 35,
+
+    /// <summary>Event: the guest asked to reset the machine (the keyboard controller's reset line).</summary>
+    MachineReset = 36,
 }
 
 /// <summary>Flags of an event.</summary>

@@ -392,7 +392,7 @@ public sealed unsafe class RingRequester : IRequestTransport
             MessageKind.ReadDone => request.Kind == MessageKind.Read,
             MessageKind.WriteDone => request.Kind == MessageKind.Write,
             MessageKind.BarrierDone => request.Kind == MessageKind.Barrier,
-            MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack or MessageKind.RestoreState,
+            MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack or MessageKind.RestoreState or MessageKind.ResetDevice,
             MessageKind.StateSaved => request.Kind == MessageKind.SaveState,
             MessageKind.Failed => true,
             _ => false,

@@ -56,6 +56,11 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
 
     public void RequestMachineExit(int exitCode, ulong guestValue) => Exits.Add((exitCode, guestValue));
 
+    /// <summary>Machine resets the device asked for.</summary>
+    public int ResetRequests { get; private set; }
+
+    public void RequestMachineReset() => ResetRequests++;
+
     public void Output(ReadOnlySpan<byte> data) => OutputBytes.AddRange(data.ToArray());
 
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) => MapChanges.Add((region, kind, newBase));

@@ -30,9 +30,9 @@ namespace SplitEmu.DeviceHost.Devices.Input;
 /// </para>
 /// <para>
 /// A reset of the machine (command 0xFE, any of the pulse commands 0xF0-0xFF with bit 0 clear, or writing
-/// the output port with bit 0 clear) is requested with <see cref="IDeviceContext.RequestMachineExit"/>, exit
-/// code <see cref="ResetExitCode"/>: the device SDK has no machine reset yet, and the CPU host treats a hard
-/// reset through port 0xCF9 the same way. The request is made once until <see cref="Reset"/>.
+/// the output port with bit 0 clear) is requested with <see cref="IDeviceContext.RequestMachineReset"/>, as a
+/// PC's reset line: every device back to power-on, the CPU at its start state. The request is made once until
+/// <see cref="Reset"/> (which the machine reset itself calls).
 /// </para>
 /// <para>
 /// The output port's A20 bit (0xD1, 0xDD, 0xDF) is stored and read back, not wired: this machine does not
@@ -63,13 +63,6 @@ public sealed partial class I8042 : IDevice, ISnapshotable
 
     /// <summary>ISA line of auxiliary (mouse) bytes.</summary>
     public const int AuxIrqLine = 12;
-
-    /// <summary>
-    /// Exit code of the machine-exit request that stands for a reset of the machine (see the remarks): the same
-    /// code the CPU host uses for a hard reset through port 0xCF9, which this machine does not model either.
-    /// The guest value is the command byte (0xFE) or the output port value that asked for it.
-    /// </summary>
-    public const int ResetExitCode = ExitCodes.GuestCrashed;
 
     /// <summary>Command byte at power-on: both interrupts enabled, both interfaces enabled, no translation.</summary>
     public const byte PowerOnCommandByte = CtrKeyboardInterrupt | CtrAuxInterrupt;
@@ -370,7 +363,7 @@ public sealed partial class I8042 : IDevice, ISnapshotable
                 _outputPort = value;
                 if ((value & OutResetHigh) == 0)
                 {
-                    RequestReset(value);
+                    RequestReset();
                 }
 
                 break;
@@ -445,7 +438,7 @@ public sealed partial class I8042 : IDevice, ISnapshotable
             case >= CmdPulseFirst:
                 if ((command & OutResetHigh) == 0)
                 {
-                    RequestReset(command);
+                    RequestReset();
                 }
 
                 break;
@@ -499,7 +492,7 @@ public sealed partial class I8042 : IDevice, ISnapshotable
         }
     }
 
-    private void RequestReset(byte guestValue)
+    private void RequestReset()
     {
         if (_resetRequested)
         {
@@ -507,7 +500,7 @@ public sealed partial class I8042 : IDevice, ISnapshotable
         }
 
         _resetRequested = true;
-        _context.RequestMachineExit(ResetExitCode, guestValue);
+        _context.RequestMachineReset();
     }
 
     [MemoryPackable]

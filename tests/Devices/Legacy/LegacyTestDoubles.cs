@@ -31,6 +31,8 @@ internal sealed class MachineFactsContext(MachineFacts machine) : IDeviceContext
 
     public void RequestMachineExit(int exitCode, ulong guestValue) => Inner.RequestMachineExit(exitCode, guestValue);
 
+    public void RequestMachineReset() => Inner.RequestMachineReset();
+
     public void Output(ReadOnlySpan<byte> data) => Inner.Output(data);
 
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) => Inner.RequestMapChange(region, kind, newBase);
