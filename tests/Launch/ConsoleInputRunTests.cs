@@ -67,6 +67,8 @@ public sealed class ConsoleInputRunTests
         Assert.True(uart.Restarts > 0, "no crash was injected");
         Assert.All(uart.Crashes!, c => Assert.Equal(0, c.Divergences));
         Assert.Equal(0, uart.Accesses.BusErrors);
+        Assert.Empty(ProcessTable.Children(run.ProcessId, "SplitEmu"));
+        Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
     }
 
     [Fact]
