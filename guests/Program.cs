@@ -10,5 +10,6 @@ if (args.Length != 1)
 
 Directory.CreateDirectory(args[0]);
 File.WriteAllBytes(Path.Combine(args[0], "hello.bin"), HelloGuest.Build());
+File.WriteAllBytes(Path.Combine(args[0], "echo.bin"), EchoGuest.Build());
 File.WriteAllBytes(Path.Combine(args[0], "boot-disk.img"), BootSectorGuest.BuildDisk());
 return 0;

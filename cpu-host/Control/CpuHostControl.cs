@@ -130,6 +130,10 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
     }
 
     /// <inheritdoc/>
+    public Task<bool> ConsoleInputAsync(byte[] data, CancellationToken cancellationToken = default) =>
+        Machine.ConsoleInput is { } input ? input.EnqueueAsync(data, cancellationToken) : Task.FromResult(false);
+
+    /// <inheritdoc/>
     public Task<MonitorCpuState> GetCpuStateAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(CpuState(Machine));
 

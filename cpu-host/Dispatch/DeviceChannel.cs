@@ -297,7 +297,8 @@ public sealed class DeviceChannel : IDisposable
                         return null; // died again while replaying: the next restart starts over
                     }
 
-                    if (request.Kind == MessageKind.Read && reply.Value != entry.ReadValue)
+                    // A read answering differently, or an input taking a different count, is a divergence.
+                    if (request.Kind is MessageKind.Read or MessageKind.Input && reply.Value != entry.ReadValue)
                     {
                         divergences++;
                     }
@@ -375,12 +376,9 @@ public sealed class DeviceChannel : IDisposable
         lock (_accessGate)
         {
             DeviceJournal journal = _slot.Journals[request.Device];
-            if (injectable && _slot.Injectors[request.Device].ShouldKill(in request))
+            if (injectable)
             {
-                // The crash lands while this access is in flight: handled or not, never answered.
-                KilledAt = Stopwatch.GetTimestamp();
-                KillReason = "killed as requested (crash injection)";
-                ProcessKiller.Kill(ProcessId);
+                InjectCrashIfDueUnsynchronized(in request);
             }
 
             if (!Send(ref request, out reply) || reply.Kind is not (MessageKind.ReadDone or MessageKind.WriteDone))
@@ -450,6 +448,48 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Console input for device <paramref name="device"/>: one message of up to <see cref="InputPayload.MaxBytes"/>
+    /// bytes, sent and journaled under the access gate like an access (and counted by access-based crash
+    /// injection). It never waits for a restart: a dead device takes nothing now, the bytes stay queued in the CPU
+    /// process, and its successor (restored to just after the last input its predecessor answered) gets them.
+    /// Returns the count taken, <see cref="IRegionHandler.InputNotNow"/> or <see cref="IRegionHandler.InputRefused"/>.
+    /// </summary>
+    private int Input(ushort device, ushort region, ReadOnlySpan<byte> data)
+    {
+        RingMessage request = InputPayload.Request(device, region, data);
+        lock (_accessGate)
+        {
+            InjectCrashIfDueUnsynchronized(in request);
+            if (!Send(ref request, out RingMessage reply))
+            {
+                return reply.Kind == MessageKind.Failed && !IsDead ? IRegionHandler.InputRefused : IRegionHandler.InputNotNow;
+            }
+
+            // The transport refused any answer taking more than was offered (a protocol breach), so this is in range.
+            DeviceJournal journal = _slot.Journals[device];
+            journal.Record(in request, reply.Value);
+            if (journal.Enabled && journal.IsFull)
+            {
+                TakeSnapshotUnsynchronized(device);
+            }
+
+            return (int)reply.Value;
+        }
+    }
+
+    /// <summary>Access-based crash injection: kills the process now if this request is the one (caller holds the access gate).</summary>
+    private void InjectCrashIfDueUnsynchronized(in RingMessage request)
+    {
+        if (_slot.Injectors[request.Device].ShouldKill(in request))
+        {
+            // The crash lands while this request is in flight: handled or not, never answered.
+            KilledAt = Stopwatch.GetTimestamp();
+            KillReason = "killed as requested (crash injection)";
+            ProcessKiller.Kill(ProcessId);
+        }
+    }
+
     /// <summary>Caller holds the access gate.</summary>
     private void TakeSnapshotUnsynchronized(ushort device)
     {
@@ -487,7 +527,7 @@ public sealed class DeviceChannel : IDisposable
         {
             case RingCallStatus.Completed:
                 _eventsOwed |= ((ReplyFlags)reply.Flags & ReplyFlags.EventsFirst) != 0;
-                if (_eventsOwed && request.Kind is MessageKind.Read or MessageKind.Write or MessageKind.PostedWrite)
+                if (_eventsOwed && request.Kind is MessageKind.Read or MessageKind.Write or MessageKind.PostedWrite or MessageKind.Input)
                 {
                     // Events posted before this reply take effect before the access completes (the next
                     // instruction sees them). A control reply only passes the debt on: its callers may hold the
@@ -595,6 +635,8 @@ public sealed class DeviceChannel : IDisposable
 
         public void Write(ulong offset, int size, ulong value) =>
             channel.Write(device, region, offset, size, value, posted is not null && posted.SynchronousOffsets?.Contains(offset) != true);
+
+        public int Input(ReadOnlySpan<byte> data) => channel.Input(device, region, data);
     }
 
     private sealed class ChannelDeviceLink(DeviceChannel channel, ushort device) : IDeviceLink

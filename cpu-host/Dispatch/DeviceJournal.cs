@@ -3,7 +3,7 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.CpuHost.Dispatch;
 
 /// <summary>
-/// One device's last snapshot and the accesses it served since, in the order it served them (bounded). A
+/// One device's last snapshot and the accesses it served since (console input included), in the order it served them (bounded). A
 /// restarted device gets the snapshot, then the accesses replayed, and is exactly where it was when it died.
 /// </summary>
 public sealed class DeviceJournal(int limit)
@@ -22,7 +22,7 @@ public sealed class DeviceJournal(int limit)
     /// <summary>Whether it is time for a new snapshot.</summary>
     public bool IsFull => _entries.Count >= limit;
 
-    /// <summary>Records a served access (with the value a read returned).</summary>
+    /// <summary>Records a served access (with the value a read returned, or the count a console input took).</summary>
     public void Record(in RingMessage request, ulong readValue)
     {
         if (Enabled)
@@ -49,5 +49,5 @@ public sealed class DeviceJournal(int limit)
 
 /// <summary>One journaled access.</summary>
 /// <param name="Request">The request as sent.</param>
-/// <param name="ReadValue">What a read returned (to detect a device that answers differently on replay).</param>
+/// <param name="ReadValue">What a read returned, or how many bytes an input took (to detect a device that answers differently on replay).</param>
 public readonly record struct JournalEntry(RingMessage Request, ulong ReadValue);

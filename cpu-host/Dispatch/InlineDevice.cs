@@ -127,6 +127,28 @@ public sealed class InlineDevice : IDeviceLink
         }
     }
 
+    private int Input(int region, ReadOnlySpan<byte> data)
+    {
+        if (Device is not IConsoleInput input)
+        {
+            return IRegionHandler.InputRefused;
+        }
+
+        lock (_gate)
+        {
+            _regionsTold.CountAccess(region);
+            try
+            {
+                return Math.Clamp(input.AcceptInput(data), 0, data.Length);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return IRegionHandler.InputRefused;
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="work"/> (a timer callback) as if it were an access: never beside one; a failure is reported.</summary>
     public void RunExclusive(Action work)
     {
@@ -155,5 +177,7 @@ public sealed class InlineDevice : IDeviceLink
         public ulong Read(ulong offset, int size) => owner.Read(region, offset, size);
 
         public void Write(ulong offset, int size, ulong value) => owner.Write(region, offset, size, value);
+
+        public int Input(ReadOnlySpan<byte> data) => owner.Input(region, data);
     }
 }

@@ -94,6 +94,15 @@ public sealed class VirtualMachine : IDisposable
             Memory.AddSubregion(Memory.Root, 0, MemoryRegion.Ram("ram", _ram.Size, _ram.Base));
         }
 
+        if (profile.Console is { } console)
+        {
+            ConsoleInput = new ConsoleInput(console, [Io, Memory], () =>
+            {
+                Cpu.RequestStop(); // the vCPU loop offers input between run slices
+                _wake.Set();
+            }, RunSlice);
+        }
+
         // Read once: a reset loads the same bytes again, whatever happened to the files since.
         _images = [.. profile.Load.Select(image => (image.Address, File.ReadAllBytes(image.File)))];
         if (profile.Firmware is { } firmware)
@@ -225,6 +234,9 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>Timers of the inline devices.</summary>
     public InlineTimers Timers { get; }
+
+    /// <summary>Input for the profile's console device, or null when the machine has no console.</summary>
+    public ConsoleInput? ConsoleInput { get; }
 
     /// <summary>Guest RAM as bus-master device processes map it.</summary>
     public GuestMemoryShare GuestMemoryShare() => _ram.Share();
@@ -392,7 +404,9 @@ public sealed class VirtualMachine : IDisposable
                 continue;
             }
 
-            CpuRunResult result = Cpu.Run(RunSlice);
+            // While input waits for room in the console device, slices are short: the guest frees room by reading.
+            CpuRunResult result = Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
+            ConsoleInput?.Pump();
             foreach (DeviceProcessSlot slot in _slots.Values)
             {
                 slot.Current?.FlushPosted(); // posted writes never wait longer than a run slice for the device
@@ -492,6 +506,7 @@ public sealed class VirtualMachine : IDisposable
             Detail = detail,
         };
         Interlocked.CompareExchange(ref _exit, info, null);
+        ConsoleInput?.Close();
         Cpu.RequestStop();
         _mayRun.Set(); // a paused vCPU must see the end too
         _wake.Set(); // and so must a halted one

@@ -12,4 +12,17 @@ public interface IRegionHandler
 
     /// <summary>Writes <paramref name="size"/> bytes at <paramref name="offset"/> within the region.</summary>
     void Write(ulong offset, int size, ulong value);
+
+    /// <summary><see cref="Input"/>'s answer when the device is down: nothing was taken, try again later.</summary>
+    const int InputNotNow = -1;
+
+    /// <summary><see cref="Input"/>'s answer when the device takes no input at all (no receive side).</summary>
+    const int InputRefused = -2;
+
+    /// <summary>
+    /// Console input for the region's device, carried like an access (under the region's lease, never beside
+    /// another access to the device, journaled): returns how many leading bytes it took (0 when it has no room),
+    /// <see cref="InputNotNow"/> or <see cref="InputRefused"/>. Regions of devices without a receive side refuse.
+    /// </summary>
+    int Input(ReadOnlySpan<byte> data) => InputRefused;
 }

@@ -162,6 +162,12 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
+        if (request.Kind == MessageKind.Input)
+        {
+            reply.Kind = request.Device < _devices.Count ? Input(in request, ref reply) : MessageKind.Failed;
+            return reply;
+        }
+
         if (request.Device >= _devices.Count || !IsAccessSize(request.AccessSize))
         {
             reply.Kind = MessageKind.Failed;
@@ -222,6 +228,38 @@ public sealed class DeviceServer : IDisposable
         }
 
         return reply;
+    }
+
+    /// <summary>
+    /// Console input: the device takes what it has room for, like an access (never beside one, its events
+    /// flagged as raised during it). A device with no receive side fails it.
+    /// </summary>
+    private MessageKind Input(in RingMessage request, ref RingMessage reply)
+    {
+        Span<byte> data = stackalloc byte[InputPayload.MaxBytes];
+        int count = InputPayload.Unpack(in request, data);
+        if (count < 0 || _devices[request.Device] is not IConsoleInput input)
+        {
+            return MessageKind.Failed;
+        }
+
+        _counters[request.Device].Regions.CountAccess(request.Region);
+        DeviceAccessScope.Enter();
+        try
+        {
+            reply.Value = (ulong)Math.Clamp(input.AcceptInput(data[..count]), 0, count);
+            return MessageKind.InputTaken;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"device {_deviceIds[request.Device]}: console input: {ex.GetType().Name}: {ex.Message}");
+            _counters[request.Device].Failures++;
+            return MessageKind.Failed;
+        }
+        finally
+        {
+            DeviceAccessScope.Exit();
+        }
     }
 
     /// <summary>Saves a device's state into the state area, or restores it from there.</summary>

@@ -110,7 +110,7 @@ public static class RunCommand
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Handle(context, stop.Terminate));
 
         MachineRun.SweepStaleFiles();
-        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs, Stop = stop };
+        RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs, Stop = stop, FeedStandardInput = true };
         using Stream stdout = Console.OpenStandardOutput();
         try
         {

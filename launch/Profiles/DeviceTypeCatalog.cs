@@ -11,7 +11,7 @@ public static class DeviceTypeCatalog
     private static readonly string[] s_ideDisks = ["primary-master", "primary-slave", "secondary-master", "secondary-slave"];
 
     /// <summary>A 16550A UART: 8 registers at <c>io</c>..<c>io+7</c>.</summary>
-    public static readonly DeviceTypeInfo Uart16550 = new("uart16550", PortCount: 8, MmioSize: 0, IrqUse.Required, CanBeConsole: true, ConfigKeys: []);
+    public static readonly DeviceTypeInfo Uart16550 = new("uart16550", PortCount: 8, MmioSize: 0, IrqUse.Required, CanBeConsole: true, ConfigKeys: []) { TakesInput = true };
 
     /// <summary>QEMU's isa-debug-exit: one port; a write ends the machine with an exit code.</summary>
     public static readonly DeviceTypeInfo DebugExit = new("debug-exit", PortCount: 1, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: []) { EndsMachine = true };

@@ -28,6 +28,9 @@ public sealed record DeviceTypeInfo(
     /// </summary>
     public int? DiskSectorBytes { get; init; }
 
+    /// <summary>True when the model has a receive side (<c>IConsoleInput</c>): as the console it is fed the launcher's standard input.</summary>
+    public bool TakesInput { get; init; }
+
     /// <summary>True when the device does DMA into guest RAM: the launcher maps guest memory into its process only for these.</summary>
     public bool BusMaster { get; init; }
 

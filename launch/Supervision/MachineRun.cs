@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Reports;
@@ -22,6 +23,9 @@ public sealed record RunOptions(string? ReportPath, TimeSpan? Timeout)
 
     /// <summary>The user's stop request (signals), whose detail goes into the report; null when nobody can ask.</summary>
     public StopRequest? Stop { get; init; }
+
+    /// <summary>Whether standard input feeds the profile's console device (needs <see cref="Stop"/> for Ctrl-A X); only `splitemu run` sets it.</summary>
+    public bool FeedStandardInput { get; init; }
 }
 
 /// <summary>How a run ended.</summary>
@@ -149,6 +153,10 @@ public sealed class MachineRun : IAsyncDisposable
         try
         {
             await StartMachineAsync(cancellationToken).ConfigureAwait(false);
+            // Disposed on every way out of the run, which puts a raw terminal back as it was.
+            using StandardInputFeeder? input = _options is { FeedStandardInput: true, Stop: { } user }
+                ? StandardInputFeeder.Start(_profile, _cpuControl!, user, _log)
+                : null;
             exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ControlTimeoutException ex)

@@ -1,7 +1,7 @@
 namespace SplitEmu.Launch.Supervision;
 
 /// <summary>
-/// A user's request to stop a run, from a signal: the first Ctrl-C (SIGINT) or SIGTERM asks for a clean stop
+/// A user's request to stop a run, from a signal or the console's Ctrl-A X: the first Ctrl-C (SIGINT) or SIGTERM asks for a clean stop
 /// (children stopped, report written, files removed); a second Ctrl-C while that stop is still under way forces
 /// it (every process of the machine killed at once), as a person pressing Ctrl-C twice expects.
 /// </summary>
@@ -52,6 +52,20 @@ public sealed class StopRequest : IDisposable
         lock (_gate)
         {
             Detail ??= "stopped by SIGTERM";
+        }
+
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// The user asked at the console (Ctrl-A X, where the terminal's Ctrl-C goes to the guest): a clean stop, like
+    /// the first Ctrl-C, with <paramref name="detail"/> in the report.
+    /// </summary>
+    public void Quit(string detail)
+    {
+        lock (_gate)
+        {
+            Detail ??= detail;
         }
 
         _stop.Cancel();

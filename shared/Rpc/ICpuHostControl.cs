@@ -63,6 +63,14 @@ public interface ICpuHostControl
     /// <summary>Lets a paused vCPU continue.</summary>
     Task<MonitorCpuState> ResumeAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Queues <paramref name="data"/> (at most <see cref="ConsoleInputLimits.MaxChunkBytes"/> bytes) for the
+    /// profile's console device, which the vCPU feeds between instructions as the device has room. Completes once
+    /// all of it is queued, waiting while the queue is full. False when the machine has no console, or its console
+    /// takes no input (the bytes are dropped: stop sending).
+    /// </summary>
+    Task<bool> ConsoleInputAsync(byte[] data, CancellationToken cancellationToken = default);
+
     /// <summary>The vCPU's state and instruction count right now.</summary>
     Task<MonitorCpuState> GetCpuStateAsync(CancellationToken cancellationToken = default);
 }

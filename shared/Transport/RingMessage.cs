@@ -93,6 +93,15 @@ public enum MessageKind : byte
     /// </summary>
     ResetDevice = 10,
 
+    /// <summary>
+    /// Request: console input for device <see cref="RingMessage.Device"/> (through region
+    /// <see cref="RingMessage.Region"/>): <see cref="RingMessage.AccessSize"/> bytes (1-8), packed little-endian
+    /// in <see cref="RingMessage.Value"/>. The device takes as many leading bytes as it has room for and answers
+    /// <see cref="InputTaken"/>, or <see cref="Failed"/> if it takes no input. Journaled like an access, so a
+    /// restarted device is given again exactly the bytes its predecessor took (docs/console.md).
+    /// </summary>
+    Input = 9,
+
     /// <summary>Reply to <see cref="Read"/>; <see cref="RingMessage.Value"/> holds the data.</summary>
     ReadDone = 16,
 
@@ -110,6 +119,12 @@ public enum MessageKind : byte
 
     /// <summary>Reply to <see cref="SaveState"/>: <see cref="RingMessage.Value"/> bytes of state are in the state area.</summary>
     StateSaved = 21,
+
+    /// <summary>
+    /// Reply to <see cref="Input"/>: <see cref="RingMessage.Value"/> leading bytes were taken (0 when the device
+    /// has no room). Untrusted: more than were offered is a protocol breach.
+    /// </summary>
+    InputTaken = 22,
 
     /// <summary>Event: interrupt line <see cref="RingMessage.Offset"/> is now at level <see cref="RingMessage.Value"/> (0 or 1).</summary>
     IrqLevel = 32,

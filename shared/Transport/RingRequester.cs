@@ -394,6 +394,7 @@ public sealed unsafe class RingRequester : IRequestTransport
             MessageKind.BarrierDone => request.Kind == MessageKind.Barrier,
             MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack or MessageKind.RestoreState or MessageKind.ResetDevice,
             MessageKind.StateSaved => request.Kind == MessageKind.SaveState,
+            MessageKind.InputTaken => request.Kind == MessageKind.Input && reply.Value <= request.AccessSize,
             MessageKind.Failed => true,
             _ => false,
         };

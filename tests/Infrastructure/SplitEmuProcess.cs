@@ -15,14 +15,79 @@ public sealed class SplitEmuProcess : IDisposable
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
     private readonly Process _process;
+    private bool _disposed;
 
-    private SplitEmuProcess(Process process)
+    /// <summary>Standard output byte for byte, for a process started with raw output (else null).</summary>
+    private readonly MemoryStream? _rawStdout;
+    private readonly Task? _rawStdoutCopy;
+
+    private SplitEmuProcess(Process process, bool rawOutput = false)
     {
         _process = process;
-        _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
         _process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
-        _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        if (rawOutput)
+        {
+            _rawStdout = new MemoryStream();
+            _rawStdoutCopy = CopyRawOutputAsync(_process.StandardOutput.BaseStream, _rawStdout);
+            return;
+        }
+
+        _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
+        _process.BeginOutputReadLine();
+    }
+
+    /// <summary>The launcher's standard input (a pipe), to write console input to.</summary>
+    public Stream StandardInput => _process.StandardInput.BaseStream;
+
+    /// <summary>Standard output exactly as written, for a process started by <see cref="StartWithRawOutput"/> (after <see cref="WaitForExit"/>).</summary>
+    public byte[] StandardOutputBytes
+    {
+        get
+        {
+            if (_rawStdout is null || _rawStdoutCopy is null)
+            {
+                throw new InvalidOperationException("started without raw output: use StandardOutput");
+            }
+
+            _rawStdoutCopy.Wait(TestDeadlines.Seconds(30));
+            return StandardOutputSoFar;
+        }
+    }
+
+    /// <summary>Raw standard output received so far (while the process runs).</summary>
+    public byte[] StandardOutputSoFar
+    {
+        get
+        {
+            MemoryStream output = _rawStdout ?? throw new InvalidOperationException("started without raw output: use StandardOutput");
+            lock (output)
+            {
+                return output.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Waits until the raw standard output contains <paramref name="text"/> (Latin-1); false on timeout or exit.</summary>
+    public bool WaitForOutput(string text, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Encoding.Latin1.GetString(StandardOutputSoFar).Contains(text, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (_process.HasExited)
+            {
+                return false;
+            }
+
+            Thread.Sleep(20);
+        }
+
+        return false;
     }
 
     /// <summary>The launcher's process id.</summary>
@@ -58,6 +123,21 @@ public sealed class SplitEmuProcess : IDisposable
     /// <summary>Starts splitemu with <paramref name="arguments"/>.</summary>
     public static SplitEmuProcess Start(params string[] arguments) => Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments);
 
+    /// <summary>
+    /// Starts splitemu with <paramref name="arguments"/>, keeping its standard output byte for byte
+    /// (<see cref="StandardOutputBytes"/>) instead of as lines: for binary console output.
+    /// </summary>
+    public static SplitEmuProcess StartWithRawOutput(params string[] arguments) =>
+        Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments, rawOutput: true);
+
+    /// <summary>
+    /// Starts splitemu with <paramref name="arguments"/> on a pseudo-terminal of its own (util-linux <c>script</c>),
+    /// as a person runs it: what is written to <see cref="StandardInput"/> is typed at that terminal, and
+    /// <see cref="StandardOutputBytes"/> is what the terminal showed. The exit code is splitemu's.
+    /// </summary>
+    public static SplitEmuProcess StartOnTerminal(params string[] arguments) =>
+        Start("/usr/bin/script", ["--quiet", "--return", "--flush", "--command", string.Join(' ', [ShellQuote(Path.Combine(AppContext.BaseDirectory, "splitemu")), .. arguments.Select(ShellQuote)]), "/dev/null"], rawOutput: true);
+
     /// <summary>Starts splitemu with <paramref name="arguments"/> and these variables added to its environment.</summary>
     public static SplitEmuProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments, environment);
@@ -69,7 +149,7 @@ public sealed class SplitEmuProcess : IDisposable
     public static SplitEmuProcess StartAsProcessGroupLeader(params string[] arguments) =>
         Start("/usr/bin/setsid", [Path.Combine(AppContext.BaseDirectory, "splitemu"), .. arguments]);
 
-    private static SplitEmuProcess Start(string program, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    private static SplitEmuProcess Start(string program, string[] arguments, IReadOnlyDictionary<string, string>? environment = null, bool rawOutput = false)
     {
         ProcessStartInfo info = new(program)
         {
@@ -88,7 +168,7 @@ public sealed class SplitEmuProcess : IDisposable
             info.Environment[name] = value;
         }
 
-        return new SplitEmuProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start splitemu"));
+        return new SplitEmuProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start splitemu"), rawOutput);
     }
 
     /// <summary>Runs splitemu to its end (at most <see cref="DefaultTimeout"/>).</summary>
@@ -123,6 +203,12 @@ public sealed class SplitEmuProcess : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return; // a timed-out WaitForExit disposed it already
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -131,6 +217,21 @@ public sealed class SplitEmuProcess : IDisposable
 
         _process.Dispose();
     }
+
+    private static async Task CopyRawOutputAsync(Stream from, MemoryStream into)
+    {
+        byte[] buffer = new byte[4096];
+        int read;
+        while ((read = await from.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            lock (into)
+            {
+                into.Write(buffer, 0, read);
+            }
+        }
+    }
+
+    private static string ShellQuote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static void Append(StringBuilder into, string? line)
     {

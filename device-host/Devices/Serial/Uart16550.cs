@@ -9,9 +9,10 @@ namespace SplitEmu.DeviceHost.Devices.Serial;
 /// A 16550A UART as on a PC's COM port: eight registers, divisor latch, FIFO control, scratch, loopback,
 /// and interrupt identification. Transmission is instant (the line status always reports the transmitter
 /// empty), so a guest polling the line status register never waits. Transmitted bytes go to the device's
-/// output stream; in loopback mode they come back as received bytes instead.
+/// output stream; in loopback mode they come back as received bytes instead. Console input arrives through
+/// <see cref="AcceptInput"/>, never more than the receive FIFO has room for.
 /// </summary>
-public sealed partial class Uart16550 : IDevice, ISnapshotable
+public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "uart16550";
@@ -71,6 +72,9 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable
     private bool DivisorLatchAccess => (_lineControl & 0x80) != 0;
 
     private bool Loopback => (_modemControl & 0x10) != 0;
+
+    /// <summary>Received bytes held before an overrun: the FIFO, or the one holding register while it is off.</summary>
+    private int ReceiveCapacity => _fifoEnabled ? ReceiveFifoCapacity : 1;
 
     /// <inheritdoc/>
     public ulong Read(int region, ulong offset, int size)
@@ -182,7 +186,33 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable
         TransmittedBytes = saved.TransmittedBytes;
     }
 
-    /// <summary>Bytes arriving on the line (console input).</summary>
+    /// <summary>
+    /// Console input, flow-controlled: takes what fits the receive FIFO (16 bytes, or the one holding register
+    /// while the FIFO is off). Nothing in loopback mode, where a 16550's serial input is disconnected.
+    /// </summary>
+    public int AcceptInput(ReadOnlySpan<byte> data)
+    {
+        if (Loopback)
+        {
+            return 0;
+        }
+
+        int room = Math.Max(0, ReceiveCapacity - _receiveFifo.Count);
+        int taken = Math.Min(room, data.Length);
+        for (int i = 0; i < taken; i++)
+        {
+            _receiveFifo.Enqueue(data[i]);
+        }
+
+        if (taken > 0)
+        {
+            UpdateIrq();
+        }
+
+        return taken;
+    }
+
+    /// <summary>Bytes arriving on the line with no flow control: past the FIFO's room they are an overrun.</summary>
     public void Receive(ReadOnlySpan<byte> data)
     {
         foreach (byte b in data)
@@ -212,7 +242,7 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable
 
     private void EnqueueReceived(byte data)
     {
-        if (_receiveFifo.Count >= (_fifoEnabled ? ReceiveFifoCapacity : 1))
+        if (_receiveFifo.Count >= ReceiveCapacity)
         {
             _lineStatusErrors |= 0x02; // overrun
             return;
