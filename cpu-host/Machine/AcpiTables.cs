@@ -7,7 +7,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// The ACPI 1.0 tables a directly booted kernel reads to find the machine's power-management hardware (the
 /// <c>acpi-pm</c> device), written where firmware would put them: the RSDP in the BIOS area (0xE0000, where
 /// Linux scans for it without EFI), then the RSDT, FADT, FACS and a DSDT whose only object is <c>\_S5</c> (soft
-/// off, sleep type <see cref="SoftOffSleepType"/>). No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
+/// off, sleep type <see cref="SoftOffSleepType"/>) and the PCI root bridge. No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
 /// machine is always in ACPI mode and no firmware has to hand it over.
 /// </summary>
 public static class AcpiTables
@@ -19,9 +19,12 @@ public static class AcpiTables
     public const byte SoftOffSleepType = 5;
 
     private const uint RsdtAddress = RsdpAddress + 0x40, FadtAddress = RsdpAddress + 0x80, FacsAddress = RsdpAddress + 0x140,
-        DsdtAddress = RsdpAddress + 0x180;
+        DsdtAddress = RsdpAddress + 0x200;
 
     private const int HeaderLength = 36, FadtLength = 116, FacsLength = 64;
+
+    /// <summary>Top of the PCI memory window: the firmware, I/O APIC and local APIC live above.</summary>
+    private const uint PciMemoryWindowEnd = 0xFEBF_FFFF;
 
     /// <summary>FADT flags: WBINVD works, C1 supported, no fixed power or sleep button, 32-bit PM timer.</summary>
     private const uint FadtFlags = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 8);
@@ -29,7 +32,7 @@ public static class AcpiTables
     /// <summary>Writes the tables for PM blocks at <paramref name="pmBase"/> (PM1a_EVT, +4 PM1a_CNT, +8 PM_TMR) and the SCI on <paramref name="sciLine"/>.</summary>
     public static void Write(GuestRam ram, ushort pmBase, int sciLine)
     {
-        byte[] dsdt = Dsdt();
+        byte[] dsdt = Dsdt(ram.Size);
         ram.Load(DsdtAddress, dsdt);
         ram.Load(FacsAddress, Facs());
         ram.Load(FadtAddress, Fadt(pmBase, sciLine));
@@ -86,15 +89,31 @@ public static class AcpiTables
         return facs;
     }
 
-    /// <summary>Differentiated System Description Table: <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>, nothing else.</summary>
-    private static byte[] Dsdt()
+    /// <summary>
+    /// Differentiated System Description Table: the PCI root bridge and <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>.
+    /// With ACPI, Linux takes its PCI root buses and their windows from the namespace only (no legacy scan):
+    /// without <c>\_SB.PCI0</c> and its <c>_CRS</c> it would see no PCI device, or no room for their BARs. The
+    /// windows are a PC's: all I/O but the configuration ports, the VGA hole, and memory from the end of RAM up
+    /// to the firmware and APIC area. No <c>_PRT</c>: the IDE controller is in legacy mode, on IRQ 14 and 15.
+    /// </summary>
+    private static byte[] Dsdt(ulong ramBytes)
     {
+        uint memoryWindowStart = (uint)Math.Min(ramBytes, PciMemoryWindowEnd - 0xFFFF);
+        byte[] crs = Aml.ResourceTemplate(
+            Aml.WordBusNumber(0x00, 0xFF),
+            Aml.Io(0x0CF8, 8),
+            Aml.WordIo(0x0000, 0x0CF7),
+            Aml.WordIo(0x0D00, 0xFFFF),
+            Aml.DWordMemory(0x000A_0000, 0x000B_FFFF),
+            Aml.DWordMemory(memoryWindowStart, PciMemoryWindowEnd));
         byte[] aml =
         [
-            0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', // NameOp "_S5_"
-            0x12, 0x08, 0x04,                                 // PackageOp, PkgLength 8, 4 elements
-            0x0A, SoftOffSleepType, 0x0A, SoftOffSleepType,   // BytePrefix SLP_TYPa, BytePrefix SLP_TYPb
-            0x00, 0x00,                                       // Zero, Zero (reserved)
+            .. Aml.Scope("\\_SB", Aml.Device("PCI0",
+                Aml.Name("_HID", Aml.EisaId("PNP0A03")),
+                Aml.Name("_UID", Aml.Integer(0)),
+                Aml.Name("_ADR", Aml.Integer(0)),
+                Aml.Name("_CRS", Aml.Buffer(crs)))),
+            .. Aml.Name("_S5", Aml.Package(Aml.Integer(SoftOffSleepType), Aml.Integer(SoftOffSleepType), Aml.Integer(0), Aml.Integer(0))),
         ];
         byte[] dsdt = Header("DSDT", HeaderLength + aml.Length, revision: 1);
         aml.CopyTo(dsdt, HeaderLength);

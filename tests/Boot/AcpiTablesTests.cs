@@ -6,7 +6,8 @@ namespace SplitEmu.Tests.Boot;
 
 /// <summary>
 /// The ACPI tables a directly booted kernel reads: an RSDP where Linux scans the BIOS area, a chain RSDT → FADT
-/// → FACS/DSDT whose checksums hold, and a FADT that points at the acpi-pm device's blocks and SCI.
+/// → FACS/DSDT whose checksums hold, a FADT that points at the acpi-pm device's blocks and SCI, and a DSDT with
+/// the PCI root bridge (without it an ACPI kernel sees no PCI bus) and \_S5.
 /// </summary>
 public sealed class AcpiTablesTests : IDisposable
 {
@@ -36,8 +37,16 @@ public sealed class AcpiTablesTests : IDisposable
         byte[] facs = _ram.Read(BinaryPrimitives.ReadUInt32LittleEndian(fadt.AsSpan(36)), 64);
         Assert.Equal("FACS", Encoding.ASCII.GetString(facs, 0, 4));
         byte[] dsdt = Table(BinaryPrimitives.ReadUInt32LittleEndian(fadt.AsSpan(40)), "DSDT");
-        Assert.Equal("_S5_", Encoding.ASCII.GetString(dsdt, 37, 4));
-        Assert.Equal(AcpiTables.SoftOffSleepType, dsdt[45]);
+        string aml = Encoding.Latin1.GetString(dsdt, 36, dsdt.Length - 36);
+        Assert.StartsWith("\x10", aml); // Scope (\_SB) ...
+        Assert.Contains("\\_SB_\x5B\x82", aml); // ... { Device (
+        Assert.Contains("PCI0\x08_HID\x0C\x41\xD0\x0A\x03", aml); // PCI0) { Name (_HID, EisaId ("PNP0A03"))
+        int crs = aml.IndexOf("_CRS\x11", StringComparison.Ordinal);
+        Assert.True(crs > 0, "the root bridge has no _CRS: Linux would give its devices no I/O window");
+        Assert.Contains("\x88\x0D\x00\x01\x0C\x03", aml); // a WordIO window...
+        Assert.Contains("\x79\x00", aml[crs..]); // ...and the template's end tag
+        int s5 = aml.IndexOf("_S5_", StringComparison.Ordinal);
+        Assert.Equal(AcpiTables.SoftOffSleepType, (byte)aml[s5 + 8]); // Package { 5, 5, 0, 0 }: BytePrefix 5
     }
 
     private byte[] Table(uint address, string signature)
