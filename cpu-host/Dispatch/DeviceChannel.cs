@@ -2,6 +2,7 @@ using System.Diagnostics;
 using SplitEmu.CpuHost.Memory;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.CpuHost.Dispatch;
@@ -351,34 +352,44 @@ public sealed class DeviceChannel : IDisposable
     {
         DeviceChannel channel = this;
         bool firstAttempt = true;
-        while (true)
+        MachineClockSource.StopScope injectedOutage = default;
+        try
         {
-            if (channel.TryServe(ref request, out reply, injectable: firstAttempt))
+            while (true)
             {
-                return true;
-            }
+                if (channel.TryServe(ref request, out reply, injectable: firstAttempt, ref injectedOutage))
+                {
+                    return true;
+                }
 
-            firstAttempt = false;
-            if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
-                || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
-            {
-                Interlocked.Increment(ref channel._counters[request.Device].BusErrors);
-                return false;
-            }
+                firstAttempt = false;
+                if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
+                    || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
+                {
+                    Interlocked.Increment(ref channel._counters[request.Device].BusErrors);
+                    return false;
+                }
 
-            channel = successor;
+                channel = successor;
+            }
+        }
+        finally
+        {
+            injectedOutage.Dispose(); // the access is done (or given up): the clock runs again
         }
     }
 
     /// <summary>Sends an access to this incarnation and journals it; false if the device did not answer it.</summary>
-    private bool TryServe(ref RingMessage request, out RingMessage reply, bool injectable)
+    /// <param name="injectedOutage">Set when crash injection kills the process for this access: the clock stops
+    /// from the kill on, not only from its detection, so the guest sees none of an outage we caused.</param>
+    private bool TryServe(ref RingMessage request, out RingMessage reply, bool injectable, ref MachineClockSource.StopScope injectedOutage)
     {
         lock (_accessGate)
         {
             DeviceJournal journal = _slot.Journals[request.Device];
             if (injectable)
             {
-                InjectCrashIfDueUnsynchronized(in request);
+                injectedOutage = InjectCrashIfDueUnsynchronized(in request);
             }
 
             if (!Send(ref request, out reply) || reply.Kind is not (MessageKind.ReadDone or MessageKind.WriteDone))
@@ -460,7 +471,8 @@ public sealed class DeviceChannel : IDisposable
         RingMessage request = InputPayload.Request(device, region, data);
         lock (_accessGate)
         {
-            InjectCrashIfDueUnsynchronized(in request);
+            // Input never waits for a successor, so the clock need not stand still for this kill.
+            InjectCrashIfDueUnsynchronized(in request).Dispose();
             if (!Send(ref request, out RingMessage reply))
             {
                 return reply.Kind == MessageKind.Failed && !IsDead ? IRegionHandler.InputRefused : IRegionHandler.InputNotNow;
@@ -478,16 +490,23 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
-    /// <summary>Access-based crash injection: kills the process now if this request is the one (caller holds the access gate).</summary>
-    private void InjectCrashIfDueUnsynchronized(in RingMessage request)
+    /// <summary>
+    /// Access-based crash injection: kills the process now if this request is the one (caller holds the access
+    /// gate), with the machine clock stopped first; the caller ends the stop when the request is done.
+    /// </summary>
+    private MachineClockSource.StopScope InjectCrashIfDueUnsynchronized(in RingMessage request)
     {
-        if (_slot.Injectors[request.Device].ShouldKill(in request))
+        if (!_slot.Injectors[request.Device].ShouldKill(in request))
         {
-            // The crash lands while this request is in flight: handled or not, never answered.
-            KilledAt = Stopwatch.GetTimestamp();
-            KillReason = "killed as requested (crash injection)";
-            ProcessKiller.Kill(ProcessId);
+            return default;
         }
+
+        MachineClockSource.StopScope outage = _slot.Clock.Stop();
+        // The crash lands while this request is in flight: handled or not, never answered.
+        KilledAt = Stopwatch.GetTimestamp();
+        KillReason = "killed as requested (crash injection)";
+        ProcessKiller.Kill(ProcessId);
+        return outage;
     }
 
     /// <summary>Caller holds the access gate.</summary>
