@@ -372,7 +372,8 @@ public sealed class MachineRun : IAsyncDisposable
             }
 
             // A crash someone asked for is no news in crash-test (its summary counts them); anything else is.
-            if (killedBy is null || !killedBy.StartsWith("killed as requested", StringComparison.Ordinal) || _options.ReportRequestedKills)
+            bool requested = killedBy is not null && killedBy.StartsWith("killed as requested", StringComparison.Ordinal);
+            if (!requested || _options.ReportRequestedKills)
             {
                 _log.WriteLine($"splitemu: device process '{device.Key}' (pid {dead.ProcessId}, epoch {device.Epoch}) {killedBy ?? DescribeExit(dead)}");
             }
@@ -382,7 +383,7 @@ public sealed class MachineRun : IAsyncDisposable
             await dead.DisposeAsync().ConfigureAwait(false);
             while (!_stopping)
             {
-                TimeSpan? delay = device.Tracker.OnCrash(_clock.Elapsed, out string giveUpReason);
+                TimeSpan? delay = device.Tracker.OnCrash(_clock.Elapsed, requested, out string giveUpReason);
                 if (delay is null)
                 {
                     device.GaveUp = giveUpReason;

@@ -4,7 +4,9 @@ namespace SplitEmu.Launch.Supervision;
 
 /// <summary>
 /// Applies a device's restart policy: restart after a back-off that doubles with each further crash inside
-/// the window, until the window holds <see cref="RestartConfig.MaxRestarts"/> restarts; then give up.
+/// the window, until the window holds <see cref="RestartConfig.MaxRestarts"/> restarts; then give up. A crash
+/// someone asked for (crash injection, the monitor, crash-test) is not the device failing: it counts towards
+/// the limit but restarts after the plain back-off, so a crash campaign does not slow itself down.
 /// </summary>
 public sealed class RestartTracker(RestartConfig config)
 {
@@ -17,10 +19,11 @@ public sealed class RestartTracker(RestartConfig config)
     public int Restarts { get; private set; }
 
     /// <summary>
-    /// A crash happened at <paramref name="now"/> (time since the machine started). Returns the delay before
-    /// the restart, or null with <paramref name="giveUpReason"/> when the policy says to give up.
+    /// A crash happened at <paramref name="now"/> (time since the machine started); <paramref name="requested"/>
+    /// when it was asked for. Returns the delay before the restart, or null with <paramref name="giveUpReason"/>
+    /// when the policy says to give up.
     /// </summary>
-    public TimeSpan? OnCrash(TimeSpan now, out string giveUpReason)
+    public TimeSpan? OnCrash(TimeSpan now, bool requested, out string giveUpReason)
     {
         giveUpReason = "";
         if (config.Policy == RestartPolicy.Never)
@@ -41,7 +44,7 @@ public sealed class RestartTracker(RestartConfig config)
             return null;
         }
 
-        double factor = Math.Pow(2, _restarts.Count);
+        double factor = requested ? 1 : Math.Pow(2, _restarts.Count);
         _restarts.Enqueue(now);
         Restarts++;
         TimeSpan backoff = TimeSpan.FromMilliseconds(config.BackoffMs * factor);
