@@ -1,16 +1,17 @@
 using System.CommandLine;
+using System.CommandLine.Completions;
 using SplitEmu.Launch.Monitor;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Commands;
 
-/// <summary>`splitemu monitor MACHINE [--exec "cmd; cmd"]`: looks into and steers a running machine (docs/monitor.md).</summary>
+/// <summary>
+/// `splitemu monitor MACHINE [--exec "cmd; cmd"]`: looks into and steers a running machine; `splitemu monitor`
+/// alone, or `splitemu monitor list`, lists the running machines (docs/monitor.md).
+/// </summary>
 public static class MonitorCommand
 {
-    private static readonly Argument<string> s_machine = new("machine")
-    {
-        Description = "The running machine: its name (NAME-2 for a second machine of the same name) or its monitor socket's path.",
-    };
+    private static readonly Argument<string?> s_machine = CreateMachineArgument();
 
     private static readonly Option<string?> s_exec = new("--exec", "-e")
     {
@@ -20,12 +21,59 @@ public static class MonitorCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        Command command = new("monitor", "Look into and steer a running machine: info devices|regions|stats, pause, resume, unplug/plug/crash DEVICE, quit.")
+        Command list = new("list", "List the running machines of this user: monitor name (NAME-PID), launcher pid, profile, uptime.");
+        list.SetAction((_, cancellationToken) => ListAsync(Console.Out, cancellationToken));
+        Command command = new("monitor", "Look into and steer a running machine: info devices|regions|stats, pause, resume, unplug/plug/crash DEVICE, quit. Without MACHINE, list the running machines.")
         {
-            s_machine, s_exec,
+            s_machine, s_exec, list,
         };
-        command.SetAction((result, cancellationToken) => ExecuteAsync(result.GetValue(s_machine)!, result.GetValue(s_exec), cancellationToken));
+        command.SetAction((result, cancellationToken) => (result.GetValue(s_machine), result.GetValue(s_exec)) switch
+        {
+            ({ } machine, var script) => ExecuteAsync(machine, script, cancellationToken),
+            (null, null) => ListAsync(Console.Out, cancellationToken),
+            (null, _) => Task.FromResult(Refuse("--exec needs a MACHINE (see `splitemu monitor list`)")),
+        });
         return command;
+    }
+
+    /// <summary>Prints the running machines, a line each; returns the exit code (0, also when none runs).</summary>
+    public static async Task<int> ListAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<(string MonitorName, MonitorMachineInfo Info)> running = await MonitorClient.ListRunningAsync(cancellationToken).ConfigureAwait(false);
+        if (running.Count == 0)
+        {
+            output.WriteLine($"no machine is running (monitor sockets live in {MonitorPaths.Folder})");
+            return 0;
+        }
+
+        int width = Math.Max("monitor".Length, running.Max(m => m.MonitorName.Length));
+        output.WriteLine($"{"monitor".PadRight(width)}  {"launcher",8}  {"uptime",9}  profile");
+        foreach ((string monitorName, MonitorMachineInfo info) in running)
+        {
+            string uptime = TimeSpan.FromMilliseconds(info.UptimeMs).TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " s";
+            output.WriteLine($"{monitorName.PadRight(width)}  {info.LauncherProcessId,8}  {uptime,9}  {info.Profile}");
+        }
+
+        return 0;
+    }
+
+    private static int Refuse(string message)
+    {
+        Console.Error.WriteLine($"splitemu monitor: {message}");
+        return ExitCodes.BadInput;
+    }
+
+    private static Argument<string?> CreateMachineArgument()
+    {
+        Argument<string?> machine = new("machine")
+        {
+            Description = "The running machine: its name if only one run has it, else NAME-PID (see `splitemu monitor list`), or its monitor socket's path.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+
+        // Shell completion offers the runs that are up now.
+        machine.CompletionSources.Add(_ => MonitorLookup.RunningMonitorNames().Select(name => new CompletionItem(name)));
+        return machine;
     }
 
     /// <summary>Connects and runs the script, the prompt, or standard input; returns the exit code.</summary>
