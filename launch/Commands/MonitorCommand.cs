@@ -13,6 +13,12 @@ public static class MonitorCommand
 {
     private static readonly Argument<string?> s_machine = CreateMachineArgument();
 
+    /// <summary>How long a closed connection may wait for the end notification that came just before it.</summary>
+    private static readonly TimeSpan s_endNoticeGrace = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Reconnections after a close come at most this often (a machine at its client limit closes at once).</summary>
+    private static readonly TimeSpan s_reconnectPace = TimeSpan.FromSeconds(1);
+
     private static readonly Option<string?> s_exec = new("--exec", "-e")
     {
         Description = "Run these commands (separated by ';') and exit: non-zero at the first that fails. Without it, an interactive prompt (or commands read from standard input).",
@@ -111,6 +117,11 @@ public static class MonitorCommand
         }
     }
 
+    /// <summary>
+    /// Reads commands until end of input, <c>exit</c> or <c>quit</c>, and meanwhile watches the machine: when it ends
+    /// (not by this monitor's quit), says how and exits with <see cref="ExitCodes.MonitoredMachineEnded"/>. A
+    /// connection the machine closed for idleness is opened again at once, so the end is still seen.
+    /// </summary>
     private static async Task<int> ReadLoopAsync(MonitorShell shell, MonitorClient client, bool interactive, CancellationToken cancellationToken)
     {
         string name = MonitorPaths.NameOf(client.SocketPath);
@@ -121,52 +132,78 @@ public static class MonitorCommand
 
         int failures = 0;
         MonitorClient? reconnected = null;
-        while (!cancellationToken.IsCancellationRequested)
+        Task<string?>? pendingRead = null;
+        long connectedAt = Environment.TickCount64;
+        try
         {
-            if (interactive)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                Console.Error.Write($"({name}) ");
-            }
-
-            string? line = await Console.In.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-            if (line is null || line.Trim() is "exit")
-            {
-                break;
-            }
-
-            if (line.Trim().Length == 0)
-            {
-                continue;
-            }
-
-            if (client.IsDisconnected)
-            {
-                // The machine closes a client that sends nothing for a while (docs/monitor.md): if it still runs,
-                // reconnect for the next command.
-                try
+                if (pendingRead is null && interactive)
                 {
-                    MonitorClient again = await MonitorClient.ConnectAsync(client.SocketPath, cancellationToken).ConfigureAwait(false);
-                    reconnected?.Dispose();
-                    reconnected = client = again;
-                    shell = new MonitorShell(client);
+                    Console.Error.Write($"({name}) ");
                 }
-                catch (MonitorUnavailableException)
+
+                // Console.In reads synchronously even through ReadLineAsync: read on a pool thread, so the machine's
+                // end is seen while the read waits (an unfinished read does not keep the process from exiting).
+                pendingRead ??= Task.Run(Console.In.ReadLine, CancellationToken.None);
+                Task woke = await Task.WhenAny(pendingRead, client.Ended, client.Disconnected).ConfigureAwait(false);
+                if (woke != pendingRead)
                 {
-                    Console.Error.WriteLine($"splitemu monitor: '{name}' is no longer running");
-                    failures++;
+                    // The end notification is dispatched just before the connection closes: give it a moment.
+                    await Task.WhenAny(client.Ended, Task.Delay(s_endNoticeGrace, CancellationToken.None)).ConfigureAwait(false);
+                    if (client.Ended.IsCompletedSuccessfully)
+                    {
+                        Console.Error.WriteLine($"{(interactive ? "\n" : "")}splitemu monitor: {MonitorShell.EndedLine(name, client.Ended.Result)}");
+                        return ExitCodes.MonitoredMachineEnded;
+                    }
+
+                    // Closed for idleness (docs/monitor.md), or the launcher is gone without a word: connect again.
+                    if (Environment.TickCount64 - connectedAt < s_reconnectPace.TotalMilliseconds)
+                    {
+                        await Task.Delay(s_reconnectPace, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    try
+                    {
+                        MonitorClient again = await MonitorClient.ConnectAsync(client.SocketPath, cancellationToken).ConfigureAwait(false);
+                        reconnected?.Dispose();
+                        reconnected = client = again;
+                        shell = new MonitorShell(client);
+                        connectedAt = Environment.TickCount64;
+                        continue;
+                    }
+                    catch (MonitorUnavailableException)
+                    {
+                        Console.Error.WriteLine($"{(interactive ? "\n" : "")}splitemu monitor: machine '{name}' is no longer running (it ended without saying how: its launcher was killed?)");
+                        return ExitCodes.MonitoredMachineEnded;
+                    }
+                }
+
+                string? line = await pendingRead.ConfigureAwait(false);
+                pendingRead = null;
+                if (line is null || line.Trim() is "exit")
+                {
                     break;
                 }
-            }
 
-            int code = await RunOneAsync(shell, line, echo: false, cancellationToken).ConfigureAwait(false);
-            failures += code == 0 ? 0 : 1;
-            if (line.Trim() is "quit" || client.IsDisconnected)
-            {
-                break;
+                if (line.Trim().Length == 0)
+                {
+                    continue;
+                }
+
+                int code = await RunOneAsync(shell, line, echo: false, cancellationToken).ConfigureAwait(false);
+                failures += code == 0 ? 0 : 1;
+                if (line.Trim() is "quit")
+                {
+                    break; // its output says that the machine ended
+                }
             }
         }
+        finally
+        {
+            reconnected?.Dispose();
+        }
 
-        reconnected?.Dispose();
         return failures == 0 || interactive ? 0 : ExitCodes.Failure;
     }
 

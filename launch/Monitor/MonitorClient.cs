@@ -13,12 +13,22 @@ public sealed class MonitorClient : IDisposable
 
     private readonly JsonRpc _rpc;
 
+    /// <summary>Completed by the machine's end notification.</summary>
+    private readonly TaskCompletionSource<MonitorMachineEnded> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private MonitorClient(JsonRpc rpc, string socketPath)
     {
         _rpc = rpc;
         Monitor = rpc.Attach<IMonitor>();
         SocketPath = socketPath;
+        rpc.AddLocalRpcMethod(MonitorMachineEnded.MethodName, new Action<MonitorMachineEnded>(ended => _ended.TrySetResult(ended)));
     }
+
+    /// <summary>Completes when the machine says it has ended, and how; never if the connection closes first.</summary>
+    public Task<MonitorMachineEnded> Ended => _ended.Task;
+
+    /// <summary>Completes when the connection closes (the machine ended, or closed this idle client).</summary>
+    public Task Disconnected => _rpc.Completion;
 
     /// <summary>The machine's monitor.</summary>
     public IMonitor Monitor { get; }
