@@ -79,8 +79,10 @@ public static class MonitorPaths
     }
 
     /// <summary>
-    /// Removes socket files left by killed launchers: at once when the launcher named in the file is gone, else
-    /// when nothing listens on it for longer than a moment (its pid was reused, or it is not ours by name).
+    /// Removes socket files left by killed launchers: nothing listens on them, and the launcher named in the file
+    /// is gone or the file is older than a moment (its pid was reused, or the name has no pid). The listening
+    /// probe comes first in every case: a name that merely looks like NAME-PID (an older launcher's NAME-2.sock)
+    /// is never removed while it is live.
     /// </summary>
     public static void SweepStale()
     {
@@ -89,7 +91,7 @@ public static class MonitorPaths
             try
             {
                 bool launcherGone = MonitorSocketName.Parse(path) is { } name && !name.LauncherIsAlive();
-                if (launcherGone || (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > s_staleAge && !IsLive(path)))
+                if ((launcherGone || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > s_staleAge) && !IsLive(path))
                 {
                     File.Delete(path);
                 }
