@@ -1,17 +1,30 @@
 using System.CommandLine;
+using SplitEmu.CpuHost.Cpu.Benchmarks;
 using SplitEmu.Launch.Bench;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Commands;
 
-/// <summary>`splitemu bench transport|mmio`: data-plane benchmarks with real processes (docs/transport-bench.md).</summary>
+/// <summary>
+/// `splitemu bench transport|mmio|dispatch|cpu|boot`: benchmarks (docs/transport-bench.md). Defaults and the help
+/// texts that state them both come from <see cref="BenchDefaults"/>.
+/// </summary>
 public static class BenchCommand
 {
     /// <summary>Iterations.</summary>
     public static readonly Option<int> Iterations = new("--iterations")
     {
-        Description = "Read round trips per row (transport) or guest reads per machine (mmio).",
-        DefaultValueFactory = _ => 50_000,
+        Description = $"Read round trips per row (transport) or guest reads per machine (mmio); default {BenchDefaults.Count(BenchDefaults.Iterations)}.",
+        DefaultValueFactory = _ => BenchDefaults.Iterations,
+    };
+
+    /// <summary>Iterations of `bench dispatch`, which times a multiple of them per round.</summary>
+    public static readonly Option<int> DispatchIterations = new("--iterations")
+    {
+        Description =
+            $"Reads per round, in units of {BenchDefaults.DispatchReadsPerIteration} (the default {BenchDefaults.Count(BenchDefaults.Iterations)} " +
+            $"means {BenchDefaults.Count((long)BenchDefaults.Iterations * BenchDefaults.DispatchReadsPerIteration)} reads each way per round); best of {BenchDefaults.Rounds} rounds.",
+        DefaultValueFactory = _ => BenchDefaults.Iterations,
     };
 
     /// <summary>Placement.</summary>
@@ -45,14 +58,19 @@ public static class BenchCommand
 
         Command dispatch = new("dispatch", "Dispatch overhead (lookup + lease + release) per access for an inline device, against a bare handler call.")
         {
-            Iterations,
+            DispatchIterations,
         };
-        dispatch.SetAction(result => DispatchBench.Execute(Math.Max(1, result.GetValue(Iterations)) * 200, rounds: 5, Console.Out));
+        dispatch.SetAction(result => DispatchBench.Execute(
+            Math.Max(1, result.GetValue(DispatchIterations)) * BenchDefaults.DispatchReadsPerIteration, BenchDefaults.Rounds, Console.Out));
 
         Option<long> instructions = new("--instructions")
         {
-            Description = "Guest instructions per round (best of 5 rounds is printed).",
-            DefaultValueFactory = _ => 40_000_000,
+            Description =
+                $"Guest instructions per run of each kernel (the integer loop, the x87 kernel), timed as {CpuBenchmark.Rounds} equal rounds; " +
+                $"each kernel runs {BenchDefaults.CpuRuns} times and the fastest of the {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds is printed. " +
+                $"The default {BenchDefaults.Count(BenchDefaults.CpuInstructions)} makes rounds of {BenchDefaults.Count(CpuBenchmark.InstructionsPerRound(BenchDefaults.CpuInstructions))} instructions " +
+                $"(at least {BenchDefaults.Count(CpuBenchmark.MinimumInstructions)} per run).",
+            DefaultValueFactory = _ => BenchDefaults.CpuInstructions,
         };
         Command cpu = new("cpu", "The interpreter on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C#.")
         {
@@ -60,19 +78,20 @@ public static class BenchCommand
         };
         cpu.SetAction(result =>
         {
-            long count = Math.Max(1_000, result.GetValue(instructions));
-            CpuHost.Cpu.Benchmarks.BenchResult best = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunComputeLoop(count)).MaxBy(r => r.Mips);
-            Console.Out.WriteLine($"splitemu bench cpu: best of 5: {best}");
-            CpuHost.Cpu.Benchmarks.BenchResult x87 = Enumerable.Range(0, 5).Select(_ => CpuHost.Cpu.Benchmarks.CpuBenchmark.RunX87Kernel(count)).MaxBy(r => r.Mips);
-            int fpu = CpuHost.Cpu.Benchmarks.CpuBenchmark.X87KernelFpuInstructions, all = CpuHost.Cpu.Benchmarks.CpuBenchmark.X87KernelInstructions;
-            Console.Out.WriteLine($"splitemu bench cpu: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): best of 5: {x87}");
+            long count = Math.Max(CpuBenchmark.MinimumInstructions, result.GetValue(instructions));
+            string fastest = $"fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds";
+            BenchResult best = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunComputeLoop(count)).MaxBy(r => r.Mips);
+            Console.Out.WriteLine($"splitemu bench cpu: {fastest}: {best}");
+            BenchResult x87 = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunX87Kernel(count)).MaxBy(r => r.Mips);
+            int fpu = CpuBenchmark.X87KernelFpuInstructions, all = CpuBenchmark.X87KernelInstructions;
+            Console.Out.WriteLine($"splitemu bench cpu: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): {fastest}: {x87}");
             return 0;
         });
 
         Option<int> runs = new("--runs")
         {
-            Description = "Boots per machine (the median is printed).",
-            DefaultValueFactory = _ => 3,
+            Description = $"Boots per machine (the median is printed); default {BenchDefaults.BootRuns}.",
+            DefaultValueFactory = _ => BenchDefaults.BootRuns,
         };
         Command boot = new("boot", "SeaBIOS boots the shipped disk: time from reset to the boot sector's line, devices inline and isolated.")
         {

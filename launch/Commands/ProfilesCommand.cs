@@ -17,8 +17,24 @@ public static class ProfilesCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        Command command = new("profiles", "List the shipped launch profiles, a line each (name, file, what the machine is).");
-        command.SetAction(_ => Execute(Console.Out, Console.Error));
+        Option<bool> types = new("--types")
+        {
+            Description = "Instead, print the device types profiles may name (ports, lines, config keys), as the Markdown table of docs/profiles.md.",
+        };
+        Command command = new("profiles", "List the shipped launch profiles, a line each (name, file, what the machine is).")
+        {
+            types,
+        };
+        command.SetAction(result =>
+        {
+            if (result.GetValue(types))
+            {
+                Console.Out.Write(DeviceTypeTable.Markdown());
+                return 0;
+            }
+
+            return Execute(Console.Out, Console.Error);
+        });
         return command;
     }
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
 
@@ -12,12 +13,22 @@ public sealed class MonitorClient : IDisposable
 
     private readonly JsonRpc _rpc;
 
+    /// <summary>Completed by the machine's end notification.</summary>
+    private readonly TaskCompletionSource<MonitorMachineEnded> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private MonitorClient(JsonRpc rpc, string socketPath)
     {
         _rpc = rpc;
         Monitor = rpc.Attach<IMonitor>();
         SocketPath = socketPath;
+        rpc.AddLocalRpcMethod(MonitorMachineEnded.MethodName, new Action<MonitorMachineEnded>(ended => _ended.TrySetResult(ended)));
     }
+
+    /// <summary>Completes when the machine says it has ended, and how; never if the connection closes first.</summary>
+    public Task<MonitorMachineEnded> Ended => _ended.Task;
+
+    /// <summary>Completes when the connection closes (the machine ended, or closed this idle client).</summary>
+    public Task Disconnected => _rpc.Completion;
 
     /// <summary>The machine's monitor.</summary>
     public IMonitor Monitor { get; }
@@ -29,35 +40,33 @@ public sealed class MonitorClient : IDisposable
     public bool IsDisconnected => _rpc.IsDisposed || _rpc.Completion.IsCompleted;
 
     /// <summary>
-    /// Connects to <paramref name="machine"/>: a monitor name (the machine name, or NAME-2... for a second
-    /// machine of the same name) or a socket path (anything with a '/' or ending in .sock).
+    /// Connects to <paramref name="machine"/>: a socket path, a run's monitor name (<c>NAME-PID</c>), or a machine
+    /// name that one running machine has (<see cref="MonitorLookup"/>). A socket that is not the caller's own is
+    /// refused before connecting (<see cref="MonitorSocketOwnership"/>).
     /// </summary>
-    /// <exception cref="MonitorUnavailableException">No such machine runs (the message lists the running ones).</exception>
+    /// <exception cref="MonitorUnavailableException">
+    /// No such machine runs, several do, or the socket is not ours (the message says which, and lists the running ones).
+    /// </exception>
     public static async Task<MonitorClient> ConnectAsync(string machine, CancellationToken cancellationToken)
     {
-        bool isPath = machine.Contains('/', StringComparison.Ordinal) || machine.EndsWith(MonitorPaths.Extension, StringComparison.Ordinal);
-        string path = isPath ? Path.GetFullPath(machine) : MonitorPaths.SocketFor(machine);
+        string path = MonitorLookup.Resolve(machine);
+        if (File.Exists(path) && MonitorSocketOwnership.ProblemWith(path, UnixFileStatus.CurrentUserId) is { } problem)
+        {
+            throw new MonitorUnavailableException($"refusing to attach to '{machine}': {problem}");
+        }
+
         Stream stream;
         try
         {
-            if (!isPath && Directory.Exists(MonitorPaths.Folder))
-            {
-                MonitorFolder.Verify(MonitorPaths.Folder); // a socket in a folder others control may not be our machine
-            }
-
             stream = await RpcConnection.ConnectAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (UnsafeMonitorFolderException ex)
-        {
-            throw new MonitorUnavailableException(ex.Message);
         }
         catch (Exception ex) when (ex is SocketException or IOException or ArgumentException)
         {
             string running = await DescribeRunningAsync(cancellationToken).ConfigureAwait(false);
             throw new MonitorUnavailableException(
-                isPath
+                MonitorLookup.IsPath(machine)
                     ? $"no machine listens on {path}: {ex.Message}. {running}"
-                    : $"no machine named '{machine}' is running (no monitor at {path}). {running}");
+                    : $"machine '{machine}' is no longer running (no monitor at {path}). {running}");
         }
 
         JsonRpc rpc = RpcConnection.Create(stream);
@@ -66,12 +75,18 @@ public sealed class MonitorClient : IDisposable
         return client;
     }
 
-    /// <summary>Every machine that answers on a socket of the monitor folder.</summary>
+    /// <summary>Every machine of ours that answers on a socket of the monitor folder (stale sockets are removed first).</summary>
     public static async Task<IReadOnlyList<(string MonitorName, MonitorMachineInfo Info)>> ListRunningAsync(CancellationToken cancellationToken)
     {
+        MonitorPaths.SweepStale();
         List<(string, MonitorMachineInfo)> machines = [];
         foreach (string socket in MonitorPaths.SocketFiles())
         {
+            if (MonitorSocketOwnership.ProblemWith(socket, UnixFileStatus.CurrentUserId) is not null)
+            {
+                continue; // not ours: never connected to, never listed
+            }
+
             try
             {
                 using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

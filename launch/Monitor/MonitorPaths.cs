@@ -4,9 +4,9 @@ using SplitEmu.Launch.Host;
 namespace SplitEmu.Launch.Monitor;
 
 /// <summary>
-/// Where monitor sockets live: one folder per user, one socket per running machine, named after the machine
-/// (<c>NAME.sock</c>; a second machine of the same name gets <c>NAME-2.sock</c>, and so on). The folder is
-/// <c>$SPLITEMU_MONITOR_DIR</c> if set, else <c>$XDG_RUNTIME_DIR/splitemu</c>, else
+/// Where monitor sockets live: one folder per user, one socket per run, named after the machine and the
+/// launcher's pid (<c>NAME-PID.sock</c>, <see cref="MonitorSocketName"/>), so runs of the same name never
+/// collide. The folder is <c>$SPLITEMU_MONITOR_DIR</c> if set, else <c>$XDG_RUNTIME_DIR/splitemu</c>, else
 /// <c>/tmp/splitemu-monitor-USER</c>. Whichever it is, it must be ours alone (<see cref="MonitorFolder"/>):
 /// a folder another user could reach is refused, by the server and by the client.
 /// </summary>
@@ -46,10 +46,11 @@ public static class MonitorPaths
         }
     }
 
-    /// <summary>The socket a machine called <paramref name="monitorName"/> listens on.</summary>
-    public static string SocketFor(string monitorName) => Path.Combine(Folder, monitorName + Extension);
+    /// <summary>The socket the run of <paramref name="machineName"/> by launcher <paramref name="launcherProcessId"/> listens on.</summary>
+    public static string SocketFor(string machineName, int launcherProcessId) =>
+        Path.Combine(Folder, new MonitorSocketName(machineName, launcherProcessId).FileName);
 
-    /// <summary>The monitor name of a socket path (its file name without the extension).</summary>
+    /// <summary>The monitor name of a socket path (its file name without the extension: <c>NAME-PID</c>).</summary>
     public static string NameOf(string socketPath) => Path.GetFileNameWithoutExtension(socketPath);
 
     /// <summary>Every socket file in the folder (live or left by a killed launcher); none if the folder is missing or unsafe.</summary>
@@ -77,14 +78,20 @@ public static class MonitorPaths
         }
     }
 
-    /// <summary>Removes socket files left by killed launchers (not live, and older than a moment).</summary>
+    /// <summary>
+    /// Removes socket files left by killed launchers: nothing listens on them, and the launcher named in the file
+    /// is gone or the file is older than a moment (its pid was reused, or the name has no pid). The listening
+    /// probe comes first in every case: a name that merely looks like NAME-PID (an older launcher's NAME-2.sock)
+    /// is never removed while it is live.
+    /// </summary>
     public static void SweepStale()
     {
         foreach (string path in SocketFiles())
         {
             try
             {
-                if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > s_staleAge && !IsLive(path))
+                bool launcherGone = MonitorSocketName.Parse(path) is { } name && !name.LauncherIsAlive();
+                if ((launcherGone || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > s_staleAge) && !IsLive(path))
                 {
                     File.Delete(path);
                 }
@@ -97,49 +104,32 @@ public static class MonitorPaths
     }
 
     /// <summary>
-    /// Creates the folder if needed and binds a listening socket for a machine called <paramref name="machineName"/>:
-    /// <c>NAME.sock</c>, or <c>NAME-2.sock</c>... if a live machine holds it. A socket file nobody listens on (its
-    /// launcher was killed) is taken over.
+    /// Creates the folder if needed and binds a listening socket for this launcher's run of a machine called
+    /// <paramref name="machineName"/>: <c>NAME-PID.sock</c>, PID being this process. A file of that name can only
+    /// be left by an earlier process that had our pid, so it is replaced.
     /// </summary>
     /// <exception cref="UnsafeMonitorFolderException">The folder is not ours alone.</exception>
-    /// <exception cref="IOException">No socket could be bound.</exception>
+    /// <exception cref="IOException">The socket could not be bound.</exception>
+    /// <exception cref="SocketException">The socket could not be bound.</exception>
     public static Socket Claim(string machineName, out string socketPath)
     {
         string folder = Folder;
         MonitorFolder.Prepare(folder); // other users cannot steer, spoof or deny our machines
         SweepStale();
-        for (int n = 1; n <= 100; n++)
+        string path = SocketFor(machineName, Environment.ProcessId);
+        File.Delete(path);
+        Socket socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
         {
-            string path = Path.Combine(folder, (n == 1 ? machineName : $"{machineName}-{n}") + Extension);
-            if (File.Exists(path))
-            {
-                if (IsLive(path))
-                {
-                    continue;
-                }
-
-                File.Delete(path); // left by a launcher that was killed
-            }
-
-            Socket socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
-                socket.Listen(8);
-                socketPath = path;
-                return socket;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
-            {
-                socket.Dispose(); // another launcher took it a moment ago
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            socket.Listen(8);
+            socketPath = path;
+            return socket;
         }
-
-        throw new IOException($"no free monitor socket for machine '{machineName}' in {folder}");
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 }

@@ -16,6 +16,9 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
     /// <summary>How long a pause waits for the vCPU to park.</summary>
     private const int ParkTimeoutMs = 5_000;
 
+    /// <summary>How long the end notification may take to reach the clients before the machine goes on stopping.</summary>
+    private static readonly TimeSpan s_announceTimeout = TimeSpan.FromSeconds(1);
+
     /// <summary>Pause after a failed accept (out of file descriptors), so a failing accept does not spin.</summary>
     private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
@@ -27,6 +30,9 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
     private readonly List<MonitorConnection> _connections = [];
     private readonly Task _acceptLoop;
     private readonly Task _idleSweep;
+
+    /// <summary>How the machine ended, once it has (then also told to clients that connect later).</summary>
+    private volatile MonitorMachineEnded? _ended;
 
     /// <summary>Whether the log already said that the client limit is reached (said again once a slot frees).</summary>
     private bool _announcedFull;
@@ -221,6 +227,25 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// Tells every connected client that the machine ended and how (<see cref="MonitorMachineEnded"/>); waits a
+    /// moment for the notifications to be written, since the connections close soon after.
+    /// </summary>
+    public async Task AnnounceEndAsync(MonitorMachineEnded ended)
+    {
+        _ended = ended;
+        MonitorConnection[] connections;
+        lock (_connections)
+        {
+            connections = [.. _connections];
+        }
+
+        await Task.WhenAll(connections.Select(c => NotifyEndedAsync(c.Rpc, ended)))
+            .WaitAsync(s_announceTimeout)
+            .ContinueWith(_ => { }, TaskScheduler.Default)
+            .ConfigureAwait(false);
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
@@ -314,6 +339,10 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
 
             rpc.StartListening();
             _ = rpc.Completion.ContinueWith(_ => Close(connection), TaskScheduler.Default);
+            if (_ended is { } ended)
+            {
+                _ = NotifyEndedAsync(rpc, ended); // connected between the end and the socket's close
+            }
         }
     }
 
@@ -360,6 +389,19 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
         }
 
         connection.Rpc.Dispose();
+    }
+
+    /// <summary>Sends the end notification; a client that is gone or slow misses it (its connection closes anyway).</summary>
+    private static async Task NotifyEndedAsync(JsonRpc rpc, MonitorMachineEnded ended)
+    {
+        try
+        {
+            await rpc.NotifyAsync(MonitorMachineEnded.MethodName, ended).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or IOException)
+        {
+            // Nobody left to tell.
+        }
     }
 
     /// <summary>One connected monitor client.</summary>

@@ -19,7 +19,7 @@ public sealed class MonitorShell(MonitorClient client)
         unplug DEVICE     take the device's regions out of the map (waits for them to drain)
         plug DEVICE       map an unplugged device's regions again
         crash DEVICE      kill the device's process; its restart policy takes over
-        quit              stop the machine (splitemu run exits with 130)
+        quit              stop the machine (splitemu run exits with 130); says when it has ended
         help              this text
         exit              leave the monitor (interactive; the machine keeps running)
         """;
@@ -30,9 +30,26 @@ public sealed class MonitorShell(MonitorClient client)
     /// <param name="IsUsageError">The command itself was wrong (unknown, missing argument).</param>
     public readonly record struct Outcome(bool Succeeded, string Output, bool IsUsageError = false);
 
+    /// <summary>How long `quit` waits for the machine to say it ended (it stops its processes first; bounded by their deadlines).</summary>
+    private static readonly TimeSpan s_quitEndTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The line saying the machine ended.</summary>
+    public static string EndedLine(string machine, MonitorMachineEnded ended) => $"machine '{machine}' ended: {ended.Describe()}";
+
     /// <summary>Splits a --exec script into commands (';' or newlines separate them).</summary>
     public static IReadOnlyList<string> SplitScript(string script) =>
         script.Split([';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>After `quit`: a line saying the machine ended and how, once it says so (empty if it does not in time).</summary>
+    private async Task<string> EndedLineAsync()
+    {
+        // The notification comes before the connection closes; a connection that closes without it (the launcher
+        // was killed) has nothing to say.
+        await Task.WhenAny(client.Ended, client.Disconnected, Task.Delay(s_quitEndTimeout)).ConfigureAwait(false);
+        return client.Ended.IsCompletedSuccessfully
+            ? "\n" + EndedLine(MonitorPaths.NameOf(client.SocketPath), client.Ended.Result)
+            : "";
+    }
 
     /// <summary>Runs one command.</summary>
     public async Task<Outcome> ExecuteAsync(string line, CancellationToken cancellationToken)
@@ -78,7 +95,7 @@ public sealed class MonitorShell(MonitorClient client)
                         // It stopped before the answer came back: that is what was asked.
                     }
 
-                    return new Outcome(true, "the machine is stopping");
+                    return new Outcome(true, "the machine is stopping" + await EndedLineAsync().ConfigureAwait(false));
                 case ("unplug", 2):
                     await monitor.UnplugAsync(words[1], cancellationToken).ConfigureAwait(false);
                     return new Outcome(true, $"{words[1]} unplugged");

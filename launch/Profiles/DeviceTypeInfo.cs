@@ -15,6 +15,12 @@ public sealed record DeviceTypeInfo(
     bool CanBeConsole,
     IReadOnlyList<string> ConfigKeys)
 {
+    /// <summary>What the device is, in a line, for the generated docs table and `splitemu profiles --types` (Markdown allowed).</summary>
+    public string Summary { get; init; } = "";
+
+    /// <summary>What each of the <see cref="ConfigKeys"/> means, for the generated docs; a test requires one per key.</summary>
+    public IReadOnlyDictionary<string, string> ConfigKeyMeanings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>
     /// The <see cref="ConfigKeys"/> whose values are file paths. They resolve like <c>load[].file</c> (relative to the
     /// folder of the profile that wrote the value, absolute, or <c>${splitemu}/</c>), must name an existing file, and

@@ -186,6 +186,17 @@ public sealed class MachineRun : IAsyncDisposable
             await _status.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_monitor is not null)
+        {
+            // Attached monitors learn it now, with the exit code, not when the socket closes after the clean-up.
+            await _monitor.AnnounceEndAsync(new MonitorMachineEnded
+            {
+                Reason = KebabCaseEnum.ToName(exit.Reason),
+                ExitCode = exit.ExitCode,
+                Detail = exit.Detail,
+            }).ConfigureAwait(false);
+        }
+
         RunReport report = await StopAndReportAsync(exit, wall.Elapsed).ConfigureAwait(false);
         _report = report;
         if (_options.ReportPath is not null)
@@ -495,7 +506,7 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>The CPU process answered the run (or died): from then on no stop deadline applies.</summary>
     private volatile bool _guestStopped;
 
-    private void RequestStop(ExitReason reason)
+    private void RequestStop(ExitReason reason, string? why = null)
     {
         if (_cpuControl is not { } control)
         {
@@ -503,7 +514,7 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
 
-        string detail = reason == ExitReason.Stopped ? _options.Stop?.Detail ?? "stopped by the launcher" : "stopped by the launcher";
+        string detail = reason == ExitReason.Stopped ? why ?? _options.Stop?.Detail ?? "stopped by the launcher" : "stopped by the launcher";
         control.RequestStopAsync(reason, detail, CancellationToken.None).ContinueWith(
             t => _ = t.Exception, // not configured yet, or already gone: the run's own checks cover both
             TaskScheduler.Default);
@@ -681,6 +692,9 @@ public sealed class MachineRun : IAsyncDisposable
 
     private static double Milliseconds(long stopwatchTicks) => stopwatchTicks * 1000.0 / Stopwatch.Frequency;
 
+    /// <summary>The report's detail for a machine ended by the monitor's <c>quit</c>.</summary>
+    public const string MonitorQuitDetail = "stopped by monitor quit";
+
     /// <summary>Starts the monitor socket and, on a terminal, the status line (launch/Monitor).</summary>
     private void StartMonitor()
     {
@@ -708,7 +722,18 @@ public sealed class MachineRun : IAsyncDisposable
                     child.Kill();
                     return child.ProcessId;
                 },
-                Quit = () => RequestStop(ExitReason.Stopped),
+                Quit = () =>
+                {
+                    // Through the user's stop request when there is one, so the report says who stopped it.
+                    if (_options.Stop is { } user)
+                    {
+                        user.Quit(MonitorQuitDetail);
+                    }
+                    else
+                    {
+                        RequestStop(ExitReason.Stopped, MonitorQuitDetail);
+                    }
+                },
             },
             _log);
         if (_monitor is not null)

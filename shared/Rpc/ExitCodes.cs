@@ -19,6 +19,12 @@ public static class ExitCodes
     /// <summary>A device failed beyond its restart policy, or an internal error.</summary>
     public const int Failure = 8;
 
+    /// <summary>
+    /// `splitemu monitor` only: the machine it was attached to ended on its own or by someone else (not by this
+    /// monitor's <c>quit</c>); it printed how.
+    /// </summary>
+    public const int MonitoredMachineEnded = 10;
+
     /// <summary>Stopped by SIGINT/Ctrl-C (128 + 2, the shell convention).</summary>
     public const int Interrupted = 130;
 

@@ -1,3 +1,5 @@
+using SplitEmu.CpuHost.Cpu.Benchmarks;
+using SplitEmu.Launch.Bench;
 using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Bench;
@@ -14,6 +16,28 @@ public sealed class DispatchAndCpuBenchTests
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("bare handler call (baseline)", run.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("dispatch overhead", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchDispatch_ByDefault_RunsTheReadsAndRoundsItsHelpStates()
+    {
+        using SplitEmuProcess run = SplitEmuProcess.Run("bench", "dispatch");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains(
+            $"{BenchDefaults.Count(BenchDefaults.Iterations * (long)BenchDefaults.DispatchReadsPerIteration)} reads per round, best of {BenchDefaults.Rounds}",
+            run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchCpu_PrintsTheRoundsAndInstructionsItsHelpStates()
+    {
+        using SplitEmuProcess run = SplitEmuProcess.Run("bench", "cpu", "--instructions", "1000000");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains(
+            $"fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds: {BenchDefaults.Count(CpuBenchmark.InstructionsPerRound(1_000_000))} guest instructions",
+            run.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -161,21 +161,6 @@ public sealed class MonitorQuitTests
     }
 
     [Fact]
-    public void SecondMachineOfTheSameName_IsReachedAsNameDash2()
-    {
-        string name = MonitoredMachine.UniqueName();
-        using MonitoredMachine first = new(name);
-        using MonitoredMachine second = new(name, monitorName: name + "-2");
-
-        string firstInfo = first.MonitorOk("info machine");
-        string secondInfo = second.MonitorOk("info machine");
-
-        Assert.Contains($"launcher: pid {first.Run.ProcessId}", firstInfo, StringComparison.Ordinal);
-        Assert.Contains($"launcher: pid {second.Run.ProcessId}", secondInfo, StringComparison.Ordinal);
-        Assert.Contains($"name:     {name}", secondInfo, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void QuitWhilePaused_StillEndsTheMachine()
     {
         using MonitoredMachine machine = new();

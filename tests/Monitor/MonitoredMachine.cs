@@ -17,22 +17,21 @@ public sealed partial class MonitoredMachine : IDisposable
 
     /// <summary>
     /// Starts the machine, named <paramref name="name"/> (default: a fresh unique name), and waits for its monitor
-    /// socket, named <paramref name="monitorName"/> (default: the machine's name). With
+    /// socket (NAME-PID.sock, PID being the launcher's). With
     /// <paramref name="processGroupLeader"/>, the launcher leads a process group of its own, as a shell's
     /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>); <paramref name="environment"/>
     /// adds variables to the launcher's environment.
     /// </summary>
-    public MonitoredMachine(string? name = null, string? monitorName = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null)
+    public MonitoredMachine(string? name = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         Name = name ?? UniqueName();
-        MonitorName = monitorName ?? Name;
         ReportPath = _folder.File("report.json");
         string profile = TestMachines.WriteProfile(_folder, TestMachines.SpinForever);
         string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath];
         Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments)
             : environment is not null ? SplitEmuProcess.StartWithEnvironment(environment, arguments)
             : SplitEmuProcess.Start(arguments);
-        SocketPath = MonitorPaths.SocketFor(MonitorName);
+        SocketPath = MonitorPaths.SocketFor(Name, Run.ProcessId);
         if (!ProcessTable.WaitUntil(() => File.Exists(SocketPath) || !ProcessTable.IsAlive(Run.ProcessId), s_startTimeout) || !File.Exists(SocketPath))
         {
             string stderr = Run.StandardError;
@@ -41,11 +40,11 @@ public sealed partial class MonitoredMachine : IDisposable
         }
     }
 
-    /// <summary>The machine's (unique) name, also its monitor name.</summary>
+    /// <summary>The machine's name (unique unless the test chose it), by which `splitemu monitor` finds it when no other run has it.</summary>
     public string Name { get; }
 
-    /// <summary>What `splitemu monitor` calls it.</summary>
-    public string MonitorName { get; }
+    /// <summary>What `splitemu monitor` calls this run whatever else runs: NAME-PID.</summary>
+    public string MonitorName => MonitorPaths.NameOf(SocketPath);
 
     /// <summary>Where its monitor listens.</summary>
     public string SocketPath { get; }
@@ -56,8 +55,8 @@ public sealed partial class MonitoredMachine : IDisposable
     /// <summary>The launcher.</summary>
     public SplitEmuProcess Run { get; }
 
-    /// <summary>Runs `splitemu monitor NAME --exec SCRIPT` to its end.</summary>
-    public SplitEmuProcess Monitor(string script) => SplitEmuProcess.Run("monitor", MonitorName, "--exec", script);
+    /// <summary>Runs `splitemu monitor NAME --exec SCRIPT` to its end (by machine name: the tests' names are unique).</summary>
+    public SplitEmuProcess Monitor(string script) => SplitEmuProcess.Run("monitor", Name, "--exec", script);
 
     /// <summary>A machine name no other test uses.</summary>
     public static string UniqueName() => "mon-" + Guid.NewGuid().ToString("N")[..10];

@@ -31,8 +31,14 @@ public static class CpuBenchmark
     private const int DataWords = 1024;
     /// <summary>Instructions in one iteration of the loop body below.</summary>
     private const int InstructionsPerIteration = 10;
-    /// <summary>Timed rounds; the fastest is reported.</summary>
-    private const int Rounds = 5;
+    /// <summary>Timed rounds per run, each of a <see cref="Rounds"/>th of the run's instructions; the fastest is reported.</summary>
+    public const int Rounds = 5;
+
+    /// <summary>The fewest instructions a run takes (and a round runs).</summary>
+    public const long MinimumInstructions = 1000;
+
+    /// <summary>The instructions of one timed round of a run of <paramref name="instructions"/>.</summary>
+    public static long InstructionsPerRound(long instructions) => Math.Max(instructions / Rounds, MinimumInstructions);
 
     /// <summary>Instructions in one iteration of the x87 kernel, and how many of them are x87 instructions.</summary>
     public const int X87KernelInstructions = 8, X87KernelFpuInstructions = 4;
@@ -57,7 +63,7 @@ public static class CpuBenchmark
 
     private static BenchResult Run(byte[] code, long instructions, Func<long, double> baseline, byte[]? data = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(instructions, 1000);
+        ArgumentOutOfRangeException.ThrowIfLessThan(instructions, MinimumInstructions);
         using var bus = new RamOnlyBus(RamSize);
         bus.Load(CodeAddress, code);
         if (data is not null)
@@ -71,7 +77,7 @@ public static class CpuBenchmark
         cpu.Run(Math.Min(instructions / 10, 10_000_000)); // warm-up: JIT tiering, decode cache, TLB
 
         // The machine is shared: time several rounds and keep the fastest, the least disturbed one.
-        long perRound = Math.Max(instructions / Rounds, 1000);
+        long perRound = InstructionsPerRound(instructions);
         TimeSpan best = TimeSpan.MaxValue;
         long executed = 0;
         for (int round = 0; round < Rounds; round++)
