@@ -29,6 +29,9 @@ public static class BenchDefaults
     /// <summary>`bench boot --runs`: boots per machine; the median is printed.</summary>
     public const int BootRuns = 3;
 
+    /// <summary>`bench linux --runs`: one boot per machine (a boot takes about a minute here).</summary>
+    public const int LinuxRuns = 1;
+
     /// <summary>A count as the help texts print it: 10,000,000.</summary>
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -6,7 +6,7 @@ using SplitEmu.Shared.Rpc;
 namespace SplitEmu.Launch.Commands;
 
 /// <summary>
-/// `splitemu bench transport|mmio|dispatch|cpu|boot`: benchmarks (docs/transport-bench.md). Defaults and the help
+/// `splitemu bench transport|mmio|dispatch|cpu|boot|linux`: benchmarks (docs/transport-bench.md). Defaults and the help
 /// texts that state them both come from <see cref="BenchDefaults"/>.
 /// </summary>
 public static class BenchCommand
@@ -99,7 +99,18 @@ public static class BenchCommand
         };
         boot.SetAction((result, cancellationToken) => BootBench.ExecuteAsync(result.GetValue(runs), result.GetValue(Json), cancellationToken));
 
-        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot.") { transport, mmio, dispatch, cpu, boot };
+        Option<int> linuxRuns = new("--runs")
+        {
+            Description = $"Boots per machine (the median is printed); default {BenchDefaults.LinuxRuns}.",
+            DefaultValueFactory = _ => BenchDefaults.LinuxRuns,
+        };
+        Command linux = new("linux", "Debian's kernel (profiles/linux.json) from process start to the shell's prompt, devices inline and as shipped, against QEMU on the same kernel.")
+        {
+            linuxRuns, Json,
+        };
+        linux.SetAction((result, cancellationToken) => LinuxBench.ExecuteAsync(result.GetValue(linuxRuns), result.GetValue(Json), cancellationToken));
+
+        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot.") { transport, mmio, dispatch, cpu, boot, linux };
     }
 
     private static async Task<int> TransportAsync(int iterations, string pin, string? jsonPath, CancellationToken cancellationToken)

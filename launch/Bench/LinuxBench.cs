@@ -1,0 +1,201 @@
+using System.Text.Json;
+using SplitEmu.Launch.Commands;
+using SplitEmu.Launch.CrashTest;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Shared.Rpc;
+
+namespace SplitEmu.Launch.Bench;
+
+/// <summary>One row of `splitemu bench linux`.</summary>
+public sealed record LinuxBenchRow
+{
+    /// <summary>Which devices run where.</summary>
+    public required string Machine { get; init; }
+
+    /// <summary>Boots measured.</summary>
+    public int Runs { get; init; }
+
+    /// <summary>Median seconds from starting the machine (process start-up included) to the shell's first prompt.</summary>
+    public double StartToPromptSeconds { get; init; }
+
+    /// <summary>Median milliseconds before the first guest instruction (null: the peer, which does not say).</summary>
+    public double? StartUpMs { get; init; }
+
+    /// <summary>Median guest instructions to the prompt (null: the peer).</summary>
+    public long? Instructions { get; init; }
+
+    /// <summary>Guest instructions per second of wall time from the first instruction to the prompt (null: the peer).</summary>
+    public double? Mips { get; init; }
+
+    /// <summary>This row's median start-to-prompt / QEMU's; null without QEMU.</summary>
+    public double? VsQemu { get; init; }
+
+    /// <summary>Set when a boot failed.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// `splitemu bench linux`: Debian's kernel (profiles/linux.json, the guest fetched by scripts/fetch-linux-guest.sh)
+/// from process start to the shell's first prompt, with every device inline and as shipped (PIT, COM1, IDE
+/// isolated), through the normal run path; each machine is stopped as soon as it prompts. Where QEMU is
+/// installed it boots the same kernel, initrd, command line and disk on a CPU with the same features as the
+/// peer in the same run (<see cref="QemuPeer.LinuxArguments"/>).
+/// </summary>
+public static class LinuxBench
+{
+    private static readonly TimeSpan s_bootLimit = TimeSpan.FromMinutes(10);
+
+    private static readonly (string Name, string[] Overrides)[] s_machines =
+    [
+        ("all inline", ["devices.pit.placement=inline", "devices.com1.placement=inline", "devices.ide.placement=inline"]),
+        ("as shipped (PIT, COM1, IDE isolated)", []),
+    ];
+
+    /// <summary>Boots each machine <paramref name="runs"/> times and prints the table.</summary>
+    public static async Task<int> ExecuteAsync(int runs, string? jsonPath, CancellationToken cancellationToken)
+    {
+        if (runs < 1)
+        {
+            Console.Error.WriteLine("--runs: expected a positive number");
+            return ExitCodes.BadInput;
+        }
+
+        if (LinuxGuestCache.Find(out string problem) is not { } guest)
+        {
+            Console.Error.WriteLine($"splitemu bench linux: {problem}");
+            return ExitCodes.BadInput;
+        }
+
+        string profile = Path.Combine(AppContext.BaseDirectory, "profiles", "linux.json");
+        List<LinuxBenchRow> rows = [];
+        foreach ((string name, string[] overrides) in s_machines)
+        {
+            Console.Error.WriteLine($"  {name}: {runs} boots...");
+            rows.Add(await MeasureAsync(name, profile, guest, overrides, runs, cancellationToken).ConfigureAwait(false));
+        }
+
+        LinuxBenchRow? qemu = null;
+        if (QemuPeer.IsInstalled && RunnableProfile.Load(profile, GuestOverrides(guest, guest.Disk)) is { Profile: { } shipped })
+        {
+            Console.Error.WriteLine($"  QEMU (peer): {runs} boots...");
+            qemu = await MeasureQemuAsync(shipped, guest, runs, cancellationToken).ConfigureAwait(false);
+        }
+
+        double? peer = qemu is { Error: null } ? qemu.StartToPromptSeconds : null;
+        rows = [.. rows.Select(r => r with { VsQemu = r.Error is null && peer is > 0 ? r.StartToPromptSeconds / peer : null })];
+        if (qemu is not null)
+        {
+            rows.Add(qemu with { VsQemu = qemu.Error is null ? 1.0 : null });
+        }
+
+        Print(rows, Console.Out);
+        if (jsonPath is not null)
+        {
+            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { runs, rows }, BenchJson.Options) + "\n", cancellationToken).ConfigureAwait(false);
+        }
+
+        return rows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
+    }
+
+    private static void Print(IReadOnlyList<LinuxBenchRow> rows, TextWriter output)
+    {
+        output.WriteLine("splitemu bench linux: Debian's kernel from process start to the shell's first prompt (median of the runs)");
+        output.WriteLine($"{"machine",-38} {"runs",5} {"start->prompt s",16} {"start-up ms",12} {"instructions",14} {"MIPS",7} {"vs QEMU",8}");
+        foreach (LinuxBenchRow row in rows)
+        {
+            if (row.Error is not null)
+            {
+                output.WriteLine($"{row.Machine,-38} failed: {row.Error}");
+                continue;
+            }
+
+            string startUp = row.StartUpMs is double u ? $"{u:0}" : "-";
+            string instructions = row.Instructions is long n ? $"{n:N0}" : "-";
+            string mips = row.Mips is double m ? $"{m:0.0}" : "-";
+            string vsQemu = row.VsQemu is double q ? $"{q:0.0}x" : "-";
+            output.WriteLine($"{row.Machine,-38} {row.Runs,5} {row.StartToPromptSeconds,16:0.0} {startUp,12} {instructions,14} {mips,7} {vsQemu,8}");
+        }
+
+        if (!QemuPeer.IsInstalled)
+        {
+            output.WriteLine($"no peer: {QemuPeer.Executable} is not installed (Debian's qemu-system-x86)");
+        }
+        else
+        {
+            output.WriteLine($"peer: QEMU TCG, -cpu {QemuPeer.LinuxCpuModel}; its time includes SeaBIOS and its linuxboot ROM");
+        }
+
+        output.WriteLine($"load average: {HostLoad.Average()}");
+    }
+
+    /// <summary>The fetched guest in place of the profile's paths (which are relative to the repository's profiles/).</summary>
+    private static string[] GuestOverrides(LinuxGuestCache guest, string disk) =>
+        [$"kernel={guest.Kernel}", $"initrd={guest.Initrd}", $"devices.ide.config.primary-master={disk}"];
+
+    private static async Task<LinuxBenchRow> MeasureAsync(string name, string profilePath, LinuxGuestCache guest, string[] overrides, int runs, CancellationToken cancellationToken)
+    {
+        List<(double StartToPrompt, double StartUp, long Instructions)> samples = [];
+        for (int run = 0; run < runs; run++)
+        {
+            string folder = Directory.CreateTempSubdirectory("splitemu-bench-linux-").FullName;
+            try
+            {
+                string disk = Path.Combine(folder, "disk.ext4"); // each boot writes its own copy (the image is locked while in use)
+                File.Copy(guest.Disk, disk);
+                if (RunnableProfile.Load(profilePath, [.. GuestOverrides(guest, disk), .. overrides]) is not { Profile: { } profile } loaded)
+                {
+                    return new LinuxBenchRow { Machine = name, Error = $"{profilePath} did not load" };
+                }
+
+                using ShellPromptWatch console = new();
+                using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, console.Prompted);
+                RunOutcome outcome = await MachineRun.RunToEndAsync(profile, loaded.SourceName, new RunOptions(null, s_bootLimit), console, TextWriter.Null, stop.Token).ConfigureAwait(false);
+                if (outcome.Report is not { } report || console.PromptAfter is not TimeSpan prompted)
+                {
+                    return new LinuxBenchRow { Machine = name, Error = $"run {run + 1} ended with exit code {outcome.ExitCode} before the shell prompted" };
+                }
+
+                samples.Add((prompted.TotalSeconds, report.StartUpMs, report.Instructions));
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+
+        double startToPrompt = Median(samples.Select(s => s.StartToPrompt));
+        double startUp = Median(samples.Select(s => s.StartUp));
+        long instructions = (long)Median(samples.Select(s => (double)s.Instructions));
+        return new LinuxBenchRow
+        {
+            Machine = name,
+            Runs = runs,
+            StartToPromptSeconds = startToPrompt,
+            StartUpMs = startUp,
+            Instructions = instructions,
+            Mips = instructions / (startToPrompt - startUp / 1000) / 1e6,
+        };
+    }
+
+    private static async Task<LinuxBenchRow> MeasureQemuAsync(Shared.Profiles.MachineProfile shipped, LinuxGuestCache guest, int runs, CancellationToken cancellationToken)
+    {
+        string name = $"QEMU {QemuPeer.Version()} TCG (peer)";
+        List<double> samples = [];
+        for (int run = 0; run < runs; run++)
+        {
+            using ShellPromptWatch console = new();
+            string errors = await QemuPeer.BootLinuxToPromptAsync(guest.Kernel, guest.Initrd, shipped.Cmdline ?? "", guest.Disk, shipped.Memory.SizeMiB, console, s_bootLimit, cancellationToken).ConfigureAwait(false);
+            if (console.PromptAfter is not TimeSpan prompted)
+            {
+                return new LinuxBenchRow { Machine = name, Error = $"run {run + 1} did not reach the shell's prompt: {errors}" };
+            }
+
+            samples.Add(prompted.TotalSeconds);
+        }
+
+        return new LinuxBenchRow { Machine = name, Runs = runs, StartToPromptSeconds = Median(samples) };
+    }
+
+    /// <summary>The campaign's p50 (the middle run; with an even count, the upper of the two middle ones).</summary>
+    private static double Median(IEnumerable<double> values) => Percentiles.Of(values.Select(v => (double?)v)).P50 ?? double.NaN;
+}
