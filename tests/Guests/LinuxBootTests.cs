@@ -31,7 +31,7 @@ public sealed class LinuxBootTests
         using SplitEmuProcess splitemu = SplitEmuProcess.Start("run", s_profile, "--set", $"kernel={LinuxGuest.Kernel}", "--set", $"initrd={LinuxGuest.Initrd}");
 
         bool spoke = ProcessTable.WaitUntil(() => splitemu.StandardOutput.Contains("KASLR disabled: 'nokaslr' on cmdline.", StringComparison.Ordinal), TestDeadlines.Seconds(60));
-        splitemu.Signal(2); // SIGINT: a clean stop, as Ctrl-C
+        splitemu.Signal(15); // SIGTERM: a clean stop (SIGINT would be ignored when the suite runs as a background job)
         splitemu.WaitForExit(TestDeadlines.Seconds(30));
 
         Assert.True(spoke, $"the kernel's decompressor did not speak on COM1. stdout:\n{splitemu.StandardOutput}\nstderr:\n{splitemu.StandardError}");

@@ -58,7 +58,7 @@ public sealed class LivenessTests
                 launcher.Signal(Sigterm);
                 launcher.WaitForExit(TestDeadlines.Seconds(60));
 
-                Assert.Equal(130, launcher.ExitCode);
+                Assert.True(launcher.ExitCode == 130, $"exit {launcher.ExitCode}; stderr:\n{launcher.StandardError}");
                 Assert.Contains("did not stop within", SplitEmu.Launch.Reports.RunReport.Read(folder.File("report.json")).Exit.Detail, StringComparison.Ordinal);
                 Assert.True(ProcessTable.WaitUntil(() => !ProcessTable.IsAlive(cpu) && !ProcessTable.IsAlive(uart), TestDeadlines.Seconds(10)));
             }
