@@ -33,7 +33,6 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Events raised during an access that the pump took first; the accessing thread applies them.</summary>
     private readonly Queue<RingMessage> _forAccess = new();
 
-    private DeviceCounters[] _counters = [];
 
     /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
     private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
@@ -109,7 +108,6 @@ public sealed class DeviceChannel : IDisposable
     public void Bind(int processId)
     {
         ProcessId = processId;
-        _counters = _slot.Devices.Select(_ => new DeviceCounters()).ToArray();
         _watcher = new ProcessWatcher(processId, () => MarkDead("process exited"));
     }
 
@@ -244,9 +242,9 @@ public sealed class DeviceChannel : IDisposable
     public DeviceAccessStats Stats(int device) => new()
     {
         DeviceId = _slot.Devices[device].Id,
-        Reads = Interlocked.Read(ref _counters[device].Reads),
-        Writes = Interlocked.Read(ref _counters[device].Writes),
-        BusErrors = Interlocked.Read(ref _counters[device].BusErrors),
+        Reads = Interlocked.Read(ref _slot.Counters[device].Reads),
+        Writes = Interlocked.Read(ref _slot.Counters[device].Writes),
+        BusErrors = Interlocked.Read(ref _slot.Counters[device].BusErrors),
     };
 
     /// <summary>
@@ -366,7 +364,7 @@ public sealed class DeviceChannel : IDisposable
                 if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
                     || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
                 {
-                    Interlocked.Increment(ref channel._counters[request.Device].BusErrors);
+                    Interlocked.Increment(ref _slot.Counters[request.Device].BusErrors);
                     return false;
                 }
 
@@ -400,11 +398,11 @@ public sealed class DeviceChannel : IDisposable
             journal.Record(in request, reply.Value);
             if (request.Kind == MessageKind.Read)
             {
-                Interlocked.Increment(ref _counters[request.Device].Reads);
+                Interlocked.Increment(ref _slot.Counters[request.Device].Reads);
             }
             else
             {
-                Interlocked.Increment(ref _counters[request.Device].Writes);
+                Interlocked.Increment(ref _slot.Counters[request.Device].Writes);
             }
 
             // A full journal, or a DMA since the last reply (never replayed against today's guest memory), starts over.
@@ -685,10 +683,4 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
-    private sealed class DeviceCounters
-    {
-        public long Reads;
-        public long Writes;
-        public long BusErrors;
-    }
 }

@@ -28,6 +28,7 @@ public sealed class DeviceProcessSlot
         Devices = devices;
         Journals = devices.Select(d => new DeviceJournal(Math.Max(1, d.SnapshotEvery))).ToArray();
         Injectors = devices.Select(d => new CrashInjector(d.Crash)).ToArray();
+        Counters = devices.Select(_ => new DeviceAccessCounters()).ToArray();
         DeviceIds = devices.Select(d => d.Id).ToArray();
         AccessTimeoutTicks = devices.Select(d => (long)(d.AccessTimeoutMs * (Stopwatch.Frequency / 1000.0))).ToArray();
         _abandoned = new bool[devices.Count];
@@ -50,6 +51,9 @@ public sealed class DeviceProcessSlot
 
     /// <summary>Per device: snapshot and accesses since.</summary>
     internal DeviceJournal[] Journals { get; }
+
+    /// <summary>Per device: guest accesses served, across incarnations.</summary>
+    internal DeviceAccessCounters[] Counters { get; }
 
     /// <summary>Per device: access-based crash injection.</summary>
     internal CrashInjector[] Injectors { get; }

@@ -27,6 +27,12 @@ public sealed class MonitorHooks
     /// <summary>Kills the current process of a process key; returns its id, or null if none was running.</summary>
     public required Func<string, int?> KillDeviceProcess { get; init; }
 
+    /// <summary>
+    /// Bytes of a device's output stream the launcher has received (an isolated device's output comes to the
+    /// launcher directly, not through the CPU process): the count the run report gives.
+    /// </summary>
+    public required Func<string, long> OutputBytes { get; init; }
+
     /// <summary>Ends the machine cleanly (as SIGTERM does).</summary>
     public required Action Quit { get; init; }
 }

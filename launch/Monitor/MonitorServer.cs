@@ -135,7 +135,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                     Reads = s?.Reads ?? 0,
                     Writes = s?.Writes ?? 0,
                     BusErrors = s?.BusErrors ?? 0,
-                    OutputBytes = s?.OutputBytes ?? 0,
+                    OutputBytes = Math.Max(s?.OutputBytes ?? 0, _hooks.OutputBytes(d.Id)),
                     Restarts = DevicePlacement.ProcessKey(d) is { } key ? _hooks.DeviceProcess(key)?.Restarts ?? 0 : 0,
                 };
             }).ToArray(),

@@ -706,6 +706,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Cpu = _cpuControl!,
                 CpuProcessId = _cpu!.ProcessId,
                 Uptime = () => _clock.Elapsed,
+                OutputBytes = _console.Received,
                 DeviceProcess = key => _deviceProcesses.GetValueOrDefault(key) is { } d
                     ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, d.RecoveryGate.CurrentCount == 0, d.GaveUp)
                     : null,

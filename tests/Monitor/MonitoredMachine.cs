@@ -22,11 +22,11 @@ public sealed partial class MonitoredMachine : IDisposable
     /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>); <paramref name="environment"/>
     /// adds variables to the launcher's environment.
     /// </summary>
-    public MonitoredMachine(string? name = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null)
+    public MonitoredMachine(string? name = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null, byte[]? guest = null)
     {
         Name = name ?? UniqueName();
         ReportPath = _folder.File("report.json");
-        string profile = TestMachines.WriteProfile(_folder, TestMachines.SpinForever);
+        string profile = TestMachines.WriteProfile(_folder, guest ?? TestMachines.SpinForever);
         string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath];
         Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments)
             : environment is not null ? SplitEmuProcess.StartWithEnvironment(environment, arguments)
