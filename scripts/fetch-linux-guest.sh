@@ -9,18 +9,13 @@
 #                                            modules, built here with cpio) and disk.ext4 (a small ext4
 #                                            disk for profiles/linux.json's IDE drive, made with mke2fs -d)
 #
-# It also points .guests/linux in this checkout at that folder, which is what profiles/linux.json boots.
+# profiles/linux.json names that folder ${linux-guest}/ (the same rule: launch/Profiles/ProfilePaths.cs).
 #
 # CACHE defaults to $SPLITEMU_GUEST_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/splitemu/linux-guest.
 # Needs apt with network access; enables the i386 architecture for apt when it is not (as root or with sudo).
 set -euo pipefail
 
 cache="${1:-${SPLITEMU_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/splitemu/linux-guest}}"
-repository="$(cd "$(dirname "$0")/.." && pwd)"
-
-link_into_checkout() {
-  mkdir -p "$repository/.guests" && ln -sfn "$cache" "$repository/.guests/linux"
-}
 
 # What the initrd and the disk are made of. Bump when build_initrd or build_disk changes what they hold:
 # a cache built by an older recipe is rebuilt from the files already fetched (no download).
@@ -97,7 +92,6 @@ refresh_built_files() {
 
 if [ -f "$cache/ready" ]; then
   refresh_built_files
-  link_into_checkout
   echo "$cache"
   exit 0
 fi
@@ -149,5 +143,4 @@ if ! mv -T "$staging" "$cache" 2>/dev/null; then
   rm -rf "$staging" # another fetch published first
 fi
 refresh_built_files
-link_into_checkout
 echo "$cache"

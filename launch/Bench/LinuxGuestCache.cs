@@ -1,8 +1,8 @@
 namespace SplitEmu.Launch.Bench;
 
 /// <summary>
-/// Where <c>scripts/fetch-linux-guest.sh</c> keeps Debian's kernel, initrd and disk: <c>$SPLITEMU_GUEST_CACHE</c>,
-/// else <c>${XDG_CACHE_HOME:-~/.cache}/splitemu/linux-guest</c> (the script's own rule).
+/// Where <c>scripts/fetch-linux-guest.sh</c> keeps Debian's kernel, initrd and disk (<c>${linux-guest}</c> in
+/// profiles: <see cref="Profiles.ProfilePaths.LinuxGuestFolder"/>).
 /// </summary>
 public sealed record LinuxGuestCache(string Folder)
 {
@@ -15,11 +15,7 @@ public sealed record LinuxGuestCache(string Folder)
     /// <summary>The fetched guest, or null with <paramref name="problem"/> saying what to run.</summary>
     public static LinuxGuestCache? Find(out string problem)
     {
-        string folder = Environment.GetEnvironmentVariable("SPLITEMU_GUEST_CACHE") is { Length: > 0 } set
-            ? set
-            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
-                ? xdg
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "splitemu", "linux-guest");
+        string folder = Profiles.ProfilePaths.LinuxGuestFolder;
         LinuxGuestCache cache = new(folder);
         problem = "";
         if (!File.Exists(Path.Combine(folder, "ready")) || !File.Exists(cache.Kernel) || !File.Exists(cache.Initrd) || !File.Exists(cache.Disk))

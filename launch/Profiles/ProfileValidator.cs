@@ -167,7 +167,7 @@ internal sealed partial class ProfileValidator
 
         if (!File.Exists(fullPath))
         {
-            Report(jsonPath, $"{noun} '{written}' not found at {ProfilePaths.Display(fullPath, _workingDirectory)}; expected an existing file (relative paths are relative to the profile's folder; {ProfilePaths.SplitemuVariable}/ is the splitemu folder)");
+            Report(jsonPath, $"{noun} '{written}' not found at {ProfilePaths.Display(fullPath, _workingDirectory)}; expected an existing file (relative paths are relative to the profile's folder; {ProfilePaths.SplitemuVariable}/ is the splitemu folder){(written.StartsWith(ProfilePaths.LinuxGuestVariable, StringComparison.Ordinal) ? $"; {ProfilePaths.LinuxGuestVariable}/ is the fetched Linux guest: run scripts/fetch-linux-guest.sh" : "")}");
             return null;
         }
 

@@ -17,7 +17,7 @@ public sealed class LinuxBootTests
     [Fact]
     public void ShippedLinuxProfile_Validates_OnceTheGuestIsFetched()
     {
-        _ = LinuxGuest.Folder; // links .guests/linux, which the profile names
+        _ = LinuxGuest.Folder; // fetches the guest the profile names ${linux-guest}/
 
         using SplitEmuProcess validate = SplitEmuProcess.Run("validate", s_profile);
 

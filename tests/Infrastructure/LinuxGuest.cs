@@ -5,8 +5,8 @@ namespace SplitEmu.Tests.Infrastructure;
 
 /// <summary>
 /// Debian's i386 686 kernel, its modules, busybox and an initrd, fetched once per machine by
-/// <c>scripts/fetch-linux-guest.sh</c> into a cache every test run shares (never into git). The script also
-/// links the cache as <c>.guests/linux</c> in the checkout, which <c>profiles/linux.json</c> names.
+/// <c>scripts/fetch-linux-guest.sh</c> into a cache every test run shares (never into git), the folder
+/// <c>profiles/linux.json</c> names <c>${linux-guest}/</c>.
 /// </summary>
 public static class LinuxGuest
 {

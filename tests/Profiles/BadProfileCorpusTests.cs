@@ -94,7 +94,7 @@ public sealed class BadProfileCorpusTests
         { "load-file-missing.json", ["load-file-missing.json:9:7: $.load[0].file: image 'missing.bin' not found at missing.bin; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)"] },
         { "load-missing-address.json", ["load-missing-address.json:8:5: $.load[0]: missing required property 'address'; expected the guest-physical load address"] },
         { "load-not-an-array.json", ["load-not-an-array.json:7:3: $.load: expected an array, found an object"] },
-        { "load-unknown-variable.json", ["load-unknown-variable.json:9:7: $.load[0].file: '${splitmu}/guests/hello.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/"] },
+        { "load-unknown-variable.json", ["load-unknown-variable.json:9:7: $.load[0].file: '${splitmu}/guests/hello.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/ or ${linux-guest}/"] },
         { "memory-decimal-string.json", ["memory-decimal-string.json:5:5: $.memory.sizeMiB: '16' is not a hex number; expected an integer or a hex string starting with 0x"] },
         { "memory-too-large.json", ["memory-too-large.json:5:5: $.memory.sizeMiB: memory size 4096 MiB is out of range; expected 1-3072"] },
         { "memory-too-small.json", ["memory-too-small.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072"] },

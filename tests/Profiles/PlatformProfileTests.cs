@@ -183,7 +183,7 @@ public sealed class PlatformProfileTests : IDisposable
 
         Assert.Equal(
             [
-                "$.firmware.file: '${splitmu}/bios.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/",
+                "$.firmware.file: '${splitmu}/bios.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/ or ${linux-guest}/",
                 "$.firmware: firmware needs cpu.mode reset, but the mode is the default protected32-flat; expected \"cpu\": { \"mode\": \"reset\" } (the CPU starts at the reset vector F000:FFF0 inside the firmware)",
                 "$.devices[0].config.primary-master: file 'none.img' not found at none.img; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)",
                 "$.devices[1].placement: device type i8259 runs only in the CPU process (interrupt delivery is the CPU's); expected placement inline, or leave placement out",

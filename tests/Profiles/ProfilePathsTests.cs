@@ -2,7 +2,7 @@ using SplitEmu.Launch.Profiles;
 
 namespace SplitEmu.Tests.Profiles;
 
-/// <summary>The one rule for paths in profiles: ${splitemu}/, absolute, or relative to the declaring file's folder.</summary>
+/// <summary>The one rule for paths in profiles: ${splitemu}/, ${linux-guest}/, absolute, or relative to the declaring file's folder.</summary>
 public sealed class ProfilePathsTests
 {
     private const string Declaring = "/profiles/here";
@@ -24,13 +24,22 @@ public sealed class ProfilePathsTests
     [Theory]
     [InlineData("", "the path is empty; expected a file path")]
     [InlineData("${splitemu}guests/hello.bin", "'${splitemu}guests/hello.bin' has text right after ${splitemu}; expected ${splitemu}/path")]
-    [InlineData("${home}/x.bin", "'${home}/x.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/")]
-    [InlineData("${splitemu}/${arch}/x.bin", "'${splitemu}/${arch}/x.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/")]
+    [InlineData("${home}/x.bin", "'${home}/x.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/ or ${linux-guest}/")]
+    [InlineData("${splitemu}/${arch}/x.bin", "'${splitemu}/${arch}/x.bin' uses an unknown variable; expected no variable or a path starting with ${splitemu}/ or ${linux-guest}/")]
+    [InlineData("${linux-guest}kernel", "'${linux-guest}kernel' has text right after ${linux-guest}; expected ${linux-guest}/path")]
     public void InvalidPathIsRefusedWithAReason(string written, string expectedProblem)
     {
         string? resolved = ProfilePaths.Resolve(written, Declaring, Splitemu, out string problem);
 
         Assert.Equal((null, expectedProblem), (resolved, problem));
+    }
+
+    [Fact]
+    public void LinuxGuestVariable_IsTheFetchScriptsCacheFolder()
+    {
+        string? resolved = ProfilePaths.Resolve("${linux-guest}/kernel/bzImage", Declaring, Splitemu, out string problem);
+
+        Assert.Equal((Path.Combine(ProfilePaths.LinuxGuestFolder, "kernel", "bzImage"), ""), (resolved, problem));
     }
 
     [Theory]
