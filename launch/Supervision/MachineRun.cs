@@ -471,7 +471,13 @@ public sealed class MachineRun : IAsyncDisposable
         Task cpuExited = _cpu!.Process.WaitForExitAsync(CancellationToken.None);
         Task first = await Task.WhenAny(run, cpuExited).ConfigureAwait(false);
         _guestStopped = true;
-        if (first == run)
+        if (first == run && run.IsFaulted && _stopKilledCpu)
+        {
+            // The stop deadline killed the CPU process and its connection dropped before its exit was seen:
+            // that is the stop, not a failure (a loaded machine makes this order as likely as the other).
+            await cpuExited.WaitAsync(ControlDeadline.Default).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        else if (first == run)
         {
             return await run.ConfigureAwait(false);
         }
