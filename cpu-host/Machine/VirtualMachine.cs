@@ -382,14 +382,15 @@ public sealed class VirtualMachine : IDisposable
 
     private MachineExitInfo RunPinned()
     {
-        if (_platformSetupPending)
-        {
-            _platformSetupPending = false;
-            DirectBootPlatformSetup.Run(Bus);
-        }
-
         while (Exit is null)
         {
+            if (_platformSetupPending)
+            {
+                // Before the first instruction of a directly booted kernel, at power-on and after each reset.
+                _platformSetupPending = false;
+                DirectBootPlatformSetup.Run(Bus);
+            }
+
             if (!_mayRun.IsSet)
             {
                 // Paused (monitor): park at this instruction boundary until resumed or ended; the guest's
