@@ -8,14 +8,19 @@ public static partial class QemuPeer
     /// <summary>
     /// QEMU's pentium2 model with every CPUID feature ours does not report taken away, so both kernels see the same
     /// processor features (ours: FPU PSE TSC MSR CX8 SEP PGE CMOV FXSR; cpu-host/Cpu/X86Cpu.Identification.cs).
-    /// Without the local APIC the kernel uses the 8259s, as on ours.
+    /// Without the local APIC the kernel uses the 8259s, as on ours; QEMU sets the hypervisor bit on its own,
+    /// which we do not report either. In QEMU's guest /proc/cpuinfo then says: fpu pse tsc msr cx8 sep pge cmov fxsr.
     /// </summary>
-    public const string LinuxCpuModel = "pentium2,-vme,-de,-mce,-apic,-mtrr,-mca,-pat,-pse36,-mmx,-pae";
+    public const string LinuxCpuModel = "pentium2,-vme,-de,-mce,-apic,-mtrr,-mca,-pat,-pse36,-mmx,-pae,-hypervisor";
 
-    /// <summary>The command line that boots <paramref name="kernel"/> like profiles/linux.json: COM1 on standard output, no VGA, no NIC, the disk as primary IDE master.</summary>
+    /// <summary>
+    /// The command line that boots <paramref name="kernel"/> like profiles/linux.json: COM1 on standard output, the
+    /// disk as primary IDE master, and none of QEMU's default devices (it would add a CD-ROM on the secondary
+    /// channel, which the kernel probes during the timed boot, a parallel port and VGA).
+    /// </summary>
     public static IReadOnlyList<string> LinuxArguments(string kernel, string initrd, string cmdline, string disk, int memoryMiB) =>
     [
-        "-machine", "pc,accel=tcg", "-cpu", LinuxCpuModel, "-m", $"{memoryMiB}",
+        "-machine", "pc,accel=tcg", "-nodefaults", "-cpu", LinuxCpuModel, "-m", $"{memoryMiB}",
         "-vga", "none", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nic", "none",
         "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
         "-drive", $"file={disk},format=raw,if=ide",
