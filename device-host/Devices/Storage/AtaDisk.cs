@@ -103,9 +103,14 @@ internal sealed class AtaDisk : IDisposable
     public int LogicalCylinders =>
         (int)Math.Min(SectorCount / (ulong)(State.LogicalHeads * State.LogicalSectorsPerTrack), 65535);
 
-    /// <summary>Back to power-on settings (multiple mode off, default translation, fastest modes selected).</summary>
+    /// <summary>
+    /// Back to power-on settings: default translation, fastest modes selected, and multiple mode on at its largest
+    /// block. ATA leaves the power-on multiple count to the vendor; drives and QEMU's model start at their maximum
+    /// (IDENTIFY word 59 = 0x0110), and Linux's libata takes the count it finds there for its PIO transfers.
+    /// </summary>
     public void ResetSettings() => State = new DriveState
     {
+        MultipleSectors = MaxMultipleSectors,
         Status = AtaStatus.Idle,
         Error = AtaError.DiagnosticPassed,
         LogicalHeads = DefaultHeads,

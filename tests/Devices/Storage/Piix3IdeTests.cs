@@ -119,6 +119,8 @@ public sealed class Piix3IdeTests
         Assert.NotEqual(0, Word(83) & (1 << 10)); // LBA48
         Assert.NotEqual(0, Word(49) & (1 << 9));  // LBA
         Assert.Equal(0x07, Word(63) & 0x07);      // multiword DMA 0-2
+        Assert.Equal(0x8010, Word(47));           // READ/WRITE MULTIPLE blocks of up to 16 sectors
+        Assert.Equal(0x0110, Word(59));           // multiple mode on at 16 from power-on, as drives and QEMU's start
         Assert.Equal(0x3F, Word(88) & 0x3F);      // UDMA 0-5
         Assert.Equal(0, id.Sum(b => b) & 0xFF);   // integrity word
         Assert.Equal(IdeRig.Idle, rig.Status());  // the one block was read: DRQ off
@@ -245,6 +247,27 @@ public sealed class Piix3IdeTests
         }
 
         Assert.Equal(2, rig.Context.IrqChanges.Count(c => c is (14, true)));
+    }
+
+    [Fact]
+    public void ReadMultiple_FromPowerOn_TransfersBlocksOf16Sectors()
+    {
+        using IdeRig rig = new();
+        rig.Context.IrqChanges.Clear();
+
+        rig.Lba28(0, 20);
+        rig.Command(ReadMultiple);
+        for (int sector = 0; sector < 20; sector++)
+        {
+            if (sector % 16 == 0)
+            {
+                Assert.Equal(IdeRig.IdleWithData, rig.Status()); // a driver acknowledges each block's interrupt
+            }
+
+            Assert.Equal(IdeRig.ExpectedSector(sector), rig.ReadBlock());
+        }
+
+        Assert.Equal(2, rig.Context.IrqChanges.Count(c => c is (14, true))); // 16 + 4 sectors
     }
 
     [Fact]
