@@ -6,8 +6,9 @@ using SplitEmu.Tests.Infrastructure;
 namespace SplitEmu.Tests.Boot;
 
 /// <summary>
-/// A directly booted kernel runs no firmware, so the loader does firmware's few PCI enables itself: Linux's
-/// ata_piix ignores a PIIX IDE channel whose IDETIM decode-enable bit (15) is clear, and only firmware sets it.
+/// A directly booted kernel runs no firmware, so the loader does firmware's PCI set-up itself, as SeaBIOS does
+/// on QEMU: BARs assigned, I/O and memory decode on, and the IDETIM decode-enable bit (15) that Linux's ata_piix
+/// needs and only firmware sets.
 /// </summary>
 public sealed class DirectBootPlatformSetupTests
 {
@@ -32,6 +33,32 @@ public sealed class DirectBootPlatformSetupTests
         Assert.Equal(1, configured);
         Assert.Equal(0x8023UL, machine.Bus.ReadPciConfig(ide + 0x40, 2));
         Assert.Equal(0x8000UL, machine.Bus.ReadPciConfig(ide + 0x42, 2));
+    }
+
+    [Fact]
+    public void Setup_AssignsTheBusMasterBarAt0xC000_AndTurnsDecodeOn_SoItsRegistersAnswerThere()
+    {
+        using VirtualMachine machine = NewMachine(s_hostBridge, s_isaBridge, new DeviceConfig { Id = "ide", Type = "piix3-ide", Placement = Placement.Inline });
+        ulong ide = FindFunction(machine, 0x7010);
+        Assert.Equal(0xFFu, machine.Bus.ReadPort(0xC002, 1)); // nothing decodes there before: all ones
+
+        DirectBootPlatformSetup.Run(machine.Bus);
+
+        Assert.Equal(0xC001UL, machine.Bus.ReadPciConfig(ide + 0x20, 4)); // BAR4: I/O at 0xC000
+        Assert.Equal(0UL, machine.Bus.ReadPciConfig(ide + 0x10, 4));     // BAR0-3 are not implemented in legacy mode
+        Assert.Equal(0x1UL, machine.Bus.ReadPciConfig(ide + 0x04, 2) & 0x1); // I/O decode on
+        Assert.Equal(0u, machine.Bus.ReadPort(0xC000, 1));               // bus-master command register: stopped
+    }
+
+    [Fact]
+    public void Setup_LeavesThe8042TranslatingWithTheMousePortOff_AsFirmwareDoes()
+    {
+        using VirtualMachine machine = NewMachine(new DeviceConfig { Id = "kbd", Type = "i8042", Placement = Placement.Inline });
+
+        DirectBootPlatformSetup.Run(machine.Bus);
+
+        machine.Bus.WritePort(0x64, 1, 0x20); // read command byte
+        Assert.Equal(0x61u, machine.Bus.ReadPort(0x60, 1));
     }
 
     [Fact]
