@@ -11,6 +11,10 @@ public sealed partial class X86Cpu
         public const uint PlatformId = 0x17;
         /// <summary>IA32_BIOS_SIGN_ID: the microcode revision; Linux writes 0, runs CPUID, reads it back, unguarded.</summary>
         public const uint BiosSignId = 0x8B;
+        /// <summary>PerfCtr0/1: the P6's two performance counters (RDPMC 0 and 1).</summary>
+        public const uint PerfCounter0 = 0xC1, PerfCounter1 = 0xC2;
+        /// <summary>PerfEvtSel0/1: what the counters count.</summary>
+        public const uint EventSelect0 = 0x186, EventSelect1 = 0x187;
         public const uint SysenterCs = 0x174;
         public const uint SysenterEsp = 0x175;
         public const uint SysenterEip = 0x176;
@@ -53,6 +57,7 @@ public sealed partial class X86Cpu
             case Msr.TimeStampCounter: value = CurrentTsc; break;
             case Msr.PlatformId: value = 0; break;
             case Msr.BiosSignId: value = 0; break; // no microcode update loaded
+            case Msr.PerfCounter0 or Msr.PerfCounter1 or Msr.EventSelect0 or Msr.EventSelect1: value = 0; break; // see ExecuteRdpmc
             case Msr.SysenterCs: value = _state.SysenterCs; break;
             case Msr.SysenterEsp: value = _state.SysenterEsp; break;
             case Msr.SysenterEip: value = _state.SysenterEip; break;
@@ -71,6 +76,9 @@ public sealed partial class X86Cpu
         {
             case Msr.TimeStampCounter: _state.Tsc = value - (ulong)_runExecuted; break;
             case Msr.BiosSignId: break; // writing starts a revision query; the read still says 0
+            // The counters exist but nothing is modelled to count, so they hold no value (QEMU's TCG does the same):
+            // a kernel's write-and-read-back probe sees that and leaves the PMU alone.
+            case Msr.PerfCounter0 or Msr.PerfCounter1 or Msr.EventSelect0 or Msr.EventSelect1: break;
             case Msr.SysenterCs: _state.SysenterCs = (uint)value & 0xFFFF; break;
             case Msr.SysenterEsp: _state.SysenterEsp = (uint)value; break;
             case Msr.SysenterEip: _state.SysenterEip = (uint)value; break;

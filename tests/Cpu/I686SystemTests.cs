@@ -120,6 +120,27 @@ public sealed class I686SystemTests
     }
 
     [Theory]
+    [InlineData(0xC1u)]  // PerfCtr0
+    [InlineData(0xC2u)]  // PerfCtr1
+    [InlineData(0x186u)] // PerfEvtSel0
+    [InlineData(0x187u)] // PerfEvtSel1
+    public void PerformanceCounterMsrs_ExistButHoldNothing_SoAWriteReadBackProbeSeesNoPmu(uint msr)
+    {
+        using ProtectedModeMachine m = RunKernel(a =>
+        {
+            a.mov(ecx, msr);
+            a.mov(eax, 0xFFFF); // what Linux's check_hw_exists writes
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.mov(eax, 0x1234);
+            a.rdmsr();
+        });
+
+        Assert.Equal(KernelCode + 0u, m.Eip & 0xFFFF_0000); // neither faulted
+        Assert.Equal(0u, (uint)m.Cpu.State.Rax);
+    }
+
+    [Theory]
     [InlineData(0x1Bu)]        // IA32_APIC_BASE: no APIC
     [InlineData(0xFEu)]        // IA32_MTRRCAP: MTRR not claimed
     [InlineData(0x277u)]       // IA32_PAT: PAT not claimed
