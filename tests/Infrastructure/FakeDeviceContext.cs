@@ -33,8 +33,23 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
     /// <summary>The armed timer deadline, or null.</summary>
     public long? TimerDeadline { get; private set; }
 
-    /// <summary>The clock; tests move it.</summary>
-    public long NowNanoseconds { get; set; }
+    /// <summary>The clock; tests move it, and with <see cref="NanosecondsPerReading"/> it runs on by itself.</summary>
+    public long NowNanoseconds
+    {
+        get
+        {
+            long now = _now;
+            _now += NanosecondsPerReading;
+            return now;
+        }
+
+        set => _now = value;
+    }
+
+    /// <summary>How far the clock runs on after each reading, as the machine clock does between two accesses (0: stands still).</summary>
+    public long NanosecondsPerReading { get; set; }
+
+    private long _now;
 
     public string DeviceId => deviceId;
 

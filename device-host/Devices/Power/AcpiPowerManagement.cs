@@ -87,10 +87,14 @@ public sealed partial class AcpiPowerManagement : IDevice, ISnapshotable, ITimed
     /// <inheritdoc/>
     public ulong Read(int region, ulong offset, int size)
     {
+        // One reading of the clock for the whole access: the machine clock runs on between the bytes, and a 32-bit
+        // read of the timer assembled from bytes of different instants tears at a carry (Linux's acpi_pm checks
+        // three reads in a row for that, and finding one going backwards, refuses the clocksource).
+        long ticks = TimerTicks();
         ulong value = 0;
         for (int i = 0; i < size && (int)offset + i < (int)PortCount; i++)
         {
-            value |= (ulong)RegisterByte((int)offset + i) << (8 * i);
+            value |= (ulong)RegisterByte((int)offset + i, ticks) << (8 * i);
         }
 
         return value;
@@ -142,13 +146,16 @@ public sealed partial class AcpiPowerManagement : IDevice, ISnapshotable, ITimed
     /// <summary>The PM timer's count: 3.579545 MHz ticks of the machine clock (the register shows the low 32 bits).</summary>
     private long TimerTicks() => (long)((Int128)Math.Max(0, _context.NowNanoseconds) * TimerHertz / 1_000_000_000);
 
-    private ushort Status() => (ushort)((TimerTicks() >> 31) != _acknowledgedTimerEpoch ? TimerStatus : 0);
+    private ushort Status() => Status(TimerTicks());
 
-    private byte RegisterByte(int offset)
+    private ushort Status(long ticks) => (ushort)((ticks >> 31) != _acknowledgedTimerEpoch ? TimerStatus : 0);
+
+    /// <summary>Byte <paramref name="offset"/> of the registers, the timer's and its status bit as of <paramref name="ticks"/>.</summary>
+    private byte RegisterByte(int offset, long ticks)
     {
         ushort word = offset switch
         {
-            < EnableOffset => Status(),
+            < EnableOffset => Status(ticks),
             < ControlOffset => _enable,
             < ControlOffset + 2 => (ushort)(_control | ControlSciEnable),
             < TimerOffset => 0,
@@ -156,7 +163,7 @@ public sealed partial class AcpiPowerManagement : IDevice, ISnapshotable, ITimed
         };
         if (offset >= TimerOffset)
         {
-            return (byte)((uint)TimerTicks() >> (8 * (offset - TimerOffset)));
+            return (byte)((uint)ticks >> (8 * (offset - TimerOffset)));
         }
 
         return (byte)(word >> (8 * (offset & 1)));

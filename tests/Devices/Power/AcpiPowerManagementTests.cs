@@ -35,6 +35,21 @@ public sealed class AcpiPowerManagementTests
     }
 
     [Fact]
+    public void PmTimer_ReadIn32Bits_IsOneInstant_EvenWhenTheClockRunsOnBetweenItsBytes()
+    {
+        // 0x73B0F0 ticks, with the clock running 100 us (358 ticks) on between readings: a timer assembled from
+        // bytes of different instants would read 0x73B?F0 above the truth, and the next read below it.
+        long start = (0x73B0F0L * 1_000_000_000 / AcpiPowerManagement.TimerHertz) + 1;
+        _context.NowNanoseconds = start;
+        _context.NanosecondsPerReading = 100_000;
+
+        uint first = Timer, second = Timer, third = Timer;
+
+        Assert.Equal(0x73B0F0u, first);
+        Assert.True(first < second && second < third, $"the timer went {first:X} {second:X} {third:X}");
+    }
+
+    [Fact]
     public void ControlBlock_ReadsSciEnabled_AndKeepsTheSleepType()
     {
         Assert.Equal(1UL, _pm.Read(0, AcpiPowerManagement.ControlOffset, 2));
