@@ -7,7 +7,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// The ACPI 1.0 tables a directly booted kernel reads to find the machine's power-management hardware (the
 /// <c>acpi-pm</c> device), written where firmware would put them: the RSDP in the BIOS area (0xE0000, where
 /// Linux scans for it without EFI), then the RSDT, FADT, FACS and a DSDT whose only object is <c>\_S5</c> (soft
-/// off, sleep type <see cref="SoftOffSleepType"/>) and the PCI root bridge. No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
+/// off, sleep type <see cref="SoftOffSleepType"/>), the PCI root bridge and the machine's legacy ISA devices. No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
 /// machine is always in ACPI mode and no firmware has to hand it over.
 /// </summary>
 public static class AcpiTables
@@ -19,7 +19,7 @@ public static class AcpiTables
     public const byte SoftOffSleepType = 5;
 
     private const uint RsdtAddress = RsdpAddress + 0x40, FadtAddress = RsdpAddress + 0x80, FacsAddress = RsdpAddress + 0x140,
-        DsdtAddress = RsdpAddress + 0x200;
+        DsdtAddress = RsdpAddress + 0x200, TablesEnd = RsdpAddress + 0x1000;
 
     private const int HeaderLength = 36, FadtLength = 116, FacsLength = 64;
 
@@ -29,13 +29,22 @@ public static class AcpiTables
     /// <summary>FADT flags: WBINVD works, C1 supported, no fixed power or sleep button, 32-bit PM timer.</summary>
     private const uint FadtFlags = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 8);
 
-    /// <summary>Writes the tables for PM blocks at <paramref name="pmBase"/> (PM1a_EVT, +4 PM1a_CNT, +8 PM_TMR) and the SCI on <paramref name="sciLine"/>.</summary>
-    public static void Write(GuestRam ram, ushort pmBase, int sciLine)
+    /// <summary>
+    /// Writes the tables for PM blocks at <paramref name="pmBase"/> (PM1a_EVT, +4 PM1a_CNT, +8 PM_TMR), the SCI on
+    /// <paramref name="sciLine"/> and the ISA devices <paramref name="isaDevices"/> (see <see cref="AcpiIsaDevice.Describe"/>).
+    /// </summary>
+    public static void Write(GuestRam ram, ushort pmBase, int sciLine, IReadOnlyList<AcpiIsaDevice> isaDevices)
     {
-        byte[] dsdt = Dsdt(ram.Size);
+        byte[] dsdt = Dsdt(ram.Size, isaDevices);
+        if (dsdt.Length > TablesEnd - DsdtAddress)
+        {
+            throw new InvalidOperationException($"the DSDT ({dsdt.Length} bytes) does not fit the BIOS area's table page");
+        }
+
         ram.Load(DsdtAddress, dsdt);
         ram.Load(FacsAddress, Facs());
-        ram.Load(FadtAddress, Fadt(pmBase, sciLine));
+        bool hasRtc = isaDevices.Any(d => d.HardwareId == AcpiIsaDevice.RtcHardwareId);
+        ram.Load(FadtAddress, Fadt(pmBase, sciLine, hasRtc ? (byte)DeviceHost.Devices.Rtc.CmosRtc.Century : (byte)0));
         ram.Load(RsdtAddress, Rsdt());
         ram.Load(RsdpAddress, Rsdp());
     }
@@ -60,7 +69,7 @@ public static class AcpiTables
     }
 
     /// <summary>Fixed ACPI Description Table, revision 1 (116 bytes), field offsets as in ACPI 1.0b table 5-6.</summary>
-    private static byte[] Fadt(ushort pmBase, int sciLine)
+    private static byte[] Fadt(ushort pmBase, int sciLine, byte rtcCentury)
     {
         byte[] fadt = Header("FACP", FadtLength, revision: 1);
         Span<byte> t = fadt;
@@ -76,6 +85,7 @@ public static class AcpiTables
         t[91] = 4; // PM_TMR_LEN
         BinaryPrimitives.WriteUInt16LittleEndian(t[96..], 0x0FFF);        // P_LVL2_LAT > 100: no C2
         BinaryPrimitives.WriteUInt16LittleEndian(t[98..], 0x0FFF);        // P_LVL3_LAT > 1000: no C3
+        t[108] = rtcCentury; // CENTURY: the CMOS index of the century, 0 for none
         BinaryPrimitives.WriteUInt32LittleEndian(t[112..], FadtFlags);
         return Finish(fadt);
     }
@@ -95,8 +105,9 @@ public static class AcpiTables
     /// without <c>\_SB.PCI0</c> and its <c>_CRS</c> it would see no PCI device, or no room for their BARs. The
     /// windows are a PC's: all I/O but the configuration ports, the VGA hole, and memory from the end of RAM up
     /// to the firmware and APIC area. No <c>_PRT</c>: the IDE controller is in legacy mode, on IRQ 14 and 15.
+    /// The ISA devices sit under the PIIX3's ISA bridge (<c>\_SB.PCI0.ISA</c>, function 00:01.0), as on a PC.
     /// </summary>
-    private static byte[] Dsdt(ulong ramBytes)
+    private static byte[] Dsdt(ulong ramBytes, IReadOnlyList<AcpiIsaDevice> isaDevices)
     {
         uint memoryWindowStart = (uint)Math.Min(ramBytes, PciMemoryWindowEnd - 0xFFFF);
         byte[] crs = Aml.ResourceTemplate(
@@ -112,12 +123,31 @@ public static class AcpiTables
                 Aml.Name("_HID", Aml.EisaId("PNP0A03")),
                 Aml.Name("_UID", Aml.Integer(0)),
                 Aml.Name("_ADR", Aml.Integer(0)),
-                Aml.Name("_CRS", Aml.Buffer(crs)))),
+                Aml.Name("_CRS", Aml.Buffer(crs)),
+                IsaBridge(isaDevices))),
             .. Aml.Name("_S5", Aml.Package(Aml.Integer(SoftOffSleepType), Aml.Integer(SoftOffSleepType), Aml.Integer(0), Aml.Integer(0))),
         ];
         byte[] dsdt = Header("DSDT", HeaderLength + aml.Length, revision: 1);
         aml.CopyTo(dsdt, HeaderLength);
         return Finish(dsdt);
+    }
+
+    /// <summary><c>Device (ISA) { _ADR 0x00010000, one Device per ISA device }</c>, or nothing when there is none.</summary>
+    private static byte[] IsaBridge(IReadOnlyList<AcpiIsaDevice> isaDevices)
+    {
+        if (isaDevices.Count == 0)
+        {
+            return [];
+        }
+
+        IEnumerable<byte[]> devices = isaDevices.Select((device, index) => Aml.Device(device.Name,
+            Aml.Name("_HID", Aml.EisaId(device.HardwareId)),
+            // Devices of one class tell themselves apart by _UID: 1, 2, ... in profile order.
+            Aml.Name("_UID", Aml.Integer((uint)isaDevices.Take(index + 1).Count(d => d.HardwareId == device.HardwareId))),
+            Aml.Name("_CRS", Aml.Buffer(Aml.ResourceTemplate([
+                .. device.Ports.Select(p => Aml.Io(p.Port, p.Length)),
+                .. device.IrqLine is int line ? [Aml.Irq(line)] : Array.Empty<byte[]>()])))));
+        return Aml.Device("ISA", [Aml.Name("_ADR", Aml.Integer(0x0001_0000)), .. devices]);
     }
 
     /// <summary>A description header: signature, length, revision, OEM fields; the checksum is set by <see cref="Finish"/>.</summary>

@@ -5,7 +5,7 @@ namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
 /// The few ACPI Machine Language encodings the loader's DSDT needs (ACPI 6.4, section 20): names, scopes,
-/// devices, packages, buffers and the resource descriptors of a PCI root bridge's <c>_CRS</c>.
+/// devices, packages, buffers and the resource descriptors of a PCI root bridge's and ISA devices' <c>_CRS</c>.
 /// </summary>
 internal static class Aml
 {
@@ -55,6 +55,9 @@ internal static class Aml
 
     /// <summary>Ports a device decodes itself (IO Port Descriptor, 16-bit decode).</summary>
     public static byte[] Io(ushort port, byte length) => [0x47, 0x01, (byte)port, (byte)(port >> 8), (byte)port, (byte)(port >> 8), 0x01, length];
+
+    /// <summary>An edge-triggered, active-high ISA interrupt line (IRQ Descriptor without flags).</summary>
+    public static byte[] Irq(int line) => [0x22, (byte)(1 << line), (byte)((1 << line) >> 8)];
 
     /// <summary>A memory window a bridge passes down (DWord Address Space Descriptor, cacheable, read-write).</summary>
     public static byte[] DWordMemory(uint min, uint max)

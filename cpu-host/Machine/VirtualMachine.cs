@@ -150,7 +150,8 @@ public sealed class VirtualMachine : IDisposable
             if (_profile.Devices.FirstOrDefault(d => d.Type == DeviceHost.Devices.Power.AcpiPowerManagement.TypeName) is { } pm)
             {
                 // Firmware would describe the power-management hardware; with no firmware, the loader does.
-                AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci);
+                AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci,
+                    AcpiIsaDevice.Describe(_profile.Devices));
             }
 
             _platformSetupPending = true; // at power-on it needs the device processes, which attach after construction

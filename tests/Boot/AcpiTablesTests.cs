@@ -1,6 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
 using SplitEmu.CpuHost.Machine;
+using SplitEmu.DeviceHost.Devices.Input;
+using SplitEmu.DeviceHost.Devices.Rtc;
+using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.Tests.Boot;
 
@@ -18,7 +22,7 @@ public sealed class AcpiTablesTests : IDisposable
     [Fact]
     public void Tables_ChainFromTheRsdp_WithValidChecksums_AndDescribeThePmBlocks()
     {
-        AcpiTables.Write(_ram, 0x600, 9);
+        AcpiTables.Write(_ram, 0x600, 9, []);
 
         byte[] rsdp = _ram.Read(AcpiTables.RsdpAddress, 20);
         Assert.Equal("RSD PTR ", Encoding.ASCII.GetString(rsdp, 0, 8));
@@ -47,6 +51,63 @@ public sealed class AcpiTablesTests : IDisposable
         Assert.Contains("\x79\x00", aml[crs..]); // ...and the template's end tag
         int s5 = aml.IndexOf("_S5_", StringComparison.Ordinal);
         Assert.Equal(AcpiTables.SoftOffSleepType, (byte)aml[s5 + 8]); // Package { 5, 5, 0, 0 }: BytePrefix 5
+    }
+
+    [Fact]
+    public void Dsdt_DescribesTheProfilesIsaDevices_WithTheirPortsAndLines_AndTheFadtNamesTheCentury()
+    {
+        DeviceConfig[] devices =
+        [
+            new() { Id = "kbd", Type = I8042.TypeName },
+            new() { Id = "com1", Type = Uart16550.TypeName, Io = 0x3F8, Irq = 4 },
+            new() { Id = "com2", Type = Uart16550.TypeName, Io = 0x2F8, Irq = 3 },
+            new() { Id = "rtc", Type = CmosRtc.TypeName },
+            new() { Id = "pit", Type = "i8254" }, // firmware describes no timer: Linux knows where the PIT is
+        ];
+
+        AcpiTables.Write(_ram, 0x600, 9, AcpiIsaDevice.Describe(devices));
+
+        byte[] rsdp = _ram.Read(AcpiTables.RsdpAddress, 20);
+        byte[] fadt = Table(BinaryPrimitives.ReadUInt32LittleEndian(Table(BinaryPrimitives.ReadUInt32LittleEndian(rsdp.AsSpan(16)), "RSDT").AsSpan(36)), "FACP");
+        Assert.Equal(CmosRtc.Century, fadt[108]);
+        byte[] dsdt = Table(BinaryPrimitives.ReadUInt32LittleEndian(fadt.AsSpan(40)), "DSDT");
+        string aml = Encoding.Latin1.GetString(dsdt, 36, dsdt.Length - 36);
+        Assert.Contains("ISA_\x08_ADR\x0C\x00\x00\x01\x00", aml); // Device (ISA) { Name (_ADR, 0x00010000)
+        // Each device: its name, _HID as an EISA id, _UID, then a _CRS with its ports (IO, 16-bit decode) and line.
+        Assert.Contains("KBD_\x08_HID\x0C\x41\xD0\x03\x03\x08_UID\x0A\x01", aml);
+        Assert.Contains("\x47\x01\x60\x00\x60\x00\x01\x01\x47\x01\x64\x00\x64\x00\x01\x01\x22\x02\x00\x79", aml);
+        Assert.Contains("MOU_\x08_HID\x0C\x41\xD0\x0F\x13", aml);
+        Assert.Contains("\x22\x00\x10\x79", aml); // IRQ 12
+        Assert.Contains("COM1\x08_HID\x0C\x41\xD0\x05\x01\x08_UID\x0A\x01", aml);
+        Assert.Contains("\x47\x01\xF8\x03\xF8\x03\x01\x08\x22\x10\x00\x79", aml);
+        Assert.Contains("COM2\x08_HID\x0C\x41\xD0\x05\x01\x08_UID\x0A\x02", aml);
+        Assert.Contains("\x47\x01\xF8\x02\xF8\x02\x01\x08\x22\x08\x00\x79", aml);
+        Assert.Contains("RTC_\x08_HID\x0C\x41\xD0\x0B\x00", aml);
+        Assert.Contains("\x47\x01\x70\x00\x70\x00\x01\x02\x22\x00\x01\x79", aml);
+        Assert.Equal(5, CountOf(aml, "\x5B\x82") - 2); // five devices besides PCI0 and ISA: none for the PIT
+    }
+
+    [Fact]
+    public void Tables_WithoutAnRtc_NameNoCentury_AndDescribeNoIsaBridge()
+    {
+        AcpiTables.Write(_ram, 0x600, 9, AcpiIsaDevice.Describe([new DeviceConfig { Id = "pit", Type = "i8254" }]));
+
+        byte[] rsdp = _ram.Read(AcpiTables.RsdpAddress, 20);
+        byte[] fadt = Table(BinaryPrimitives.ReadUInt32LittleEndian(Table(BinaryPrimitives.ReadUInt32LittleEndian(rsdp.AsSpan(16)), "RSDT").AsSpan(36)), "FACP");
+        Assert.Equal(0, fadt[108]);
+        byte[] dsdt = Table(BinaryPrimitives.ReadUInt32LittleEndian(fadt.AsSpan(40)), "DSDT");
+        Assert.DoesNotContain("ISA_", Encoding.Latin1.GetString(dsdt, 36, dsdt.Length - 36));
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     private byte[] Table(uint address, string signature)

@@ -51,7 +51,8 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
     private const int RegB = 0x0B;
     private const int RegC = 0x0C;
     private const int RegD = 0x0D;
-    private const int Century = 0x32;
+    /// <summary>The CMOS register holding the century (BCD or binary as the year), as the FADT tells the guest.</summary>
+    public const int Century = 0x32;
 
     // Register A.
     private const byte UpdateInProgress = 0x80;

@@ -20,6 +20,9 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
     /// <summary>Ports occupied.</summary>
     public const ulong PortCount = 8;
 
+    /// <summary>Base port when the profile gives none: COM1's.</summary>
+    public const ushort DefaultPort = 0x3F8;
+
     /// <summary>Received bytes the FIFO holds; later bytes are an overrun.</summary>
     private const int ReceiveFifoCapacity = 16;
 
@@ -48,7 +51,7 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
     public Uart16550(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
-        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x3F8, PortCount)];
+        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
     }
 
     private enum Register
