@@ -20,23 +20,20 @@ public sealed class LinuxConsole(SplitEmuProcess splitemu)
     public string Run(string command, TimeSpan deadline)
     {
         int id = 1000 + 2 * ++_commands;
-        string begin = $"@@{id}@@", end = $"@@{id + 1}@@";
-        Type($"echo @@$(({id - 1}+1))@@; {command} 2>&1; echo @@$(({id}+1))@@\n");
+        Type(Framed(id, command) + "\n");
         string output = "";
-        bool done = ProcessTable.WaitUntil(() => TryExtract(splitemu.StandardOutput, begin, end, out output), deadline);
+        bool done = ProcessTable.WaitUntil(() => TryExtract(splitemu.StandardOutput, id, out output), deadline);
         Assert.True(done, $"`{command}` did not finish within {deadline.TotalSeconds:F0} s.\nstdout:\n{Tail(splitemu.StandardOutput)}\nstderr:\n{Tail(splitemu.StandardError)}");
         return output;
     }
 
-    /// <summary>Types <paramref name="text"/> at the console (splitemu's standard input).</summary>
-    public void Type(string text)
-    {
-        splitemu.StandardInput.Write(System.Text.Encoding.UTF8.GetBytes(text));
-        splitemu.StandardInput.Flush();
-    }
+    /// <summary>The line to type for <paramref name="command"/>, framed by echo lines numbered from <paramref name="id"/>.</summary>
+    public static string Framed(int id, string command) => $"echo @@$(({id - 1}+1))@@; {command} 2>&1; echo @@$(({id}+1))@@";
 
-    private static bool TryExtract(string console, string begin, string end, out string output)
+    /// <summary>The output of the command typed as <see cref="Framed"/> with <paramref name="id"/>, once the console holds all of it.</summary>
+    public static bool TryExtract(string console, int id, out string output)
     {
+        string begin = $"@@{id}@@", end = $"@@{id + 1}@@";
         output = "";
         string[] lines = console.Split('\n');
         int first = Array.FindIndex(lines, l => l.Trim() == begin);
@@ -53,6 +50,13 @@ public sealed class LinuxConsole(SplitEmuProcess splitemu)
 
         output = string.Join("\n", lines[(first + 1)..last].Select(l => l.TrimEnd('\r')));
         return true;
+    }
+
+    /// <summary>Types <paramref name="text"/> at the console (splitemu's standard input).</summary>
+    public void Type(string text)
+    {
+        splitemu.StandardInput.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        splitemu.StandardInput.Flush();
     }
 
     private static string Tail(string text) => text.Length <= 6000 ? text : "..." + text[^6000..];
