@@ -48,6 +48,8 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public void Output(ReadOnlySpan<byte> data) => output.Write(config.Id, data);
 
+    public bool OutputBackedUp => output.IsBackedUp(config.Id);
+
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
         machine.Devices.RequestChange(config.Id, region, kind, newBase);
 

@@ -12,9 +12,6 @@ namespace SplitEmu.DeviceHost.Hosting;
 /// </summary>
 public sealed class DeviceServer : IDisposable
 {
-    /// <summary>How long a snapshot waits for the output stream to reach the launcher.</summary>
-    private static readonly TimeSpan s_outputFlushTimeout = TimeSpan.FromSeconds(5);
-
     private readonly IRequestServer _responder;
     private readonly IReadOnlyList<IDevice> _devices;
     private readonly IReadOnlyList<string> _deviceIds;
@@ -292,15 +289,10 @@ public sealed class DeviceServer : IDisposable
         {
             if (request.Kind == MessageKind.SaveState)
             {
-                // Everything before the snapshot must have reached the launcher: a crash after this point is
-                // recovered by replaying the accesses since, which re-emits only the bytes after the snapshot.
-                if (!_output.FlushAsync().Wait(s_outputFlushTimeout))
-                {
-                    Console.Error.WriteLine($"device {deviceId}: output did not flush within {s_outputFlushTimeout.TotalMilliseconds} ms; no snapshot");
-                    return MessageKind.Failed;
-                }
-
-                byte[] saved = MemoryPackSerializer.Serialize(new DeviceSnapshot { OutputOffset = _output.TotalBytes(deviceId), State = model.SaveState() });
+                // A crash after this point is recovered by replaying the accesses since, which re-emits only the
+                // bytes after the snapshot; those before it that the launcher may not have yet travel in it.
+                (long acknowledged, byte[] unacknowledged) = _output.Unacknowledged(deviceId);
+                byte[] saved = MemoryPackSerializer.Serialize(new DeviceSnapshot { OutputOffset = acknowledged, UnacknowledgedOutput = unacknowledged, State = model.SaveState() });
                 if (saved.Length > area.Length)
                 {
                     Console.Error.WriteLine($"device {deviceId}: state of {saved.Length} bytes does not fit the {area.Length}-byte state area");
@@ -320,7 +312,7 @@ public sealed class DeviceServer : IDisposable
             DeviceSnapshot snapshot = MemoryPackSerializer.Deserialize<DeviceSnapshot>(area[..(int)request.Value])
                 ?? throw new InvalidDataException("empty snapshot");
             model.RestoreState(snapshot.State);
-            _output.SetOffset(deviceId, snapshot.OutputOffset);
+            _output.Restore(deviceId, snapshot.OutputOffset, snapshot.UnacknowledgedOutput);
             return MessageKind.ControlDone;
         }
         catch (Exception ex) when (ex is InvalidDataException or MemoryPackSerializationException or ArgumentException)

@@ -10,9 +10,15 @@ namespace SplitEmu.DeviceHost.Hosting;
 [MemoryPackable]
 public sealed partial class DeviceSnapshot
 {
-    /// <summary>Bytes the device had emitted on its output stream.</summary>
+    /// <summary>Bytes of the device's output stream the launcher had acknowledged.</summary>
     public long OutputOffset { get; set; }
 
     /// <summary>The model's state (<see cref="Sdk.ISnapshotable.SaveState"/>).</summary>
     public byte[] State { get; set; } = [];
+
+    /// <summary>
+    /// Output emitted after <see cref="OutputOffset"/> that the launcher had not acknowledged: kept in the snapshot,
+    /// so taking one never waits for the console's reader.
+    /// </summary>
+    public byte[] UnacknowledgedOutput { get; set; } = [];
 }

@@ -6,11 +6,21 @@ namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
 /// Carries devices' output streams to the launcher as acknowledged <see cref="ILaunchCallbacks.DeviceOutput"/>
-/// calls, batched off the access path: a device's handler only appends to a buffer. Each batch
-/// carries its stream offset, so the launcher can drop bytes it already has.
+/// calls, batched off the access path: a device's handler only appends to a buffer. Each batch carries its
+/// stream offset, so the launcher can drop bytes it already has. Bytes stay here until the launcher has
+/// acknowledged them, so a snapshot can carry them (<see cref="Unacknowledged"/>) instead of waiting for a
+/// console nobody reads. The launcher acknowledges only what its bounded console buffer took, so a stalled
+/// reader backs a stream up here: past <see cref="BacklogLimit"/> devices that can wait (a UART's transmitter)
+/// are told to (<see cref="IsBackedUp"/>), and past <see cref="HardLimit"/> further bytes are dropped and counted.
 /// </summary>
 public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
 {
+    /// <summary>Unacknowledged bytes from which a stream counts as backed up.</summary>
+    public const int BacklogLimit = 4 * 1024;
+
+    /// <summary>Unacknowledged bytes a stream keeps at most; they must fit a snapshot's state area beside the device's state.</summary>
+    public const int HardLimit = 32 * 1024;
+
     /// <summary>Largest batch in one notification.</summary>
     private const int MaxBatchBytes = 16 * 1024;
 
@@ -31,48 +41,83 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
         _pump = Task.Run(PumpAsync);
     }
 
+    /// <summary>Bytes dropped because a stream was at <see cref="HardLimit"/>, over all streams.</summary>
+    public long DroppedBytes { get; private set; }
+
     /// <summary>Appends <paramref name="data"/> to <paramref name="deviceId"/>'s stream. Thread-safe, never blocks on I/O.</summary>
     public void Write(string deviceId, ReadOnlySpan<byte> data)
     {
+        bool firstDrop = false;
         lock (_gate)
         {
-            if (!_streams.TryGetValue(deviceId, out Stream? stream))
+            Stream stream = StreamOf(deviceId);
+            int room = Math.Max(0, HardLimit - stream.Unacknowledged.Count);
+            if (data.Length > room)
             {
-                stream = new Stream();
-                _streams.Add(deviceId, stream);
+                firstDrop = stream.Dropped == 0;
+                stream.Dropped += data.Length - room;
+                DroppedBytes += data.Length - room;
+                data = data[..room];
             }
 
-            stream.Pending.AddRange(data);
+            stream.Unacknowledged.AddRange(data);
+        }
+
+        if (firstDrop)
+        {
+            Console.Error.WriteLine($"device {deviceId}: its output's reader fell {HardLimit / 1024} KiB behind and the device does not wait for it; dropping output");
         }
 
         _signal.Release();
     }
 
-    /// <summary>Sets where <paramref name="deviceId"/>'s stream continues (after a restore).</summary>
-    public void SetOffset(string deviceId, long offset)
-    {
-        lock (_gate)
-        {
-            if (!_streams.TryGetValue(deviceId, out Stream? stream))
-            {
-                stream = new Stream();
-                _streams.Add(deviceId, stream);
-            }
-
-            stream.SentOffset = offset - stream.Pending.Count;
-        }
-    }
-
-    /// <summary>Bytes written to <paramref name="deviceId"/>'s stream so far (sent or not).</summary>
+    /// <summary>Bytes written to <paramref name="deviceId"/>'s stream so far (acknowledged or not, dropped ones aside).</summary>
     public long TotalBytes(string deviceId)
     {
         lock (_gate)
         {
-            return _streams.TryGetValue(deviceId, out Stream? stream) ? stream.SentOffset + stream.Pending.Count : 0;
+            return _streams.TryGetValue(deviceId, out Stream? stream) ? stream.AcknowledgedOffset + stream.Unacknowledged.Count : 0;
         }
     }
 
-    /// <summary>Sends everything written so far; returns when the notifications are on the wire.</summary>
+    /// <inheritdoc/>
+    public bool IsBackedUp(string deviceId)
+    {
+        lock (_gate)
+        {
+            return _streams.TryGetValue(deviceId, out Stream? stream) && stream.Unacknowledged.Count >= BacklogLimit;
+        }
+    }
+
+    /// <summary>Where the launcher's copy of <paramref name="deviceId"/>'s stream ends, and the bytes written since.</summary>
+    public (long Offset, byte[] Bytes) Unacknowledged(string deviceId)
+    {
+        lock (_gate)
+        {
+            return _streams.TryGetValue(deviceId, out Stream? stream) ? (stream.AcknowledgedOffset, stream.Unacknowledged.ToArray()) : (0, []);
+        }
+    }
+
+    /// <summary>
+    /// Continues <paramref name="deviceId"/>'s stream from a snapshot: the launcher had it up to
+    /// <paramref name="offset"/>, and <paramref name="unacknowledged"/> follow (sent again; the launcher drops what it has).
+    /// </summary>
+    public void Restore(string deviceId, long offset, ReadOnlySpan<byte> unacknowledged)
+    {
+        lock (_gate)
+        {
+            Stream stream = StreamOf(deviceId);
+            stream.Epoch++;
+            stream.AcknowledgedOffset = offset;
+            stream.InFlight = 0;
+            stream.Unacknowledged.Clear();
+            stream.Unacknowledged.AddRange(unacknowledged);
+        }
+
+        _signal.Release();
+    }
+
+    /// <summary>Sends everything written so far; returns when the launcher has acknowledged it.</summary>
     public async Task FlushAsync()
     {
         await _sendGate.WaitAsync().ConfigureAwait(false);
@@ -101,6 +146,17 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
         _stop.Dispose();
     }
 
+    private Stream StreamOf(string deviceId)
+    {
+        if (!_streams.TryGetValue(deviceId, out Stream? stream))
+        {
+            stream = new Stream();
+            _streams.Add(deviceId, stream);
+        }
+
+        return stream;
+    }
+
     private async Task PumpAsync()
     {
         while (true)
@@ -117,12 +173,14 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
             string deviceId;
             long offset;
             byte[] batch;
+            Stream stream;
+            int epoch;
             lock (_gate)
             {
                 KeyValuePair<string, Stream> next = default;
                 foreach (KeyValuePair<string, Stream> entry in _streams)
                 {
-                    if (entry.Value.Pending.Count > 0)
+                    if (entry.Value.Unacknowledged.Count > entry.Value.InFlight)
                     {
                         next = entry;
                         break;
@@ -134,34 +192,53 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
                     return;
                 }
 
-                Stream stream = next.Value;
-                int count = Math.Min(stream.Pending.Count, MaxBatchBytes);
-                batch = stream.Pending.GetRange(0, count).ToArray();
-                stream.Pending.RemoveRange(0, count);
+                stream = next.Value;
+                int count = Math.Min(stream.Unacknowledged.Count - stream.InFlight, MaxBatchBytes);
+                batch = stream.Unacknowledged.GetRange(stream.InFlight, count).ToArray();
                 deviceId = next.Key;
-                offset = stream.SentOffset;
-                stream.SentOffset += count;
+                offset = stream.AcknowledgedOffset + stream.InFlight;
+                stream.InFlight += count;
+                epoch = stream.Epoch;
             }
 
             try
             {
-                // A request, not a notification: when it returns, the launcher has the bytes. A snapshot taken
-                // after a flush therefore never records an offset the launcher has not reached.
+                // A request, not a notification: when it returns, the launcher has the bytes (in its bounded
+                // console buffer at least), so they leave this process's keeping.
                 await _rpc.InvokeAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, batch).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is ConnectionLostException or ObjectDisposedException or IOException or RemoteInvocationException)
             {
                 return; // The launcher is gone; this process is about to exit.
             }
+
+            lock (_gate)
+            {
+                if (stream.Epoch == epoch)
+                {
+                    stream.Unacknowledged.RemoveRange(0, batch.Length);
+                    stream.AcknowledgedOffset += batch.Length;
+                    stream.InFlight -= batch.Length;
+                }
+            }
         }
     }
 
     private sealed class Stream
     {
-        /// <summary>Offset of the first pending byte in the device's stream.</summary>
-        public long SentOffset;
+        /// <summary>Offset of the first byte the launcher has not acknowledged.</summary>
+        public long AcknowledgedOffset;
 
-        /// <summary>Bytes written but not yet sent.</summary>
-        public readonly List<byte> Pending = [];
+        /// <summary>Bytes from <see cref="AcknowledgedOffset"/> on: the first <see cref="InFlight"/> are sent, the rest pending.</summary>
+        public readonly List<byte> Unacknowledged = [];
+
+        /// <summary>Bytes of <see cref="Unacknowledged"/> sent and awaiting acknowledgement.</summary>
+        public int InFlight;
+
+        /// <summary>Bumped by <see cref="Restore"/>, so an acknowledgement from before it is not applied after.</summary>
+        public int Epoch;
+
+        /// <summary>Bytes dropped at <see cref="HardLimit"/>.</summary>
+        public long Dropped;
     }
 }

@@ -70,6 +70,9 @@ public sealed class RingDeviceContext : IDeviceContext
     public void Output(ReadOnlySpan<byte> data) => _output.Write(_config.Id, data);
 
     /// <inheritdoc/>
+    public bool OutputBackedUp => _output.IsBackedUp(_config.Id);
+
+    /// <inheritdoc/>
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
         _responder?.PostEvent(new RingMessage
         {

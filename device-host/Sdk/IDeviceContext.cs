@@ -32,6 +32,13 @@ public interface IDeviceContext
     void Output(ReadOnlySpan<byte> data);
 
     /// <summary>
+    /// True while the device's output stream is further ahead of its reader (the console, a log file) than the
+    /// machine buffers: a device that can hold its output back (a UART's transmitter) should, until this turns
+    /// false, as a real UART waits for a slow line. Output written regardless is kept up to a bound, then lost.
+    /// </summary>
+    bool OutputBackedUp => false;
+
+    /// <summary>
     /// Asks to move, hide, show or remove region <paramref name="region"/> of this device. Called from inside a
     /// handler, the change is applied after that access completes and before the guest's next instruction;
     /// never a deadlock, never a stale map for the next instruction.

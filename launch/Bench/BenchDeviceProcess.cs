@@ -158,8 +158,6 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
 
     private sealed class NoCallbacks : ILaunchCallbacks
     {
-        public void DeviceOutput(string deviceId, long offset, byte[] data)
-        {
-        }
+        public Task DeviceOutput(string deviceId, long offset, byte[] data) => Task.CompletedTask;
     }
 }

@@ -16,18 +16,19 @@ public sealed class DeviceOutputGate(string processKey, IEnumerable<string> devi
     public int Refused => Volatile.Read(ref _refused);
 
     /// <inheritdoc/>
-    public void DeviceOutput(string deviceId, long offset, byte[] data)
+    public Task DeviceOutput(string deviceId, long offset, byte[] data)
     {
         if (_own.Contains(deviceId))
         {
-            inner.DeviceOutput(deviceId, offset, data);
-            return;
+            return inner.DeviceOutput(deviceId, offset, data);
         }
 
         if (Interlocked.Increment(ref _refused) == 1)
         {
             log.WriteLine($"splitemu: device process '{processKey}' sent output as '{Printable(deviceId)}', which is not one of its devices; dropped");
         }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>The id as sent, cut short and without control characters (it came from an untrusted process).</summary>

@@ -43,6 +43,9 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>How long to wait for device output still on its way to the console.</summary>
     private static readonly TimeSpan s_outputDrainTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long the launcher waits at its end for the console's reader to take the last output.</summary>
+    private static readonly TimeSpan s_consoleDrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly MachineProfile _profile;
     private readonly string _profileName;
     private readonly RunOptions _options;
@@ -568,6 +571,7 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task<RunReport> StopAndReportAsync(MachineExitInfo exit, TimeSpan wallTime)
     {
+        _console.StopHoldingBack(); // a console reader that lags must not hold the stop up
         Task[] recoveries;
         lock (_recoveries)
         {
@@ -799,6 +803,12 @@ public sealed class MachineRun : IAsyncDisposable
             await _cpu.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (!_console.DrainConsole(s_consoleDrainTimeout))
+        {
+            _log.WriteLine($"splitemu: the console's reader did not take the last {_console.ConsoleBacklog} bytes within {s_consoleDrainTimeout.TotalSeconds:F0} s; they are not shown");
+        }
+
+        _console.Dispose();
         Directory.Delete(_runFolder, recursive: true);
         foreach (Stream log in _deviceLogs.Values)
         {

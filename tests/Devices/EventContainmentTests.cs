@@ -45,17 +45,18 @@ public sealed class EventContainmentTests
     }
 
     [Fact]
-    public void OutputUnderAnotherDevicesId_IsDropped_AndReportedOnce()
+    public async Task OutputUnderAnotherDevicesId_IsDropped_AndReportedOnce()
     {
         using MemoryStream console = new();
-        ConsoleRouter router = new("com1", console);
+        using ConsoleRouter router = new("com1", console);
         StringWriter log = new();
         DeviceOutputGate gate = new("disk-process", ["ide0"], router, log);
 
-        gate.DeviceOutput("com1", 0, "forged login: "u8.ToArray());
-        gate.DeviceOutput("com1", 14, "again"u8.ToArray());
-        gate.DeviceOutput("ide0", 0, "own log"u8.ToArray());
+        await gate.DeviceOutput("com1", 0, "forged login: "u8.ToArray());
+        await gate.DeviceOutput("com1", 14, "again"u8.ToArray());
+        await gate.DeviceOutput("ide0", 0, "own log"u8.ToArray());
 
+        Assert.True(router.DrainConsole(TestDeadlines.Seconds(10)));
         Assert.Equal(0, console.Length);
         Assert.Equal(2, gate.Refused);
         Assert.Equal(7, router.Received("ide0"));

@@ -78,6 +78,9 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
 
     public void Output(ReadOnlySpan<byte> data) => OutputBytes.AddRange(data.ToArray());
 
+    /// <summary>What <see cref="IDeviceContext.OutputBackedUp"/> says: a test backs the console up by setting it.</summary>
+    public bool OutputBackedUp { get; set; }
+
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) => MapChanges.Add((region, kind, newBase));
 
     public void SetTimer(long deadlineNanoseconds) => TimerDeadline = deadlineNanoseconds;

@@ -21,6 +21,9 @@ public sealed class SplitEmuProcess : IDisposable
     private readonly MemoryStream? _rawStdout;
     private readonly Task? _rawStdoutCopy;
 
+    /// <summary>Completed while standard output is being read; a pending one while reading is paused.</summary>
+    private TaskCompletionSource _readingResumed = Completed();
+
     private SplitEmuProcess(Process process, bool rawOutput = false)
     {
         _process = process;
@@ -29,7 +32,7 @@ public sealed class SplitEmuProcess : IDisposable
         if (rawOutput)
         {
             _rawStdout = new MemoryStream();
-            _rawStdoutCopy = CopyRawOutputAsync(_process.StandardOutput.BaseStream, _rawStdout);
+            _rawStdoutCopy = CopyRawOutputAsync(_process.StandardOutput.BaseStream, _rawStdout, () => Volatile.Read(ref _readingResumed).Task);
             return;
         }
 
@@ -120,6 +123,9 @@ public sealed class SplitEmuProcess : IDisposable
     /// <summary>Exit code (after <see cref="WaitForExit"/>).</summary>
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>Whether the launcher has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Starts splitemu with <paramref name="arguments"/>.</summary>
     public static SplitEmuProcess Start(params string[] arguments) => Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments);
 
@@ -208,6 +214,8 @@ public sealed class SplitEmuProcess : IDisposable
             return; // a timed-out WaitForExit disposed it already
         }
 
+        ResumeReadingOutput();
+
         _disposed = true;
         if (!_process.HasExited)
         {
@@ -218,12 +226,35 @@ public sealed class SplitEmuProcess : IDisposable
         _process.Dispose();
     }
 
-    private static async Task CopyRawOutputAsync(Stream from, MemoryStream into)
+    /// <summary>
+    /// Stops reading standard output (raw output only), as a paused terminal or a pager does: the pipe fills and the
+    /// launcher's writes wait. <see cref="ResumeReadingOutput"/> reads on.
+    /// </summary>
+    public void PauseReadingOutput() =>
+        Interlocked.CompareExchange(ref _readingResumed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), _readingResumed);
+
+    /// <summary>Reads standard output again after <see cref="PauseReadingOutput"/>.</summary>
+    public void ResumeReadingOutput() => Volatile.Read(ref _readingResumed).TrySetResult();
+
+    private static TaskCompletionSource Completed()
+    {
+        TaskCompletionSource done = new();
+        done.SetResult();
+        return done;
+    }
+
+    private static async Task CopyRawOutputAsync(Stream from, MemoryStream into, Func<Task> readingResumed)
     {
         byte[] buffer = new byte[4096];
         int read;
-        while ((read = await from.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        while (true)
         {
+            await readingResumed().ConfigureAwait(false);
+            if ((read = await from.ReadAsync(buffer).ConfigureAwait(false)) == 0)
+            {
+                break;
+            }
+
             lock (into)
             {
                 into.Write(buffer, 0, read);

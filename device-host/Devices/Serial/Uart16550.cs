@@ -7,12 +7,16 @@ namespace SplitEmu.DeviceHost.Devices.Serial;
 
 /// <summary>
 /// A 16550A UART as on a PC's COM port: eight registers, divisor latch, FIFO control, scratch, loopback,
-/// and interrupt identification. Transmission is instant (the line status always reports the transmitter
-/// empty), so a guest polling the line status register never waits. Transmitted bytes go to the device's
-/// output stream; in loopback mode they come back as received bytes instead. Console input arrives through
-/// <see cref="AcceptInput"/>, never more than the receive FIFO has room for.
+/// and interrupt identification. Transmission is instant while the output's reader keeps up (the line status
+/// reports the transmitter empty), so a guest polling the line status register never waits. When the reader
+/// falls behind (<see cref="IDeviceContext.OutputBackedUp"/>: a paused pager, a full pipe), the line is busy:
+/// written bytes wait in the transmit FIFO (16 bytes, or the holding register while the FIFO is off), the line
+/// status shows the transmitter full and the transmitter-empty interrupt waits, and a timer sends them when the
+/// reader catches up. That is back-pressure on the guest, as a slow line puts on a real UART, never a fault.
+/// Transmitted bytes go to the device's output stream; in loopback mode they come back as received bytes
+/// instead. Console input arrives through <see cref="AcceptInput"/>, never more than the receive FIFO has room for.
 /// </summary>
-public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
+public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput, ITimedDevice
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "uart16550";
@@ -26,8 +30,15 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
     /// <summary>Received bytes the FIFO holds; later bytes are an overrun.</summary>
     private const int ReceiveFifoCapacity = 16;
 
+    /// <summary>Bytes the transmit FIFO holds while the line is busy; a byte written to a full FIFO is lost, as on a 16550.</summary>
+    private const int TransmitFifoCapacity = 16;
+
+    /// <summary>How often a busy line looks again whether the reader has caught up (machine time).</summary>
+    private const long BusyLineRetryNanoseconds = 1_000_000;
+
     private readonly IDeviceContext _context;
     private readonly Queue<byte> _receiveFifo = new();
+    private readonly Queue<byte> _transmitFifo = new();
     private readonly byte[] _oneByte = new byte[1];
 
     private byte _interruptEnable;
@@ -78,6 +89,9 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
 
     /// <summary>Received bytes held before an overrun: the FIFO, or the one holding register while it is off.</summary>
     private int ReceiveCapacity => _fifoEnabled ? ReceiveFifoCapacity : 1;
+
+    /// <summary>Bytes waiting for a busy line: the FIFO, or the one holding register while it is off.</summary>
+    private int TransmitCapacity => _fifoEnabled ? TransmitFifoCapacity : 1;
 
     /// <inheritdoc/>
     public ulong Read(int region, ulong offset, int size)
@@ -140,6 +154,8 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
     public void Reset()
     {
         _receiveFifo.Clear();
+        _transmitFifo.Clear();
+        _context.CancelTimer();
         _interruptEnable = _lineControl = _modemControl = _lineStatusErrors = _scratch = _divisorHigh = 0;
         _divisorLow = 0x0C;
         _fifoEnabled = _transmitterEmptyPending = false;
@@ -163,6 +179,7 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
         IrqAsserted = _irqAsserted,
         ReceiveFifo = [.. _receiveFifo],
         TransmittedBytes = TransmittedBytes,
+        TransmitFifo = [.. _transmitFifo],
     });
 
     /// <inheritdoc/>
@@ -187,6 +204,48 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
         }
 
         TransmittedBytes = saved.TransmittedBytes;
+        _transmitFifo.Clear();
+        foreach (byte b in saved.TransmitFifo)
+        {
+            _transmitFifo.Enqueue(b);
+        }
+
+        if (_transmitFifo.Count > 0)
+        {
+            _context.SetTimer(_context.NowNanoseconds); // the line was busy: look again at once
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnTimer(long nowNanoseconds)
+    {
+        if (_transmitFifo.Count == 0)
+        {
+            return;
+        }
+
+        if (!TrySendWaitingBytes())
+        {
+            _context.SetTimer(nowNanoseconds + BusyLineRetryNanoseconds);
+        }
+    }
+
+    /// <summary>Sends the bytes waiting for a busy line if its reader has caught up; false while it is still busy.</summary>
+    private bool TrySendWaitingBytes()
+    {
+        if (_context.OutputBackedUp)
+        {
+            return false;
+        }
+
+        while (_transmitFifo.Count > 0)
+        {
+            Send(_transmitFifo.Dequeue());
+        }
+
+        _transmitterEmptyPending = true;
+        UpdateIrq();
+        return true;
     }
 
     /// <summary>
@@ -232,15 +291,36 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
         {
             EnqueueReceived(data);
         }
+        else if (_transmitFifo.Count > 0 || _context.OutputBackedUp)
+        {
+            // The line is busy: the byte waits (or, with the FIFO full, is lost as on a 16550).
+            if (_transmitFifo.Count < TransmitCapacity)
+            {
+                _transmitFifo.Enqueue(data);
+            }
+
+            if (_transmitFifo.Count == 1)
+            {
+                _context.SetTimer(_context.NowNanoseconds + BusyLineRetryNanoseconds);
+            }
+
+            _transmitterEmptyPending = false;
+            return;
+        }
         else
         {
-            _oneByte[0] = data;
-            _context.Output(_oneByte);
-            TransmittedBytes++;
+            Send(data);
         }
 
         // Transmission is instant: the holding register is empty again at once.
         _transmitterEmptyPending = true;
+    }
+
+    private void Send(byte data)
+    {
+        _oneByte[0] = data;
+        _context.Output(_oneByte);
+        TransmittedBytes++;
     }
 
     private void EnqueueReceived(byte data)
@@ -263,8 +343,13 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
 
     private byte ReadLineStatus()
     {
-        // THR empty (bit 5) and transmitter empty (bit 6) always: transmission is instant.
-        byte status = (byte)(0x60 | _lineStatusErrors | (_receiveFifo.Count > 0 ? 0x01 : 0));
+        if (_transmitFifo.Count > 0)
+        {
+            TrySendWaitingBytes(); // a guest polling for the line to clear sees it as soon as it does
+        }
+
+        // THR empty (bit 5) and transmitter empty (bit 6) unless bytes wait for a busy line.
+        byte status = (byte)((_transmitFifo.Count == 0 ? 0x60 : 0) | _lineStatusErrors | (_receiveFifo.Count > 0 ? 0x01 : 0));
         _lineStatusErrors = 0; // error bits clear on read
         UpdateIrq();
         return status;
@@ -325,7 +410,7 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
     {
         bool enablingTransmitterEmpty = (data & 0x02) != 0 && (_interruptEnable & 0x02) == 0;
         _interruptEnable = (byte)(data & 0x0F);
-        if (enablingTransmitterEmpty)
+        if (enablingTransmitterEmpty && _transmitFifo.Count == 0)
         {
             // The holding register is already empty: a 16550 raises the interrupt at once.
             _transmitterEmptyPending = true;
@@ -338,6 +423,12 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
         if ((data & 0x02) != 0)
         {
             _receiveFifo.Clear();
+        }
+
+        if ((data & 0x04) != 0 && _transmitFifo.Count > 0)
+        {
+            _transmitFifo.Clear(); // the held bytes are never sent; the holding register is empty
+            _transmitterEmptyPending = true;
         }
     }
 
@@ -392,5 +483,7 @@ public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput
         public byte[] ReceiveFifo { get; set; } = [];
 
         public long TransmittedBytes { get; set; }
+
+        public byte[] TransmitFifo { get; set; } = [];
     }
 }

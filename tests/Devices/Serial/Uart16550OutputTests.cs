@@ -1,0 +1,104 @@
+using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Devices.Serial;
+
+/// <summary>
+/// Console output under back-pressure: while the console is backed up, the 16550's line is busy, so transmitted
+/// bytes wait in its transmit FIFO (LSR says so), none is lost, and they leave in order once the console drains,
+/// on the retry timer or the guest's next LSR poll, with the THRE interrupt after them.
+/// </summary>
+public sealed class Uart16550OutputTests
+{
+    private const int Irq = 4;
+    private const ulong Data = 0, InterruptEnable = 1, FifoControl = 2, ModemControl = 4, LineStatus = 5;
+    private const ulong TransmitterIdle = 0x60;
+
+    private readonly FakeDeviceContext _context = new(irq: Irq);
+    private readonly Uart16550 _uart;
+
+    public Uart16550OutputTests()
+    {
+        _uart = new Uart16550(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, _context);
+        _uart.Write(0, FifoControl, 1, 0x07);
+    }
+
+    [Fact]
+    public void WhileTheConsoleIsBackedUp_BytesWaitInTheFifo_AndTheLineReadsBusy()
+    {
+        _context.OutputBackedUp = true;
+
+        Send("abc");
+
+        Assert.Empty(_context.OutputBytes);
+        Assert.Equal(0UL, _uart.Read(0, LineStatus, 1) & TransmitterIdle);
+    }
+
+    [Fact]
+    public void WhenTheConsoleDrains_TheNextLsrPoll_SendsTheHeldBytesInOrder()
+    {
+        _context.OutputBackedUp = true;
+        Send("abc");
+
+        _context.OutputBackedUp = false;
+
+        Assert.Equal(TransmitterIdle, _uart.Read(0, LineStatus, 1) & TransmitterIdle);
+        Assert.Equal("abc"u8.ToArray(), _context.OutputBytes);
+        Send("d");
+        Assert.Equal("abcd"u8.ToArray(), _context.OutputBytes);
+    }
+
+    [Fact]
+    public void WhenTheConsoleDrains_TheRetryTimer_SendsTheHeldBytes_AndThenRaisesThre()
+    {
+        _uart.Write(0, InterruptEnable, 1, 0x02); // THRE interrupt
+        _uart.Write(0, ModemControl, 1, 0x08);    // OUT2: the line reaches the PIC
+        _uart.Read(0, 2, 1);                      // IIR read: the THRE interrupt of enabling it is taken
+        _context.OutputBackedUp = true;
+        Send("xy");
+        Assert.False(_context.IrqLevels[Irq], "THRE raised while the bytes are still held");
+        long retry = Assert.NotNull(_context.TimerDeadline);
+
+        _context.OutputBackedUp = false;
+        _context.AdvanceTo(retry, _uart);
+
+        Assert.Equal("xy"u8.ToArray(), _context.OutputBytes);
+        Assert.True(_context.IrqLevels[Irq]);
+    }
+
+    [Fact]
+    public void AFullTransmitFifo_DropsWhatIsWrittenBeyondIt_AsA16550Does()
+    {
+        _context.OutputBackedUp = true;
+        Send(new string('z', 20));
+
+        _context.OutputBackedUp = false;
+        _uart.Read(0, LineStatus, 1);
+
+        Assert.Equal(16, _context.OutputBytes.Count);
+    }
+
+    [Fact]
+    public void HeldBytes_SurviveASaveAndRestore()
+    {
+        _context.OutputBackedUp = true;
+        Send("held");
+        byte[] state = _uart.SaveState();
+
+        FakeDeviceContext context = new(irq: Irq);
+        Uart16550 successor = new(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, context);
+        successor.RestoreState(state);
+        successor.Read(0, LineStatus, 1);
+
+        Assert.Equal("held"u8.ToArray(), context.OutputBytes);
+    }
+
+    private void Send(string text)
+    {
+        foreach (char c in text)
+        {
+            _uart.Write(0, Data, 1, c);
+        }
+    }
+}
