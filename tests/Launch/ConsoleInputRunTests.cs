@@ -163,7 +163,7 @@ public sealed class ConsoleInputRunTests
     private static readonly byte[] s_longPaste = [.. Enumerable.Repeat(s_paste, 48).SelectMany(p => p)];
 
     [Fact]
-    public void AReaderThatStopsReading_HoldsTheGuestBack_AndLosesNoByte_AndNoDeviceIsBlamed()
+    public async Task AReaderThatStopsReading_HoldsTheGuestBack_AndLosesNoByte_AndNoDeviceIsBlamed()
     {
         using TempFolder folder = new();
         string report = folder.File("report.json");
@@ -172,11 +172,11 @@ public sealed class ConsoleInputRunTests
         using SplitEmuProcess run = SplitEmuProcess.StartWithRawOutput("run", profile, "--report", report);
         run.PauseReadingOutput();
         Task typing = Task.Run(() => Type(run, [.. s_longPaste, EchoGuest.Terminator]));
-        Assert.False(typing.Wait(TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
+        Assert.False(await Finishes(typing, TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
         Assert.False(run.HasExited, $"the machine stopped while its console was not read:\n{run.StandardError}");
 
         run.ResumeReadingOutput();
-        Assert.True(typing.Wait(TestDeadlines.Minutes(2)), "typing did not finish once the console was read again");
+        Assert.True(await Finishes(typing, TestDeadlines.Minutes(2)), "typing did not finish once the console was read again");
         run.WaitForExit(TestDeadlines.Minutes(2));
 
         Assert.True(EchoExitCode == run.ExitCode, run.StandardError);
@@ -187,7 +187,7 @@ public sealed class ConsoleInputRunTests
     }
 
     [Fact]
-    public void AStopWhileNobodyReadsTheConsole_StillStopsTheMachine()
+    public async Task AStopWhileNobodyReadsTheConsole_StillStopsTheMachine()
     {
         using TempFolder folder = new();
         string profile = TestMachines.WriteProfile(folder, EchoGuest.Build(), "isolated");
@@ -205,7 +205,7 @@ public sealed class ConsoleInputRunTests
                 // the launcher exited while we typed
             }
         });
-        Assert.False(typing.Wait(TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
+        Assert.False(await Finishes(typing, TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
 
         run.Signal(ProcessTable.SigTerm);
         run.WaitForExit(TestDeadlines.Seconds(60)); // the last bytes get a bounded time, then the launcher goes
@@ -213,6 +213,8 @@ public sealed class ConsoleInputRunTests
         Assert.Empty(ProcessTable.Children(run.ProcessId, "SplitEmu"));
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
     }
+
+    private static async Task<bool> Finishes(Task task, TimeSpan within) => await Task.WhenAny(task, Task.Delay(within)) == task;
 
     private static void Type(SplitEmuProcess run, byte[] keys)
     {
