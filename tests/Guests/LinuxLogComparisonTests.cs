@@ -1,0 +1,30 @@
+namespace SplitEmu.Tests.Guests;
+
+/// <summary>The kernel-log normalisation the QEMU differential relies on, on lines of a real boot.</summary>
+public sealed class LinuxLogComparisonTests
+{
+    [Theory]
+    [InlineData("[    2.151200] hrtimer: interrupt took 8184893 ns")]
+    [InlineData("[    0.912000] pci 0000:00:01.0: quirk_passive_release+0x0/0x90 took 12695 usecs")]
+    public void HostTimingLines_AreDropped_OnEitherMachine_WithoutCountingAsNeededRules(string line)
+    {
+        foreach (bool fromQemu in new[] { true, false })
+        {
+            HashSet<string> forgiven = [];
+            (List<string> ordered, List<string> floating) = LinuxLogComparison.Normalize($"[    0.100000] NET: Registered PF_UNIX/PF_LOCAL protocol family\n{line}\n", fromQemu, forgiven);
+
+            Assert.Equal(["NET: Registered PF_UNIX/PF_LOCAL protocol family"], ordered);
+            Assert.Empty(floating);
+            Assert.Empty(forgiven);
+        }
+    }
+
+    [Fact]
+    public void AnUnknownLine_IsKept_WithoutItsTimestamp()
+    {
+        HashSet<string> forgiven = [];
+        (List<string> ordered, _) = LinuxLogComparison.Normalize("[   12.000001] rcu: INFO: rcu_sched self-detected stall on CPU\n", fromQemu: false, forgiven);
+
+        Assert.Equal(["rcu: INFO: rcu_sched self-detected stall on CPU"], ordered);
+    }
+}
