@@ -374,6 +374,7 @@ public sealed class DeviceChannel : IDisposable
         finally
         {
             injectedOutage.Dispose(); // the access is done (or given up): the clock runs again
+            _slot.Clock.CheckIn(); // and has not run more than a lead past the vCPU while it waited for a slow device
         }
     }
 

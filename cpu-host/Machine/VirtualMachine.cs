@@ -407,6 +407,7 @@ public sealed class VirtualMachine : IDisposable
             }
 
             // While input waits for room in the console device, slices are short: the guest frees room by reading.
+            _clock.CheckIn(); // the guest's time keeps pace with its vCPU (docs/machine-clock.md)
             CpuRunResult result = Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
             ConsoleInput?.Pump();
             foreach (DeviceProcessSlot slot in _slots.Values)
@@ -436,7 +437,9 @@ public sealed class VirtualMachine : IDisposable
             }
         }
 
-        // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
+        // The CPU has stopped: its instruction count is final now (mid-instruction it may lag). Its devices'
+        // time runs freely while they are shut down.
+        _clock.ReleaseLead();
         return Exit! with { Instructions = Cpu.InstructionsExecuted };
     }
 
@@ -452,6 +455,7 @@ public sealed class VirtualMachine : IDisposable
         int sleepMs = (int)Math.Clamp((untilTimer + 999_999) / 1_000_000, 0, HaltSleepLimitMs);
         if (sleepMs > 0)
         {
+            _clock.ReleaseLead(); // an idle vCPU waits for time to pass: it must not hold the clock back
             _wake.WaitOne(sleepMs);
         }
     }

@@ -7,8 +7,15 @@ namespace SplitEmu.Shared.Timing;
 /// The CPU process's side of the machine clock, its one writer: stops it while the machine stands still (a vCPU
 /// stalled on a dead device, the monitor's pause) and starts it again behind the host clock by the time it
 /// stood, and publishes each change to the CPU process's own readers and to every device process's segment
-/// (mirrors). Stops nest: the clock runs again when the last one ends. See docs/machine-clock.md.
+/// (mirrors). Stops nest: the clock runs again when the last one ends.
 /// </summary>
+/// <remarks>
+/// Once the vCPU has checked in (<see cref="CheckIn"/>), the clock also keeps pace with it: it runs at most
+/// <see cref="MaxLeadNanoseconds"/> past the vCPU's last check-in and holds there until the next one, so a vCPU
+/// blocked on a slow device or taken off its core does not find several timer periods gone when it comes back
+/// (interrupts it could not take merged into one). In HLT the vCPU waits for time to pass: <see cref="ReleaseLead"/>.
+/// See docs/machine-clock.md.
+/// </remarks>
 public sealed unsafe class MachineClockSource
 {
     private readonly Lock _gate = new();
@@ -19,6 +26,9 @@ public sealed unsafe class MachineClockSource
     private long _stoppedAt;
     private int _stops;
 
+    /// <summary>Host time the clock holds at unless the vCPU checks in first; 0 while it has no lead to keep.</summary>
+    private long _leadUntil;
+
     public MachineClockSource()
     {
         _own = (byte*)Unsafe.AsPointer(ref _ownArea[0]);
@@ -28,7 +38,13 @@ public sealed unsafe class MachineClockSource
     /// <summary>The machine clock, as this process reads it.</summary>
     public MachineClock Clock { get; }
 
-    /// <summary>Nanoseconds the clock has stood still so far (stops that have ended).</summary>
+    /// <summary>
+    /// How far the clock may run past the vCPU's last check-in: under one period of the fastest tick a guest of
+    /// ours programs (Linux's 250 Hz, 4 ms), so no two ticks come while the vCPU cannot take one.
+    /// </summary>
+    public const long MaxLeadNanoseconds = 2_000_000;
+
+    /// <summary>Nanoseconds the clock has stood still so far (stops that have ended, and holds for the vCPU).</summary>
     public long StoppedNanoseconds
     {
         get
@@ -48,7 +64,8 @@ public sealed unsafe class MachineClockSource
             if (_stops++ == 0)
             {
                 BeginPublishing();
-                _stoppedAt = Math.Max(1, HostClock.NowNanoseconds); // 0 means "running" in the published area
+                long now = HostClock.NowNanoseconds;
+                _stoppedAt = Math.Max(1, _leadUntil != 0 ? Math.Min(now, _leadUntil) : now); // 0 means "running" in the published area
                 EndPublishing();
             }
         }
@@ -64,7 +81,69 @@ public sealed unsafe class MachineClockSource
             byte* area = segment.At(SegmentLayout.MachineClockOffset);
             _mirrors.Add((nint)area);
             MachineClockArea.BeginWrite(area);
-            MachineClockArea.EndWrite(area, _behind, _stoppedAt);
+            MachineClockArea.EndWrite(area, _behind, HoldAt);
+        }
+    }
+
+    /// <summary>
+    /// The vCPU made progress (a run slice ended, a device answered): the clock may run on to
+    /// <see cref="MaxLeadNanoseconds"/> from now, and time it held for the vCPU since the last check-in is taken
+    /// out. Cheap when the last check-in is recent (one host clock read); called by the vCPU thread.
+    /// </summary>
+    public void CheckIn()
+    {
+        if (HostClock.NowNanoseconds < Volatile.Read(ref _leadUntil) - MaxLeadNanoseconds / 2)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_stops > 0)
+            {
+                return; // standing still: the start gives the lead back
+            }
+
+            BeginPublishing();
+            long now = HostClock.NowNanoseconds;
+            EndHold(now);
+            Volatile.Write(ref _leadUntil, now + MaxLeadNanoseconds);
+            EndPublishing();
+        }
+    }
+
+    /// <summary>The vCPU halted until an interrupt: the clock runs freely until its next <see cref="CheckIn"/>.</summary>
+    public void ReleaseLead()
+    {
+        lock (_gate)
+        {
+            if (_leadUntil == 0)
+            {
+                return;
+            }
+
+            if (_stops > 0)
+            {
+                _leadUntil = 0; // the start publishes the free-running clock
+                return;
+            }
+
+            BeginPublishing();
+            EndHold(HostClock.NowNanoseconds);
+            Volatile.Write(ref _leadUntil, 0);
+            EndPublishing();
+        }
+    }
+
+    /// <summary>What readers hold at: the stop while stopped, else the vCPU's lead (0: running freely).</summary>
+    private long HoldAt => _stops > 0 ? _stoppedAt : _leadUntil;
+
+    /// <summary>Takes the time the clock has held for the vCPU, up to <paramref name="now"/>, out of the clock.</summary>
+    private void EndHold(long now)
+    {
+        if (_leadUntil != 0 && now > _leadUntil)
+        {
+            _behind += now - _leadUntil;
         }
     }
 
@@ -84,8 +163,14 @@ public sealed unsafe class MachineClockSource
             if (--_stops == 0)
             {
                 BeginPublishing();
-                _behind += HostClock.NowNanoseconds - _stoppedAt;
+                long now = HostClock.NowNanoseconds;
+                _behind += now - _stoppedAt;
                 _stoppedAt = 0;
+                if (_leadUntil != 0)
+                {
+                    Volatile.Write(ref _leadUntil, now + MaxLeadNanoseconds); // the vCPU resumes with a fresh lead
+                }
+
                 EndPublishing();
             }
         }
@@ -103,10 +188,11 @@ public sealed unsafe class MachineClockSource
 
     private void EndPublishing()
     {
-        MachineClockArea.EndWrite(_own, _behind, _stoppedAt);
+        long holdAt = HoldAt;
+        MachineClockArea.EndWrite(_own, _behind, holdAt);
         foreach (nint mirror in _mirrors)
         {
-            MachineClockArea.EndWrite((byte*)mirror, _behind, _stoppedAt);
+            MachineClockArea.EndWrite((byte*)mirror, _behind, holdAt);
         }
     }
 

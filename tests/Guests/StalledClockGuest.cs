@@ -6,8 +6,8 @@ namespace SplitEmu.Tests.Guests;
 /// <summary>
 /// A flat 32-bit guest that times one device access with the TSC and ends the machine through the debug-exit
 /// port with the time it saw, in units of <see cref="UnitNanoseconds"/> (at most 254). The TSC runs on the
-/// machine clock (1 GHz), so a test that kills the device during that access learns how much of the outage the
-/// guest saw.
+/// machine clock (1 GHz), so a test that kills the device during that access, or has it answer late, learns how
+/// much of that time the guest saw.
 /// </summary>
 internal static class StalledClockGuest
 {
@@ -15,7 +15,9 @@ internal static class StalledClockGuest
     public const uint UnitNanoseconds = 16_000_000;
     public const ushort DebugExitPort = 0x501;
 
-    public static byte[] Build(ushort devicePort)
+    /// <param name="devicePort">The port of the timed access.</param>
+    /// <param name="writeValue">Null: the access reads a dword; else it writes this dword.</param>
+    public static byte[] Build(ushort devicePort, uint? writeValue = null)
     {
         var a = new Assembler(32);
         var report = a.CreateLabel("report");
@@ -23,7 +25,16 @@ internal static class StalledClockGuest
         a.mov(ebx, eax);
         a.mov(ebp, edx);
         a.mov(dx, devicePort);
-        a.@in(eax, dx);              // the access the device process dies in
+        if (writeValue is { } value)
+        {
+            a.mov(eax, value);
+            a.@out(dx, eax);         // the access the device is slow to answer
+        }
+        else
+        {
+            a.@in(eax, dx);          // the access the device process dies in
+        }
+
         a.rdtsc();
         a.sub(eax, ebx);
         a.sbb(edx, ebp);             // edx:eax = nanoseconds the guest saw pass

@@ -5,7 +5,8 @@ namespace SplitEmu.Tests.Timing;
 
 /// <summary>
 /// The machine clock: stops and starts without a jump, stops nest, every segment reads what the CPU process
-/// reads, and a reader never sees time go backwards while the writer stops and starts it.
+/// reads, it keeps pace with the vCPU's check-ins (holds a lead past the last one, runs freely in HLT), and a
+/// reader never sees time go backwards while the writer stops, starts, holds and releases it.
 /// </summary>
 public sealed class MachineClockTests
 {
@@ -80,6 +81,122 @@ public sealed class MachineClockTests
                 using (source.Stop())
                 {
                     Thread.SpinWait(20);
+                }
+            }
+        });
+        writer.Start();
+        long previous = source.Clock.NowNanoseconds;
+        long backwards = 0;
+        while (writer.IsAlive)
+        {
+            long now = source.Clock.NowNanoseconds;
+            if (now < previous)
+            {
+                backwards++;
+            }
+
+            previous = now;
+        }
+
+        done.Cancel();
+        writer.Join();
+        Assert.Equal(0, backwards);
+    }
+
+    private const long Lead = MachineClockSource.MaxLeadNanoseconds;
+
+    [Fact]
+    public void Clock_RunsItsLeadPastTheLastCheckIn_ThenHolds()
+    {
+        MachineClockSource source = new();
+        long before = source.Clock.NowNanoseconds;
+        source.CheckIn();
+        Thread.Sleep(20); // ten leads: the vCPU is blocked or off its core
+        long held = source.Clock.NowNanoseconds;
+        Thread.Sleep(5);
+
+        Assert.Equal(held, source.Clock.NowNanoseconds);
+        Assert.True(held - before >= Lead, $"ran {held - before} ns past the check-in; the lead is {Lead} ns");
+    }
+
+    [Fact]
+    public void CheckIn_AfterAHold_GoesOnFromTheHeldTime_AndCountsTheHoldAsStoodStill()
+    {
+        MachineClockSource source = new();
+        source.CheckIn();
+        Thread.Sleep(20);
+        long held = source.Clock.NowNanoseconds;
+        source.CheckIn();
+        long after = source.Clock.NowNanoseconds;
+
+        Assert.InRange(after - held, 0, Lead); // on from the held time: at most one new lead, never the 18 ms held
+        Assert.True(source.StoppedNanoseconds >= 20_000_000 - Lead, $"stood still {source.StoppedNanoseconds} ns");
+    }
+
+    [Fact]
+    public void ReleasedLead_LetsTheClockRunFreely_AsAHaltedVcpuNeedsIt()
+    {
+        MachineClockSource source = new();
+        source.CheckIn();
+        source.ReleaseLead();
+        long released = source.Clock.NowNanoseconds;
+        Thread.Sleep(20);
+
+        Assert.True(source.Clock.NowNanoseconds - released >= 20_000_000, "the clock held for a halted vCPU");
+    }
+
+    [Fact]
+    public void StopDuringAHold_StandsAtTheHeldTime_AndTheStartGivesAFreshLead()
+    {
+        MachineClockSource source = new();
+        source.CheckIn();
+        Thread.Sleep(20);
+        long held = source.Clock.NowNanoseconds;
+        using (source.Stop())
+        {
+            Thread.Sleep(5);
+            Assert.Equal(held, source.Clock.NowNanoseconds); // no jump forward over the held time
+        }
+
+        long started = source.Clock.NowNanoseconds;
+        Thread.Sleep(20);
+        long later = source.Clock.NowNanoseconds;
+        Assert.InRange(started - held, 0, Lead);
+        Assert.InRange(later - started, 0, Lead); // the vCPU has not checked in since the start: one lead, then it holds
+    }
+
+    [Fact]
+    public void Reader_NeverSeesTimeGoBack_WhileTheVcpuChecksInHaltsAndStalls()
+    {
+        MachineClockSource source = new();
+        using CancellationTokenSource done = new();
+        Thread writer = new(() =>
+        {
+            for (int i = 0; i < 3_000 && !done.IsCancellationRequested; i++)
+            {
+                switch (i % 4)
+                {
+                    case 0:
+                        source.CheckIn();
+                        break;
+                    case 1:
+                        using (source.Stop())
+                        {
+                            Thread.SpinWait(20);
+                        }
+
+                        break;
+                    case 2:
+                        source.ReleaseLead();
+                        break;
+                    default:
+                        source.CheckIn();
+                        if (i % 100 == 3)
+                        {
+                            Thread.Sleep(3); // past the lead: the clock holds, and the next check-in ends the hold
+                        }
+
+                        break;
                 }
             }
         });
