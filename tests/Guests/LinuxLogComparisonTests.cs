@@ -20,6 +20,19 @@ public sealed class LinuxLogComparisonTests
     }
 
     [Fact]
+    public void QemusFailedPmTimerCheck_ReadsAsTheRegistrationOursMakes_ButOnlyOnQemusSide()
+    {
+        const string Failed = "[    1.020000] PM-Timer running at invalid rate: 106% of normal - aborting.";
+        HashSet<string> forgiven = [];
+        (List<string> qemu, _) = LinuxLogComparison.Normalize(Failed, fromQemu: true, forgiven);
+        (List<string> ours, _) = LinuxLogComparison.Normalize(Failed, fromQemu: false, forgiven);
+
+        Assert.Equal(["clocksource: acpi_pm: mask: 0xffffff max_cycles: 0xffffff, max_idle_ns: 2085701024 ns"], qemu);
+        Assert.Equal(["PM-Timer running at invalid rate: 106% of normal - aborting."], ours); // ours must pass the check
+        Assert.Empty(forgiven);
+    }
+
+    [Fact]
     public void AnUnknownLine_IsKept_WithoutItsTimestamp()
     {
         HashSet<string> forgiven = [];

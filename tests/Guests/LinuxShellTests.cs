@@ -112,11 +112,7 @@ public sealed class LinuxShellSession : IDisposable
             string profile = Path.Combine(ProfileTestPaths.ShippedProfiles, "linux.json");
             MachineProfile shipped = ProfileLoader.ForCurrentProcess().Load(profile, []).Profile
                 ?? throw new InvalidOperationException($"{profile} does not load");
-            // No clocksource watchdog on either machine: with no HPET, the kernel checks the TSC against the PIT,
-            // whose reading counts timer interrupts, and a host that keeps our vCPU off a core for a few ticks makes
-            // interrupts merge, the PIT run slow and the TSC look unstable (a known limit of a host-time machine
-            // clock, docs/machine-clock.md); the log would then follow the host's load, not the machine.
-            (Cmdline, MemoryMiB) = ($"{shipped.Cmdline} tsc=nowatchdog", shipped.Memory.SizeMiB);
+            (Cmdline, MemoryMiB) = (shipped.Cmdline ?? "", shipped.Memory.SizeMiB);
             Splitemu = SplitEmuProcess.Start(
                 "run", profile, "--report", Report, "--set", $"cmdline={Cmdline}",
                 "--set", $"kernel={LinuxGuest.Kernel}", "--set", $"initrd={LinuxGuest.Initrd}",
@@ -148,7 +144,7 @@ public sealed class LinuxShellSession : IDisposable
 
     public string Report { get; } = "";
 
-    /// <summary>The kernel command line (the shipped profile's, without the TSC watchdog) and memory size: QEMU's run uses the same.</summary>
+    /// <summary>The kernel command line (the shipped profile's) and memory size: QEMU's run uses the same.</summary>
     public string Cmdline { get; } = "";
 
     public int MemoryMiB { get; }
