@@ -30,7 +30,7 @@ public sealed class ConsoleBuffer : IDisposable
     {
         _console = console;
         _capacity = capacity;
-        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "console writer" };
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "console writer" }; // tests find it by name
         _writer.Start();
     }
 

@@ -66,6 +66,43 @@ public static partial class ProcessTable
     }
 
     /// <summary>Shared-memory files that belong to the launcher <paramref name="launcherPid"/>.</summary>
+    /// <summary>
+    /// Whether a thread of <paramref name="pid"/> named <paramref name="threadName"/> sleeps in a kernel function
+    /// whose name contains <paramref name="kernelFunction"/> (its /proc wait channel), e.g. blocked in a pipe write.
+    /// </summary>
+    public static bool ThreadWaitsIn(int pid, string threadName, string kernelFunction)
+    {
+        try
+        {
+            foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                if (ReadOrEmpty(Path.Combine(task, "comm")).Trim() == threadName
+                    && ReadOrEmpty(Path.Combine(task, "wchan")).Contains(kernelFunction, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // the process is gone
+        }
+
+        return false;
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return ""; // the thread ended meanwhile
+        }
+    }
+
     public static IReadOnlyList<string> SharedMemoryFilesOf(int launcherPid) =>
         Directory.EnumerateFiles("/dev/shm", $"splitemu-{launcherPid}-*").ToArray();
 

@@ -233,6 +233,28 @@ public sealed class SplitEmuProcess : IDisposable
     public void PauseReadingOutput() =>
         Interlocked.CompareExchange(ref _readingResumed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), _readingResumed);
 
+    /// <summary>
+    /// After <see cref="PauseReadingOutput"/>: waits until the standard-output pipe is full and the launcher's
+    /// console writer is blocked on it (its thread sleeps in the kernel's pipe write; the pipe holding all it can
+    /// says the same where /proc shows no wait channel); false if that did not happen within
+    /// <paramref name="within"/> or the launcher exited.
+    /// </summary>
+    public bool WaitForOutputPipeFull(TimeSpan within)
+    {
+        Stopwatch waited = Stopwatch.StartNew();
+        while (!ProcessTable.ThreadWaitsIn(_process.Id, "console writer", "pipe_write") && !PipeFill.IsFull(_process.StandardOutput.BaseStream))
+        {
+            if (_process.HasExited || waited.Elapsed > within)
+            {
+                return false;
+            }
+
+            Thread.Sleep(50);
+        }
+
+        return true;
+    }
+
     /// <summary>Reads standard output again after <see cref="PauseReadingOutput"/>.</summary>
     public void ResumeReadingOutput() => Volatile.Read(ref _readingResumed).TrySetResult();
 

@@ -156,66 +156,6 @@ public sealed class ConsoleInputRunTests
     private static void AwaitRawTerminal(SplitEmuProcess run) =>
         Assert.True(run.WaitForOutput("is on this terminal", TestDeadlines.Seconds(60)), Encoding.Latin1.GetString(run.StandardOutputSoFar));
 
-    /// <summary>
-    /// A paste whose echo (about 190 KiB) is more than the stdout pipe (64 KiB) and the launcher's console queue
-    /// (64 KiB) hold together: with nobody reading, the guest has to be held back.
-    /// </summary>
-    private static readonly byte[] s_longPaste = [.. Enumerable.Repeat(s_paste, 48).SelectMany(p => p)];
-
-    [Fact]
-    public async Task AReaderThatStopsReading_HoldsTheGuestBack_AndLosesNoByte_AndNoDeviceIsBlamed()
-    {
-        using TempFolder folder = new();
-        string report = folder.File("report.json");
-        string profile = TestMachines.WriteProfile(folder, EchoGuest.Build(), "isolated");
-
-        using SplitEmuProcess run = SplitEmuProcess.StartWithRawOutput("run", profile, "--report", report);
-        run.PauseReadingOutput();
-        Task typing = Task.Run(() => Type(run, [.. s_longPaste, EchoGuest.Terminator]));
-        Assert.False(await Finishes(typing, TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
-        Assert.False(run.HasExited, $"the machine stopped while its console was not read:\n{run.StandardError}");
-
-        run.ResumeReadingOutput();
-        Assert.True(await Finishes(typing, TestDeadlines.Minutes(2)), "typing did not finish once the console was read again");
-        run.WaitForExit(TestDeadlines.Minutes(2));
-
-        Assert.True(EchoExitCode == run.ExitCode, run.StandardError);
-        Assert.Equal(s_longPaste.Select(EchoGuest.Echo).ToArray(), run.StandardOutputBytes);
-        DeviceSection uart = RunReport.Read(report).Devices.Single(d => d.Id == "com1");
-        Assert.Equal(0, uart.Restarts); // waiting for the reader is not a hang of the device
-        Assert.Equal(0, uart.Accesses.BusErrors);
-    }
-
-    [Fact]
-    public async Task AStopWhileNobodyReadsTheConsole_StillStopsTheMachine()
-    {
-        using TempFolder folder = new();
-        string profile = TestMachines.WriteProfile(folder, EchoGuest.Build(), "isolated");
-
-        using SplitEmuProcess run = SplitEmuProcess.StartWithRawOutput("run", profile);
-        run.PauseReadingOutput();
-        Task typing = Task.Run(() =>
-        {
-            try
-            {
-                Type(run, s_longPaste);
-            }
-            catch (IOException)
-            {
-                // the launcher exited while we typed
-            }
-        });
-        Assert.False(await Finishes(typing, TestDeadlines.Seconds(3)), "the whole paste went in although its echo could not come out");
-
-        run.Signal(ProcessTable.SigTerm);
-        run.WaitForExit(TestDeadlines.Seconds(60)); // the last bytes get a bounded time, then the launcher goes
-
-        Assert.Empty(ProcessTable.Children(run.ProcessId, "SplitEmu"));
-        Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
-    }
-
-    private static async Task<bool> Finishes(Task task, TimeSpan within) => await Task.WhenAny(task, Task.Delay(within)) == task;
-
     private static void Type(SplitEmuProcess run, byte[] keys)
     {
         run.StandardInput.Write(keys);
