@@ -5,7 +5,7 @@ using StreamJsonRpc;
 
 // The device process: connects back to the launcher, serves devices over the segment it is handed, and
 // exits when the launcher's connection ends (so it never outlives its machine). A spare (--spare) warms its
-// serving path up first, so a restart that takes it costs an attach, not a cold start.
+// serving path and its control plane up first, so a restart that takes it costs an attach, not a cold start.
 bool spare = args.Length == 3 && args[2] == "--spare";
 if (args.Length is not (2 or 3) || args[0] != "--control" || (args.Length == 3 && !spare))
 {
@@ -22,6 +22,7 @@ if (spare)
 {
     await using OutputForwarder scratch = new(new JsonRpc(Stream.Null));
     WarmUp.Run(scratch);
+    await ControlPlaneRehearsal.RunAsync();
 }
 
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization.Metadata;
 using System.Net.Sockets;
 using StreamJsonRpc;
 
@@ -44,6 +45,11 @@ public static class RpcConnection
     }
 
     /// <summary>Wraps a connected stream in a JSON-RPC connection (not yet listening).</summary>
-    public static JsonRpc Create(Stream stream) =>
-        new(new HeaderDelimitedMessageHandler(stream, stream, new SystemTextJsonFormatter()));
+    public static JsonRpc Create(Stream stream)
+    {
+        SystemTextJsonFormatter formatter = new();
+        // Our messages' metadata is source-generated (RpcJsonContext); anything else keeps the formatter's resolver.
+        formatter.JsonSerializerOptions.TypeInfoResolver = JsonTypeInfoResolver.Combine(RpcJsonContext.Default, formatter.JsonSerializerOptions.TypeInfoResolver);
+        return new(new HeaderDelimitedMessageHandler(stream, stream, formatter));
+    }
 }

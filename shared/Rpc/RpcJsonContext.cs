@@ -1,0 +1,35 @@
+using System.Text.Json.Serialization;
+
+namespace SplitEmu.Shared.Rpc;
+
+/// <summary>
+/// Source-generated JSON metadata for every type the control plane sends (parameters and results of
+/// <see cref="ICpuHostControl"/>, <see cref="IDeviceHostControl"/>, <see cref="IMonitor"/> and
+/// <see cref="ILaunchCallbacks"/>). A fresh process then serialises its first message without building the
+/// serializer's view of each type by reflection (most of a cold device-process attach), and the control plane
+/// is one step closer to NativeAOT, which needs this. Types not listed fall back to reflection.
+/// </summary>
+[JsonSerializable(typeof(CpuHostSetup))]
+[JsonSerializable(typeof(GuestMemoryShare))]
+[JsonSerializable(typeof(ChannelRequest))]
+[JsonSerializable(typeof(ChannelBinding))]
+[JsonSerializable(typeof(MachineExitInfo))]
+[JsonSerializable(typeof(ExitReason))]
+[JsonSerializable(typeof(Profiles.GiveUpAction))]
+[JsonSerializable(typeof(IReadOnlyList<CrashRecord>))]
+[JsonSerializable(typeof(IReadOnlyList<RegionReport>))]
+[JsonSerializable(typeof(IReadOnlyList<DeviceAccessStats>))]
+[JsonSerializable(typeof(MonitorCpuState))]
+[JsonSerializable(typeof(DeviceHostAttachRequest))]
+[JsonSerializable(typeof(DeviceHostAttachResult))]
+[JsonSerializable(typeof(DeviceHostStopResult))]
+[JsonSerializable(typeof(MonitorMachineInfo))]
+[JsonSerializable(typeof(IReadOnlyList<MonitorDeviceInfo>))]
+[JsonSerializable(typeof(MonitorStats))]
+[JsonSerializable(typeof(MonitorCrashResult))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(byte[]))]
+public sealed partial class RpcJsonContext : JsonSerializerContext;
