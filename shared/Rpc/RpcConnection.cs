@@ -48,8 +48,9 @@ public static class RpcConnection
     public static JsonRpc Create(Stream stream)
     {
         SystemTextJsonFormatter formatter = new();
-        // Our messages' metadata is source-generated (RpcJsonContext); anything else keeps the formatter's resolver.
-        formatter.JsonSerializerOptions.TypeInfoResolver = JsonTypeInfoResolver.Combine(RpcJsonContext.Default, formatter.JsonSerializerOptions.TypeInfoResolver);
+        // Our messages' metadata is source-generated (RpcJsonContext); anything else (what StreamJsonRpc sends of
+        // its own, a type added without metadata) is described by reflection, as before.
+        formatter.JsonSerializerOptions.TypeInfoResolver = JsonTypeInfoResolver.Combine(RpcJsonContext.Default, new DefaultJsonTypeInfoResolver());
         return new(new HeaderDelimitedMessageHandler(stream, stream, formatter));
     }
 }

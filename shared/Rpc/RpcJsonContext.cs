@@ -7,7 +7,8 @@ namespace SplitEmu.Shared.Rpc;
 /// <see cref="ICpuHostControl"/>, <see cref="IDeviceHostControl"/>, <see cref="IMonitor"/> and
 /// <see cref="ILaunchCallbacks"/>). A fresh process then serialises its first message without building the
 /// serializer's view of each type by reflection (most of a cold device-process attach), and the control plane
-/// is one step closer to NativeAOT, which needs this. Types not listed fall back to reflection.
+/// is one step closer to NativeAOT, which needs this. Types not listed fall back to reflection
+/// (<see cref="RpcConnection.Create"/>).
 /// </summary>
 [JsonSerializable(typeof(CpuHostSetup))]
 [JsonSerializable(typeof(GuestMemoryShare))]
@@ -27,6 +28,9 @@ namespace SplitEmu.Shared.Rpc;
 [JsonSerializable(typeof(IReadOnlyList<MonitorDeviceInfo>))]
 [JsonSerializable(typeof(MonitorStats))]
 [JsonSerializable(typeof(MonitorCrashResult))]
+[JsonSerializable(typeof(MonitorMachineEnded))]
+[JsonSerializable(typeof(StreamJsonRpc.Protocol.CommonErrorData))] // a method's exception, as the caller receives it
+[JsonSerializable(typeof(StreamJsonRpc.RequestId))]                 // $/cancelRequest
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(long))]
