@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using SplitEmu.Launch.Supervision;
@@ -112,10 +111,10 @@ public static class RunCommand
 
         MachineRun.SweepStaleFiles();
         RunOptions options = new(reportPath, timeoutSeconds is double s ? TimeSpan.FromSeconds(s) : null) { DeviceLogs = logs, Stop = stop, FeedStandardInput = true };
-        // The guest's console goes to fd 1 directly, not through System.Console's stream: a write that blocks on a
-        // reader who stopped reading must block only the console's own writer thread, never the exit (the runtime
-        // flushes System.Console's writers at exit, and they share its locks).
-        using Stream stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        // The guest's console goes to fd 1 with write(2), not through System.Console's stream: a write that blocks
+        // on a reader who stopped reading must block only the console's own writer thread, never the exit (the
+        // runtime flushes System.Console's writers at exit, and they share its locks).
+        using Stream stdout = new FileDescriptorStream(1);
         try
         {
             return await MachineRun.ExecuteAsync(loaded.Profile!, loaded.SourceName, options, stdout, Console.Error, stop.Token).ConfigureAwait(false);

@@ -65,7 +65,6 @@ public static partial class ProcessTable
         return found;
     }
 
-    /// <summary>Shared-memory files that belong to the launcher <paramref name="launcherPid"/>.</summary>
     /// <summary>
     /// Whether a thread of <paramref name="pid"/> named <paramref name="threadName"/> sleeps in a kernel function
     /// whose name contains <paramref name="kernelFunction"/> (its /proc wait channel), e.g. blocked in a pipe write.
@@ -103,6 +102,7 @@ public static partial class ProcessTable
         }
     }
 
+    /// <summary>Shared-memory files that belong to the launcher <paramref name="launcherPid"/>.</summary>
     public static IReadOnlyList<string> SharedMemoryFilesOf(int launcherPid) =>
         Directory.EnumerateFiles("/dev/shm", $"splitemu-{launcherPid}-*").ToArray();
 

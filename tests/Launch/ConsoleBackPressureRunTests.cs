@@ -53,10 +53,13 @@ public sealed class ConsoleBackPressureRunTests
         using SplitEmuProcess run = StartFlood(folder);
         Assert.True(run.WaitForOutputPipeFull(TestDeadlines.Seconds(60)), $"standard output never filled its pipe:\n{run.StandardError}");
 
+        IReadOnlyList<int> children = ProcessTable.Children(run.ProcessId, "SplitEmu");
+        Assert.NotEmpty(children);
         run.Signal(ProcessTable.SigTerm);
         run.WaitForExit(TestDeadlines.Seconds(60)); // the last bytes get a bounded time, then the launcher goes
 
-        Assert.Empty(ProcessTable.Children(run.ProcessId, "SplitEmu"));
+        Assert.True(ProcessTable.WaitUntil(() => !children.Any(ProcessTable.IsAlive), TestDeadlines.Seconds(10)),
+            $"left running: {string.Join(", ", children.Where(ProcessTable.IsAlive))}");
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
     }
 
