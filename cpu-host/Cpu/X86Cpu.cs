@@ -80,6 +80,12 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     public Func<ulong>? TimeStampSource { get; set; }
 
+    /// <summary>
+    /// Called after each inner slice of <see cref="Run"/> (at most 65,536 instructions, under a millisecond): the
+    /// machine's sign that this vCPU is making progress (its clock keeps pace with it, docs/machine-clock.md).
+    /// </summary>
+    public Action? Progressed { get; set; }
+
     /// <summary>The INTR source; polled when <see cref="NotifyInterruptPending"/> has been called.</summary>
     public IInterruptController? InterruptController { get; set; }
 
@@ -182,6 +188,7 @@ public sealed unsafe partial class X86Cpu
                 }
             }
             RunSlice(Math.Min(maxInstructions - _runExecuted, SliceLength));
+            Progressed?.Invoke();
         }
 
         _instructionsExecuted += _runExecuted;

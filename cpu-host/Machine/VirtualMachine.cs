@@ -79,7 +79,7 @@ public sealed class VirtualMachine : IDisposable
         PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize);
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
-        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds };
+        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds, Progressed = _clock.CheckIn };
         Timers = new InlineTimers(
             () =>
             {
@@ -383,6 +383,19 @@ public sealed class VirtualMachine : IDisposable
 
     private MachineExitInfo RunPinned()
     {
+        try
+        {
+            return RunUntilExit();
+        }
+        finally
+        {
+            // However the vCPU stops, its devices' time runs freely while they are shut down.
+            _clock.ReleaseLead();
+        }
+    }
+
+    private MachineExitInfo RunUntilExit()
+    {
         while (Exit is null)
         {
             if (_platformSetupPending)
@@ -437,9 +450,7 @@ public sealed class VirtualMachine : IDisposable
             }
         }
 
-        // The CPU has stopped: its instruction count is final now (mid-instruction it may lag). Its devices'
-        // time runs freely while they are shut down.
-        _clock.ReleaseLead();
+        // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
         return Exit! with { Instructions = Cpu.InstructionsExecuted };
     }
 
