@@ -27,6 +27,14 @@ namespace SplitEmu.CpuHost.Platform;
 /// and slave IR0 and IR5 (IRQ 0, 1, 2, 8 and 13) are edge only, as on the PIIX.
 /// </para>
 /// <para>
+/// The system timer's line (IRQ 0) keeps count of edges that come while one is still latched, up to
+/// <see cref="MaxQueuedTimerTicks"/>, and latches the next at each acknowledge: a tick is a unit of guest time
+/// (Linux counts jiffies, and its PIT clocksource reads them), and ticks from a timer in another process can
+/// arrive together (the event pump applies what queued up at once) where on the board each would have been
+/// taken. KVM reinjects the PIT's ticks the same way. Masking does not forget them (Linux masks each interrupt's
+/// line while it handles it, and ticks come meanwhile); initialising the chip does.
+/// </para>
+/// <para>
 /// Power-on (and <see cref="Reset"/>): a real 8259A is unprogrammed until the BIOS initialises it. As a
 /// convenience this model starts as a BIOS leaves it — master vectors 0x08-0x0F, slave vectors 0x70-0x77,
 /// cascade on IR2, 8086 mode, nothing masked, all lines edge-triggered — so that an interrupt taken before
@@ -51,6 +59,9 @@ public sealed class DualPic8259 : IInterruptController, IDevice
 
     /// <summary>Index of the slave's region (ports 0xA0-0xA1).</summary>
     public const int SlaveRegion = 1;
+
+    /// <summary>Most timer ticks (IRQ 0 edges) kept waiting behind a latched one.</summary>
+    public const int MaxQueuedTimerTicks = 64;
 
     /// <summary>Index of the edge/level control region (ports 0x4D0-0x4D1).</summary>
     public const int ElcrRegion = 2;
@@ -305,6 +316,9 @@ public sealed class DualPic8259 : IInterruptController, IDevice
         /// <summary>Current level of each IR input pin.</summary>
         private byte _input;
 
+        /// <summary>Timer ticks (master IR0 edges) that came while one was latched, still to be latched.</summary>
+        private int _queuedTimerTicks;
+
         /// <summary>The level with the lowest priority; the next one (mod 8) has the highest.</summary>
         private int _lowestPriority;
 
@@ -357,6 +371,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             _irr = 0;
             _isr = 0;
             _imr = 0;
+            _queuedTimerTicks = 0;
             _lowestPriority = 7;
             _initStep = InitStep.Ready;
             _levelTriggeredAll = false;
@@ -381,6 +396,8 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             if (high)
             {
                 _input |= bit;
+                if (isMaster && ir == 0 && !wasHigh && (_irr & bit) != 0 && (LevelTriggered & bit) == 0)
+                    _queuedTimerTicks = Math.Min(MaxQueuedTimerTicks, _queuedTimerTicks + 1); // a tick behind the latched one
                 if (!wasHigh || (LevelTriggered & bit) != 0)
                     _irr |= bit;
             }
@@ -428,7 +445,14 @@ public sealed class DualPic8259 : IInterruptController, IDevice
         {
             byte bit = (byte)(1 << level);
             if ((LevelTriggered & bit) == 0)
+            {
                 _irr &= (byte)~bit; // a level-triggered request stays as long as its pin is high
+                if (isMaster && level == 0 && _queuedTimerTicks > 0)
+                {
+                    _queuedTimerTicks--;
+                    _irr |= bit; // the next tick, taken once this one is served
+                }
+            }
             if (applyAutoEoi && _autoEoi)
             {
                 if (_rotateOnAutoEoi)
@@ -505,6 +529,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             _imr = 0;
             _isr = 0;
             _irr = (byte)(_input & LevelTriggered);
+            _queuedTimerTicks = 0;
             _lowestPriority = 7;
             _specialMask = false;
             _readIsr = false;

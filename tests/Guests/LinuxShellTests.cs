@@ -54,6 +54,14 @@ public sealed class LinuxShellTests(LinuxShellSession session, ITestOutputHelper
         Assert.True(com1.Restarts > 0, "the COM1 device process was never killed");
         Assert.All(ide.Crashes!, c => Assert.Equal(0, c.Divergences));
         Assert.All(com1.Crashes!, c => Assert.Equal(0, c.Divergences));
+        foreach (DeviceSection device in new[] { ide, com1 })
+        {
+            double[] blocked = [.. device.Crashes!.Select(c => c.GuestBlockedMs ?? 0).Order()];
+            output.WriteLine($"{device.Id}: {device.Restarts} restarts, guest blocked p50 {blocked[blocked.Length / 2]:F0} ms, "
+                + $"p99 {blocked[Math.Min(blocked.Length - 1, blocked.Length * 99 / 100)]:F0} ms, divergences {device.Crashes!.Sum(c => c.Divergences)}");
+        }
+
+        output.WriteLine($"{parsed.Instructions:N0} guest instructions in {parsed.WallTimeMs / 1000:F1} s");
     }
 
     [Fact]

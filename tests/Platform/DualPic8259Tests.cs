@@ -489,6 +489,89 @@ public sealed class DualPic8259Tests
     }
 
     [Fact]
+    public void TimerTicks_ArrivingTogether_AreEachTaken_OneAfterTheOther()
+    {
+        // Three PIT pulses applied at once (the event pump drained them together): three timer interrupts.
+        DualPic8259 pic = NewProgrammedPic();
+        Pulse(pic, 0);
+        Pulse(pic, 0);
+        Pulse(pic, 0);
+
+        for (int tick = 0; tick < 3; tick++)
+        {
+            Assert.True(pic.HasPendingInterrupt, $"tick {tick} lost");
+            Assert.Equal(0x08, pic.AcknowledgeInterrupt());
+            Assert.False(pic.HasPendingInterrupt); // the next waits for the end of this one
+            Out(pic, MasterCommand, NonSpecificEoi);
+        }
+
+        Assert.False(pic.HasPendingInterrupt);
+    }
+
+    [Fact]
+    public void OtherEdgeLines_ArrivingTogether_MergeAsOnTheBoard()
+    {
+        DualPic8259 pic = NewProgrammedPic();
+        Pulse(pic, 3);
+        Pulse(pic, 3);
+
+        Assert.Equal(0x0B, pic.AcknowledgeInterrupt());
+        Out(pic, MasterCommand, NonSpecificEoi);
+        Assert.False(pic.HasPendingInterrupt);
+    }
+
+    [Fact]
+    public void TimerTicks_ComingWhileLinuxMasksTheLineToHandleOne_AreKept()
+    {
+        // Linux's i8259 driver masks a line and sends a specific EOI before it runs the handler, then unmasks.
+        DualPic8259 pic = NewProgrammedPic();
+        Pulse(pic, 0);
+        Assert.Equal(0x08, pic.AcknowledgeInterrupt());
+        Out(pic, MasterData, 0x01);       // mask IRQ 0
+        Out(pic, MasterCommand, 0x60);    // specific EOI, level 0
+        Pulse(pic, 0);                    // two ticks while the handler runs
+        Pulse(pic, 0);
+        Out(pic, MasterData, 0x00);       // unmask
+
+        for (int tick = 0; tick < 2; tick++)
+        {
+            Assert.True(pic.HasPendingInterrupt, $"tick {tick} lost");
+            Assert.Equal(0x08, pic.AcknowledgeInterrupt());
+            Out(pic, MasterCommand, NonSpecificEoi);
+        }
+
+        Assert.False(pic.HasPendingInterrupt);
+    }
+
+    [Fact]
+    public void QueuedTimerTicks_AreBounded_AndForgottenByInitialisation()
+    {
+        DualPic8259 pic = NewProgrammedPic();
+        Pulse(pic, 0);
+        Pulse(pic, 0);
+        Out(pic, MasterCommand, 0x11); // ICW1: the edge latches and the queue start over
+        Out(pic, MasterData, 0x08);
+        Out(pic, MasterData, 0x04);
+        Out(pic, MasterData, 0x01);
+        Assert.False(pic.HasPendingInterrupt);
+
+        for (int i = 0; i < DualPic8259.MaxQueuedTimerTicks + 10; i++)
+        {
+            Pulse(pic, 0);
+        }
+
+        int taken = 0;
+        while (pic.HasPendingInterrupt)
+        {
+            pic.AcknowledgeInterrupt();
+            Out(pic, MasterCommand, NonSpecificEoi);
+            taken++;
+        }
+
+        Assert.Equal(1 + DualPic8259.MaxQueuedTimerTicks, taken);
+    }
+
+    [Fact]
     public void LevelRequestVanishingBeforeAcknowledge_GivesSpuriousIr7WithoutInService()
     {
         DualPic8259 pic = NewProgrammedPic();

@@ -19,8 +19,11 @@ namespace SplitEmu.DeviceHost.Devices.Timer;
 /// </para>
 /// <para>
 /// Channel 0 drives ISA IRQ 0. In modes 2 and 3 the device timer fires at each rising edge of OUT and the
-/// line is pulsed (raised, then lowered) so the edge-triggered PIC latches one interrupt per period; a callback
-/// that comes late delivers one pulse and goes back onto the period grid, never a burst of catch-up pulses.
+/// line is pulsed (raised, then lowered) so the edge-triggered PIC latches one interrupt per period. A callback
+/// that comes late (this process kept off a core for more than a period) delivers the edge it is for and owes
+/// the ones it missed: they follow one by one, spaced so the vCPU takes each (<see cref="CatchUpSpacingTicks"/>),
+/// at most <see cref="MaxOwedPulses"/>, as KVM's and QEMU's "delay" lost-tick policy does, so a guest counting
+/// ticks (Linux's PIT clocksource, jiffies) loses none to our scheduling. Reprogramming channel 0 forgets them.
 /// In the other modes the line follows OUT (mode 0: rises at terminal count).
 /// </para>
 /// <para>
@@ -77,6 +80,21 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
 
     /// <summary>The deadline the device timer is armed for (machine nanoseconds), or -1 when it is disarmed.</summary>
     private long _armedDeadline = -1;
+
+    /// <summary>Periodic pulses a late callback missed, still to be delivered (for channel 0's current program).</summary>
+    private long _owedPulses;
+
+    /// <summary>PIT tick from which the next owed pulse may go (one <see cref="CatchUpSpacingTicks"/> after the last pulse).</summary>
+    private long _nextCatchUpTick;
+
+    /// <summary>Owed pulses beyond this many (about a quarter second at Linux's 250 Hz) are dropped, as on a late chip.</summary>
+    public const long MaxOwedPulses = 64;
+
+    /// <summary>
+    /// Least spacing of catch-up pulses, in PIT ticks: 200 us, longer than a guest's timer handler runs with
+    /// interrupts off, so the PIC has taken the previous pulse before the next comes.
+    /// </summary>
+    public const long CatchUpSpacingTicks = InputHz / 5000;
 
     /// <summary>Creates the PIT at the profile's I/O base (0x40 by default) and port 0x61.</summary>
     public Pit8254(DeviceConfig config, IDeviceContext context)
@@ -165,6 +183,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
 
         _port61 = 0;
         _lastPulseTick = -1;
+        _owedPulses = 0;
         if (_irqLevel)
         {
             _irqLevel = false;
@@ -181,6 +200,8 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         Port61 = _port61,
         IrqLevel = _irqLevel,
         LastPulseTick = _lastPulseTick,
+        OwedPulses = _owedPulses,
+        NextCatchUpTick = _nextCatchUpTick,
     });
 
     /// <inheritdoc/>
@@ -205,6 +226,8 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         _port61 = saved.Port61;
         _irqLevel = saved.IrqLevel;
         _lastPulseTick = saved.LastPulseTick;
+        _owedPulses = Math.Clamp(saved.OwedPulses, 0, MaxOwedPulses);
+        _nextCatchUpTick = saved.NextCatchUpTick;
 
         // The timer belonged to the old incarnation: arm ours for channel 0's next event.
         _armedDeadline = UnknownDeadline;
@@ -310,10 +333,22 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
                 long edge = channel.Start + (elapsed / channel.Count * channel.Count);
                 if (edge > _lastPulseTick)
                 {
+                    // Edges of this program between the last one delivered and this one were missed.
+                    long since = Math.Max(_lastPulseTick, channel.Start);
+                    _owedPulses = _lastPulseTick < channel.Start ? 0 : _owedPulses;
+                    _owedPulses = Math.Min(MaxOwedPulses, _owedPulses + Math.Max(0, ((edge - since) / channel.Count) - 1));
                     _lastPulseTick = edge;
-                    _context.SetIrqLine(IrqLine, true);
-                    _context.SetIrqLine(IrqLine, false);
+                    Pulse(tick, channel);
                 }
+                else if (_owedPulses > 0 && tick >= _nextCatchUpTick)
+                {
+                    _owedPulses--;
+                    Pulse(tick, channel);
+                }
+            }
+            else
+            {
+                _owedPulses = 0;
             }
         }
         else
@@ -330,6 +365,11 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         }
 
         long next = channel.NextIrqEventTick(tick);
+        if (_owedPulses > 0 && channel.Mode is 2 or 3 && next >= 0)
+        {
+            next = Math.Min(next, _nextCatchUpTick);
+        }
+
         long deadline = next < 0 ? -1 : TimeOfTick(next);
         if (deadline == _armedDeadline)
         {
@@ -345,6 +385,14 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         {
             _context.SetTimer(deadline);
         }
+    }
+
+    /// <summary>One periodic interrupt: the line raised and lowered, so the edge-triggered PIC latches it.</summary>
+    private void Pulse(long tick, Channel channel)
+    {
+        _nextCatchUpTick = tick + Math.Max(CatchUpSpacingTicks, channel.Count / 8);
+        _context.SetIrqLine(IrqLine, true);
+        _context.SetIrqLine(IrqLine, false);
     }
 
     private void SetIrqLevel(bool level)
@@ -367,6 +415,10 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         public bool IrqLevel { get; set; }
 
         public long LastPulseTick { get; set; }
+
+        public long OwedPulses { get; set; }
+
+        public long NextCatchUpTick { get; set; }
     }
 
     /// <summary>

@@ -79,15 +79,66 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
-    public void LateTimer_DeliversOnePulse_AndStaysOnThePeriodGrid()
+    public void LateTimer_DeliversEveryMissedPulse_SpacedSoEachIsTaken_ThenStaysOnThePeriodGrid()
+    {
+        const int Count = 1193;
+        Program(Channel0Mode2, Counter0, Count);
+        long late = 1 + (10 * Count) + (Count / 2);
+
+        _context.AdvanceTo(Pit8254.TimeOfTick(late), _pit); // ten and a half periods late: nine edges missed
+
+        Assert.Equal(1, Pulses());
+        Assert.Equal(Pit8254.TimeOfTick(late + Pit8254.CatchUpSpacingTicks), _context.TimerDeadline); // the next owed one
+        RunTimerUntil(Pit8254.TimeOfTick(1 + (20 * Count)));
+        Assert.Equal(20, Pulses()); // the ten edges that came late and the ten since: none lost
+        Assert.Equal(Pit8254.TimeOfTick(1 + (21 * Count)), _context.TimerDeadline); // caught up: back on the grid
+    }
+
+    [Fact]
+    public void MissedPulses_BeyondTheCap_AreDropped()
     {
         const int Count = 1193;
         Program(Channel0Mode2, Counter0, Count);
 
-        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2)), _pit); // ten and a half periods late
+        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (100 * Count) + (Count / 2)), _pit); // 99 edges missed
+        RunTimerUntil(Pit8254.TimeOfTick(1 + (120 * Count)));
 
-        Assert.Equal([(0, true), (0, false)], _context.IrqChanges);
-        Assert.Equal(Pit8254.TimeOfTick(1 + (11 * Count)), _context.TimerDeadline);
+        Assert.Equal(1 + Pit8254.MaxOwedPulses + 20, Pulses());
+    }
+
+    [Fact]
+    public void Reprogramming_ForgetsThePulsesTheOldProgramOwed()
+    {
+        const int Count = 1193;
+        Program(Channel0Mode2, Counter0, Count);
+        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2)), _pit);
+        _context.IrqChanges.Clear();
+
+        Program(Channel0Mode2, Counter0, 4 * Count); // a new period, from now
+        long start = Pit8254.TicksAt(_context.NowNanoseconds) + 1;
+        RunTimerUntil(Pit8254.TimeOfTick(start + (4 * Count)));
+
+        Assert.Equal(1, Pulses()); // the new program's first edge only
+    }
+
+    [Fact]
+    public void OwedPulses_SurviveASnapshot()
+    {
+        const int Count = 1193;
+        Program(Channel0Mode2, Counter0, Count);
+        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2)), _pit);
+        byte[] saved = _pit.SaveState();
+
+        FakeDeviceContext successorContext = new() { NowNanoseconds = _context.NowNanoseconds };
+        Pit8254 successor = new(new DeviceConfig { Type = Pit8254.TypeName }, successorContext);
+        successor.RestoreState(saved);
+        long end = Pit8254.TimeOfTick(1 + (20 * Count));
+        while (successorContext.TimerDeadline is long next && next <= end)
+        {
+            successorContext.AdvanceTo(next, successor);
+        }
+
+        Assert.Equal(19, successorContext.IrqChanges.Count(c => c.Level)); // the nine owed and the ten edges since
     }
 
     [Fact]
@@ -246,6 +297,17 @@ public sealed class Pit8254Tests
     [Fact]
     public void RestoreState_RejectsForeignBytes() =>
         Assert.Throws<InvalidDataException>(() => _pit.RestoreState([1, 2, 3]));
+
+    private int Pulses() => _context.IrqChanges.Count(c => c.Line == 0 && c.Level);
+
+    /// <summary>Fires the PIT's timer at each deadline it arms, up to machine time <paramref name="end"/>.</summary>
+    private void RunTimerUntil(long end)
+    {
+        while (_context.TimerDeadline is long next && next <= end)
+        {
+            _context.AdvanceTo(next, _pit);
+        }
+    }
 
     private void Program(byte control, ulong counter, int count)
     {
