@@ -98,7 +98,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
                 return new MonitorDeviceInfo
                 {
                     Id = d.Id, Type = d.Type, Placement = Kebab(d.Placement), ProcessId = _hooks.CpuProcessId,
-                    State = unplugged ? "unplugged" : "running",
+                    State = unplugged ? "unplugged" : "running", Host = "cpu",
                 };
             }
 
@@ -107,7 +107,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
             return new MonitorDeviceInfo
             {
                 Id = d.Id, Type = d.Type, Placement = Kebab(d.Placement), Group = d.Group, ProcessId = view.ProcessId,
-                Epoch = view.Epoch, Restarts = view.Restarts, State = state,
+                Epoch = view.Epoch, Restarts = view.Restarts, State = state, Host = view.Host,
             };
         }).ToArray();
     }

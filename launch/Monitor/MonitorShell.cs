@@ -141,11 +141,11 @@ public sealed class MonitorShell(MonitorClient client)
 
     private static string FormatDevices(IReadOnlyList<MonitorDeviceInfo> devices) =>
         Table(
-            ["id", "type", "placement", "pid", "epoch", "restarts", "state"],
+            ["id", "type", "placement", "pid", "epoch", "restarts", "state", "host"],
             devices.Select(d => new[]
             {
                 d.Id, d.Type, d.Group is null ? d.Placement : $"{d.Placement}:{d.Group}", d.ProcessId == 0 ? "-" : Num(d.ProcessId),
-                d.Placement == "inline" ? "-" : Num(d.Epoch), d.Placement == "inline" ? "-" : Num(d.Restarts), d.State,
+                d.Placement == "inline" ? "-" : Num(d.Epoch), d.Placement == "inline" ? "-" : Num(d.Restarts), d.State, d.Host ?? "-",
             }));
 
     private static string FormatRegions(IReadOnlyList<RegionReport> regions) =>

@@ -85,6 +85,9 @@ public sealed record DeviceSection
     /// <summary>Process that ran the device's code.</summary>
     public int ProcessId { get; init; }
 
+    /// <summary>For an isolated or grouped device, the build of its process: "native" (NativeAOT) or "jit".</summary>
+    public string? Host { get; init; }
+
     /// <summary>Accesses the device served.</summary>
     public required AccessSection Accesses { get; init; }
 

@@ -47,6 +47,9 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>The process.</summary>
     public Process Process { get; }
 
+    /// <summary>Which build of its program runs: "native" (NativeAOT) or "jit" (<see cref="HostExecutables.Kind"/>).</summary>
+    public string Kind { get; private init; } = "jit";
+
     /// <summary>Its control connection (already listening).</summary>
     public JsonRpc Rpc { get; }
 
@@ -74,6 +77,7 @@ public sealed class ChildProcess : IAsyncDisposable
         string socketPath = Path.Combine(runFolder, label + ".sock");
         using Socket listener = RpcConnection.Listen(socketPath);
         ProcessStartInfo info = HostExecutables.StartInfo(program);
+        string kind = HostExecutables.Kind(program);
         info.ArgumentList.Add("--control");
         info.ArgumentList.Add(socketPath);
         foreach (string argument in extraArguments)
@@ -111,7 +115,7 @@ public sealed class ChildProcess : IAsyncDisposable
             BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), MaxMessageBytes, $"{label} (pid {process.Id})");
             JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget<ILaunchCallbacks>(callbacks, null);
-            child = new ChildProcess(label, process, rpc, socketPath);
+            child = new ChildProcess(label, process, rpc, socketPath) { Kind = kind };
             child.CaptureOutput(log);
             rpc.StartListening();
             return child;

@@ -18,11 +18,27 @@ public static class HostExecutables
     /// <summary>The .NET runtime switch for its diagnostic IPC server and debugger transport.</summary>
     public const string DiagnosticsVariable = "DOTNET_EnableDiagnostics";
 
+    /// <summary>Where the build puts NativeAOT programs, beside splitemu.</summary>
+    public const string NativeFolder = "native";
+
+    /// <summary>Set to 1 to start the JIT-compiled hosts even where native ones were built (to compare them).</summary>
+    public const string JitHostsVariable = "SPLITEMU_JIT_HOSTS";
+
     private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
+    /// <summary>Which build of <paramref name="program"/> <see cref="StartInfo"/> starts: "native" (NativeAOT) or "jit".</summary>
+    public static string Kind(string program) => NativePath(program) is null ? "jit" : "native";
+
+    /// <summary>The NativeAOT build of <paramref name="program"/> beside splitemu, unless absent or turned off.</summary>
+    private static string? NativePath(string program)
+    {
+        string native = Path.Combine(AppContext.BaseDirectory, NativeFolder, program);
+        return Environment.GetEnvironmentVariable(JitHostsVariable) != "1" && File.Exists(native) ? native : null;
+    }
+
     /// <summary>
-    /// A start description for <paramref name="program"/>: its native launcher if the build made one, else
-    /// <c>dotnet program.dll</c>. The child gets a session of its own, so that the terminal's signals (Ctrl-C goes
+    /// A start description for <paramref name="program"/>: its NativeAOT build if there is one (native/), else its
+    /// .NET launcher if the build made one, else <c>dotnet program.dll</c>. The child gets a session of its own, so that the terminal's signals (Ctrl-C goes
     /// to the whole foreground process group) reach the launcher only: the launcher stops its children itself,
     /// in order, instead of finding them dead and reporting a device failure.
     /// </summary>
@@ -30,12 +46,16 @@ public static class HostExecutables
     public static ProcessStartInfo StartInfo(string program)
     {
         string folder = AppContext.BaseDirectory;
-        string native = Path.Combine(folder, program);
+        string apphost = Path.Combine(folder, program);
         string dll = Path.Combine(folder, program + ".dll");
         string[] command;
-        if (File.Exists(native))
+        if (NativePath(program) is { } native)
         {
             command = [native];
+        }
+        else if (File.Exists(apphost))
+        {
+            command = [apphost];
         }
         else if (File.Exists(dll))
         {

@@ -652,6 +652,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Placement = KebabCaseEnum.ToName(d.Placement),
                 Group = d.Group,
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
+                Host = DeviceProcessOf(d)?.Child?.Kind,
                 Accesses = new AccessSection
                 {
                     Reads = served.GetValueOrDefault(d.Id)?.Reads ?? 0,
@@ -718,7 +719,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Uptime = () => _clock.Elapsed,
                 OutputBytes = _console.Received,
                 DeviceProcess = key => _deviceProcesses.GetValueOrDefault(key) is { } d
-                    ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, d.RecoveryGate.CurrentCount == 0, d.GaveUp)
+                    ? new MonitorProcessView(AliveProcessId(d.Child), d.Epoch, d.Restarts.Count, d.RecoveryGate.CurrentCount == 0, d.GaveUp, d.Child?.Kind)
                     : null,
                 KillDeviceProcess = key =>
                 {

@@ -106,6 +106,9 @@ public sealed record MonitorDeviceInfo
 
     /// <summary>"running", "restarting" (its process died and a new one is starting), "gave-up", or "unplugged".</summary>
     public required string State { get; init; }
+
+    /// <summary>The build of its process: "native" (NativeAOT), "jit", or "cpu" for an inline device.</summary>
+    public string? Host { get; init; }
 }
 
 /// <summary>Counters of a running machine.</summary>

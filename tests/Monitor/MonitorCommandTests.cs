@@ -1,3 +1,4 @@
+using SplitEmu.Launch.Supervision;
 using System.Text.RegularExpressions;
 using SplitEmu.Launch.Monitor;
 using SplitEmu.Launch.Reports;
@@ -29,6 +30,8 @@ public sealed class MonitorCommandTests(MonitoredMachineFixture fixture) : IClas
         string[] com1 = MonitoredMachine.DeviceRow(output, "com1");
         Assert.Equal(["com1", "uart16550", "isolated"], com1[..3]);
         Assert.True(int.Parse(com1[3], System.Globalization.CultureInfo.InvariantCulture) > 0, $"com1 must name its process:\n{output}");
+        Assert.Equal(HostExecutables.Kind(HostExecutables.DeviceHost), com1[7]); // which build of the device host runs it
+        Assert.Equal("cpu", MonitoredMachine.DeviceRow(output, "exit")[7]);
         Assert.Matches(new Regex(@"^com1\s+io\s+0x3f8-0x3ff\s+\S+\s+device\s+mapped\s+\d+$", RegexOptions.Multiline), output);
         Assert.Matches(new Regex(@"^owner\s+space\s+range\s+name\s+kind\s+state\s+leases$", RegexOptions.Multiline), output);
     }

@@ -76,7 +76,7 @@ public sealed partial class MonitoredMachine : IDisposable
     /// <summary>The row of <paramref name="device"/> in an `info devices` output, split into columns.</summary>
     public static string[] DeviceRow(string output, string device) =>
         output.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Single(c => c.Length == 7 && c[0] == device && (c[2] is "inline" or "isolated" || c[2].StartsWith("group", StringComparison.Ordinal)));
+            .Single(c => c.Length == 8 && c[0] == device && (c[2] is "inline" or "isolated" || c[2].StartsWith("group", StringComparison.Ordinal)));
 
     /// <inheritdoc/>
     public void Dispose()
