@@ -147,6 +147,7 @@ internal static partial class LinuxLogComparison
     [
         new(@"^Trying to unpack rootfs image as initramfs\.\.\.$"), // the initramfs is unpacked asynchronously
         new(@"^audit: type=2000 audit\(T:1\): state=initialized "),   // printed by the kauditd thread when it first runs
+        new(@"^input: AT Translated Set 2 keyboard as "),                // the keyboard is probed by the serio thread
         new(@"^Freeing initrd memory: "),
         new(@"^clocksource: Switched to clocksource "), // after the TSC's delayed refinement
         new(@"^clocksource: tsc: mask: "),                // registered by that refinement
