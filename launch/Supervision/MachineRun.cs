@@ -215,7 +215,7 @@ public sealed class MachineRun : IAsyncDisposable
         return exit.ExitCode;
     }
 
-    /// <summary>Starts the CPU process, then every device process, then the monitor.</summary>
+    /// <summary>Starts the CPU process, then every device process at once, then the monitor.</summary>
     private async Task StartMachineAsync(CancellationToken cancellationToken)
     {
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
@@ -223,20 +223,26 @@ public sealed class MachineRun : IAsyncDisposable
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
         _guestMemory = await ControlDeadline.CallAsync(_cpuControl.GetGuestMemoryAsync(cancellationToken), _cpu, "get-guest-memory").ConfigureAwait(false);
 
-        foreach (IGrouping<string, DeviceConfig> group in _profile.Devices
-            .Where(d => DevicePlacement.ProcessKey(d) is not null)
-            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
+        // The device processes start together: each is an independent process start, attach and bind, and on a
+        // machine of several isolated devices their start-ups overlapped one another instead of adding up.
+        DeviceProcess[] deviceProcesses =
+        [
+            .. _profile.Devices
+                .Where(d => DevicePlacement.ProcessKey(d) is not null)
+                .GroupBy(d => DevicePlacement.ProcessKey(d)!)
+                .Select(group => new DeviceProcess(group.Key, [.. group])),
+        ];
+        foreach (DeviceProcess deviceProcess in deviceProcesses)
         {
-            await StartDeviceProcessAsync(group.Key, [.. group], cancellationToken).ConfigureAwait(false);
+            _deviceProcesses.Add(deviceProcess.Key, deviceProcess); // in profile order, before any of them runs
         }
 
+        await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
         StartMonitor();
     }
 
-    private async Task StartDeviceProcessAsync(string processKey, DeviceConfig[] devices, CancellationToken cancellationToken)
+    private async Task StartDeviceProcessAsync(DeviceProcess deviceProcess, CancellationToken cancellationToken)
     {
-        DeviceProcess deviceProcess = new(processKey, devices);
-        _deviceProcesses.Add(processKey, deviceProcess);
         await StartIncarnationAsync(deviceProcess, cancellationToken).ConfigureAwait(false);
         ScheduleTimedCrashes(deviceProcess);
     }
