@@ -1,3 +1,4 @@
+using SplitEmu.Launch.Host;
 using System.Runtime.InteropServices;
 
 namespace SplitEmu.Tests.Infrastructure;
@@ -15,6 +16,33 @@ public static partial class FileOwner
         {
             throw new IOException($"lchown {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
+    }
+
+    /// <summary>Whether this process may give files to another uid (root), as another user's planted file would be owned.</summary>
+    public static bool CanGiveAway => UnixFileStatus.CurrentUserId == 0;
+
+    /// <summary>
+    /// A folder another user owns and this user may put a socket into: as root, a fresh folder in
+    /// <paramref name="scratch"/> given to <see cref="Stranger"/>; as anyone else, /tmp (root's, open to all with
+    /// the sticky bit). Returns the folder and its owner.
+    /// </summary>
+    public static (string Folder, uint Owner) ForeignFolder(TempFolder scratch)
+    {
+        if (CanGiveAway)
+        {
+            string folder = scratch.File("theirs");
+            Directory.CreateDirectory(folder);
+            Set(folder, Stranger);
+            return (folder, Stranger);
+        }
+
+        uint owner = UnixFileStatus.OfLink("/tmp").OwnerId;
+        if (owner == UnixFileStatus.CurrentUserId)
+        {
+            throw new InvalidOperationException("/tmp belongs to this user: no folder of another user to test with");
+        }
+
+        return ("/tmp", owner);
     }
 
     [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -63,9 +63,16 @@ public sealed class MonitorRunNamesTests : IDisposable
         Assert.Contains("no machine named 'gone' is running", byName.StandardError, StringComparison.Ordinal);
     }
 
-    [RootFact]
+    [Fact]
     public void SocketOwnedByAnotherUser_IsRefused_ByNameAndByPath()
     {
+        if (!FileOwner.CanGiveAway)
+        {
+            // Only root can plant a socket of another uid; anyone can reach one in a folder of another user.
+            SocketInAFolderOfAnotherUser_IsRefused_ByPath();
+            return;
+        }
+
         string folder = PrivateMonitorFolder();
         string planted = Path.Combine(folder, new MonitorSocketName("theirs", Environment.ProcessId).FileName);
         using Socket listener = Listen(planted); // alive, and named after a live pid: only its owner is wrong
@@ -78,6 +85,24 @@ public sealed class MonitorRunNamesTests : IDisposable
         Assert.Contains($"refusing to attach to 'theirs': {planted} is owned by uid {FileOwner.Stranger}", byName.StandardError, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.BadInput, byPath.ExitCode);
         Assert.Contains($"is owned by uid {FileOwner.Stranger}, not by you", byPath.StandardError, StringComparison.Ordinal);
+    }
+
+    private void SocketInAFolderOfAnotherUser_IsRefused_ByPath()
+    {
+        (string foreign, uint owner) = FileOwner.ForeignFolder(_scratch);
+        string planted = Path.Combine(foreign, $"splitemu-test-{Environment.ProcessId}-{Guid.NewGuid():N}.sock");
+        try
+        {
+            using Socket listener = Listen(planted);
+            using SplitEmuProcess byPath = RunWithFolder(PrivateMonitorFolder(), "monitor", planted, "--exec", "info machine");
+
+            Assert.Equal(ExitCodes.BadInput, byPath.ExitCode);
+            Assert.Contains($"its folder {foreign} is owned by uid {owner}", byPath.StandardError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(planted);
+        }
     }
 
     private static string MonitorOk(string monitorName, string script)

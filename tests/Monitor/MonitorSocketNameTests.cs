@@ -65,18 +65,23 @@ public sealed class MonitorSocketNameTests : IDisposable
         Assert.Equal($"{path} is a regular file, not a socket", MonitorSocketOwnership.ProblemWith(path, UnixFileStatus.CurrentUserId));
     }
 
-    [RootFact]
+    [Fact]
     public void Ownership_OfOurSocketInAFolderOfAnotherUser_IsRefused_NamingTheFolder()
     {
-        string folder = _scratch.File("theirs");
-        Directory.CreateDirectory(folder);
-        string path = Path.Combine(folder, "m-1.sock");
-        using Socket listener = Listen(path);
-        FileOwner.Set(folder, FileOwner.Stranger);
+        (string folder, uint owner) = FileOwner.ForeignFolder(_scratch);
+        string path = Path.Combine(folder, $"splitemu-test-{Environment.ProcessId}-{Guid.NewGuid():N}.sock");
+        try
+        {
+            using Socket listener = Listen(path);
 
-        string? problem = MonitorSocketOwnership.ProblemWith(path, UnixFileStatus.CurrentUserId);
+            string? problem = MonitorSocketOwnership.ProblemWith(path, UnixFileStatus.CurrentUserId);
 
-        Assert.Equal($"its folder {folder} is owned by uid {FileOwner.Stranger}, not by you (uid 0): its owner could have put the socket there", problem);
+            Assert.Equal($"its folder {folder} is owned by uid {owner}, not by you (uid {UnixFileStatus.CurrentUserId}): its owner could have put the socket there", problem);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static Socket Listen(string path)
