@@ -35,14 +35,14 @@ public sealed record AcpiIsaDevice(string Name, string HardwareId, IReadOnlyList
             {
                 case I8042.TypeName:
                     ushort data = device.Io ?? I8042.DefaultDataPort;
-                    keyboard.Add(new("KBD", "PNP0303", [(data, 1), ((ushort)(data + 4), 1)], I8042.KeyboardIrqLine));
+                    keyboard.Add(new("KBD", "PNP0303", [(data, 1), ((ushort)(data + I8042.CommandPortOffset), 1)], I8042.KeyboardIrqLine));
                     keyboard.Add(new("MOU", "PNP0F13", [], I8042.AuxIrqLine));
                     break;
                 case Uart16550.TypeName:
                     serial.Add(new($"COM{serial.Count + 1}", "PNP0501", [(device.Io ?? Uart16550.DefaultPort, (byte)Uart16550.PortCount)], device.Irq));
                     break;
                 case CmosRtc.TypeName:
-                    clock.Add(new("RTC", RtcHardwareId, [(device.Io ?? CmosRtc.DefaultPort, 2)], device.Irq ?? CmosRtc.DefaultIrqLine));
+                    clock.Add(new("RTC", RtcHardwareId, [(device.Io ?? CmosRtc.DefaultPort, (byte)CmosRtc.PortCount)], device.Irq ?? CmosRtc.DefaultIrqLine));
                     break;
             }
         }

@@ -86,8 +86,8 @@ public sealed class DualPic8259 : IInterruptController, IDevice
 
     private readonly Lock _lock = new();
     private readonly Action _interruptMayBePending;
-    private readonly Chip _master = new(MasterElcrWritable, isMaster: true);
-    private readonly Chip _slave = new(SlaveElcrWritable, isMaster: false);
+    private readonly Chip _master = new(MasterElcrWritable, isMaster: true, countedEdges: 0x01); // IRQ 0: the system timer
+    private readonly Chip _slave = new(SlaveElcrWritable, isMaster: false, countedEdges: 0);
 
     /// <summary>Creates the pair in its power-on state (see the remarks).</summary>
     /// <param name="interruptMayBePending">
@@ -293,7 +293,8 @@ public sealed class DualPic8259 : IInterruptController, IDevice
     }
 
     /// <summary>One 8259A. Not thread-safe: the owner holds its lock around every call.</summary>
-    private sealed class Chip(byte elcrWritable, bool isMaster)
+    /// <param name="countedEdges">Inputs whose edges are counted while one is latched, not merged (the timer's).</param>
+    private sealed class Chip(byte elcrWritable, bool isMaster, byte countedEdges)
     {
         /// <summary>Initialisation words still expected.</summary>
         private enum InitStep
@@ -316,7 +317,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
         /// <summary>Current level of each IR input pin.</summary>
         private byte _input;
 
-        /// <summary>Timer ticks (master IR0 edges) that came while one was latched, still to be latched.</summary>
+        /// <summary>Edges of the counted input that came while one was latched, still to be latched.</summary>
         private int _queuedTimerTicks;
 
         /// <summary>The level with the lowest priority; the next one (mod 8) has the highest.</summary>
@@ -396,7 +397,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             if (high)
             {
                 _input |= bit;
-                if (isMaster && ir == 0 && !wasHigh && (_irr & bit) != 0 && (LevelTriggered & bit) == 0)
+                if ((countedEdges & bit) != 0 && !wasHigh && (_irr & bit) != 0 && (LevelTriggered & bit) == 0)
                     _queuedTimerTicks = Math.Min(MaxQueuedTimerTicks, _queuedTimerTicks + 1); // a tick behind the latched one
                 if (!wasHigh || (LevelTriggered & bit) != 0)
                     _irr |= bit;
@@ -447,7 +448,7 @@ public sealed class DualPic8259 : IInterruptController, IDevice
             if ((LevelTriggered & bit) == 0)
             {
                 _irr &= (byte)~bit; // a level-triggered request stays as long as its pin is high
-                if (isMaster && level == 0 && _queuedTimerTicks > 0)
+                if ((countedEdges & bit) != 0 && _queuedTimerTicks > 0)
                 {
                     _queuedTimerTicks--;
                     _irr |= bit; // the next tick, taken once this one is served

@@ -41,9 +41,6 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
         _pump = Task.Run(PumpAsync);
     }
 
-    /// <summary>Bytes dropped because a stream was at <see cref="HardLimit"/>, over all streams.</summary>
-    public long DroppedBytes { get; private set; }
-
     /// <summary>Appends <paramref name="data"/> to <paramref name="deviceId"/>'s stream. Thread-safe, never blocks on I/O.</summary>
     public void Write(string deviceId, ReadOnlySpan<byte> data)
     {
@@ -56,7 +53,6 @@ public sealed class OutputForwarder : IDeviceOutputSink, IAsyncDisposable
             {
                 firstDrop = stream.Dropped == 0;
                 stream.Dropped += data.Length - room;
-                DroppedBytes += data.Length - room;
                 data = data[..room];
             }
 

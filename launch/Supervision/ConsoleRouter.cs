@@ -30,9 +30,6 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
     /// <summary>Console bytes queued and not yet taken by the console's reader.</summary>
     public int ConsoleBacklog => _console.QueuedBytes;
 
-    /// <summary>Console bytes lost because the console's stream failed (its reader went away).</summary>
-    public long ConsoleLostBytes => _console.LostBytes;
-
     /// <inheritdoc/>
     public async Task DeviceOutput(string deviceId, long offset, byte[] data)
     {

@@ -34,6 +34,9 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
     /// <summary>Default I/O base (index port; the data port follows).</summary>
     public const ushort DefaultPort = 0x70;
 
+    /// <summary>Ports the RTC decodes: the index register and the data register.</summary>
+    public const int PortCount = 2;
+
     /// <summary>ISA line of the RTC's interrupt (the profile's irq overrides it).</summary>
     public const int DefaultIrqLine = 8;
 
@@ -129,7 +132,7 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
         _wallClock = wallClock;
         _irqLine = config.Irq ?? DefaultIrqLine;
         _bootOrder = ParseBootOrder(config.Config.GetValueOrDefault(BootOrderKey, "cad"));
-        Regions = [new DeviceRegionInfo("cmos", AddressSpaceKind.Io, config.Io ?? DefaultPort, 2)];
+        Regions = [new DeviceRegionInfo("cmos", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
         Reset();
 
         // A host may not take timer requests before the device is registered: make the next update arm again.
