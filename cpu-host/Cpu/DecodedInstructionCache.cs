@@ -23,6 +23,14 @@ internal sealed class DecodedInstructionCache
     private readonly DecodedInstruction[] _entries = new DecodedInstruction[1 << EntryBits];
     /// <summary>Per 4 KiB physical page: nonzero if any instruction from that page may be cached.</summary>
     private readonly byte[] _codePages = new byte[TrackedPhysicalLimit >> 12];
+    /// <summary>
+    /// Per 4 KiB physical page: bumped each time a write may have changed code cached from it. Translated blocks
+    /// (which copy their instructions) remember the version they were made from and are stale once it moves.
+    /// </summary>
+    private readonly uint[] _pageVersions = new uint[TrackedPhysicalLimit >> 12];
+
+    /// <summary>Bumped by <see cref="Clear"/>: everything cached or translated before it is stale.</summary>
+    public uint Generation { get; private set; }
 
     public DecodedInstructionCache() => Clear();
 
@@ -35,6 +43,10 @@ internal sealed class DecodedInstructionCache
     public static bool CanCache(ulong physicalAddress) => physicalAddress < TrackedPhysicalLimit;
 
     public void MarkCodePage(ulong physicalAddress) => _codePages[physicalAddress >> 12] = 1;
+
+    /// <summary>The write version of the code page holding <paramref name="physicalAddress"/> (below 4 GiB).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint PageVersion(ulong physicalAddress) => _pageVersions[physicalAddress >> 12];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCodePage(ulong physicalAddress)
@@ -52,6 +64,11 @@ internal sealed class DecodedInstructionCache
             Clear();
             return;
         }
+        for (ulong page = first >> 12; page <= (end - 1) >> 12 && page < (TrackedPhysicalLimit >> 12); page++)
+        {
+            if (_codePages[page] != 0)
+                _pageVersions[page]++;
+        }
         for (ulong a = first; a < end; a++)
         {
             if (!IsCodePage(a))
@@ -67,5 +84,6 @@ internal sealed class DecodedInstructionCache
         for (int i = 0; i < _entries.Length; i++)
             _entries[i].Tag = EmptyTag;
         Array.Clear(_codePages);
+        Generation++;
     }
 }

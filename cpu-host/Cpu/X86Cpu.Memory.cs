@@ -167,7 +167,9 @@ public sealed unsafe partial class X86Cpu
             _tlb.FillRead(linear, user, physical, page, _translatedGlobal);
             return ReadLinear(linear, size, user);
         }
-        return _bus.ReadMemory(physical, size);
+        ulong mmio = _bus.ReadMemory(physical, size);
+        EndBlockAfterDeviceAccess();
+        return mmio;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -245,16 +247,31 @@ public sealed unsafe partial class X86Cpu
                     default: Unsafe.WriteUnaligned(p, value); break;
                 }
                 if (_codeCache.IsCodePage(physical) || _codeCache.IsCodePage(physical - 14))
+                {
                     _codeCache.Invalidate(physical, size);
+                    if (_translations is not null)
+                        _eventsPending = 1; // a translated block may be running this code: leave it after this instruction
+                }
             }
             else
             {
                 _bus.WriteMemory(physical, size, value);
+                EndBlockAfterDeviceAccess();
             }
             return;
         }
         for (int i = 0; i < size; i++)
             WritePhysical(physical + (ulong)i, 1, value >> (8 * i));
+    }
+
+    /// <summary>
+    /// A device access may change the memory map (a device unplugging itself); the interpreter checks the map
+    /// before each instruction, a translated block only at its start, so it must leave the block here.
+    /// </summary>
+    private void EndBlockAfterDeviceAccess()
+    {
+        if (_translations is not null)
+            _eventsPending = 1;
     }
 
     // ---- system accesses (descriptor tables, TSS, IDT): always supervisor, no segment checks ----

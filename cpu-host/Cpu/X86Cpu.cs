@@ -206,6 +206,11 @@ public sealed unsafe partial class X86Cpu
         // At least one instruction runs: Run has just handled the pending events, and an event it left
         // pending on purpose (an interrupt held back by the STI/MOV SS shadow) needs this instruction to retire.
         long end = _runExecuted + count;
+        if (_translations is not null)
+        {
+            RunSliceTranslated(end);
+            return;
+        }
         do
         {
             if (_bus.MapGeneration != _mapGeneration)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SplitEmu.CpuHost.Cpu.Benchmarks;
+using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.Launch.Bench;
 using SplitEmu.Shared.Rpc;
 
@@ -80,11 +81,17 @@ public static class BenchCommand
         {
             long count = Math.Max(CpuBenchmark.MinimumInstructions, result.GetValue(instructions));
             string fastest = $"fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds";
-            BenchResult best = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunComputeLoop(count)).MaxBy(r => r.Mips);
-            Console.Out.WriteLine($"splitemu bench cpu: {fastest}: {best}");
-            BenchResult x87 = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunX87Kernel(count)).MaxBy(r => r.Mips);
             int fpu = CpuBenchmark.X87KernelFpuInstructions, all = CpuBenchmark.X87KernelInstructions;
-            Console.Out.WriteLine($"splitemu bench cpu: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): {fastest}: {x87}");
+            foreach (CpuExecutionMode mode in CpuModes())
+            {
+                string name = mode.ToString().ToLowerInvariant();
+                BenchResult best = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunComputeLoop(count, mode)).MaxBy(r => r.Mips);
+                Console.Out.WriteLine($"splitemu bench cpu: {name}: {fastest}: {best}");
+                PrintTranslation(best);
+                BenchResult x87 = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunX87Kernel(count, mode)).MaxBy(r => r.Mips);
+                Console.Out.WriteLine($"splitemu bench cpu: {name}: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): {fastest}: {x87}");
+                PrintTranslation(x87);
+            }
             return 0;
         });
 
@@ -111,6 +118,22 @@ public static class BenchCommand
         linux.SetAction((result, cancellationToken) => LinuxBench.ExecuteAsync(result.GetValue(linuxRuns), result.GetValue(Json), cancellationToken));
 
         return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot.") { transport, mmio, dispatch, cpu, boot, linux };
+    }
+
+    /// <summary>The interpreter, and the translator where this build can compile code at run time.</summary>
+    private static IEnumerable<CpuExecutionMode> CpuModes()
+    {
+        yield return CpuExecutionMode.Interpreter;
+        if (System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled)
+            yield return CpuExecutionMode.Translator;
+        else
+            Console.Out.WriteLine("splitemu bench cpu: translator: not run (this build has no JIT to compile guest blocks with)");
+    }
+
+    private static void PrintTranslation(BenchResult result)
+    {
+        if (result.Mode == CpuExecutionMode.Translator)
+            Console.Out.WriteLine($"splitemu bench cpu:   translation: {result.Translation}");
     }
 
     private static async Task<int> TransportAsync(int iterations, string pin, string? jsonPath, CancellationToken cancellationToken)

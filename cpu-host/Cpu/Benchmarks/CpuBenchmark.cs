@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Iced.Intel;
+using SplitEmu.CpuHost.Cpu.Translation;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace SplitEmu.CpuHost.Cpu.Benchmarks;
@@ -8,7 +9,10 @@ namespace SplitEmu.CpuHost.Cpu.Benchmarks;
 /// <param name="Instructions">Guest instructions retired in the fastest timed round.</param>
 /// <param name="Elapsed">Wall-clock time of the fastest timed round (after warm-up).</param>
 /// <param name="NativeBaselineMips">The same loop written in C# and run natively, in millions of loop instructions per second.</param>
-public readonly record struct BenchResult(long Instructions, TimeSpan Elapsed, double NativeBaselineMips)
+/// <param name="Mode">How the CPU ran the guest.</param>
+/// <param name="Translation">The translator's work over the whole run, warm-up included (zero for the interpreter).</param>
+public readonly record struct BenchResult(long Instructions, TimeSpan Elapsed, double NativeBaselineMips,
+                                          CpuExecutionMode Mode = CpuExecutionMode.Interpreter, TranslationStatistics Translation = default)
 {
     /// <summary>Millions of guest instructions per second.</summary>
     public double Mips => Instructions / Elapsed.TotalSeconds / 1e6;
@@ -50,18 +54,18 @@ public static class CpuBenchmark
     /// Runs the compute loop for about <paramref name="instructions"/> guest instructions after a warm-up,
     /// and the same loop natively for the baseline.
     /// </summary>
-    public static BenchResult RunComputeLoop(long instructions = 200_000_000) =>
-        Run(AssembleLoop(), instructions, NativeBaselineMips);
+    public static BenchResult RunComputeLoop(long instructions = 200_000_000, CpuExecutionMode mode = CpuExecutionMode.Interpreter) =>
+        Run(AssembleLoop(), instructions, NativeBaselineMips, mode);
 
     /// <summary>
     /// The x87 row: a numeric kernel, s = s * c + x[i] * x[i] over an array of doubles, half of whose instructions
     /// are x87 (<see cref="X87KernelFpuInstructions"/> of <see cref="X87KernelInstructions"/>); the baseline is the
     /// same recurrence in C# doubles.
     /// </summary>
-    public static BenchResult RunX87Kernel(long instructions = 100_000_000) =>
-        Run(AssembleX87Kernel(), instructions, X87NativeBaselineMips, data: X87Data());
+    public static BenchResult RunX87Kernel(long instructions = 100_000_000, CpuExecutionMode mode = CpuExecutionMode.Interpreter) =>
+        Run(AssembleX87Kernel(), instructions, X87NativeBaselineMips, mode, data: X87Data());
 
-    private static BenchResult Run(byte[] code, long instructions, Func<long, double> baseline, byte[]? data = null)
+    private static BenchResult Run(byte[] code, long instructions, Func<long, double> baseline, CpuExecutionMode mode, byte[]? data = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(instructions, MinimumInstructions);
         using var bus = new RamOnlyBus(RamSize);
@@ -71,7 +75,7 @@ public static class CpuBenchmark
             bus.Load(DataAddress, data);
         }
 
-        var cpu = new X86Cpu(bus);
+        var cpu = new X86Cpu(bus) { ExecutionMode = mode };
         cpu.EnterFlatProtectedMode((uint)CodeAddress, StackTop);
 
         cpu.Run(Math.Min(instructions / 10, 10_000_000)); // warm-up: JIT tiering, decode cache, TLB
@@ -91,7 +95,7 @@ public static class CpuBenchmark
                 executed = result.Instructions;
             }
         }
-        return new BenchResult(executed, best, baseline(perRound));
+        return new BenchResult(executed, best, baseline(perRound), mode, cpu.Translation);
     }
 
     /// <summary>

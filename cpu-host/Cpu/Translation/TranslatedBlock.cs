@@ -1,0 +1,45 @@
+namespace SplitEmu.CpuHost.Cpu.Translation;
+
+/// <summary>
+/// Compiled guest code: runs the block's instructions from <paramref name="entryIp"/> and returns how many retired,
+/// counting a faulting one as the interpreter does (the fault is left recorded for the dispatcher to deliver). A block
+/// that branches to its own start runs again while another pass fits in <paramref name="budget"/>.
+/// </summary>
+internal delegate int BlockCode(X86Cpu cpu, DecodedInstruction[] instructions, ulong entryIp, int budget);
+
+/// <summary>
+/// One translated basic block: straight-line guest instructions in one physical page, ending at a branch, before
+/// an instruction the translator leaves to the interpreter, or at the page end. Keyed like the decoded-instruction
+/// cache (physical address and code size), so the same bytes run at any linear address.
+/// </summary>
+internal sealed class TranslatedBlock
+{
+    public TranslatedBlock(ulong tag, BlockCode code, DecodedInstruction[] instructions, int byteLength, uint pageVersion, uint cacheGeneration)
+    {
+        Tag = tag;
+        Code = code;
+        Instructions = instructions;
+        ByteLength = byteLength;
+        PageVersion = pageVersion;
+        CacheGeneration = cacheGeneration;
+    }
+
+    /// <summary>(physical address &lt;&lt; 2) | code-size index, as <see cref="DecodedInstructionCache"/> tags.</summary>
+    public ulong Tag { get; }
+
+    public BlockCode Code { get; }
+
+    /// <summary>The block's instructions, which helper calls from the compiled code take by reference.</summary>
+    public DecodedInstruction[] Instructions { get; }
+
+    public int Count => Instructions.Length;
+
+    /// <summary>Bytes from the first instruction's start to the last one's end (for the CS limit check at entry).</summary>
+    public int ByteLength { get; }
+
+    /// <summary>The code page's write version when the block was made.</summary>
+    public uint PageVersion { get; }
+
+    /// <summary>The decoded-instruction cache's generation when the block was made.</summary>
+    public uint CacheGeneration { get; }
+}

@@ -1,0 +1,750 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using SplitEmu.CpuHost.Cpu.Translation;
+
+namespace SplitEmu.CpuHost.Cpu;
+
+// Turns a block of decoded instructions into IL the runtime's JIT compiles to host code (docs/translator.md).
+public sealed partial class X86Cpu
+{
+    /// <summary>
+    /// Emits one <see cref="DynamicMethod"/> per block. Register-only forms (MOV, ADD/SUB/AND/OR/XOR, CMP, TEST, LEA,
+    /// relative jumps and Jcc) become IL on the register file with constants folded in, arithmetic flags stay lazy in
+    /// the same fields the interpreter uses (and are not recorded at all when the next instruction in the block
+    /// overwrites them first), and a Jcc right after a CMP/TEST/ALU instruction compares its operands directly.
+    /// Every other instruction calls the interpreter's own handler, so its semantics are shared, not copied.
+    /// </summary>
+    private static class BlockCompiler
+    {
+        private const BindingFlags Members = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
+
+        private static readonly FieldInfo s_state = Field(nameof(_state));
+        private static readonly FieldInfo s_gpr = typeof(CpuState).GetField(nameof(CpuState.Gpr))!;
+        private static readonly FieldInfo s_gprElement = typeof(GeneralRegisters).GetField("_element", Members)!;
+        private static readonly FieldInfo s_rip = typeof(CpuState).GetField(nameof(CpuState.Rip))!;
+        private static readonly FieldInfo s_instructionIp = Field(nameof(_instructionIp));
+        private static readonly FieldInfo s_nextIp = Field(nameof(_nextIp));
+        private static readonly FieldInfo s_faultVector = Field(nameof(_faultVector));
+        private static readonly FieldInfo s_eventsPending = Field(nameof(_eventsPending));
+        private static readonly FieldInfo s_flagsOp = Field(nameof(_flagsOp));
+        private static readonly FieldInfo s_flagsSignBit = Field(nameof(_flagsSignBit));
+        private static readonly FieldInfo s_flagsResult = Field(nameof(_flagsResult));
+        private static readonly FieldInfo s_flagsA = Field(nameof(_flagsA));
+        private static readonly FieldInfo s_flagsB = Field(nameof(_flagsB));
+
+        private static readonly MethodInfo s_fastAlu = Method(nameof(BlockAlu));
+        private static readonly MethodInfo s_fastCompare = Method(nameof(BlockCompare));
+        private static readonly MethodInfo s_fastMov = Method(nameof(BlockMov));
+        private static readonly MethodInfo s_fastMovExtend = Method(nameof(BlockMovExtend));
+        private static readonly MethodInfo s_fastIncDec = Method(nameof(BlockIncDec));
+        private static readonly MethodInfo s_fastPop = Method(nameof(BlockPop));
+        private static readonly MethodInfo s_fastCall = Method(nameof(BlockCall));
+        private static readonly MethodInfo s_fastRet = Method(nameof(BlockRet));
+        private static readonly MethodInfo s_fastShift = Method(nameof(BlockShift));
+        private static readonly MethodInfo s_executeGeneric = Method(nameof(BlockGeneric));
+        private static readonly MethodInfo s_push = Method(nameof(BlockPush));
+        private static readonly MethodInfo s_condition = Method(nameof(BlockCondition));
+        private static readonly MethodInfo s_blockJump = Method(nameof(BlockJump));
+        private static readonly MethodInfo s_readSegment = Method(nameof(BlockRead));
+        private static readonly MethodInfo s_writeSegment = Method(nameof(BlockWrite));
+        private static readonly MethodInfo s_shiftCore = Method(nameof(BlockShiftValue));
+        private static readonly MethodInfo s_setIncDecFlags = Method(nameof(BlockIncDecFlags));
+
+        private static FieldInfo Field(string name) => typeof(X86Cpu).GetField(name, Members)
+            ?? throw new MissingFieldException(nameof(X86Cpu), name);
+
+        private static MethodInfo Method(string name) => typeof(X86Cpu).GetMethod(name, Members)
+            ?? throw new MissingMethodException(nameof(X86Cpu), name);
+
+        public static BlockCode Compile(DecodedInstruction[] instructions)
+        {
+            var method = new DynamicMethod("guest_block", typeof(int), [typeof(X86Cpu), typeof(DecodedInstruction[]), typeof(ulong), typeof(int)],
+                                           typeof(X86Cpu), skipVisibility: true);
+            new Emitter(method.GetILGenerator(), instructions).EmitBlock();
+            return method.CreateDelegate<BlockCode>();
+        }
+
+        /// <summary>What an instruction does to the arithmetic flags, for the liveness pass and Jcc fusion.</summary>
+        private enum FlagEffect : byte
+        {
+            /// <summary>Inline, writes every arithmetic flag from (a, b, r) and reads none.</summary>
+            InlineWriter,
+            /// <summary>Inline, leaves the flags alone and cannot fault.</summary>
+            Untouched,
+            /// <summary>Reads the flags, may fault or leave the block: the flags before it must be exact.</summary>
+            Observer,
+        }
+
+        private sealed class Emitter
+        {
+            private readonly ILGenerator _il;
+            private readonly DecodedInstruction[] _code;
+            private readonly int[] _offsets;
+            private readonly bool[] _recordFlags;
+            private readonly LocalBuilder _gpr, _a, _b, _r, _retired;
+            private readonly Label _start;
+            private readonly List<(Label Label, int Index)> _faultExits = [];
+            private readonly List<(Label Label, int Index)> _eventExits = [];
+
+            public Emitter(ILGenerator il, DecodedInstruction[] code)
+            {
+                _il = il;
+                _code = code;
+                _offsets = new int[code.Length];
+                for (int k = 1; k < code.Length; k++)
+                    _offsets[k] = _offsets[k - 1] + code[k - 1].Length;
+                _recordFlags = FlagsLiveness(code);
+                _gpr = il.DeclareLocal(typeof(ulong).MakeByRefType());
+                _a = il.DeclareLocal(typeof(ulong));
+                _b = il.DeclareLocal(typeof(ulong));
+                _r = il.DeclareLocal(typeof(ulong));
+                _retired = il.DeclareLocal(typeof(int));
+                _start = il.DefineLabel();
+            }
+
+            public void EmitBlock()
+            {
+                // A negative budget only asks for the method to be compiled (BackgroundBlockCompiler).
+                Label run = _il.DefineLabel();
+                _il.Emit(OpCodes.Ldarg_3);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Bge, run);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Ret);
+                _il.MarkLabel(run);
+
+                // gpr = ref cpu._state.Gpr[0]
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldflda, s_state);
+                _il.Emit(OpCodes.Ldflda, s_gpr);
+                _il.Emit(OpCodes.Ldflda, s_gprElement);
+                _il.Emit(OpCodes.Stloc, _gpr);
+                _il.MarkLabel(_start);
+
+                bool ended = false;
+                for (int k = 0; k < _code.Length && !ended; k++)
+                    ended = EmitInstruction(k);
+                if (!ended)
+                {
+                    int last = _code.Length - 1;
+                    EmitSetRip(_offsets[last] + _code[last].Length);
+                    EmitReturn(_code.Length);
+                }
+
+                foreach ((Label label, int k) in _faultExits)
+                {
+                    // The fault is recorded; the dispatcher delivers it with EIP at this instruction, counted as retired.
+                    _il.MarkLabel(label);
+                    _il.Emit(OpCodes.Ldarg_0);
+                    EmitIp(_offsets[k]);
+                    _il.Emit(OpCodes.Stfld, s_instructionIp);
+                    EmitReturn(k + 1);
+                }
+                foreach ((Label label, int k) in _eventExits)
+                {
+                    // Something asynchronous (or a write to this block's code) wants attention: leave after this instruction.
+                    _il.MarkLabel(label);
+                    EmitSetRip(_offsets[k] + _code[k].Length);
+                    EmitReturn(k + 1);
+                }
+            }
+
+            /// <summary>Emits instruction <paramref name="k"/>; true if it ended the block (returned on every path).</summary>
+            private bool EmitInstruction(int k)
+            {
+                ref DecodedInstruction d = ref _code[k];
+                switch (d.Op)
+                {
+                    case FastOp.Nop:
+                        return false;
+                    case FastOp.Mov when d.Form is OperandForm.RegReg or OperandForm.RegImm:
+                        EmitOperand1(ref d);
+                        _il.Emit(OpCodes.Stloc, _r);
+                        EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                        return false;
+                    case FastOp.Mov when d.Form is OperandForm.RegMem or OperandForm.MemReg or OperandForm.MemImm:
+                        EmitMoveThroughMemory(k, ref d);
+                        return false;
+                    case FastOp.Lea when d.Reg0Width is (byte)RegisterWidth.Bits16 or (byte)RegisterWidth.Bits32:
+                        EmitEffectiveAddress(ref d);
+                        _il.Emit(OpCodes.Stloc, _r);
+                        EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                        return false;
+                    case FastOp.Alu or FastOp.Cmp or FastOp.Test when IsInlineFlagWriter(ref d):
+                        EmitInlineArithmetic(k, ref d);
+                        return false;
+                    case FastOp.IncDec when d.Form == OperandForm.Reg:
+                        EmitIncDecRegister(ref d);
+                        return false;
+                    case FastOp.Shift when d.Form == OperandForm.RegImm:
+                        EmitShiftRegisterByImmediate(ref d);
+                        return false;
+                    case FastOp.JmpRel:
+                        EmitJumpTo(k, ref d);
+                        return true;
+                    case FastOp.Jcc:
+                        EmitConditionalJump(k, ref d);
+                        return true;
+                    default:
+                        return EmitHelperCall(k, ref d);
+                }
+            }
+
+            private static bool IsInlineFlagWriter(ref DecodedInstruction d)
+                => d.Form is OperandForm.RegReg or OperandForm.RegImm
+                   && (d.Op != FastOp.Alu || (AluOp)d.SubOp is not (AluOp.Adc or AluOp.Sbb));
+
+            private static FlagEffect EffectOf(ref DecodedInstruction d) => d.Op switch
+            {
+                FastOp.Nop => FlagEffect.Untouched,
+                FastOp.Mov when d.Form is OperandForm.RegReg or OperandForm.RegImm => FlagEffect.Untouched,
+                FastOp.Lea when d.Reg0Width is (byte)RegisterWidth.Bits16 or (byte)RegisterWidth.Bits32 => FlagEffect.Untouched,
+                FastOp.Alu or FastOp.Cmp or FastOp.Test when IsInlineFlagWriter(ref d) => FlagEffect.InlineWriter,
+                _ => FlagEffect.Observer, // INC/DEC and shifts read CF (or keep flags) through the interpreter's helpers
+
+            };
+
+            /// <summary>Per instruction: must its flags be recorded? Not when an inline writer replaces them before anything can look.</summary>
+            private static bool[] FlagsLiveness(DecodedInstruction[] code)
+            {
+                var record = new bool[code.Length];
+                bool live = true; // the block's exit
+                for (int k = code.Length - 1; k >= 0; k--)
+                {
+                    switch (EffectOf(ref code[k]))
+                    {
+                        case FlagEffect.InlineWriter:
+                            record[k] = live;
+                            live = false;
+                            break;
+                        case FlagEffect.Observer:
+                            live = true;
+                            break;
+                    }
+                }
+                return record;
+            }
+
+            // ---- inline forms ----
+
+            private void EmitInlineArithmetic(int k, ref DecodedInstruction d)
+            {
+                int size = d.OperandSize;
+                EmitReadRegister(d.Reg0, d.Reg0Width);
+                _il.Emit(OpCodes.Stloc, _a);
+                EmitOperand1(ref d);
+                _il.Emit(OpCodes.Stloc, _b);
+
+                LazyFlagsOp flags;
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldloc, _b);
+                if (d.Op == FastOp.Test)
+                {
+                    _il.Emit(OpCodes.And);
+                    flags = LazyFlagsOp.Logic;
+                }
+                else if (d.Op == FastOp.Cmp)
+                {
+                    _il.Emit(OpCodes.Sub);
+                    EmitMask(size);
+                    flags = LazyFlagsOp.Sub;
+                }
+                else
+                {
+                    switch ((AluOp)d.SubOp)
+                    {
+                        case AluOp.Add: _il.Emit(OpCodes.Add); EmitMask(size); flags = LazyFlagsOp.Add; break;
+                        case AluOp.Sub: _il.Emit(OpCodes.Sub); EmitMask(size); flags = LazyFlagsOp.Sub; break;
+                        case AluOp.And: _il.Emit(OpCodes.And); flags = LazyFlagsOp.Logic; break;
+                        case AluOp.Or: _il.Emit(OpCodes.Or); flags = LazyFlagsOp.Logic; break;
+                        default: _il.Emit(OpCodes.Xor); flags = LazyFlagsOp.Logic; break;
+                    }
+                }
+                _il.Emit(OpCodes.Stloc, _r);
+                if (d.Op == FastOp.Alu)
+                    EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                if (_recordFlags[k])
+                    EmitRecordFlags(flags, size);
+            }
+
+            /// <summary>
+            /// MOV to or from memory through the interpreter's segment-checked, TLB-backed accessors (which the JIT
+            /// inlines here as it does in the interpreter), then the fault and event checks of any memory access.
+            /// </summary>
+            private void EmitMoveThroughMemory(int k, ref DecodedInstruction d)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, (int)d.Segment);
+                EmitEffectiveAddress(ref d);
+                _il.Emit(OpCodes.Ldc_I4, (int)d.OperandSize);
+                if (d.Form == OperandForm.RegMem)
+                {
+                    _il.Emit(OpCodes.Call, s_readSegment);
+                    _il.Emit(OpCodes.Stloc, _r);
+                    EmitFaultCheck(k);
+                    EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                }
+                else
+                {
+                    if (d.Form == OperandForm.MemReg)
+                        EmitReadRegister(d.Reg1, d.Reg1Width);
+                    else
+                        _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
+                    _il.Emit(OpCodes.Call, s_writeSegment);
+                    EmitFaultCheck(k);
+                }
+                EmitEventCheck(k);
+            }
+
+            private void EmitFaultCheck(int k)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldfld, s_faultVector);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Bge, FaultExit(k));
+            }
+
+            /// <summary>Leaves after instruction <paramref name="k"/> when something asynchronous, or a write to code, wants attention.</summary>
+            private void EmitEventCheck(int k)
+            {
+                Label exit = _il.DefineLabel();
+                _eventExits.Add((exit, k));
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Volatile);
+                _il.Emit(OpCodes.Ldfld, s_eventsPending);
+                _il.Emit(OpCodes.Brtrue, exit);
+            }
+
+            /// <summary>INC/DEC of a register: CF survives, so the interpreter's SetIncDecFlags records the rest.</summary>
+            private void EmitIncDecRegister(ref DecodedInstruction d)
+            {
+                bool increment = d.SubOp != 0;
+                EmitReadRegister(d.Reg0, d.Reg0Width);
+                _il.Emit(OpCodes.Stloc, _a);
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldc_I8, 1L);
+                _il.Emit(increment ? OpCodes.Add : OpCodes.Sub);
+                EmitMask(d.OperandSize);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, (int)(increment ? LazyFlagsOp.Inc : LazyFlagsOp.Dec));
+                _il.Emit(OpCodes.Ldc_I4, (int)d.OperandSize);
+                _il.Emit(OpCodes.Ldloc, _r);
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Call, s_setIncDecFlags);
+            }
+
+            /// <summary>A register shifted or rotated by a constant: a masked count of 0 changes nothing, as in FastShift.</summary>
+            private void EmitShiftRegisterByImmediate(ref DecodedInstruction d)
+            {
+                int size = d.OperandSize;
+                int count = (int)d.Immediate & (size == 8 ? 0x3F : 0x1F);
+                if (count == 0)
+                    return;
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, (int)d.SubOp);
+                _il.Emit(OpCodes.Ldc_I4, size);
+                EmitReadRegister(d.Reg0, d.Reg0Width);
+                _il.Emit(OpCodes.Ldc_I4, count);
+                _il.Emit(OpCodes.Call, s_shiftCore);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+            }
+
+            private void EmitRecordFlags(LazyFlagsOp op, int size)
+            {
+                EmitStoreCpuField(s_flagsOp, () => _il.Emit(OpCodes.Ldc_I4, (int)op));
+                EmitStoreCpuField(s_flagsSignBit, () => _il.Emit(OpCodes.Ldc_I4, size * 8 - 1));
+                EmitStoreCpuField(s_flagsResult, () => _il.Emit(OpCodes.Ldloc, _r));
+                // Logic results record zeros for a and b, as the interpreter does.
+                if (op == LazyFlagsOp.Logic)
+                {
+                    EmitStoreCpuField(s_flagsA, () => _il.Emit(OpCodes.Ldc_I8, 0L));
+                    EmitStoreCpuField(s_flagsB, () => _il.Emit(OpCodes.Ldc_I8, 0L));
+                }
+                else
+                {
+                    EmitStoreCpuField(s_flagsA, () => _il.Emit(OpCodes.Ldloc, _a));
+                    EmitStoreCpuField(s_flagsB, () => _il.Emit(OpCodes.Ldloc, _b));
+                }
+            }
+
+            private void EmitJumpTo(int k, ref DecodedInstruction d)
+            {
+                if (_offsets[k] + d.Length + d.BranchDisplacement == 0)
+                {
+                    EmitLoopToStart(k);
+                    return;
+                }
+                // BlockJump checks the CS limit (#GP at this instruction) and sets EIP.
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitIp(_offsets[k] + d.Length + d.BranchDisplacement);
+                _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Call, s_blockJump);
+                _il.Emit(OpCodes.Brfalse, FaultExit(k));
+                EmitReturn(k + 1);
+            }
+
+            /// <summary>
+            /// A branch back to the block's own start (a tight loop) stays in the compiled code while the budget holds
+            /// another pass and nothing asynchronous is pending; the target passed the CS limit check at entry.
+            /// </summary>
+            private void EmitLoopToStart(int k)
+            {
+                Label leave = _il.DefineLabel();
+                _il.Emit(OpCodes.Ldloc, _retired);
+                _il.Emit(OpCodes.Ldc_I4, k + 1);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Stloc, _retired);
+                _il.Emit(OpCodes.Ldloc, _retired);
+                _il.Emit(OpCodes.Ldc_I4, _code.Length);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ldarg_3);
+                _il.Emit(OpCodes.Bgt, leave);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Volatile);
+                _il.Emit(OpCodes.Ldfld, s_eventsPending);
+                _il.Emit(OpCodes.Brfalse, _start);
+                _il.MarkLabel(leave);
+                EmitSetRip(0);
+                EmitReturn(0);
+            }
+
+            private void EmitConditionalJump(int k, ref DecodedInstruction d)
+            {
+                Label notTaken = _il.DefineLabel();
+                EmitCondition(k, d.SubOp);
+                _il.Emit(OpCodes.Brfalse, notTaken);
+                EmitJumpTo(k, ref d);
+                _il.MarkLabel(notTaken);
+                EmitSetRip(_offsets[k] + d.Length);
+                EmitReturn(k + 1);
+            }
+
+            /// <summary>Pushes condition <paramref name="cc"/> (0/1); from the previous instruction's operands when it was an inline writer.</summary>
+            private void EmitCondition(int k, int cc)
+            {
+                if (k > 0 && EffectOf(ref _code[k - 1]) == FlagEffect.InlineWriter && TryEmitFusedCondition(ref _code[k - 1], cc >> 1))
+                {
+                    if ((cc & 1) != 0)
+                    {
+                        _il.Emit(OpCodes.Ldc_I4_0);
+                        _il.Emit(OpCodes.Ceq);
+                    }
+                    return;
+                }
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, cc);
+                _il.Emit(OpCodes.Call, s_condition);
+            }
+
+            /// <summary>The un-negated condition (cc / 2) from a, b and r of an inline writer; false where only the flags know.</summary>
+            private bool TryEmitFusedCondition(ref DecodedInstruction producer, int condition)
+            {
+                int size = producer.OperandSize;
+                bool logic = producer.Op == FastOp.Test || (producer.Op == FastOp.Alu && (AluOp)producer.SubOp is AluOp.And or AluOp.Or or AluOp.Xor);
+                bool subtract = producer.Op == FastOp.Cmp || (producer.Op == FastOp.Alu && (AluOp)producer.SubOp == AluOp.Sub);
+                switch (condition)
+                {
+                    case 2: // ZF
+                        EmitZero(_r);
+                        return true;
+                    case 4: // SF
+                        EmitSign(_r, size);
+                        return true;
+                    case 1 when subtract: // CF: a < b unsigned
+                        _il.Emit(OpCodes.Ldloc, _a);
+                        _il.Emit(OpCodes.Ldloc, _b);
+                        _il.Emit(OpCodes.Clt_Un);
+                        return true;
+                    case 3 when subtract: // CF | ZF: a <= b unsigned
+                        _il.Emit(OpCodes.Ldloc, _a);
+                        _il.Emit(OpCodes.Ldloc, _b);
+                        _il.Emit(OpCodes.Cgt_Un);
+                        _il.Emit(OpCodes.Ldc_I4_0);
+                        _il.Emit(OpCodes.Ceq);
+                        return true;
+                    case 6 when subtract: // SF != OF: a < b signed
+                        EmitSigned(_a, size);
+                        EmitSigned(_b, size);
+                        _il.Emit(OpCodes.Clt);
+                        return true;
+                    case 7 when subtract: // ZF | SF != OF: a <= b signed
+                        EmitSigned(_a, size);
+                        EmitSigned(_b, size);
+                        _il.Emit(OpCodes.Cgt);
+                        _il.Emit(OpCodes.Ldc_I4_0);
+                        _il.Emit(OpCodes.Ceq);
+                        return true;
+                    case 0 or 1 when logic: // OF, CF are 0
+                        _il.Emit(OpCodes.Ldc_I4_0);
+                        return true;
+                    case 3 when logic: // CF | ZF = ZF
+                        EmitZero(_r);
+                        return true;
+                    case 6 when logic: // SF != OF = SF
+                        EmitSign(_r, size);
+                        return true;
+                    case 7 when logic: // ZF | SF
+                        EmitZero(_r);
+                        EmitSign(_r, size);
+                        _il.Emit(OpCodes.Or);
+                        return true;
+                    default:
+                        return false;
+                }
+            }
+
+            // ---- helper calls: the interpreter's handlers ----
+
+            private bool EmitHelperCall(int k, ref DecodedInstruction d)
+            {
+                bool endsBlock = RoleInBlock(ref d) == BlockRole.EndsBlock;
+                ulong ipOffset = (ulong)_offsets[k];
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitIp((long)ipOffset);
+                _il.Emit(OpCodes.Stfld, s_instructionIp);
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitIp((long)ipOffset + d.Length);
+                _il.Emit(OpCodes.Stfld, s_nextIp);
+                if (d.Op == FastOp.Generic)
+                    EmitSetRip((long)ipOffset); // as in the interpreter, EIP is the instruction's own while it runs
+
+                _il.Emit(OpCodes.Ldarg_0);
+                if (d.Op == FastOp.PushReg)
+                {
+                    EmitReadRegister(d.Reg0, d.Reg0Width);
+                    _il.Emit(OpCodes.Ldc_I4, (int)d.OperandSize);
+                    _il.Emit(OpCodes.Call, s_push);
+                }
+                else
+                {
+                    _il.Emit(OpCodes.Ldarg_1);
+                    _il.Emit(OpCodes.Ldc_I4, k);
+                    _il.Emit(OpCodes.Ldelema, typeof(DecodedInstruction));
+                    switch (d.Op)
+                    {
+                        case FastOp.Alu: _il.Emit(OpCodes.Call, s_fastAlu); break;
+                        case FastOp.Cmp: _il.Emit(OpCodes.Ldc_I4_0); _il.Emit(OpCodes.Call, s_fastCompare); break;
+                        case FastOp.Test: _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.Call, s_fastCompare); break;
+                        case FastOp.Mov: _il.Emit(OpCodes.Call, s_fastMov); break;
+                        case FastOp.Movzx: _il.Emit(OpCodes.Ldc_I4_0); _il.Emit(OpCodes.Call, s_fastMovExtend); break;
+                        case FastOp.Movsx: _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.Call, s_fastMovExtend); break;
+                        case FastOp.IncDec: _il.Emit(OpCodes.Call, s_fastIncDec); break;
+                        case FastOp.PopReg: _il.Emit(OpCodes.Call, s_fastPop); break;
+                        case FastOp.CallRel: _il.Emit(OpCodes.Call, s_fastCall); break;
+                        case FastOp.RetNear: _il.Emit(OpCodes.Call, s_fastRet); break;
+                        case FastOp.Shift: _il.Emit(OpCodes.Call, s_fastShift); break;
+                        default: _il.Emit(OpCodes.Call, s_executeGeneric); break; // Lea of other widths too
+                    }
+                }
+
+                EmitFaultCheck(k);
+                if (endsBlock)
+                {
+                    _il.Emit(OpCodes.Ldarg_0);
+                    _il.Emit(OpCodes.Ldflda, s_state);
+                    _il.Emit(OpCodes.Ldarg_0);
+                    _il.Emit(OpCodes.Ldfld, s_nextIp);
+                    _il.Emit(OpCodes.Stfld, s_rip);
+                    EmitReturn(k + 1);
+                    return true;
+                }
+                EmitEventCheck(k);
+                return false;
+            }
+
+            // ---- building blocks ----
+
+            private Label FaultExit(int k)
+            {
+                Label label = _il.DefineLabel();
+                _faultExits.Add((label, k));
+                return label;
+            }
+
+            /// <summary>Pushes entryIp + offset (offsets within one page, so no wrap: the entry check keeps the block under the limit).</summary>
+            private void EmitIp(long offset)
+            {
+                _il.Emit(OpCodes.Ldarg_2);
+                _il.Emit(OpCodes.Ldc_I8, offset);
+                _il.Emit(OpCodes.Add);
+            }
+
+            private void EmitSetRip(long offset)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldflda, s_state);
+                EmitIp(offset);
+                _il.Emit(OpCodes.Stfld, s_rip);
+            }
+
+            /// <summary>Returns the instructions retired: earlier passes of a self-loop plus <paramref name="retired"/> of this one.</summary>
+            private void EmitReturn(int retired)
+            {
+                _il.Emit(OpCodes.Ldloc, _retired);
+                _il.Emit(OpCodes.Ldc_I4, retired);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ret);
+            }
+
+            private void EmitStoreCpuField(FieldInfo field, Action value)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                value();
+                _il.Emit(OpCodes.Stfld, field);
+            }
+
+            private void EmitRegisterAddress(byte slot)
+            {
+                _il.Emit(OpCodes.Ldloc, _gpr);
+                if (slot != 0)
+                {
+                    _il.Emit(OpCodes.Ldc_I4, slot * sizeof(ulong));
+                    _il.Emit(OpCodes.Conv_I);
+                    _il.Emit(OpCodes.Add);
+                }
+            }
+
+            /// <summary>Pushes the register's value, zero-extended to 64 bits (GetReg).</summary>
+            private void EmitReadRegister(byte slot, byte width)
+            {
+                EmitRegisterAddress(slot);
+                _il.Emit(OpCodes.Ldind_I8);
+                switch ((RegisterWidth)width)
+                {
+                    case RegisterWidth.Low8: _il.Emit(OpCodes.Conv_U1); _il.Emit(OpCodes.Conv_U8); break;
+                    case RegisterWidth.High8: _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); _il.Emit(OpCodes.Conv_U1); _il.Emit(OpCodes.Conv_U8); break;
+                    case RegisterWidth.Bits16: _il.Emit(OpCodes.Conv_U2); _il.Emit(OpCodes.Conv_U8); break;
+                    case RegisterWidth.Bits32: _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Conv_U8); break;
+                }
+            }
+
+            /// <summary>Writes <paramref name="value"/> to the register as SetReg does (32-bit writes clear the upper half).</summary>
+            private void EmitWriteRegister(byte slot, byte width, LocalBuilder value)
+            {
+                EmitRegisterAddress(slot);
+                switch ((RegisterWidth)width)
+                {
+                    case RegisterWidth.Bits32:
+                        _il.Emit(OpCodes.Ldloc, value);
+                        _il.Emit(OpCodes.Conv_U4);
+                        _il.Emit(OpCodes.Conv_U8);
+                        break;
+                    case RegisterWidth.Bits64:
+                        _il.Emit(OpCodes.Ldloc, value);
+                        break;
+                    default:
+                    {
+                        (long keep, int shift, OpCode narrow) = (RegisterWidth)width switch
+                        {
+                            RegisterWidth.Low8 => (~0xFFL, 0, OpCodes.Conv_U1),
+                            RegisterWidth.High8 => (~0xFF00L, 8, OpCodes.Conv_U1),
+                            _ => (~0xFFFFL, 0, OpCodes.Conv_U2),
+                        };
+                        EmitRegisterAddress(slot);
+                        _il.Emit(OpCodes.Ldind_I8);
+                        _il.Emit(OpCodes.Ldc_I8, keep);
+                        _il.Emit(OpCodes.And);
+                        _il.Emit(OpCodes.Ldloc, value);
+                        _il.Emit(narrow);
+                        _il.Emit(OpCodes.Conv_U8);
+                        if (shift != 0)
+                        {
+                            _il.Emit(OpCodes.Ldc_I4, shift);
+                            _il.Emit(OpCodes.Shl);
+                        }
+                        _il.Emit(OpCodes.Or);
+                        break;
+                    }
+                }
+                _il.Emit(OpCodes.Stind_I8);
+            }
+
+            /// <summary>Pushes the second operand of a RegReg or RegImm form.</summary>
+            private void EmitOperand1(ref DecodedInstruction d)
+            {
+                if (d.Form == OperandForm.RegReg)
+                    EmitReadRegister(d.Reg1, d.Reg1Width);
+                else
+                    _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
+            }
+
+            /// <summary>FastEffectiveAddress: displacement + base + (index &lt;&lt; scale), masked to the address size.</summary>
+            private void EmitEffectiveAddress(ref DecodedInstruction d)
+            {
+                _il.Emit(OpCodes.Ldc_I8, (long)d.Displacement);
+                if (d.Base != DecodedInstruction.NoRegister)
+                {
+                    EmitRegisterAddress(d.Base);
+                    _il.Emit(OpCodes.Ldind_I8);
+                    _il.Emit(OpCodes.Add);
+                }
+                if (d.Index != DecodedInstruction.NoRegister)
+                {
+                    EmitRegisterAddress(d.Index);
+                    _il.Emit(OpCodes.Ldind_I8);
+                    if (d.ScaleShift != 0)
+                    {
+                        _il.Emit(OpCodes.Ldc_I4, (int)d.ScaleShift);
+                        _il.Emit(OpCodes.Shl);
+                    }
+                    _il.Emit(OpCodes.Add);
+                }
+                _il.Emit(OpCodes.Ldc_I8, (long)d.AddressMask);
+                _il.Emit(OpCodes.And);
+            }
+
+            private void EmitMask(int size)
+            {
+                if (size == 8)
+                    return;
+                _il.Emit(OpCodes.Ldc_I8, (long)SizeMask(size));
+                _il.Emit(OpCodes.And);
+            }
+
+            private void EmitZero(LocalBuilder value)
+            {
+                _il.Emit(OpCodes.Ldloc, value);
+                _il.Emit(OpCodes.Ldc_I8, 0L);
+                _il.Emit(OpCodes.Ceq);
+            }
+
+            private void EmitSign(LocalBuilder value, int size)
+            {
+                _il.Emit(OpCodes.Ldloc, value);
+                _il.Emit(OpCodes.Ldc_I4, size * 8 - 1);
+                _il.Emit(OpCodes.Shr_Un);
+                _il.Emit(OpCodes.Conv_I4);
+                _il.Emit(OpCodes.Ldc_I4_1);
+                _il.Emit(OpCodes.And);
+            }
+
+            /// <summary>Pushes the value sign-extended from the operand size to 64 bits.</summary>
+            private void EmitSigned(LocalBuilder value, int size)
+            {
+                _il.Emit(OpCodes.Ldloc, value);
+                switch (size)
+                {
+                    case 1: _il.Emit(OpCodes.Conv_I1); _il.Emit(OpCodes.Conv_I8); break;
+                    case 2: _il.Emit(OpCodes.Conv_I2); _il.Emit(OpCodes.Conv_I8); break;
+                    case 4: _il.Emit(OpCodes.Conv_I4); _il.Emit(OpCodes.Conv_I8); break;
+                }
+            }
+        }
+    }
+
+    /// <summary>A translated near jump: the CS limit check of <see cref="NearJump"/>, then EIP.</summary>
+    private bool BlockJump(ulong target)
+    {
+        if (target > _state.Segments[SegmentIndex.CS].Limit)
+        {
+            RaiseFault(ExceptionVector.GeneralProtection, 0);
+            return false;
+        }
+        _state.Rip = target;
+        return true;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+using SplitEmu.CpuHost.Cpu.Translation;
+
+namespace SplitEmu.CpuHost.Cpu;
+
+// The translator's half of the run loop: find (or make) the translated block at CS:EIP and run it, else step.
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>
+    /// Interpreted entries at an address before its block is translated, unless set otherwise. Compiling a block costs
+    /// the runtime's JIT a millisecond or more and saves ~10 ns per instruction run, so only code this hot pays back:
+    /// on the Linux boot, 20,000 gave the prompt in 24 s where 64 took 69 s (thousands of blocks compiled for nothing)
+    /// and 60,000 took 25 s; the interpreter alone took 40.5 s.
+    /// </summary>
+    public const int DefaultTranslationThreshold = 20_000;
+
+    /// <summary>Most instructions in one block: bounds the time between interrupt checks.</summary>
+    private const int MaxBlockInstructions = 64;
+
+    private CpuExecutionMode _executionMode = CpuExecutionMode.Interpreter;
+    private TranslationCache? _translations;
+    private long _instructionsRunTranslated;
+
+    /// <summary>
+    /// Interpreter only, or hot blocks translated (docs/translator.md). The translator needs the runtime's JIT
+    /// (<see cref="RuntimeFeature.IsDynamicCodeCompiled"/>); where there is none, setting it throws.
+    /// </summary>
+    public CpuExecutionMode ExecutionMode
+    {
+        get => _executionMode;
+        set
+        {
+            if (value == CpuExecutionMode.Translator && !RuntimeFeature.IsDynamicCodeCompiled)
+                throw new PlatformNotSupportedException("the translator compiles guest code with the runtime's JIT, which this build has not (NativeAOT)");
+            _executionMode = value;
+            _translations = value == CpuExecutionMode.Translator ? _translations ?? new TranslationCache() : null;
+        }
+    }
+
+    /// <summary>Interpreted entries at a block start before it is translated (1: translate at first sight, for tests).</summary>
+    public int TranslationThreshold { get; set; } = DefaultTranslationThreshold;
+
+    /// <summary>
+    /// Compile hot blocks on a worker thread while this vCPU goes on interpreting (machines), rather than at once on
+    /// this thread (tests and benchmarks that want a block in use from its first hot entry).
+    /// </summary>
+    public bool CompileInBackground { get; set; }
+
+    /// <summary>The translator's work so far (all zero in interpreter mode).</summary>
+    public TranslationStatistics Translation => _translations is { } t
+        ? new TranslationStatistics(t.BlocksTranslated, t.InstructionsTranslated, Stopwatch.GetElapsedTime(0, t.TranslationTicks),
+                                    t.BlocksInCache, _instructionsRunTranslated, t.BlocksInvalidated)
+        : new TranslationStatistics(0, 0, TimeSpan.Zero, 0, _instructionsRunTranslated, 0);
+
+    /// <summary>
+    /// <see cref="RunSlice"/> with translated blocks: each block runs whole when the budget holds it, and the
+    /// events flag is tested between blocks as between interpreted instructions.
+    /// </summary>
+    private void RunSliceTranslated(long end)
+    {
+        _translations!.InstallCompiled();
+        do
+        {
+            if (_bus.MapGeneration != _mapGeneration)
+                OnMapChanged();
+            TranslatedBlock? block = (_state.Eflags & EflagsBits.TF) == 0 ? FindBlock(end - _runExecuted) : null;
+            if (block is not null)
+            {
+                int retired = block.Code(this, block.Instructions, _state.Rip, (int)(end - _runExecuted));
+                _runExecuted += retired;
+                _instructionsRunTranslated += retired;
+                if (_faultVector >= 0)
+                    DeliverPendingFault();
+                continue;
+            }
+            Step();
+            _runExecuted++;
+        }
+        while (_runExecuted < end && _eventsPending == 0);
+    }
+
+    /// <summary>The block at CS:EIP if there is one that fits <paramref name="budget"/>; translates a hot one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TranslatedBlock? FindBlock(long budget)
+    {
+        ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        ulong ip = _state.Rip;
+        ulong linear = (cs.Base + ip) & 0xFFFF_FFFFUL;
+        if (!_tlb.TryLookupFetch(linear, _state.Cpl == 3, out ulong physical) || !DecodedInstructionCache.CanCache(physical))
+            return null; // the interpreter's fetch fills the TLB
+        ulong tag = (physical << 2) | (uint)CodeSizeIndex;
+        TranslationCache translations = _translations!;
+        TranslatedBlock? block = translations.Find(tag, _codeCache);
+        if (block is null)
+        {
+            if (!translations.IsHot(physical, TranslationThreshold))
+                return null;
+            block = TranslateBlock(physical, ip, tag);
+            if (block is null)
+                return null;
+        }
+        if (block.Count > budget || ip + (ulong)block.ByteLength - 1 > Math.Min(cs.Limit, IpMask))
+            return null;
+        return block;
+    }
+
+    /// <summary>Forms the block at <paramref name="physical"/> from the RAM page's bytes and compiles it; null if none.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TranslatedBlock? TranslateBlock(ulong physical, ulong ip, ulong tag)
+    {
+        long started = Stopwatch.GetTimestamp();
+        DecodedInstruction[]? instructions = FormBlock(physical, ip, out int byteLength);
+        if (instructions is null)
+        {
+            _translations!.AddFailedAttempt(Stopwatch.GetTimestamp() - started);
+            return null;
+        }
+        if (!_codeCache.IsCodePage(physical))
+        {
+            // From now on writes to this page go the slow way and bump its version (self-modifying code).
+            _codeCache.MarkCodePage(physical);
+            _tlb.DropWritesToPhysicalPage(physical);
+        }
+        uint pageVersion = _codeCache.PageVersion(physical), generation = _codeCache.Generation;
+        TranslationCache translations = _translations!;
+        if (!CompileInBackground)
+        {
+            var block = new TranslatedBlock(tag, BlockCompiler.Compile(instructions), instructions, byteLength, pageVersion, generation);
+            translations.Add(block, Stopwatch.GetTimestamp() - started);
+            return block;
+        }
+
+        if (!translations.StartCompiling(tag))
+            return null;
+        long formed = Stopwatch.GetTimestamp() - started;
+        BackgroundBlockCompiler.Post(() =>
+        {
+            long compileStarted = Stopwatch.GetTimestamp();
+            BlockCode code = BlockCompiler.Compile(instructions);
+            code(null!, instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
+            // Installed at the vCPU's next slice; if the page was written meanwhile, Find drops it as stale.
+            translations.Compiled(new TranslatedBlock(tag, code, instructions, byteLength, pageVersion, generation),
+                                  formed + Stopwatch.GetTimestamp() - compileStarted);
+        });
+        return null;
+    }
+
+    /// <summary>
+    /// Decodes straight-line code from the page's bytes (so forming a block never faults or touches devices): up to
+    /// <see cref="MaxBlockInstructions"/>, through the first branch, stopping before anything the translator leaves
+    /// to the interpreter and before an instruction that does not end in this page.
+    /// </summary>
+    private DecodedInstruction[]? FormBlock(ulong physical, ulong ip, out int byteLength)
+    {
+        byteLength = 0;
+        byte* page = _bus.GetRamPage(physical, write: false);
+        if (page == null)
+            return null;
+        int offset = (int)(physical & 0xFFF);
+        byte[] bytes = new ReadOnlySpan<byte>(page + offset, 0x1000 - offset).ToArray();
+        Decoder decoder = Decoder.Create(_state.Segments[SegmentIndex.CS].Big ? 32 : 16, new ByteArrayCodeReader(bytes));
+        decoder.IP = ip;
+        var instructions = new List<DecodedInstruction>();
+        while (instructions.Count < MaxBlockInstructions)
+        {
+            decoder.Decode(out Instruction instruction);
+            if (instruction.IsInvalid)
+                break; // #UD, or the instruction runs past the page: the interpreter raises or decodes it
+            DecodedInstruction d = default;
+            Describe(ref d, in instruction);
+            BlockRole role = RoleInBlock(ref d);
+            if (role == BlockRole.LeftToInterpreter)
+                break;
+            instructions.Add(d);
+            byteLength += d.Length;
+            if (role == BlockRole.EndsBlock)
+                break;
+        }
+        return instructions.Count == 0 ? null : instructions.ToArray();
+    }
+}
