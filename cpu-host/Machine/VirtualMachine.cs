@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using SplitEmu.CpuHost.Cpu;
+using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.CpuHost.Memory;
 using SplitEmu.DeviceHost.Sdk;
@@ -79,7 +81,15 @@ public sealed class VirtualMachine : IDisposable
         PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize);
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
-        Cpu = new X86Cpu(Bus) { TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds, Progressed = _clock.CheckIn };
+        Cpu = new X86Cpu(Bus)
+        {
+            TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds,
+            Progressed = _clock.CheckIn,
+            ExecutionMode = profile.Cpu.Execution == CpuExecution.Translator && RuntimeFeature.IsDynamicCodeCompiled
+                ? CpuExecutionMode.Translator
+                : CpuExecutionMode.Interpreter,
+            CompileInBackground = true,
+        };
         Timers = new InlineTimers(
             () =>
             {
@@ -451,7 +461,7 @@ public sealed class VirtualMachine : IDisposable
         }
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
-        return Exit! with { Instructions = Cpu.InstructionsExecuted };
+        return Exit! with { Instructions = Cpu.InstructionsExecuted, Cpu = CpuExecutionSummary() };
     }
 
     /// <summary>HLT with interrupts enabled: sleep until an interrupt, a due inline timer, a pause or the end.</summary>
@@ -510,6 +520,21 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>The guest wrote to the debug-exit device.</summary>
     public void RequestGuestExit(int exitCode, ulong guestValue) =>
         RequestExit(ExitReason.GuestExit, exitCode, (long)guestValue, null);
+
+    /// <summary>The vCPU's mode and the translator's counters (read when the vCPU has stopped).</summary>
+    private CpuExecutionReport CpuExecutionSummary()
+    {
+        TranslationStatistics t = Cpu.Translation;
+        return new CpuExecutionReport
+        {
+            Execution = Cpu.ExecutionMode == CpuExecutionMode.Translator ? "translator" : "interpreter",
+            BlocksTranslated = t.BlocksTranslated,
+            InstructionsTranslated = t.InstructionsTranslated,
+            TranslationMs = t.TranslationTime.TotalMilliseconds,
+            BlocksInvalidated = t.BlocksInvalidated,
+            InstructionsRunTranslated = t.InstructionsRunTranslated,
+        };
+    }
 
     /// <summary>Ends the machine (first caller wins); the CPU stops at its next instruction boundary.</summary>
     public void RequestExit(ExitReason reason, int exitCode, long? guestValue, string? detail)

@@ -15,7 +15,7 @@ internal sealed class ProfileBinder
     internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
-    internal static readonly string[] CpuKeys = ["mode", "entry", "stack"];
+    internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution"];
     internal static readonly string[] FirmwareKeys = ["file"];
     internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config"];
     internal static readonly string[] RestartKeys = ["policy", "maxRestarts", "windowMs", "backoffMs", "giveUp"];
@@ -86,6 +86,7 @@ internal sealed class ProfileBinder
             Mode = ReadEnum<CpuStartMode>(obj, path, "mode") ?? cpu.Mode,
             Entry = ReadUnsigned(obj, path, "entry", uint.MaxValue) ?? cpu.Entry,
             Stack = ReadUnsigned(obj, path, "stack", uint.MaxValue) ?? cpu.Stack,
+            Execution = ReadEnum<CpuExecution>(obj, path, "execution") ?? cpu.Execution,
         };
     }
 

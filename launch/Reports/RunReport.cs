@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Reports;
 
@@ -17,6 +18,9 @@ public sealed record RunReport
 
     /// <summary>Guest instructions executed.</summary>
     public long Instructions { get; init; }
+
+    /// <summary>How the vCPU ran them (mode and translator counters), when the CPU process reported it.</summary>
+    public CpuExecutionReport? Cpu { get; init; }
 
     /// <summary>Wall time from start of the CPU process to the end of the machine, in milliseconds.</summary>
     public double WallTimeMs { get; init; }

@@ -648,6 +648,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Detail = exit.Detail,
             },
             Instructions = exit.Instructions,
+            Cpu = exit.Cpu,
             WallTimeMs = wallTime.TotalMilliseconds,
             StartUpMs = _startUp.TotalMilliseconds,
             CpuProcessId = _cpu?.ProcessId ?? 0,

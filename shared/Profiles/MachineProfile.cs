@@ -103,6 +103,19 @@ public sealed record CpuConfig
 
     /// <summary>Initial stack pointer (ESP) for <see cref="CpuStartMode.Protected32Flat"/>.</summary>
     public ulong Stack { get; init; }
+
+    /// <summary>How the vCPU runs guest code (docs/translator.md).</summary>
+    public CpuExecution Execution { get; init; } = CpuExecution.Translator;
+}
+
+/// <summary>How the vCPU runs guest code.</summary>
+public enum CpuExecution
+{
+    /// <summary>Hot blocks compiled to host code, the rest interpreted (the interpreter alone where there is no JIT).</summary>
+    Translator,
+
+    /// <summary>Every instruction interpreted.</summary>
+    Interpreter,
 }
 
 /// <summary>Initial CPU states the loader can set up.</summary>

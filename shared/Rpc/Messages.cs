@@ -209,6 +209,31 @@ public sealed record MachineExitInfo
 
     /// <summary>Human-readable detail (which device failed, the fault).</summary>
     public string? Detail { get; init; }
+
+    /// <summary>How the vCPU ran the guest, or null when the machine ended before it was built.</summary>
+    public CpuExecutionReport? Cpu { get; init; }
+}
+
+/// <summary>How the vCPU ran the guest: the mode, and what the translator did (zeros for the interpreter).</summary>
+public sealed record CpuExecutionReport
+{
+    /// <summary>"translator" or "interpreter".</summary>
+    public required string Execution { get; init; }
+
+    /// <summary>Blocks compiled to host code.</summary>
+    public long BlocksTranslated { get; init; }
+
+    /// <summary>Guest instructions in those blocks.</summary>
+    public long InstructionsTranslated { get; init; }
+
+    /// <summary>Milliseconds spent forming and compiling blocks.</summary>
+    public double TranslationMs { get; init; }
+
+    /// <summary>Blocks dropped because their code was written or the memory map changed.</summary>
+    public long BlocksInvalidated { get; init; }
+
+    /// <summary>Guest instructions retired inside translated blocks (the rest were interpreted).</summary>
+    public long InstructionsRunTranslated { get; init; }
 }
 
 /// <summary>One region as the monitor shows it.</summary>

@@ -15,6 +15,7 @@ namespace SplitEmu.Shared.Rpc;
 [JsonSerializable(typeof(ChannelRequest))]
 [JsonSerializable(typeof(ChannelBinding))]
 [JsonSerializable(typeof(MachineExitInfo))]
+[JsonSerializable(typeof(CpuExecutionReport))]
 [JsonSerializable(typeof(ExitReason))]
 [JsonSerializable(typeof(Profiles.GiveUpAction))]
 [JsonSerializable(typeof(IReadOnlyList<CrashRecord>))]
