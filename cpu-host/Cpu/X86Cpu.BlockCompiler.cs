@@ -56,12 +56,13 @@ public sealed partial class X86Cpu
         private static MethodInfo Method(string name) => typeof(X86Cpu).GetMethod(name, Members)
             ?? throw new MissingMethodException(nameof(X86Cpu), name);
 
-        public static BlockCode Compile(DecodedInstruction[] instructions)
+        /// <summary>Compiles the block as a method whose first argument is bound to <paramref name="cpu"/> (no shuffle thunk per call).</summary>
+        public static BlockCode Compile(X86Cpu cpu, DecodedInstruction[] instructions)
         {
             var method = new DynamicMethod("guest_block", typeof(int), [typeof(X86Cpu), typeof(DecodedInstruction[]), typeof(ulong), typeof(int)],
                                            typeof(X86Cpu), skipVisibility: true);
             new Emitter(method.GetILGenerator(), instructions).EmitBlock();
-            return method.CreateDelegate<BlockCode>();
+            return (BlockCode)method.CreateDelegate(typeof(BlockCode), cpu);
         }
 
         /// <summary>What an instruction does to the arithmetic flags, for the liveness pass and Jcc fusion.</summary>
@@ -184,7 +185,7 @@ public sealed partial class X86Cpu
                         return true;
                     case FastOp.Jcc:
                         EmitConditionalJump(k, ref d);
-                        return true;
+                        return k == _code.Length - 1;
                     default:
                         return EmitHelperCall(k, ref d);
                 }
@@ -419,6 +420,8 @@ public sealed partial class X86Cpu
                 _il.Emit(OpCodes.Brfalse, notTaken);
                 EmitJumpTo(k, ref d);
                 _il.MarkLabel(notTaken);
+                if (k < _code.Length - 1)
+                    return; // a side exit: not taken, the block goes on
                 EmitSetRip(_offsets[k] + d.Length);
                 EmitReturn(k + 1);
             }

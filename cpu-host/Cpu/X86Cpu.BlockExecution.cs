@@ -22,6 +22,7 @@ public sealed unsafe partial class X86Cpu
     private CpuExecutionMode _executionMode = CpuExecutionMode.Interpreter;
     private TranslationCache? _translations;
     private long _instructionsRunTranslated;
+    private long _blocksRun;
 
     /// <summary>
     /// Interpreter only, or hot blocks translated (docs/translator.md). The translator needs the runtime's JIT
@@ -51,8 +52,8 @@ public sealed unsafe partial class X86Cpu
     /// <summary>The translator's work so far (all zero in interpreter mode).</summary>
     public TranslationStatistics Translation => _translations is { } t
         ? new TranslationStatistics(t.BlocksTranslated, t.InstructionsTranslated, Stopwatch.GetElapsedTime(0, t.TranslationTicks),
-                                    t.BlocksInCache, _instructionsRunTranslated, t.BlocksInvalidated)
-        : new TranslationStatistics(0, 0, TimeSpan.Zero, 0, _instructionsRunTranslated, 0);
+                                    t.BlocksInCache, _instructionsRunTranslated, t.BlocksInvalidated, _blocksRun)
+        : new TranslationStatistics(0, 0, TimeSpan.Zero, 0, _instructionsRunTranslated, 0, _blocksRun);
 
     /// <summary>
     /// <see cref="RunSlice"/> with translated blocks: each block runs whole when the budget holds it, and the
@@ -68,17 +69,62 @@ public sealed unsafe partial class X86Cpu
             TranslatedBlock? block = (_state.Eflags & EflagsBits.TF) == 0 ? FindBlock(end - _runExecuted) : null;
             if (block is not null)
             {
-                int retired = block.Code(this, block.Instructions, _state.Rip, (int)(end - _runExecuted));
-                _runExecuted += retired;
-                _instructionsRunTranslated += retired;
-                if (_faultVector >= 0)
-                    DeliverPendingFault();
+                RunChain(block, end);
                 continue;
             }
             Step();
             _runExecuted++;
         }
         while (_runExecuted < end && _eventsPending == 0);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="block"/> and the blocks it leads to, block to block without the interpreter in between:
+    /// until a fault, an event, the budget, or an EIP with no translated block. A block remembers the block it last led
+    /// to (direct chaining). Between two blocks of one chain nothing can change CS, CPL, paging or the map (those
+    /// instructions end chains in the interpreter, and the map and events are looked at here), so a remembered
+    /// successor on the same linear page is the block the TLB would find, and it is current if it was made from the same
+    /// page version and cache generation as its predecessor, which was current when it started and had no write to its
+    /// page since (a write raises the events flag).
+    /// </summary>
+    private void RunChain(TranslatedBlock block, long end)
+    {
+        ref SegmentRegister cs = ref _state.Segments[SegmentIndex.CS];
+        while (true)
+        {
+            ulong entryIp = _state.Rip;
+            int retired = block.Code(block.Instructions, entryIp, (int)(end - _runExecuted));
+            _runExecuted += retired;
+            _instructionsRunTranslated += retired;
+            _blocksRun++;
+            if (_faultVector >= 0)
+            {
+                DeliverPendingFault();
+                return;
+            }
+            if (_eventsPending != 0 || _runExecuted >= end || _bus.MapGeneration != _mapGeneration)
+                return;
+
+            ulong ip = _state.Rip;
+            long budget = end - _runExecuted;
+            TranslatedBlock? next = block.Successor;
+            if (next is not null && block.SuccessorIp == ip && next.PageVersion == block.PageVersion
+                && next.CacheGeneration == block.CacheGeneration && next.Count <= budget
+                && ip + (ulong)next.ByteLength - 1 <= Math.Min(cs.Limit, IpMask))
+            {
+                block = next;
+                continue;
+            }
+            next = FindBlock(budget);
+            if (next is null)
+                return;
+            if ((((cs.Base + ip) ^ (cs.Base + entryIp)) & 0xFFFF_F000UL) == 0)
+            {
+                block.Successor = next;
+                block.SuccessorIp = ip;
+            }
+            block = next;
+        }
     }
 
     /// <summary>The block at CS:EIP if there is one that fits <paramref name="budget"/>; translates a hot one.</summary>
@@ -127,7 +173,7 @@ public sealed unsafe partial class X86Cpu
         TranslationCache translations = _translations!;
         if (!CompileInBackground)
         {
-            var block = new TranslatedBlock(tag, BlockCompiler.Compile(instructions), instructions, byteLength, pageVersion, generation);
+            var block = new TranslatedBlock(tag, BlockCompiler.Compile(this, instructions), instructions, byteLength, pageVersion, generation);
             translations.Add(block, Stopwatch.GetTimestamp() - started);
             return block;
         }
@@ -138,8 +184,8 @@ public sealed unsafe partial class X86Cpu
         BackgroundBlockCompiler.Post(() =>
         {
             long compileStarted = Stopwatch.GetTimestamp();
-            BlockCode code = BlockCompiler.Compile(instructions);
-            code(null!, instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
+            BlockCode code = BlockCompiler.Compile(this, instructions);
+            code(instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
             // Installed at the vCPU's next slice; if the page was written meanwhile, Find drops it as stale.
             translations.Compiled(new TranslatedBlock(tag, code, instructions, byteLength, pageVersion, generation),
                                   formed + Stopwatch.GetTimestamp() - compileStarted);
@@ -177,6 +223,7 @@ public sealed unsafe partial class X86Cpu
             byteLength += d.Length;
             if (role == BlockRole.EndsBlock)
                 break;
+            // SideExit: the not-taken path goes on in the same block.
         }
         return instructions.Count == 0 ? null : instructions.ToArray();
     }

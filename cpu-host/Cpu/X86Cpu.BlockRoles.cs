@@ -8,24 +8,33 @@ internal enum BlockRole : byte
     /// <summary>Straight-line: the next instruction follows it.</summary>
     Body,
 
-    /// <summary>May change EIP (near branches, REP strings that yield): the block ends after it.</summary>
+    /// <summary>
+    /// May change EIP (near branches, REP strings that yield) or state the rest of the block must not assume (POPF's
+    /// IF and TF, a device's answer to IN/OUT): the block ends after it.
+    /// </summary>
     EndsBlock,
+
+    /// <summary>A conditional branch: taken, it leaves the block; not taken, the block goes on (a superblock).</summary>
+    SideExit,
 
     /// <summary>Run by the interpreter only: the block ends before it.</summary>
     LeftToInterpreter,
 }
 
 // Which instructions the translator takes. The rule: a translated block may only contain instructions whose effect
-// is on registers, flags and guest memory through the segment checks and the TLB. Everything that changes the mode,
-// CS, paging, IF/TF, the interrupt shadow, reads the instruction count (RDTSC) or talks to devices (IN/OUT) stays
-// in the interpreter, so block boundaries are the only places such state changes.
+// is on registers, flags and guest memory through the segment checks and the TLB, and ends after one that may
+// change what the rest of it assumes (POPF, IN/OUT). Everything that changes the mode, CS, paging, the interrupt
+// shadow or reads the instruction count (RDTSC) stays in the interpreter, so block boundaries are the only places
+// such state changes.
 public sealed partial class X86Cpu
 {
     private static BlockRole RoleInBlock(ref DecodedInstruction d)
     {
         switch (d.Op)
         {
-            case FastOp.Jcc: case FastOp.JmpRel: case FastOp.CallRel: case FastOp.RetNear:
+            case FastOp.Jcc:
+                return BlockRole.SideExit;
+            case FastOp.JmpRel: case FastOp.CallRel: case FastOp.RetNear:
                 return BlockRole.EndsBlock;
             case FastOp.Generic:
                 return GenericRoleInBlock(in d.Instruction);
@@ -62,6 +71,16 @@ public sealed partial class X86Cpu
                 if (!i.IsStringInstruction)
                     return BlockRole.LeftToInterpreter;
                 return i.HasRepPrefix || i.HasRepePrefix || i.HasRepnePrefix ? BlockRole.EndsBlock : BlockRole.Body;
+
+            case Mnemonic.Popf: case Mnemonic.Popfd:
+                // Setting IF raises the events flag (pending interrupts are looked at after the block); setting TF
+                // must trap after the next instruction, which the interpreter does once the block has ended.
+                return BlockRole.EndsBlock;
+            case Mnemonic.In: case Mnemonic.Out:
+                // A device's access may change the memory map; the run loop looks at it before the next block.
+                return BlockRole.EndsBlock;
+            case Mnemonic.Cli:
+                return BlockRole.Body; // clearing IF needs nothing; STI starts an interrupt shadow and stays out
 
             case Mnemonic.Push:
                 return BlockRole.Body; // PUSH CS/SS/DS... only reads a selector

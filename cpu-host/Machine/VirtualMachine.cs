@@ -533,6 +533,7 @@ public sealed class VirtualMachine : IDisposable
             TranslationMs = t.TranslationTime.TotalMilliseconds,
             BlocksInvalidated = t.BlocksInvalidated,
             InstructionsRunTranslated = t.InstructionsRunTranslated,
+            BlocksRun = t.BlocksRun,
         };
     }
 

@@ -234,6 +234,9 @@ public sealed record CpuExecutionReport
 
     /// <summary>Guest instructions retired inside translated blocks (the rest were interpreted).</summary>
     public long InstructionsRunTranslated { get; init; }
+
+    /// <summary>Entries into translated blocks: <see cref="InstructionsRunTranslated"/> over this is the average run.</summary>
+    public long BlocksRun { get; init; }
 }
 
 /// <summary>One region as the monitor shows it.</summary>

@@ -1,11 +1,11 @@
 namespace SplitEmu.CpuHost.Cpu.Translation;
 
 /// <summary>
-/// Compiled guest code: runs the block's instructions from <paramref name="entryIp"/> and returns how many retired,
-/// counting a faulting one as the interpreter does (the fault is left recorded for the dispatcher to deliver). A block
-/// that branches to its own start runs again while another pass fits in <paramref name="budget"/>.
+/// Compiled guest code, bound to its vCPU: runs the block's instructions from <paramref name="entryIp"/> and returns
+/// how many retired, counting a faulting one as the interpreter does (the fault is left recorded for the dispatcher to
+/// deliver). A block that branches to its own start runs again while another pass fits in <paramref name="budget"/>.
 /// </summary>
-internal delegate int BlockCode(X86Cpu cpu, DecodedInstruction[] instructions, ulong entryIp, int budget);
+internal delegate int BlockCode(DecodedInstruction[] instructions, ulong entryIp, int budget);
 
 /// <summary>
 /// One translated basic block: straight-line guest instructions in one physical page, ending at a branch, before
@@ -42,4 +42,10 @@ internal sealed class TranslatedBlock
 
     /// <summary>The decoded-instruction cache's generation when the block was made.</summary>
     public uint CacheGeneration { get; }
+
+    /// <summary>The block this one last led to on its own linear page (direct chaining; see X86Cpu.RunChain), or null.</summary>
+    public TranslatedBlock? Successor { get; set; }
+
+    /// <summary>The EIP <see cref="Successor"/> starts at.</summary>
+    public ulong SuccessorIp { get; set; }
 }

@@ -7,15 +7,17 @@ namespace SplitEmu.CpuHost.Cpu.Translation;
 /// <param name="BlocksInCache">Translated blocks the cache holds now.</param>
 /// <param name="InstructionsRunTranslated">Guest instructions retired inside translated blocks.</param>
 /// <param name="BlocksInvalidated">Blocks found stale because their code page was written or the map changed.</param>
+/// <param name="BlocksRun">Entries into translated blocks (a self-loop's further passes not counted).</param>
 public readonly record struct TranslationStatistics(
     long BlocksTranslated,
     long InstructionsTranslated,
     TimeSpan TranslationTime,
     int BlocksInCache,
     long InstructionsRunTranslated,
-    long BlocksInvalidated)
+    long BlocksInvalidated,
+    long BlocksRun)
 {
     public override string ToString()
         => $"{BlocksTranslated:N0} blocks ({InstructionsTranslated:N0} instructions) translated in {TranslationTime.TotalMilliseconds:F0} ms, "
-           + $"{BlocksInCache:N0} cached, {BlocksInvalidated:N0} invalidated, {InstructionsRunTranslated:N0} instructions run translated";
+           + $"{BlocksInCache:N0} cached, {BlocksInvalidated:N0} invalidated, {InstructionsRunTranslated:N0} instructions run translated in {BlocksRun:N0} block entries";
 }

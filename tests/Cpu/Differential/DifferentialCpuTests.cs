@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.CpuHost.Cpu.Translation;
 using Xunit.Abstractions;
 
 namespace SplitEmu.Tests.Cpu.Differential;
@@ -45,6 +46,30 @@ public sealed class DifferentialCpuTests
             _output.WriteLine(m);
         Assert.True(report.MismatchCount == 0,
             $"{report.MismatchCount} mismatches with Unicorn (seed {seed}); the first:\n" + string.Join("\n", report.Mismatches.Take(5)));
+    }
+
+    /// <summary>Instructions per translated case: each is compiled as its own block (~0.5 ms), so fewer than above.</summary>
+    private const long TranslatedInstructionsPerCase = 10_000;
+
+    [Theory]
+    [InlineData(11, false)]
+    [InlineData(12, true)]
+    public void RandomInstructions_Translated_AgreeWithUnicorn(int ciSeed, bool paging)
+    {
+        int seed = SeedFromEnvironment() ?? ciSeed;
+        using var machine = new DifferentialMachine(paging, CpuExecutionMode.Translator);
+        var runner = new DifferentialRunner(machine, seed);
+
+        DifferentialReport report = runner.Run(TranslatedInstructionsPerCase);
+
+        TranslationStatistics translation = machine.SplitEmu.Translation;
+        _output.WriteLine($"seed {seed}, paging {(paging ? "on" : "off")}: {report.Instructions} instructions, {report.MismatchCount} mismatches; {translation}");
+        foreach (string m in report.Mismatches)
+            _output.WriteLine(m);
+        Assert.True(report.MismatchCount == 0,
+            $"{report.MismatchCount} mismatches with Unicorn, translated (seed {seed}); the first:\n" + string.Join("\n", report.Mismatches.Take(5)));
+        Assert.True(translation.InstructionsRunTranslated > report.Instructions / 2,
+                    $"only {translation.InstructionsRunTranslated} of {report.Instructions} instructions ran translated");
     }
 
     [Fact]

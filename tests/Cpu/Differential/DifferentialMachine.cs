@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Cpu;
+using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.Tests.Cpu.Infrastructure;
 
 namespace SplitEmu.Tests.Cpu.Differential;
@@ -38,12 +39,21 @@ internal sealed class DifferentialMachine : IDisposable
     public const uint PageTable = (uint)ProtectedModeMachine.PageTable;
 
     private readonly ProtectedModeMachine _splitEmu;
+    private readonly bool _translated;
     private readonly Unicorn _unicorn;
 
-    public DifferentialMachine(bool paging)
+    /// <summary>
+    /// A machine for one differential campaign. With <see cref="CpuExecutionMode.Translator"/> SplitEmu translates every
+    /// instruction at first sight, as a one-instruction block (an HLT after it in SplitEmu's copy of the slot ends the
+    /// block, and Unicorn never gets that far), so each instruction is checked as compiled code.
+    /// </summary>
+    public DifferentialMachine(bool paging, CpuExecutionMode mode = CpuExecutionMode.Interpreter)
     {
         Paging = paging;
         _splitEmu = new ProtectedModeMachine();
+        _translated = mode == CpuExecutionMode.Translator;
+        _splitEmu.Cpu.ExecutionMode = mode;
+        _splitEmu.Cpu.TranslationThreshold = 1;
         _unicorn = new Unicorn(SharedMemorySize);
         if (paging)
             _splitEmu.EnableIdentityPaging();
@@ -127,6 +137,8 @@ internal sealed class DifferentialMachine : IDisposable
         mine[^1] = 0xFE;
         bytes.CopyTo(mine);
         mine.CopyTo(UnicornRam.Slice((int)address, (int)CodeSlotSize));
+        if (_translated && bytes.Length < mine.Length - 2)
+            mine[bytes.Length] = 0xF4; // hlt: the translated block is this one instruction
         SplitEmu.InvalidateCode(address, (int)CodeSlotSize);
         // Each slot is used once per round, and no translation starts inside a slot before it is loaded (branches
         // land in their own slot's padding or the landing page), so Unicorn's translations only go stale when the

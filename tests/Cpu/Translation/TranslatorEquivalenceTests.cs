@@ -93,7 +93,7 @@ public sealed class TranslatorEquivalenceTests
             AssemblerRegister32 d = regs[random.Next(regs.Length)], s = regs[random.Next(regs.Length)];
             int imm = random.Next(-300, 300) * (random.Next(4) == 0 ? 0x10001 : 1);
             int slot = random.Next(64) * 4;
-            switch (random.Next(26))
+            switch (random.Next(28))
             {
                 case 0: a.add(d, s); break;
                 case 1: a.sub(d, imm); break;
@@ -120,6 +120,8 @@ public sealed class TranslatorEquivalenceTests
                 case 22: a.mov(regs8[random.Next(6)], (byte)imm); break;
                 case 23: a.mov(d, random.Next(int.MinValue, int.MaxValue)); break; // both signs, so signed and unsigned conditions differ
                 case 24: a.cmp(d, random.Next(int.MinValue, int.MaxValue)); EmitSkip(a, random); break;
+                case 25: a.pushfd(); a.cli(); a.xor(d, s); a.popfd(); break; // POPF ends a block
+                case 26: a.@in(al, 0x80); a.@out(0x80, al); break; // so do port accesses
                 default: a.cmovg(d, s); break;
             }
         }
