@@ -18,6 +18,9 @@ public sealed record BootBenchRow
     /// <summary>Boots measured.</summary>
     public int Runs { get; init; }
 
+    /// <summary>How the vCPU ran the guest, as the run report says ("translator" or "interpreter"; null: the peer).</summary>
+    public string? Cpu { get; init; }
+
     /// <summary>Median milliseconds from the CPU leaving reset to the boot sector's line on the console (null: the peer, which does not say).</summary>
     public double? ResetToLineMs { get; init; }
 
@@ -61,6 +64,7 @@ public static class BootBench
         ("all inline", ["devices.pit.placement=inline", "devices.com1.placement=inline", "devices.ide.placement=inline"]),
         ("IDE inline", ["devices.ide.placement=inline"]),
         ("IDE isolated (shipped)", []),
+        ("shipped, interpreter only", ["cpu.execution=interpreter"]),
     ];
 
     /// <summary>Boots each machine <paramref name="runs"/> times and prints the table.</summary>
@@ -111,12 +115,12 @@ public static class BootBench
     private static void Print(IReadOnlyList<BootBenchRow> rows, TextWriter output)
     {
         output.WriteLine("splitemu bench boot: SeaBIOS boots the disk; reset to the boot sector's line (median of the runs)");
-        output.WriteLine($"{"machine",-24} {"runs",5} {"reset->line ms",15} {"min ms",8} {"start-up ms",12} {"IDE accesses",13} {"vs all inline",14} {"start->line ms",15} {"vs QEMU",8}");
+        output.WriteLine($"{"machine",-26} {"cpu",-11} {"runs",5} {"reset->line ms",15} {"min ms",8} {"start-up ms",12} {"IDE accesses",13} {"vs all inline",14} {"start->line ms",15} {"vs QEMU",8}");
         foreach (BootBenchRow row in rows)
         {
             if (row.Error is not null)
             {
-                output.WriteLine($"{row.Machine,-24} failed: {row.Error}");
+                output.WriteLine($"{row.Machine,-26} failed: {row.Error}");
                 continue;
             }
 
@@ -126,7 +130,7 @@ public static class BootBench
             string min = row.MinResetToLineMs is double m ? $"{m:0.0}" : "-";
             string startUp = row.StartUpMs is double u ? $"{u:0.0}" : "-";
             string ide = row.IdeAccesses is long n ? $"{n}" : "-";
-            output.WriteLine($"{row.Machine,-24} {row.Runs,5} {resetToLine,15} {min,8} {startUp,12} {ide,13} {ratio,14} {row.StartToLineMs,15:0.0} {vsQemu,8}");
+            output.WriteLine($"{row.Machine,-26} {row.Cpu ?? "qemu tcg",-11} {row.Runs,5} {resetToLine,15} {min,8} {startUp,12} {ide,13} {ratio,14} {row.StartToLineMs,15:0.0} {vsQemu,8}");
         }
 
         if (!QemuPeer.IsInstalled)
@@ -140,6 +144,7 @@ public static class BootBench
     private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)
     {
         List<(double StartToLine, double StartUp, long Ide)> samples = [];
+        string? cpu = null;
         for (int run = 0; run < runs; run++)
         {
             if (RunnableProfile.Load(profilePath, overrides) is not { Profile: { } profile } loaded)
@@ -156,12 +161,14 @@ public static class BootBench
 
             DeviceSection ide = report.Devices.Single(d => d.Id == "ide");
             samples.Add((seen.TotalMilliseconds, report.StartUpMs, ide.Accesses.Reads + ide.Accesses.Writes));
+            cpu = report.Cpu?.Execution;
         }
 
         return new BootBenchRow
         {
             Machine = name,
             Runs = runs,
+            Cpu = cpu,
             ResetToLineMs = Median(samples.Select(s => s.StartToLine - s.StartUp)),
             MinResetToLineMs = samples.Min(s => s.StartToLine - s.StartUp),
             StartUpMs = Median(samples.Select(s => s.StartUp)),

@@ -15,6 +15,9 @@ public sealed record LinuxBenchRow
     /// <summary>Boots measured.</summary>
     public int Runs { get; init; }
 
+    /// <summary>How the vCPU ran the guest, as the run report says ("translator" or "interpreter"; null: the peer).</summary>
+    public string? Cpu { get; init; }
+
     /// <summary>Median seconds from starting the machine (process start-up included) to the shell's first prompt.</summary>
     public double StartToPromptSeconds { get; init; }
 
@@ -49,6 +52,7 @@ public static class LinuxBench
     [
         ("all inline", ["devices.pit.placement=inline", "devices.com1.placement=inline", "devices.ide.placement=inline"]),
         ("as shipped (PIT, COM1, IDE isolated)", []),
+        ("as shipped, interpreter only", ["cpu.execution=interpreter"]),
     ];
 
     /// <summary>Boots each machine <paramref name="runs"/> times and prints the table.</summary>
@@ -100,7 +104,7 @@ public static class LinuxBench
     private static void Print(IReadOnlyList<LinuxBenchRow> rows, TextWriter output)
     {
         output.WriteLine("splitemu bench linux: Debian's kernel from process start to the shell's first prompt (median of the runs)");
-        output.WriteLine($"{"machine",-38} {"runs",5} {"start->prompt s",16} {"start-up ms",12} {"instructions",14} {"MIPS",7} {"vs QEMU",8}");
+        output.WriteLine($"{"machine",-38} {"cpu",-11} {"runs",5} {"start->prompt s",16} {"start-up ms",12} {"instructions",14} {"MIPS",7} {"vs QEMU",8}");
         foreach (LinuxBenchRow row in rows)
         {
             if (row.Error is not null)
@@ -113,7 +117,7 @@ public static class LinuxBench
             string instructions = row.Instructions is long n ? $"{n:N0}" : "-";
             string mips = row.Mips is double m ? $"{m:0.0}" : "-";
             string vsQemu = row.VsQemu is double q ? $"{q:0.0}x" : "-";
-            output.WriteLine($"{row.Machine,-38} {row.Runs,5} {row.StartToPromptSeconds,16:0.0} {startUp,12} {instructions,14} {mips,7} {vsQemu,8}");
+            output.WriteLine($"{row.Machine,-38} {row.Cpu ?? "qemu tcg",-11} {row.Runs,5} {row.StartToPromptSeconds,16:0.0} {startUp,12} {instructions,14} {mips,7} {vsQemu,8}");
         }
 
         if (!QemuPeer.IsInstalled)
@@ -135,6 +139,7 @@ public static class LinuxBench
     private static async Task<LinuxBenchRow> MeasureAsync(string name, string profilePath, LinuxGuestCache guest, string[] overrides, int runs, CancellationToken cancellationToken)
     {
         List<(double StartToPrompt, double StartUp, long Instructions)> samples = [];
+        string? cpu = null;
         for (int run = 0; run < runs; run++)
         {
             string folder = Directory.CreateTempSubdirectory("splitemu-bench-linux-").FullName;
@@ -156,6 +161,7 @@ public static class LinuxBench
                 }
 
                 samples.Add((prompted.TotalSeconds, report.StartUpMs, report.Instructions));
+                cpu = report.Cpu?.Execution;
             }
             finally
             {
@@ -170,6 +176,7 @@ public static class LinuxBench
         {
             Machine = name,
             Runs = runs,
+            Cpu = cpu,
             StartToPromptSeconds = startToPrompt,
             StartUpMs = startUp,
             Instructions = instructions,
