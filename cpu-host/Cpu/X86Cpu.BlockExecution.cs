@@ -52,7 +52,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>The translator's work so far (all zero in interpreter mode).</summary>
     public TranslationStatistics Translation => _translations is { } t
         ? new TranslationStatistics(t.BlocksTranslated, t.InstructionsTranslated, Stopwatch.GetElapsedTime(0, t.TranslationTicks),
-                                    t.BlocksInCache, _instructionsRunTranslated, t.BlocksInvalidated, _blocksRun)
+                                    t.BlocksInCache, _instructionsRunTranslated, t.BlocksInvalidated, _blocksRun, t.CompileFailures)
         : new TranslationStatistics(0, 0, TimeSpan.Zero, 0, _instructionsRunTranslated, 0, _blocksRun);
 
     /// <summary>
@@ -184,11 +184,20 @@ public sealed unsafe partial class X86Cpu
         BackgroundBlockCompiler.Post(() =>
         {
             long compileStarted = Stopwatch.GetTimestamp();
-            BlockCode code = BlockCompiler.Compile(this, instructions);
-            code(instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
+            TranslatedBlock? block = null;
+            try
+            {
+                BlockCode code = BlockCompiler.Compile(this, instructions);
+                code(instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
+                block = new TranslatedBlock(tag, code, instructions, byteLength, pageVersion, generation);
+            }
+            catch (Exception e) when (e is InvalidProgramException or NotSupportedException or InvalidOperationException or OutOfMemoryException)
+            {
+                // A block the runtime refuses to compile is a translator bug, never the guest's: the guest goes on
+                // in the interpreter, and the failure is counted in the statistics.
+            }
             // Installed at the vCPU's next slice; if the page was written meanwhile, Find drops it as stale.
-            translations.Compiled(new TranslatedBlock(tag, code, instructions, byteLength, pageVersion, generation),
-                                  formed + Stopwatch.GetTimestamp() - compileStarted);
+            translations.Compiled(tag, block, formed + Stopwatch.GetTimestamp() - compileStarted);
         });
         return null;
     }

@@ -18,7 +18,7 @@ internal sealed class TranslationCache
     private readonly ushort[] _heat = new ushort[1 << EntryBits];
 
     /// <summary>Blocks compiled on the worker thread, waiting for the vCPU to install them.</summary>
-    private readonly ConcurrentQueue<(TranslatedBlock Block, long Ticks)> _compiled = new();
+    private readonly ConcurrentQueue<(ulong Tag, TranslatedBlock? Block, long Ticks)> _compiled = new();
     /// <summary>Tags handed to the worker and not yet installed (so a block is compiled once).</summary>
     private readonly HashSet<ulong> _compiling = [];
     private volatile bool _anyCompiled;
@@ -75,12 +75,15 @@ internal sealed class TranslationCache
     /// <summary>True (and recorded) if the block at <paramref name="tag"/> is not already being compiled.</summary>
     public bool StartCompiling(ulong tag) => _compiling.Add(tag);
 
-    /// <summary>Called on the worker thread with a compiled block.</summary>
-    public void Compiled(TranslatedBlock block, long ticks)
+    /// <summary>Called on the worker thread with a compiled block, or null if compiling it failed (it stays interpreted).</summary>
+    public void Compiled(ulong tag, TranslatedBlock? block, long ticks)
     {
-        _compiled.Enqueue((block, ticks));
+        _compiled.Enqueue((tag, block, ticks));
         _anyCompiled = true;
     }
+
+    /// <summary>Blocks whose compilation failed (they run in the interpreter).</summary>
+    public long CompileFailures { get; private set; }
 
     /// <summary>Installs the blocks the worker finished (vCPU thread). Stale ones are dropped by <see cref="Find"/> as usual.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -93,9 +96,16 @@ internal sealed class TranslationCache
     private void InstallCompiledSlow()
     {
         _anyCompiled = false;
-        while (_compiled.TryDequeue(out (TranslatedBlock Block, long Ticks) done))
+        while (_compiled.TryDequeue(out (ulong Tag, TranslatedBlock? Block, long Ticks) done))
         {
-            _compiling.Remove(done.Block.Tag);
+            _compiling.Remove(done.Tag);
+            if (done.Block is null)
+            {
+                // Left in _heat's count-down like any block start, so it is tried again much later, not every time.
+                CompileFailures++;
+                TranslationTicks += done.Ticks;
+                continue;
+            }
             Add(done.Block, done.Ticks);
         }
     }

@@ -2,6 +2,7 @@ using Iced.Intel;
 using SplitEmu.CpuHost.Cpu;
 using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.Tests.Cpu.Infrastructure;
+using SplitEmu.Tests.Infrastructure;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace SplitEmu.Tests.Cpu.Translation;
@@ -244,6 +245,30 @@ public sealed class TranslatorEquivalenceTests
         machine.Cpu.InvalidateCode(ProtectedModeMachine.KernelCode + 2, 1);
         machine.Run(1_000);
         Assert.Equal(1_500UL, machine.Cpu.State.Gpr[Gpr.Rbx]);
+    }
+
+    [Fact]
+    public void BlocksCompiledInTheBackground_AreInstalled_AndGiveTheSameResult()
+    {
+        // As machines run it: the vCPU interprets while the worker compiles, then uses the block.
+        using ProtectedModeMachine interpreter = NewMachine(CpuExecutionMode.Interpreter);
+        using ProtectedModeMachine translator = NewMachine(CpuExecutionMode.Translator);
+        translator.Cpu.CompileInBackground = true;
+        foreach (ProtectedModeMachine m in new[] { interpreter, translator })
+            m.LoadCode(ProtectedModeMachine.KernelCode, a => RandomProgram(a, seed: 6));
+
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (translator.Cpu.Translation.InstructionsRunTranslated == 0 && deadline.Elapsed < TestDeadlines.Seconds(30))
+        {
+            interpreter.Run(1_000);
+            translator.Run(1_000);
+            Thread.Sleep(1);
+        }
+        interpreter.Run(50_000);
+        translator.Run(50_000);
+
+        Assert.True(translator.Cpu.Translation.InstructionsRunTranslated > 0, $"no block was installed: {translator.Cpu.Translation}");
+        AssertSameState(interpreter, translator, "after the background-compiled blocks ran");
     }
 
     [Fact]
