@@ -45,8 +45,8 @@ public sealed partial class X86Cpu
         private static readonly MethodInfo s_push = Method(nameof(BlockPush));
         private static readonly MethodInfo s_condition = Method(nameof(BlockCondition));
         private static readonly MethodInfo s_blockJump = Method(nameof(BlockJump));
-        private static readonly MethodInfo s_readSegment = Method(nameof(BlockRead));
-        private static readonly MethodInfo s_writeSegment = Method(nameof(BlockWrite));
+        private static readonly MethodInfo s_readOf = Method(nameof(BlockReadOf));
+        private static readonly MethodInfo s_writeOf = Method(nameof(BlockWriteOf));
         private static readonly MethodInfo s_shiftCore = Method(nameof(BlockShiftValue));
         private static readonly MethodInfo s_setIncDecFlags = Method(nameof(BlockIncDecFlags));
 
@@ -274,13 +274,12 @@ public sealed partial class X86Cpu
             /// </summary>
             private void EmitMoveThroughMemory(int k, ref DecodedInstruction d)
             {
+                Type segment = BlockConstants.Segment(d.Segment), size = BlockConstants.Size(d.OperandSize);
                 _il.Emit(OpCodes.Ldarg_0);
-                _il.Emit(OpCodes.Ldc_I4, (int)d.Segment);
                 EmitEffectiveAddress(ref d);
-                _il.Emit(OpCodes.Ldc_I4, (int)d.OperandSize);
                 if (d.Form == OperandForm.RegMem)
                 {
-                    _il.Emit(OpCodes.Call, s_readSegment);
+                    _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(segment, size));
                     _il.Emit(OpCodes.Stloc, _r);
                     EmitFaultCheck(k);
                     EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
@@ -291,7 +290,7 @@ public sealed partial class X86Cpu
                         EmitReadRegister(d.Reg1, d.Reg1Width);
                     else
                         _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
-                    _il.Emit(OpCodes.Call, s_writeSegment);
+                    _il.Emit(OpCodes.Call, s_writeOf.MakeGenericMethod(segment, size));
                     EmitFaultCheck(k);
                 }
                 EmitEventCheck(k);

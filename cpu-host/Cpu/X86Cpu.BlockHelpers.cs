@@ -40,11 +40,22 @@ public sealed partial class X86Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void BlockPush(ulong value, int size) => Push(value, size);
 
+    /// <summary>
+    /// A MOV load's accessor, specialised by the JIT for one segment and size (the constants fold into the segment
+    /// check and the TLB access, as they do in the interpreter's inlined paths) and compiled once for all blocks.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong BlockRead(int segment, ulong offset, int size) => ReadSegment(segment, offset, size);
+    private ulong BlockReadOf<TSegment, TSize>(ulong offset)
+        where TSegment : struct, IBlockConstant
+        where TSize : struct, IBlockConstant
+        => ReadSegment(TSegment.Value, offset, TSize.Value);
 
+    /// <summary>A MOV store's accessor, specialised like <see cref="BlockReadOf{TSegment, TSize}"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void BlockWrite(int segment, ulong offset, int size, ulong value) => WriteSegment(segment, offset, size, value);
+    private void BlockWriteOf<TSegment, TSize>(ulong offset, ulong value)
+        where TSegment : struct, IBlockConstant
+        where TSize : struct, IBlockConstant
+        => WriteSegment(TSegment.Value, offset, TSize.Value, value);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong BlockShiftValue(int op, int size, ulong value, int count) => ShiftCore((ShiftOp)op, size, value, count);
@@ -54,4 +65,37 @@ public sealed partial class X86Cpu
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool BlockCondition(int cc) => Condition(cc);
+}
+
+/// <summary>A compile-time constant carried by a type, so a generic helper is specialised for it by the JIT.</summary>
+internal interface IBlockConstant
+{
+    static abstract int Value { get; }
+}
+
+/// <summary>Segment register and access-size constants for <c>X86Cpu.BlockReadOf</c> and <c>BlockWriteOf</c>.</summary>
+internal static class BlockConstants
+{
+    public struct Es : IBlockConstant { public static int Value => SegmentIndex.ES; }
+    public struct Cs : IBlockConstant { public static int Value => SegmentIndex.CS; }
+    public struct Ss : IBlockConstant { public static int Value => SegmentIndex.SS; }
+    public struct Ds : IBlockConstant { public static int Value => SegmentIndex.DS; }
+    public struct Fs : IBlockConstant { public static int Value => SegmentIndex.FS; }
+    public struct Gs : IBlockConstant { public static int Value => SegmentIndex.GS; }
+    public struct Bytes1 : IBlockConstant { public static int Value => 1; }
+    public struct Bytes2 : IBlockConstant { public static int Value => 2; }
+    public struct Bytes4 : IBlockConstant { public static int Value => 4; }
+    public struct Bytes8 : IBlockConstant { public static int Value => 8; }
+
+    private static readonly Type[] s_segments = [typeof(Es), typeof(Cs), typeof(Ss), typeof(Ds), typeof(Fs), typeof(Gs)];
+
+    public static Type Segment(int index) => s_segments[index];
+
+    public static Type Size(int bytes) => bytes switch
+    {
+        1 => typeof(Bytes1),
+        2 => typeof(Bytes2),
+        4 => typeof(Bytes4),
+        _ => typeof(Bytes8),
+    };
 }
