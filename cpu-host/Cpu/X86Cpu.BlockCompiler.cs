@@ -1,3 +1,4 @@
+using CodeSize = Iced.Intel.CodeSize;
 using System.Reflection;
 using System.Reflection.Emit;
 using SplitEmu.CpuHost.Cpu.Translation;
@@ -84,6 +85,8 @@ public sealed partial class X86Cpu
             private readonly bool[] _recordFlags;
             private readonly LocalBuilder _gpr, _a, _b, _r, _retired;
             private readonly Label _start;
+            /// <summary>0xFFFF for 16-bit code, 0xFFFFFFFF for 32-bit (the block's code size is part of its key).</summary>
+            private readonly long _ipMask;
             private readonly List<(Label Label, int Index)> _faultExits = [];
             private readonly List<(Label Label, int Index)> _eventExits = [];
 
@@ -100,6 +103,7 @@ public sealed partial class X86Cpu
                 _b = il.DeclareLocal(typeof(ulong));
                 _r = il.DeclareLocal(typeof(ulong));
                 _retired = il.DeclareLocal(typeof(int));
+                _ipMask = code[0].Instruction.CodeSize == CodeSize.Code16 ? 0xFFFF : 0xFFFF_FFFF;
                 _start = il.DefineLabel();
             }
 
@@ -567,12 +571,17 @@ public sealed partial class X86Cpu
                 return label;
             }
 
-            /// <summary>Pushes entryIp + offset (offsets within one page, so no wrap: the entry check keeps the block under the limit).</summary>
+            /// <summary>
+            /// Pushes (entryIp + offset) masked to the code size, as the interpreter masks its next IP: the entry check
+            /// keeps the block's bytes under the CS limit, but the IP after its last byte may wrap (IP FFFF + 1 is 0).
+            /// </summary>
             private void EmitIp(long offset)
             {
                 _il.Emit(OpCodes.Ldarg_2);
                 _il.Emit(OpCodes.Ldc_I8, offset);
                 _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ldc_I8, _ipMask);
+                _il.Emit(OpCodes.And);
             }
 
             private void EmitSetRip(long offset)

@@ -62,6 +62,16 @@ public sealed unsafe partial class X86Cpu
     private void RunSliceTranslated(long end)
     {
         _translations!.InstallCompiled();
+        if (_eventsPending != 0)
+        {
+            // An event Run left pending on purpose (an interrupt held back by the STI/MOV SS shadow): exactly one
+            // instruction retires before it is looked at again, as in the interpreter, never a whole block.
+            if (_bus.MapGeneration != _mapGeneration)
+                OnMapChanged();
+            Step();
+            _runExecuted++;
+            return;
+        }
         do
         {
             if (_bus.MapGeneration != _mapGeneration)
@@ -80,12 +90,13 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// Runs <paramref name="block"/> and the blocks it leads to, block to block without the interpreter in between:
-    /// until a fault, an event, the budget, or an EIP with no translated block. A block remembers the block it last led
-    /// to (direct chaining). Between two blocks of one chain nothing can change CS, CPL, paging or the map (those
-    /// instructions end chains in the interpreter, and the map and events are looked at here), so a remembered
-    /// successor on the same linear page is the block the TLB would find, and it is current if it was made from the same
-    /// page version and cache generation as its predecessor, which was current when it started and had no write to its
-    /// page since (a write raises the events flag).
+    /// until a fault, an event, the budget, TF, or an EIP with no translated block. A block remembers the block it last
+    /// led to (direct chaining), by linear address on the linear page it was entered through. Between two blocks of one
+    /// chain nothing can change CS, CPL, paging or the map (those instructions end chains in the interpreter, and the
+    /// map and events are looked at here), so a remembered successor at the same linear address on the page this entry
+    /// came through is the block the TLB would find, and it is current if it was made from the same page version and
+    /// cache generation as its predecessor, which was current when it started and had no write to its page since (a
+    /// write raises the events flag).
     /// </summary>
     private void RunChain(TranslatedBlock block, long end)
     {
@@ -102,13 +113,18 @@ public sealed unsafe partial class X86Cpu
                 DeliverPendingFault();
                 return;
             }
-            if (_eventsPending != 0 || _runExecuted >= end || _bus.MapGeneration != _mapGeneration)
+            // POPF ends a block but raises the events flag only for IF: a TF it set must reach the interpreter here.
+            if (_eventsPending != 0 || _runExecuted >= end || _bus.MapGeneration != _mapGeneration || (_state.Eflags & EflagsBits.TF) != 0)
                 return;
 
             ulong ip = _state.Rip;
+            ulong linear = (cs.Base + ip) & 0xFFFF_FFFFUL;
+            bool samePage = ((linear ^ ((cs.Base + entryIp) & 0xFFFF_FFFFUL)) & 0xFFFF_F000UL) == 0;
             long budget = end - _runExecuted;
             TranslatedBlock? next = block.Successor;
-            if (next is not null && block.SuccessorIp == ip && next.PageVersion == block.PageVersion
+            // The same linear address on the linear page this block was entered through (so on its physical page,
+            // whatever CS base or alias it was entered by this time), made from the same page version and generation.
+            if (next is not null && samePage && block.SuccessorLinear == linear && next.PageVersion == block.PageVersion
                 && next.CacheGeneration == block.CacheGeneration && next.Count <= budget
                 && ip + (ulong)next.ByteLength - 1 <= Math.Min(cs.Limit, IpMask))
             {
@@ -118,10 +134,10 @@ public sealed unsafe partial class X86Cpu
             next = FindBlock(budget);
             if (next is null)
                 return;
-            if ((((cs.Base + ip) ^ (cs.Base + entryIp)) & 0xFFFF_F000UL) == 0)
+            if (samePage)
             {
                 block.Successor = next;
-                block.SuccessorIp = ip;
+                block.SuccessorLinear = linear;
             }
             block = next;
         }
@@ -191,7 +207,7 @@ public sealed unsafe partial class X86Cpu
                 code(instructions, 0, -1); // a negative budget returns at once: the JIT compiles it here, not on the vCPU
                 block = new TranslatedBlock(tag, code, instructions, byteLength, pageVersion, generation);
             }
-            catch (Exception e) when (e is InvalidProgramException or NotSupportedException or InvalidOperationException or OutOfMemoryException)
+            catch (Exception)
             {
                 // A block the runtime refuses to compile is a translator bug, never the guest's: the guest goes on
                 // in the interpreter, and the failure is counted in the statistics.

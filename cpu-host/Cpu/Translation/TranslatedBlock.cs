@@ -46,6 +46,6 @@ internal sealed class TranslatedBlock
     /// <summary>The block this one last led to on its own linear page (direct chaining; see X86Cpu.RunChain), or null.</summary>
     public TranslatedBlock? Successor { get; set; }
 
-    /// <summary>The EIP <see cref="Successor"/> starts at.</summary>
-    public ulong SuccessorIp { get; set; }
+    /// <summary>The linear address (CS base + EIP) <see cref="Successor"/> was entered at.</summary>
+    public ulong SuccessorLinear { get; set; }
 }

@@ -272,6 +272,62 @@ public sealed class TranslatorEquivalenceTests
     }
 
     [Fact]
+    public void InterruptHeldByTheStiShadow_IsTakenAfterExactlyOneInstruction()
+    {
+        // sti; nop; cli: the interrupt is due after the NOP. Run as a block, [nop; cli; ...] would shut it out.
+        var machines = new[] { NewMachine(CpuExecutionMode.Interpreter), NewMachine(CpuExecutionMode.Translator) };
+        var pics = new[] { new FakeInterruptController(), new FakeInterruptController() };
+        for (int i = 0; i < 2; i++)
+        {
+            machines[i].Cpu.InterruptController = pics[i];
+            machines[i].LoadCode(ProtectedModeMachine.KernelCode, a =>
+            {
+                var top = a.CreateLabel();
+                a.Label(ref top);
+                a.sti();
+                a.nop();
+                a.cli();
+                a.inc(ebx);
+                a.jmp(top);
+            });
+            machines[i].Run(20_003); // hot and translated, stopped after the CLI (IF clear)
+            pics[i].Raise(0x40);
+            machines[i].Cpu.NotifyInterruptPending();
+            Assert.Equal(CpuStopReason.Halted, machines[i].Run(1_000).Reason);
+        }
+        Assert.Equal(ProtectedModeMachine.AfterHandler(0x40), machines[1].Eip);
+        Assert.Equal(machines[0].Stack(0), machines[1].Stack(0)); // the return EIP: the CLI
+        AssertSameState(machines[0], machines[1], "after the interrupt");
+        Assert.True(machines[1].Cpu.Translation.InstructionsRunTranslated > 0);
+        foreach (ProtectedModeMachine m in machines)
+            m.Dispose();
+    }
+
+    [Fact]
+    public void TrapFlagSetByPopf_TrapsAfterTheNextInstruction()
+    {
+        // POPF ends its block; with TF now set the next instruction must run alone and trap (#DB), not a chained block.
+        (ProtectedModeMachine interpreter, ProtectedModeMachine translator) = RunBoth(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 100);
+            a.Label(ref top);
+            a.dec(ecx);
+            a.jz(top); // never taken: a warm-up pass through the same blocks
+            a.pushfd();
+            a.or(__dword_ptr[esp], 0x100);
+            a.popfd();
+            a.mov(ebx, 1);
+            a.add(esi, 1);
+            a.jmp(top);
+        }, 1_000, 1);
+        Assert.Equal(ProtectedModeMachine.AfterHandler(ExceptionVector.Debug), translator.Eip);
+        Assert.Equal(0u, (uint)translator.Cpu.State.Gpr[Gpr.Rsi]);
+        interpreter.Dispose();
+        translator.Dispose();
+    }
+
+    [Fact]
     public void InterruptDuringATightLoop_IsTakenWithinTheBlockBound()
     {
         using ProtectedModeMachine machine = NewMachine(CpuExecutionMode.Translator);
