@@ -73,25 +73,29 @@ public static class BenchCommand
                 $"(at least {BenchDefaults.Count(CpuBenchmark.MinimumInstructions)} per run).",
             DefaultValueFactory = _ => BenchDefaults.CpuInstructions,
         };
-        Command cpu = new("cpu", "The interpreter on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C#.")
+        Command cpu = new("cpu", "The interpreter and the translator on a compute-heavy guest loop: millions of guest instructions per second, against the same loop in C# and, where installed, on QEMU TCG (booted as a multiboot image).")
         {
             instructions,
         };
-        cpu.SetAction(result =>
+        cpu.SetAction(async (result, cancellationToken) =>
         {
             long count = Math.Max(CpuBenchmark.MinimumInstructions, result.GetValue(instructions));
             string fastest = $"fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds";
             int fpu = CpuBenchmark.X87KernelFpuInstructions, all = CpuBenchmark.X87KernelInstructions;
+            double translatorMips = 0;
             foreach (CpuExecutionMode mode in CpuModes())
             {
                 string name = mode.ToString().ToLowerInvariant();
                 BenchResult best = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunComputeLoop(count, mode)).MaxBy(r => r.Mips);
                 Console.Out.WriteLine($"splitemu bench cpu: {name}: {fastest}: {best}");
                 PrintTranslation(best);
+                if (mode == CpuExecutionMode.Translator)
+                    translatorMips = best.Mips;
                 BenchResult x87 = Enumerable.Range(0, BenchDefaults.CpuRuns).Select(_ => CpuBenchmark.RunX87Kernel(count, mode)).MaxBy(r => r.Mips);
                 Console.Out.WriteLine($"splitemu bench cpu: {name}: x87 kernel (mix: {fpu} x87 + {all - fpu} integer of every {all} instructions): {fastest}: {x87}");
                 PrintTranslation(x87);
             }
+            await PrintQemuComputeLoopAsync(count, translatorMips, cancellationToken).ConfigureAwait(false);
             return 0;
         });
 
@@ -118,6 +122,34 @@ public static class BenchCommand
         linux.SetAction((result, cancellationToken) => LinuxBench.ExecuteAsync(result.GetValue(linuxRuns), result.GetValue(Json), cancellationToken));
 
         return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot.") { transport, mmio, dispatch, cpu, boot, linux };
+    }
+
+    /// <summary>
+    /// The peer's row: QEMU TCG on the same loop body, booted as a multiboot image and timed from its own marks. At
+    /// least a billion instructions, so its translation and the marks' latency are a small part of the time.
+    /// </summary>
+    private static async Task PrintQemuComputeLoopAsync(long count, double translatorMips, CancellationToken cancellationToken)
+    {
+        if (!QemuPeer.IsInstalled)
+        {
+            Console.Out.WriteLine($"splitemu bench cpu: no peer: {QemuPeer.Executable} is not installed (Debian's qemu-system-x86)");
+            return;
+        }
+
+        int iterations = (int)Math.Clamp(Math.Max(count, 1_000_000_000) / CpuBenchmark.InstructionsPerIteration, 1, int.MaxValue);
+        long instructions = (long)iterations * CpuBenchmark.InstructionsPerIteration;
+        (double? seconds, string problem) = await QemuPeer.TimeComputeLoopAsync(
+            CpuBenchmark.MultibootComputeLoop(iterations), CpuBenchmark.MultibootMarkPort, CpuBenchmark.MultibootExitPort,
+            TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+        if (seconds is not double s || s <= 0)
+        {
+            Console.Out.WriteLine($"splitemu bench cpu: QEMU {QemuPeer.Version()} TCG (peer): {problem}");
+            return;
+        }
+
+        double mips = instructions / s / 1e6;
+        string ratio = translatorMips > 0 ? $"; translator / QEMU = {translatorMips / mips:0.00}x" : "";
+        Console.Out.WriteLine($"splitemu bench cpu: QEMU {QemuPeer.Version()} TCG (peer): {instructions:N0} guest instructions of the same loop in {s * 1000:F0} ms: {mips:F1} MIPS{ratio}");
     }
 
     /// <summary>The interpreter, and the translator where this build can compile code at run time.</summary>

@@ -30,22 +30,20 @@ public sealed class DispatchAndCpuBenchTests
     }
 
     [Fact]
-    public void BenchCpu_PrintsTheRoundsAndInstructionsItsHelpStates()
+    public void BenchCpu_PrintsBothModes_TheNativeBaseline_AndThePeer()
     {
+        // One run for all the checks: each run boots QEMU as the peer.
         using SplitEmuProcess run = SplitEmuProcess.Run("bench", "cpu", "--instructions", "1000000");
 
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains(
-            $"fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds: {BenchDefaults.Count(CpuBenchmark.InstructionsPerRound(1_000_000))} guest instructions",
-            run.StandardOutput, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void BenchCpu_PrintsMipsAndTheNativeBaseline()
-    {
-        using SplitEmuProcess run = SplitEmuProcess.Run("bench", "cpu", "--instructions", "1000000");
-
-        Assert.Equal(0, run.ExitCode);
+        foreach (string mode in (string[])["interpreter", "translator"])
+        {
+            Assert.Contains(
+                $"bench cpu: {mode}: fastest of {BenchDefaults.CpuRuns * CpuBenchmark.Rounds} rounds: {BenchDefaults.Count(CpuBenchmark.InstructionsPerRound(1_000_000))} guest instructions",
+                run.StandardOutput, StringComparison.Ordinal);
+        }
         Assert.Matches(@"\d+\.\d MIPS \(.* of native C#", run.StandardOutput);
+        Assert.Matches(@"translation: \d+ blocks", run.StandardOutput);
+        Assert.Matches(@"QEMU \S+ TCG \(peer\): [\d,]+ guest instructions of the same loop in \d+ ms: [\d.]+ MIPS; translator / QEMU = [\d.]+x", run.StandardOutput);
     }
 }

@@ -34,7 +34,7 @@ public static class CpuBenchmark
     /// <summary>Words in the data array the loop walks (4 KiB: stays in one TLB entry set, like a hot working set).</summary>
     private const int DataWords = 1024;
     /// <summary>Instructions in one iteration of the loop body below.</summary>
-    private const int InstructionsPerIteration = 10;
+    public const int InstructionsPerIteration = 10;
     /// <summary>Timed rounds per run, each of a <see cref="Rounds"/>th of the run's instructions; the fastest is reported.</summary>
     public const int Rounds = 5;
 
@@ -108,10 +108,20 @@ public static class CpuBenchmark
     private static byte[] AssembleLoop()
     {
         var a = new Assembler(32);
-        a.mov(esi, DataAddress);
+        Label next = EmitLoop(a, DataAddress, iterations: -1);
+        a.jmp(next); // endless: ECX wraps and the body goes on
+        var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), CodeAddress);
+        return stream.ToArray();
+    }
+
+    /// <summary>The compute loop's set-up and <paramref name="iterations"/> passes of its body (ECX counts them down); returns the body's label.</summary>
+    private static Label EmitLoop(Assembler a, uint data, int iterations)
+    {
+        a.mov(esi, data);
         a.xor(edx, edx);
         a.mov(ebx, 0x1234_5678);
-        a.mov(ecx, -1);
+        a.mov(ecx, iterations);
         var next = a.CreateLabel();
         a.Label(ref next);
         a.mov(eax, __dword_ptr[esi + edx * 4]);
@@ -124,9 +134,50 @@ public static class CpuBenchmark
         a.sub(ecx, 1);
         a.test(ecx, ecx);
         a.jnz(next);
-        a.jmp(next);
+        return next;
+    }
+
+    /// <summary>Where <see cref="MultibootComputeLoop"/> is loaded (QEMU's multiboot loader wants it above 1 MiB).</summary>
+    private const uint MultibootLoadAddress = 0x10_0000;
+
+    /// <summary>The debug console port the multiboot loop writes its start and end marks to (QEMU's -debugcon).</summary>
+    public const ushort MultibootMarkPort = 0xE9;
+
+    /// <summary>The port of QEMU's isa-debug-exit device the multiboot loop ends with.</summary>
+    public const ushort MultibootExitPort = 0xF4;
+
+    /// <summary>
+    /// The compute loop as a multiboot image, for a peer that boots with -kernel (QEMU): writes 'S' to
+    /// <see cref="MultibootMarkPort"/>, runs <paramref name="iterations"/> passes of the same body
+    /// (<see cref="InstructionsPerIteration"/> instructions each), writes 'E', then exits through
+    /// <see cref="MultibootExitPort"/>. The peer is timed from the marks, so its firmware and loader are not counted.
+    /// </summary>
+    public static byte[] MultibootComputeLoop(int iterations)
+    {
+        const uint magic = 0x1BAD_B002, aoutKludge = 1 << 16, headerSize = 32;
+        var a = new Assembler(32);
+        a.dd(magic);
+        a.dd(aoutKludge);
+        a.dd(unchecked(0u - magic - aoutKludge));
+        a.dd(MultibootLoadAddress);          // header_addr
+        a.dd(MultibootLoadAddress);          // load_addr
+        a.dd(0u);                            // load_end_addr: the whole file
+        a.dd(0u);                            // bss_end_addr: none
+        a.dd(MultibootLoadAddress + headerSize); // entry_addr
+        a.mov(esp, MultibootLoadAddress);
+        a.mov(al, (byte)'S');
+        a.@out((byte)MultibootMarkPort, al);
+        EmitLoop(a, MultibootLoadAddress + 0x10_0000, iterations);
+        a.mov(al, (byte)'E');
+        a.@out((byte)MultibootMarkPort, al);
+        a.mov(al, 0);
+        a.@out((byte)MultibootExitPort, al);
+        var halt = a.CreateLabel();
+        a.Label(ref halt);
+        a.hlt();
+        a.jmp(halt);
         var stream = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(stream), CodeAddress);
+        a.Assemble(new StreamCodeWriter(stream), MultibootLoadAddress);
         return stream.ToArray();
     }
 
