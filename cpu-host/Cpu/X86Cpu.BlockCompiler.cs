@@ -154,40 +154,71 @@ public sealed partial class X86Cpu
                 }
             }
 
+            /// <summary>How an instruction is emitted: the one decision the emitter and the flags liveness pass both read.</summary>
+            private enum Emission : byte
+            {
+                Nothing,
+                MoveRegister,
+                MoveThroughMemory,
+                LoadEffectiveAddress,
+                Arithmetic,
+                IncDecRegister,
+                ShiftRegisterByImmediate,
+                Jump,
+                ConditionalJump,
+                HelperCall,
+            }
+
+            private static Emission EmissionOf(ref DecodedInstruction d) => d.Op switch
+            {
+                FastOp.Nop => Emission.Nothing,
+                FastOp.Mov when d.Form is OperandForm.RegReg or OperandForm.RegImm => Emission.MoveRegister,
+                FastOp.Mov when d.Form is OperandForm.RegMem or OperandForm.MemReg or OperandForm.MemImm => Emission.MoveThroughMemory,
+                FastOp.Lea when d.Reg0Width is (byte)RegisterWidth.Bits16 or (byte)RegisterWidth.Bits32 => Emission.LoadEffectiveAddress,
+                FastOp.Alu or FastOp.Cmp or FastOp.Test when d.Form is OperandForm.RegReg or OperandForm.RegImm
+                                                            && (d.Op != FastOp.Alu || (AluOp)d.SubOp is not (AluOp.Adc or AluOp.Sbb))
+                    => Emission.Arithmetic,
+                FastOp.IncDec when d.Form == OperandForm.Reg => Emission.IncDecRegister,
+                FastOp.Shift when d.Form == OperandForm.RegImm => Emission.ShiftRegisterByImmediate,
+                FastOp.JmpRel => Emission.Jump,
+                FastOp.Jcc => Emission.ConditionalJump,
+                _ => Emission.HelperCall,
+            };
+
             /// <summary>Emits instruction <paramref name="k"/>; true if it ended the block (returned on every path).</summary>
             private bool EmitInstruction(int k)
             {
                 ref DecodedInstruction d = ref _code[k];
-                switch (d.Op)
+                switch (EmissionOf(ref d))
                 {
-                    case FastOp.Nop:
+                    case Emission.Nothing:
                         return false;
-                    case FastOp.Mov when d.Form is OperandForm.RegReg or OperandForm.RegImm:
+                    case Emission.MoveRegister:
                         EmitOperand1(ref d);
                         _il.Emit(OpCodes.Stloc, _r);
                         EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
                         return false;
-                    case FastOp.Mov when d.Form is OperandForm.RegMem or OperandForm.MemReg or OperandForm.MemImm:
+                    case Emission.MoveThroughMemory:
                         EmitMoveThroughMemory(k, ref d);
                         return false;
-                    case FastOp.Lea when d.Reg0Width is (byte)RegisterWidth.Bits16 or (byte)RegisterWidth.Bits32:
+                    case Emission.LoadEffectiveAddress:
                         EmitEffectiveAddress(ref d);
                         _il.Emit(OpCodes.Stloc, _r);
                         EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
                         return false;
-                    case FastOp.Alu or FastOp.Cmp or FastOp.Test when IsInlineFlagWriter(ref d):
+                    case Emission.Arithmetic:
                         EmitInlineArithmetic(k, ref d);
                         return false;
-                    case FastOp.IncDec when d.Form == OperandForm.Reg:
+                    case Emission.IncDecRegister:
                         EmitIncDecRegister(ref d);
                         return false;
-                    case FastOp.Shift when d.Form == OperandForm.RegImm:
+                    case Emission.ShiftRegisterByImmediate:
                         EmitShiftRegisterByImmediate(ref d);
                         return false;
-                    case FastOp.JmpRel:
+                    case Emission.Jump:
                         EmitJumpTo(k, ref d);
                         return true;
-                    case FastOp.Jcc:
+                    case Emission.ConditionalJump:
                         EmitConditionalJump(k, ref d);
                         return k == _code.Length - 1;
                     default:
@@ -195,18 +226,15 @@ public sealed partial class X86Cpu
                 }
             }
 
-            private static bool IsInlineFlagWriter(ref DecodedInstruction d)
-                => d.Form is OperandForm.RegReg or OperandForm.RegImm
-                   && (d.Op != FastOp.Alu || (AluOp)d.SubOp is not (AluOp.Adc or AluOp.Sbb));
-
-            private static FlagEffect EffectOf(ref DecodedInstruction d) => d.Op switch
+            /// <summary>
+            /// What the emitted code does to the flags. Only register-only forms that cannot fault leave them alone;
+            /// INC/DEC and shifts read CF (or keep flags) through the interpreter's helpers, so they observe.
+            /// </summary>
+            private static FlagEffect EffectOf(ref DecodedInstruction d) => EmissionOf(ref d) switch
             {
-                FastOp.Nop => FlagEffect.Untouched,
-                FastOp.Mov when d.Form is OperandForm.RegReg or OperandForm.RegImm => FlagEffect.Untouched,
-                FastOp.Lea when d.Reg0Width is (byte)RegisterWidth.Bits16 or (byte)RegisterWidth.Bits32 => FlagEffect.Untouched,
-                FastOp.Alu or FastOp.Cmp or FastOp.Test when IsInlineFlagWriter(ref d) => FlagEffect.InlineWriter,
-                _ => FlagEffect.Observer, // INC/DEC and shifts read CF (or keep flags) through the interpreter's helpers
-
+                Emission.Nothing or Emission.MoveRegister or Emission.LoadEffectiveAddress => FlagEffect.Untouched,
+                Emission.Arithmetic => FlagEffect.InlineWriter,
+                _ => FlagEffect.Observer,
             };
 
             /// <summary>Per instruction: must its flags be recorded? Not when an inline writer replaces them before anything can look.</summary>

@@ -125,8 +125,7 @@ public sealed unsafe partial class X86Cpu
             // The same linear address on the linear page this block was entered through (so on its physical page,
             // whatever CS base or alias it was entered by this time), made from the same page version and generation.
             if (next is not null && samePage && block.SuccessorLinear == linear && next.PageVersion == block.PageVersion
-                && next.CacheGeneration == block.CacheGeneration && next.Count <= budget
-                && ip + (ulong)next.ByteLength - 1 <= Math.Min(cs.Limit, IpMask))
+                && next.CacheGeneration == block.CacheGeneration && next.Count <= budget && FitsCodeSegment(next, ip))
             {
                 block = next;
                 continue;
@@ -163,10 +162,12 @@ public sealed unsafe partial class X86Cpu
             if (block is null)
                 return null;
         }
-        if (block.Count > budget || ip + (ulong)block.ByteLength - 1 > Math.Min(cs.Limit, IpMask))
-            return null;
-        return block;
+        return block.Count <= budget && FitsCodeSegment(block, ip) ? block : null;
     }
+
+    /// <summary>Whether the block's bytes from <paramref name="ip"/> lie within the CS limit and the IP's range (no wrap inside).</summary>
+    private bool FitsCodeSegment(TranslatedBlock block, ulong ip)
+        => ip + (ulong)block.ByteLength - 1 <= Math.Min(_state.Segments[SegmentIndex.CS].Limit, IpMask);
 
     /// <summary>Forms the block at <paramref name="physical"/> from the RAM page's bytes and compiles it; null if none.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
