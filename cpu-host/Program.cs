@@ -17,10 +17,14 @@ if (!LauncherTie.DieWithLauncher())
     return 1; // the launcher died before this process could tie itself to it
 }
 
+// Guest RAM and the rings leave this process only as descriptors passed to the launcher; nothing else may open
+// them (or anything of this process) through /proc/PID/fd, mem or ptrace, whatever its user.
+ProcessDumpability.Forbid();
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);
+using DescriptorChannel descriptors = DescriptorChannel.Connect(args[1]);
 JsonRpc rpc = RpcConnection.Create(stream);
 OutputForwarder output = new(rpc);
-using CpuHostControl control = new(output);
+using CpuHostControl control = new(output, descriptors);
 rpc.AddLocalRpcTarget<ICpuHostControl>(control, null);
 rpc.StartListening();
 await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);

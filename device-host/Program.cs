@@ -26,8 +26,9 @@ if (spare)
 }
 
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);
+using DescriptorChannel descriptors = DescriptorChannel.Connect(args[1]);
 JsonRpc rpc = RpcConnection.Create(stream);
-DeviceHostControl control = new(rpc);
+DeviceHostControl control = new(rpc, descriptors);
 rpc.AddLocalRpcTarget<IDeviceHostControl>(control, null);
 rpc.StartListening();
 await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);

@@ -5,7 +5,7 @@ using SplitEmu.Shared.Rpc;
 namespace SplitEmu.CpuHost.Control;
 
 /// <summary>The CPU process's control endpoint (see <see cref="ICpuHostControl"/>).</summary>
-public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, IDisposable
+public sealed class CpuHostControl(OutputForwarder output, DescriptorChannel descriptors) : ICpuHostControl, IDisposable
 {
     /// <summary>How long shutdown waits for the vCPU thread before it frees the machine anyway.</summary>
     private static readonly TimeSpan s_runStopTimeout = TimeSpan.FromSeconds(2);
@@ -29,11 +29,11 @@ public sealed class CpuHostControl(OutputForwarder output) : ICpuHostControl, ID
 
     /// <inheritdoc/>
     public Task<GuestMemoryShare> GetGuestMemoryAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(Machine.GuestMemoryShare());
+        Task.FromResult(Machine.GuestMemoryShare(descriptors.Send(Machine.GuestMemoryDescriptor)));
 
     /// <inheritdoc/>
-    public Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Machine.CreateChannel(request.ProcessKey, request.Epoch));
+    public Task<ulong> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default) =>
+        Task.FromResult(descriptors.Send(Machine.CreateChannel(request.ProcessKey, request.Epoch)));
 
     /// <inheritdoc/>
     public Task BindChannelAsync(ChannelBinding binding, CancellationToken cancellationToken = default)

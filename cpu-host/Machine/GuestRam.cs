@@ -24,10 +24,13 @@ public sealed unsafe class GuestRam : IDisposable
     /// <summary>First byte.</summary>
     public byte* Base => _memory.Base;
 
-    /// <summary>How a bus-master device process maps this RAM: all of it is one DMA window.</summary>
-    public GuestMemoryShare Share() => new()
+    /// <summary>The memfd a bus-master device process maps this RAM from (passed by SCM_RIGHTS).</summary>
+    public int Descriptor => _memory.Descriptor;
+
+    /// <summary>How a bus-master device process maps this RAM, passed under <paramref name="descriptor"/>: all of it is one DMA window.</summary>
+    public GuestMemoryShare Share(ulong descriptor) => new()
     {
-        SharePath = _memory.SharePath,
+        Descriptor = descriptor,
         Size = Size,
         Windows = [new DmaWindow(0, Size)],
     };

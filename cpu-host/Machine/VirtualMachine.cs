@@ -249,11 +249,14 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>Input for the profile's console device, or null when the machine has no console.</summary>
     public ConsoleInput? ConsoleInput { get; }
 
-    /// <summary>Guest RAM as bus-master device processes map it.</summary>
-    public GuestMemoryShare GuestMemoryShare() => _ram.Share();
+    /// <summary>Guest RAM as bus-master device processes map it, its memfd passed under <paramref name="descriptor"/>.</summary>
+    public GuestMemoryShare GuestMemoryShare(ulong descriptor) => _ram.Share(descriptor);
+
+    /// <summary>The memfd of guest RAM, to pass to the launcher (SCM_RIGHTS).</summary>
+    public int GuestMemoryDescriptor => _ram.Descriptor;
 
     /// <summary>Guest RAM as inline bus-master devices reach it: in this process, within the same windows.</summary>
-    internal unsafe DeviceHost.Hosting.GuestMemoryWindow GuestMemoryWindow() => new(_ram.Base, _ram.Size, _ram.Share().Windows);
+    internal unsafe DeviceHost.Hosting.GuestMemoryWindow GuestMemoryWindow() => new(_ram.Base, _ram.Size, _ram.Share(0).Windows);
 
     /// <summary>A device drove ISA interrupt line <paramref name="line"/> (any thread; untrusted lines are ignored).</summary>
     public void SetInterruptLine(int line, bool asserted)
@@ -282,13 +285,14 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>
     /// Creates the segment for incarnation <paramref name="epoch"/> of device process <paramref name="processKey"/>;
-    /// returns its path. The incarnation serves once <see cref="BindChannel"/> is called.
+    /// returns its memfd to pass to the device process (valid until <see cref="BindChannel"/>, which closes it).
+    /// The incarnation serves once <see cref="BindChannel"/> is called.
     /// </summary>
-    public string CreateChannel(string processKey, uint epoch)
+    public int CreateChannel(string processKey, uint epoch)
     {
         DeviceProcessSlot slot = SlotOf(processKey);
         RingSegment segment = RingSegment.Create($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
-        string path = segment.Memory.Path;
+        int descriptor = segment.Memory.Descriptor;
         DeviceConfig first = slot.Devices[0];
         WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
         DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
@@ -306,7 +310,7 @@ public sealed class VirtualMachine : IDisposable
             _channels.Add(channel);
         }
 
-        return path;
+        return descriptor;
     }
 
     /// <summary>
@@ -340,7 +344,7 @@ public sealed class VirtualMachine : IDisposable
             Rebind(slot, previous, channel);
         }
 
-        // Both sides have it mapped: from here no other process can open it.
+        // Both sides have it mapped: from here this process can pass it to no one.
         channel.Segment.Memory.Unlink();
     }
 

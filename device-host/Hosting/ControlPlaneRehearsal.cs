@@ -24,10 +24,10 @@ public static class ControlPlaneRehearsal
         launcher.StartListening();
         DeviceHostAttachRequest request = new()
         {
-            SegmentPath = "rehearsal",
+            SegmentDescriptor = 1,
             Devices = [new DeviceConfig { Id = "rehearsal", Type = "uart16550", Io = 0x3F8, Irq = 4, Crash = new CrashConfig(), Config = new Dictionary<string, string> { ["k"] = "v" } }],
             ServingCore = 0,
-            GuestMemory = new GuestMemoryShare { SharePath = "rehearsal", Size = 1, Windows = [new DmaWindow(0, 1)] },
+            GuestMemory = new GuestMemoryShare { Descriptor = 2, Size = 1, Windows = [new DmaWindow(0, 1)] },
         };
         await launcher.InvokeWithCancellationAsync<DeviceHostAttachResult>(nameof(IDeviceHostControl.AttachAsync), [request], CancellationToken.None).ConfigureAwait(false);
         await launcher.InvokeWithCancellationAsync<DeviceHostStopResult>(nameof(IDeviceHostControl.StopAsync), [], CancellationToken.None).ConfigureAwait(false);

@@ -12,7 +12,11 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     /// <summary>How long to wait for the CPU process to finish initialising the segment.</summary>
     private static readonly TimeSpan s_segmentReadyTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a descriptor named in a request may take to arrive (the launcher sends it first).</summary>
+    private static readonly TimeSpan s_descriptorTimeout = TimeSpan.FromSeconds(5);
+
     private readonly OutputForwarder _output;
+    private readonly DescriptorChannel _descriptors;
     private readonly Lock _gate = new();
     private RingSegment? _segment;
     private IRequestServer? _responder;
@@ -22,8 +26,12 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     private IReadOnlyList<IDevice> _devices = [];
     private GuestMemoryWindow? _guestMemory;
 
-    /// <summary>Serves over <paramref name="rpc"/>.</summary>
-    public DeviceHostControl(JsonRpc rpc) => _output = new OutputForwarder(rpc);
+    /// <summary>Serves over <paramref name="rpc"/>, taking the memory it maps from <paramref name="descriptors"/>.</summary>
+    public DeviceHostControl(JsonRpc rpc, DescriptorChannel descriptors)
+    {
+        _output = new OutputForwarder(rpc);
+        _descriptors = descriptors;
+    }
 
     /// <inheritdoc/>
     public Task<DeviceHostAttachResult> AttachAsync(DeviceHostAttachRequest request, CancellationToken cancellationToken = default)
@@ -44,7 +52,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             }
             else
             {
-                segment = RingSegment.Open(request.SegmentPath, s_segmentReadyTimeout);
+                segment = RingSegment.Open(_descriptors.Receive(request.SegmentDescriptor, s_descriptorTimeout), s_segmentReadyTimeout);
                 RingResponder ring = new(segment, wait);
                 responder = request.InjectFault == TransportFault.ScribbleSegment ? new SegmentScribbler(segment, ring) : ring;
             }
@@ -57,7 +65,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             {
                 if (request.GuestMemory is { } share)
                 {
-                    _guestMemory = new GuestMemoryWindow(share.SharePath, share.Size, share.Windows);
+                    _guestMemory = new GuestMemoryWindow(_descriptors.Receive(share.Descriptor, s_descriptorTimeout), share.Size, share.Windows);
                 }
 
                 // Over a segment the clock is the CPU process's (it stops while the machine stands still); over a socket

@@ -17,10 +17,10 @@ public sealed unsafe class GuestMemoryWindow : IDisposable
     private readonly ulong _size;
     private readonly IReadOnlyList<DmaWindow> _windows;
 
-    /// <summary>Maps <paramref name="sharePath"/> and allows DMA within <paramref name="windows"/>.</summary>
-    public GuestMemoryWindow(string sharePath, ulong size, IReadOnlyList<DmaWindow> windows)
+    /// <summary>Maps the guest RAM memfd <paramref name="fd"/> (owned from here) and allows DMA within <paramref name="windows"/>.</summary>
+    public GuestMemoryWindow(int fd, ulong size, IReadOnlyList<DmaWindow> windows)
     {
-        _mapping = SealedSharedMemory.Open(sharePath, size);
+        _mapping = SealedSharedMemory.Open(fd, size);
         _base = _mapping.Base;
         _size = size;
         _windows = windows;

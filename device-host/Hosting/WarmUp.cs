@@ -21,7 +21,7 @@ internal static class WarmUp
         using RingSegment cpuSide = RingSegment.Create("splitemu-warmup", new RingGeometry(8, 8, 8), epoch: 0);
         try
         {
-            using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TimeSpan.FromSeconds(1));
+            using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.DuplicateDescriptor(), TimeSpan.FromSeconds(1));
             cpuSide.Memory.Unlink();
             RingRequester requester = new(cpuSide, WaitSettings.Handoff);
             RingResponder responder = new(deviceSide, WaitSettings.Handoff);

@@ -124,7 +124,7 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         Task<DeviceHostAttachResult> attach = control.AttachAsync(
             new DeviceHostAttachRequest
             {
-                SegmentPath = kind == BenchTransportKind.Ring ? _segment!.Memory.Path : "",
+                SegmentDescriptor = kind == BenchTransportKind.Ring ? _child.Descriptors.Send(_segment!.Memory.Descriptor) : 0,
                 SocketPath = kind == BenchTransportKind.Socket ? socketPath : null,
                 Devices = [device],
                 WaitPolicy = wait.Policy,

@@ -33,11 +33,12 @@ public sealed class ChildProcess : IAsyncDisposable
     private Task _outputRead = Task.CompletedTask;
     private readonly string _socketPath;
 
-    private ChildProcess(string label, Process process, JsonRpc rpc, string socketPath)
+    private ChildProcess(string label, Process process, JsonRpc rpc, DescriptorChannel descriptors, string socketPath)
     {
         Label = label;
         Process = process;
         Rpc = rpc;
+        Descriptors = descriptors;
         _socketPath = socketPath;
     }
 
@@ -52,6 +53,9 @@ public sealed class ChildProcess : IAsyncDisposable
 
     /// <summary>Its control connection (already listening).</summary>
     public JsonRpc Rpc { get; }
+
+    /// <summary>Where memory is passed to it, or from it (the CPU process's RAM and rings), as descriptors.</summary>
+    public DescriptorChannel Descriptors { get; }
 
     /// <summary>Its process id.</summary>
     public int ProcessId => Process.Id;
@@ -76,6 +80,7 @@ public sealed class ChildProcess : IAsyncDisposable
     {
         string socketPath = Path.Combine(runFolder, label + ".sock");
         using Socket listener = RpcConnection.Listen(socketPath);
+        using Socket descriptorListener = DescriptorChannel.Listen(socketPath);
         ProcessStartInfo info = HostExecutables.StartInfo(program);
         string kind = HostExecutables.Kind(program);
         info.ArgumentList.Add("--control");
@@ -111,11 +116,22 @@ public sealed class ChildProcess : IAsyncDisposable
             }
 
             Socket socket = await accept.ConfigureAwait(false);
+            // The child connects its descriptor channel right after its control connection.
+            Task<Socket> acceptDescriptors = descriptorListener.AcceptAsync(timeout.Token).AsTask();
+            if (await Task.WhenAny(acceptDescriptors, exited).ConfigureAwait(false) != acceptDescriptors || !acceptDescriptors.IsCompletedSuccessfully)
+            {
+                socket.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+                KillQuietly(process);
+                throw new InvalidOperationException($"{program} connected its control socket but not its descriptor socket");
+            }
+
+            DescriptorChannel descriptors = DescriptorChannel.Over(await acceptDescriptors.ConfigureAwait(false));
             // A child is not trusted: a message larger than any it sends legitimately ends its connection.
             BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), MaxMessageBytes, $"{label} (pid {process.Id})");
             JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget<ILaunchCallbacks>(callbacks, null);
-            child = new ChildProcess(label, process, rpc, socketPath) { Kind = kind };
+            child = new ChildProcess(label, process, rpc, descriptors, socketPath) { Kind = kind };
             child.CaptureOutput(log);
             rpc.StartListening();
             return child;
@@ -131,6 +147,7 @@ public sealed class ChildProcess : IAsyncDisposable
                 KillQuietly(process);
                 process.Dispose();
                 File.Delete(socketPath);
+                File.Delete(socketPath + DescriptorChannel.PathSuffix);
             }
 
             throw;
@@ -160,6 +177,7 @@ public sealed class ChildProcess : IAsyncDisposable
         }
 
         Rpc.Dispose();
+        Descriptors.Dispose();
         using (CancellationTokenSource timeout = new(s_exitTimeout))
         {
             try
@@ -177,6 +195,7 @@ public sealed class ChildProcess : IAsyncDisposable
         await _outputRead.WaitAsync(s_drainTimeout).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         Process.Dispose();
         File.Delete(_socketPath);
+        File.Delete(_socketPath + DescriptorChannel.PathSuffix);
     }
 
     private void CaptureOutput(TextWriter log)

@@ -63,6 +63,9 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>Guest RAM as the CPU process shares it; handed only to processes with a bus-master device.</summary>
     private GuestMemoryShare? _guestMemory;
 
+    /// <summary>Guest RAM's memfd, received from the CPU process once and passed on to each bus-master device process.</summary>
+    private int _guestMemoryDescriptor = -1;
+
     /// <summary>Runs from the start of <see cref="RunAsync"/>; <see cref="_startUp"/> is its reading when the CPU left reset.</summary>
     private readonly Stopwatch _wall = new();
     private TimeSpan _startUp;
@@ -222,6 +225,7 @@ public sealed class MachineRun : IAsyncDisposable
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
         _guestMemory = await ControlDeadline.CallAsync(_cpuControl.GetGuestMemoryAsync(cancellationToken), _cpu, "get-guest-memory").ConfigureAwait(false);
+        _guestMemoryDescriptor = _cpu.Descriptors.Receive(_guestMemory.Descriptor, ControlDeadline.Default);
 
         // The device processes start together: each is an independent process start, attach and bind, and on a
         // machine of several isolated devices their start-ups overlapped one another instead of adding up.
@@ -251,21 +255,40 @@ public sealed class MachineRun : IAsyncDisposable
     private async Task StartIncarnationAsync(DeviceProcess device, CancellationToken cancellationToken)
     {
         string key = device.Key;
-        string segmentPath = await ControlDeadline.CallAsync(_cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken), _cpu!, "create-channel").ConfigureAwait(false);
-        ChildProcess child = await TakeSpareAsync(device).ConfigureAwait(false)
-            ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken).ConfigureAwait(false);
-        device.Child = child;
+        ulong segmentFromCpu = await ControlDeadline.CallAsync(_cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken), _cpu!, "create-channel").ConfigureAwait(false);
+        int segment = _cpu!.Descriptors.Receive(segmentFromCpu, ControlDeadline.Default);
+        ChildProcess child;
+        ulong segmentToDevice;
+        ulong? guestMemoryToDevice = null;
+        try
+        {
+            child = await TakeSpareAsync(device).ConfigureAwait(false)
+                ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken).ConfigureAwait(false);
+            device.Child = child;
+            // The device process gets the memory it may map as descriptors, before the request that names them:
+            // its ring always, guest RAM only when one of its devices masters the bus.
+            segmentToDevice = child.Descriptors.Send(segment);
+            if (device.Devices.Any(IsBusMaster))
+            {
+                guestMemoryToDevice = child.Descriptors.Send(_guestMemoryDescriptor);
+            }
+        }
+        finally
+        {
+            DescriptorChannel.Release(segment);
+        }
+
         device.Control = child.Rpc.Attach<IDeviceHostControl>();
         DeviceHostAttachResult attached = await ControlDeadline.CallAsync(device.Control.AttachAsync(
             new DeviceHostAttachRequest
             {
-                SegmentPath = segmentPath,
+                SegmentDescriptor = segmentToDevice,
                 Devices = device.Devices,
                 WaitPolicy = device.Devices[0].WaitPolicy,
                 SpinBudget = device.Devices[0].SpinBudget,
                 ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
                 RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
-                GuestMemory = device.Devices.Any(IsBusMaster) ? _guestMemory : null,
+                GuestMemory = guestMemoryToDevice is ulong token ? _guestMemory! with { Descriptor = token } : null,
             },
             cancellationToken), child, "attach").ConfigureAwait(false);
         device.UpAt = Stopwatch.GetTimestamp();
@@ -811,6 +834,7 @@ public sealed class MachineRun : IAsyncDisposable
             await _cpu.DisposeAsync().ConfigureAwait(false);
         }
 
+        DescriptorChannel.Release(Interlocked.Exchange(ref _guestMemoryDescriptor, -1));
         if (!_console.DrainConsole(s_consoleDrainTimeout))
         {
             _log.WriteLine($"splitemu: the console's reader did not take the last {_console.ConsoleBacklog} bytes within {s_consoleDrainTimeout.TotalSeconds:F0} s; they are not shown");

@@ -6,11 +6,17 @@ public interface ICpuHostControl
     /// <summary>Builds the machine (RAM, images, CPU state, inline devices). Returns the CPU process id.</summary>
     Task<int> ConfigureAsync(CpuHostSetup setup, CancellationToken cancellationToken = default);
 
-    /// <summary>Guest RAM as bus-master device processes map it, with the DMA windows the CPU process grants.</summary>
+    /// <summary>
+    /// Guest RAM as bus-master device processes map it, with the DMA windows the CPU process grants; its memfd is
+    /// passed to the launcher on the descriptor channel under the share's token.
+    /// </summary>
     Task<GuestMemoryShare> GetGuestMemoryAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Creates the shared-memory segment for a device process and returns its path.</summary>
-    Task<string> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Creates the shared-memory segment for a device process, passes its memfd to the launcher on the descriptor
+    /// channel and returns the token it was passed under.
+    /// </summary>
+    Task<ulong> CreateChannelAsync(ChannelRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The device process has the segment mapped and serves <paramref name="binding"/>'s devices: map their

@@ -87,8 +87,11 @@ public sealed record DeviceEventGrant(bool EndsMachine, bool BusMaster);
 /// <summary>Asks a device process to serve devices over a segment.</summary>
 public sealed record DeviceHostAttachRequest
 {
-    /// <summary>Path of the segment under /dev/shm.</summary>
-    public required string SegmentPath { get; init; }
+    /// <summary>
+    /// The token under which the launcher passed the segment's memfd on the descriptor channel
+    /// (<see cref="DescriptorChannel"/>); unused with <see cref="SocketPath"/>.
+    /// </summary>
+    public required ulong SegmentDescriptor { get; init; }
 
     /// <summary>The devices to serve, in order (their index is the ring's device number).</summary>
     public required IReadOnlyList<DeviceConfig> Devices { get; init; }
@@ -101,7 +104,7 @@ public sealed record DeviceHostAttachRequest
 
     /// <summary>
     /// When set, serve over the socket transport instead of the segment: connect to the CPU side's listener at
-    /// this path (<see cref="SplitEmu.Shared.Transport.SocketTransportListener"/>); <see cref="SegmentPath"/> is ignored.
+    /// this path (<see cref="SplitEmu.Shared.Transport.SocketTransportListener"/>); <see cref="SegmentDescriptor"/> is ignored.
     /// </summary>
     public string? SocketPath { get; init; }
 
@@ -121,8 +124,11 @@ public sealed record DeviceHostAttachRequest
 /// <summary>The CPU process's guest RAM as device processes map it for DMA.</summary>
 public sealed record GuestMemoryShare
 {
-    /// <summary>Where to open it (<c>/proc/PID/fd/N</c> of the CPU process).</summary>
-    public required string SharePath { get; init; }
+    /// <summary>
+    /// The token under which its memfd was passed on the descriptor channel (<see cref="DescriptorChannel"/>):
+    /// from the CPU process to the launcher, then under a new token from the launcher to a bus-master device.
+    /// </summary>
+    public required ulong Descriptor { get; init; }
 
     /// <summary>Bytes of the shared memory (guest-physical 0 up).</summary>
     public required ulong Size { get; init; }

@@ -4,7 +4,7 @@ namespace SplitEmu.Shared.Transport;
 
 /// <summary>
 /// A device process's shared-memory segment with its three rings. The CPU process creates it
-/// (<see cref="Create"/>); the device process maps it by path (<see cref="Open"/>). Each side keeps its own
+/// (<see cref="Create"/>); the device process maps the descriptor it is passed (<see cref="Open"/>). Each side keeps its own
 /// private copy of the geometry: the CPU never trusts sizes read back from the segment.
 /// </summary>
 public sealed unsafe class RingSegment : IDisposable
@@ -59,9 +59,9 @@ public sealed unsafe class RingSegment : IDisposable
     }
 
     /// <summary>Device side: maps a segment, waits (bounded) for its magic, checks version and sizes.</summary>
-    public static RingSegment Open(string path, TimeSpan magicTimeout)
+    public static RingSegment Open(int fd, TimeSpan magicTimeout)
     {
-        SharedMemorySegment memory = SharedMemorySegment.Open(path, SegmentLayout.SlotsOffset);
+        SharedMemorySegment memory = SharedMemorySegment.Open(fd, SegmentLayout.SlotsOffset);
         try
         {
             byte* header = memory.Base;
@@ -70,7 +70,7 @@ public sealed unsafe class RingSegment : IDisposable
             {
                 if (waited.Elapsed > magicTimeout)
                 {
-                    throw new InvalidDataException($"segment {path} was not initialised within {magicTimeout.TotalMilliseconds} ms");
+                    throw new InvalidDataException($"the segment was not initialised within {magicTimeout.TotalMilliseconds} ms");
                 }
 
                 Thread.Sleep(1);
@@ -79,7 +79,7 @@ public sealed unsafe class RingSegment : IDisposable
             uint version = *(uint*)(header + SegmentLayout.VersionOffset);
             if (version != SegmentLayout.Version)
             {
-                throw new InvalidDataException($"segment {path} has layout version {version}, this build speaks {SegmentLayout.Version}");
+                throw new InvalidDataException($"the segment has layout version {version}, this build speaks {SegmentLayout.Version}");
             }
 
             RingGeometry geometry = new(
@@ -88,7 +88,7 @@ public sealed unsafe class RingSegment : IDisposable
                 *(int*)(header + SegmentLayout.EventSlotsOffset));
             if (!geometry.IsValid || SegmentLayout.SegmentSize(geometry) > memory.Size)
             {
-                throw new InvalidDataException($"segment {path} has an invalid ring geometry {geometry}");
+                throw new InvalidDataException($"the segment has an invalid ring geometry {geometry}");
             }
 
             uint epoch = *(uint*)(header + SegmentLayout.EpochOffset);

@@ -4,8 +4,8 @@ namespace SplitEmu.Shared.Transport;
 
 /// <summary>
 /// Shared memory whose size can never change: an anonymous memfd sealed against shrinking and growing, mapped
-/// into the CPU process, which device processes map by <see cref="SharePath"/> (<c>/proc/PID/fd/N</c>). Guest
-/// RAM (for DMA) and the device rings are made of it. No file name exists at any time, so no crash of any
+/// into the CPU process and passed to device processes as a descriptor (<see cref="SplitEmu.Shared.Rpc.DescriptorChannel"/>),
+/// never opened by name. Guest RAM (for DMA) and the device rings are made of it. No file name exists at any time, so no crash of any
 /// process can leave one behind and no other user can find or pre-create it; the memory lives until the last
 /// process mapping it exits.
 /// </summary>
@@ -18,6 +18,7 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
     private const uint MfdAllowSealing = 2;
     private const int FcntlAddSeals = 1033;
     private const int FcntlGetSeals = 1034;
+    private const int FcntlDuplicateCloexec = 1030;
     private const int SealSeal = 1;
     private const int SealShrink = 2;
     private const int SealGrow = 4;
@@ -25,18 +26,15 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
     /// <summary>The size can never change again: a device process that opened the memory cannot shrink it under the
     /// CPU process (whose next access beyond the end would be a SIGBUS no runtime can catch).</summary>
     private const int SizeSeals = SealShrink | SealGrow | SealSeal;
-    private const int OpenReadWrite = 2;
-    private const int OpenCloexec = 0x80000;
 
     private byte* _base;
     private int _fd;
 
-    private SealedSharedMemory(int fd, byte* memory, ulong size, string sharePath)
+    private SealedSharedMemory(int fd, byte* memory, ulong size)
     {
         _fd = fd;
         _base = memory;
         Size = size;
-        SharePath = sharePath;
     }
 
     /// <summary>Bytes mapped.</summary>
@@ -45,8 +43,8 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
     /// <summary>First byte.</summary>
     public byte* Base => _base;
 
-    /// <summary>Where another process of this user opens the same memory (valid while this process lives).</summary>
-    public string SharePath { get; }
+    /// <summary>The memfd another process maps the same memory from (passed by SCM_RIGHTS), or -1 once closed.</summary>
+    public int Descriptor => Volatile.Read(ref _fd);
 
     /// <summary>
     /// Creates <paramref name="size"/> bytes of zero-filled shared memory named <paramref name="name"/> (for /proc
@@ -85,15 +83,33 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
             throw new IOException($"cannot seal the size of {name}: errno {errno}");
         }
 
-        return Map(fd, size, $"/proc/{Environment.ProcessId}/fd/{fd}");
+        return Map(fd, size);
+    }
+
+    /// <summary>
+    /// A new descriptor (close-on-exec) for the same memory, for a peer in this process to <see cref="Open(int, ulong)"/>
+    /// (a spare's warm-up, tests); what another process gets by SCM_RIGHTS.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The descriptor was closed already.</exception>
+    public int DuplicateDescriptor()
+    {
+        int fd = Volatile.Read(ref _fd);
+        ObjectDisposedException.ThrowIf(fd < 0, this);
+        int copy = Fcntl(fd, FcntlDuplicateCloexec, 0);
+        if (copy < 0)
+        {
+            throw new IOException($"cannot duplicate a shared-memory descriptor: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return copy;
     }
 
     /// <summary>Tries to change the size through this mapping's descriptor (tests: the seals must refuse it).</summary>
     public bool TryResize(ulong size) => _fd >= 0 && Ftruncate(_fd, (long)size) == 0;
 
     /// <summary>
-    /// Closes the descriptor behind <see cref="SharePath"/>, so no process can open the memory from now on; every
-    /// mapping (this one and the peers') stays.
+    /// Closes <see cref="Descriptor"/>, so this process can pass the memory to no one from now on; every mapping
+    /// (this one and the peers') stays.
     /// </summary>
     public void CloseShare()
     {
@@ -104,29 +120,26 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
         }
     }
 
-    /// <summary>Maps all of the memory another process shared as <paramref name="sharePath"/>; it must hold at least <paramref name="size"/> bytes.</summary>
-    public static SealedSharedMemory Open(string sharePath, ulong size)
+    /// <summary>
+    /// Maps all of the memory behind <paramref name="fd"/> (received from another process, owned by the result from
+    /// here, closed on failure); it must be sealed against resizing and hold at least <paramref name="size"/> bytes.
+    /// </summary>
+    public static SealedSharedMemory Open(int fd, ulong size)
     {
-        int fd = OpenFile(sharePath, OpenReadWrite | OpenCloexec);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open shared memory {sharePath}: errno {Marshal.GetLastPInvokeError()}");
-        }
-
         if ((Fcntl(fd, FcntlGetSeals, 0) & SizeSeals) != SizeSeals)
         {
             Close(fd);
-            throw new InvalidDataException($"shared memory {sharePath} is not sealed against resizing; refusing to map it");
+            throw new InvalidDataException("shared memory passed to this process is not sealed against resizing; refusing to map it");
         }
 
         long actual = Lseek(fd, 0, 2);
         if (actual < 0 || (ulong)actual < size)
         {
             Close(fd);
-            throw new InvalidDataException($"shared memory {sharePath} has {actual} bytes, expected at least {size}");
+            throw new InvalidDataException($"shared memory passed to this process has {actual} bytes, expected at least {size}");
         }
 
-        return Map(fd, (ulong)actual, sharePath);
+        return Map(fd, (ulong)actual);
     }
 
     /// <inheritdoc/>
@@ -141,7 +154,7 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
         CloseShare();
     }
 
-    private static SealedSharedMemory Map(int fd, ulong size, string sharePath)
+    private static SealedSharedMemory Map(int fd, ulong size)
     {
         void* memory = Mmap(null, (nuint)size, ProtRead | ProtWrite, MapShared, fd, 0);
         if (memory == (void*)-1)
@@ -151,14 +164,11 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
             throw new IOException($"cannot map {size} bytes of shared memory: errno {errno}");
         }
 
-        return new SealedSharedMemory(fd, (byte*)memory, size, sharePath);
+        return new SealedSharedMemory(fd, (byte*)memory, size);
     }
 
     [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MemfdCreate(string name, uint flags);
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenFile(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     private static partial int Ftruncate(int fd, long length);

@@ -2,9 +2,8 @@ namespace SplitEmu.Shared.Transport;
 
 /// <summary>
 /// A ring segment's memory: sealed anonymous shared memory (<see cref="SealedSharedMemory"/>, the same kind as
-/// guest RAM) mapped into this process. The creator sizes, allocates and zero-fills it; the peer maps it by
-/// <see cref="Path"/> until the creator calls <see cref="Unlink"/>, after which no other process can open it and
-/// no crash can leak it.
+/// guest RAM) mapped into this process. The creator sizes, allocates and zero-fills it and passes
+/// <see cref="Descriptor"/> to the peer until it calls <see cref="Unlink"/>; no crash can leak it.
 /// </summary>
 public sealed unsafe class SharedMemorySegment : IDisposable
 {
@@ -13,8 +12,11 @@ public sealed unsafe class SharedMemorySegment : IDisposable
 
     private SharedMemorySegment(SealedSharedMemory memory) => _memory = memory;
 
-    /// <summary>Where the peer maps it (<c>/proc/PID/fd/N</c>); valid until <see cref="Unlink"/>.</summary>
-    public string Path => _memory.SharePath;
+    /// <summary>The memfd the peer maps it from (passed by SCM_RIGHTS); -1 after <see cref="Unlink"/>.</summary>
+    public int Descriptor => _memory.Descriptor;
+
+    /// <summary>A new descriptor for the same memory, for a peer in this process (<see cref="SealedSharedMemory.DuplicateDescriptor"/>).</summary>
+    public int DuplicateDescriptor() => _memory.DuplicateDescriptor();
 
     /// <summary>Mapped size in bytes.</summary>
     public long Size => (long)_memory.Size;
@@ -32,11 +34,11 @@ public sealed unsafe class SharedMemorySegment : IDisposable
     public static SharedMemorySegment Create(string name, long size) =>
         new(SealedSharedMemory.Create(name, (ulong)size, allocateNow: true));
 
-    /// <summary>Maps the memory another process created, by its <see cref="Path"/>; it must hold at least <paramref name="minimumSize"/> bytes.</summary>
-    /// <exception cref="IOException">It cannot be opened (gone, or never shared).</exception>
+    /// <summary>Maps the memory another process created and passed as <paramref name="fd"/> (owned from here); it must hold at least <paramref name="minimumSize"/> bytes.</summary>
+    /// <exception cref="IOException">It cannot be mapped.</exception>
     /// <exception cref="InvalidDataException">It is smaller than <paramref name="minimumSize"/> or not sealed.</exception>
-    public static SharedMemorySegment Open(string path, long minimumSize) =>
-        new(SealedSharedMemory.Open(path, (ulong)minimumSize));
+    public static SharedMemorySegment Open(int fd, long minimumSize) =>
+        new(SealedSharedMemory.Open(fd, (ulong)minimumSize));
 
     /// <summary>Ends <see cref="Path"/> (closes the creator's descriptor); both mappings stay. Idempotent.</summary>
     public void Unlink()

@@ -31,16 +31,16 @@ public sealed class DeviceHostAttachTests
         MachineProfile profile = IsolatedDeviceHarness.Profile(Ide(disk));
         using VirtualMachine machine = new(profile, $"splitemu-{Environment.ProcessId}-a{Guid.NewGuid():N}", new DiscardOutput());
         string key = DevicePlacement.ProcessKey(profile.Devices[0])!;
-        string segment = machine.CreateChannel(key, 0);
+        int segment = machine.CreateChannel(key, 0);
         await using ChildProcess child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, key, folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None);
         IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
 
         RemoteInvocationException refused = await Assert.ThrowsAsync<RemoteInvocationException>(() => control.AttachAsync(new DeviceHostAttachRequest
         {
-            SegmentPath = segment,
+            SegmentDescriptor = child.Descriptors.Send(segment),
             Devices = [Ide(folder.File("no-such-disk.img"))],
         }));
-        DeviceHostAttachResult attached = await control.AttachAsync(new DeviceHostAttachRequest { SegmentPath = segment, Devices = [Ide(disk)] });
+        DeviceHostAttachResult attached = await control.AttachAsync(new DeviceHostAttachRequest { SegmentDescriptor = child.Descriptors.Send(segment), Devices = [Ide(disk)] });
         machine.BindChannel(new ChannelBinding { ProcessKey = key, ProcessId = child.ProcessId, DeviceIds = ["ide"], Regions = attached.Regions });
         uint status = machine.Bus.ReadPort(0x1F7, 1);
 

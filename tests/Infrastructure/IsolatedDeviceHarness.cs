@@ -46,12 +46,12 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
             machine = new VirtualMachine(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new DiscardOutput());
             DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
             string key = DevicePlacement.ProcessKey(isolated[0])!;
-            string segment = machine.CreateChannel(key, 0);
+            int segment = machine.CreateChannel(key, 0);
             child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, key, folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None);
             IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
             DeviceHostAttachResult attached = await control.AttachAsync(new DeviceHostAttachRequest
             {
-                SegmentPath = segment,
+                SegmentDescriptor = child.Descriptors.Send(segment),
                 Devices = isolated,
                 WaitPolicy = isolated[0].WaitPolicy,
             });

@@ -14,7 +14,7 @@ public sealed class TestSegment : IDisposable
         CpuSide = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", geometry, epoch: 1);
         try
         {
-            DeviceSide = RingSegment.Open(CpuSide.Memory.Path, TestDeadlines.Seconds(1));
+            DeviceSide = RingSegment.Open(CpuSide.Memory.DuplicateDescriptor(), TestDeadlines.Seconds(1));
         }
         finally
         {

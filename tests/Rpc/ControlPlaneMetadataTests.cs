@@ -56,7 +56,7 @@ public sealed class ControlPlaneMetadataTests
         {
             IDeviceHostControl control = caller.Attach<IDeviceHostControl>();
             RemoteInvocationException refused = await Assert.ThrowsAsync<RemoteInvocationException>(
-                () => control.AttachAsync(new DeviceHostAttachRequest { SegmentPath = "x", Devices = [] }));
+                () => control.AttachAsync(new DeviceHostAttachRequest { SegmentDescriptor = 1, Devices = [] }));
 
             Assert.Contains("the disk image is not a disk", refused.Message, StringComparison.Ordinal);
             Assert.False(caller.IsDisposed); // the connection survives a refused call

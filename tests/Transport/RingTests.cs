@@ -109,12 +109,12 @@ public sealed unsafe class RingTests
     public void Open_RefusesASegmentWithAnotherLayoutVersion()
     {
         using RingSegment created = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", s_tiny, epoch: 1);
-        string path = created.Memory.Path;
+
         try
         {
             *(uint*)created.At(SegmentLayout.VersionOffset) = SegmentLayout.Version + 1;
 
-            InvalidDataException error = Assert.Throws<InvalidDataException>(() => RingSegment.Open(path, TestDeadlines.Seconds(1)));
+            InvalidDataException error = Assert.Throws<InvalidDataException>(() => RingSegment.Open(created.Memory.DuplicateDescriptor(), TestDeadlines.Seconds(1)));
 
             Assert.Contains("layout version", error.Message, StringComparison.Ordinal);
         }

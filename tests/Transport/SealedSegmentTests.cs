@@ -12,15 +12,14 @@ public sealed class SealedSegmentTests
     private static readonly RingGeometry s_geometry = new(8, 8, 8);
 
     [Fact]
-    public void SealedSegment_HasNoNameInDevShm_AndTheDeviceMapsItByItsProcPath()
+    public void SealedSegment_HasNoNameInDevShm_AndTheDeviceMapsThePassedDescriptor()
     {
         string name = $"splitemu-{Environment.ProcessId}-sealed-{Guid.NewGuid():N}";
         using RingSegment cpuSide = RingSegment.Create(name, s_geometry, epoch: 3);
 
-        using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TestDeadlines.Seconds(1));
+        using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.DuplicateDescriptor(), TestDeadlines.Seconds(1));
 
         Assert.Empty(Directory.EnumerateFiles("/dev/shm", name + "*"));
-        Assert.StartsWith($"/proc/{Environment.ProcessId}/fd/", cpuSide.Memory.Path, StringComparison.Ordinal);
         Assert.Equal(3u, deviceSide.Epoch);
         Assert.Equal(s_geometry, deviceSide.Geometry);
     }
@@ -35,7 +34,7 @@ public sealed class SealedSegmentTests
         long size = cpuSide.Memory.Size;
 
         // What a hostile device process does with the descriptor it opened: ftruncate.
-        using (FileStream opened = new(cpuSide.Memory.Path, FileMode.Open, FileAccess.ReadWrite))
+        using (FileStream opened = new(new Microsoft.Win32.SafeHandles.SafeFileHandle(cpuSide.Memory.DuplicateDescriptor(), ownsHandle: true), FileAccess.ReadWrite))
         {
             Assert.Throws<UnauthorizedAccessException>(() => opened.SetLength(newLength)); // EPERM: the seals refuse it
             Assert.Equal(size, opened.Length);
@@ -49,14 +48,15 @@ public sealed class SealedSegmentTests
     }
 
     [Fact]
-    public void AfterUnlink_NoOtherProcessCanOpenTheSegment_ButBothMappingsStay()
+    public void AfterUnlink_TheCpuSideCanPassTheSegmentToNoOne_ButBothMappingsStay()
     {
         using RingSegment cpuSide = RingSegment.Create($"splitemu-test-{Guid.NewGuid():N}", s_geometry, epoch: 1);
-        using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.Path, TestDeadlines.Seconds(1));
+        using RingSegment deviceSide = RingSegment.Open(cpuSide.Memory.DuplicateDescriptor(), TestDeadlines.Seconds(1));
 
         cpuSide.Memory.Unlink();
 
-        Assert.ThrowsAny<IOException>(() => RingSegment.Open(cpuSide.Memory.Path, TestDeadlines.Seconds(1)).Dispose());
+        Assert.Equal(-1, cpuSide.Memory.Descriptor);
+        Assert.Throws<ObjectDisposedException>(() => cpuSide.Memory.DuplicateDescriptor());
         unsafe
         {
             cpuSide.StateArea[0] = 0x5A;

@@ -13,7 +13,7 @@ public sealed unsafe class SealedSharedMemoryTests
     public void TheOpeningSide_CannotResizeGuestMemory()
     {
         using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
-        using SealedSharedMemory device = SealedSharedMemory.Open(owner.SharePath, Size);
+        using SealedSharedMemory device = SealedSharedMemory.Open(owner.DuplicateDescriptor(), Size);
 
         Assert.False(device.TryResize(4096), "a device process could shrink guest RAM under the CPU process");
         Assert.False(device.TryResize(Size * 2));
@@ -23,7 +23,7 @@ public sealed unsafe class SealedSharedMemoryTests
     public void BothSides_SeeTheSameBytes()
     {
         using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
-        using GuestMemoryWindow window = new(owner.SharePath, Size, [new DmaWindow(0, Size)]);
+        using GuestMemoryWindow window = new(owner.DuplicateDescriptor(), Size, [new DmaWindow(0, Size)]);
 
         Assert.True(window.TryWrite(0x1234, [1, 2, 3]));
         Assert.Equal(2, owner.Base[0x1235]);
@@ -43,7 +43,7 @@ public sealed unsafe class SealedSharedMemoryTests
     public void Dma_IsRefusedOutsideTheGrantedWindows(ulong address, int length, bool allowed)
     {
         using SealedSharedMemory owner = SealedSharedMemory.Create("test-ram", Size);
-        using GuestMemoryWindow window = new(owner.SharePath, Size, [new DmaWindow(0x1000, 0x1000)]);
+        using GuestMemoryWindow window = new(owner.DuplicateDescriptor(), Size, [new DmaWindow(0x1000, 0x1000)]);
         byte[] data = new byte[length];
         Array.Fill(data, (byte)0xEE);
 
