@@ -33,6 +33,9 @@ public sealed class MonitorShell(MonitorClient client)
     /// <summary>How long `quit` waits for the machine to say it ended (it stops its processes first; bounded by their deadlines).</summary>
     private static readonly TimeSpan s_quitEndTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long the end notice may trail the connection's end (its handler runs apart from the read loop).</summary>
+    private static readonly TimeSpan s_lateNoticeGrace = TimeSpan.FromSeconds(2);
+
     /// <summary>The line saying the machine ended.</summary>
     public static string EndedLine(string machine, MonitorMachineEnded ended) => $"machine '{machine}' ended: {ended.Describe()}";
 
@@ -46,6 +49,13 @@ public sealed class MonitorShell(MonitorClient client)
         // The notification comes before the connection closes; a connection that closes without it (the launcher
         // was killed) has nothing to say.
         await Task.WhenAny(client.Ended, client.Disconnected, Task.Delay(s_quitEndTimeout)).ConfigureAwait(false);
+        if (!client.Ended.IsCompleted && client.Disconnected.IsCompleted)
+        {
+            // The notification is dispatched apart from the read loop: its handler can still be running when the
+            // connection's end is seen (a loaded machine showed it). A moment more tells the two apart.
+            await Task.WhenAny(client.Ended, Task.Delay(s_lateNoticeGrace)).ConfigureAwait(false);
+        }
+
         return client.Ended.IsCompletedSuccessfully
             ? "\n" + EndedLine(MonitorPaths.NameOf(client.SocketPath), client.Ended.Result)
             : "";
