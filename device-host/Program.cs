@@ -1,4 +1,5 @@
 using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Shared.Processes;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
@@ -6,10 +7,12 @@ using StreamJsonRpc;
 // The device process: connects back to the launcher, serves devices over the segment it is handed, and
 // exits when the launcher's connection ends (so it never outlives its machine). A spare (--spare) warms its
 // serving path and its control plane up first, so a restart that takes it costs an attach, not a cold start.
-bool spare = args.Length == 3 && args[2] == "--spare";
-if (args.Length is not (2 or 3) || args[0] != "--control" || (args.Length == 3 && !spare))
+string[] flags = args.Length >= 2 ? args[2..] : [];
+bool spare = flags.Contains("--spare");
+bool sandboxed = flags.Contains(DeviceSandbox.Flag);
+if (args.Length < 2 || args[0] != "--control" || flags.Any(f => f is not ("--spare" or DeviceSandbox.Flag)))
 {
-    Console.Error.WriteLine("usage: SplitEmu.DeviceHost --control SOCKET [--spare] (started by splitemu, not by hand)");
+    Console.Error.WriteLine($"usage: SplitEmu.DeviceHost --control SOCKET [--spare] [{DeviceSandbox.Flag}] (started by splitemu, not by hand)");
     return 2;
 }
 
@@ -28,7 +31,7 @@ if (spare)
 Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None);
 using DescriptorChannel descriptors = DescriptorChannel.Connect(args[1]);
 JsonRpc rpc = RpcConnection.Create(stream);
-DeviceHostControl control = new(rpc, descriptors);
+DeviceHostControl control = new(rpc, descriptors) { Sandboxed = sandboxed };
 rpc.AddLocalRpcTarget<IDeviceHostControl>(control, null);
 rpc.StartListening();
 await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);

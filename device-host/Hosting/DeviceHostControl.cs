@@ -1,4 +1,5 @@
 using StreamJsonRpc;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Timing;
@@ -32,6 +33,12 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
         _output = new OutputForwarder(rpc);
         _descriptors = descriptors;
     }
+
+    /// <summary>
+    /// Started inside the launcher's namespaces (<see cref="DeviceSandbox.Flag"/>): lock down once the devices are
+    /// built, before anything of the guest's reaches them.
+    /// </summary>
+    public bool Sandboxed { get; init; }
 
     /// <inheritdoc/>
     public Task<DeviceHostAttachResult> AttachAsync(DeviceHostAttachRequest request, CancellationToken cancellationToken = default)
@@ -83,6 +90,11 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                     // The socket transport can wake its server only to stop it: a timer would end the serving.
                     throw new NotSupportedException($"device type {timed.GetType().Name} needs timers, which the socket transport does not support; use the ring");
                 }
+
+                if (Sandboxed)
+                {
+                    LockDownOrExit();
+                }
             }
             catch
             {
@@ -114,6 +126,29 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             });
         }
     }
+
+    /// <summary>A process that could not confine itself must not serve at all: half a sandbox is none.</summary>
+    private static void LockDownOrExit()
+    {
+        try
+        {
+            DeviceSandbox.LockDown(RuntimeFolders());
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"device-host: {ex.Message}; refusing to serve outside the sandbox");
+            Environment.Exit(1);
+        }
+    }
+
+    /// <summary>
+    /// What a locked-down process must still read: nothing for the native host; the JIT host loads assemblies (its
+    /// own and the runtime's) lazily, so those two folders stay, read-only.
+    /// </summary>
+    private static string[] RuntimeFolders() =>
+        System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled
+            ? [AppContext.BaseDirectory, System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory()]
+            : [];
 
     /// <inheritdoc/>
     public async Task<DeviceHostStopResult> StopAsync(CancellationToken cancellationToken = default)

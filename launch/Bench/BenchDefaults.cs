@@ -32,6 +32,9 @@ public static class BenchDefaults
     /// <summary>`bench linux --runs`: one boot per machine (a boot takes about a minute here).</summary>
     public const int LinuxRuns = 1;
 
+    /// <summary>Device process starts of each kind in `bench sandbox` (a native start and attach take tens of milliseconds).</summary>
+    public const int SandboxRuns = 20;
+
     /// <summary>A count as the help texts print it: 10,000,000.</summary>
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -156,7 +156,8 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         }
     }
 
-    private sealed class NoCallbacks : ILaunchCallbacks
+    /// <summary>A launcher side that drops device output (benchmarks measure, they do not show).</summary>
+    internal sealed class NoCallbacks : ILaunchCallbacks
     {
         public Task DeviceOutput(string deviceId, long offset, byte[] data) => Task.CompletedTask;
     }

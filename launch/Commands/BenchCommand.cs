@@ -121,7 +121,18 @@ public static class BenchCommand
         };
         linux.SetAction((result, cancellationToken) => LinuxBench.ExecuteAsync(result.GetValue(linuxRuns), result.GetValue(Json), cancellationToken));
 
-        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot.") { transport, mmio, dispatch, cpu, boot, linux };
+        Option<int> sandboxRuns = new("--runs")
+        {
+            Description = $"Starts of each kind (percentiles are printed); default {BenchDefaults.SandboxRuns}.",
+            DefaultValueFactory = _ => BenchDefaults.SandboxRuns,
+        };
+        Command sandbox = new("sandbox", "What the device sandbox adds to a device process's start and attach, against the same process without it.")
+        {
+            sandboxRuns,
+        };
+        sandbox.SetAction((result, cancellationToken) => SandboxBench.ExecuteAsync(result.GetValue(sandboxRuns), Console.Out, cancellationToken));
+
+        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot, the device sandbox.") { transport, mmio, dispatch, cpu, boot, linux, sandbox };
     }
 
     /// <summary>

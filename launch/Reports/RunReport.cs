@@ -92,6 +92,9 @@ public sealed record DeviceSection
     /// <summary>For an isolated or grouped device, the build of its process: "native" (NativeAOT) or "jit".</summary>
     public string? Host { get; init; }
 
+    /// <summary>For an isolated or grouped device, how its process was confined: "strict" or "off" (the profile's <c>sandbox</c>).</summary>
+    public string? Sandbox { get; init; }
+
     /// <summary>Accesses the device served.</summary>
     public required AccessSection Accesses { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;
 
@@ -81,7 +82,9 @@ public sealed class ChildProcess : IAsyncDisposable
         string socketPath = Path.Combine(runFolder, label + ".sock");
         using Socket listener = RpcConnection.Listen(socketPath);
         using Socket descriptorListener = DescriptorChannel.Listen(socketPath);
-        ProcessStartInfo info = HostExecutables.StartInfo(program);
+        // A device process started with the sandbox flag is also started inside the sandbox's namespaces.
+        bool sandboxed = extraArguments.Contains(DeviceSandbox.Flag);
+        ProcessStartInfo info = HostExecutables.StartInfo(program, sandboxed);
         string kind = HostExecutables.Kind(program);
         info.ArgumentList.Add("--control");
         info.ArgumentList.Add(socketPath);
@@ -109,10 +112,11 @@ public sealed class ChildProcess : IAsyncDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 string why = process.HasExited ? $"exited with code {process.ExitCode} before it connected" : "did not connect in time";
+                string hint = sandboxed ? " (" + SandboxNamespaces.Hint + ")" : "";
                 // Kill before reading: the output of a live child never ends.
                 KillQuietly(process);
                 string output = await ReadBrieflyAsync(process.StandardError).ConfigureAwait(false);
-                throw new InvalidOperationException($"{program} {why}{(output.Length > 0 ? ": " + output.Trim() : "")}");
+                throw new InvalidOperationException($"{program} {why}{(output.Length > 0 ? ": " + output.Trim() : "")}{hint}");
             }
 
             Socket socket = await accept.ConfigureAwait(false);

@@ -42,8 +42,10 @@ public static class HostExecutables
     /// to the whole foreground process group) reach the launcher only: the launcher stops its children itself,
     /// in order, instead of finding them dead and reporting a device failure.
     /// </summary>
+    /// <param name="program">The host.</param>
+    /// <param name="sandboxed">Start it in the device sandbox's namespaces (<see cref="SandboxNamespaces"/>).</param>
     /// <exception cref="FileNotFoundException">Neither exists beside splitemu (a broken build).</exception>
-    public static ProcessStartInfo StartInfo(string program)
+    public static ProcessStartInfo StartInfo(string program, bool sandboxed = false)
     {
         string folder = AppContext.BaseDirectory;
         string apphost = Path.Combine(folder, program);
@@ -64,6 +66,11 @@ public static class HostExecutables
         else
         {
             throw new FileNotFoundException($"{program} is missing from {folder}; rebuild splitemu", dll);
+        }
+
+        if (sandboxed)
+        {
+            command = SandboxNamespaces.Wrap(command);
         }
 
         if (s_setsid is not null)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
 using SplitEmu.Launch.Profiles;
@@ -241,6 +242,11 @@ public sealed class MachineRun : IAsyncDisposable
             _deviceProcesses.Add(deviceProcess.Key, deviceProcess); // in profile order, before any of them runs
         }
 
+        if (deviceProcesses.Length > 0 && _profile.Sandbox == SandboxMode.Off)
+        {
+            _log.WriteLine($"splitemu: warning: machine '{_profile.Name}' runs its device processes outside the sandbox (\"sandbox\": \"off\"): an exploited device has the launcher's rights");
+        }
+
         await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
         StartMonitor();
     }
@@ -263,7 +269,7 @@ public sealed class MachineRun : IAsyncDisposable
         try
         {
             child = await TakeSpareAsync(device).ConfigureAwait(false)
-                ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken).ConfigureAwait(false);
+                ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
             // its ring always, guest RAM only when one of its devices masters the bus.
@@ -337,8 +343,11 @@ public sealed class MachineRun : IAsyncDisposable
             return;
         }
 
-        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, OutputGateFor(device), _log, CancellationToken.None, "--spare");
+        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, OutputGateFor(device), _log, CancellationToken.None, [.. DeviceHostFlags(), "--spare"]);
     }
+
+    /// <summary>The device host's flags for this machine: sandboxed unless the profile turned the sandbox off.</summary>
+    private string[] DeviceHostFlags() => _profile.Sandbox == SandboxMode.Strict ? [DeviceSandbox.Flag] : [];
 
     /// <summary>The console and logs as a device process may reach them: under its own devices' ids only.</summary>
     private DeviceOutputGate OutputGateFor(DeviceProcess device) => new(device.Key, device.Devices.Select(d => d.Id), _console, _log);
@@ -683,6 +692,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Group = d.Group,
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
                 Host = DeviceProcessOf(d)?.Child?.Kind,
+                Sandbox = DeviceProcessOf(d) is null ? null : KebabCaseEnum.ToName(_profile.Sandbox),
                 Accesses = new AccessSection
                 {
                     Reads = served.GetValueOrDefault(d.Id)?.Reads ?? 0,
@@ -851,8 +861,14 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>How a device process ended on its own: its exit code, or the signal that killed it.</summary>
     private static string DescribeExit(ChildProcess dead)
     {
+        const int SigSys = 31;
         int code = dead.Process.ExitCode;
-        return code > 128 && code < 160 ? $"exited unexpectedly (killed by signal {code - 128})" : $"exited unexpectedly (exit code {code})";
+        return code switch
+        {
+            128 + SigSys => "was killed by the sandbox (SIGSYS: it made a system call the seccomp filter forbids)",
+            > 128 and < 160 => $"exited unexpectedly (killed by signal {code - 128})",
+            _ => $"exited unexpectedly (exit code {code})",
+        };
     }
 
     /// <summary>

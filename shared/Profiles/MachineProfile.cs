@@ -41,6 +41,22 @@ public sealed record MachineProfile
 
     /// <summary>The devices of the machine.</summary>
     public IReadOnlyList<DeviceConfig> Devices { get; init; } = [];
+
+    /// <summary>How isolated device processes are confined (docs/processes.md, "The sandbox").</summary>
+    public SandboxMode Sandbox { get; init; } = SandboxMode.Strict;
+}
+
+/// <summary>How isolated device processes are confined.</summary>
+public enum SandboxMode
+{
+    /// <summary>
+    /// Each in its own user, mount, network, IPC and UTS namespaces, on an empty read-only root, with no new
+    /// privileges and a seccomp allow-list, from the moment it is handed its devices.
+    /// </summary>
+    Strict,
+
+    /// <summary>With the launcher's full rights and view (a warning says so).</summary>
+    Off,
 }
 
 /// <summary>Guest RAM size and layout.</summary>

@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Machine;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Profiles;
@@ -36,7 +37,8 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     /// <param name="profile">The machine.</param>
     /// <param name="irqLines">Lines each isolated device may drive, as the launcher would grant them (null: any).</param>
     /// <param name="eventGrants">What else each isolated device may ask, as the launcher would grant it (null: anything).</param>
-    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null)
+    /// <param name="sandboxed">Start the device process in the device sandbox, as a strict profile does.</param>
+    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null, bool sandboxed = false)
     {
         TempFolder folder = new();
         VirtualMachine? machine = null;
@@ -47,7 +49,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
             DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
             string key = DevicePlacement.ProcessKey(isolated[0])!;
             int segment = machine.CreateChannel(key, 0);
-            child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, key, folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None);
+            child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, key, folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None, sandboxed ? [DeviceSandbox.Flag] : []);
             IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
             DeviceHostAttachResult attached = await control.AttachAsync(new DeviceHostAttachRequest
             {

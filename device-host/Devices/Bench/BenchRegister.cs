@@ -17,7 +17,7 @@ namespace SplitEmu.DeviceHost.Devices.Bench;
 /// With config key <c>rpc-socket</c> it also connects to that UNIX socket and serves the same registers as
 /// JSON-RPC calls (<see cref="IBenchRegisterRpc"/>), for the "one JSON-RPC call per access" baseline.
 /// </summary>
-public sealed class BenchRegister : IDevice
+public sealed class BenchRegister : IDevice, IDisposable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "bench-register";
@@ -36,7 +36,11 @@ public sealed class BenchRegister : IDevice
 
     /// <summary>Serializes JSON-RPC calls.</summary>
     private readonly Lock _gate = new();
-    private readonly string? _markFile;
+    /// <summary>
+    /// The mark file, opened at creation: a sandboxed device process has no file system once it serves
+    /// (docs/processes.md, "The sandbox").
+    /// </summary>
+    private readonly StreamWriter? _marks;
     private long _markTicks;
     private ulong _markReads;
     private ulong _reads;
@@ -48,7 +52,11 @@ public sealed class BenchRegister : IDevice
     public BenchRegister(DeviceConfig config, IDeviceContext context)
     {
         _ = context;
-        _markFile = config.Config.GetValueOrDefault(MarkFileKey);
+        if (config.Config.GetValueOrDefault(MarkFileKey) is string markFile)
+        {
+            _marks = new StreamWriter(new FileStream(markFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        }
+
         Regions = config.Mmio is ulong mmio
             ? [new DeviceRegionInfo("regs", AddressSpaceKind.Memory, mmio, RegionSize)]
             : [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? 0x520, RegionSize)];
@@ -99,14 +107,14 @@ public sealed class BenchRegister : IDevice
         }
 
         long nanoseconds = (long)((now - _markTicks) * (1e9 / System.Diagnostics.Stopwatch.Frequency));
-        if (_markFile is not null)
-        {
-            File.AppendAllText(_markFile, $"bench-register: mark {_reads - _markReads} {nanoseconds}\n");
-        }
+        _marks?.Write($"bench-register: mark {_reads - _markReads} {nanoseconds}\n");
     }
 
     /// <inheritdoc/>
     public void Reset() => _reads = _writes = _last = _sum = 0;
+
+    /// <summary>Closes the mark file.</summary>
+    public void Dispose() => _marks?.Dispose();
 
     private void ServeRpc(string path)
     {

@@ -7,7 +7,7 @@ namespace SplitEmu.DeviceHost.Devices.Testing;
 /// <summary>
 /// A device for testing the machine itself (like QEMU's pc-testdev): it counts its accesses, changes its own
 /// region from inside its handler on request (the BAR-reprogramming case of the memory-map rules), and can
-/// stall its handler (a hung device). Sixteen I/O ports (or bytes of MMIO); 32-bit registers at 4-byte offsets.
+/// stall its handler (a hung device), or attack its own process's sandbox (<see cref="SandboxProbe"/>). Sixteen I/O ports (or bytes of MMIO); 32-bit registers at 4-byte offsets.
 /// </summary>
 public sealed class TestDevice : IDevice, ISnapshotable
 {
@@ -26,6 +26,12 @@ public sealed class TestDevice : IDevice, ISnapshotable
     /// change a region it does not have.
     /// </summary>
     public const ulong ForgeMachineExit = 0x100, ForgeForeignRegionChange = 0x101;
+
+    /// <summary>
+    /// <see cref="MapChangeRegister"/> values from here run <see cref="SandboxProbe"/> probe (value - this) with the
+    /// value last written to offset 8 as its argument; offset 8 then reads the probe's result.
+    /// </summary>
+    public const ulong RunProbe = 0x200;
 
     private readonly IDeviceContext _context;
     private uint _accesses;
@@ -74,6 +80,9 @@ public sealed class TestDevice : IDevice, ISnapshotable
                 break;
             case MapChangeRegister when value == ForgeForeignRegionChange:
                 _context.RequestMapChange(7, MapChangeKind.Disable);
+                break;
+            case MapChangeRegister when value >= RunProbe:
+                _newBase = SandboxProbe.Run((SandboxProbe.Kind)(value - RunProbe), _newBase);
                 break;
             case MapChangeRegister:
                 _context.RequestMapChange(0, (MapChangeKind)value, _newBase);

@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+using SplitEmu.Shared.Processes;
+
+namespace SplitEmu.DeviceHost.Hosting.Sandbox;
+
+/// <summary>
+/// The inside half of the device sandbox (docs/processes.md, "The sandbox"). The launcher starts a sandboxed
+/// device process in new user, mount, network, IPC and UTS namespaces (<c>unshare</c>); once the process has
+/// been handed its devices — ring and guest RAM mapped, disk images opened, sockets connected — and before it
+/// serves the first access from the guest, <see cref="LockDown"/> takes away everything else: the file system
+/// (an empty read-only root), core dumps and descriptors beyond a small limit, new privileges, and every
+/// system call outside a measured allow-list (<see cref="SeccompFilter"/>).
+/// </summary>
+/// <remarks>
+/// It happens at attach, not at start, because a spare does not know its devices (and their files) until then;
+/// nothing the guest controls reaches the process before it. A .NET process is multi-threaded from its first
+/// instruction, which rules out creating namespaces from inside (unshare(CLONE_NEWUSER) needs a single thread);
+/// pivot_root, mount, setrlimit and seccomp with TSYNC work for every thread at once.
+/// </remarks>
+public static partial class DeviceSandbox
+{
+    /// <summary>The command-line flag the launcher passes to a device process it started sandboxed.</summary>
+    public const string Flag = "--sandboxed";
+
+    /// <summary>Where the new root is built before it becomes "/" (exists on every system; hidden by our tmpfs).</summary>
+    private const string Staging = "/tmp";
+
+    /// <summary>Where the old root is parked while it is detached (inside the new root).</summary>
+    private const string OldRoot = "/.old-root";
+
+    /// <summary>Descriptors a locked-down process may hold: its sockets, ring, RAM, images and the runtime's own.</summary>
+    public const ulong MaxOpenFiles = 256;
+
+    private const ulong MsRdonly = 1;
+    private const ulong MsNosuid = 2;
+    private const ulong MsNodev = 4;
+    private const ulong MsNoexec = 8;
+    private const ulong MsRemount = 32;
+    private const ulong MsBind = 4096;
+    private const ulong MsRec = 16384;
+    private const int MntDetach = 2;
+    private const int RlimitCore = 4;
+    private const int RlimitNofile = 7;
+    private const int RlimitMemlock = 8;
+    private const int RlimitMsgqueue = 12;
+
+    /// <summary>Whether this process was locked down (tests and the report).</summary>
+    public static bool IsLockedDown { get; private set; }
+
+    /// <summary>
+    /// Replaces the file system with an empty read-only root (plus <paramref name="keepReadable"/> folders, read-only,
+    /// at their own paths: the JIT host's runtime and assemblies, which it loads lazily), bounds resources, and
+    /// installs the seccomp filter. Irreversible.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A step was refused: the process must not serve unconfined.</exception>
+    public static void LockDown(IReadOnlyList<string> keepReadable)
+    {
+        Check(Mount("none", Staging, "tmpfs", MsNosuid | MsNodev | MsNoexec, "size=64k,nr_inodes=64,mode=0755"), "mount a tmpfs for the new root");
+        foreach (string folder in keepReadable)
+        {
+            string target = Staging + Path.GetFullPath(folder).TrimEnd('/');
+            Directory.CreateDirectory(target);
+            Check(Mount(folder, target, null, MsBind | MsRec, null), $"bind {folder}");
+            Check(Mount(null, target, null, MsRemount | MsBind | MsRdonly | MsNosuid | MsNodev, null), $"make {folder} read-only");
+        }
+
+        Directory.CreateDirectory(Staging + OldRoot);
+        Check(PivotRoot(Staging, Staging + OldRoot), "pivot_root");
+        Check(ChangeDirectory("/"), "chdir /");
+        Check(Unmount(OldRoot, MntDetach), "detach the old root");
+        Directory.Delete(OldRoot);
+        Check(Mount(null, "/", null, MsRemount | MsRdonly | MsNosuid | MsNodev | MsNoexec, null), "make the root read-only");
+
+        SetLimit(RlimitCore, 0);
+        SetLimit(RlimitNofile, MaxOpenFiles);
+        SetLimit(RlimitMemlock, 0);
+        SetLimit(RlimitMsgqueue, 0);
+        ProcessDumpability.Forbid();
+        SeccompFilter.Install(Environment.ProcessId);
+        IsLockedDown = true;
+    }
+
+    private static void SetLimit(int resource, ulong limit)
+    {
+        ResourceLimit value = new() { Current = limit, Maximum = limit };
+        Check(SetResourceLimit(resource, ref value), $"setrlimit({resource}, {limit})");
+    }
+
+    private static void Check(int result, string what)
+    {
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"sandbox: cannot {what}: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ResourceLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Mount(string? source, string target, string? type, ulong flags, string? data);
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Unmount(string target, int flags);
+
+    [LibraryImport("libc", EntryPoint = "chdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int ChangeDirectory(string path);
+
+    [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
+    private static partial int SetResourceLimit(int resource, ref ResourceLimit limit);
+
+    /// <summary>glibc has no wrapper for pivot_root: the raw system call (155 on x86-64).</summary>
+    private static int PivotRoot(string newRoot, string putOld) => (int)SysCall2(155, newRoot, putOld);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial long SysCall2(long number, string first, string second);
+}
