@@ -75,6 +75,11 @@ public sealed partial class X86Cpu
             Untouched,
             /// <summary>Reads the flags, may fault or leave the block: the flags before it must be exact.</summary>
             Observer,
+            /// <summary>
+            /// Inline, writes every arithmetic flag from (a, b, r) after a memory read that may fault or raise an event:
+            /// the flags before it must be exact (a fault), and so must its own (the block may leave right after it).
+            /// </summary>
+            MemoryWriter,
         }
 
         private sealed class Emitter
@@ -162,6 +167,9 @@ public sealed partial class X86Cpu
                 MoveThroughMemory,
                 LoadEffectiveAddress,
                 Arithmetic,
+                ArithmeticWithMemory,
+                ExtendRegister,
+                ExtendFromMemory,
                 IncDecRegister,
                 ShiftRegisterByImmediate,
                 Jump,
@@ -178,6 +186,10 @@ public sealed partial class X86Cpu
                 FastOp.Alu or FastOp.Cmp or FastOp.Test when d.Form is OperandForm.RegReg or OperandForm.RegImm
                                                             && (d.Op != FastOp.Alu || (AluOp)d.SubOp is not (AluOp.Adc or AluOp.Sbb))
                     => Emission.Arithmetic,
+                FastOp.Alu when d.Form == OperandForm.RegMem && (AluOp)d.SubOp is not (AluOp.Adc or AluOp.Sbb) => Emission.ArithmeticWithMemory,
+                FastOp.Cmp or FastOp.Test when d.Form is OperandForm.RegMem or OperandForm.MemReg or OperandForm.MemImm => Emission.ArithmeticWithMemory,
+                FastOp.Movzx or FastOp.Movsx when d.Form == OperandForm.RegReg => Emission.ExtendRegister,
+                FastOp.Movzx or FastOp.Movsx when d.Form == OperandForm.RegMem => Emission.ExtendFromMemory,
                 FastOp.IncDec when d.Form == OperandForm.Reg => Emission.IncDecRegister,
                 FastOp.Shift when d.Form == OperandForm.RegImm => Emission.ShiftRegisterByImmediate,
                 FastOp.JmpRel => Emission.Jump,
@@ -209,6 +221,16 @@ public sealed partial class X86Cpu
                     case Emission.Arithmetic:
                         EmitInlineArithmetic(k, ref d);
                         return false;
+                    case Emission.ArithmeticWithMemory:
+                        EmitArithmeticWithMemory(k, ref d);
+                        return false;
+                    case Emission.ExtendRegister:
+                        EmitReadRegister(d.Reg1, d.Reg1Width);
+                        EmitExtend(ref d);
+                        return false;
+                    case Emission.ExtendFromMemory:
+                        EmitExtendFromMemory(k, ref d);
+                        return false;
                     case Emission.IncDecRegister:
                         EmitIncDecRegister(ref d);
                         return false;
@@ -232,8 +254,9 @@ public sealed partial class X86Cpu
             /// </summary>
             private static FlagEffect EffectOf(ref DecodedInstruction d) => EmissionOf(ref d) switch
             {
-                Emission.Nothing or Emission.MoveRegister or Emission.LoadEffectiveAddress => FlagEffect.Untouched,
+                Emission.Nothing or Emission.MoveRegister or Emission.LoadEffectiveAddress or Emission.ExtendRegister => FlagEffect.Untouched,
                 Emission.Arithmetic => FlagEffect.InlineWriter,
+                Emission.ArithmeticWithMemory => FlagEffect.MemoryWriter,
                 _ => FlagEffect.Observer,
             };
 
@@ -253,6 +276,10 @@ public sealed partial class X86Cpu
                         case FlagEffect.Observer:
                             live = true;
                             break;
+                        case FlagEffect.MemoryWriter:
+                            record[k] = true;
+                            live = true;
+                            break;
                     }
                 }
                 return record;
@@ -262,12 +289,71 @@ public sealed partial class X86Cpu
 
             private void EmitInlineArithmetic(int k, ref DecodedInstruction d)
             {
-                int size = d.OperandSize;
                 EmitReadRegister(d.Reg0, d.Reg0Width);
                 _il.Emit(OpCodes.Stloc, _a);
                 EmitOperand1(ref d);
                 _il.Emit(OpCodes.Stloc, _b);
+                EmitArithmeticOnOperands(k, ref d);
+            }
 
+            /// <summary>
+            /// ALU/CMP/TEST with a memory operand, as FastAlu and FastCompare do it: the memory is read first through
+            /// the specialised accessor (a fault leaves registers and flags as they were), then the same inline
+            /// arithmetic as the register forms. CMP/TEST may have memory on either side; ALU only as the source.
+            /// </summary>
+            private void EmitArithmeticWithMemory(int k, ref DecodedInstruction d)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitEffectiveAddress(ref d);
+                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.OperandSize)));
+                if (d.Form == OperandForm.RegMem)
+                {
+                    _il.Emit(OpCodes.Stloc, _b);
+                    EmitFaultCheck(k);
+                    EmitReadRegister(d.Reg0, d.Reg0Width);
+                    _il.Emit(OpCodes.Stloc, _a);
+                }
+                else
+                {
+                    _il.Emit(OpCodes.Stloc, _a);
+                    EmitFaultCheck(k);
+                    if (d.Form == OperandForm.MemReg)
+                        EmitReadRegister(d.Reg1, d.Reg1Width);
+                    else
+                        _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
+                    _il.Emit(OpCodes.Stloc, _b);
+                }
+                EmitArithmeticOnOperands(k, ref d);
+                EmitEventCheck(k);
+            }
+
+            /// <summary>MOVZX/MOVSX: the source (on the stack, any width) cut to its size and extended into the destination register.</summary>
+            private void EmitExtend(ref DecodedInstruction d)
+            {
+                bool signed = d.Op == FastOp.Movsx;
+                _il.Emit(d.SubOp == 1 ? (signed ? OpCodes.Conv_I1 : OpCodes.Conv_U1) : (signed ? OpCodes.Conv_I2 : OpCodes.Conv_U2));
+                _il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+            }
+
+            /// <summary>MOVZX/MOVSX from memory: read at the source size through the specialised accessor, then extend.</summary>
+            private void EmitExtendFromMemory(int k, ref DecodedInstruction d)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitEffectiveAddress(ref d);
+                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.SubOp)));
+                _il.Emit(OpCodes.Stloc, _b);
+                EmitFaultCheck(k);
+                _il.Emit(OpCodes.Ldloc, _b);
+                EmitExtend(ref d);
+                EmitEventCheck(k);
+            }
+
+            /// <summary>The arithmetic of an ALU/CMP/TEST on <c>a</c> and <c>b</c> (already loaded): result, destination register, flags.</summary>
+            private void EmitArithmeticOnOperands(int k, ref DecodedInstruction d)
+            {
+                int size = d.OperandSize;
                 LazyFlagsOp flags;
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
@@ -460,7 +546,7 @@ public sealed partial class X86Cpu
             /// <summary>Pushes condition <paramref name="cc"/> (0/1); from the previous instruction's operands when it was an inline writer.</summary>
             private void EmitCondition(int k, int cc)
             {
-                if (k > 0 && EffectOf(ref _code[k - 1]) == FlagEffect.InlineWriter && TryEmitFusedCondition(ref _code[k - 1], cc >> 1))
+                if (k > 0 && EffectOf(ref _code[k - 1]) is FlagEffect.InlineWriter or FlagEffect.MemoryWriter && TryEmitFusedCondition(ref _code[k - 1], cc >> 1))
                 {
                     if ((cc & 1) != 0)
                     {

@@ -94,7 +94,7 @@ public sealed class TranslatorEquivalenceTests
             AssemblerRegister32 d = regs[random.Next(regs.Length)], s = regs[random.Next(regs.Length)];
             int imm = random.Next(-300, 300) * (random.Next(4) == 0 ? 0x10001 : 1);
             int slot = random.Next(64) * 4;
-            switch (random.Next(28))
+            switch (random.Next(36))
             {
                 case 0: a.add(d, s); break;
                 case 1: a.sub(d, imm); break;
@@ -123,6 +123,15 @@ public sealed class TranslatorEquivalenceTests
                 case 24: a.cmp(d, random.Next(int.MinValue, int.MaxValue)); EmitSkip(a, random); break;
                 case 25: a.pushfd(); a.cli(); a.xor(d, s); a.popfd(); break; // POPF ends a block
                 case 26: a.@in(al, 0x80); a.@out(0x80, al); break; // so do port accesses
+                case 27: a.movsx(d, __word_ptr[ebp + slot + 2]); break;
+                case 28: a.movsx(regs16[random.Next(6)], regs8[random.Next(6)]); break; // AH and BH sources too
+                case 29: a.movzx(d, regs16[random.Next(6)]); break;
+                case 30: a.sub(d, __dword_ptr[ebp + slot]); EmitSkip(a, random); break;
+                case 31: a.xor(regs8[random.Next(6)], __byte_ptr[ebp + slot + 3]); break;
+                case 32: a.cmp(d, __dword_ptr[ebp + slot]); EmitSkip(a, random); break;
+                case 33: a.cmp(__word_ptr[ebp + slot], regs16[random.Next(6)]); EmitSkip(a, random); break;
+                case 34: a.cmp(__dword_ptr[ebp + slot], random.Next(int.MinValue, int.MaxValue)); EmitSkip(a, random); break;
+                case 35: a.test(__byte_ptr[ebp + slot + 1], regs8[random.Next(6)]); EmitSkip(a, random); break;
                 default: a.cmovg(d, s); break;
             }
         }
@@ -166,8 +175,12 @@ public sealed class TranslatorEquivalenceTests
         }, 997, 100);
     }
 
-    [Fact]
-    public void FaultInTheMiddleOfABlock_IsDeliveredAtThatInstruction()
+    [Theory]
+    [InlineData(0)] // mov ecx, [edx]
+    [InlineData(1)] // sub ecx, [edx]: the flags of the add before it must be the ones the handler sees
+    [InlineData(2)] // cmp [edx], ecx
+    [InlineData(3)] // movsx ecx, word [edx]
+    public void FaultInTheMiddleOfABlock_IsDeliveredAtThatInstruction(int form)
     {
         // The third instruction reads past a 4 KiB segment limit: #GP with EIP at it, the first two done, the rest not.
         (ProtectedModeMachine interpreter, ProtectedModeMachine translator) = RunBoth(a =>
@@ -178,7 +191,13 @@ public sealed class TranslatorEquivalenceTests
             var top = a.CreateLabel();
             a.Label(ref top);
             a.add(ebx, 1);
-            a.mov(ecx, __dword_ptr[edx]);
+            switch (form)
+            {
+                case 0: a.mov(ecx, __dword_ptr[edx]); break;
+                case 1: a.sub(ecx, __dword_ptr[edx]); break;
+                case 2: a.cmp(__dword_ptr[edx], ecx); break;
+                default: a.movsx(ecx, __word_ptr[edx]); break;
+            }
             a.add(edx, 0x400);
             a.add(esi, 1);
             a.jmp(top);
