@@ -121,11 +121,13 @@ public sealed unsafe partial class X86Cpu
             ulong linear = (cs.Base + ip) & 0xFFFF_FFFFUL;
             bool samePage = ((linear ^ ((cs.Base + entryIp) & 0xFFFF_FFFFUL)) & 0xFFFF_F000UL) == 0;
             long budget = end - _runExecuted;
-            TranslatedBlock? next = block.Successor;
             // The same linear address on the linear page this block was entered through (so on its physical page,
             // whatever CS base or alias it was entered by this time), made from the same page version and generation.
-            if (next is not null && samePage && block.SuccessorLinear == linear && next.PageVersion == block.PageVersion
-                && next.CacheGeneration == block.CacheGeneration && next.Count <= budget && FitsCodeSegment(next, ip))
+            TranslatedBlock? next = samePage
+                ? block.SuccessorLinear == linear ? block.Successor : block.PreviousSuccessorLinear == linear ? block.PreviousSuccessor : null
+                : null;
+            if (next is not null && next.PageVersion == block.PageVersion && next.CacheGeneration == block.CacheGeneration
+                && next.Count <= budget && FitsCodeSegment(next, ip))
             {
                 block = next;
                 continue;
@@ -134,10 +136,7 @@ public sealed unsafe partial class X86Cpu
             if (next is null)
                 return;
             if (samePage)
-            {
-                block.Successor = next;
-                block.SuccessorLinear = linear;
-            }
+                block.RememberSuccessor(next, linear);
             block = next;
         }
     }

@@ -48,4 +48,22 @@ internal sealed class TranslatedBlock
 
     /// <summary>The linear address (CS base + EIP) <see cref="Successor"/> was entered at.</summary>
     public ulong SuccessorLinear { get; set; }
+
+    /// <summary>
+    /// The successor before <see cref="Successor"/>, kept as well: a block that ends in a conditional jump, or a
+    /// RET back to two callers, alternates between two successors, and one slot would miss on every change.
+    /// </summary>
+    public TranslatedBlock? PreviousSuccessor { get; set; }
+
+    /// <summary>The linear address <see cref="PreviousSuccessor"/> was entered at.</summary>
+    public ulong PreviousSuccessorLinear { get; set; }
+
+    /// <summary>Remembers <paramref name="next"/>, entered at <paramref name="linear"/>, as the latest successor; the one before it stays second.</summary>
+    public void RememberSuccessor(TranslatedBlock next, ulong linear)
+    {
+        PreviousSuccessor = Successor;
+        PreviousSuccessorLinear = SuccessorLinear;
+        Successor = next;
+        SuccessorLinear = linear;
+    }
 }
