@@ -21,6 +21,10 @@ if (!LauncherTie.DieWithLauncher())
     return 1; // the launcher died before this process could tie itself to it
 }
 
+// It will hold its ring and maybe guest RAM: no other process of the user may open them through /proc, also
+// with the sandbox off (in the sandbox its lock-down does this too).
+ProcessDumpability.Forbid();
+
 if (spare)
 {
     await using OutputForwarder scratch = new(new JsonRpc(Stream.Null));

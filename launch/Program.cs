@@ -1,5 +1,9 @@
 using System.CommandLine;
 using SplitEmu.Launch.Commands;
+using SplitEmu.Launch.Host;
+
+// Children (the CPU and device processes) get standard input, output and error, and nothing else this process inherited.
+InheritedDescriptors.KeepFromChildren();
 
 // splitemu: starts and supervises SplitEmu machines. With no arguments it runs the built-in default machine.
 RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in processes of their own.")

@@ -134,8 +134,9 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
         {
             DeviceSandbox.LockDown(RuntimeFolders());
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
+            // Whatever failed (a refused call, a missing entry point), part of the sandbox may be missing.
             Console.Error.WriteLine($"device-host: {ex.Message}; refusing to serve outside the sandbox");
             Environment.Exit(1);
         }

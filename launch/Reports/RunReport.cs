@@ -92,7 +92,7 @@ public sealed record DeviceSection
     /// <summary>For an isolated or grouped device, the build of its process: "native" (NativeAOT) or "jit".</summary>
     public string? Host { get; init; }
 
-    /// <summary>For an isolated or grouped device, how its process was confined: "strict" or "off" (the profile's <c>sandbox</c>).</summary>
+    /// <summary>For an isolated or grouped device, how its process was confined: "strict" or "off" (the profile's <c>sandbox</c>; a strict process that cannot lock itself down exits before it serves).</summary>
     public string? Sandbox { get; init; }
 
     /// <summary>Accesses the device served.</summary>

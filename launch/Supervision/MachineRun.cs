@@ -62,10 +62,6 @@ public sealed class MachineRun : IAsyncDisposable
     private ICpuHostControl? _cpuControl;
 
     /// <summary>Guest RAM as the CPU process shares it; handed only to processes with a bus-master device.</summary>
-    private GuestMemoryShare? _guestMemory;
-
-    /// <summary>Guest RAM's memfd, received from the CPU process once and passed on to each bus-master device process.</summary>
-    private int _guestMemoryDescriptor = -1;
 
     /// <summary>Runs from the start of <see cref="RunAsync"/>; <see cref="_startUp"/> is its reading when the CPU left reset.</summary>
     private readonly Stopwatch _wall = new();
@@ -225,8 +221,6 @@ public sealed class MachineRun : IAsyncDisposable
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
-        _guestMemory = await ControlDeadline.CallAsync(_cpuControl.GetGuestMemoryAsync(cancellationToken), _cpu, "get-guest-memory").ConfigureAwait(false);
-        _guestMemoryDescriptor = _cpu.Descriptors.Receive(_guestMemory.Descriptor, ControlDeadline.Default);
 
         // The device processes start together: each is an independent process start, attach and bind, and on a
         // machine of several isolated devices their start-ups overlapped one another instead of adding up.
@@ -262,26 +256,37 @@ public sealed class MachineRun : IAsyncDisposable
     {
         string key = device.Key;
         ulong segmentFromCpu = await ControlDeadline.CallAsync(_cpuControl!.CreateChannelAsync(new ChannelRequest { ProcessKey = key, Epoch = device.Epoch }, cancellationToken), _cpu!, "create-channel").ConfigureAwait(false);
-        int segment = _cpu!.Descriptors.Receive(segmentFromCpu, ControlDeadline.Default);
+        int segment = ReceiveFromCpu(segmentFromCpu, "its ring");
+        // Guest RAM is fetched for each bus-master start and let go right after, so the launcher (dumpable: it is
+        // the user's own process) never holds it between starts.
+        GuestMemoryShare? guestMemory = null;
+        int guestMemoryDescriptor = -1;
         ChildProcess child;
         ulong segmentToDevice;
         ulong? guestMemoryToDevice = null;
         try
         {
+            if (device.Devices.Any(IsBusMaster))
+            {
+                guestMemory = await ControlDeadline.CallAsync(_cpuControl.GetGuestMemoryAsync(cancellationToken), _cpu!, "get-guest-memory").ConfigureAwait(false);
+                guestMemoryDescriptor = ReceiveFromCpu(guestMemory.Descriptor, "guest RAM");
+            }
+
             child = await TakeSpareAsync(device).ConfigureAwait(false)
                 ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
             // its ring always, guest RAM only when one of its devices masters the bus.
             segmentToDevice = child.Descriptors.Send(segment);
-            if (device.Devices.Any(IsBusMaster))
+            if (guestMemory is not null)
             {
-                guestMemoryToDevice = child.Descriptors.Send(_guestMemoryDescriptor);
+                guestMemoryToDevice = child.Descriptors.Send(guestMemoryDescriptor);
             }
         }
         finally
         {
             DescriptorChannel.Release(segment);
+            DescriptorChannel.Release(guestMemoryDescriptor);
         }
 
         device.Control = child.Rpc.Attach<IDeviceHostControl>();
@@ -294,9 +299,11 @@ public sealed class MachineRun : IAsyncDisposable
                 SpinBudget = device.Devices[0].SpinBudget,
                 ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
                 RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
-                GuestMemory = guestMemoryToDevice is ulong token ? _guestMemory! with { Descriptor = token } : null,
+                GuestMemory = guestMemoryToDevice is ulong token ? guestMemory! with { Descriptor = token } : null,
             },
             cancellationToken), child, "attach").ConfigureAwait(false);
+        // Nothing more is passed to an attached process; its end of the channel must not fill the launcher's queue.
+        child.Descriptors.Dispose();
         device.UpAt = Stopwatch.GetTimestamp();
         await ControlDeadline.CallAsync(_cpuControl.BindChannelAsync(
             new ChannelBinding
@@ -318,6 +325,22 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         StartSpare(device);
+    }
+
+    /// <summary>
+    /// A descriptor the CPU process passed under <paramref name="token"/>; one that does not come in time (or a broken
+    /// channel) fails the start like any control call past its deadline.
+    /// </summary>
+    private int ReceiveFromCpu(ulong token, string what)
+    {
+        try
+        {
+            return _cpu!.Descriptors.Receive(token, ControlDeadline.Default);
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException)
+        {
+            throw new ControlTimeoutException($"the CPU process did not pass {what}: {ex.Message}");
+        }
     }
 
     /// <summary>The lines a device may drive: its profile's irq and the lines its type always drives.</summary>
@@ -844,7 +867,6 @@ public sealed class MachineRun : IAsyncDisposable
             await _cpu.DisposeAsync().ConfigureAwait(false);
         }
 
-        DescriptorChannel.Release(Interlocked.Exchange(ref _guestMemoryDescriptor, -1));
         if (!_console.DrainConsole(s_consoleDrainTimeout))
         {
             _log.WriteLine($"splitemu: the console's reader did not take the last {_console.ConsoleBacklog} bytes within {s_consoleDrainTimeout.TotalSeconds:F0} s; they are not shown");

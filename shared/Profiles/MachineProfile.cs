@@ -50,7 +50,7 @@ public sealed record MachineProfile
 public enum SandboxMode
 {
     /// <summary>
-    /// Each in its own user, mount, network, IPC and UTS namespaces, on an empty read-only root, with no new
+    /// Each in its own user, mount, network, IPC, UTS and cgroup namespaces, on an empty read-only root, with no new
     /// privileges and a seccomp allow-list, from the moment it is handed its devices.
     /// </summary>
     Strict,

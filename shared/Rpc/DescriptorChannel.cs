@@ -26,6 +26,7 @@ public sealed unsafe partial class DescriptorChannel : IDisposable
     private const int ScmRights = 1;
     private const int MsgNoSignal = 0x4000;
     private const int MsgCtrunc = 0x8;
+    private const int MsgTrunc = 0x20;
     private const int MsgCmsgCloexec = 0x40000000;
     private const short PollIn = 1;
 
@@ -88,7 +89,14 @@ public sealed unsafe partial class DescriptorChannel : IDisposable
         *(int*)(control + sizeof(CmsgHeader)) = descriptor;
         IoVector vector = new() { Base = &token, Length = sizeof(ulong) };
         MessageHeader message = new() { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = (nuint)ControlSpace };
-        if (SendMessage(Handle, &message, MsgNoSignal) != sizeof(ulong))
+        using HandleUse use = Use();
+        nint sent;
+        do
+        {
+            sent = SendMessage(Handle, &message, MsgNoSignal);
+        }
+        while (sent < 0 && Marshal.GetLastPInvokeError() == 4); // EINTR
+        if (sent != sizeof(ulong))
         {
             throw new IOException($"cannot pass a descriptor: errno {Marshal.GetLastPInvokeError()}");
         }
@@ -107,6 +115,7 @@ public sealed unsafe partial class DescriptorChannel : IDisposable
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         lock (_receiveGate)
         {
+            using HandleUse use = Use();
             while (true)
             {
                 if (_kept.Remove(token, out int kept))
@@ -172,44 +181,72 @@ public sealed unsafe partial class DescriptorChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// The socket's descriptor number, for the system calls. Callers hold <see cref="Use"/> around them, so that a
+    /// Dispose on another thread cannot close the number (and let it be reused) in the middle of a call.
+    /// </summary>
     private int Handle => (int)_socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>Keeps the socket's descriptor open until the returned scope ends.</summary>
+    /// <exception cref="ObjectDisposedException">The channel was disposed.</exception>
+    private HandleUse Use() => new(_socket.SafeHandle);
+
+    private readonly struct HandleUse : IDisposable
+    {
+        private readonly SafeHandle _handle;
+
+        public HandleUse(SafeHandle handle)
+        {
+            bool added = false;
+            handle.DangerousAddRef(ref added);
+            _handle = handle;
+        }
+
+        public void Dispose() => _handle.DangerousRelease();
+    }
 
     /// <summary>CMSG_SPACE(sizeof(int)): the header and one descriptor, padded to 8 bytes.</summary>
     private static int ControlSpace => sizeof(CmsgHeader) + 8;
 
     private (ulong Token, int Descriptor) ReceiveOne()
     {
+        // Room for more descriptors than a message may carry, so that a malformed one's are all received, and closed.
+        const int Room = 16;
+        int space = sizeof(CmsgHeader) + (Room * sizeof(int));
         ulong token = 0;
-        byte* control = stackalloc byte[ControlSpace];
-        new Span<byte>(control, ControlSpace).Clear();
+        byte* control = stackalloc byte[space];
+        new Span<byte>(control, space).Clear();
         IoVector vector = new() { Base = &token, Length = sizeof(ulong) };
-        MessageHeader message = new() { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = (nuint)ControlSpace };
-        nint received = ReceiveMessage(Handle, &message, MsgCmsgCloexec);
+        MessageHeader message = new() { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = (nuint)space };
+        nint received;
+        do
+        {
+            received = ReceiveMessage(Handle, &message, MsgCmsgCloexec);
+        }
+        while (received < 0 && Marshal.GetLastPInvokeError() == 4); // EINTR
         if (received < 0)
         {
             throw new IOException($"cannot receive a descriptor: errno {Marshal.GetLastPInvokeError()}");
         }
 
         CmsgHeader* header = (CmsgHeader*)control;
-        bool hasDescriptor = message.ControlLength >= (nuint)(sizeof(CmsgHeader) + sizeof(int))
-            && header->Level == SolSocket && header->Type == ScmRights && header->Length == (nuint)(sizeof(CmsgHeader) + sizeof(int));
-        int descriptor = hasDescriptor ? *(int*)(control + sizeof(CmsgHeader)) : -1;
-        if (received == 0 && !hasDescriptor)
+        int count = message.ControlLength >= (nuint)sizeof(CmsgHeader) && header->Level == SolSocket && header->Type == ScmRights
+            ? (int)Math.Min(((long)header->Length - sizeof(CmsgHeader)) / sizeof(int), Room)
+            : 0;
+        int* descriptors = (int*)(control + sizeof(CmsgHeader));
+        if (received == sizeof(ulong) && count == 1 && (message.Flags & (MsgCtrunc | MsgTrunc)) == 0)
         {
-            throw new IOException("descriptor channel closed by its peer");
+            return (token, descriptors[0]);
         }
 
-        if (received != sizeof(ulong) || !hasDescriptor || (message.Flags & MsgCtrunc) != 0)
+        for (int i = 0; i < count; i++)
         {
-            if (descriptor >= 0)
-            {
-                Close(descriptor);
-            }
-
-            throw new IOException($"descriptor channel: malformed message ({received} bytes, flags 0x{message.Flags:X})");
+            Close(descriptors[i]);
         }
 
-        return (token, descriptor);
+        throw new IOException(received == 0 && count == 0
+            ? "descriptor channel closed by its peer"
+            : $"descriptor channel: malformed message ({received} bytes, {count} descriptors, flags 0x{message.Flags:X})");
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -34,7 +34,7 @@ public sealed unsafe class RingSegment : IDisposable
     /// <summary>
     /// CPU side: creates and initialises a segment in sealed shared memory (see <see cref="SharedMemorySegment.Create"/>):
     /// a device process can neither resize it under the CPU process nor is there a name another user could read
-    /// or take first. The device maps it by <see cref="SharedMemorySegment.Path"/>.
+    /// or take first. The device maps the descriptor it is passed (<see cref="SharedMemorySegment.Descriptor"/>).
     /// </summary>
     public static RingSegment Create(string name, RingGeometry geometry, uint epoch) =>
         Initialise(SharedMemorySegment.Create(name, SegmentLayout.SegmentSize(CheckGeometry(geometry))), geometry, epoch);

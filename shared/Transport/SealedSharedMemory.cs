@@ -126,7 +126,8 @@ public sealed unsafe partial class SealedSharedMemory : IDisposable
     /// </summary>
     public static SealedSharedMemory Open(int fd, ulong size)
     {
-        if ((Fcntl(fd, FcntlGetSeals, 0) & SizeSeals) != SizeSeals)
+        int seals = Fcntl(fd, FcntlGetSeals, 0);
+        if (seals < 0 || (seals & SizeSeals) != SizeSeals)
         {
             Close(fd);
             throw new InvalidDataException("shared memory passed to this process is not sealed against resizing; refusing to map it");

@@ -40,7 +40,7 @@ public sealed unsafe class SharedMemorySegment : IDisposable
     public static SharedMemorySegment Open(int fd, long minimumSize) =>
         new(SealedSharedMemory.Open(fd, (ulong)minimumSize));
 
-    /// <summary>Ends <see cref="Path"/> (closes the creator's descriptor); both mappings stay. Idempotent.</summary>
+    /// <summary>Closes <see cref="Descriptor"/> (the creator's); both mappings stay. Idempotent.</summary>
     public void Unlink()
     {
         if (Interlocked.Exchange(ref _unlinked, 1) == 0)

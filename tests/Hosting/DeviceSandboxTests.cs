@@ -50,6 +50,26 @@ public sealed class DeviceSandboxTests
         Assert.NotEqual(0ul, Probe(open, SandboxProbe.Kind.ListRoot, 0));
     }
 
+    [Fact]
+    public async Task TheHarmfulProbes_RunOnlyInALockedDownProcess()
+    {
+        // Any guest can write the test device's register: outside the sandbox it must not kill anything.
+        using Process target = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+        try
+        {
+            await using IsolatedDeviceHarness open = await IsolatedDeviceHarness.StartAsync(IsolatedDeviceHarness.Profile(Testdev()), sandboxed: false);
+
+            Assert.Equal(0xFFFF_FFFFu, Probe(open, SandboxProbe.Kind.KillProcess, (ulong)target.Id)); // Refused, through a 32-bit register
+            Assert.Equal(0xFFFF_FFFFu, Probe(open, SandboxProbe.Kind.Execute, 0));
+            Assert.False(target.HasExited);
+            Assert.False(open.DeviceProcess.Process.HasExited);
+        }
+        finally
+        {
+            target.Kill();
+        }
+    }
+
     /// <summary>
     /// What the sandboxed root holds: nothing for the native host; the JIT host keeps its own folder and the
     /// runtime's (it loads assemblies lazily), so the first component of each.

@@ -148,7 +148,6 @@ public sealed class SeccompFilterTests
     [Theory]
     [InlineData(24)]  // sched_yield: the ring's waits
     [InlineData(202)] // futex
-    [InlineData(47)]  // recvmsg: the control plane
     [InlineData(44)]  // sendto
     [InlineData(45)]  // recvfrom: the socket transport
     [InlineData(232)] // epoll_wait
@@ -166,12 +165,10 @@ public sealed class SeccompFilterTests
     [InlineData(334)] // rseq
     [InlineData(60)]  // exit: retiring threads
     [InlineData(231)] // exit_group
-    [InlineData(157)] // prctl: thread names
     [InlineData(14)]  // rt_sigprocmask
     [InlineData(15)]  // rt_sigreturn
     [InlineData(3)]   // close
     [InlineData(48)]  // shutdown
-    [InlineData(204)] // sched_getaffinity
     [InlineData(98)]  // getrusage
     [InlineData(99)]  // sysinfo
     [InlineData(230)] // clock_nanosleep
@@ -181,6 +178,28 @@ public sealed class SeccompFilterTests
     public void MeasuredCalls_AreAllowed(int call)
     {
         Assert.Equal(SeccompFilter.Allow, Run(call, 1, 2, 3, 4, 5, 6));
+    }
+
+    [Fact]
+    public void CallsWithCheckedArguments_AllowWhatTheHostDoes_AndRefuseTheRest()
+    {
+        const int Prctl = 157, Futex = 202, Recvmsg = 47, Sendto = 44, SchedGetaffinity = 204;
+        Assert.Equal(SeccompFilter.Allow, Run(Prctl, 15));                      // PR_SET_NAME: thread names
+        Assert.Equal(SeccompFilter.Allow, Run(Prctl, 0x53564d41));              // PR_SET_VMA: the GC names its mappings
+        Assert.Equal(SeccompFilter.ErrnoAction | 1, Run(Prctl, 4, 1));          // PR_SET_DUMPABLE back on: EPERM
+        Assert.Equal(SeccompFilter.ErrnoAction | 1, Run(Prctl, 22, 2));         // PR_SET_SECCOMP
+        Assert.Equal(SeccompFilter.ErrnoAction | 1, Run(Prctl, 0x59616d61, 1)); // PR_SET_PTRACER
+        Assert.Equal(SeccompFilter.Allow, Run(SchedGetaffinity, 0, 8));
+        Assert.Equal(SeccompFilter.Allow, Run(SchedGetaffinity, OwnPid, 8));
+        Assert.Equal(SeccompFilter.ErrnoAction | 1, Run(SchedGetaffinity, OwnPid + 1, 8));
+        Assert.Equal(SeccompFilter.Allow, Run(Futex, 0x1000, 128));             // FUTEX_WAIT_PRIVATE
+        Assert.Equal(SeccompFilter.Allow, Run(Futex, 0x1000, 1));               // FUTEX_WAKE on a shared ring word
+        Assert.Equal(SeccompFilter.KillProcess, Run(Futex, 0x1000, 6 | 128));   // FUTEX_LOCK_PI_PRIVATE
+        Assert.Equal(SeccompFilter.KillProcess, Run(Futex, 0x1000, 12));        // FUTEX_CMP_REQUEUE_PI
+        Assert.Equal(SeccompFilter.Allow, Run(Recvmsg, 5, 0x7000, 0x40000000)); // MSG_CMSG_CLOEXEC
+        Assert.Equal(SeccompFilter.KillProcess, Run(Recvmsg, 5, 0x7000, 1));    // MSG_OOB
+        Assert.Equal(SeccompFilter.Allow, Run(Sendto, 5, 0x7000, 64, 0x4000));  // MSG_NOSIGNAL
+        Assert.Equal(SeccompFilter.KillProcess, Run(Sendto, 5, 0x7000, 64, 0x4001));
     }
 
     [Fact]
@@ -250,7 +269,7 @@ public sealed class SeccompFilterTests
         for (int pc = 0; pc < s_program.Count; pc++)
         {
             SockFilter i = s_program[pc];
-            Assert.True(i.Code is 0x20 or 0x05 or 0x15 or 0x35 or 0x45 or 0x06, $"instruction {pc} {i} uses an opcode the interpreter does not know");
+            Assert.True(i.Code is 0x20 or 0x05 or 0x15 or 0x35 or 0x45 or 0x54 or 0x06, $"instruction {pc} {i} uses an opcode the interpreter does not know");
             if (i.Code is 0x15 or 0x35 or 0x45)
             {
                 Assert.InRange(pc + 1 + Math.Max(i.Jt, i.Jf), 0, s_program.Count - 1);
@@ -292,7 +311,7 @@ public sealed class SeccompFilterTests
         return Interpret(s_program, data);
     }
 
-    /// <summary>The classic BPF subset seccomp programs use: word loads, constant jumps, constant returns.</summary>
+    /// <summary>The classic BPF subset seccomp programs use: word loads, constant jumps, AND with a constant, constant returns.</summary>
     private static uint Interpret(IReadOnlyList<SockFilter> program, byte[] data)
     {
         uint a = 0;
@@ -317,6 +336,9 @@ public sealed class SeccompFilterTests
                     break;
                 case 0x45: // BPF_JSET | BPF_K
                     pc += (a & i.K) != 0 ? i.Jt : i.Jf;
+                    break;
+                case 0x54: // BPF_ALU | BPF_AND | BPF_K
+                    a &= i.K;
                     break;
                 case 0x06: // BPF_RET | BPF_K
                     return i.K;

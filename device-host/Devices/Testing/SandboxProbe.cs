@@ -35,9 +35,22 @@ public static partial class SandboxProbe
         TraceProcess,
     }
 
-    /// <summary>Runs <paramref name="kind"/>; returns 0 when it succeeded, else the errno that refused it (<see cref="Kind.ListRoot"/>: the number of entries).</summary>
+    /// <summary>What <see cref="Run"/> answers for a probe it refuses to run.</summary>
+    public const ulong Refused = ulong.MaxValue;
+
+    /// <summary>
+    /// Runs <paramref name="kind"/>; returns 0 when it succeeded, else the errno that refused it (<see cref="Kind.ListRoot"/>:
+    /// the number of entries). The probes that would harm something if they succeeded (signal, trace, execute, open a
+    /// socket) run only in a locked-down device process, where they cannot: any guest can write the test device's
+    /// register, and an inline test device runs in the CPU process. Elsewhere they answer <see cref="Refused"/>.
+    /// </summary>
     public static ulong Run(Kind kind, ulong argument)
     {
+        if (kind is Kind.KillProcess or Kind.TraceProcess or Kind.Execute or Kind.OpenNetworkSocket && !Hosting.Sandbox.DeviceSandbox.IsLockedDown)
+        {
+            return Refused;
+        }
+
         switch (kind)
         {
             case Kind.KillProcess:
@@ -69,7 +82,7 @@ public static partial class SandboxProbe
             case Kind.TraceProcess:
                 return Result((int)Ptrace(16, (int)argument, 0, 0));
             default:
-                return ulong.MaxValue;
+                return Refused;
         }
     }
 

@@ -5,7 +5,7 @@ namespace SplitEmu.DeviceHost.Hosting.Sandbox;
 
 /// <summary>
 /// The inside half of the device sandbox (docs/processes.md, "The sandbox"). The launcher starts a sandboxed
-/// device process in new user, mount, network, IPC and UTS namespaces (<c>unshare</c>); once the process has
+/// device process in new user, mount, network, IPC, UTS and cgroup namespaces (<c>unshare</c>); once the process has
 /// been handed its devices — ring and guest RAM mapped, disk images opened, sockets connected — and before it
 /// serves the first access from the guest, <see cref="LockDown"/> takes away everything else: the file system
 /// (an empty read-only root), core dumps and descriptors beyond a small limit, new privileges, and every
@@ -44,7 +44,7 @@ public static partial class DeviceSandbox
     private const int RlimitMemlock = 8;
     private const int RlimitMsgqueue = 12;
 
-    /// <summary>Whether this process was locked down (tests and the report).</summary>
+    /// <summary>Whether this process was locked down (the test device's harmful sandbox probes run only then).</summary>
     public static bool IsLockedDown { get; private set; }
 
     /// <summary>

@@ -49,13 +49,14 @@ public readonly struct SockFilter(ushort code, byte jt, byte jf, uint k)
 /// userfaultfd, io_uring_setup/enter/register (large kernel attack surface); keyctl, add_key, request_key;
 /// memfd_create, ftruncate, fallocate, truncate, unlink, rename, mkdir and every other call that creates or
 /// changes files (openat asking to write is the exception: it fails with EACCES, as in a read-only file system,
-/// because runtimes try it and cope: CoreCLR names other threads through /proc/self/task/N/comm); seccomp itself (a process cannot loosen its filter, and has no reason to add one).
+/// because runtimes try it and cope: CoreCLR names other threads through /proc/self/task/N/comm); seccomp itself (a process cannot loosen its filter, and has no reason to add one; prctl answers EPERM to all but the options measured, PR_SET_SECCOMP among the refused).
 /// </para>
 /// <para>
 /// Same-user permission checks do not stop a process in a user namespace from signalling, re-prioritising or
 /// re-limiting a process of the same user outside it: so signals go only to this process, and the scheduling
 /// and limit setters only to the caller or this process (sched_setscheduler: any thread to SCHED_OTHER, only
-/// this process to SCHED_BATCH). fcntl's F_SETOWN/F_SETSIG (which would aim SIGIO at another process) and ioctl's TIOCSTI
+/// this process to SCHED_BATCH); the scheduling queries answer EPERM about others. futex without its
+/// priority-inheritance operations; socket messages without MSG_OOB; prctl only for the measured options. fcntl's F_SETOWN/F_SETSIG (which would aim SIGIO at another process) and ioctl's TIOCSTI
 /// (which types into a terminal) are outside their calls' command lists.
 /// </para>
 /// <para>
@@ -97,6 +98,14 @@ public static unsafe partial class SeccompFilter
 
     private const int Enosys = 38;
     private const int Eacces = 13;
+    private const int Eperm = 1;
+
+    private const int SysPrctl = 157, SysFutex = 202, SysSendto = 44, SysRecvfrom = 45, SysSendmsg = 46, SysRecvmsg = 47;
+    private const int SysSchedGetaffinity = 204, SysSchedGetscheduler = 145, SysSchedGetparam = 143;
+    private const uint PrSetPdeathsig = 1, PrGetPdeathsig = 2, PrGetDumpable = 3, PrSetName = 15, PrGetName = 16, PrSetVma = 0x53564d41;
+    private const uint FutexCommandMask = 0x7F; // without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
+    private const uint FutexLockPi = 6, FutexUnlockPi = 7, FutexTrylockPi = 8, FutexWaitRequeuePi = 11, FutexCmpRequeuePi = 12, FutexLockPi2 = 13;
+    private const uint MsgOob = 1;
 
     // Classic BPF opcodes (linux/bpf_common.h): class | size | mode, class | operator | source.
     private const ushort LoadWordAbsolute = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
@@ -114,8 +123,8 @@ public static unsafe partial class SeccompFilter
     [
         // Serving: the ring's waits and doorbells, the control plane's JSON-RPC over its UNIX socket (the
         // socket transport too), and the IDE model's disk image.
-        ("sched_yield", 24), ("futex", 202), ("recvmsg", 47), ("sendto", 44), ("recvfrom", 45), ("sendmsg", 46),
-        ("epoll_wait", 232), ("read", 0), ("write", 1), ("pread64", 17), ("pwrite64", 18), ("fsync", 74),
+        // (futex and the socket calls are allowed with checks further down.)
+        ("sched_yield", 24), ("epoll_wait", 232), ("read", 0), ("write", 1), ("pread64", 17), ("pwrite64", 18), ("fsync", 74),
         ("fdatasync", 75), ("readv", 19), ("writev", 20), ("preadv", 295), ("pwritev", 296), ("preadv2", 327),
         ("pwritev2", 328), ("lseek", 8), ("flock", 73),
 
@@ -126,8 +135,8 @@ public static unsafe partial class SeccompFilter
         // Threads: the thread pool creates and retires workers while serving (clone3 is answered ENOSYS below, so
         // glibc falls back to clone, which is checked below); timers name their threads with prctl(PR_SET_NAME).
         ("set_robust_list", 273), ("rseq", 334), ("set_tid_address", 218), ("exit", 60), ("exit_group", 231),
-        ("gettid", 186), ("getpid", 39), ("getppid", 110), ("prctl", 157), ("arch_prctl", 158), ("getcpu", 309),
-        ("sched_getaffinity", 204), ("sched_getscheduler", 145), ("sched_getparam", 143),
+        // (prctl and the scheduler queries are allowed with checks further down.)
+        ("gettid", 186), ("getpid", 39), ("getppid", 110), ("arch_prctl", 158), ("getcpu", 309),
         ("sched_get_priority_max", 146), ("sched_get_priority_min", 147),
 
         // Signals: masks around thread creation; the runtime's own handlers and its GC suspension signal
@@ -314,6 +323,43 @@ public static unsafe partial class SeccompFilter
         p.Label("after-setscheduler");
 
         p.AllowIf(SysSetpriority, [(0, [PrioProcess]), (1, [0, self])]); // not PRIO_USER: every process of the user
+
+        // Queries about scheduling only of itself; elsewhere they answer EPERM (a runtime may ask and cope).
+        foreach (int number in (int[])[SysSchedGetaffinity, SysSchedGetscheduler, SysSchedGetparam])
+        {
+            p.AllowIf(number, [(0, [0, self])], ErrnoAction | Eperm);
+        }
+
+        // prctl only for what the runtime was measured to do (name threads and mappings, read its own state);
+        // anything else (PR_SET_DUMPABLE back to 1, PR_SET_MM, PR_SET_PTRACER, PR_SCHED_CORE, ...) answers EPERM.
+        p.AllowIf(SysPrctl, [(0, [PrSetPdeathsig, PrGetPdeathsig, PrGetDumpable, PrSetName, PrGetName, PrSetVma])], ErrnoAction | Eperm);
+
+        // futex, but not its priority-inheritance operations: on shared words they attach to another process's
+        // thread by its id (and have been the way into the kernel more than once).
+        p.Jump(JumpIfEqual, SysFutex, null, "after-futex");
+        p.Load(ArgsOffset + 8);
+        p.And(FutexCommandMask);
+        foreach (uint command in (uint[])[FutexLockPi, FutexUnlockPi, FutexTrylockPi, FutexWaitRequeuePi, FutexCmpRequeuePi, FutexLockPi2])
+        {
+            p.Jump(JumpIfEqual, command, "kill-futex", null);
+        }
+
+        p.Return(Allow);
+        p.Label("kill-futex");
+        p.Return(KillProcess);
+        p.Label("after-futex");
+
+        // Messages on the connected sockets, but never out of band (MSG_OOB on UNIX sockets is young kernel code
+        // with a record of bugs; nothing here sends urgent data).
+        foreach ((int number, int flagsArgument) in (ReadOnlySpan<(int, int)>)[(SysSendto, 3), (SysRecvfrom, 3), (SysSendmsg, 2), (SysRecvmsg, 2)])
+        {
+            string after = $"after-{number}";
+            p.Jump(JumpIfEqual, (uint)number, null, after);
+            p.Load(ArgsOffset + (uint)(flagsArgument * 8));
+            p.Jump(JumpIfAnyBit, MsgOob, "kill-oob", null);
+            p.Return(Allow);
+            p.Label(after);
+        }
         p.AllowIf(SysPrlimit64, [(0, [0, self])]); // the GC reads RLIMIT_AS; glibc's getrlimit is prlimit64(0, ...)
         p.AllowIf(SysFcntl, [(1, AllowedFcntlCommands)]);
         p.AllowIf(SysIoctl, [(1, AllowedIoctlRequests)]);
@@ -344,6 +390,8 @@ public static unsafe partial class SeccompFilter
         p.Label("after-openat");
 
         p.Return(KillProcess);
+        p.Label("kill-oob");
+        p.Return(KillProcess);
         return p.Link();
     }
 
@@ -356,6 +404,9 @@ public static unsafe partial class SeccompFilter
 
         public void Load(uint offset) => _code.Add((LoadWordAbsolute, null, null, offset));
 
+        /// <summary>The accumulator &amp;= <paramref name="mask"/> (BPF_ALU | BPF_AND | BPF_K).</summary>
+        public void And(uint mask) => _code.Add((0x54, null, null, mask));
+
         public void Return(uint action) => _code.Add((ReturnConstant, null, null, action));
 
         /// <summary>A jump: to <paramref name="ifTrue"/> or <paramref name="ifFalse"/> (null: the next instruction).</summary>
@@ -367,7 +418,7 @@ public static unsafe partial class SeccompFilter
         /// Allows <paramref name="number"/> when every condition holds (the argument's low 32 bits, which is all
         /// the kernel reads of an int, is one of the values), kills the process when one does not; other calls go on.
         /// </summary>
-        public void AllowIf(int number, IReadOnlyList<(int Arg, IReadOnlyList<uint> Values)> conditions)
+        public void AllowIf(int number, IReadOnlyList<(int Arg, IReadOnlyList<uint> Values)> conditions, uint refusal = KillProcess)
         {
             string block = $"b{_blocks++}";
             Jump(JumpIfEqual, (uint)number, null, block + "-next");
@@ -388,7 +439,7 @@ public static unsafe partial class SeccompFilter
             }
 
             Label(block + "-kill");
-            Return(KillProcess);
+            Return(refusal);
             Label(block + "-allow");
             Return(Allow);
             Label(block + "-next");
