@@ -595,9 +595,37 @@ internal sealed partial class ProfileValidator
             {
                 var (device, index) = group.Single();
                 Report($"$.devices[{index}].group", $"process group '{group.Key}' has only device '{device.Id}'; expected two or more devices per group (use placement isolated for a device alone in its process)");
+                continue;
+            }
+
+            // One process serves the whole group: how it waits and how it is restarted are the process's, not a
+            // device's. A member that says otherwise would be silently overruled by the first, so it is refused.
+            var (first, _) = group.First();
+            foreach (var (device, index) in group.Skip(1))
+            {
+                string path = $"$.devices[{index}]";
+                if (device.WaitPolicy != first.WaitPolicy)
+                {
+                    Report(path + ".waitPolicy", GroupMismatch(group.Key, device, first, "waitPolicy", KebabCaseEnum.ToName(device.WaitPolicy), KebabCaseEnum.ToName(first.WaitPolicy)));
+                }
+                else if (device.SpinBudget != first.SpinBudget)
+                {
+                    Report(path + ".spinBudget", GroupMismatch(group.Key, device, first, "spinBudget", device.SpinBudget.ToString(CultureInfo.InvariantCulture), first.SpinBudget.ToString(CultureInfo.InvariantCulture)));
+                }
+
+                if (device.Restart != first.Restart)
+                {
+                    Report(path + ".restart", GroupMismatch(group.Key, device, first, "restart", Describe(device.Restart), Describe(first.Restart)));
+                }
             }
         }
     }
+
+    private static string GroupMismatch(string group, DeviceConfig device, DeviceConfig first, string setting, string value, string firstValue) =>
+        $"device '{device.Id}' has {setting} {value} but '{first.Id}', the first of process group '{group}', has {firstValue}; the devices of one process share its {setting}: give each the same";
+
+    private static string Describe(RestartConfig restart) =>
+        $"{{ policy {KebabCaseEnum.ToName(restart.Policy)}, maxRestarts {restart.MaxRestarts}, windowMs {restart.WindowMs}, backoffMs {restart.BackoffMs}, giveUp {KebabCaseEnum.ToName(restart.GiveUp)} }}";
 
     /// <summary>A spin budget with a policy that does not spin is a contradiction, so it is refused rather than ignored.</summary>
     private void CheckWaitPolicy(DeviceConfig device, string path)

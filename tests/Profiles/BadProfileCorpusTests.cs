@@ -59,6 +59,13 @@ public sealed class BadProfileCorpusTests
         { "firmware-without-file.json", ["firmware-without-file.json:10:15: $.firmware: missing required property 'file'; expected the path of the BIOS ROM image"] },
         { "fractional-irq.json", ["fractional-irq.json:24:7: $.devices[0].irq: 4.5 is not an integer; expected an integer"] },
         { "group-missing.json", ["group-missing.json:20:5: $.devices[0]: missing required property 'group'; expected a process group name when placement is group"] },
+        {
+            "group-mixed-settings.json",
+            [
+                "group-mixed-settings.json:36:7: $.devices[1].waitPolicy: device 'com2' has waitPolicy spin but 'com1', the first of process group 'serial', has handoff; the devices of one process share its waitPolicy: give each the same",
+                "group-mixed-settings.json:37:7: $.devices[1].restart: device 'com2' has restart { policy never, maxRestarts 5, windowMs 10000, backoffMs 10, giveUp halt } but 'com1', the first of process group 'serial', has { policy on-crash, maxRestarts 5, windowMs 10000, backoffMs 10, giveUp halt }; the devices of one process share its restart: give each the same",
+            ]
+        },
         { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
         { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
         {
