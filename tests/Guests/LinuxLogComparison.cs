@@ -129,6 +129,7 @@ internal static partial class LinuxLogComparison
         new(new(@"^pci [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d: \S+\+0x[0-9a-f]+/0x[0-9a-f]+ took \d+ usecs$"), null, "a PCI quirk that took over 10 ms of wall-clock time (a busy host)"),
         new(new(@"^CE: hpet increased min_delta_ns to \d+ nsec$"), null, "QEMU's HPET fired late on a busy host (ours has no HPET)"),
         new(new(@"^hrtimer: interrupt took \d+ ns$"), null, "one timer interrupt ran over its budget in wall-clock time (the host descheduled the guest)"),
+        new(new(@"^clocksource: Long readout interval, skipping watchdog check: cs_nsec: \d+ wd_nsec: \d+$"), null, "the clocksource watchdog's two reads were far apart in wall-clock time (the host descheduled the guest between them), so it skipped one check"),
     ];
 
     /// <summary>
