@@ -117,18 +117,23 @@ public static class MonitorPaths
         MonitorFolder.Prepare(folder); // other users cannot steer, spoof or deny our machines
         SweepStale();
         string path = SocketFor(machineName, Environment.ProcessId);
-        File.Delete(path);
+        // Bound and listening under a name no client looks for, then renamed into place: a client that finds the
+        // socket's name never connects between bind and listen (which refuses it; a test saw that under load).
+        string staging = Path.Combine(folder, $".{Environment.ProcessId}.binding"); // short: a socket path has 107 bytes
+        File.Delete(staging);
         Socket socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Bind(new UnixDomainSocketEndPoint(path));
+            socket.Bind(new UnixDomainSocketEndPoint(staging));
             socket.Listen(8);
+            File.Move(staging, path, overwrite: true);
             socketPath = path;
             return socket;
         }
         catch
         {
             socket.Dispose();
+            File.Delete(staging);
             throw;
         }
     }
