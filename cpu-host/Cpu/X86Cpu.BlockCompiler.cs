@@ -303,9 +303,7 @@ public sealed partial class X86Cpu
             /// </summary>
             private void EmitArithmeticWithMemory(int k, ref DecodedInstruction d)
             {
-                _il.Emit(OpCodes.Ldarg_0);
-                EmitEffectiveAddress(ref d);
-                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.OperandSize)));
+                EmitReadMemory(ref d, d.OperandSize);
                 if (d.Form == OperandForm.RegMem)
                 {
                     _il.Emit(OpCodes.Stloc, _b);
@@ -340,9 +338,7 @@ public sealed partial class X86Cpu
             /// <summary>MOVZX/MOVSX from memory: read at the source size through the specialised accessor, then extend.</summary>
             private void EmitExtendFromMemory(int k, ref DecodedInstruction d)
             {
-                _il.Emit(OpCodes.Ldarg_0);
-                EmitEffectiveAddress(ref d);
-                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.SubOp)));
+                EmitReadMemory(ref d, d.SubOp);
                 _il.Emit(OpCodes.Stloc, _b);
                 EmitFaultCheck(k);
                 _il.Emit(OpCodes.Ldloc, _b);
@@ -392,26 +388,36 @@ public sealed partial class X86Cpu
             /// </summary>
             private void EmitMoveThroughMemory(int k, ref DecodedInstruction d)
             {
-                Type segment = BlockConstants.Segment(d.Segment), size = BlockConstants.Size(d.OperandSize);
-                _il.Emit(OpCodes.Ldarg_0);
-                EmitEffectiveAddress(ref d);
                 if (d.Form == OperandForm.RegMem)
                 {
-                    _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(segment, size));
+                    EmitReadMemory(ref d, d.OperandSize);
                     _il.Emit(OpCodes.Stloc, _r);
                     EmitFaultCheck(k);
                     EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
                 }
                 else
                 {
+                    _il.Emit(OpCodes.Ldarg_0);
+                    EmitEffectiveAddress(ref d);
                     if (d.Form == OperandForm.MemReg)
                         EmitReadRegister(d.Reg1, d.Reg1Width);
                     else
                         _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
-                    _il.Emit(OpCodes.Call, s_writeOf.MakeGenericMethod(segment, size));
+                    _il.Emit(OpCodes.Call, s_writeOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.OperandSize)));
                     EmitFaultCheck(k);
                 }
                 EmitEventCheck(k);
+            }
+
+            /// <summary>
+            /// Pushes <paramref name="size"/> bytes read at the instruction's memory operand through the accessor the JIT
+            /// specialises per segment and size (a fault is left for the caller's <see cref="EmitFaultCheck"/>).
+            /// </summary>
+            private void EmitReadMemory(ref DecodedInstruction d, int size)
+            {
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitEffectiveAddress(ref d);
+                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(size)));
             }
 
             private void EmitFaultCheck(int k)
