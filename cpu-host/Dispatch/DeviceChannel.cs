@@ -153,6 +153,29 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public bool AcceptIrq(int device, int line, bool asserted)
     {
+        if (!MayDrive(device, line))
+        {
+            return false;
+        }
+
+        if (asserted)
+        {
+            Interlocked.Or(ref _heldIrqLines, 1 << line);
+        }
+        else
+        {
+            Interlocked.And(ref _heldIrqLines, ~(1 << line));
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether device <paramref name="device"/> (untrusted) may drive interrupt line <paramref name="line"/> now:
+    /// the line is granted to it and this incarnation is not retired. A refusal is reported the first time.
+    /// </summary>
+    public bool MayDrive(int device, int line)
+    {
         if (_retired)
         {
             return false; // a replaced incarnation's late events must not raise a line its successor owns now
@@ -168,16 +191,16 @@ public sealed class DeviceChannel : IDisposable
             return false;
         }
 
-        if (asserted)
-        {
-            Interlocked.Or(ref _heldIrqLines, 1 << line);
-        }
-        else
-        {
-            Interlocked.And(ref _heldIrqLines, ~(1 << line));
-        }
-
         return true;
+    }
+
+    /// <summary>Drops an event the machine cannot apply (counted; the first one is reported with <paramref name="why"/>).</summary>
+    public void RefuseEvent(in RingMessage message, string why)
+    {
+        if (Interlocked.Increment(ref _refusedEvents) == 1)
+        {
+            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event: {why}; ignored");
+        }
     }
 
     /// <summary>
@@ -596,7 +619,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Hands an event up once it passed <see cref="AcceptEvent"/>; interrupt lines are checked where they are applied.</summary>
     private void Deliver(RingMessage message)
     {
-        if (message.Kind == MessageKind.IrqLevel || AcceptEvent(in message))
+        if (message.Kind is MessageKind.IrqLevel or MessageKind.PulseTrain or MessageKind.PulseTrainStop || AcceptEvent(in message))
         {
             _applyEvent(this, message);
         }

@@ -65,6 +65,10 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
         }
     }
 
+    public void SetPulseTrain(int line, PulseTrain train) => machine.PulseTrains.Set(config.Id, line, train);
+
+    public void CancelPulseTrain(int line) => machine.PulseTrains.Cancel(config.Id, line);
+
     public void CancelTimer()
     {
         _earlyDeadline = null;

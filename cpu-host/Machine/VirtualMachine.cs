@@ -84,7 +84,7 @@ public sealed class VirtualMachine : IDisposable
         Cpu = new X86Cpu(Bus)
         {
             TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds,
-            Progressed = _clock.CheckIn,
+            Progressed = OnProgress,
             ExecutionMode = profile.Cpu.Execution == CpuExecution.Translator && RuntimeFeature.IsDynamicCodeCompiled
                 ? CpuExecutionMode.Translator
                 : CpuExecutionMode.Interpreter,
@@ -97,6 +97,7 @@ public sealed class VirtualMachine : IDisposable
                 _wake.Set();
             },
             _clock.Clock);
+        PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds);
 
         unsafe
         {
@@ -245,6 +246,9 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>Timers of the inline devices.</summary>
     public InlineTimers Timers { get; }
+
+    /// <summary>The periodic interrupts devices handed to the machine (a PIT's system timer).</summary>
+    public InterruptPulseTrains PulseTrains { get; }
 
     /// <summary>Input for the profile's console device, or null when the machine has no console.</summary>
     public ConsoleInput? ConsoleInput { get; }
@@ -443,6 +447,7 @@ public sealed class VirtualMachine : IDisposable
             }
 
             Timers.RunDue();
+            PulseTrains.RunDue();
             if (Exit is null && Interlocked.Exchange(ref _resetRequestedBy, null) is { } requestedBy)
             {
                 ResetMachine(requestedBy);
@@ -468,6 +473,19 @@ public sealed class VirtualMachine : IDisposable
         return Exit! with { Instructions = Cpu.InstructionsExecuted, Cpu = CpuExecutionSummary() };
     }
 
+    /// <summary>
+    /// The vCPU's check-in every 65,536 instructions: the clock keeps pace with it, and a pulse train's due pulse
+    /// ends the slice here, on the vCPU's own thread, however late the host runs any other thread.
+    /// </summary>
+    private void OnProgress()
+    {
+        _clock.CheckIn();
+        if (PulseTrains.NextDeadline <= _clock.Clock.NowNanoseconds)
+        {
+            Cpu.RequestStop();
+        }
+    }
+
     /// <summary>HLT with interrupts enabled: sleep until an interrupt, a due inline timer, a pause or the end.</summary>
     private void WaitWhileHalted()
     {
@@ -476,7 +494,7 @@ public sealed class VirtualMachine : IDisposable
             return;
         }
 
-        long untilTimer = Timers.NextDeadline - _clock.Clock.NowNanoseconds;
+        long untilTimer = Math.Min(Timers.NextDeadline, PulseTrains.NextDeadline) - _clock.Clock.NowNanoseconds;
         int sleepMs = (int)Math.Clamp((untilTimer + 999_999) / 1_000_000, 0, HaltSleepLimitMs);
         if (sleepMs > 0)
         {
@@ -585,6 +603,11 @@ public sealed class VirtualMachine : IDisposable
         if (slot.Current is { } dead)
         {
             RetireAndLowerLines(dead);
+        }
+
+        foreach (DeviceConfig device in slot.Devices)
+        {
+            PulseTrains.CancelAll(device.Id); // a device given up interrupts no more
         }
 
         switch (action)
@@ -785,6 +808,24 @@ public sealed class VirtualMachine : IDisposable
                 if (channel.AcceptIrq(message.Device, line, message.Value != 0))
                 {
                     SetInterruptLine(line, message.Value != 0);
+                }
+
+                break;
+            case MessageKind.PulseTrain when !channel.Replaying && message.Device < ids.Count:
+                // A replayed train was applied when it first happened, and the machine kept it through the crash.
+                int trainLine = (int)Math.Min(message.Offset, int.MaxValue);
+                PulseTrain train = new((long)message.Value, (long)message.Argument0, (long)message.Argument1);
+                if (channel.MayDrive(message.Device, trainLine) && !PulseTrains.Set(ids[message.Device], trainLine, train))
+                {
+                    channel.RefuseEvent(in message, "a pulse train the machine cannot run");
+                }
+
+                break;
+            case MessageKind.PulseTrainStop when !channel.Replaying && message.Device < ids.Count:
+                int stoppedLine = (int)Math.Min(message.Offset, int.MaxValue);
+                if (channel.MayDrive(message.Device, stoppedLine)) // not a retired incarnation's: its successor owns the train now
+                {
+                    PulseTrains.Cancel(ids[message.Device], stoppedLine);
                 }
 
                 break;

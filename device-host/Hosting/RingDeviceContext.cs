@@ -59,6 +59,23 @@ public sealed class RingDeviceContext : IDeviceContext
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
 
     /// <inheritdoc/>
+    public void SetPulseTrain(int line, PulseTrain train) =>
+        _responder?.PostEvent(new RingMessage
+        {
+            Kind = MessageKind.PulseTrain,
+            Flags = DeviceAccessScope.EventFlags,
+            Device = DeviceIndex,
+            Offset = (ulong)line,
+            Value = (ulong)train.FirstTick,
+            Argument0 = (ulong)train.PeriodTicks,
+            Argument1 = (ulong)train.TicksPerSecond,
+        });
+
+    /// <inheritdoc/>
+    public void CancelPulseTrain(int line) =>
+        _responder?.PostEvent(new RingMessage { Kind = MessageKind.PulseTrainStop, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = (ulong)line });
+
+    /// <inheritdoc/>
     public void RequestMachineReset() =>
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.MachineReset, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex });
 

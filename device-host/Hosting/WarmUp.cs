@@ -70,6 +70,14 @@ internal static class WarmUp
         {
         }
 
+        public void SetPulseTrain(int line, PulseTrain train)
+        {
+        }
+
+        public void CancelPulseTrain(int line)
+        {
+        }
+
         public bool DmaRead(ulong address, Span<byte> destination) => false;
 
         public bool DmaWrite(ulong address, ReadOnlySpan<byte> source) => false;

@@ -59,6 +59,19 @@ public interface IDeviceContext
     void CancelTimer();
 
     /// <summary>
+    /// Has the machine pulse ISA line <paramref name="line"/> by itself at every pulse of <paramref name="train"/>
+    /// (the line rises and falls, so an edge-triggered PIC latches one interrupt each), replacing the line's
+    /// earlier train, until <see cref="CancelPulseTrain"/>. For a periodic interrupt the guest counts (an 8254's
+    /// system timer): the CPU process delivers each pulse on its own thread, on time in machine time, however
+    /// this process is scheduled, and goes on through a restart of it. A pulse at or before the line's last one
+    /// is never delivered twice, so restating the same train (after a restore) changes nothing.
+    /// </summary>
+    void SetPulseTrain(int line, PulseTrain train);
+
+    /// <summary>Stops the pulse train of ISA line <paramref name="line"/>, if any.</summary>
+    void CancelPulseTrain(int line);
+
+    /// <summary>
     /// Bus-master read of guest memory at <paramref name="address"/> into <paramref name="destination"/>. False,
     /// with nothing read, when any byte lies outside the windows the CPU process granted this device.
     /// </summary>

@@ -148,6 +148,16 @@ public enum MessageKind : byte
 
     /// <summary>Event: the guest asked to reset the machine (the keyboard controller's reset line).</summary>
     MachineReset = 36,
+
+    /// <summary>
+    /// Event: the machine is to pulse interrupt line <see cref="RingMessage.Offset"/> by itself at ticks
+    /// <see cref="RingMessage.Value"/> + k * <see cref="RingMessage.Argument0"/> of a <see cref="RingMessage.Argument1"/>
+    /// Hz clock (a pulse train; period 0: one pulse), replacing the line's earlier train.
+    /// </summary>
+    PulseTrain = 37,
+
+    /// <summary>Event: the pulse train of interrupt line <see cref="RingMessage.Offset"/> stops.</summary>
+    PulseTrainStop = 38,
 }
 
 /// <summary>Flags of an event.</summary>

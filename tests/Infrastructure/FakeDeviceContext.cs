@@ -87,6 +87,24 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
 
     public void CancelTimer() => TimerDeadline = null;
 
+    /// <summary>The pulse train of each line the device set one for (a cancelled one is removed).</summary>
+    public Dictionary<int, PulseTrain> PulseTrains { get; } = [];
+
+    /// <summary>Every pulse-train change, in order: (line, train; null when cancelled).</summary>
+    public List<(int Line, PulseTrain? Train)> PulseTrainChanges { get; } = [];
+
+    public void SetPulseTrain(int line, PulseTrain train)
+    {
+        PulseTrains[line] = train;
+        PulseTrainChanges.Add((line, train));
+    }
+
+    public void CancelPulseTrain(int line)
+    {
+        PulseTrains.Remove(line);
+        PulseTrainChanges.Add((line, null));
+    }
+
     public bool DmaRead(ulong address, Span<byte> destination)
     {
         if (!Granted(address, destination.Length))

@@ -18,13 +18,13 @@ namespace SplitEmu.DeviceHost.Devices.Timer;
 /// every process and a restored PIT continues where it was.
 /// </para>
 /// <para>
-/// Channel 0 drives ISA IRQ 0. In modes 2 and 3 the device timer fires at each rising edge of OUT and the
-/// line is pulsed (raised, then lowered) so the edge-triggered PIC latches one interrupt per period. A callback
-/// that comes late (this process kept off a core for more than a period) delivers the edge it is for and owes
-/// the ones it missed: they follow one by one, spaced so the vCPU takes each (<see cref="CatchUpSpacingTicks"/>),
-/// at most <see cref="MaxOwedPulses"/>, as KVM's and QEMU's "delay" lost-tick policy does, so a guest counting
-/// ticks (Linux's PIT clocksource, jiffies) loses none to our scheduling. Reprogramming channel 0 forgets them.
-/// In the other modes the line follows OUT (mode 0: rises at terminal count).
+/// Channel 0 drives ISA IRQ 0. In modes 2 to 5 the line rests low and each rising edge of OUT is one pulse
+/// (raised, then lowered, so the edge-triggered PIC latches one interrupt): the PIT hands the edges to the machine
+/// as a pulse train (<see cref="IDeviceContext.SetPulseTrain"/>; modes 4 and 5 a train of one), restated whenever
+/// the guest reprograms the channel, and the CPU process delivers them on time in machine time however this
+/// process is scheduled. A guest counting ticks (Linux's PIT clocksource, jiffies) so never sees one late by a
+/// period, and the process sleeps between guest accesses. In modes 0 and 1 the line follows OUT (mode 0: rises at
+/// terminal count), by the device timer.
 /// </para>
 /// <para>
 /// A write is loaded into the counting element on the next clock edge, as on the chip: in mode 0 OUT goes high
@@ -58,8 +58,6 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
     /// <summary>ISA line driven by channel 0's OUT.</summary>
     public const int IrqLine = 0;
 
-    private const long NanosecondsPerSecond = 1_000_000_000;
-
     /// <summary>A value of <see cref="_armedDeadline"/> that no deadline equals: the next update re-arms.</summary>
     private const long UnknownDeadline = long.MinValue;
 
@@ -75,26 +73,14 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
     /// <summary>The level IRQ 0 was last driven to.</summary>
     private bool _irqLevel;
 
-    /// <summary>PIT tick of the last rising edge of channel 0's OUT that was delivered as an interrupt (-1: none).</summary>
-    private long _lastPulseTick = -1;
-
     /// <summary>The deadline the device timer is armed for (machine nanoseconds), or -1 when it is disarmed.</summary>
     private long _armedDeadline = -1;
 
-    /// <summary>Periodic pulses a late callback missed, still to be delivered (for channel 0's current program).</summary>
-    private long _owedPulses;
+    /// <summary>The pulse train last handed to the machine for IRQ 0 (null: none), valid when <see cref="_trainAnnounced"/>.</summary>
+    private PulseTrain? _announcedTrain;
 
-    /// <summary>PIT tick from which the next owed pulse may go (one <see cref="CatchUpSpacingTicks"/> after the last pulse).</summary>
-    private long _nextCatchUpTick;
-
-    /// <summary>Owed pulses beyond this many (about a quarter second at Linux's 250 Hz) are dropped, as on a late chip.</summary>
-    public const long MaxOwedPulses = 64;
-
-    /// <summary>
-    /// Least spacing of catch-up pulses, in PIT ticks: 200 us, longer than a guest's timer handler runs with
-    /// interrupts off, so the PIC has taken the previous pulse before the next comes.
-    /// </summary>
-    public const long CatchUpSpacingTicks = InputHz / 5000;
+    /// <summary>False until the machine was told channel 0's train (and after a restore): the next update tells it.</summary>
+    private bool _trainAnnounced;
 
     /// <summary>Creates the PIT at the profile's I/O base (0x40 by default) and port 0x61.</summary>
     public Pit8254(DeviceConfig config, IDeviceContext context)
@@ -107,34 +93,28 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         ];
         Reset();
 
-        // A host may not take timer requests before the device is registered: make the next update arm again.
+        // A host may not take timer requests or events before the device is registered: make the next update
+        // arm and announce again.
         _armedDeadline = UnknownDeadline;
+        _trainAnnounced = false;
     }
 
     /// <inheritdoc/>
     public IReadOnlyList<DeviceRegionInfo> Regions { get; }
 
     /// <summary>The PIT tick at machine time <paramref name="nanoseconds"/> (edges of the input clock since time 0).</summary>
-    public static long TicksAt(long nanoseconds)
-    {
-        long t = Math.Max(0, nanoseconds);
-        return (t / NanosecondsPerSecond * InputHz) + (t % NanosecondsPerSecond * InputHz / NanosecondsPerSecond);
-    }
+    public static long TicksAt(long nanoseconds) => PulseTrain.TicksAt(nanoseconds, InputHz);
 
     /// <summary>The earliest machine time at which tick <paramref name="tick"/> has happened.</summary>
-    public static long TimeOfTick(long tick)
-    {
-        long n = Math.Max(0, tick);
-        return (n / InputHz * NanosecondsPerSecond) + (((n % InputHz * NanosecondsPerSecond) + InputHz - 1) / InputHz);
-    }
+    public static long TimeOfTick(long tick) => PulseTrain.TimeOfTick(tick, InputHz);
 
     /// <inheritdoc/>
     public ulong Read(int region, ulong offset, int size)
     {
         long tick = TicksAt(_context.NowNanoseconds);
-        if (_armedDeadline == UnknownDeadline)
+        if (_armedDeadline == UnknownDeadline || !_trainAnnounced)
         {
-            UpdateChannel0Irq(tick); // the first access after construction or restore arms the timer
+            UpdateChannel0Irq(tick); // the first access after construction or restore arms the timer and states the train
         }
 
         ulong value = 0;
@@ -182,8 +162,6 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         }
 
         _port61 = 0;
-        _lastPulseTick = -1;
-        _owedPulses = 0;
         if (_irqLevel)
         {
             _irqLevel = false;
@@ -199,9 +177,6 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         Channels = [.. _channels],
         Port61 = _port61,
         IrqLevel = _irqLevel,
-        LastPulseTick = _lastPulseTick,
-        OwedPulses = _owedPulses,
-        NextCatchUpTick = _nextCatchUpTick,
     });
 
     /// <inheritdoc/>
@@ -225,12 +200,11 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         saved.Channels.CopyTo(_channels, 0);
         _port61 = saved.Port61;
         _irqLevel = saved.IrqLevel;
-        _lastPulseTick = saved.LastPulseTick;
-        _owedPulses = Math.Clamp(saved.OwedPulses, 0, MaxOwedPulses);
-        _nextCatchUpTick = saved.NextCatchUpTick;
 
-        // The timer belonged to the old incarnation: arm ours for channel 0's next event.
+        // The timer belonged to the old incarnation: arm ours for channel 0's next event, and state the train again
+        // (the machine kept it running; the same train changes nothing there).
         _armedDeadline = UnknownDeadline;
+        _trainAnnounced = false;
         UpdateChannel0Irq(TicksAt(_context.NowNanoseconds));
     }
 
@@ -318,59 +292,53 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         channel.WriteControl(mode > 5 ? mode - 4 : mode, access, (value & 1) != 0);
     }
 
-    /// <summary>Brings IRQ 0 up to date with channel 0 at <paramref name="tick"/> and arms the timer for its next event.</summary>
+    /// <summary>Brings IRQ 0 up to date with channel 0 at <paramref name="tick"/>: its pulse train, or its level and the timer for its next change.</summary>
     private void UpdateChannel0Irq(long tick)
     {
         Channel channel = _channels[0];
-        if (channel.Mode is 2 or 3)
+        if (channel.Mode >= 2)
         {
-            // Modes 2 and 3: the line rests low (also before the count is written, when OUT is high) and is pulsed
-            // at each rising edge of OUT (Start + k * Count, k >= 1).
+            // Modes 2 and 3: OUT rises at Start + k * Count (k >= 1); modes 4 and 5: once, when the strobe ends.
             SetIrqLevel(false);
-            long elapsed = tick - channel.Start;
-            if (channel.IsPeriodicRunning && elapsed >= channel.Count)
+            AnnounceTrain(channel.Mode switch
             {
-                long edge = channel.Start + (elapsed / channel.Count * channel.Count);
-                if (edge > _lastPulseTick)
-                {
-                    // Edges of this program between the last one delivered and this one were missed.
-                    long since = Math.Max(_lastPulseTick, channel.Start);
-                    _owedPulses = _lastPulseTick < channel.Start ? 0 : _owedPulses;
-                    _owedPulses = Math.Min(MaxOwedPulses, _owedPulses + Math.Max(0, ((edge - since) / channel.Count) - 1));
-                    _lastPulseTick = edge;
-                    Pulse(tick, channel);
-                }
-                else if (_owedPulses > 0 && tick >= _nextCatchUpTick)
-                {
-                    _owedPulses--;
-                    Pulse(tick, channel);
-                }
-            }
-            else
-            {
-                _owedPulses = 0;
-            }
+                2 or 3 when channel.IsPeriodicRunning => new PulseTrain(channel.Start + channel.Count, channel.Count, InputHz),
+                4 or 5 when channel.StrobeEndTick >= 0 => new PulseTrain(channel.StrobeEndTick, 0, InputHz),
+                _ => null,
+            });
+            ArmTimer(-1);
+            return;
+        }
+
+        AnnounceTrain(null);
+        SetIrqLevel(channel.Out(tick));
+        long next = channel.NextIrqEventTick(tick);
+        ArmTimer(next < 0 ? -1 : TimeOfTick(next));
+    }
+
+    /// <summary>Hands channel 0's pulse train to the machine (null: stops it), when it changed.</summary>
+    private void AnnounceTrain(PulseTrain? train)
+    {
+        if (_trainAnnounced && train == _announcedTrain)
+        {
+            return;
+        }
+
+        _trainAnnounced = true;
+        _announcedTrain = train;
+        if (train is { } running)
+        {
+            _context.SetPulseTrain(IrqLine, running);
         }
         else
         {
-            // Modes 4 and 5 strobe OUT low for one tick at terminal count: deliver the rising edge that ends it.
-            long strobeEnd = channel.StrobeEndTick;
-            if (strobeEnd >= 0 && tick >= strobeEnd && strobeEnd > _lastPulseTick)
-            {
-                _lastPulseTick = strobeEnd;
-                SetIrqLevel(false);
-            }
-
-            SetIrqLevel(channel.Out(tick));
+            _context.CancelPulseTrain(IrqLine);
         }
+    }
 
-        long next = channel.NextIrqEventTick(tick);
-        if (_owedPulses > 0 && channel.Mode is 2 or 3 && next >= 0)
-        {
-            next = Math.Min(next, _nextCatchUpTick);
-        }
-
-        long deadline = next < 0 ? -1 : TimeOfTick(next);
+    /// <summary>Arms the device timer for <paramref name="deadline"/> (machine nanoseconds; -1 disarms), when it changed.</summary>
+    private void ArmTimer(long deadline)
+    {
         if (deadline == _armedDeadline)
         {
             return;
@@ -385,14 +353,6 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         {
             _context.SetTimer(deadline);
         }
-    }
-
-    /// <summary>One periodic interrupt: the line raised and lowered, so the edge-triggered PIC latches it.</summary>
-    private void Pulse(long tick, Channel channel)
-    {
-        _nextCatchUpTick = tick + Math.Max(CatchUpSpacingTicks, channel.Count / 8);
-        _context.SetIrqLine(IrqLine, true);
-        _context.SetIrqLine(IrqLine, false);
     }
 
     private void SetIrqLevel(bool level)
@@ -414,10 +374,13 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
 
         public bool IrqLevel { get; set; }
 
+        /// <summary>Unused since the machine delivers the pulses (kept: the layout is append-only).</summary>
         public long LastPulseTick { get; set; }
 
+        /// <summary>Unused since the machine delivers the pulses (kept: the layout is append-only).</summary>
         public long OwedPulses { get; set; }
 
+        /// <summary>Unused since the machine delivers the pulses (kept: the layout is append-only).</summary>
         public long NextCatchUpTick { get; set; }
     }
 

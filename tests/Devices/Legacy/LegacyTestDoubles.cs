@@ -41,6 +41,10 @@ internal sealed class MachineFactsContext(MachineFacts machine) : IDeviceContext
 
     public void CancelTimer() => Inner.CancelTimer();
 
+    public void SetPulseTrain(int line, PulseTrain train) => Inner.SetPulseTrain(line, train);
+
+    public void CancelPulseTrain(int line) => Inner.CancelPulseTrain(line);
+
     public bool DmaRead(ulong address, Span<byte> destination) => Inner.DmaRead(address, destination);
 
     public bool DmaWrite(ulong address, ReadOnlySpan<byte> source) => Inner.DmaWrite(address, source);

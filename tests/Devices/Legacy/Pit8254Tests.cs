@@ -1,4 +1,5 @@
 using SplitEmu.DeviceHost.Devices.Timer;
+using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
 
@@ -15,6 +16,7 @@ public sealed class Pit8254Tests
     private const byte Channel0Mode0 = 0x30;
     private const byte Channel0Mode2 = 0x34;
     private const byte Channel0Mode3 = 0x36;
+    private const byte Channel0Mode4 = 0x38;
     private const byte Channel2Mode0 = 0xB0;
 
     /// <summary>One millisecond of machine time is 1193 whole ticks of the 1.193182 MHz clock.</summary>
@@ -50,20 +52,14 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
-    public void Mode2_PulsesIrq0_OncePerPeriod()
+    public void Mode2_HandsTheMachineATrainOfOnePulsePerPeriod_FromTheFirstRisingEdge()
     {
         const int Count = 1193; // about 1 kHz
-        Program(Channel0Mode2, Counter0, Count);
-        long firstEdge = Pit8254.TimeOfTick(1 + Count);
-        long secondEdge = Pit8254.TimeOfTick(1 + (2 * Count));
+        Program(Channel0Mode2, Counter0, Count); // loaded at tick 1: OUT rises at 1 + Count, 1 + 2 Count, ...
 
-        Assert.Equal(firstEdge, _context.TimerDeadline);
-        _context.AdvanceTo(firstEdge, _pit);
-        Assert.Equal(secondEdge, _context.TimerDeadline);
-        _context.AdvanceTo(secondEdge, _pit);
-
-        Assert.Equal([(0, true), (0, false), (0, true), (0, false)], _context.IrqChanges);
-        Assert.False(_context.IrqLevels[0]);
+        Assert.Equal(new PulseTrain(1 + Count, Count, Pit8254.InputHz), _context.PulseTrains[0]);
+        Assert.Empty(_context.IrqChanges); // the line rests low; the machine pulses it
+        Assert.Null(_context.TimerDeadline); // and the PIT's process need not wake for it
     }
 
     [Fact]
@@ -72,73 +68,71 @@ public sealed class Pit8254Tests
         const int Count = 11932; // 100 Hz
         Program(Channel0Mode3, Counter0, Count);
 
-        _context.AdvanceTo(Pit8254.TimeOfTick(1 + Count), _pit);
-
-        Assert.Equal([(0, true), (0, false)], _context.IrqChanges);
-        Assert.Equal(Pit8254.TimeOfTick(1 + (2 * Count)), _context.TimerDeadline);
+        Assert.Equal(new PulseTrain(1 + Count, Count, Pit8254.InputHz), _context.PulseTrains[0]);
     }
 
     [Fact]
-    public void LateTimer_DeliversEveryMissedPulse_SpacedSoEachIsTaken_ThenStaysOnThePeriodGrid()
+    public void Mode4_IsATrainOfOnePulse_WhereTheTerminalCountStrobeEnds()
     {
-        const int Count = 1193;
-        Program(Channel0Mode2, Counter0, Count);
-        long late = 1 + (10 * Count) + (Count / 2);
+        const int Count = 4773; // Linux's one-shot clock event programs mode 4 for each tick
+        Program(Channel0Mode4, Counter0, Count);
 
-        _context.AdvanceTo(Pit8254.TimeOfTick(late), _pit); // ten and a half periods late: nine edges missed
-
-        Assert.Equal(1, Pulses());
-        Assert.Equal(Pit8254.TimeOfTick(late + Pit8254.CatchUpSpacingTicks), _context.TimerDeadline); // the next owed one
-        RunTimerUntil(Pit8254.TimeOfTick(1 + (20 * Count)));
-        Assert.Equal(20, Pulses()); // the ten edges that came late and the ten since: none lost
-        Assert.Equal(Pit8254.TimeOfTick(1 + (21 * Count)), _context.TimerDeadline); // caught up: back on the grid
+        Assert.Equal(new PulseTrain(1 + Count + 1, 0, Pit8254.InputHz), _context.PulseTrains[0]);
+        Assert.False(_context.IrqLevels[0]);
     }
 
     [Fact]
-    public void MissedPulses_BeyondTheCap_AreDropped()
+    public void ANewCountInMode2_TakesEffectAtTheEndOfThePeriodInHand()
     {
         const int Count = 1193;
         Program(Channel0Mode2, Counter0, Count);
+        _context.NowNanoseconds = Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2));
 
-        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (100 * Count) + (Count / 2)), _pit); // 99 edges missed
-        RunTimerUntil(Pit8254.TimeOfTick(1 + (120 * Count)));
+        const int NewCount = 4 * Count;
+        WritePit(Counter0, NewCount & 0xFF); // the same mode, a new count: no control word
+        WritePit(Counter0, NewCount >> 8);
 
-        Assert.Equal(1 + Pit8254.MaxOwedPulses + 20, Pulses());
+        Assert.Equal(new PulseTrain(1 + (11 * Count), 4 * Count, Pit8254.InputHz), _context.PulseTrains[0]);
     }
 
     [Fact]
-    public void Reprogramming_ForgetsThePulsesTheOldProgramOwed()
+    public void TheSameProgram_IsHandedOverOnce()
     {
-        const int Count = 1193;
-        Program(Channel0Mode2, Counter0, Count);
-        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2)), _pit);
-        _context.IrqChanges.Clear();
+        Program(Channel0Mode2, Counter0, 1193);
+        int changes = _context.PulseTrainChanges.Count;
 
-        Program(Channel0Mode2, Counter0, 4 * Count); // a new period, from now
-        long start = Pit8254.TicksAt(_context.NowNanoseconds) + 1;
-        RunTimerUntil(Pit8254.TimeOfTick(start + (4 * Count)));
+        WritePort61(0x01); // channel 2's gate, the speaker: nothing about IRQ 0
+        Program(Channel2Mode0, Counter2, 100);
+        LatchAndRead(Counter0, 0x00);
 
-        Assert.Equal(1, Pulses()); // the new program's first edge only
+        Assert.Equal(changes, _context.PulseTrainChanges.Count);
     }
 
     [Fact]
-    public void OwedPulses_SurviveASnapshot()
+    public void Mode0AfterAPeriodicProgram_StopsTheTrain_AndTheLineFollowsOut()
+    {
+        Program(Channel0Mode2, Counter0, 1193);
+
+        Program(Channel0Mode0, Counter0, 500);
+
+        Assert.Equal((0, (PulseTrain?)null), _context.PulseTrainChanges[^1]);
+        Assert.Empty(_context.PulseTrains);
+        Assert.Equal(Pit8254.TimeOfTick(1 + 500), _context.TimerDeadline); // OUT rises at terminal count, by the timer
+    }
+
+    [Fact]
+    public void ARestoredPit_StatesTheSameTrainAgain()
     {
         const int Count = 1193;
         Program(Channel0Mode2, Counter0, Count);
-        _context.AdvanceTo(Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2)), _pit);
+        _context.NowNanoseconds = Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2));
         byte[] saved = _pit.SaveState();
 
-        FakeDeviceContext successorContext = new() { NowNanoseconds = _context.NowNanoseconds };
+        FakeDeviceContext successorContext = new() { NowNanoseconds = Pit8254.TimeOfTick(1 + (30 * Count)) };
         Pit8254 successor = new(new DeviceConfig { Type = Pit8254.TypeName }, successorContext);
         successor.RestoreState(saved);
-        long end = Pit8254.TimeOfTick(1 + (20 * Count));
-        while (successorContext.TimerDeadline is long next && next <= end)
-        {
-            successorContext.AdvanceTo(next, successor);
-        }
 
-        Assert.Equal(19, successorContext.IrqChanges.Count(c => c.Level)); // the nine owed and the ten edges since
+        Assert.Equal(_context.PulseTrains[0], successorContext.PulseTrains[0]); // the machine's train runs on unchanged
     }
 
     [Fact]
@@ -270,7 +264,7 @@ public sealed class Pit8254Tests
     [Fact]
     public void SnapshotRestore_ContinuesTheCountAndTheTimer()
     {
-        Program(Channel0Mode2, Counter0, 5000);
+        Program(Channel0Mode0, Counter0, 5000);
         _context.NowNanoseconds = 2 * OneMillisecond;
         byte[] state = _pit.SaveState();
         FakeDeviceContext restartedContext = new() { NowNanoseconds = 3 * OneMillisecond };
@@ -285,29 +279,18 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
-    public void FirstAccess_ArmsTheTimerAHostDroppedDuringConstruction()
+    public void FirstAccess_StatesTheTrainAHostDroppedDuringConstruction()
     {
-        _context.CancelTimer(); // as a host that does not take timer requests before the device is registered
+        _context.PulseTrains.Clear(); // as a host that takes no events before the device is registered
 
         ReadPort61();
 
-        Assert.Equal(Pit8254.TimeOfTick(1 + 65536), _context.TimerDeadline); // power-on: mode 3, count 65536
+        Assert.Equal(new PulseTrain(1 + 65536, 65536, Pit8254.InputHz), _context.PulseTrains[0]); // power-on: mode 3, count 65536
     }
 
     [Fact]
     public void RestoreState_RejectsForeignBytes() =>
         Assert.Throws<InvalidDataException>(() => _pit.RestoreState([1, 2, 3]));
-
-    private int Pulses() => _context.IrqChanges.Count(c => c.Line == 0 && c.Level);
-
-    /// <summary>Fires the PIT's timer at each deadline it arms, up to machine time <paramref name="end"/>.</summary>
-    private void RunTimerUntil(long end)
-    {
-        while (_context.TimerDeadline is long next && next <= end)
-        {
-            _context.AdvanceTo(next, _pit);
-        }
-    }
 
     private void Program(byte control, ulong counter, int count)
     {

@@ -1,0 +1,55 @@
+using SplitEmu.Launch.Reports;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Guests;
+
+/// <summary>
+/// The PIT's periodic interrupt is a pulse train the CPU process delivers (docs/pc-platform.md): a guest counting
+/// its 250 Hz tick counts every one on time even while the PIT's process is dead, killed right before the
+/// counted window and restarted only long after it.
+/// </summary>
+[Trait("Category", "Slow")] // starts processes or runs a long stress: not in the fast tier
+public sealed class PitPulseTrainTests
+{
+    [Fact]
+    public void TheGuestsTick_KeepsTime_WhileThePitsProcessIsDead()
+    {
+        using TempFolder folder = new();
+        string guest = folder.File("ticks.bin");
+        string report = folder.File("report.json");
+        File.WriteAllBytes(guest, TickCountingGuest.Build());
+        string profile = folder.File("ticks.json");
+        File.WriteAllText(profile, $$"""
+            {
+              "schemaVersion": 1,
+              "name": "pit-train",
+              "memory": { "sizeMiB": 4 },
+              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x{{TickCountingGuest.LoadAddress:x}}" } ],
+              "cpu": { "mode": "protected32-flat", "entry": "0x{{TickCountingGuest.LoadAddress:x}}", "stack": "0x180000" },
+              "devices": [
+                { "id": "pic", "type": "i8259" },
+                {
+                  "id": "pit", "type": "i8254", "placement": "isolated", "whileDown": "all-ones",
+                  "restart": { "policy": "on-crash", "backoffMs": 60000 },
+                  "crash": { "atAccess": {{TickCountingGuest.AccessBeforeWindow}} }
+                },
+                { "id": "exit", "type": "debug-exit", "io": "0x{{TickCountingGuest.DebugExitPort:x}}", "placement": "inline" }
+              ]
+            }
+            """);
+
+        using SplitEmuProcess run = SplitEmuProcess.Start("run", profile, "--report", report);
+        run.WaitForExit(TestDeadlines.Seconds(60));
+
+        RunReport parsed = RunReport.Read(report);
+        Assert.True(parsed.Exit.GuestValue is not null, $"the guest did not report (exit {run.ExitCode}); stderr: {run.StandardError}");
+        DeviceSection pit = parsed.Devices.Single(d => d.Id == "pit");
+        // Dead for the longest back-off, 5 s, against a 400 ms window: the run ends only after the restart.
+        CrashSection crash = Assert.Single(pit.Crashes!);
+        Assert.True(crash.RestartMs >= RestartTracker.MaxBackoff.TotalMilliseconds * 0.8, $"the PIT's process came back after {crash.RestartMs} ms, not after the back-off");
+        long ticks = (long)parsed.Exit.GuestValue!.Value;
+        Assert.True(Math.Abs(ticks - TickCountingGuest.TicksPerWindow) <= 1,
+            $"the guest counted {ticks} ticks in a window of {TickCountingGuest.TicksPerWindow} while the PIT's process was dead; stderr: {run.StandardError}");
+    }
+}
