@@ -18,6 +18,9 @@ public sealed class ChildDiagnosticFilesTests
     [Fact]
     public void KilledDeviceProcess_LeavesNoRuntimeFilesInTemp()
     {
+        // Only files made from now on count: a process SIGKILLed earlier on this machine with the same (recycled)
+        // pid may have left its own, which this test did not cause and cannot remove.
+        DateTime since = DateTime.UtcNow.AddSeconds(-1);
         using MonitoredMachine machine = new();
         int killed = DevicePid(machine.MonitorOk("info devices"));
 
@@ -28,19 +31,21 @@ public sealed class ChildDiagnosticFilesTests
 
         Assert.True(replaced, "com1 must be restarted after the crash");
         Assert.False(ProcessTable.IsAlive(killed));
-        Assert.Empty(RuntimeFilesOf(killed));
-        Assert.Empty(RuntimeFilesOf(DevicePid(machine.MonitorOk("info devices"))));
+        Assert.Empty(RuntimeFilesOf(killed, since));
+        Assert.Empty(RuntimeFilesOf(DevicePid(machine.MonitorOk("info devices")), since));
     }
 
     /// <summary>com1's process id in an `info devices` output, 0 while it has none.</summary>
     private static int DevicePid(string infoDevices) =>
         int.TryParse(MonitoredMachine.DeviceRow(infoDevices, "com1")[3], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : 0;
 
-    /// <summary>Entries of the temp folder the .NET runtime names after process <paramref name="pid"/>.</summary>
-    private static string[] RuntimeFilesOf(int pid) =>
+    /// <summary>Entries of the temp folder the .NET runtime names after process <paramref name="pid"/>, made since <paramref name="since"/>.</summary>
+    private static string[] RuntimeFilesOf(int pid, DateTime since) =>
         Directory.EnumerateFileSystemEntries(Path.GetTempPath())
+            .Where(path => Path.GetFileName(path) is { } n
+                && (n.StartsWith($"dotnet-diagnostic-{pid}-", StringComparison.Ordinal) || n.StartsWith($"clr-debug-pipe-{pid}-", StringComparison.Ordinal))
+                && File.GetLastWriteTimeUtc(path) >= since)
             .Select(Path.GetFileName)
             .OfType<string>()
-            .Where(n => n.StartsWith($"dotnet-diagnostic-{pid}-", StringComparison.Ordinal) || n.StartsWith($"clr-debug-pipe-{pid}-", StringComparison.Ordinal))
             .ToArray();
 }
