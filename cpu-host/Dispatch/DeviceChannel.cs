@@ -374,6 +374,11 @@ public sealed class DeviceChannel : IDisposable
         DeviceChannel channel = this;
         bool firstAttempt = true;
         MachineClockSource.StopScope injectedOutage = default;
+        if (request.Kind != MessageKind.PostedWrite)
+        {
+            _slot.Clock.HoldForAccess(); // the guest sees a device answer in microseconds, however late it comes
+        }
+
         try
         {
             while (true)

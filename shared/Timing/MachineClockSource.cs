@@ -112,6 +112,44 @@ public sealed unsafe class MachineClockSource
         }
     }
 
+    /// <summary>
+    /// How far the clock may run while the vCPU waits for one device's answer: a port or MMIO access takes well under
+    /// a microsecond on hardware, and a guest that times a few of them (Linux's clocksource watchdog reads the PIT
+    /// three times and wants the reads within 100 us) must not see the host's scheduling of a device process.
+    /// </summary>
+    public const long AccessLeadNanoseconds = 20_000;
+
+    /// <summary>
+    /// The vCPU is about to wait for a device's answer: until its next <see cref="CheckIn"/>, the clock runs at most
+    /// <see cref="AccessLeadNanoseconds"/> past now, and the time it then holds is taken out like any hold. Only ever
+    /// shortens the lead, so no reader's time goes back. Called by the vCPU thread.
+    /// </summary>
+    public void HoldForAccess()
+    {
+        long until = Volatile.Read(ref _leadUntil);
+        if (until == 0 || until <= HostClock.NowNanoseconds + AccessLeadNanoseconds)
+        {
+            return; // no vCPU keeps pace (tools), or the lead is that short already
+        }
+
+        lock (_gate)
+        {
+            if (_stops > 0 || _leadUntil == 0)
+            {
+                return;
+            }
+
+            BeginPublishing();
+            long now = HostClock.NowNanoseconds;
+            if (now + AccessLeadNanoseconds < _leadUntil)
+            {
+                Volatile.Write(ref _leadUntil, now + AccessLeadNanoseconds);
+            }
+
+            EndPublishing();
+        }
+    }
+
     /// <summary>The vCPU halted until an interrupt: the clock runs freely until its next <see cref="CheckIn"/>.</summary>
     public void ReleaseLead()
     {

@@ -141,6 +141,32 @@ public sealed class MachineClockTests
     }
 
     [Fact]
+    public void AnAccessTheDeviceAnswersLate_CostsTheGuestAtMostTheAccessLead_AndTheRestCountsAsStoodStill()
+    {
+        MachineClockSource source = new();
+        source.CheckIn();
+        source.HoldForAccess(); // the vCPU sends an access
+        long sent = source.Clock.NowNanoseconds;
+        Thread.Sleep(10); // the device process answers 10 ms later
+        long answered = source.Clock.NowNanoseconds;
+        source.CheckIn();
+
+        Assert.InRange(answered - sent, 0, MachineClockSource.AccessLeadNanoseconds);
+        Assert.True(source.StoppedNanoseconds >= 10_000_000 - MachineClockSource.AccessLeadNanoseconds, $"stood still {source.StoppedNanoseconds} ns");
+    }
+
+    [Fact]
+    public void HoldForAccess_WithoutAVcpuKeepingPace_LeavesTheClockRunningFreely()
+    {
+        MachineClockSource source = new(); // tools and benchmarks of the clock never check in
+        source.HoldForAccess();
+        long before = source.Clock.NowNanoseconds;
+        Thread.Sleep(5);
+
+        Assert.True(source.Clock.NowNanoseconds - before >= 5_000_000, "a clock no vCPU paces held for an access");
+    }
+
+    [Fact]
     public void ReleasedLead_LetsTheClockRunFreely_AsAHaltedVcpuNeedsIt()
     {
         MachineClockSource source = new();
@@ -197,6 +223,7 @@ public sealed class MachineClockTests
                         source.ReleaseLead();
                         break;
                     default:
+                        source.HoldForAccess(); // an access: the lead shrinks, and the check-in after it gives it back
                         source.CheckIn();
                         if (i % 100 == 3)
                         {
