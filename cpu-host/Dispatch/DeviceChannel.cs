@@ -121,7 +121,7 @@ public sealed class DeviceChannel : IDisposable
     public void SetEventGrants(IReadOnlyList<DeviceEventGrant>? grants) => _eventGrants = grants;
 
     /// <summary>
-    /// Checks an event other than an interrupt line against what device <paramref name="device"/> (untrusted) is:
+    /// Checks an event other than an interrupt line against what its device (untrusted) is:
     /// only a device that ends machines may end this one, only a bus master reports DMA, and a map change must
     /// name one of the device's own regions. False drops the event; refusals are counted and the first reported.
     /// </summary>
@@ -407,6 +407,9 @@ public sealed class DeviceChannel : IDisposable
     }
 
     /// <summary>Sends an access to this incarnation and journals it; false if the device did not answer it.</summary>
+    /// <param name="request">The access.</param>
+    /// <param name="reply">The device's answer, when it answered.</param>
+    /// <param name="injectable">Whether crash injection may kill the process for this access (its first attempt).</param>
     /// <param name="injectedOutage">Set when crash injection kills the process for this access: the clock stops
     /// from the kill on, not only from its detection, so the guest sees none of an outage we caused.</param>
     private bool TryServe(ref RingMessage request, out RingMessage reply, bool injectable, ref MachineClockSource.StopScope injectedOutage)

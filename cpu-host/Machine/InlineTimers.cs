@@ -6,7 +6,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// <summary>
 /// Timers of the inline devices. Callbacks run on the vCPU thread between run slices, under the device's own
 /// lock (<see cref="Dispatch.InlineDevice.RunExclusive"/>), so they never overlap an access. When a deadline
-/// passes while the CPU is running, <see cref="Due"/> cuts the slice short.
+/// passes while the CPU is running, the alarm's <c>due</c> callback cuts the slice short.
 /// </summary>
 public sealed class InlineTimers : IDisposable
 {

@@ -293,6 +293,8 @@ public sealed class DualPic8259 : IInterruptController, IDevice
     }
 
     /// <summary>One 8259A. Not thread-safe: the owner holds its lock around every call.</summary>
+    /// <param name="elcrWritable">Bits of its edge/level control register the guest may set (inputs that may be level-triggered).</param>
+    /// <param name="isMaster">Whether it is the master, whose input 2 is the slave.</param>
     /// <param name="countedEdges">Inputs whose edges are counted while one is latched, not merged (the timer's).</param>
     private sealed class Chip(byte elcrWritable, bool isMaster, byte countedEdges)
     {

@@ -43,4 +43,5 @@ public sealed class MonitorHooks
 /// <param name="Restarts">Restarts so far.</param>
 /// <param name="Restarting">Its process died and the launcher is handling it.</param>
 /// <param name="GaveUp">Why restarting was given up, or null.</param>
+/// <param name="Host">Which build of the device host runs it (native or JIT), or null while none does.</param>
 public readonly record struct MonitorProcessView(int ProcessId, uint Epoch, int Restarts, bool Restarting, string? GaveUp, string? Host);

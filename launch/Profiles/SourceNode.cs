@@ -25,7 +25,7 @@ internal sealed class SourceObject(SourceLocation location) : SourceNode(locatio
 
     public SourceProperty? Find(string name) => Properties.Find(p => p.Name == name);
 
-    /// <summary>Replaces the value of <paramref name="name"/>, or appends the property.</summary>
+    /// <summary>Replaces the value of the property named as <paramref name="property"/>, or appends it.</summary>
     public void Set(SourceProperty property)
     {
         int index = Properties.FindIndex(p => p.Name == property.Name);

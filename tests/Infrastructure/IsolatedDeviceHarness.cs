@@ -33,7 +33,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     /// <summary>Its control endpoint.</summary>
     public IDeviceHostControl Control { get; }
 
-    /// <summary>Builds a machine with <paramref name="devices"/>; the isolated ones get one device process (group "harness").</summary>
+    /// <summary>Builds a machine with the profile's devices; the isolated ones get one device process (group "harness").</summary>
     /// <param name="profile">The machine.</param>
     /// <param name="irqLines">Lines each isolated device may drive, as the launcher would grant them (null: any).</param>
     /// <param name="eventGrants">What else each isolated device may ask, as the launcher would grant it (null: anything).</param>

@@ -272,6 +272,12 @@ internal sealed class InstructionGenerator
         return (uint)(target - units * (width / 8));
     }
 
+    /// <summary>Emits a memory operand for register <paramref name="reg"/> that addresses <paramref name="target"/>.</summary>
+    /// <param name="reg">The ModRM reg field of the instruction the operand belongs to.</param>
+    /// <param name="target">The address the operand must reach.</param>
+    /// <param name="addressSize16">Whether the instruction uses 16-bit addressing.</param>
+    /// <param name="machine">The machine whose registers the address is built from.</param>
+    /// <param name="allowEspBase">Whether ESP may be the base register.</param>
     /// <param name="keepRegister">A register whose value the target already depends on (never made a pointer), or -1.</param>
     private void EmitMemory(int reg, uint target, bool addressSize16, DifferentialMachine machine, bool allowEspBase, int keepRegister)
     {

@@ -18,7 +18,7 @@ internal sealed class IdeRig : IDisposable
 
     private readonly TempFolder _folder = new();
 
-    /// <summary>Creates the controller with images of <paramref name="sectors"/> sectors at the given positions (keys to sector counts).</summary>
+    /// <summary>Creates the controller with images at the positions <paramref name="drives"/> names (keys to sector counts).</summary>
     public IdeRig(params (string Key, long Sectors)[] drives)
     {
         try
