@@ -1,5 +1,6 @@
 using System.Globalization;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Launch.Profiles;
 

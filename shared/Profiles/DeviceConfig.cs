@@ -1,3 +1,4 @@
+using SplitEmu.Shared.Transport;
 namespace SplitEmu.Shared.Profiles;
 
 /// <summary>One device of the machine.</summary>
@@ -65,19 +66,6 @@ public enum Placement
 
     /// <summary>In a named device process shared with other devices of the same group.</summary>
     Group,
-}
-
-/// <summary>How a waiter for a ring waits.</summary>
-public enum WaitPolicy
-{
-    /// <summary>Sleep on the futex at once: for sides sharing a core; the default on small machines.</summary>
-    Handoff,
-
-    /// <summary>Spin without sleeping: for dedicated cores only.</summary>
-    Spin,
-
-    /// <summary>Spin up to a budget, then sleep.</summary>
-    Hybrid,
 }
 
 /// <summary>What a device's regions answer while its process is down.</summary>

@@ -1,4 +1,5 @@
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Shared.Rpc;
 

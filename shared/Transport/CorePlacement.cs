@@ -1,4 +1,3 @@
-using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.Shared.Transport;
 

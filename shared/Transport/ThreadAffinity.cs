@@ -4,9 +4,9 @@ namespace SplitEmu.Shared.Transport;
 
 /// <summary>
 /// Pins threads to cores (Linux sched_setaffinity). On a small machine the two halves of a round trip are
-/// fastest either on one core with <see cref="SplitEmu.Shared.Profiles.WaitPolicy.Handoff"/> (a futex
+/// fastest either on one core with <see cref="WaitPolicy.Handoff"/> (a futex
 /// hand-off, no inter-processor interrupt) or on two dedicated cores with
-/// <see cref="SplitEmu.Shared.Profiles.WaitPolicy.Spin"/>; left to the scheduler, the sides often land on
+/// <see cref="WaitPolicy.Spin"/>; left to the scheduler, the sides often land on
 /// different cores and each wake-up costs an interrupt to a halted vCPU (see docs/ring-protocol.md).
 /// Pinning a single thread (not the process) leaves the runtime's other threads free to run anywhere.
 /// </summary>

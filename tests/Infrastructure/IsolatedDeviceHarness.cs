@@ -4,6 +4,7 @@ using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Infrastructure;
 

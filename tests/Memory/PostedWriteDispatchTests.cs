@@ -1,6 +1,7 @@
 using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Memory;
 

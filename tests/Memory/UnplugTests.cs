@@ -7,6 +7,7 @@ using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Tests.Infrastructure;
 using Xunit.Abstractions;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Memory;
 

@@ -1,5 +1,6 @@
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Profiles;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Profiles;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Tests.Profiles;
 
