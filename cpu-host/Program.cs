@@ -1,5 +1,5 @@
 using SplitEmu.CpuHost.Control;
-using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.Shared.Processes;
 using SplitEmu.Shared.Rpc;
 using StreamJsonRpc;

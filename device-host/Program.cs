@@ -1,3 +1,5 @@
+using SplitEmu.DeviceHost.Common;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Shared.Processes;

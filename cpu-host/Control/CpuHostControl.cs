@@ -1,5 +1,5 @@
 using SplitEmu.CpuHost.Machine;
-using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.CpuHost.Control;

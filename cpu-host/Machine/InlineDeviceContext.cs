@@ -1,5 +1,5 @@
 using SplitEmu.CpuHost.Dispatch;
-using SplitEmu.DeviceHost.Hosting;
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 

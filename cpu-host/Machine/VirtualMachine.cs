@@ -4,6 +4,8 @@ using SplitEmu.CpuHost.Cpu;
 using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.CpuHost.Dispatch;
 using SplitEmu.CpuHost.Memory;
+using SplitEmu.DeviceHost.Common;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Boot;
 using SplitEmu.Shared.Profiles;
@@ -18,7 +20,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// and a <see cref="DeviceProcessSlot"/> per device process (whose incarnations come and go). Built from a
 /// validated profile.
 /// </summary>
-public sealed class VirtualMachine : IDisposable
+public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 {
     /// <summary>Instructions per CPU run slice between checks of the machine's state.</summary>
     private const long RunSlice = 1_000_000;
@@ -260,7 +262,7 @@ public sealed class VirtualMachine : IDisposable
     public int GuestMemoryDescriptor => _ram.Descriptor;
 
     /// <summary>Guest RAM as inline bus-master devices reach it: in this process, within the same windows.</summary>
-    internal unsafe DeviceHost.Hosting.GuestMemoryWindow GuestMemoryWindow() => new(_ram.Base, _ram.Size, _ram.Share(0).Windows);
+    internal unsafe DeviceHost.Common.GuestMemoryWindow GuestMemoryWindow() => new(_ram.Base, _ram.Size, _ram.Share(0).Windows);
 
     /// <summary>A device drove ISA interrupt line <paramref name="line"/> (any thread; untrusted lines are ignored).</summary>
     public void SetInterruptLine(int line, bool asserted)
@@ -277,7 +279,7 @@ public sealed class VirtualMachine : IDisposable
     }
 
     /// <summary>Makes <paramref name="pic"/> the CPU's interrupt source (the profile's i8259).</summary>
-    internal Platform.DualPic8259 AttachInterruptController(Platform.DualPic8259 pic)
+    Platform.DualPic8259 Platform.IPlatformHost.AttachInterruptController(Platform.DualPic8259 pic)
     {
         Pic = pic;
         Cpu.InterruptController = pic;

@@ -1,4 +1,3 @@
-using SplitEmu.CpuHost.Machine;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 
@@ -15,7 +14,7 @@ internal static class PlatformDevices
     private const string InterruptControllerType = "i8259";
 
     /// <summary>Creates the CPU-process model for <paramref name="config"/>, or null when the type is an ordinary device.</summary>
-    public static IDevice? TryCreate(DeviceConfig config, VirtualMachine machine) => config.Type switch
+    public static IDevice? TryCreate(DeviceConfig config, IPlatformHost machine) => config.Type switch
     {
         InterruptControllerType => machine.AttachInterruptController(new DualPic8259(machine.InterruptMayBePending)),
         I440fxHostBridge.TypeName => new I440fxHostBridge(

@@ -1,4 +1,6 @@
 using StreamJsonRpc;
+using SplitEmu.DeviceHost.Common;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;

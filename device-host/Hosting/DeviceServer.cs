@@ -1,4 +1,5 @@
 using MemoryPack;
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Transport;

@@ -1,3 +1,4 @@
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Timing;

@@ -1,3 +1,4 @@
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;

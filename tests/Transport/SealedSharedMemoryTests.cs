@@ -1,3 +1,4 @@
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Transport;

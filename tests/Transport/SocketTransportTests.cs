@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Hosting;
 using SplitEmu.Shared.Timing;
 using SplitEmu.Shared.Transport;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SplitEmu.Shared.Processes;
 
 namespace SplitEmu.DeviceHost.Devices.Testing;
 
@@ -46,7 +47,7 @@ public static partial class SandboxProbe
     /// </summary>
     public static ulong Run(Kind kind, ulong argument)
     {
-        if (kind is Kind.KillProcess or Kind.TraceProcess or Kind.Execute or Kind.OpenNetworkSocket && !Hosting.Sandbox.DeviceSandbox.IsLockedDown)
+        if (kind is Kind.KillProcess or Kind.TraceProcess or Kind.Execute or Kind.OpenNetworkSocket && !ProcessConfinement.IsConfined)
         {
             return Refused;
         }

@@ -44,9 +44,6 @@ public static partial class DeviceSandbox
     private const int RlimitMemlock = 8;
     private const int RlimitMsgqueue = 12;
 
-    /// <summary>Whether this process was locked down (the test device's harmful sandbox probes run only then).</summary>
-    public static bool IsLockedDown { get; private set; }
-
     /// <summary>
     /// Replaces the file system with an empty read-only root (plus <paramref name="keepReadable"/> folders, read-only,
     /// at their own paths: the JIT host's runtime and assemblies, which it loads lazily), bounds resources, and
@@ -77,7 +74,7 @@ public static partial class DeviceSandbox
         SetLimit(RlimitMsgqueue, 0);
         ProcessDumpability.Forbid();
         SeccompFilter.Install(Environment.ProcessId);
-        IsLockedDown = true;
+        ProcessConfinement.MarkConfined(); // the test device's harmful probes run only now
     }
 
     private static void SetLimit(int resource, ulong limit)

@@ -2,7 +2,7 @@ using StreamJsonRpc;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Rpc;
 
-namespace SplitEmu.DeviceHost.Hosting;
+namespace SplitEmu.DeviceHost.Common;
 
 /// <summary>
 /// Carries devices' output streams to the launcher as acknowledged <see cref="ILaunchCallbacks.DeviceOutput"/>

@@ -1,4 +1,4 @@
-namespace SplitEmu.DeviceHost.Hosting;
+namespace SplitEmu.DeviceHost.Common;
 
 /// <summary>
 /// Which of a device's regions it was told are gone from the map, and how many accesses reached it after

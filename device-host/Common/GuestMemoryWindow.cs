@@ -1,7 +1,7 @@
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Shared.Transport;
 
-namespace SplitEmu.DeviceHost.Hosting;
+namespace SplitEmu.DeviceHost.Common;
 
 /// <summary>
 /// A device's view of guest RAM for DMA, restricted to the windows the CPU process granted: in a device process

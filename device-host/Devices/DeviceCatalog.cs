@@ -1,9 +1,10 @@
 using SplitEmu.DeviceHost.Devices.Debug;
 using SplitEmu.DeviceHost.Devices.Serial;
 using SplitEmu.DeviceHost.Devices.Testing;
+using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 
-namespace SplitEmu.DeviceHost.Sdk;
+namespace SplitEmu.DeviceHost.Devices;
 
 /// <summary>The device models this build knows, by profile type name.</summary>
 public static class DeviceCatalog
