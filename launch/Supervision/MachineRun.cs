@@ -68,6 +68,10 @@ public sealed class MachineRun : IAsyncDisposable
     private TimeSpan _startUp;
     private volatile bool _stopping;
 
+    /// <summary>Cancelled with <see cref="_stopping"/>: a restart waiting out its back-off gives up at once. Never
+    /// disposed (it holds no timer), so a late stop can always cancel it.</summary>
+    private readonly CancellationTokenSource _stoppingSource = new();
+
     /// <summary>True once the guest was started: only then does the CPU process have crash records and counters.</summary>
     private bool _guestRunning;
 
@@ -178,7 +182,7 @@ public sealed class MachineRun : IAsyncDisposable
             };
         }
 
-        _stopping = true;
+        MarkStopping();
         if (_options.Stop is { Forced: true } forced)
         {
             // The processes were killed on purpose: that is the user's stop, not a device failure.
@@ -467,7 +471,15 @@ public sealed class MachineRun : IAsyncDisposable
                     return;
                 }
 
-                await Task.Delay(delay.Value).ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(delay.Value, _stoppingSource.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // the machine ended during the back-off: nothing to restart into
+                }
+
                 device.Epoch++;
                 long startAt = Stopwatch.GetTimestamp();
                 try
@@ -494,6 +506,13 @@ public sealed class MachineRun : IAsyncDisposable
         {
             _log.WriteLine($"splitemu: recovering device process '{device.Key}' failed: {ex.Message}");
         }
+    }
+
+    /// <summary>The machine is ending: no device process is restarted from now on.</summary>
+    private void MarkStopping()
+    {
+        _stopping = true;
+        _stoppingSource.Cancel();
     }
 
     /// <summary>Crash injection by time: kill the process T ms after the machine started.</summary>
@@ -833,7 +852,7 @@ public sealed class MachineRun : IAsyncDisposable
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        _stopping = true;
+        MarkStopping();
         if (_stopOverdue is not null)
         {
             await _stopOverdue.DisposeAsync().ConfigureAwait(false);
@@ -899,7 +918,7 @@ public sealed class MachineRun : IAsyncDisposable
     /// </summary>
     private void KillEverything()
     {
-        _stopping = true;
+        MarkStopping();
         _cpu?.Kill();
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
