@@ -119,8 +119,11 @@ public struct CpuState
     /// <summary>Current privilege level (0..3); equals CS.RPL in protected mode, 0 in real mode.</summary>
     public int Cpl;
 
-    /// <summary>Time-stamp counter, advanced by one per retired instruction.</summary>
+    /// <summary>Time-stamp counter, advanced by one per retired instruction (when the CPU has no time source).</summary>
     public ulong Tsc;
+
+    /// <summary>What WRMSR to the TSC added to the CPU's time source (the machine clock), so a written TSC reads back and runs on from there.</summary>
+    public ulong TscOffset;
 
     /// <summary>Set by HLT; cleared when an interrupt is delivered.</summary>
     public bool Halted;

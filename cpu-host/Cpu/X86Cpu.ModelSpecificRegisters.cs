@@ -20,7 +20,20 @@ public sealed partial class X86Cpu
         public const uint SysenterEip = 0x176;
     }
 
-    private ulong CurrentTsc => TimeStampSource is { } source ? source() : _state.Tsc + (ulong)_runExecuted;
+    private ulong CurrentTsc => TimeStampSource is { } source ? source() + _state.TscOffset : _state.Tsc + (ulong)_runExecuted;
+
+    /// <summary>WRMSR to the TSC: it reads <paramref name="value"/> now and counts on from there, on either source.</summary>
+    private void WriteTsc(ulong value)
+    {
+        if (TimeStampSource is { } source)
+        {
+            _state.TscOffset = value - source(); // wraps as the counter does
+        }
+        else
+        {
+            _state.Tsc = value - (ulong)_runExecuted;
+        }
+    }
 
     private void ExecuteRdtsc()
     {
@@ -74,7 +87,7 @@ public sealed partial class X86Cpu
         ulong value = ((ulong)(uint)_state.Gpr[Gpr.Rdx] << 32) | (uint)_state.Gpr[Gpr.Rax];
         switch ((uint)_state.Gpr[Gpr.Rcx])
         {
-            case Msr.TimeStampCounter: _state.Tsc = value - (ulong)_runExecuted; break;
+            case Msr.TimeStampCounter: WriteTsc(value); break;
             case Msr.BiosSignId: break; // writing starts a revision query; the read still says 0
             // The counters exist but nothing is modelled to count, so they hold no value (QEMU's TCG does the same):
             // a kernel's write-and-read-back probe sees that and leaves the PMU alone.

@@ -99,6 +99,28 @@ public sealed class I686SystemTests
     }
 
     [Fact]
+    public void TscWrite_ReadsBackAndRunsOn_AlsoWhenTheTscFollowsTheMachineClock()
+    {
+        ulong now = 5_000_000_000; // the machine clock, in nanoseconds
+        using ProtectedModeMachine m = new();
+        m.Cpu.TimeStampSource = () => now += 10; // time passes between reads
+        m.LoadCode(KernelCode, a =>
+        {
+            a.mov(ecx, 0x10); // IA32_TIME_STAMP_COUNTER
+            a.mov(eax, 0x100);
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.rdtsc();
+            a.hlt();
+        });
+        m.Run();
+
+        Assert.Equal(KernelCode + 0u, m.Eip & 0xFFFF_0000); // no fault
+        Assert.Equal(0u, (uint)m.Cpu.State.Rdx);
+        Assert.Equal(0x100u + 10, (uint)m.Cpu.State.Rax); // the written value, and the 10 ns that passed since
+    }
+
+    [Fact]
     public void MicrocodeRevisionQuery_AsLinuxDoesIt_DoesNotFault()
     {
         using ProtectedModeMachine m = RunKernel(a =>
