@@ -11,13 +11,14 @@ namespace SplitEmu.CpuHost.Machine;
 /// </summary>
 /// <remarks>
 /// A pulse at or before the line's last delivered pulse is never delivered again, so a device that states the same
-/// train again (a restored successor, a repeated write) changes nothing, and a train replaced mid-period neither
-/// repeats nor skips an edge. Pulses the vCPU fell behind on (a pause, a long slice) are delivered together, at most
+/// train again (a restored successor, a repeated write) changes nothing; pulses of a replaced or cancelled train that
+/// were due by then and not yet delivered are still delivered, so a train replaced mid-period neither repeats nor
+/// skips an edge. Pulses the vCPU fell behind on (a pause, a long slice) are delivered together, at most
 /// <see cref="MaxPulsesPerRun"/> at a time (the PIC queues the system timer's edges); beyond that the train skips
 /// ahead to now, as a late chip would. Trains go on through a restart of their device's process (the guest's tick
 /// keeps time while its PIT restarts); they end when replaced, cancelled, or their device is given up.
 /// </remarks>
-public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> machineNow)
+public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> machineNow, Action? earlierDeadline = null)
 {
     /// <summary>Interrupt lines a train may drive (the ISA lines; an untrusted device's line is checked before).</summary>
     public const int LineCount = 16;
@@ -54,6 +55,7 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
         lock (_gate)
         {
             LineTrain state = _lines[line] ??= new LineTrain();
+            OweDuePulses(state, machineNow());
             state.Owner = owner;
             state.Train = train;
             state.NextIndex = state.LastPulse < 0 ? 0 : train.FirstPulseAfter(state.LastPulse);
@@ -70,6 +72,7 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
         {
             if ((uint)line < LineCount && _lines[line] is { } state && state.Owner == owner)
             {
+                OweDuePulses(state, machineNow());
                 state.Train = null;
                 UpdateNextPulse();
             }
@@ -93,6 +96,24 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
         }
     }
 
+    /// <summary>Stops every train (a machine reset: each device states its own again), dropping what they owed.</summary>
+    public void CancelEverything()
+    {
+        lock (_gate)
+        {
+            foreach (LineTrain? state in _lines)
+            {
+                if (state is not null)
+                {
+                    state.Train = null;
+                    state.Owed = 0;
+                }
+            }
+
+            UpdateNextPulse();
+        }
+    }
+
     /// <summary>Delivers every pulse that is due by the machine clock, <c>machineNow</c> (vCPU thread); returns how many.</summary>
     public int RunDue()
     {
@@ -107,7 +128,14 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
         {
             for (int line = 0; line < LineCount; line++)
             {
-                if (_lines[line] is not { Train: { } train } state || state.NextIndex == long.MaxValue)
+                if (_lines[line] is not { } state)
+                {
+                    continue;
+                }
+
+                pulses[line] = state.Owed; // a replaced train's due pulses first
+                state.Owed = 0;
+                if (state.Train is not { } train || state.NextIndex == long.MaxValue)
                 {
                     continue;
                 }
@@ -143,19 +171,53 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
         return delivered;
     }
 
-    /// <summary>Recomputes <see cref="NextDeadline"/> (caller holds the gate).</summary>
+    /// <summary>
+    /// Before a line's train changes: its pulses that are due by <paramref name="now"/> and not yet delivered are
+    /// owed (delivered by the next run, at most <see cref="MaxPulsesPerRun"/>), and count as delivered for what
+    /// follows (caller holds the gate).
+    /// </summary>
+    private static void OweDuePulses(LineTrain state, long now)
+    {
+        if (state.Train is not { } train)
+        {
+            return;
+        }
+
+        while (state.Owed < MaxPulsesPerRun && state.NextIndex != long.MaxValue && train.TimeOfPulse(state.NextIndex) <= now)
+        {
+            state.LastPulse = train.TimeOfPulse(state.NextIndex);
+            state.NextIndex = train.PeriodTicks == 0 ? long.MaxValue : state.NextIndex + 1;
+            state.Owed++;
+        }
+    }
+
+    /// <summary>Recomputes <see cref="NextDeadline"/> (caller holds the gate); a deadline that came earlier wakes a halted vCPU.</summary>
     private void UpdateNextPulse()
     {
         long next = long.MaxValue;
         foreach (LineTrain? state in _lines)
         {
-            if (state is { Train: { } train } && state.NextIndex != long.MaxValue)
+            if (state is null)
+            {
+                continue;
+            }
+
+            if (state.Owed > 0)
+            {
+                next = long.MinValue; // owed pulses are due now
+            }
+            else if (state.Train is { } train && state.NextIndex != long.MaxValue)
             {
                 next = Math.Min(next, train.TimeOfPulse(state.NextIndex));
             }
         }
 
+        long before = Volatile.Read(ref _nextPulse);
         Volatile.Write(ref _nextPulse, next);
+        if (next < before)
+        {
+            earlierDeadline?.Invoke();
+        }
     }
 
     /// <summary>One line's train and how far it got.</summary>
@@ -172,5 +234,8 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
 
         /// <summary>Machine time of the last pulse delivered on the line, by any train (-1: none yet).</summary>
         public long LastPulse { get; set; } = -1;
+
+        /// <summary>Due pulses of a train replaced or cancelled before the vCPU delivered them.</summary>
+        public int Owed { get; set; }
     }
 }

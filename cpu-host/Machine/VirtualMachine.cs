@@ -99,7 +99,11 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
                 _wake.Set();
             },
             _clock.Clock);
-        PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds);
+        PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds, () =>
+        {
+            Cpu.RequestStop(); // a pulse is due sooner than the vCPU would look: end the slice, wake a halted vCPU
+            _wake.Set();
+        });
 
         unsafe
         {
@@ -200,6 +204,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     {
         Interlocked.Increment(ref _resets);
         Console.Error.WriteLine($"splitemu: machine '{_profile.Name}' reset (requested by {requestedBy})");
+        PulseTrains.CancelEverything(); // each device states its power-on trains as it resets (one that is down, none)
         foreach (InlineDevice inline in _inlineDevices.Values)
         {
             inline.RunExclusive(inline.Device.Reset);

@@ -15,11 +15,32 @@ public readonly record struct PulseTrain(long FirstTick, long PeriodTicks, long 
 {
     private const long NanosecondsPerSecond = 1_000_000_000;
 
-    /// <summary>Whether the train is one the machine can run: ticks not negative, a clock of 1 Hz to 1 GHz.</summary>
-    public bool IsValid => FirstTick >= 0 && PeriodTicks >= 0 && TicksPerSecond is > 0 and <= NanosecondsPerSecond;
+    /// <summary>Shortest period the machine runs (an untrusted device asks for the rest): 1 us, 1 MHz of interrupts.</summary>
+    public const long MinPeriodNanoseconds = 1_000;
 
-    /// <summary>The machine time of pulse <paramref name="index"/>: the earliest nanosecond at which its tick has happened.</summary>
-    public long TimeOfPulse(long index) => TimeOfTick(FirstTick + (index * PeriodTicks), TicksPerSecond);
+    /// <summary>Latest machine time a pulse may come at (about 146 years): every time and tick sum stays in range.</summary>
+    public const long MaxNanoseconds = 1L << 62;
+
+    /// <summary>
+    /// Whether the train is one the machine can run: a clock of 1 Hz to 1 GHz, a first pulse in range, and a period
+    /// of 0 (one pulse) or from <see cref="MinPeriodNanoseconds"/> to <see cref="MaxNanoseconds"/>.
+    /// </summary>
+    public bool IsValid =>
+        TicksPerSecond is > 0 and <= NanosecondsPerSecond
+        && FirstTick >= 0 && FirstTick <= MaxNanoseconds / NanosecondsPerSecond * TicksPerSecond
+        && (PeriodTicks == 0 || (PeriodTicks > 0 && PeriodTicks <= MaxNanoseconds / NanosecondsPerSecond * TicksPerSecond
+            && (Int128)PeriodTicks * NanosecondsPerSecond >= (Int128)MinPeriodNanoseconds * TicksPerSecond));
+
+    /// <summary>
+    /// The machine time of pulse <paramref name="index"/>: the earliest nanosecond at which its tick has happened, or
+    /// <see cref="long.MaxValue"/> when that is beyond <see cref="MaxNanoseconds"/> (never).
+    /// </summary>
+    public long TimeOfPulse(long index)
+    {
+        Int128 tick = FirstTick + ((Int128)index * PeriodTicks);
+        Int128 time = ((tick * NanosecondsPerSecond) + TicksPerSecond - 1) / TicksPerSecond;
+        return tick < 0 || time > MaxNanoseconds ? long.MaxValue : (long)time;
+    }
 
     /// <summary>The index of the first pulse that comes after machine time <paramref name="nanoseconds"/> (long.MaxValue: none).</summary>
     public long FirstPulseAfter(long nanoseconds)
@@ -34,13 +55,13 @@ public readonly record struct PulseTrain(long FirstTick, long PeriodTicks, long 
             return long.MaxValue;
         }
 
-        long index = (TicksAt(nanoseconds, TicksPerSecond) - FirstTick) / PeriodTicks;
-        while (TimeOfPulse(index) <= nanoseconds)
+        long index = Math.Max(0, (TicksAt(nanoseconds, TicksPerSecond) - FirstTick) / PeriodTicks);
+        for (int step = 0; step < 4 && TimeOfPulse(index) <= nanoseconds; step++)
         {
-            index++; // at most once or twice: TicksAt and TimeOfTick round in opposite directions
+            index++; // once or twice: TicksAt and TimeOfTick round in opposite directions
         }
 
-        return index;
+        return TimeOfPulse(index) <= nanoseconds ? long.MaxValue : index;
     }
 
     /// <summary>The earliest machine time at which tick <paramref name="tick"/> of a <paramref name="hz"/> clock has happened.</summary>

@@ -131,6 +131,46 @@ public sealed class InterruptPulseTrainsTests
     }
 
     [Fact]
+    public void APulseDueButNotYetDelivered_WhenTheTrainIsReplaced_IsStillDelivered()
+    {
+        PulseTrain old = new(1 + Period, Period, Hz);
+        _trains.Set("pit", 0, old);
+        _now = old.TimeOfPulse(0) + 1000; // due, but the vCPU has not looked yet
+
+        _trains.Set("pit", 0, new PulseTrain(1 + (2 * Period), 4 * Period, Hz)); // the guest rewrote the count
+        int delivered = _trains.RunDue();
+
+        Assert.Equal(1, delivered);
+    }
+
+    [Fact]
+    public void APulseDueButNotYetDelivered_WhenTheTrainIsCancelled_IsStillDelivered()
+    {
+        PulseTrain old = new(1 + Period, Period, Hz);
+        _trains.Set("pit", 0, old);
+        _now = old.TimeOfPulse(0) + 1000;
+
+        _trains.Cancel("pit", 0);
+
+        Assert.Equal(1, _trains.RunDue());
+        Assert.Equal(0, _trains.RunDue());
+    }
+
+    [Fact]
+    public void CancelEverything_StopsEveryTrain_AndDropsWhatTheyOwed()
+    {
+        PulseTrain train = new(1 + Period, Period, Hz);
+        _trains.Set("pit", 0, train);
+        _now = train.TimeOfPulse(0) + 1000;
+        _trains.Set("pit", 0, new PulseTrain(1 + (2 * Period), Period, Hz)); // owes pulse 0
+
+        _trains.CancelEverything();
+
+        Assert.Equal(0, _trains.RunDue());
+        Assert.Equal(long.MaxValue, _trains.NextDeadline);
+    }
+
+    [Fact]
     public void OnlyTheDeviceThatSetATrain_CancelsIt()
     {
         _trains.Set("pit", 0, new PulseTrain(Period, Period, Hz));
@@ -157,12 +197,15 @@ public sealed class InterruptPulseTrainsTests
     }
 
     [Theory]
-    [InlineData(16, 0, 1, Hz)]         // not an ISA line
-    [InlineData(-1, 0, 1, Hz)]
-    [InlineData(0, -1, 1, Hz)]         // before machine time 0
+    [InlineData(16, 0, Period, Hz)]    // not an ISA line
+    [InlineData(-1, 0, Period, Hz)]
+    [InlineData(0, -1, Period, Hz)]    // before machine time 0
     [InlineData(0, 0, -5, Hz)]         // a negative period
     [InlineData(0, 0, 1, 0L)]          // a clock that does not tick
     [InlineData(0, 0, 1, 2_000_000_000L)] // faster than the machine clock's nanoseconds
+    [InlineData(0, 0, 1L << 55, 1L)]     // a period whose nanoseconds overflow: every pulse would be at time 0
+    [InlineData(0, long.MaxValue / 2, 1, 1L)] // a first pulse past the end of time
+    [InlineData(0, 0, 1, Hz)]          // 838 ns: faster than the machine delivers (1 us)
     public void ATrainTheMachineCannotRun_IsRefused(int line, long first, long period, long hz)
     {
         bool accepted = _trains.Set("dev", line, new PulseTrain(first, period, hz));

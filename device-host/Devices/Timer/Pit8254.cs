@@ -162,6 +162,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         }
 
         _port61 = 0;
+        _trainAnnounced = false; // a machine reset cancelled every train: state the power-on one
         if (_irqLevel)
         {
             _irqLevel = false;
@@ -201,10 +202,13 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         _port61 = saved.Port61;
         _irqLevel = saved.IrqLevel;
 
-        // The timer belonged to the old incarnation: arm ours for channel 0's next event, and state the train again
-        // (the machine kept it running; the same train changes nothing there).
+        // The timer belonged to the old incarnation: arm ours for channel 0's next event. The train is not stated
+        // again: the machine kept the one the old incarnation last stated running through the crash, and that is
+        // this state's or a later one, which the journal's replayed writes (whose trains the machine ignores) lead
+        // to. Stating this older one would replace the machine's newer train.
         _armedDeadline = UnknownDeadline;
-        _trainAnnounced = false;
+        _announcedTrain = Channel0Train();
+        _trainAnnounced = true;
         UpdateChannel0Irq(TicksAt(_context.NowNanoseconds));
     }
 
@@ -300,12 +304,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         {
             // Modes 2 and 3: OUT rises at Start + k * Count (k >= 1); modes 4 and 5: once, when the strobe ends.
             SetIrqLevel(false);
-            AnnounceTrain(channel.Mode switch
-            {
-                2 or 3 when channel.IsPeriodicRunning => new PulseTrain(channel.Start + channel.Count, channel.Count, InputHz),
-                4 or 5 when channel.StrobeEndTick >= 0 => new PulseTrain(channel.StrobeEndTick, 0, InputHz),
-                _ => null,
-            });
+            AnnounceTrain(Channel0Train());
             ArmTimer(-1);
             return;
         }
@@ -314,6 +313,21 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
         SetIrqLevel(channel.Out(tick));
         long next = channel.NextIrqEventTick(tick);
         ArmTimer(next < 0 ? -1 : TimeOfTick(next));
+    }
+
+    /// <summary>
+    /// Channel 0's rising edges of OUT as a train, or null: modes 2 and 3 at Start + k * Count (k >= 1; a count of 1
+    /// never lets OUT fall, so it has none), modes 4 and 5 once, when the strobe ends.
+    /// </summary>
+    private PulseTrain? Channel0Train()
+    {
+        Channel channel = _channels[0];
+        return channel.Mode switch
+        {
+            2 or 3 when channel.IsPeriodicRunning && channel.Count >= 2 => new PulseTrain(channel.Start + channel.Count, channel.Count, InputHz),
+            4 or 5 when channel.StrobeEndTick >= 0 => new PulseTrain(channel.StrobeEndTick, 0, InputHz),
+            _ => null,
+        };
     }
 
     /// <summary>Hands channel 0's pulse train to the machine (null: stops it), when it changed.</summary>

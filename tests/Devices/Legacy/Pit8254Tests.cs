@@ -62,6 +62,16 @@ public sealed class Pit8254Tests
         Assert.Null(_context.TimerDeadline); // and the PIT's process need not wake for it
     }
 
+    [Theory]
+    [InlineData(Channel0Mode2)]
+    [InlineData(Channel0Mode3)]
+    public void ACountOfOne_InAPeriodicMode_NeverLetsOutFall_SoThereIsNoTrain(byte control)
+    {
+        Program(control, Counter0, 1);
+
+        Assert.Empty(_context.PulseTrains); // not a 1.19 MHz interrupt storm
+    }
+
     [Fact]
     public void Mode3_PeriodIsTheCount()
     {
@@ -121,18 +131,24 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
-    public void ARestoredPit_StatesTheSameTrainAgain()
+    public void ARestoredPit_LeavesTheMachinesTrainAlone_UntilTheGuestReprogramsIt()
     {
         const int Count = 1193;
-        Program(Channel0Mode2, Counter0, Count);
-        _context.NowNanoseconds = Pit8254.TimeOfTick(1 + (10 * Count) + (Count / 2));
-        byte[] saved = _pit.SaveState();
+        byte[] saved = _pit.SaveState(); // the snapshot: power-on, mode 3, count 65536
+        Program(Channel0Mode2, Counter0, Count); // journaled after it: the machine runs this train now
 
-        FakeDeviceContext successorContext = new() { NowNanoseconds = Pit8254.TimeOfTick(1 + (30 * Count)) };
+        FakeDeviceContext successorContext = new() { NowNanoseconds = Pit8254.TimeOfTick(30 * Count) };
         Pit8254 successor = new(new DeviceConfig { Type = Pit8254.TypeName }, successorContext);
+        successorContext.PulseTrainChanges.Clear(); // a device process takes no events before it is registered
         successor.RestoreState(saved);
+        successor.Read(Pit8254.Port61Region, 0, 1);
+        int changesBeforeReprogramming = successorContext.PulseTrainChanges.Count;
+        successor.Write(Pit8254.PitRegion, ModeRegister, 1, Channel0Mode2);
+        successor.Write(Pit8254.PitRegion, Counter0, 1, Count & 0xFF);
+        successor.Write(Pit8254.PitRegion, Counter0, 1, Count >> 8);
 
-        Assert.Equal(_context.PulseTrains[0], successorContext.PulseTrains[0]); // the machine's train runs on unchanged
+        Assert.Equal(0, changesBeforeReprogramming); // the snapshot's older train would replace the machine's newer one
+        Assert.NotEmpty(successorContext.PulseTrainChanges);
     }
 
     [Fact]
