@@ -117,8 +117,14 @@ public sealed class InterruptPulseTrains(Action<int, bool> setLine, Func<long> m
     /// <summary>Delivers every pulse that is due by the machine clock, <c>machineNow</c> (vCPU thread); returns how many.</summary>
     public int RunDue()
     {
+        long next = NextDeadline;
+        if (next == long.MaxValue)
+        {
+            return 0; // no train: not even a clock read after each run slice
+        }
+
         long now = machineNow();
-        if (now < NextDeadline)
+        if (now < next)
         {
             return 0;
         }

@@ -487,7 +487,8 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     private void OnProgress()
     {
         _clock.CheckIn();
-        if (PulseTrains.NextDeadline <= _clock.Clock.NowNanoseconds)
+        long nextPulse = PulseTrains.NextDeadline;
+        if (nextPulse != long.MaxValue && nextPulse <= _clock.Clock.NowNanoseconds)
         {
             Cpu.RequestStop();
         }
@@ -824,7 +825,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
                 PulseTrain train = new((long)message.Value, (long)message.Argument0, (long)message.Argument1);
                 if (channel.MayDrive(message.Device, trainLine) && !PulseTrains.Set(ids[message.Device], trainLine, train))
                 {
-                    channel.RefuseEvent(in message, "a pulse train the machine cannot run");
+                    channel.RefuseEvent(in message, "with a train the machine cannot run");
                 }
 
                 break;
