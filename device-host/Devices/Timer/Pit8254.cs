@@ -311,7 +311,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
 
         AnnounceTrain(null);
         SetIrqLevel(channel.Out(tick));
-        long next = channel.NextIrqEventTick(tick);
+        long next = channel.NextOutRiseTick(tick);
         ArmTimer(next < 0 ? -1 : TimeOfTick(next));
     }
 
@@ -665,28 +665,12 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
             };
         }
 
-        /// <summary>The next tick at which channel 0's interrupt output changes after <paramref name="tick"/>, or -1.</summary>
-        public long NextIrqEventTick(long tick)
-        {
-            if (!Started || Frozen)
-            {
-                return -1;
-            }
-
-            long elapsed = tick - Start;
-            switch (Mode)
-            {
-                case 2:
-                case 3:
-                    long periods = elapsed < 0 ? 1 : (elapsed / Count) + 1;
-                    return Start + (periods * Count);
-                case 0:
-                case 1:
-                    return elapsed < Count ? Start + Count : -1;
-                default:
-                    return elapsed <= Count ? Start + Count + 1 : -1;
-            }
-        }
+        /// <summary>
+        /// In modes 0 and 1, where IRQ 0 follows OUT by the device timer: the tick at which OUT rises at terminal count
+        /// after <paramref name="tick"/>, or -1 (the other modes' edges are a pulse train).
+        /// </summary>
+        public long NextOutRiseTick(long tick) =>
+            Started && !Frozen && Mode is 0 or 1 && tick - Start < Count ? Start + Count : -1;
 
         /// <summary>The counter at <paramref name="tick"/> as the guest reads it (binary or BCD).</summary>
         private int GuestCount(long tick)
