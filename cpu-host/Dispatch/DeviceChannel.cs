@@ -137,10 +137,9 @@ public sealed class DeviceChannel : IDisposable
             MessageKind.MapChange => known && device < _regions.Count && message.Region < _regions[device].Count,
             _ => true,
         };
-        if (!accepted && Interlocked.Increment(ref _refusedEvents) == 1)
+        if (!accepted)
         {
-            string who = known ? $"device '{_slot.Devices[device].Id}'" : $"unknown device {device}";
-            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event for {who}, which it may not send; ignored");
+            RefuseEvent(in message, $"for {(known ? $"device '{_slot.Devices[device].Id}'" : $"unknown device {device}")}, which it may not send");
         }
 
         return accepted;
@@ -194,12 +193,12 @@ public sealed class DeviceChannel : IDisposable
         return true;
     }
 
-    /// <summary>Drops an event the machine cannot apply (counted; the first one is reported with <paramref name="why"/>).</summary>
+    /// <summary>Drops an event the device may not send or the machine cannot apply (counted; the first one is reported, <paramref name="why"/> completing "sent a KIND event ...").</summary>
     public void RefuseEvent(in RingMessage message, string why)
     {
         if (Interlocked.Increment(ref _refusedEvents) == 1)
         {
-            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event: {why}; ignored");
+            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event {why}; ignored");
         }
     }
 
