@@ -13,14 +13,13 @@ internal static class StalledClockGuest
 {
     public const ulong LoadAddress = 0x0010_0000;
     public const uint UnitNanoseconds = 16_000_000;
-    public const ushort DebugExitPort = 0x501;
+    public const ushort DebugExitPort = DebugExitReport.Port;
 
     /// <param name="devicePort">The port of the timed access.</param>
     /// <param name="writeValue">Null: the access reads a dword; else it writes this dword.</param>
     public static byte[] Build(ushort devicePort, uint? writeValue = null)
     {
         var a = new Assembler(32);
-        var report = a.CreateLabel("report");
         a.rdtsc();
         a.mov(ebx, eax);
         a.mov(ebp, edx);
@@ -40,13 +39,7 @@ internal static class StalledClockGuest
         a.sbb(edx, ebp);             // edx:eax = nanoseconds the guest saw pass
         a.mov(ecx, UnitNanoseconds);
         a.div(ecx);                  // eax = units (edx < divisor for any delta under 19 hours)
-        a.cmp(eax, 254);
-        a.jbe(report);
-        a.mov(eax, 254);
-        a.Label(ref report);
-        a.mov(dx, DebugExitPort);
-        a.@out(dx, al);
-        a.hlt();
+        DebugExitReport.Emit(a);
         using MemoryStream code = new();
         a.Assemble(new StreamCodeWriter(code), LoadAddress);
         return code.ToArray();

@@ -13,7 +13,7 @@ namespace SplitEmu.Tests.Guests;
 internal static class TickCountingGuest
 {
     public const ulong LoadAddress = 0x0010_0000;
-    public const ushort DebugExitPort = 0x501;
+    public const ushort DebugExitPort = DebugExitReport.Port;
 
     /// <summary>The PIT accesses before the window: the control word, two count bytes, then the port 0x61 read.</summary>
     public const int AccessBeforeWindow = 4;
@@ -97,14 +97,7 @@ internal static class TickCountingGuest
         a.cli();
         a.mov(eax, __dword_ptr[Counter]);
         a.sub(eax, esi);
-        a.cmp(eax, 254);
-        Label report = a.CreateLabel("report");
-        a.jbe(report);
-        a.mov(eax, 254);
-        a.Label(ref report);
-        a.mov(dx, DebugExitPort);
-        a.@out(dx, al);
-        a.hlt();
+        DebugExitReport.Emit(a);
 
         a.Label(ref handler);
         a.inc(__dword_ptr[Counter]);
