@@ -51,6 +51,9 @@ public sealed class DeviceChannel : IDisposable
     private long _refusedIrqEvents;
     private long _refusedEvents;
 
+    /// <summary>Writes were posted since the last reply (which, in ring order, confirms every earlier one handled).</summary>
+    private volatile bool _unconfirmedPosts;
+
     /// <summary>A reply said EventsFirst but was not a guest access: the next access drains (under the access gate).</summary>
     private bool _eventsOwed;
 
@@ -229,6 +232,15 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until every request sent to this incarnation before the call was handled, posted writes included (a
+    /// barrier through the ring). False if the device is dead or did not answer in time.
+    /// </summary>
+    public bool DrainPosted() => !IsDead && Control(MessageKind.Barrier, 0, 0);
+
+    /// <summary>Whether writes were posted to this incarnation that no later reply has confirmed handled.</summary>
+    public bool HasUnconfirmedPosts => _unconfirmedPosts;
+
     private DeviceRegionInfo? PostedInfo(int device, int region) =>
         device < _regions.Count && region < _regions[device].Count && _regions[device][region].PostedWrites ? _regions[device][region] : null;
 
@@ -364,15 +376,20 @@ public sealed class DeviceChannel : IDisposable
             Offset = offset,
             Value = value,
         };
+
         Access(ref request, out _);
     }
 
-    /// <summary>One guest access, re-issued to successors while the device is down and its profile says stall.</summary>
+    /// <summary>
+    /// One guest access, re-issued to successors while the device is down and its profile says stall. It carries
+    /// the machine time it was made at (<see cref="AccessTime"/>), for a posted write handled later and for the replay.
+    /// </summary>
     private bool Access(ref RingMessage request, out RingMessage reply)
     {
         DeviceChannel channel = this;
         bool firstAttempt = true;
         MachineClockSource.StopScope injectedOutage = default;
+        AccessTime.Stamp(ref request, _slot.Clock.Clock.NowNanoseconds);
         if (request.Kind != MessageKind.PostedWrite)
         {
             _slot.Clock.HoldForAccess(); // the guest sees a device answer in microseconds, however late it comes
@@ -498,6 +515,7 @@ public sealed class DeviceChannel : IDisposable
     private int Input(ushort device, ushort region, ReadOnlySpan<byte> data)
     {
         RingMessage request = InputPayload.Request(device, region, data);
+        AccessTime.Stamp(ref request, _slot.Clock.Clock.NowNanoseconds);
         lock (_accessGate)
         {
             // Input never waits for a successor, so the clock need not stand still for this kill.
@@ -565,10 +583,15 @@ public sealed class DeviceChannel : IDisposable
             // so a crash before the device handled it is repaired by the replay.
             status = _requester.Post(ref request, deadline);
             reply = new RingMessage { Kind = MessageKind.WriteDone, Tag = request.Tag };
+            _unconfirmedPosts = true;
         }
         else
         {
             status = _requester.Call(ref request, out reply, deadline);
+            if (status == RingCallStatus.Completed)
+            {
+                _unconfirmedPosts = false;
+            }
         }
 
         switch (status)

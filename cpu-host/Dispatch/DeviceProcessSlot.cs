@@ -146,6 +146,49 @@ public sealed class DeviceProcessSlot
         }
     }
 
+    /// <summary>
+    /// The guest has stopped: the writes it posted reach the device before the machine ends (a UART's last byte
+    /// included), as a write the guest waited for would have. A dead incarnation's journal holds them, so under
+    /// <c>stall</c> this waits for its successor to replay them, until restarting is given up or the machine is
+    /// shut down. Runs on the vCPU thread after its last instruction.
+    /// </summary>
+    public void DrainPosted()
+    {
+        long deadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
+        DeviceChannel? channel = Current;
+        while (channel is { HasUnconfirmedPosts: true } && !channel.DrainPosted() && channel.IsDead && WhileDown(0) == DownBehavior.Stall)
+        {
+            channel = WaitForSuccessorUntil(channel, deadline);
+        }
+    }
+
+    /// <summary>How long the machine's end waits for a successor to replay posted writes its predecessor died with.</summary>
+    private const int DrainSuccessorTimeoutMs = 10_000;
+
+    /// <summary>
+    /// Like <see cref="WaitForSuccessor"/>, but also while the machine is stopping (the guest ended it; the launcher
+    /// still restarts devices until the CPU process returns), and only until <paramref name="deadline"/>
+    /// (<see cref="Environment.TickCount64"/>).
+    /// </summary>
+    private DeviceChannel? WaitForSuccessorUntil(DeviceChannel dead, long deadline)
+    {
+        lock (_gate)
+        {
+            while (_current == dead && !_faulted && !_abandoned[0])
+            {
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0)
+                {
+                    return null;
+                }
+
+                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(remaining));
+            }
+
+            return _faulted || _abandoned[0] || _current == dead ? null : _current;
+        }
+    }
+
     /// <summary>What device <paramref name="device"/> answers while its process is down.</summary>
     public DownBehavior WhileDown(int device) => Devices[device].WhileDown;
 }

@@ -476,6 +476,11 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             }
         }
 
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.DrainPosted(); // what the guest posted before it stopped is handled, never lost with the machine
+        }
+
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
         return Exit! with { Instructions = Cpu.InstructionsExecuted, Cpu = CpuExecutionSummary() };
     }

@@ -186,7 +186,11 @@ public sealed class DeviceServer : IDisposable
         bool synchronous = request.Kind != MessageKind.PostedWrite;
         if (synchronous)
         {
-            DeviceAccessScope.Enter();
+            DeviceAccessScope.Enter(AccessTime.Of(in request));
+        }
+        else
+        {
+            DeviceAccessScope.EnterPosted(AccessTime.Of(in request));
         }
 
         try
@@ -223,6 +227,10 @@ public sealed class DeviceServer : IDisposable
             {
                 DeviceAccessScope.Exit();
             }
+            else
+            {
+                DeviceAccessScope.ExitPosted();
+            }
         }
 
         return reply;
@@ -242,7 +250,7 @@ public sealed class DeviceServer : IDisposable
         }
 
         _counters[request.Device].Regions.CountAccess(request.Region);
-        DeviceAccessScope.Enter();
+        DeviceAccessScope.Enter(AccessTime.Of(in request));
         try
         {
             reply.Value = (ulong)Math.Clamp(input.AcceptInput(data[..count]), 0, count);

@@ -43,6 +43,9 @@ public sealed class RingDeviceContext : IDeviceContext
     /// <inheritdoc/>
     public long NowNanoseconds => _timers.Clock.NowNanoseconds;
 
+    /// <inheritdoc/>
+    public long AccessNanoseconds => DeviceAccessScope.AccessNanoseconds(NowNanoseconds);
+
     /// <summary>Routes events into <paramref name="responder"/>'s event ring.</summary>
     public void Connect(IRequestServer responder) => _responder = responder;
 

@@ -49,6 +49,14 @@ public interface IDeviceContext
     long NowNanoseconds { get; }
 
     /// <summary>
+    /// When the guest made the access being handled, on <see cref="NowNanoseconds"/>'s clock; outside an access (a
+    /// timer callback) it is <see cref="NowNanoseconds"/>. A posted write may reach the device after the guest went
+    /// on, and a successor replays its predecessor's accesses long after they were made: a model that times its
+    /// effects from here (an 8254's count, the PM timer's reading) is unmoved by posting and replays exactly.
+    /// </summary>
+    long AccessNanoseconds => NowNanoseconds;
+
+    /// <summary>
     /// Arms the device's one timer for <paramref name="deadlineNanoseconds"/> on <see cref="NowNanoseconds"/>'s
     /// clock, replacing any earlier deadline. When it passes, <see cref="ITimedDevice.OnTimer"/> runs on the
     /// device's thread, between accesses (never during one). A deadline in the past fires at once.

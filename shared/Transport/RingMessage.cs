@@ -40,7 +40,7 @@ public struct RingMessage
     /// <summary>Access chain the request belongs to (guards against re-entry through DMA).</summary>
     [FieldOffset(32)] public ulong Chain;
 
-    /// <summary>Spare argument for events.</summary>
+    /// <summary>Spare argument for events; an access's machine time (<see cref="AccessTime"/>).</summary>
     [FieldOffset(40)] public ulong Argument0;
 
     /// <summary>Spare argument for events.</summary>

@@ -46,6 +46,12 @@ public sealed class FakeDeviceContext(string deviceId = "dev", int? irq = null, 
         set => _now = value;
     }
 
+    /// <summary>The machine time the access being handled was made at, when that is not now (a posted write handled late, a replayed access).</summary>
+    public long? AccessAt { get; set; }
+
+    /// <inheritdoc/>
+    public long AccessNanoseconds => AccessAt is long at ? Math.Min(at, NowNanoseconds) : NowNanoseconds;
+
     /// <summary>How far the clock runs on after each reading, as the machine clock does between two accesses (0: stands still).</summary>
     public long NanosecondsPerReading { get; set; }
 

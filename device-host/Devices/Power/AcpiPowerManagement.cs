@@ -143,8 +143,8 @@ public sealed partial class AcpiPowerManagement : IDevice, ISnapshotable, ITimed
         UpdateSci();
     }
 
-    /// <summary>The PM timer's count: 3.579545 MHz ticks of the machine clock (the register shows the low 32 bits).</summary>
-    private long TimerTicks() => (long)((Int128)Math.Max(0, _context.NowNanoseconds) * TimerHertz / 1_000_000_000);
+    /// <summary>The PM timer's count at the access (or now, outside one): 3.579545 MHz ticks of the machine clock (the register shows the low 32 bits).</summary>
+    private long TimerTicks() => (long)((Int128)Math.Max(0, _context.AccessNanoseconds) * TimerHertz / 1_000_000_000);
 
     private ushort Status() => Status(TimerTicks());
 

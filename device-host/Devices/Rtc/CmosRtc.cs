@@ -247,7 +247,7 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
             return 0xFF; // the index port is write-only
         }
 
-        long now = _context.NowNanoseconds;
+        long now = _context.AccessNanoseconds;
         int index = _index;
         switch (index)
         {
@@ -281,7 +281,7 @@ public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
             return;
         }
 
-        long now = _context.NowNanoseconds;
+        long now = _context.AccessNanoseconds;
         int index = _index;
         switch (index)
         {

@@ -13,7 +13,8 @@ namespace SplitEmu.DeviceHost.Devices.Timer;
 /// <para>
 /// Nothing ticks. Each channel remembers the PIT clock tick at which its counting element was loaded
 /// (<see cref="Channel.Start"/>) and the count it was loaded with; its counter and OUT pin at any moment are
-/// computed from the machine clock (<see cref="IDeviceContext.NowNanoseconds"/>). Tick <c>n</c> is the
+/// computed from the machine clock at the guest's access (<see cref="IDeviceContext.AccessNanoseconds"/>, so a
+/// crash replay reads the counts the guest read). Tick <c>n</c> is the
 /// <c>n</c>-th edge of the 1.193182 MHz clock since machine time 0, so saved ticks mean the same thing in
 /// every process and a restored PIT continues where it was.
 /// </para>
@@ -111,7 +112,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
     /// <inheritdoc/>
     public ulong Read(int region, ulong offset, int size)
     {
-        long tick = TicksAt(_context.NowNanoseconds);
+        long tick = TicksAt(_context.AccessNanoseconds); // the guest's time of the access: a replay reads the same count
         if (_armedDeadline == UnknownDeadline || !_trainAnnounced)
         {
             UpdateChannel0Irq(tick); // the first access after construction or restore arms the timer and states the train
@@ -130,7 +131,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
     /// <inheritdoc/>
     public void Write(int region, ulong offset, int size, ulong value)
     {
-        long tick = TicksAt(_context.NowNanoseconds);
+        long tick = TicksAt(_context.AccessNanoseconds);
         for (int i = 0; i < size; i++)
         {
             WriteByte(region, offset + (ulong)i, (byte)(value >> (8 * i)), tick);
@@ -221,7 +222,7 @@ public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
                 return 0xFF;
             }
 
-            bool refresh = (Math.Max(0, _context.NowNanoseconds) / RefreshToggleNanoseconds & 1) != 0;
+            bool refresh = (Math.Max(0, _context.AccessNanoseconds) / RefreshToggleNanoseconds & 1) != 0;
             bool out2 = _channels[2].Out(tick);
             return (byte)((_port61 & Port61WritableBits) | (refresh ? 0x10 : 0) | (out2 ? 0x20 : 0));
         }

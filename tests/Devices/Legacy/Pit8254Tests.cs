@@ -41,6 +41,20 @@ public sealed class Pit8254Tests
     }
 
     [Fact]
+    public void AnAccessHandledLate_CountsAtTheMachineTimeTheGuestMadeIt()
+    {
+        // A replayed journal reaches a successor long after the guest made its accesses: each carries its time.
+        Program(Channel0Mode2, Counter0, 10000);
+        _context.NowNanoseconds = 50 * OneMillisecond;
+        _context.AccessAt = OneMillisecond;
+
+        int count = LatchAndRead(Counter0, 0x00);
+        _context.AccessAt = null;
+
+        Assert.Equal(10000 - 1192, count);
+    }
+
+    [Fact]
     public void TicksAt_AndTimeOfTick_AreInverse()
     {
         long tick = 123_456_789_012;
