@@ -7,7 +7,8 @@ namespace SplitEmu.DeviceHost.Devices.Debug;
 /// <summary>
 /// A debug console port like QEMU's isa-debugcon: every byte the guest writes goes to the device's output
 /// stream (SeaBIOS prints its log to port 0x402 this way). A read returns <see cref="ReadBackValue"/>, which is
-/// how firmware tells that the port is present. The device has no state, so a restart loses nothing.
+/// how firmware tells that the port is present. Writes are posted: in a device process the guest does not wait
+/// for each byte. The device has no state, so a restart loses nothing.
 /// </summary>
 public sealed class DebugConsole : IDevice, ISnapshotable
 {
@@ -30,7 +31,8 @@ public sealed class DebugConsole : IDevice, ISnapshotable
     public DebugConsole(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
-        Regions = [new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
+        // Writes are posted: a write has no effect the guest could see but the output, which is kept in order.
+        Regions = [new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true)];
     }
 
     /// <inheritdoc/>
