@@ -4,8 +4,8 @@ using static Iced.Intel.AssemblerRegisters;
 namespace SplitEmu.Launch.Bench;
 
 /// <summary>
-/// The guest of `splitemu bench mmio`: flat 32-bit protected mode (like guests/HelloGuest.cs), reads a
-/// device register <c>count</c> times in a tight loop, then writes 0 to the debug-exit port.
+/// The guests of `splitemu bench mmio`: flat 32-bit protected mode (like guests/HelloGuest.cs), read a
+/// device register (or write a port) <c>count</c> times in a tight loop, then write 0 to the debug-exit port.
 /// </summary>
 public static class MmioGuest
 {
@@ -48,6 +48,48 @@ public static class MmioGuest
         a.hlt();
         a.jmp(halt);
 
+        return Assemble(a);
+    }
+
+    /// <summary>
+    /// Assembles a loop of <paramref name="count"/> byte writes to I/O port <paramref name="port"/>, ended by one
+    /// read of <paramref name="drainPort"/> (it waits until every posted write before it was handled), between
+    /// the bench register's two marks.
+    /// </summary>
+    public static byte[] BuildPortWrites(uint count, ushort port, ushort drainPort)
+    {
+        Assembler a = new(32);
+        Label loop = a.CreateLabel("loop");
+        Label done = a.CreateLabel("done");
+        Label halt = a.CreateLabel("halt");
+        a.mov(esp, StackTop);
+        a.mov(ecx, count);
+        a.mov(ebx, RegisterBase);
+        a.mov(dx, port);
+        a.mov(al, (byte)'.');
+        a.mov(__dword_ptr[ebx + 0x20], 1);        // mark
+        a.test(ecx, ecx);
+        a.jz(done);
+        a.Label(ref loop);
+        a.@out(dx, al);                            // one guest port write: one access to the device
+        a.dec(ecx);
+        a.jnz(loop);
+        a.Label(ref done);
+        a.mov(dx, drainPort);
+        a.@in(al, dx);                             // waits for the device to have handled every write
+        a.mov(__dword_ptr[ebx + 0x20], 2);        // mark
+        a.mov(dx, DebugExitPort);
+        a.mov(al, 0);
+        a.@out(dx, al);
+        a.Label(ref halt);
+        a.cli();
+        a.hlt();
+        a.jmp(halt);
+        return Assemble(a);
+    }
+
+    private static byte[] Assemble(Assembler a)
+    {
         using MemoryStream code = new();
         a.Assemble(new StreamCodeWriter(code), LoadAddress);
         return code.ToArray();

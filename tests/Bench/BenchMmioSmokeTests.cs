@@ -13,9 +13,14 @@ public sealed class BenchMmioSmokeTests
         bench.WaitForExit(TestDeadlines.Seconds(180)); // several processes start: room for a loaded machine
 
         Assert.True(bench.ExitCode == 0, $"exit {bench.ExitCode}\nstdout:\n{bench.StandardOutput}\nstderr:\n{bench.StandardError}");
-        foreach (string machine in new[] { "inline", "isolated-handoff", "isolated-hybrid", "isolated-spin" })
+        foreach (string machine in new[] { "inline", "isolated-handoff", "isolated-hybrid", "isolated-spin", "isolated-posted" })
         {
             Assert.Contains(machine, bench.StandardOutput, StringComparison.Ordinal);
+        }
+
+        foreach (string access in new[] { "read bench-register", "write debugcon", "write uart16550 THR" })
+        {
+            Assert.Contains(access, bench.StandardOutput, StringComparison.Ordinal);
         }
 
         Assert.Contains("ns/access", bench.StandardOutput, StringComparison.Ordinal);
