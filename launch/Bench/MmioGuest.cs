@@ -22,41 +22,36 @@ public static class MmioGuest
     public const ushort DebugExitPort = 0x501;
 
     /// <summary>Assembles the loop for <paramref name="count"/> reads (0: none).</summary>
-    public static byte[] Build(uint count)
-    {
-        Assembler a = new(32);
-        Label loop = a.CreateLabel("loop");
-        Label done = a.CreateLabel("done");
-        Label halt = a.CreateLabel("halt");
-        a.mov(esp, StackTop);
-        a.mov(ecx, count);
-        a.mov(ebx, RegisterBase);
-        a.mov(__dword_ptr[ebx + 0x20], 1);        // mark: the device starts its stopwatch
-        a.test(ecx, ecx);
-        a.jz(done);
-        a.Label(ref loop);
-        a.mov(eax, __dword_ptr[ebx]);             // one guest MMIO read: one access to the device
-        a.dec(ecx);
-        a.jnz(loop);
-        a.Label(ref done);
-        a.mov(__dword_ptr[ebx + 0x20], 2);        // mark: the device prints reads and host time since the first mark
-        a.mov(dx, DebugExitPort);
-        a.mov(al, 0);
-        a.@out(dx, al);
-        a.Label(ref halt);                         // only reached if the exit port does not stop the machine
-        a.cli();
-        a.hlt();
-        a.jmp(halt);
-
-        return Assemble(a);
-    }
+    public static byte[] Build(uint count) =>
+        BuildLoop(count, setUp: _ => { }, access: a => a.mov(eax, __dword_ptr[ebx]), finish: _ => { });
 
     /// <summary>
     /// Assembles a loop of <paramref name="count"/> byte writes to I/O port <paramref name="port"/>, ended by one
     /// read of <paramref name="drainPort"/> (it waits until every posted write before it was handled), between
     /// the bench register's two marks.
     /// </summary>
-    public static byte[] BuildPortWrites(uint count, ushort port, ushort drainPort)
+    public static byte[] BuildPortWrites(uint count, ushort port, ushort drainPort) =>
+        BuildLoop(
+            count,
+            setUp: a =>
+            {
+                a.mov(dx, port);
+                a.mov(al, (byte)'.');
+            },
+            access: a => a.@out(dx, al),
+            finish: a =>
+            {
+                a.mov(dx, drainPort);
+                a.@in(al, dx);
+            });
+
+    /// <summary>
+    /// The loop both guests share: <paramref name="setUp"/>, the bench register's first mark (the device starts
+    /// its stopwatch), <paramref name="count"/> times <paramref name="access"/> (one access to the device),
+    /// <paramref name="finish"/>, the second mark (the device prints reads and host time since the first), exit.
+    /// EBX holds the bench register's base and ECX the count left; the three callbacks must keep both.
+    /// </summary>
+    private static byte[] BuildLoop(uint count, Action<Assembler> setUp, Action<Assembler> access, Action<Assembler> finish)
     {
         Assembler a = new(32);
         Label loop = a.CreateLabel("loop");
@@ -65,23 +60,21 @@ public static class MmioGuest
         a.mov(esp, StackTop);
         a.mov(ecx, count);
         a.mov(ebx, RegisterBase);
-        a.mov(dx, port);
-        a.mov(al, (byte)'.');
-        a.mov(__dword_ptr[ebx + 0x20], 1);        // mark
+        setUp(a);
+        a.mov(__dword_ptr[ebx + 0x20], 1);
         a.test(ecx, ecx);
         a.jz(done);
         a.Label(ref loop);
-        a.@out(dx, al);                            // one guest port write: one access to the device
+        access(a);
         a.dec(ecx);
         a.jnz(loop);
         a.Label(ref done);
-        a.mov(dx, drainPort);
-        a.@in(al, dx);                             // waits for the device to have handled every write
-        a.mov(__dword_ptr[ebx + 0x20], 2);        // mark
+        finish(a);
+        a.mov(__dword_ptr[ebx + 0x20], 2);
         a.mov(dx, DebugExitPort);
         a.mov(al, 0);
         a.@out(dx, al);
-        a.Label(ref halt);
+        a.Label(ref halt);                         // only reached if the exit port does not stop the machine
         a.cli();
         a.hlt();
         a.jmp(halt);
