@@ -85,8 +85,26 @@ public sealed class DeviceProcessSlot
         }
     }
 
-    /// <summary>Crashes and their recoveries, oldest first.</summary>
-    public List<CrashRecord> Crashes { get; } = [];
+    /// <summary>Crashes and their recoveries, oldest first (guarded by itself: recorded by the restarting thread, read by reports).</summary>
+    private readonly List<CrashRecord> _crashes = [];
+
+    /// <summary>A copy of the crashes and their recoveries so far, oldest first.</summary>
+    public CrashRecord[] Crashes()
+    {
+        lock (_crashes)
+        {
+            return [.. _crashes];
+        }
+    }
+
+    /// <summary>Records a crash once its successor serves (or restarting was given up).</summary>
+    public void RecordCrash(CrashRecord record)
+    {
+        lock (_crashes)
+        {
+            _crashes.Add(record);
+        }
+    }
 
     /// <summary>Makes <paramref name="channel"/> current and wakes every access waiting for it.</summary>
     public void Activate(DeviceChannel channel)

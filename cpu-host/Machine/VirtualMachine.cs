@@ -640,7 +640,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
     /// <summary>Crashes of every device process and their recoveries.</summary>
     public IReadOnlyList<CrashRecord> CrashRecords() =>
-        _slots.Values.SelectMany(s => { lock (s.Crashes) { return s.Crashes.ToArray(); } }).ToArray();
+        _slots.Values.SelectMany(s => s.Crashes()).ToArray();
 
     /// <summary>Per-device access counters as this process saw them (the current incarnation for isolated devices).</summary>
     public IReadOnlyList<DeviceAccessStats> DeviceStats()
@@ -736,10 +736,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
         slot.Activate(channel);
         record.RestoredAt = Stopwatch.GetTimestamp();
-        lock (slot.Crashes)
-        {
-            slot.Crashes.Add(record);
-        }
+        slot.RecordCrash(record);
 
         // The dead incarnation is freed once no access holds a lease on its old regions.
         Task.WhenAll(drains).ContinueWith(
