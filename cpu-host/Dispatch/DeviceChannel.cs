@@ -60,6 +60,9 @@ public sealed class DeviceChannel : IDisposable
     private ProcessWatcher? _watcher;
     private volatile bool _disposed;
 
+    /// <summary>Set when the channel is disposed: the event pump of a dead peer waits for it.</summary>
+    private readonly ManualResetEventSlim _disposing = new();
+
     /// <summary>Opens incarnation <paramref name="epoch"/> of <paramref name="slot"/>'s process over <paramref name="segment"/>.</summary>
     public DeviceChannel(DeviceProcessSlot slot, uint epoch, RingSegment segment, IRequestTransport transport, Action<DeviceChannel, RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
     {
@@ -350,8 +353,10 @@ public sealed class DeviceChannel : IDisposable
     public void Dispose()
     {
         _disposed = true;
+        _disposing.Set();
         _requester.MarkPeerDead();
         _eventPump.Join();
+        _disposing.Dispose();
         _watcher?.Dispose();
         _slot.Clock.Forget(Segment);
         Segment.Dispose();
@@ -695,7 +700,7 @@ public sealed class DeviceChannel : IDisposable
             PumpPendingEvents();
             if (_requester.IsPeerDead)
             {
-                Thread.Sleep(10); // nothing more will come; keep idle until disposed
+                _disposing.Wait(); // nothing more will come; keep idle until disposed
             }
         }
     }

@@ -16,6 +16,9 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
     private readonly Dictionary<string, long> _received = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SemaphoreSlim> _inOrder = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+
+    /// <summary>Completed (and replaced, under the gate) each time a stream grows, for <see cref="WaitForAsync"/>.</summary>
+    private TaskCompletionSource _grown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConsoleBuffer _console = new(console, consoleCapacity);
 
     /// <summary>Bytes at the same offset received more than once and dropped.</summary>
@@ -63,6 +66,8 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
                 }
 
                 _received[deviceId] = offset + data.Length;
+                _grown.TrySetResult();
+                _grown = new(TaskCreationOptions.RunContinuationsAsynchronously);
                 if (deviceId == consoleDeviceId)
                 {
                     forConsole = skip == 0 ? data : data[(int)skip..];
@@ -108,9 +113,26 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
     public async Task WaitForAsync(string deviceId, long bytes, TimeSpan timeout)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
-        while (Received(deviceId) < bytes && DateTime.UtcNow < deadline)
+        while (true)
         {
-            await Task.Delay(1).ConfigureAwait(false);
+            Task grown;
+            lock (_gate)
+            {
+                if (_received.GetValueOrDefault(deviceId) >= bytes)
+                {
+                    return;
+                }
+
+                grown = _grown.Task; // taken with the check: a growth after it completes this task
+            }
+
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            await Task.WhenAny(grown, Task.Delay(left)).ConfigureAwait(false);
         }
     }
 }
