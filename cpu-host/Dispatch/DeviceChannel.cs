@@ -700,6 +700,7 @@ public sealed class DeviceChannel : IDisposable
             PumpPendingEvents();
             if (_requester.IsPeerDead)
             {
+                PumpPendingEvents(); // what it published just before it died (a DMA's code invalidation) is taken
                 _disposing.Wait(); // nothing more will come; keep idle until disposed
             }
         }

@@ -165,23 +165,22 @@ public sealed class DeviceProcessSlot
     }
 
     /// <summary>
-    /// The guest has stopped: the writes it posted reach the device before the machine ends (a UART's last byte
-    /// included), as a write the guest waited for would have. A dead incarnation's journal holds them, so under
-    /// <c>stall</c> this waits for its successor to replay them, until restarting is given up or the machine is
-    /// shut down. Runs on the vCPU thread after its last instruction.
+    /// The guest has stopped: the writes it posted reach the device before the machine ends (a debug console's last
+    /// bytes included), as writes the guest waited for would have. A dead incarnation's journal holds them, so when
+    /// <paramref name="waitForSuccessor"/> (the guest ended the machine, not the user) and one of the process's
+    /// devices stalls while down, this waits for its successor to replay them, until restarting is given up, every
+    /// device was unplugged, or <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>; one deadline for
+    /// the whole machine). Runs on the vCPU thread after its last instruction.
     /// </summary>
-    public void DrainPosted()
+    public void DrainPosted(bool waitForSuccessor, long deadline)
     {
-        long deadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
+        bool stalls = Devices.Any(d => d.WhileDown == DownBehavior.Stall);
         DeviceChannel? channel = Current;
-        while (channel is { HasUnconfirmedPosts: true } && !channel.DrainPosted() && channel.IsDead && WhileDown(0) == DownBehavior.Stall)
+        while (channel is { HasUnconfirmedPosts: true } && !channel.DrainPosted() && channel.IsDead && waitForSuccessor && stalls)
         {
             channel = WaitForSuccessorUntil(channel, deadline);
         }
     }
-
-    /// <summary>How long the machine's end waits for a successor to replay posted writes its predecessor died with.</summary>
-    private const int DrainSuccessorTimeoutMs = 10_000;
 
     /// <summary>
     /// Like <see cref="WaitForSuccessor"/>, but also while the machine is stopping (the guest ended it; the launcher
@@ -192,7 +191,7 @@ public sealed class DeviceProcessSlot
     {
         lock (_gate)
         {
-            while (_current == dead && !_faulted && !_abandoned[0])
+            while (_current == dead && !_faulted && !Array.TrueForAll(_abandoned, a => a))
             {
                 long remaining = deadline - Environment.TickCount64;
                 if (remaining <= 0)
@@ -203,7 +202,7 @@ public sealed class DeviceProcessSlot
                 Monitor.Wait(_gate, TimeSpan.FromMilliseconds(remaining));
             }
 
-            return _faulted || _abandoned[0] || _current == dead ? null : _current;
+            return _faulted || Array.TrueForAll(_abandoned, a => a) || _current == dead ? null : _current;
         }
     }
 

@@ -476,9 +476,14 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             }
         }
 
+        // What the guest posted before it stopped is handled, never lost with the machine. A dead device's
+        // successor is waited for only when the guest ended the machine (a user's stop must not wait for a
+        // restart), and for all of them together well within the launcher's 10 s stop deadline.
+        bool guestEnded = Exit!.Reason != ExitReason.Stopped;
+        long drainDeadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
         foreach (DeviceProcessSlot slot in _slots.Values)
         {
-            slot.DrainPosted(); // what the guest posted before it stopped is handled, never lost with the machine
+            slot.DrainPosted(guestEnded, drainDeadline);
         }
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
@@ -699,6 +704,9 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _parked.Dispose();
         _wake.Dispose();
     }
+
+    /// <summary>How long the machine's end waits, in all, for successors to replay posted writes their predecessors died with.</summary>
+    private const int DrainSuccessorTimeoutMs = 5_000;
 
     private DeviceProcessSlot SlotOf(string processKey) =>
         _slots.TryGetValue(processKey, out DeviceProcessSlot? slot)

@@ -24,7 +24,7 @@ internal static class DeviceAccessScope
     /// <summary>The event flags for an event raised on this thread now.</summary>
     public static ushort EventFlags => s_depth > 0 ? (ushort)Shared.Transport.EventFlags.DuringAccess : (ushort)0;
 
-    /// <summary>A handler of an access the guest made at <paramref name="accessNanoseconds"/> and waits for starts.</summary>
+    /// <summary>The handler of an access the guest waits for, made at <paramref name="accessNanoseconds"/>, starts.</summary>
     public static void Enter(long accessNanoseconds)
     {
         s_depth++;

@@ -132,7 +132,14 @@ public sealed class ConsoleRouter(string? consoleDeviceId, Stream console, IRead
                 return;
             }
 
-            await Task.WhenAny(grown, Task.Delay(left)).ConfigureAwait(false);
+            try
+            {
+                await grown.WaitAsync(left).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return;
+            }
         }
     }
 }
