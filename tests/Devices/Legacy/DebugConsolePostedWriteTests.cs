@@ -1,5 +1,6 @@
 using Iced.Intel;
 using SplitEmu.Launch.Reports;
+using SplitEmu.Tests.Guests;
 using SplitEmu.Tests.Infrastructure;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -14,7 +15,7 @@ namespace SplitEmu.Tests.Devices.Legacy;
 public sealed class DebugConsolePostedWriteTests
 {
     private const ulong LoadAddress = 0x10_0000;
-    private const ushort ConsolePort = 0x402, ExitPort = 0x501;
+    private const ushort ConsolePort = 0x402;
     private const int Bytes = 1_500;
 
     [Theory]
@@ -39,7 +40,7 @@ public sealed class DebugConsolePostedWriteTests
               "console": "dbg",
               "devices": [
                 { "id": "dbg", "type": "debugcon", "placement": "isolated"{{crashing}} },
-                { "id": "exit", "type": "debug-exit", "io": "0x{{ExitPort:x}}", "placement": "inline" }
+                { "id": "exit", "type": "debug-exit", "io": "0x{{DebugExitReport.Port:x}}", "placement": "inline" }
               ]
             }
             """);
@@ -68,10 +69,8 @@ public sealed class DebugConsolePostedWriteTests
         a.inc(ecx);
         a.cmp(ecx, Bytes);
         a.jb(loop);
-        a.mov(dx, ExitPort);
-        a.mov(al, 0x10);
-        a.@out(dx, al);
-        a.hlt();
+        a.mov(eax, 0x10); // exit code 33
+        DebugExitReport.Emit(a);
         using MemoryStream code = new();
         a.Assemble(new StreamCodeWriter(code), LoadAddress);
         return code.ToArray();
