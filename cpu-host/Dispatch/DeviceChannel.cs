@@ -239,7 +239,10 @@ public sealed class DeviceChannel : IDisposable
     /// Waits until every request sent to this incarnation before the call was handled, posted writes included (a
     /// barrier through the ring). False if the device is dead or did not answer in time.
     /// </summary>
-    public bool DrainPosted() => !IsDead && Control(MessageKind.Barrier, 0, 0);
+    public bool DrainPosted() => !IsDead && Barrier(0);
+
+    /// <summary>A barrier through the ring for device <paramref name="device"/>: every request before it was handled.</summary>
+    private bool Barrier(ushort device) => Control(MessageKind.Barrier, device, 0);
 
     /// <summary>Whether writes were posted to this incarnation that no later reply has confirmed handled.</summary>
     public bool HasUnconfirmedPosts => _unconfirmedPosts;
@@ -722,7 +725,7 @@ public sealed class DeviceChannel : IDisposable
 
         public IRegionHandler HandlerFor(int region) => channel.HandlerFor(device, region);
 
-        public bool Barrier() => channel.Control(MessageKind.Barrier, device, 0);
+        public bool Barrier() => channel.Barrier(device);
 
         public bool NotifyRegionGone(int region) => channel.Control(MessageKind.RegionsGone, device, (ushort)region);
 
