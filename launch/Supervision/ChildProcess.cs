@@ -38,6 +38,7 @@ public sealed class ChildProcess : IAsyncDisposable
     {
         Label = label;
         Process = process;
+        ProcessId = process.Id;
         Rpc = rpc;
         Descriptors = descriptors;
         _socketPath = socketPath;
@@ -58,8 +59,11 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>Where memory is passed to it, or from it (the CPU process's RAM and rings), as descriptors.</summary>
     public DescriptorChannel Descriptors { get; }
 
-    /// <summary>Its process id.</summary>
-    public int ProcessId => Process.Id;
+    /// <summary>
+    /// Its process id, taken at start: <see cref="Process.Id"/> throws once the exit handler disposed the process,
+    /// which a kill racing that handler would otherwise meet.
+    /// </summary>
+    public int ProcessId { get; }
 
     /// <summary>The last lines it wrote to stdout/stderr.</summary>
     public IReadOnlyList<string> LastLines
