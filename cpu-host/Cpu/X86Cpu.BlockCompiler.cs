@@ -1,4 +1,8 @@
 using CodeSize = Iced.Intel.CodeSize;
+using Instruction = Iced.Intel.Instruction;
+using Mnemonic = Iced.Intel.Mnemonic;
+using OpKind = Iced.Intel.OpKind;
+using Register = Iced.Intel.Register;
 using System.Reflection;
 using System.Reflection.Emit;
 using SplitEmu.CpuHost.Cpu.Translation;
@@ -23,6 +27,7 @@ public sealed partial class X86Cpu
         private static readonly FieldInfo s_gpr = typeof(CpuState).GetField(nameof(CpuState.Gpr))!;
         private static readonly FieldInfo s_gprElement = typeof(GeneralRegisters).GetField("_element", Members)!;
         private static readonly FieldInfo s_rip = typeof(CpuState).GetField(nameof(CpuState.Rip))!;
+        private static readonly FieldInfo s_eflags = typeof(CpuState).GetField(nameof(CpuState.Eflags))!;
         private static readonly FieldInfo s_instructionIp = Field(nameof(_instructionIp));
         private static readonly FieldInfo s_nextIp = Field(nameof(_nextIp));
         private static readonly FieldInfo s_faultVector = Field(nameof(_faultVector));
@@ -50,6 +55,7 @@ public sealed partial class X86Cpu
         private static readonly MethodInfo s_writeOf = Method(nameof(BlockWriteOf));
         private static readonly MethodInfo s_shiftCore = Method(nameof(BlockShiftValue));
         private static readonly MethodInfo s_setIncDecFlags = Method(nameof(BlockIncDecFlags));
+        private static readonly MethodInfo s_multiplyFlags = Method(nameof(BlockMultiplyFlags));
 
         private static FieldInfo Field(string name) => typeof(X86Cpu).GetField(name, Members)
             ?? throw new MissingFieldException(nameof(X86Cpu), name);
@@ -76,6 +82,11 @@ public sealed partial class X86Cpu
             /// <summary>Reads the flags, may fault or leave the block: the flags before it must be exact.</summary>
             Observer,
             /// <summary>
+            /// Inline, cannot fault, writes every arithmetic flag but CF (INC/DEC): its flags need recording only when
+            /// someone can look after it, and then the CF from before it is needed too.
+            /// </summary>
+            PartialWriter,
+            /// <summary>
             /// Inline, writes every arithmetic flag from (a, b, r) after a memory read that may fault or raise an event:
             /// the flags before it must be exact (a fault), and so must its own (the block may leave right after it).
             /// </summary>
@@ -89,6 +100,7 @@ public sealed partial class X86Cpu
             private readonly int[] _offsets;
             private readonly bool[] _recordFlags;
             private readonly LocalBuilder _gpr, _a, _b, _r, _retired;
+            private LocalBuilder? _product;
             private readonly Label _start;
             /// <summary>0xFFFF for 16-bit code, 0xFFFFFFFF for 32-bit (the block's code size is part of its key).</summary>
             private readonly long _ipMask;
@@ -172,6 +184,7 @@ public sealed partial class X86Cpu
                 ExtendFromMemory,
                 IncDecRegister,
                 ShiftRegisterByImmediate,
+                Multiply,
                 Jump,
                 ConditionalJump,
                 HelperCall,
@@ -192,6 +205,7 @@ public sealed partial class X86Cpu
                 FastOp.Movzx or FastOp.Movsx when d.Form == OperandForm.RegMem => Emission.ExtendFromMemory,
                 FastOp.IncDec when d.Form == OperandForm.Reg => Emission.IncDecRegister,
                 FastOp.Shift when d.Form == OperandForm.RegImm => Emission.ShiftRegisterByImmediate,
+                FastOp.Generic when IsInlineMultiply(in d.Instruction, d.OperandSize) => Emission.Multiply,
                 FastOp.JmpRel => Emission.Jump,
                 FastOp.Jcc => Emission.ConditionalJump,
                 _ => Emission.HelperCall,
@@ -232,10 +246,13 @@ public sealed partial class X86Cpu
                         EmitExtendFromMemory(k, ref d);
                         return false;
                     case Emission.IncDecRegister:
-                        EmitIncDecRegister(ref d);
+                        EmitIncDecRegister(k, ref d);
                         return false;
                     case Emission.ShiftRegisterByImmediate:
-                        EmitShiftRegisterByImmediate(ref d);
+                        EmitShiftRegisterByImmediate(k, ref d);
+                        return false;
+                    case Emission.Multiply:
+                        EmitMultiply(k, ref d);
                         return false;
                     case Emission.Jump:
                         EmitJumpTo(k, ref d);
@@ -250,15 +267,39 @@ public sealed partial class X86Cpu
 
             /// <summary>
             /// What the emitted code does to the flags. Only register-only forms that cannot fault leave them alone;
-            /// INC/DEC and shifts read CF (or keep flags) through the interpreter's helpers, so they observe.
+            /// Rotates read the lazy flags through the interpreter's helper, so they observe; INC/DEC keep CF.
             /// </summary>
             private static FlagEffect EffectOf(ref DecodedInstruction d) => EmissionOf(ref d) switch
             {
                 Emission.Nothing or Emission.MoveRegister or Emission.LoadEffectiveAddress or Emission.ExtendRegister => FlagEffect.Untouched,
                 Emission.Arithmetic => FlagEffect.InlineWriter,
+                Emission.ShiftRegisterByImmediate when IsInlineShift(ref d) => FlagEffect.InlineWriter,
+                Emission.Multiply => d.Instruction.Op1Kind == OpKind.Memory ? FlagEffect.MemoryWriter : FlagEffect.InlineWriter,
+                Emission.IncDecRegister => FlagEffect.PartialWriter,
                 Emission.ArithmeticWithMemory => FlagEffect.MemoryWriter,
                 _ => FlagEffect.Observer,
             };
+
+            /// <summary>SHL/SAL/SHR/SAR of a register by a constant that is not 0 after masking: computed inline, flags included.</summary>
+            private static bool IsInlineShift(ref DecodedInstruction d)
+                => (ShiftOp)d.SubOp is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar && d.OperandSize <= 4
+                   && ((int)d.Immediate & 0x1F) != 0;
+
+            /// <summary>
+            /// IMUL r16/32, r/m16/32 and IMUL r16/32, r/m16/32, imm (the truncating forms): the product fits a 64-bit
+            /// multiply, so it is computed inline. The one-operand forms (EDX:EAX) stay with the interpreter's handler.
+            /// </summary>
+            private static bool IsInlineMultiply(in Instruction i, int size)
+                => i.Mnemonic == Mnemonic.Imul && i.OpCount is 2 or 3 && size is 2 or 4
+                   && i.Op0Kind == OpKind.Register && IsGeneralRegister(i.Op0Register)
+                   && (i.Op1Kind == OpKind.Register ? IsGeneralRegister(i.Op1Register) : i.Op1Kind == OpKind.Memory && HasPlainMemoryOperand(in i))
+                   && (i.OpCount == 2 || i.Op2Kind is OpKind.Immediate8to16 or OpKind.Immediate8to32 or OpKind.Immediate16 or OpKind.Immediate32);
+
+            private static bool IsGeneralRegister(Register r)
+            {
+                byte slot = 0, width = 0;
+                return SetRegister(ref slot, ref width, r);
+            }
 
             /// <summary>Per instruction: must its flags be recorded? Not when an inline writer replaces them before anything can look.</summary>
             private static bool[] FlagsLiveness(DecodedInstruction[] code)
@@ -275,6 +316,9 @@ public sealed partial class X86Cpu
                             break;
                         case FlagEffect.Observer:
                             live = true;
+                            break;
+                        case FlagEffect.PartialWriter:
+                            record[k] = live;
                             break;
                         case FlagEffect.MemoryWriter:
                             record[k] = true;
@@ -440,7 +484,7 @@ public sealed partial class X86Cpu
             }
 
             /// <summary>INC/DEC of a register: CF survives, so the interpreter's SetIncDecFlags records the rest.</summary>
-            private void EmitIncDecRegister(ref DecodedInstruction d)
+            private void EmitIncDecRegister(int k, ref DecodedInstruction d)
             {
                 bool increment = d.SubOp != 0;
                 EmitReadRegister(d.Reg0, d.Reg0Width);
@@ -451,6 +495,8 @@ public sealed partial class X86Cpu
                 EmitMask(d.OperandSize);
                 _il.Emit(OpCodes.Stloc, _r);
                 EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                if (!_recordFlags[k])
+                    return;
                 _il.Emit(OpCodes.Ldarg_0);
                 _il.Emit(OpCodes.Ldc_I4, (int)(increment ? LazyFlagsOp.Inc : LazyFlagsOp.Dec));
                 _il.Emit(OpCodes.Ldc_I4, (int)d.OperandSize);
@@ -460,12 +506,17 @@ public sealed partial class X86Cpu
             }
 
             /// <summary>A register shifted or rotated by a constant: a masked count of 0 changes nothing, as in FastShift.</summary>
-            private void EmitShiftRegisterByImmediate(ref DecodedInstruction d)
+            private void EmitShiftRegisterByImmediate(int k, ref DecodedInstruction d)
             {
                 int size = d.OperandSize;
                 int count = (int)d.Immediate & (size == 8 ? 0x3F : 0x1F);
                 if (count == 0)
                     return;
+                if (IsInlineShift(ref d))
+                {
+                    EmitInlineShift(k, ref d, count);
+                    return;
+                }
                 _il.Emit(OpCodes.Ldarg_0);
                 _il.Emit(OpCodes.Ldc_I4, (int)d.SubOp);
                 _il.Emit(OpCodes.Ldc_I4, size);
@@ -476,13 +527,154 @@ public sealed partial class X86Cpu
                 EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
             }
 
+            /// <summary>
+            /// SHL/SAL, SHR and SAR by a constant (1-31) of a value of at most 32 bits, as ShiftCore computes them: in 64
+            /// bits nothing shifted out is lost, so CF is one bit of the widened value. The flags, when someone can
+            /// look, go where SetResultFlags puts them: CF and OF (AF cleared) in EFLAGS, the rest lazy from the result.
+            /// </summary>
+            private void EmitInlineShift(int k, ref DecodedInstruction d, int count)
+            {
+                int size = d.OperandSize, bits = size * 8;
+                ShiftOp op = (ShiftOp)d.SubOp;
+                // a: the value widened (zero-extended; sign-extended for SAR); r: the result cut to the size.
+                EmitReadRegister(d.Reg0, d.Reg0Width);
+                _il.Emit(OpCodes.Stloc, _a);
+                if (op == ShiftOp.Sar)
+                {
+                    EmitSigned(_a, size);
+                    _il.Emit(OpCodes.Stloc, _a);
+                }
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldc_I4, count);
+                _il.Emit(op switch { ShiftOp.Shr => OpCodes.Shr_Un, ShiftOp.Sar => OpCodes.Shr, _ => OpCodes.Shl });
+                if (op is ShiftOp.Shl or ShiftOp.Sal)
+                {
+                    _il.Emit(OpCodes.Stloc, _b); // the widened result, bit `bits` is CF
+                    _il.Emit(OpCodes.Ldloc, _b);
+                }
+                EmitMask(size);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                if (!_recordFlags[k])
+                    return;
+
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldflda, s_state);
+                _il.Emit(OpCodes.Dup);
+                _il.Emit(OpCodes.Ldfld, s_eflags);
+                _il.Emit(OpCodes.Ldc_I4, unchecked((int)~(EflagsBits.CF | EflagsBits.OF | EflagsBits.AF)));
+                _il.Emit(OpCodes.And);
+                EmitShiftCarry(op, bits, count);
+                _il.Emit(OpCodes.Or);
+                if (op != ShiftOp.Sar) // SAR clears OF
+                {
+                    // SHL: top bit of the result XOR CF; SHR: XOR of the result's two top bits.
+                    _il.Emit(OpCodes.Ldloc, _r);
+                    if (op == ShiftOp.Shr)
+                    {
+                        _il.Emit(OpCodes.Ldloc, _r);
+                        _il.Emit(OpCodes.Ldc_I4_1);
+                        _il.Emit(OpCodes.Shl);
+                        _il.Emit(OpCodes.Xor);
+                    }
+                    _il.Emit(OpCodes.Ldc_I4, bits - 1);
+                    _il.Emit(OpCodes.Shr_Un);
+                    _il.Emit(OpCodes.Conv_U4);
+                    _il.Emit(OpCodes.Ldc_I4_1);
+                    _il.Emit(OpCodes.And);
+                    if (op != ShiftOp.Shr)
+                    {
+                        EmitShiftCarry(op, bits, count);
+                        _il.Emit(OpCodes.Xor);
+                    }
+                    _il.Emit(OpCodes.Ldc_I4, 11); // OF's bit
+                    _il.Emit(OpCodes.Shl);
+                    _il.Emit(OpCodes.Or);
+                }
+                _il.Emit(OpCodes.Stfld, s_eflags);
+                EmitRecordFlags(LazyFlagsOp.ResultOnly, size);
+            }
+
+            /// <summary>Pushes CF (0 or 1, int32) of an inline shift: the last bit shifted out.</summary>
+            private void EmitShiftCarry(ShiftOp op, int bits, int count)
+            {
+                _il.Emit(OpCodes.Ldloc, op is ShiftOp.Shl or ShiftOp.Sal ? _b : _a);
+                _il.Emit(OpCodes.Ldc_I4, op is ShiftOp.Shl or ShiftOp.Sal ? bits : count - 1);
+                _il.Emit(op == ShiftOp.Sar ? OpCodes.Shr : OpCodes.Shr_Un);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Ldc_I4_1);
+                _il.Emit(OpCodes.And);
+            }
+
+            /// <summary>
+            /// IMUL's truncating forms: both factors sign-extended to 64 bits, whose product cannot overflow; CF = OF =
+            /// the product does not fit the destination's size (SetResultFlags, through a helper, when someone can look).
+            /// </summary>
+            private void EmitMultiply(int k, ref DecodedInstruction d)
+            {
+                ref Instruction i = ref d.Instruction;
+                int size = d.OperandSize;
+                bool fromMemory = i.Op1Kind == OpKind.Memory;
+                // b: the r/m factor; a: the destination register (two operands) or the immediate (three).
+                if (fromMemory)
+                {
+                    EmitReadMemory(ref d, size);
+                    _il.Emit(OpCodes.Stloc, _b);
+                    EmitFaultCheck(k);
+                }
+                else
+                {
+                    (byte slot, byte width) = RegisterOperand(i.Op1Register);
+                    EmitReadRegister(slot, width);
+                    _il.Emit(OpCodes.Stloc, _b);
+                }
+                (byte destination, byte destinationWidth) = RegisterOperand(i.Op0Register);
+                if (i.OpCount == 3)
+                    _il.Emit(OpCodes.Ldc_I8, (long)(i.GetImmediate(2) & SizeMask(size)));
+                else
+                    EmitReadRegister(destination, destinationWidth);
+                _il.Emit(OpCodes.Stloc, _a);
+
+                LocalBuilder product = _product ??= _il.DeclareLocal(typeof(long));
+                EmitSigned(_a, size);
+                EmitSigned(_b, size);
+                _il.Emit(OpCodes.Mul);
+                _il.Emit(OpCodes.Stloc, product);
+                _il.Emit(OpCodes.Ldloc, product);
+                EmitMask(size);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(destination, destinationWidth, _r);
+                if (_recordFlags[k])
+                {
+                    _il.Emit(OpCodes.Ldarg_0);
+                    _il.Emit(OpCodes.Ldc_I4, size);
+                    _il.Emit(OpCodes.Ldloc, _r);
+                    _il.Emit(OpCodes.Ldloc, product);
+                    EmitSigned(_r, size);
+                    _il.Emit(OpCodes.Ceq);
+                    _il.Emit(OpCodes.Ldc_I4_0);
+                    _il.Emit(OpCodes.Ceq);
+                    _il.Emit(OpCodes.Call, s_multiplyFlags);
+                }
+                if (fromMemory)
+                    EmitEventCheck(k);
+            }
+
+            private static (byte Slot, byte Width) RegisterOperand(Register r)
+            {
+                byte slot = 0, width = 0;
+                if (!SetRegister(ref slot, ref width, r))
+                    throw new InvalidOperationException($"{r} is not a general-purpose register");
+                return (slot, width);
+            }
+
             private void EmitRecordFlags(LazyFlagsOp op, int size)
             {
                 EmitStoreCpuField(s_flagsOp, () => _il.Emit(OpCodes.Ldc_I4, (int)op));
                 EmitStoreCpuField(s_flagsSignBit, () => _il.Emit(OpCodes.Ldc_I4, size * 8 - 1));
                 EmitStoreCpuField(s_flagsResult, () => _il.Emit(OpCodes.Ldloc, _r));
-                // Logic results record zeros for a and b, as the interpreter does.
-                if (op == LazyFlagsOp.Logic)
+                // Logic and result-only records have zeros for a and b, as the interpreter's.
+                if (op is LazyFlagsOp.Logic or LazyFlagsOp.ResultOnly)
                 {
                     EmitStoreCpuField(s_flagsA, () => _il.Emit(OpCodes.Ldc_I8, 0L));
                     EmitStoreCpuField(s_flagsB, () => _il.Emit(OpCodes.Ldc_I8, 0L));

@@ -46,7 +46,7 @@ public sealed partial class X86Cpu
             d.ScaleShift = (byte)System.Numerics.BitOperations.Log2((uint)i.MemoryIndexScale);
             d.Segment = (byte)(i.MemorySegment - Register.ES);
             d.Displacement = i.MemoryDisplacement64 & d.AddressMask;
-            if (i.MemoryBase is Register.AH or Register.CH or Register.DH or Register.BH || i.MemoryIndex.GetSize() == 1)
+            if (!HasPlainMemoryOperand(in i))
                 return OperandForm.Other; // XLAT's AL index
         }
 
@@ -74,6 +74,17 @@ public sealed partial class X86Cpu
         if (k0 == OpKind.Memory && r1) return OperandForm.MemReg;
         if (k0 == OpKind.Memory && imm1) return OperandForm.MemImm;
         return OperandForm.Other;
+    }
+
+    /// <summary>
+    /// Whether the memory operand is base + index * scale + displacement in general-purpose registers, the form the
+    /// fast paths and the translator compute (not RIP-relative, not XLAT's AL index).
+    /// </summary>
+    private static bool HasPlainMemoryOperand(in Instruction i)
+    {
+        Register b = i.MemoryBase, x = i.MemoryIndex;
+        return (b == Register.None || b.IsGPR()) && (x == Register.None || (x.IsGPR() && x.GetSize() != 1))
+               && b is not (Register.AH or Register.CH or Register.DH or Register.BH);
     }
 
     /// <summary>Relative branches truncate the target to their operand size.</summary>

@@ -318,9 +318,17 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>Mask for instruction offsets: 16-bit code wraps IP at 64 KiB.</summary>
-    private ulong IpMask => _state.Segments[SegmentIndex.CS].Big ? 0xFFFF_FFFFUL : 0xFFFFUL;
+    private ulong IpMask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _state.Segments[SegmentIndex.CS].Big ? 0xFFFF_FFFFUL : 0xFFFFUL;
+    }
 
-    private int CodeSizeIndex => _state.Segments[SegmentIndex.CS].Big ? 1 : 0;
+    private int CodeSizeIndex
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _state.Segments[SegmentIndex.CS].Big ? 1 : 0;
+    }
 
     /// <summary>Holds an instruction that cannot be cached (MMIO code, page-crossing) while it executes.</summary>
     private DecodedInstruction _uncachedInstruction;
