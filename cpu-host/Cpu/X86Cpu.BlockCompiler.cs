@@ -56,6 +56,7 @@ public sealed partial class X86Cpu
         private static readonly MethodInfo s_shiftCore = Method(nameof(BlockShiftValue));
         private static readonly MethodInfo s_setIncDecFlags = Method(nameof(BlockIncDecFlags));
         private static readonly MethodInfo s_multiplyFlags = Method(nameof(BlockMultiplyFlags));
+        private static readonly MethodInfo s_rotateFlags = Method(nameof(BlockRotateFlags));
 
         private static FieldInfo Field(string name) => typeof(X86Cpu).GetField(name, Members)
             ?? throw new MissingFieldException(nameof(X86Cpu), name);
@@ -274,6 +275,7 @@ public sealed partial class X86Cpu
                 Emission.Nothing or Emission.MoveRegister or Emission.LoadEffectiveAddress or Emission.ExtendRegister => FlagEffect.Untouched,
                 Emission.Arithmetic => FlagEffect.InlineWriter,
                 Emission.ShiftRegisterByImmediate when IsInlineShift(ref d) => FlagEffect.InlineWriter,
+                Emission.ShiftRegisterByImmediate when IsInlineRotate(ref d) => FlagEffect.PartialWriter,
                 Emission.Multiply => d.Instruction.Op1Kind == OpKind.Memory ? FlagEffect.MemoryWriter : FlagEffect.InlineWriter,
                 Emission.IncDecRegister => FlagEffect.PartialWriter,
                 Emission.ArithmeticWithMemory => FlagEffect.MemoryWriter,
@@ -284,6 +286,10 @@ public sealed partial class X86Cpu
             private static bool IsInlineShift(ref DecodedInstruction d)
                 => (ShiftOp)d.SubOp is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar && d.OperandSize <= 4
                    && ((int)d.Immediate & 0x1F) != 0;
+
+            /// <summary>ROL/ROR of a register by a constant that is not 0 after masking: the value inline, CF and OF through a helper.</summary>
+            private static bool IsInlineRotate(ref DecodedInstruction d)
+                => (ShiftOp)d.SubOp is ShiftOp.Rol or ShiftOp.Ror && d.OperandSize <= 4 && ((int)d.Immediate & 0x1F) != 0;
 
             /// <summary>
             /// IMUL r16/32, r/m16/32 and IMUL r16/32, r/m16/32, imm (the truncating forms): the product fits a 64-bit
@@ -517,6 +523,11 @@ public sealed partial class X86Cpu
                     EmitInlineShift(k, ref d, count);
                     return;
                 }
+                if (IsInlineRotate(ref d))
+                {
+                    EmitInlineRotate(k, ref d, count);
+                    return;
+                }
                 _il.Emit(OpCodes.Ldarg_0);
                 _il.Emit(OpCodes.Ldc_I4, (int)d.SubOp);
                 _il.Emit(OpCodes.Ldc_I4, size);
@@ -593,6 +604,56 @@ public sealed partial class X86Cpu
                 }
                 _il.Emit(OpCodes.Stfld, s_eflags);
                 EmitRecordFlags(LazyFlagsOp.ResultOnly, size);
+            }
+
+            /// <summary>
+            /// ROL/ROR by a constant as ShiftCore computes them (the count taken modulo the size; a multiple of it leaves
+            /// the value but still sets CF and OF). Only CF and OF change, so their record is the interpreter's own
+            /// SetCarryAndOverflowOnly, called when someone can look.
+            /// </summary>
+            private void EmitInlineRotate(int k, ref DecodedInstruction d, int count)
+            {
+                int size = d.OperandSize, bits = size * 8;
+                int n = count & (bits - 1);
+                bool left = (ShiftOp)d.SubOp == ShiftOp.Rol;
+                EmitReadRegister(d.Reg0, d.Reg0Width);
+                if (n != 0)
+                {
+                    _il.Emit(OpCodes.Stloc, _a);
+                    _il.Emit(OpCodes.Ldloc, _a);
+                    _il.Emit(OpCodes.Ldc_I4, left ? n : bits - n);
+                    _il.Emit(OpCodes.Shl);
+                    _il.Emit(OpCodes.Ldloc, _a);
+                    _il.Emit(OpCodes.Ldc_I4, left ? bits - n : n);
+                    _il.Emit(OpCodes.Shr_Un);
+                    _il.Emit(OpCodes.Or);
+                    EmitMask(size);
+                }
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                if (!_recordFlags[k])
+                    return;
+                // ROL: CF = bit 0, OF = top bit XOR CF. ROR: CF = top bit, OF = XOR of the two top bits.
+                _il.Emit(OpCodes.Ldarg_0);
+                EmitBitOf(_r, left ? 0 : bits - 1);
+                EmitBitOf(_r, bits - 1);
+                if (left)
+                    EmitBitOf(_r, 0);
+                else
+                    EmitBitOf(_r, bits - 2);
+                _il.Emit(OpCodes.Xor);
+                _il.Emit(OpCodes.Call, s_rotateFlags);
+            }
+
+            /// <summary>Pushes bit <paramref name="bit"/> of <paramref name="value"/> as an int32 0 or 1.</summary>
+            private void EmitBitOf(LocalBuilder value, int bit)
+            {
+                _il.Emit(OpCodes.Ldloc, value);
+                _il.Emit(OpCodes.Ldc_I4, bit);
+                _il.Emit(OpCodes.Shr_Un);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Ldc_I4_1);
+                _il.Emit(OpCodes.And);
             }
 
             /// <summary>Pushes CF (0 or 1, int32) of an inline shift: the last bit shifted out.</summary>

@@ -68,6 +68,9 @@ public sealed partial class X86Cpu
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void BlockMultiplyFlags(int size, ulong result, bool overflow) => SetResultFlags(size, result, overflow, overflow);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void BlockRotateFlags(bool carry, bool overflow) => SetCarryAndOverflowOnly(carry, overflow);
 }
 
 /// <summary>A compile-time constant carried by a type, so a generic helper is specialised for it by the JIT.</summary>

@@ -94,7 +94,7 @@ public sealed class TranslatorEquivalenceTests
             AssemblerRegister32 d = regs[random.Next(regs.Length)], s = regs[random.Next(regs.Length)];
             int imm = random.Next(-300, 300) * (random.Next(4) == 0 ? 0x10001 : 1);
             int slot = random.Next(64) * 4;
-            switch (random.Next(44))
+            switch (random.Next(46))
             {
                 case 0: a.add(d, s); break;
                 case 1: a.sub(d, imm); break;
@@ -132,7 +132,7 @@ public sealed class TranslatorEquivalenceTests
                 case 33: a.cmp(__word_ptr[ebp + slot], regs16[random.Next(6)]); EmitSkip(a, random); break;
                 case 34: a.cmp(__dword_ptr[ebp + slot], random.Next(int.MinValue, int.MaxValue)); EmitSkip(a, random); break;
                 case 35: a.test(__byte_ptr[ebp + slot + 1], regs8[random.Next(6)]); EmitSkip(a, random); break;
-                // Shifts by constants past the operand size, IMUL's truncating forms and INC/DEC, each with and
+                // Shifts and rotates by constants past the operand size, IMUL's truncating forms and INC/DEC, each with and
                 // without a flag reader after it (a following writer makes the translator drop their flags).
                 case 36: a.shl(regs8[random.Next(6)], (byte)random.Next(1, 32)); EmitSkip(a, random); break;
                 case 37: a.sar(d, (byte)random.Next(1, 32)); if (random.Next(2) == 0) a.add(d, s); else EmitSkip(a, random); break;
@@ -142,6 +142,8 @@ public sealed class TranslatorEquivalenceTests
                 case 41: a.imul(d, __dword_ptr[ebp + slot]); EmitSkip(a, random); break;
                 case 42: a.imul(regs16[random.Next(6)], __word_ptr[ebp + slot + 2], (short)imm); EmitSkip(a, random); break;
                 case 43: a.sar(regs8[random.Next(6)], (byte)random.Next(1, 32)); a.dec(d); EmitSkip(a, random); break;
+                case 44: a.ror(regs8[random.Next(6)], (byte)random.Next(1, 32)); EmitSkip(a, random); break;
+                case 45: a.rol(regs16[random.Next(6)], (byte)random.Next(1, 32)); if (random.Next(2) == 0) a.add(d, s); else EmitSkip(a, random); break;
                 default: a.cmovg(d, s); break;
             }
         }
