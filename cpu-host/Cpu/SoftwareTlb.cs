@@ -30,6 +30,21 @@ internal sealed unsafe class SoftwareTlb
 
     public SoftwareTlb() => Flush();
 
+    /// <summary>Mask of a linear page number to its entry (the translator's inline lookups index the tables with it).</summary>
+    public const int IndexMask = EntryMask;
+
+    /// <summary>The read tags, indexed by linear page number and <see cref="IndexMask"/>; for the translator's inline lookups.</summary>
+    public ulong[] ReadTags => _readTags;
+
+    /// <summary>Host addresses of the pages <see cref="ReadTags"/> name.</summary>
+    public nint[] ReadPages => _readPages;
+
+    /// <summary>The write tags (pages holding translated code are never entered: their writes go the slow way).</summary>
+    public ulong[] WriteTags => _writeTags;
+
+    /// <summary>Host addresses of the pages <see cref="WriteTags"/> name.</summary>
+    public nint[] WritePages => _writePages;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Tag(ulong linear, bool user) => ((linear >> 12) << 1) | (user ? 1UL : 0UL);
 

@@ -24,6 +24,12 @@ public sealed partial class X86Cpu
         private const BindingFlags Members = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
 
         private static readonly FieldInfo s_state = Field(nameof(_state));
+        private static readonly FieldInfo s_tlb = Field(nameof(_tlb));
+        private static readonly MethodInfo s_readTags = typeof(SoftwareTlb).GetProperty(nameof(SoftwareTlb.ReadTags))!.GetMethod!;
+        private static readonly MethodInfo s_readPages = typeof(SoftwareTlb).GetProperty(nameof(SoftwareTlb.ReadPages))!.GetMethod!;
+        private static readonly MethodInfo s_writeTags = typeof(SoftwareTlb).GetProperty(nameof(SoftwareTlb.WriteTags))!.GetMethod!;
+        private static readonly MethodInfo s_writePages = typeof(SoftwareTlb).GetProperty(nameof(SoftwareTlb.WritePages))!.GetMethod!;
+        private static readonly MethodInfo s_flatMemory = Method(nameof(BlockFlatMemory));
         private static readonly FieldInfo s_gpr = typeof(CpuState).GetField(nameof(CpuState.Gpr))!;
         private static readonly FieldInfo s_gprElement = typeof(GeneralRegisters).GetField("_element", Members)!;
         private static readonly FieldInfo s_rip = typeof(CpuState).GetField(nameof(CpuState.Rip))!;
@@ -102,6 +108,10 @@ public sealed partial class X86Cpu
             private readonly bool[] _recordFlags;
             private readonly LocalBuilder _gpr, _a, _b, _r, _retired;
             private LocalBuilder? _product;
+            /// <summary>Segments the block's inline memory accesses use (a bit each), 0 when they all take the accessors.</summary>
+            private readonly int _flatSegments;
+            /// <summary>Set at entry when <see cref="_flatSegments"/> is not 0: the TLB's user bit, or -1 (not flat).</summary>
+            private LocalBuilder? _tagUser, _readTags, _readPages, _writeTags, _writePages, _linear, _value, _index;
             private readonly Label _start;
             /// <summary>0xFFFF for 16-bit code, 0xFFFFFFFF for 32-bit (the block's code size is part of its key).</summary>
             private readonly long _ipMask;
@@ -123,6 +133,26 @@ public sealed partial class X86Cpu
                 _retired = il.DeclareLocal(typeof(int));
                 _ipMask = code[0].Instruction.CodeSize == CodeSize.Code16 ? 0xFFFF : 0xFFFF_FFFF;
                 _start = il.DefineLabel();
+                _flatSegments = FlatSegmentsOf(code);
+            }
+
+            /// <summary>
+            /// The segments of the block's inline loads and stores, which then go straight to the TLB when the segments
+            /// are flat at entry; 0 (the accessors, always) if the block loads a segment register itself (LDS...).
+            /// </summary>
+            private static int FlatSegmentsOf(DecodedInstruction[] code)
+            {
+                int segments = 0;
+                foreach (DecodedInstruction d in code)
+                {
+                    if (d.Instruction.Mnemonic is Mnemonic.Lds or Mnemonic.Les or Mnemonic.Lfs or Mnemonic.Lgs or Mnemonic.Lss)
+                        return 0;
+                    DecodedInstruction copy = d;
+                    if (EmissionOf(ref copy) is Emission.MoveThroughMemory or Emission.ArithmeticWithMemory or Emission.ExtendFromMemory
+                        || (EmissionOf(ref copy) == Emission.Multiply && d.Instruction.Op1Kind == OpKind.Memory))
+                        segments |= 1 << d.Segment;
+                }
+                return segments;
             }
 
             public void EmitBlock()
@@ -142,6 +172,8 @@ public sealed partial class X86Cpu
                 _il.Emit(OpCodes.Ldflda, s_gpr);
                 _il.Emit(OpCodes.Ldflda, s_gprElement);
                 _il.Emit(OpCodes.Stloc, _gpr);
+                if (_flatSegments != 0)
+                    EmitFlatMemoryEntry();
                 _il.MarkLabel(_start);
 
                 bool ended = false;
@@ -447,13 +479,14 @@ public sealed partial class X86Cpu
                 }
                 else
                 {
-                    _il.Emit(OpCodes.Ldarg_0);
-                    EmitEffectiveAddress(ref d);
-                    if (d.Form == OperandForm.MemReg)
-                        EmitReadRegister(d.Reg1, d.Reg1Width);
-                    else
-                        _il.Emit(OpCodes.Ldc_I8, (long)d.Immediate);
-                    _il.Emit(OpCodes.Call, s_writeOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(d.OperandSize)));
+                    DecodedInstruction source = d;
+                    EmitWriteMemory(ref d, d.OperandSize, () =>
+                    {
+                        if (source.Form == OperandForm.MemReg)
+                            EmitReadRegister(source.Reg1, source.Reg1Width);
+                        else
+                            _il.Emit(OpCodes.Ldc_I8, (long)source.Immediate);
+                    });
                     EmitFaultCheck(k);
                 }
                 EmitEventCheck(k);
@@ -465,9 +498,143 @@ public sealed partial class X86Cpu
             /// </summary>
             private void EmitReadMemory(ref DecodedInstruction d, int size)
             {
-                _il.Emit(OpCodes.Ldarg_0);
+                MethodInfo accessor = s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(size));
+                if (_flatSegments == 0)
+                {
+                    _il.Emit(OpCodes.Ldarg_0);
+                    EmitEffectiveAddress(ref d);
+                    _il.Emit(OpCodes.Call, accessor);
+                    return;
+                }
+                Label slow = _il.DefineLabel(), done = _il.DefineLabel();
                 EmitEffectiveAddress(ref d);
-                _il.Emit(OpCodes.Call, s_readOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(size)));
+                _il.Emit(OpCodes.Stloc, _linear!);
+                EmitTlbHit(size, _readTags!, slow);
+                EmitHostAddress(_readPages!);
+                _il.Emit(size switch { 1 => OpCodes.Ldind_U1, 2 => OpCodes.Ldind_U2, 4 => OpCodes.Ldind_U4, _ => OpCodes.Ldind_I8 });
+                if (size != 8)
+                    _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Br, done);
+                _il.MarkLabel(slow);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Call, accessor);
+                _il.MarkLabel(done);
+            }
+
+            /// <summary>
+            /// A store of <paramref name="size"/> bytes: the value on the stack (above nothing else), the address from
+            /// the instruction's memory operand, straight to the TLB's page when flat, else through the accessor.
+            /// </summary>
+            private void EmitWriteMemory(ref DecodedInstruction d, int size, Action pushValue)
+            {
+                MethodInfo accessor = s_writeOf.MakeGenericMethod(BlockConstants.Segment(d.Segment), BlockConstants.Size(size));
+                if (_flatSegments == 0)
+                {
+                    _il.Emit(OpCodes.Ldarg_0);
+                    EmitEffectiveAddress(ref d);
+                    pushValue();
+                    _il.Emit(OpCodes.Call, accessor);
+                    return;
+                }
+                Label slow = _il.DefineLabel(), done = _il.DefineLabel();
+                EmitEffectiveAddress(ref d);
+                _il.Emit(OpCodes.Stloc, _linear!);
+                pushValue();
+                _il.Emit(OpCodes.Stloc, _value!);
+                EmitTlbHit(size, _writeTags!, slow);
+                EmitHostAddress(_writePages!);
+                _il.Emit(OpCodes.Ldloc, _value!);
+                if (size != 8)
+                    _il.Emit(OpCodes.Conv_U4); // the narrow stores take an int32
+                _il.Emit(size switch { 1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, 4 => OpCodes.Stind_I4, _ => OpCodes.Stind_I8 });
+                _il.Emit(OpCodes.Br, done);
+                _il.MarkLabel(slow);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Ldloc, _value!);
+                _il.Emit(OpCodes.Call, accessor);
+                _il.MarkLabel(done);
+            }
+
+            /// <summary>
+            /// At entry, for a block with inline accesses: whether its segments are flat (<see cref="BlockFlatMemory"/>),
+            /// and the TLB's tables in locals. Nothing inside a block can change a segment, the CPL or those tables' identity.
+            /// </summary>
+            private void EmitFlatMemoryEntry()
+            {
+                _tagUser = _il.DeclareLocal(typeof(int));
+                _linear = _il.DeclareLocal(typeof(ulong));
+                _value = _il.DeclareLocal(typeof(ulong));
+                _index = _il.DeclareLocal(typeof(int));
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, _flatSegments);
+                _il.Emit(OpCodes.Call, s_flatMemory);
+                _il.Emit(OpCodes.Stloc, _tagUser);
+                _readTags = LoadTable(s_readTags, typeof(ulong[]));
+                _readPages = LoadTable(s_readPages, typeof(nint[]));
+                _writeTags = LoadTable(s_writeTags, typeof(ulong[]));
+                _writePages = LoadTable(s_writePages, typeof(nint[]));
+            }
+
+            private LocalBuilder LoadTable(MethodInfo getter, Type type)
+            {
+                LocalBuilder table = _il.DeclareLocal(type);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldfld, s_tlb);
+                _il.Emit(OpCodes.Call, getter);
+                _il.Emit(OpCodes.Stloc, table);
+                return table;
+            }
+
+            /// <summary>
+            /// Falls through when the access at <c>_linear</c> may go straight to the page <paramref name="tags"/> holds
+            /// for it (SoftwareTlb.LookupRead/LookupWrite's rule): segments flat at entry, the access within one page,
+            /// and the tag of its page and user bit in the entry (left in <c>_index</c>); else branches to <paramref name="slow"/>.
+            /// </summary>
+            private void EmitTlbHit(int size, LocalBuilder tags, Label slow)
+            {
+                _il.Emit(OpCodes.Ldloc, _tagUser!);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Blt, slow);
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Ldc_I8, 0xFFFL);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Ldc_I8, (long)(0x1000 - size));
+                _il.Emit(OpCodes.Bgt_Un, slow);
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Ldc_I4, 12);
+                _il.Emit(OpCodes.Shr_Un);
+                _il.Emit(OpCodes.Conv_I4);
+                _il.Emit(OpCodes.Ldc_I4, SoftwareTlb.IndexMask);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Stloc, _index!);
+                _il.Emit(OpCodes.Ldloc, tags);
+                _il.Emit(OpCodes.Ldloc, _index!);
+                _il.Emit(OpCodes.Ldelem_I8);
+                // SoftwareTlb.Tag: the page number shifted left once, the user bit below it.
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Ldc_I4, 12);
+                _il.Emit(OpCodes.Shr_Un);
+                _il.Emit(OpCodes.Ldc_I4_1);
+                _il.Emit(OpCodes.Shl);
+                _il.Emit(OpCodes.Ldloc, _tagUser!);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Bne_Un, slow);
+            }
+
+            /// <summary>Pushes the host address of <c>_linear</c> in the page entry <c>_index</c> of <paramref name="pages"/> names.</summary>
+            private void EmitHostAddress(LocalBuilder pages)
+            {
+                _il.Emit(OpCodes.Ldloc, pages);
+                _il.Emit(OpCodes.Ldloc, _index!);
+                _il.Emit(OpCodes.Ldelem_I);
+                _il.Emit(OpCodes.Ldloc, _linear!);
+                _il.Emit(OpCodes.Ldc_I8, 0xFFFL);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Conv_I);
+                _il.Emit(OpCodes.Add);
             }
 
             private void EmitFaultCheck(int k)

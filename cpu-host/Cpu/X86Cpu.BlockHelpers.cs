@@ -57,6 +57,25 @@ public sealed partial class X86Cpu
         where TSize : struct, IBlockConstant
         => WriteSegment(TSegment.Value, offset, TSize.Value, value);
 
+    /// <summary>
+    /// At a block's entry: whether every segment in <paramref name="segments"/> (a bit per segment register) is flat, so
+    /// <see cref="CheckSegmentAccess"/> passes any access whose linear address is its offset: base 0, a 4 GiB limit, a
+    /// present writable expand-up data segment. Then the TLB tag's user bit (0 or 1, the CPL cannot change inside a
+    /// block), else -1 and the block's accesses take the accessors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int BlockFlatMemory(int segments)
+    {
+        for (int seg = 0; seg < SegmentIndex.GS + 1; seg++)
+        {
+            ref SegmentRegister s = ref _state.Segments[seg];
+            if ((segments & (1 << seg)) != 0
+                && (s.Base != 0 || s.Limit != 0xFFFF_FFFF || (s.Attributes & FastCheckedAttributes) != WritableDataAttributes))
+                return -1;
+        }
+        return _state.Cpl == 3 ? 1 : 0;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong BlockShiftValue(int op, int size, ulong value, int count) => ShiftCore((ShiftOp)op, size, value, count);
 

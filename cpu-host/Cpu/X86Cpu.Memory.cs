@@ -7,6 +7,13 @@ public sealed unsafe partial class X86Cpu
 {
     // ---- segment level ----
 
+    /// <summary>The attribute bits <see cref="CheckSegmentAccess"/>'s one-mask fast path looks at.</summary>
+    private const ushort FastCheckedAttributes = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.Code
+                                                 | DescriptorAttributes.ExpandDownOrConforming | DescriptorAttributes.WritableOrReadable;
+
+    /// <summary>A present, writable, expand-up data segment: what passes that fast path for reads and writes alike.</summary>
+    private const ushort WritableDataAttributes = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.WritableOrReadable;
+
     /// <summary>Checks an access of <paramref name="size"/> bytes at seg:offset; raises #GP/#SS and returns false if not allowed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CheckSegmentAccess(int seg, ulong offset, int size, bool write)
@@ -15,13 +22,10 @@ public sealed unsafe partial class X86Cpu
         // present data segment or readable code segment (for reads). Real mode loads such attributes too;
         // everything else (real-mode writes through CS, expand-down, faults) takes the slow path.
         ref SegmentRegister s = ref _state.Segments[seg];
-        const ushort checkedBits = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.Code
-                                   | DescriptorAttributes.ExpandDownOrConforming | DescriptorAttributes.WritableOrReadable;
-        const ushort writableData = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.WritableOrReadable;
         const ushort readOnlyData = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData;
         const ushort readableCode = DescriptorAttributes.Present | DescriptorAttributes.CodeOrData | DescriptorAttributes.Code | DescriptorAttributes.WritableOrReadable;
-        int kind = s.Attributes & checkedBits;
-        bool typeOk = kind == writableData || (!write && (kind == readOnlyData || (kind & ~DescriptorAttributes.ExpandDownOrConforming) == readableCode));
+        int kind = s.Attributes & FastCheckedAttributes;
+        bool typeOk = kind == WritableDataAttributes || (!write && (kind == readOnlyData || (kind & ~DescriptorAttributes.ExpandDownOrConforming) == readableCode));
         if (typeOk && offset + (ulong)(size - 1) <= s.Limit)
             return true;
         return CheckSegmentAccessSlow(seg, offset, size, write);

@@ -94,7 +94,7 @@ public sealed class TranslatorEquivalenceTests
             AssemblerRegister32 d = regs[random.Next(regs.Length)], s = regs[random.Next(regs.Length)];
             int imm = random.Next(-300, 300) * (random.Next(4) == 0 ? 0x10001 : 1);
             int slot = random.Next(64) * 4;
-            switch (random.Next(46))
+            switch (random.Next(48))
             {
                 case 0: a.add(d, s); break;
                 case 1: a.sub(d, imm); break;
@@ -144,6 +144,8 @@ public sealed class TranslatorEquivalenceTests
                 case 43: a.sar(regs8[random.Next(6)], (byte)random.Next(1, 32)); a.dec(d); EmitSkip(a, random); break;
                 case 44: a.ror(regs8[random.Next(6)], (byte)random.Next(1, 32)); EmitSkip(a, random); break;
                 case 45: a.rol(regs16[random.Next(6)], (byte)random.Next(1, 32)); if (random.Next(2) == 0) a.add(d, s); else EmitSkip(a, random); break;
+                case 46: a.mov(__byte_ptr[ebp + slot + 1], regs8[random.Next(6)]); break; // narrow stores, inline when flat
+                case 47: a.mov(__word_ptr[ebp + slot + 2], (short)imm); a.mov(regs16[random.Next(6)], __word_ptr[ebp + slot]); break;
                 default: a.cmovg(d, s); break;
             }
         }
