@@ -143,13 +143,14 @@ public sealed partial class X86Cpu
             private static int FlatSegmentsOf(DecodedInstruction[] code)
             {
                 int segments = 0;
-                foreach (DecodedInstruction d in code)
+                for (int k = 0; k < code.Length; k++)
                 {
+                    ref DecodedInstruction d = ref code[k];
                     if (d.Instruction.Mnemonic is Mnemonic.Lds or Mnemonic.Les or Mnemonic.Lfs or Mnemonic.Lgs or Mnemonic.Lss)
                         return 0;
-                    DecodedInstruction copy = d;
-                    if (EmissionOf(ref copy) is Emission.MoveThroughMemory or Emission.ArithmeticWithMemory or Emission.ExtendFromMemory
-                        || (EmissionOf(ref copy) == Emission.Multiply && d.Instruction.Op1Kind == OpKind.Memory))
+                    Emission emission = EmissionOf(ref d);
+                    if (emission is Emission.MoveThroughMemory or Emission.ArithmeticWithMemory or Emission.ExtendFromMemory
+                        || (emission == Emission.Multiply && d.Instruction.Op1Kind == OpKind.Memory))
                         segments |= 1 << d.Segment;
                 }
                 return segments;
@@ -730,10 +731,7 @@ public sealed partial class X86Cpu
                     _il.Emit(OpCodes.Stloc, _b); // the widened result, bit `bits` is CF
                     _il.Emit(OpCodes.Ldloc, _b);
                 }
-                EmitMask(size);
-                _il.Emit(OpCodes.Stloc, _r);
-                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
-                if (!_recordFlags[k])
+                if (!EmitResultToRegister(k, ref d))
                     return;
 
                 _il.Emit(OpCodes.Ldarg_0);
@@ -747,24 +745,12 @@ public sealed partial class X86Cpu
                 if (op != ShiftOp.Sar) // SAR clears OF
                 {
                     // SHL: top bit of the result XOR CF; SHR: XOR of the result's two top bits.
-                    _il.Emit(OpCodes.Ldloc, _r);
+                    EmitBitOf(_r, bits - 1);
                     if (op == ShiftOp.Shr)
-                    {
-                        _il.Emit(OpCodes.Ldloc, _r);
-                        _il.Emit(OpCodes.Ldc_I4_1);
-                        _il.Emit(OpCodes.Shl);
-                        _il.Emit(OpCodes.Xor);
-                    }
-                    _il.Emit(OpCodes.Ldc_I4, bits - 1);
-                    _il.Emit(OpCodes.Shr_Un);
-                    _il.Emit(OpCodes.Conv_U4);
-                    _il.Emit(OpCodes.Ldc_I4_1);
-                    _il.Emit(OpCodes.And);
-                    if (op != ShiftOp.Shr)
-                    {
+                        EmitBitOf(_r, bits - 2);
+                    else
                         EmitShiftCarry(op, bits, count);
-                        _il.Emit(OpCodes.Xor);
-                    }
+                    _il.Emit(OpCodes.Xor);
                     _il.Emit(OpCodes.Ldc_I4, 11); // OF's bit
                     _il.Emit(OpCodes.Shl);
                     _il.Emit(OpCodes.Or);
@@ -794,11 +780,8 @@ public sealed partial class X86Cpu
                     _il.Emit(OpCodes.Ldc_I4, left ? bits - n : n);
                     _il.Emit(OpCodes.Shr_Un);
                     _il.Emit(OpCodes.Or);
-                    EmitMask(size);
                 }
-                _il.Emit(OpCodes.Stloc, _r);
-                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
-                if (!_recordFlags[k])
+                if (!EmitResultToRegister(k, ref d))
                     return;
                 // ROL: CF = bit 0, OF = top bit XOR CF. ROR: CF = top bit, OF = XOR of the two top bits.
                 _il.Emit(OpCodes.Ldarg_0);
@@ -812,6 +795,18 @@ public sealed partial class X86Cpu
                 _il.Emit(OpCodes.Call, s_rotateFlags);
             }
 
+            /// <summary>
+            /// The value on the stack cut to the operand size into <c>r</c> and written to the destination register;
+            /// true if the instruction's flags must be recorded (someone can look at them).
+            /// </summary>
+            private bool EmitResultToRegister(int k, ref DecodedInstruction d)
+            {
+                EmitMask(d.OperandSize);
+                _il.Emit(OpCodes.Stloc, _r);
+                EmitWriteRegister(d.Reg0, d.Reg0Width, _r);
+                return _recordFlags[k];
+            }
+
             /// <summary>Pushes bit <paramref name="bit"/> of <paramref name="value"/> as an int32 0 or 1.</summary>
             private void EmitBitOf(LocalBuilder value, int bit)
             {
@@ -823,15 +818,16 @@ public sealed partial class X86Cpu
                 _il.Emit(OpCodes.And);
             }
 
-            /// <summary>Pushes CF (0 or 1, int32) of an inline shift: the last bit shifted out.</summary>
+            /// <summary>
+            /// Pushes CF (0 or 1, int32) of an inline shift: the last bit shifted out, bit <c>bits</c> of SHL's widened
+            /// result, or bit count - 1 of the (for SAR sign-extended) value, which no sign bit reaches for counts up to 31.
+            /// </summary>
             private void EmitShiftCarry(ShiftOp op, int bits, int count)
             {
-                _il.Emit(OpCodes.Ldloc, op is ShiftOp.Shl or ShiftOp.Sal ? _b : _a);
-                _il.Emit(OpCodes.Ldc_I4, op is ShiftOp.Shl or ShiftOp.Sal ? bits : count - 1);
-                _il.Emit(op == ShiftOp.Sar ? OpCodes.Shr : OpCodes.Shr_Un);
-                _il.Emit(OpCodes.Conv_U4);
-                _il.Emit(OpCodes.Ldc_I4_1);
-                _il.Emit(OpCodes.And);
+                if (op is ShiftOp.Shl or ShiftOp.Sal)
+                    EmitBitOf(_b, bits);
+                else
+                    EmitBitOf(_a, count - 1);
             }
 
             /// <summary>

@@ -66,11 +66,11 @@ public sealed partial class X86Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int BlockFlatMemory(int segments)
     {
-        for (int seg = 0; seg < SegmentIndex.GS + 1; seg++)
+        // Runs at every entry of such a block: only the segments it names are looked at.
+        for (int rest = segments; rest != 0; rest &= rest - 1)
         {
-            ref SegmentRegister s = ref _state.Segments[seg];
-            if ((segments & (1 << seg)) != 0
-                && (s.Base != 0 || s.Limit != 0xFFFF_FFFF || (s.Attributes & FastCheckedAttributes) != WritableDataAttributes))
+            ref SegmentRegister s = ref _state.Segments[System.Numerics.BitOperations.TrailingZeroCount(rest)];
+            if (s.Base != 0 || s.Limit != 0xFFFF_FFFF || (s.Attributes & FastCheckedAttributes) != WritableDataAttributes)
                 return -1;
         }
         return _state.Cpl == 3 ? 1 : 0;
