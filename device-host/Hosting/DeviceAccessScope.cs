@@ -1,15 +1,14 @@
-using SplitEmu.Shared.Transport;
-
 namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
-/// Whether the current thread is running a device's handler for an access. Events raised there are flagged
-/// <see cref="Shared.Transport.EventFlags.DuringAccess"/>, so the CPU applies them before that access completes.
-/// A posted write's handler is not such a scope (nothing waits for it). Either carries the machine time the
-/// guest made the access at (<see cref="Shared.Transport.AccessTime"/>).
+/// Whether the current thread is running a device's handler for an access, and the machine time the guest made it
+/// at (<see cref="Shared.Transport.AccessTime"/>). Events raised in the handler of an access the guest waits for
+/// are flagged <see cref="Shared.Transport.EventFlags.DuringAccess"/>, so the CPU applies them before that access
+/// completes; a posted write's handler is timed the same way but not flagged (nothing waits for it).
 /// </summary>
 internal static class DeviceAccessScope
 {
+    /// <summary>Awaited accesses being handled on this thread (nested handlers count each).</summary>
     [ThreadStatic]
     private static int s_depth;
 
@@ -24,30 +23,39 @@ internal static class DeviceAccessScope
     /// <summary>The event flags for an event raised on this thread now.</summary>
     public static ushort EventFlags => s_depth > 0 ? (ushort)Shared.Transport.EventFlags.DuringAccess : (ushort)0;
 
-    /// <summary>The handler of an access the guest waits for, made at <paramref name="accessNanoseconds"/>, starts.</summary>
-    public static void Enter(long accessNanoseconds)
-    {
-        s_depth++;
-        s_accessAt = accessNanoseconds;
-        s_timed = true;
-    }
-
-    /// <summary>A handler ended.</summary>
-    public static void Exit() => s_timed = --s_depth > 0;
-
     /// <summary>
-    /// The handler of a posted write the guest made at <paramref name="accessNanoseconds"/> starts (no reply is
-    /// awaited, so its events are not flagged as during an access, but its time is the guest's).
+    /// The handler of an access made at <paramref name="accessNanoseconds"/> starts; <paramref name="awaited"/> when the
+    /// guest waits for its reply (not a posted write). Disposing the scope puts back what was there before, so a
+    /// handler nested in another leaves the outer one's time as it found it.
     /// </summary>
-    public static void EnterPosted(long accessNanoseconds)
+    public static Scope Enter(long accessNanoseconds, bool awaited)
     {
-        s_accessAt = accessNanoseconds;
-        s_timed = true;
-    }
+        var outer = new Scope(awaited, s_timed, s_accessAt);
+        if (awaited)
+        {
+            s_depth++;
+        }
 
-    /// <summary>The handler of a posted write ended.</summary>
-    public static void ExitPosted() => s_timed = s_depth > 0;
+        s_timed = true;
+        s_accessAt = accessNanoseconds;
+        return outer;
+    }
 
     /// <summary>When the guest made the access handled on this thread now (never after <paramref name="now"/>), else <paramref name="now"/>.</summary>
     public static long AccessNanoseconds(long now) => s_timed ? Math.Min(s_accessAt, now) : now;
+
+    /// <summary>An entered handler; disposing it ends the handler.</summary>
+    public readonly struct Scope(bool awaited, bool outerTimed, long outerAccessAt) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (awaited)
+            {
+                s_depth--;
+            }
+
+            s_timed = outerTimed;
+            s_accessAt = outerAccessAt;
+        }
+    }
 }

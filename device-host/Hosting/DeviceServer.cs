@@ -183,16 +183,7 @@ public sealed class DeviceServer : IDisposable
 
         // Events raised by a posted write are not held for an access (there is no reply to wait for): the pump
         // applies them, and the next reply's EventsFirst makes the CPU take any still in the ring first.
-        bool synchronous = request.Kind != MessageKind.PostedWrite;
-        if (synchronous)
-        {
-            DeviceAccessScope.Enter(AccessTime.Of(in request));
-        }
-        else
-        {
-            DeviceAccessScope.EnterPosted(AccessTime.Of(in request));
-        }
-
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: request.Kind != MessageKind.PostedWrite);
         try
         {
             switch (request.Kind)
@@ -221,17 +212,6 @@ public sealed class DeviceServer : IDisposable
             _counters[request.Device].Failures++;
             reply.Kind = MessageKind.Failed;
         }
-        finally
-        {
-            if (synchronous)
-            {
-                DeviceAccessScope.Exit();
-            }
-            else
-            {
-                DeviceAccessScope.ExitPosted();
-            }
-        }
 
         return reply;
     }
@@ -250,7 +230,7 @@ public sealed class DeviceServer : IDisposable
         }
 
         _counters[request.Device].Regions.CountAccess(request.Region);
-        DeviceAccessScope.Enter(AccessTime.Of(in request));
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: true);
         try
         {
             reply.Value = (ulong)Math.Clamp(input.AcceptInput(data[..count]), 0, count);
@@ -261,10 +241,6 @@ public sealed class DeviceServer : IDisposable
             Console.Error.WriteLine($"device {_deviceIds[request.Device]}: console input: {ex.GetType().Name}: {ex.Message}");
             _counters[request.Device].Failures++;
             return MessageKind.Failed;
-        }
-        finally
-        {
-            DeviceAccessScope.Exit();
         }
     }
 
