@@ -123,16 +123,42 @@ public sealed class DeviceProcessSlot
     public DeviceChannel? WaitForSuccessor(DeviceChannel dead, int device)
     {
         using MachineClockSource.StopScope stopped = Clock.Stop(); // the machine stands still: so does its clock
+        return WaitForCurrentAfter(dead, device, endsWithMachine: true, deadline: long.MaxValue);
+    }
+
+    /// <summary>
+    /// Blocks until a successor of <paramref name="dead"/> is current, or none will come: restarting was given up,
+    /// device <paramref name="device"/> (-1: every device) was unplugged, the machine is stopping when
+    /// <paramref name="endsWithMachine"/>, or <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>) passed.
+    /// </summary>
+    private DeviceChannel? WaitForCurrentAfter(DeviceChannel dead, int device, bool endsWithMachine, long deadline)
+    {
         lock (_gate)
         {
-            while (_current == dead && !_faulted && !_shutDown && !_abandoned[device])
+            while (_current == dead && !NoSuccessorComing(device, endsWithMachine))
             {
-                Monitor.Wait(_gate);
+                if (deadline == long.MaxValue)
+                {
+                    Monitor.Wait(_gate);
+                    continue;
+                }
+
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0)
+                {
+                    return null;
+                }
+
+                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(remaining));
             }
 
-            return _faulted || _shutDown || _abandoned[device] || _current == dead ? null : _current;
+            return NoSuccessorComing(device, endsWithMachine) || _current == dead ? null : _current;
         }
     }
+
+    /// <summary>Under the gate: whether waiting for a successor is over without one (see <see cref="WaitForCurrentAfter"/>).</summary>
+    private bool NoSuccessorComing(int device, bool endsWithMachine) =>
+        _faulted || (endsWithMachine && _shutDown) || (device >= 0 ? _abandoned[device] : Array.TrueForAll(_abandoned, a => a));
 
     /// <summary>Device <paramref name="device"/> is being unplugged (or plugged again): waiters for its restart give up.</summary>
     public void SetAbandoned(int device, bool abandoned)
@@ -187,24 +213,8 @@ public sealed class DeviceProcessSlot
     /// still restarts devices until the CPU process returns), and only until <paramref name="deadline"/>
     /// (<see cref="Environment.TickCount64"/>).
     /// </summary>
-    private DeviceChannel? WaitForSuccessorUntil(DeviceChannel dead, long deadline)
-    {
-        lock (_gate)
-        {
-            while (_current == dead && !_faulted && !Array.TrueForAll(_abandoned, a => a))
-            {
-                long remaining = deadline - Environment.TickCount64;
-                if (remaining <= 0)
-                {
-                    return null;
-                }
-
-                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(remaining));
-            }
-
-            return _faulted || Array.TrueForAll(_abandoned, a => a) || _current == dead ? null : _current;
-        }
-    }
+    private DeviceChannel? WaitForSuccessorUntil(DeviceChannel dead, long deadline) =>
+        WaitForCurrentAfter(dead, device: -1, endsWithMachine: false, deadline);
 
     /// <summary>What device <paramref name="device"/> answers while its process is down.</summary>
     public DownBehavior WhileDown(int device) => Devices[device].WhileDown;
