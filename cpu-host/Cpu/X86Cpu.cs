@@ -18,8 +18,11 @@ public sealed unsafe partial class X86Cpu
     /// <summary>REP string instructions yield after this many iterations so interrupts and stops are timely.</summary>
     private const int MaxRepIterationsPerStep = 4096;
 
-    /// <summary>Instructions per call of <see cref="RunSlice"/>.</summary>
-    private const long SliceLength = 1 << 16;
+    /// <summary>
+    /// Instructions per call of <see cref="RunSlice"/>; the vCPU checks in with the machine clock after each, so a
+    /// slice must take well under the clock's lead (1 ms) even for a slow interpreter (16,384 at 20 MIPS: 0.8 ms).
+    /// </summary>
+    private const long SliceLength = 1 << 14;
 
     private readonly ICpuBus _bus;
     private readonly SoftwareTlb _tlb = new();

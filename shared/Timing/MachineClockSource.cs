@@ -40,9 +40,11 @@ public sealed unsafe class MachineClockSource
 
     /// <summary>
     /// How far the clock may run past the vCPU's last check-in: under one period of the fastest tick a guest of
-    /// ours programs (Linux's 250 Hz, 4 ms), so no two ticks come while the vCPU cannot take one.
+    /// ours programs (Linux's 250 Hz, 4 ms), so no two ticks come while the vCPU cannot take one; and two leads
+    /// under the 2.5 ms (5% of 50 ms) by which Linux lets a PIT-timed interval of the PM timer miss, since a
+    /// polling loop that ends an interval can lose one lead before its last poll and one after it.
     /// </summary>
-    public const long MaxLeadNanoseconds = 2_000_000;
+    public const long MaxLeadNanoseconds = 1_000_000;
 
     /// <summary>Nanoseconds the clock has stood still so far (stops that have ended, and holds for the vCPU).</summary>
     public long StoppedNanoseconds

@@ -84,7 +84,7 @@ public sealed class MachineClockStallTests
         RunReport parsed = RunReport.Read(report);
         Assert.True(parsed.Exit.GuestValue is not null, $"the guest did not report (exit {run.ExitCode}); stderr: {run.StandardError}");
         // The guest checks in before the access and the clock holds a lead past that; after the reply it goes on
-        // from the held time. So the guest sees under two leads (4 ms), below one unit (16 ms); before the lead
+        // from the held time. So the guest sees under two leads (2 ms), below one unit (16 ms); before the lead
         // it saw the whole 300 ms stall.
         Assert.True(parsed.Exit.GuestValue == 0,
             $"the guest saw {parsed.Exit.GuestValue * StalledClockGuest.UnitNanoseconds / 1_000_000} ms or more pass in an access its device answered {StallMs} ms late");

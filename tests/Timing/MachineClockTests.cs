@@ -156,6 +156,28 @@ public sealed class MachineClockTests
     }
 
     [Fact]
+    public void APollingLoopDescheduledAroundItsLastPoll_SeesItsIntervalEndLessThanLinuxsMarginLate()
+    {
+        // Linux's verify_pmtmr_rate: start PIT channel 2 for 50 ms, poll port 0x61 until it ends, then read the PM
+        // timer; more than 2.5 ms (5%) late and the PM timer is refused. Worst case for us: the host takes the vCPU
+        // off its core right after the last poll that saw the count still running, and again after the poll that
+        // saw it end.
+        const long LinuxMarginNanoseconds = 2_500_000;
+        MachineClockSource source = new();
+        source.CheckIn();
+        source.HoldForAccess(); // the last poll that still sees the count running
+        long lastRunningPoll = source.Clock.NowNanoseconds;
+        source.CheckIn();
+        Thread.Sleep(10); // off its core
+        source.HoldForAccess(); // the poll that sees the count ended
+        source.CheckIn();
+        Thread.Sleep(10); // off its core again, before the PM timer read
+        long pmTimerRead = source.Clock.NowNanoseconds;
+
+        Assert.InRange(pmTimerRead - lastRunningPoll, 0, LinuxMarginNanoseconds - 1);
+    }
+
+    [Fact]
     public void HoldForAccess_WithoutAVcpuKeepingPace_LeavesTheClockRunningFreely()
     {
         MachineClockSource source = new(); // tools and benchmarks of the clock never check in
