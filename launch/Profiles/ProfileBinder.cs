@@ -13,7 +13,7 @@ namespace SplitEmu.Launch.Profiles;
 internal sealed class ProfileBinder
 {
     // The property names each object accepts. SchemaInStepTests checks them against the model and the schema.
-    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices", "sandbox"];
+    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices", "sandbox", "spares"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution"];
@@ -55,6 +55,7 @@ internal sealed class ProfileBinder
             Console = ReadString(obj, path, "console"),
             Devices = ReadArray(obj, path, "devices") is { } devices ? BindItems(devices, JsonPath.Property(path, "devices"), BindDevice) : profile.Devices,
             Sandbox = ReadEnum<SandboxMode>(obj, path, "sandbox") ?? profile.Sandbox,
+            Spares = ReadInt(obj, path, "spares"),
         };
     }
 

@@ -15,7 +15,7 @@ internal sealed partial class ProfileValidator
         int processes = devices.Select(DevicePlacement.ProcessKey).Where(key => key is not null).Distinct(StringComparer.Ordinal).Count();
         if (processes > ProfileDefaults.MaxDeviceProcesses)
         {
-            Report("$.devices", $"{processes} device processes (isolated devices and groups); expected at most {ProfileDefaults.MaxDeviceProcesses}, each costs a process and a warm spare (put devices in groups, or inline)");
+            Report("$.devices", $"{processes} device processes (isolated devices and groups); expected at most {ProfileDefaults.MaxDeviceProcesses} (put devices in groups, or inline)");
         }
     }
 }

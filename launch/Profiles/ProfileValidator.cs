@@ -45,6 +45,11 @@ internal sealed partial class ProfileValidator
         (string? kernel, string? initrd) = validator.CheckKernel(profile, ramBytes, splitemuDirectory);
         validator.CheckCpu(profile.Cpu, ramBytes, profile.Firmware is not null, profile.Kernel is not null);
         validator.CheckConsole(profile.Console, profile.Devices);
+        if (profile.Spares is int spares)
+        {
+            validator.CheckRange("$.spares", spares, 0, ProfileDefaults.MaxSpares, "processes");
+        }
+
         Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, splitemuDirectory);
         return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd };
     }

@@ -40,6 +40,9 @@ public sealed record RunReport
     /// <summary>The machine's monitor socket while it ran (docs/monitor.md), or null if it had none.</summary>
     public string? MonitorSocket { get; init; }
 
+    /// <summary>The machine's pool of warm spares, or null when it kept none (docs/processes.md, "Spares").</summary>
+    public SparesSection? Spares { get; init; }
+
     /// <summary>Writes the report as indented JSON.</summary>
     public void WriteTo(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, s_options) + "\n");
 
@@ -129,6 +132,9 @@ public sealed record CrashSection
     /// <summary>From detection to the new process attached.</summary>
     public double? RestartMs { get; init; }
 
+    /// <summary>Whether the new process was a warm spare from the machine's pool (else one started for the restart).</summary>
+    public bool? FromSpare { get; init; }
+
     /// <summary>Restoring the state: snapshot, journal replay, regions re-bound.</summary>
     public double? RestoreMs { get; init; }
 
@@ -143,6 +149,16 @@ public sealed record CrashSection
 
     /// <summary>Devices reset instead of restored.</summary>
     public IReadOnlyList<string>? ResetDevices { get; init; }
+}
+
+/// <summary>The machine's pool of warm spares.</summary>
+public sealed record SparesSection
+{
+    /// <summary>Spares the pool keeps ready.</summary>
+    public int Size { get; init; }
+
+    /// <summary>Spares started during the run (the pool's first fill and every refill).</summary>
+    public int Started { get; init; }
 }
 
 /// <summary>Access counters.</summary>

@@ -44,8 +44,11 @@ public sealed class ChildProcess : IAsyncDisposable
         _socketPath = socketPath;
     }
 
-    /// <summary>Short name used to tag its output, e.g. "cpu" or "com1".</summary>
-    public string Label { get; }
+    /// <summary>Short name used to tag its output, e.g. "cpu" or "com1" ("spare3" until a spare is taken).</summary>
+    public string Label { get; private set; }
+
+    /// <summary>Tags its output as <paramref name="label"/> from now on (a spare taken by a device process).</summary>
+    public void Relabel(string label) => Label = label;
 
     /// <summary>The process.</summary>
     public Process Process { get; }

@@ -58,6 +58,9 @@ public sealed class MachineRun : IAsyncDisposable
     private readonly string _runFolder;
     private readonly string _shmPrefix;
     private readonly Dictionary<string, DeviceProcess> _deviceProcesses = new(StringComparer.Ordinal);
+
+    /// <summary>The machine's warm spares, once the machine is wired (null before, and on a machine that restarts nothing).</summary>
+    private SparePool? _spares;
     private ChildProcess? _cpu;
     private ICpuHostControl? _cpuControl;
 
@@ -246,6 +249,7 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
+        StartSpares(deviceProcesses);
         StartMonitor();
     }
 
@@ -276,8 +280,10 @@ public sealed class MachineRun : IAsyncDisposable
                 guestMemoryDescriptor = ReceiveFromCpu(guestMemory.Descriptor, "guest RAM");
             }
 
-            child = await TakeSpareAsync(device).ConfigureAwait(false)
-                ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
+            device.FromSpare = _spares is { } pool && await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) is { } spare
+                ? spare
+                : null;
+            child = device.FromSpare ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
             // its ring always, guest RAM only when one of its devices masters the bus.
@@ -328,7 +334,7 @@ public sealed class MachineRun : IAsyncDisposable
             OnDeviceProcessExited(device, child);
         }
 
-        StartSpare(device);
+        _spares?.Fill(); // the spare this start took (if it took one) is replaced now that its attach is done
     }
 
     /// <summary>
@@ -360,17 +366,23 @@ public sealed class MachineRun : IAsyncDisposable
     private static string Label(string key, uint epoch) => epoch == 0 ? key : $"{key}.{epoch}";
 
     /// <summary>
-    /// Starts the next incarnation's process ahead of time (warmed up, connected, not attached), so a restart
-    /// costs an attach instead of a process start: the difference between ~1 s and a few ms on this machine.
+    /// Starts the machine's warm spares once every device process is up, so their start-up never delays the
+    /// machine's: a restart then costs an attach instead of a process start (tens of milliseconds instead of hundreds
+    /// on the JIT host). The profile's <c>spares</c>, else <see cref="ProfileDefaults.DefaultSpares"/> but no more
+    /// than the device processes that may restart; none when none may.
     /// </summary>
-    private void StartSpare(DeviceProcess device)
+    private void StartSpares(IEnumerable<DeviceProcess> deviceProcesses)
     {
-        if (_stopping || device.Devices[0].Restart.Policy == RestartPolicy.Never)
+        int restartable = deviceProcesses.Count(p => p.Devices[0].Restart.Policy != RestartPolicy.Never);
+        int size = restartable == 0 ? 0 : _profile.Spares ?? Math.Min(ProfileDefaults.DefaultSpares, restartable);
+        if (size == 0 || _stopping)
         {
             return;
         }
 
-        device.Spare = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(device.Key, device.Epoch + 1), _runFolder, OutputGateFor(device), _log, CancellationToken.None, [.. DeviceHostFlags(), "--spare"]);
+        _spares = new SparePool(size, (label, output) =>
+            ChildProcess.StartAsync(HostExecutables.DeviceHost, label, _runFolder, output, _log, CancellationToken.None, [.. DeviceHostFlags(), "--spare"]));
+        _spares.Fill();
     }
 
     /// <summary>The device host's flags for this machine: sandboxed unless the profile turned the sandbox off.</summary>
@@ -378,34 +390,6 @@ public sealed class MachineRun : IAsyncDisposable
 
     /// <summary>The console and logs as a device process may reach them: under its own devices' ids only.</summary>
     private DeviceOutputGate OutputGateFor(DeviceProcess device) => new(device.Key, device.Devices.Select(d => d.Id), _console, _log);
-
-    /// <summary>The spare, if it started and is still alive; null otherwise (a fresh process is started).</summary>
-    private static async Task<ChildProcess?> TakeSpareAsync(DeviceProcess device)
-    {
-        Task<ChildProcess>? spare = device.Spare;
-        device.Spare = null;
-        if (spare is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            ChildProcess child = await spare.ConfigureAwait(false);
-            if (!child.Process.HasExited)
-            {
-                return child;
-            }
-
-            await child.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException)
-        {
-            // It failed to start; start a fresh one instead.
-        }
-
-        return null;
-    }
 
     private void OnDeviceProcessExited(DeviceProcess device, ChildProcess child)
     {
@@ -485,7 +469,7 @@ public sealed class MachineRun : IAsyncDisposable
                 try
                 {
                     await StartIncarnationAsync(device, CancellationToken.None).ConfigureAwait(false);
-                    device.Restarts.Add(new LaunchRestart(device.Epoch - 1, seenAt, startAt, device.UpAt));
+                    device.Restarts.Add(new LaunchRestart(device.Epoch - 1, seenAt, startAt, device.UpAt, device.FromSpare is not null));
                     return;
                 }
                 catch (Exception ex) when (ex is InvalidOperationException or IOException or RemoteInvocationException or ConnectionLostException or ControlTimeoutException)
@@ -512,6 +496,7 @@ public sealed class MachineRun : IAsyncDisposable
     private void MarkStopping()
     {
         _stopping = true;
+        _spares?.Close();
         _stoppingSource.Cancel();
     }
 
@@ -748,6 +733,7 @@ public sealed class MachineRun : IAsyncDisposable
                 ProcessOutput = DeviceProcessOf(d) is { DeadOutput.Count: > 0 } crashed ? [.. crashed.DeadOutput] : null,
             }).ToArray(),
             ConsoleDuplicatesDropped = _console.DuplicateBytesDropped,
+            Spares = _spares is { } pool ? new SparesSection { Size = pool.Size, Started = pool.Started } : null,
             MonitorSocket = _monitor?.SocketPath,
         };
     }
@@ -774,6 +760,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Reason = r.Reason,
                 DetectMs = killedAt != 0 && r.DetectedAt >= killedAt ? Milliseconds(r.DetectedAt - killedAt) : null,
                 RestartMs = restart is not null && r.DetectedAt != 0 ? Milliseconds(restart.Value.UpAt - r.DetectedAt) : null,
+                FromSpare = restart?.FromSpare,
                 RestoreMs = r.RestoredAt != 0 ? Milliseconds(r.RestoredAt - r.RestoreStartedAt) : null,
                 GuestBlockedMs = r.RestoredAt != 0 && (killedAt != 0 ? killedAt : r.DetectedAt) is long from and not 0 ? Milliseconds(r.RestoredAt - from) : null,
                 Replayed = r.Replayed,
@@ -875,10 +862,11 @@ public sealed class MachineRun : IAsyncDisposable
                 await device.Child.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (await TakeSpareAsync(device).ConfigureAwait(false) is { } spare)
-            {
-                await spare.DisposeAsync().ConfigureAwait(false);
-            }
+        }
+
+        if (_spares is not null)
+        {
+            await _spares.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_cpu is not null)
@@ -923,11 +911,9 @@ public sealed class MachineRun : IAsyncDisposable
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
             device.Child?.Kill();
-            if (device.Spare is { IsCompletedSuccessfully: true } spare)
-            {
-                spare.Result.Kill(); // one still starting ends when its connection to the launcher closes
-            }
         }
+
+        _spares?.KillAll();
     }
 
     /// <summary>A device process across its incarnations, as the launcher supervises it.</summary>
@@ -963,8 +949,8 @@ public sealed class MachineRun : IAsyncDisposable
 
         public Timer? Timer { get; set; }
 
-        /// <summary>The next incarnation's process, started ahead of time.</summary>
-        public Task<ChildProcess>? Spare { get; set; }
+        /// <summary>The current incarnation's process if it was a warm spare, else null (a process started for it).</summary>
+        public ChildProcess? FromSpare { get; set; }
 
         /// <summary>One recovery at a time, in the order the deaths happened.</summary>
         public SemaphoreSlim RecoveryGate { get; } = new(1, 1);
@@ -989,5 +975,5 @@ public sealed class MachineRun : IAsyncDisposable
     }
 
     /// <summary>One restart as the launcher saw it (Stopwatch timestamps).</summary>
-    private readonly record struct LaunchRestart(uint DeadEpoch, long ExitSeenAt, long StartAt, long UpAt);
+    private readonly record struct LaunchRestart(uint DeadEpoch, long ExitSeenAt, long StartAt, long UpAt, bool FromSpare);
 }

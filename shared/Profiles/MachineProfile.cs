@@ -44,6 +44,13 @@ public sealed record MachineProfile
 
     /// <summary>How isolated device processes are confined (docs/processes.md, "The sandbox").</summary>
     public SandboxMode Sandbox { get; init; } = SandboxMode.Strict;
+
+    /// <summary>
+    /// Warm device processes the machine keeps ready for restarts, shared by all its device processes (any spare can
+    /// become any of them); null: <see cref="ProfileDefaults.DefaultSpares"/>, or fewer when the machine has fewer
+    /// device processes that restart (docs/processes.md, "Spares").
+    /// </summary>
+    public int? Spares { get; init; }
 }
 
 /// <summary>How isolated device processes are confined.</summary>

@@ -60,8 +60,14 @@ public static class ProfileDefaults
     /// <summary>Most devices a machine may have (each is a region, a journal and a dispatch target).</summary>
     public const int MaxDevices = 128;
 
-    /// <summary>Most device processes a machine may start (isolated devices and groups): each costs a process and a spare.</summary>
+    /// <summary>Most device processes a machine may start (isolated devices and groups).</summary>
     public const int MaxDeviceProcesses = 32;
+
+    /// <summary>Warm spares a machine keeps unless its profile says (capped at its number of restartable device processes).</summary>
+    public const int DefaultSpares = 2;
+
+    /// <summary>Most warm spares a profile may ask for: one per device process at most is ever useful at once.</summary>
+    public const int MaxSpares = MaxDeviceProcesses;
 
     /// <summary>Most regions one device may declare when it attaches; a device process that declares more is refused.</summary>
     public const int MaxRegionsPerDevice = 64;

@@ -20,14 +20,18 @@ public sealed partial class MonitoredMachine : IDisposable
     /// socket (NAME-PID.sock, PID being the launcher's). With
     /// <paramref name="processGroupLeader"/>, the launcher leads a process group of its own, as a shell's
     /// foreground job does (see <see cref="SplitEmuProcess.SignalProcessGroup"/>); <paramref name="environment"/>
-    /// adds variables to the launcher's environment.
+    /// adds variables to the launcher's environment; <paramref name="extraDevices"/> (JSON objects) join com1 and exit,
+    /// and <paramref name="settings"/> are passed as <c>--set</c> overrides.
     /// </summary>
-    public MonitoredMachine(string? name = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null, byte[]? guest = null)
+    public MonitoredMachine(string? name = null, bool processGroupLeader = false, IReadOnlyDictionary<string, string>? environment = null, byte[]? guest = null,
+        string[]? extraDevices = null, string[]? settings = null)
     {
         Name = name ?? UniqueName();
         ReportPath = _folder.File("report.json");
-        string profile = TestMachines.WriteProfile(_folder, guest ?? TestMachines.SpinForever);
-        string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath];
+        string imagePath = _folder.File("guest.bin");
+        File.WriteAllBytes(imagePath, guest ?? TestMachines.SpinForever);
+        string profile = TestMachines.WriteProfileFor(_folder, imagePath, "isolated", extraDevices ?? []);
+        string[] arguments = ["run", profile, "--set", $"name={Name}", "--report", ReportPath, .. (settings ?? []).SelectMany(s => new[] { "--set", s })];
         Run = processGroupLeader ? SplitEmuProcess.StartAsProcessGroupLeader(arguments)
             : environment is not null ? SplitEmuProcess.StartWithEnvironment(environment, arguments)
             : SplitEmuProcess.Start(arguments);

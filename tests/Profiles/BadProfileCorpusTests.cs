@@ -137,7 +137,9 @@ public sealed class BadProfileCorpusTests
         { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
         { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
-        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, kernel, initrd, cmdline, console, devices, sandbox"] },
+        { "spares-out-of-range.json", ["spares-out-of-range.json:4:3: $.spares: spares 40 is out of range; expected 0-32 processes"] },
+        { "spares-negative.json", ["spares-negative.json:4:3: $.spares: spares -1 is out of range; expected 0-32 processes"] },
+        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, kernel, initrd, cmdline, console, devices, sandbox, spares"] },
         { "wrong-schema-version.json", ["wrong-schema-version.json:2:3: $.schemaVersion: schema version 2 is not supported; expected 1 (the schema version this splitemu reads)"] },
     };
 
