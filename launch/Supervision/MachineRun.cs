@@ -222,15 +222,15 @@ public sealed class MachineRun : IAsyncDisposable
         return exit.ExitCode;
     }
 
-    /// <summary>Starts the CPU process, then every device process at once, then the monitor.</summary>
+    /// <summary>
+    /// Starts the CPU process and every device process at once, attaches the device processes once the CPU process is
+    /// configured, then starts the monitor and the spares.
+    /// </summary>
     private async Task StartMachineAsync(CancellationToken cancellationToken)
     {
-        _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
-        _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
-        await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
-
-        // The device processes start together: each is an independent process start, attach and bind, and on a
-        // machine of several isolated devices their start-ups overlapped one another instead of adding up.
+        // Every process of the machine starts at once: a process start (the runtime's start-up, connecting back) needs
+        // nothing from the others; only a device process's attach needs the CPU process's ring for it. On a machine
+        // of several isolated devices their start-ups overlap one another and the CPU process's instead of adding up.
         DeviceProcess[] deviceProcesses =
         [
             .. _profile.Devices
@@ -247,6 +247,15 @@ public sealed class MachineRun : IAsyncDisposable
         {
             _log.WriteLine($"splitemu: warning: machine '{_profile.Name}' runs its device processes outside the sandbox (\"sandbox\": \"off\"): an exploited device has the launcher's rights");
         }
+
+        foreach (DeviceProcess deviceProcess in deviceProcesses)
+        {
+            deviceProcess.Starting = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(deviceProcess.Key, 0), _runFolder, OutputGateFor(deviceProcess), _log, cancellationToken, DeviceHostFlags());
+        }
+
+        _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
+        _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
+        await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
 
         await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
         StartSpares(deviceProcesses);
@@ -283,7 +292,7 @@ public sealed class MachineRun : IAsyncDisposable
             device.FromSpare = _spares is { } pool && await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) is { } spare
                 ? spare
                 : null;
-            child = device.FromSpare ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
+            child = device.FromSpare ?? await TakeStartingAsync(device) ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
             // its ring always, guest RAM only when one of its devices masters the bus.
@@ -335,6 +344,14 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         _spares?.Fill(); // the spare this start took (if it took one) is replaced now that its attach is done
+    }
+
+    /// <summary>The first incarnation's process, started beside the CPU process (<see cref="StartMachineAsync"/>), if there is one.</summary>
+    private static async Task<ChildProcess?> TakeStartingAsync(DeviceProcess device)
+    {
+        Task<ChildProcess>? starting = device.Starting;
+        device.Starting = null;
+        return starting is null ? null : await starting.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -862,6 +879,19 @@ public sealed class MachineRun : IAsyncDisposable
                 await device.Child.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (device.Starting is { } starting)
+            {
+                // Started beside a CPU process that then failed to start: never attached.
+                try
+                {
+                    await (await starting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException)
+                {
+                    // It failed to start too; the start cleaned up after itself.
+                }
+            }
+
         }
 
         if (_spares is not null)
@@ -911,6 +941,10 @@ public sealed class MachineRun : IAsyncDisposable
         foreach (DeviceProcess device in _deviceProcesses.Values)
         {
             device.Child?.Kill();
+            if (device.Starting is { IsCompletedSuccessfully: true } starting)
+            {
+                starting.Result.Kill();
+            }
         }
 
         _spares?.KillAll();
@@ -948,6 +982,9 @@ public sealed class MachineRun : IAsyncDisposable
         public string? KillAskedBy { get; set; }
 
         public Timer? Timer { get; set; }
+
+        /// <summary>The first incarnation's process while it starts beside the CPU process, until its attach takes it.</summary>
+        public Task<ChildProcess>? Starting { get; set; }
 
         /// <summary>The current incarnation's process if it was a warm spare, else null (a process started for it).</summary>
         public ChildProcess? FromSpare { get; set; }
