@@ -35,6 +35,12 @@ public static class BenchDefaults
     /// <summary>Device process starts of each kind in `bench sandbox` (a native start and attach take tens of milliseconds).</summary>
     public const int SandboxRuns = 20;
 
+    /// <summary>Device process starts of each build of the host in `bench processes`.</summary>
+    public const int ProcessRuns = 10;
+
+    /// <summary>Seconds the machine of each build runs in `bench processes` (a JIT machine is wired in about two).</summary>
+    public const int ProcessMachineSeconds = 6;
+
     /// <summary>A count as the help texts print it: 10,000,000.</summary>
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -132,7 +132,23 @@ public static class BenchCommand
         };
         sandbox.SetAction((result, cancellationToken) => SandboxBench.ExecuteAsync(result.GetValue(sandboxRuns), Console.Out, cancellationToken));
 
-        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot, the device sandbox.") { transport, mmio, dispatch, cpu, boot, linux, sandbox };
+        Option<int> processRuns = new("--runs")
+        {
+            Description = $"Starts of each build of the device host (percentiles are printed); default {BenchDefaults.ProcessRuns}.",
+            DefaultValueFactory = _ => BenchDefaults.ProcessRuns,
+        };
+        Option<int> machineSeconds = new("--machine-seconds")
+        {
+            Description = $"How long the machine of each build runs while its memory is sampled (its spares start once it is wired); default {BenchDefaults.ProcessMachineSeconds}.",
+            DefaultValueFactory = _ => BenchDefaults.ProcessMachineSeconds,
+        };
+        Command processes = new("processes", "What a device process costs on the JIT and the native build of the host: start, attach, memory, and a machine's memory.")
+        {
+            processRuns, machineSeconds,
+        };
+        processes.SetAction((result, cancellationToken) => ProcessesBench.ExecuteAsync(result.GetValue(processRuns), result.GetValue(machineSeconds), Console.Out, cancellationToken));
+
+        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot, the device sandbox, device processes.") { transport, mmio, dispatch, cpu, boot, linux, sandbox, processes };
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ public sealed class CrashCampaign(MachineProfile profile, string profileName, st
             throw new InvalidOperationException($"the guest never accessed device '{deviceId}': nothing to crash");
         }
 
-        log.WriteLine($"crash-test: reference run: exit {reference.ExitCode}, {reference.Output.Length} console bytes, {accesses} accesses to {deviceId}");
+        log.WriteLine($"crash-test: reference run: exit {reference.ExitCode}, {reference.Output.Length} console bytes, {accesses} accesses to {deviceId}, device processes on the {HostExecutables.Kind(HostExecutables.DeviceHost)} host");
         List<CampaignRun> runs = [];
         int remaining = crashes;
         while (remaining > 0)
@@ -100,6 +100,9 @@ public sealed record CampaignReport
 
     /// <summary>The device whose process was killed.</summary>
     public required string Device { get; init; }
+
+    /// <summary>Which build of the device host its processes ran: "native" (NativeAOT) or "jit" (docs/processes.md).</summary>
+    public string Host { get; init; } = HostExecutables.Kind(HostExecutables.DeviceHost);
 
     /// <summary>Crashes asked for.</summary>
     public int RequestedCrashes { get; init; }
