@@ -42,6 +42,7 @@ internal static class ProcessesBench
             {
                 foreach (string kind in kinds.Keys)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     using (HostKindScope.Use(kind))
                     {
                         await MeasureProcessAsync(folder, $"{kind}{run}", kinds[kind], cancellationToken).ConfigureAwait(false);
@@ -53,6 +54,7 @@ internal static class ProcessesBench
             Dictionary<string, MachineSample> machines = [];
             foreach (string kind in kinds.Keys)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using (HostKindScope.Use(kind))
                 {
                     machines[kind] = await MeasureMachineAsync(profilePath, machineRun, cancellationToken).ConfigureAwait(false);
@@ -145,9 +147,17 @@ internal static class ProcessesBench
                 await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
             }
         }, CancellationToken.None);
-        RunOutcome outcome = await MachineRun.RunToEndAsync(profile, loaded.SourceName, new RunOptions(null, machineRun), Stream.Null, TextWriter.Null, cancellationToken).ConfigureAwait(false);
-        await sampling.CancelAsync().ConfigureAwait(false);
-        await sampler.ConfigureAwait(false);
+        RunOutcome outcome;
+        try
+        {
+            outcome = await MachineRun.RunToEndAsync(profile, loaded.SourceName, new RunOptions(null, machineRun), Stream.Null, TextWriter.Null, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await sampling.CancelAsync().ConfigureAwait(false);
+            await sampler.ConfigureAwait(false);
+        }
+
         int processes = children + 1; // and the launcher
         return outcome.Report is { } report
             ? new MachineSample(processes, report.StartUpMs, rss, null)

@@ -1,4 +1,6 @@
+using System.ComponentModel;
 using System.Diagnostics;
+using System.Net.Sockets;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
@@ -60,7 +62,7 @@ public sealed class MachineRun : IAsyncDisposable
     private readonly Dictionary<string, DeviceProcess> _deviceProcesses = new(StringComparer.Ordinal);
 
     /// <summary>The machine's warm spares, once the machine is wired (null before, and on a machine that restarts nothing).</summary>
-    private SparePool? _spares;
+    private volatile SparePool? _spares;
     private ChildProcess? _cpu;
     private ICpuHostControl? _cpuControl;
 
@@ -392,14 +394,23 @@ public sealed class MachineRun : IAsyncDisposable
     {
         int restartable = deviceProcesses.Count(p => p.Devices[0].Restart.Policy != RestartPolicy.Never);
         int size = restartable == 0 ? 0 : _profile.Spares ?? Math.Min(ProfileDefaults.DefaultSpares, restartable);
-        if (size == 0 || _stopping)
+        if (size == 0)
         {
             return;
         }
 
-        _spares = new SparePool(size, (label, output) =>
-            ChildProcess.StartAsync(HostExecutables.DeviceHost, label, _runFolder, output, _log, CancellationToken.None, [.. DeviceHostFlags(), "--spare"]));
-        _spares.Fill();
+        SparePool pool = new(size, (label, output) =>
+            ChildProcess.StartAsync(HostExecutables.DeviceHost, label, _runFolder, output, _log, _stoppingSource.Token, [.. DeviceHostFlags(), "--spare"]));
+        // Published before the stop is looked at: a stop that comes after this sees the pool and closes it, one that
+        // came before is seen here.
+        _spares = pool;
+        if (_stopping)
+        {
+            pool.Close();
+            return;
+        }
+
+        pool.Fill();
     }
 
     /// <summary>The device host's flags for this machine: sandboxed unless the profile turned the sandbox off.</summary>
@@ -485,17 +496,20 @@ public sealed class MachineRun : IAsyncDisposable
                 long startAt = Stopwatch.GetTimestamp();
                 try
                 {
-                    await StartIncarnationAsync(device, CancellationToken.None).ConfigureAwait(false);
+                    await StartIncarnationAsync(device, _stoppingSource.Token).ConfigureAwait(false);
                     device.Restarts.Add(new LaunchRestart(device.Epoch - 1, seenAt, startAt, device.UpAt, device.FromSpare is not null));
                     return;
+                }
+                catch (OperationCanceledException) when (_stopping)
+                {
+                    await DisposeFailedIncarnationAsync(device).ConfigureAwait(false);
+                    return; // the machine ended during the restart
                 }
                 catch (Exception ex) when (ex is InvalidOperationException or IOException or RemoteInvocationException or ConnectionLostException or ControlTimeoutException)
                 {
                     _log.WriteLine($"splitemu: restarting device process '{device.Key}' failed: {ex.Message}");
-                    if (device.Child is { } failed && failed.Process.HasExited)
-                    {
-                        device.KeepDeadOutput(failed.LastLines);
-                    }
+                    await DisposeFailedIncarnationAsync(device).ConfigureAwait(false);
+                    _spares?.Fill(); // the spare it may have taken is replaced, as after a successful attach
                 }
             }
         }
@@ -507,6 +521,26 @@ public sealed class MachineRun : IAsyncDisposable
         {
             _log.WriteLine($"splitemu: recovering device process '{device.Key}' failed: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// Ends an incarnation whose start failed after it got a process (an attach or bind refused or timed out): its
+    /// last lines are kept if it died, and a live one is not left running beside its successor.
+    /// </summary>
+    private static async Task DisposeFailedIncarnationAsync(DeviceProcess device)
+    {
+        if (device.Child is not { } failed)
+        {
+            return;
+        }
+
+        device.Child = null;
+        if (failed.Process.HasExited)
+        {
+            device.KeepDeadOutput(failed.LastLines);
+        }
+
+        await failed.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>The machine is ending: no device process is restarted from now on.</summary>
@@ -886,7 +920,7 @@ public sealed class MachineRun : IAsyncDisposable
                 {
                     await (await starting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException)
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or Win32Exception or SocketException)
                 {
                     // It failed to start too; the start cleaned up after itself.
                 }

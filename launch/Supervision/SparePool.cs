@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Net.Sockets;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Supervision;
@@ -69,6 +71,13 @@ internal sealed class SparePool : IAsyncDisposable
 
             if (await AliveAsync(spare.Process).ConfigureAwait(false) is { } child)
             {
+                if (Volatile.Read(ref _closed))
+                {
+                    // The machine began to stop while this spare finished starting: the pool's disposal no longer sees it.
+                    await child.DisposeAsync().ConfigureAwait(false);
+                    return null;
+                }
+
                 spare.Output.Assign(output);
                 child.Relabel(label);
                 return child;
@@ -81,7 +90,7 @@ internal sealed class SparePool : IAsyncDisposable
     {
         lock (_gate)
         {
-            _closed = true;
+            Volatile.Write(ref _closed, true);
             foreach (Spare spare in _spares.Where(s => s.Process.IsCompletedSuccessfully))
             {
                 spare.Process.Result.Kill();
@@ -94,7 +103,7 @@ internal sealed class SparePool : IAsyncDisposable
     {
         lock (_gate)
         {
-            _closed = true;
+            Volatile.Write(ref _closed, true);
         }
     }
 
@@ -104,7 +113,7 @@ internal sealed class SparePool : IAsyncDisposable
         Spare[] spares;
         lock (_gate)
         {
-            _closed = true;
+            Volatile.Write(ref _closed, true);
             spares = [.. _spares];
             _spares.Clear();
         }
@@ -131,7 +140,7 @@ internal sealed class SparePool : IAsyncDisposable
 
             await child.DisposeAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or Win32Exception or SocketException)
         {
             // It failed to start; the caller starts a fresh process instead.
         }
