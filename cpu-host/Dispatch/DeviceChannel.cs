@@ -282,9 +282,9 @@ public sealed class DeviceChannel : IDisposable
     public DeviceAccessStats Stats(int device) => new()
     {
         DeviceId = _slot.Devices[device].Id,
-        Reads = Interlocked.Read(ref _slot.Counters[device].Reads),
-        Writes = Interlocked.Read(ref _slot.Counters[device].Writes),
-        BusErrors = Interlocked.Read(ref _slot.Counters[device].BusErrors),
+        Reads = Interlocked.Read(ref _slot.Records[device].Counters.Reads),
+        Writes = Interlocked.Read(ref _slot.Records[device].Counters.Writes),
+        BusErrors = Interlocked.Read(ref _slot.Records[device].Counters.BusErrors),
     };
 
     /// <summary>
@@ -305,7 +305,7 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public (int Replayed, int Divergences)? Restore(int device)
     {
-        DeviceJournal journal = _slot.Journals[device];
+        DeviceJournal journal = _slot.Records[device].Journal;
         if (!journal.Enabled)
         {
             return null;
@@ -416,7 +416,7 @@ public sealed class DeviceChannel : IDisposable
                 if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
                     || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
                 {
-                    Interlocked.Increment(ref _slot.Counters[request.Device].BusErrors);
+                    Interlocked.Increment(ref _slot.Records[request.Device].Counters.BusErrors);
                     return false;
                 }
 
@@ -440,7 +440,7 @@ public sealed class DeviceChannel : IDisposable
     {
         lock (_accessGate)
         {
-            DeviceJournal journal = _slot.Journals[request.Device];
+            DeviceJournal journal = _slot.Records[request.Device].Journal;
             if (injectable)
             {
                 injectedOutage = InjectCrashIfDueUnsynchronized(in request);
@@ -454,11 +454,11 @@ public sealed class DeviceChannel : IDisposable
             journal.Record(in request, reply.Value);
             if (request.Kind == MessageKind.Read)
             {
-                Interlocked.Increment(ref _slot.Counters[request.Device].Reads);
+                Interlocked.Increment(ref _slot.Records[request.Device].Counters.Reads);
             }
             else
             {
-                Interlocked.Increment(ref _slot.Counters[request.Device].Writes);
+                Interlocked.Increment(ref _slot.Records[request.Device].Counters.Writes);
             }
 
             // A full journal, or a DMA since the last reply (never replayed against today's guest memory), starts over.
@@ -504,7 +504,7 @@ public sealed class DeviceChannel : IDisposable
                 return false;
             }
 
-            if (_slot.Journals[device].Enabled)
+            if (_slot.Records[device].Journal.Enabled)
             {
                 TakeSnapshotUnsynchronized(device);
             }
@@ -534,7 +534,7 @@ public sealed class DeviceChannel : IDisposable
             }
 
             // The transport refused any answer taking more than was offered (a protocol breach), so this is in range.
-            DeviceJournal journal = _slot.Journals[device];
+            DeviceJournal journal = _slot.Records[device].Journal;
             journal.Record(in request, reply.Value);
             if (journal.Enabled && journal.IsFull)
             {
@@ -551,7 +551,7 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     private MachineClockSource.StopScope InjectCrashIfDueUnsynchronized(in RingMessage request)
     {
-        if (!_slot.Injectors[request.Device].ShouldKill(in request))
+        if (!_slot.Records[request.Device].Injector.ShouldKill(in request))
         {
             return default;
         }
@@ -567,7 +567,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Caller holds the access gate.</summary>
     private void TakeSnapshotUnsynchronized(ushort device)
     {
-        DeviceJournal journal = _slot.Journals[device];
+        DeviceJournal journal = _slot.Records[device].Journal;
         RingMessage save = new() { Kind = MessageKind.SaveState, Device = device };
         if (Send(ref save, out RingMessage saved) && saved.Kind == MessageKind.StateSaved && saved.Value <= (ulong)Segment.StateArea.Length)
         {
@@ -582,8 +582,10 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>One round trip; false when the device is dead, hung (and now killed) or broke the protocol.</summary>
     private bool Send(ref RingMessage request, out RingMessage reply)
     {
-        int device = request.Device % _slot.Devices.Count;
-        long deadline = Stopwatch.GetTimestamp() + _slot.AccessTimeoutTicks[device];
+        // Every request names one of this process's devices (the CPU process builds them): an index past the end is
+        // a bug here, and throws rather than borrowing another device's deadline.
+        IsolatedDeviceRecord record = _slot.Records[request.Device];
+        long deadline = Stopwatch.GetTimestamp() + record.AccessTimeoutTicks;
         RingCallStatus status;
         if (request.Kind == MessageKind.PostedWrite)
         {
@@ -619,8 +621,8 @@ public sealed class DeviceChannel : IDisposable
             case RingCallStatus.TimedOut:
                 // The device may still be running the handler: it must be stopped before anything is released.
                 KilledAt = Stopwatch.GetTimestamp();
-                KillReason = $"killed: no reply within {_slot.Devices[device].AccessTimeoutMs} ms (handler hung)";
-                _onFault(this, $"no reply within {_slot.Devices[device].AccessTimeoutMs} ms: handler hung");
+                KillReason = $"killed: no reply within {record.Config.AccessTimeoutMs} ms (handler hung)";
+                _onFault(this, $"no reply within {record.Config.AccessTimeoutMs} ms: handler hung");
                 return false;
             case RingCallStatus.ProtocolError:
                 KilledAt = Stopwatch.GetTimestamp();

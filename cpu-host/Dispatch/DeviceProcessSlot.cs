@@ -17,21 +17,14 @@ public sealed class DeviceProcessSlot
     private bool _faulted;
     private bool _shutDown;
 
-    /// <summary>Per device: unplugged, so accesses must not wait for its restart.</summary>
-    private readonly bool[] _abandoned;
-
     /// <summary>A slot for the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order) on the machine clock <paramref name="clock"/>.</summary>
     public DeviceProcessSlot(string processKey, IReadOnlyList<DeviceConfig> devices, MachineClockSource clock)
     {
         ProcessKey = processKey;
         Clock = clock;
         Devices = devices;
-        Journals = devices.Select(d => new DeviceJournal(Math.Max(1, d.SnapshotEvery))).ToArray();
-        Injectors = devices.Select(d => new CrashInjector(d.Crash)).ToArray();
-        Counters = devices.Select(_ => new DeviceAccessCounters()).ToArray();
+        Records = [.. devices.Select((d, index) => new IsolatedDeviceRecord(d, (ushort)index))];
         DeviceIds = devices.Select(d => d.Id).ToArray();
-        AccessTimeoutTicks = devices.Select(d => (long)(d.AccessTimeoutMs * (Stopwatch.Frequency / 1000.0))).ToArray();
-        _abandoned = new bool[devices.Count];
     }
 
     /// <summary>The machine clock: published into each incarnation's segment, stopped while an access waits for a successor.</summary>
@@ -40,23 +33,14 @@ public sealed class DeviceProcessSlot
     /// <summary>Device ids in ring order.</summary>
     public IReadOnlyList<string> DeviceIds { get; }
 
-    /// <summary>Per device: how long one access may wait, in Stopwatch ticks (derived once, used per access).</summary>
-    internal long[] AccessTimeoutTicks { get; }
-
     /// <summary>The process's name.</summary>
     public string ProcessKey { get; }
 
     /// <summary>Its devices, in ring order.</summary>
     public IReadOnlyList<DeviceConfig> Devices { get; }
 
-    /// <summary>Per device: snapshot and accesses since.</summary>
-    internal DeviceJournal[] Journals { get; }
-
-    /// <summary>Per device: guest accesses served, across incarnations.</summary>
-    internal DeviceAccessCounters[] Counters { get; }
-
-    /// <summary>Per device: access-based crash injection.</summary>
-    internal CrashInjector[] Injectors { get; }
+    /// <summary>Its devices' records, by ring index: journal, crash injector, counters, access deadline.</summary>
+    internal IsolatedDeviceRecord[] Records { get; }
 
     /// <summary>The incarnation being set up (created, not yet bound).</summary>
     public DeviceChannel? Pending { get; set; }
@@ -158,14 +142,14 @@ public sealed class DeviceProcessSlot
 
     /// <summary>Under the gate: whether waiting for a successor is over without one (see <see cref="WaitForCurrentAfter"/>).</summary>
     private bool NoSuccessorComing(int device, bool endsWithMachine) =>
-        _faulted || (endsWithMachine && _shutDown) || (device >= 0 ? _abandoned[device] : Array.TrueForAll(_abandoned, a => a));
+        _faulted || (endsWithMachine && _shutDown) || (device >= 0 ? Records[device].Abandoned : Array.TrueForAll(Records, r => r.Abandoned));
 
     /// <summary>Device <paramref name="device"/> is being unplugged (or plugged again): waiters for its restart give up.</summary>
     public void SetAbandoned(int device, bool abandoned)
     {
         lock (_gate)
         {
-            _abandoned[device] = abandoned;
+            Records[device].Abandoned = abandoned;
             Monitor.PulseAll(_gate);
         }
     }

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using SplitEmu.Shared.Profiles;
+
+namespace SplitEmu.CpuHost.Dispatch;
+
+/// <summary>
+/// One device of a device process as the CPU process keeps it across the process's incarnations: its profile entry,
+/// its place in the ring, and what outlives any one process (journal, crash injector, access counters, whether it
+/// was unplugged). Reached by its ring index from the <see cref="DeviceProcessSlot"/> that owns it: one lookup per
+/// access instead of one per parallel array.
+/// </summary>
+internal sealed class IsolatedDeviceRecord
+{
+    /// <summary>The record of <paramref name="config"/>, device <paramref name="index"/> in its process's ring order.</summary>
+    public IsolatedDeviceRecord(DeviceConfig config, ushort index)
+    {
+        Config = config;
+        Index = index;
+        Journal = new DeviceJournal(Math.Max(1, config.SnapshotEvery));
+        Injector = new CrashInjector(config.Crash);
+        AccessTimeoutTicks = (long)(config.AccessTimeoutMs * (Stopwatch.Frequency / 1000.0));
+    }
+
+    /// <summary>Its profile entry.</summary>
+    public DeviceConfig Config { get; }
+
+    /// <summary>Its device id.</summary>
+    public string Id => Config.Id;
+
+    /// <summary>Its index in the ring messages of its process (the ring order of the process's devices).</summary>
+    public ushort Index { get; }
+
+    /// <summary>Snapshot and accesses since.</summary>
+    public DeviceJournal Journal { get; }
+
+    /// <summary>Access-based crash injection.</summary>
+    public CrashInjector Injector { get; }
+
+    /// <summary>Guest accesses served, across incarnations.</summary>
+    public DeviceAccessCounters Counters { get; } = new();
+
+    /// <summary>How long one access may wait, in Stopwatch ticks (derived once, used per access).</summary>
+    public long AccessTimeoutTicks { get; }
+
+    /// <summary>Unplugged, so accesses must not wait for its restart (guarded by the slot's gate).</summary>
+    public bool Abandoned { get; set; }
+}
