@@ -37,9 +37,6 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
     private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
 
-    /// <summary>Lines each device may drive (null: any), from the launcher at bind.</summary>
-    private IReadOnlyList<IReadOnlyList<int>>? _irqLines;
-    private IReadOnlyList<DeviceEventGrant>? _eventGrants;
 
     /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
     private int _heldIrqLines;
@@ -120,11 +117,26 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Records the regions the devices declared (at bind, before any access).</summary>
     public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions) => _regions = regions;
 
-    /// <summary>Records the lines each device may drive (at bind).</summary>
-    public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines) => _irqLines = lines;
+    /// <summary>Records the lines each device may drive (at bind; null: any); a device the list leaves out may drive none.</summary>
+    public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines)
+    {
+        foreach (IsolatedDeviceRecord record in _slot.Records)
+        {
+            record.IrqLines = lines is null ? null : record.Index < lines.Count ? lines[record.Index] : [];
+        }
+    }
 
-    /// <summary>Records what else each device may ask of the machine (at bind); null grants everything.</summary>
-    public void SetEventGrants(IReadOnlyList<DeviceEventGrant>? grants) => _eventGrants = grants;
+    /// <summary>Records what else each device may ask of the machine (at bind; null grants everything); a device the list leaves out may ask nothing.</summary>
+    public void SetEventGrants(IReadOnlyList<DeviceEventGrant>? grants)
+    {
+        foreach (IsolatedDeviceRecord record in _slot.Records)
+        {
+            record.EventGrant = grants is null ? null : record.Index < grants.Count ? grants[record.Index] : new DeviceEventGrant(false, false);
+        }
+    }
+
+    /// <summary>The record of device <paramref name="device"/> as an untrusted message names it; null when it names none of this process's.</summary>
+    private IsolatedDeviceRecord? RecordNamed(int device) => (uint)device < (uint)_slot.Records.Length ? _slot.Records[device] : null;
 
     /// <summary>
     /// Checks an event other than an interrupt line against what its device (untrusted) is:
@@ -134,18 +146,17 @@ public sealed class DeviceChannel : IDisposable
     private bool AcceptEvent(in RingMessage message)
     {
         int device = message.Device;
-        bool known = device < _slot.Devices.Count;
-        DeviceEventGrant? grant = known && _eventGrants is { } grants && device < grants.Count ? grants[device] : null;
+        IsolatedDeviceRecord? record = RecordNamed(device);
         bool accepted = message.Kind switch
         {
-            MessageKind.MachineExit or MessageKind.MachineReset => known && (_eventGrants is null || grant is { EndsMachine: true }),
-            MessageKind.DmaWritten => known && (_eventGrants is null || grant is { BusMaster: true }),
-            MessageKind.MapChange => known && device < _regions.Count && message.Region < _regions[device].Count,
+            MessageKind.MachineExit or MessageKind.MachineReset => record is { EventGrant: null or { EndsMachine: true } },
+            MessageKind.DmaWritten => record is { EventGrant: null or { BusMaster: true } },
+            MessageKind.MapChange => record is not null && device < _regions.Count && message.Region < _regions[device].Count,
             _ => true,
         };
         if (!accepted)
         {
-            RefuseEvent(in message, $"for {(known ? $"device '{_slot.Devices[device].Id}'" : $"unknown device {device}")}, which it may not send");
+            RefuseEvent(in message, $"for {(record is not null ? $"device '{record.Id}'" : $"unknown device {device}")}, which it may not send");
         }
 
         return accepted;
@@ -186,7 +197,7 @@ public sealed class DeviceChannel : IDisposable
             return false; // a replaced incarnation's late events must not raise a line its successor owns now
         }
 
-        if ((uint)line >= 32 || (_irqLines is { } lines && (device >= lines.Count || !lines[device].Contains(line))))
+        if ((uint)line >= 32 || RecordNamed(device) is not { } record || (record.IrqLines is { } lines && !lines.Contains(line)))
         {
             if (Interlocked.Increment(ref _refusedIrqEvents) == 1)
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.CpuHost.Dispatch;
 
@@ -44,4 +45,10 @@ internal sealed class IsolatedDeviceRecord
 
     /// <summary>Unplugged, so accesses must not wait for its restart (guarded by the slot's gate).</summary>
     public bool Abandoned { get; set; }
+
+    /// <summary>The interrupt lines it may drive, from the launcher at bind; null: any (machines built without a launcher).</summary>
+    public IReadOnlyList<int>? IrqLines { get; set; }
+
+    /// <summary>What else it may ask of the machine (end it, report DMA), from the launcher at bind; null: everything.</summary>
+    public DeviceEventGrant? EventGrant { get; set; }
 }
