@@ -1,5 +1,9 @@
 using System.Diagnostics;
 using SplitEmu.DeviceHost.Devices.Testing;
+using SplitEmu.DeviceHost.Hosting.Sandbox;
+using SplitEmu.Launch.Supervision;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Transport;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
 
@@ -48,6 +52,42 @@ public sealed class DeviceSandboxTests
         // The same probes from an unconfined device process succeed: the probes can tell.
         Assert.Equal(0ul, Probe(open, SandboxProbe.Kind.OpenHostFile, 0));
         Assert.NotEqual(0ul, Probe(open, SandboxProbe.Kind.ListRoot, 0));
+    }
+
+    [Fact]
+    public async Task AJitHostInstalledUnderTmp_KeepsItsFoldersInTheSandbox_AndServes()
+    {
+        // The new root is staged on a tmpfs mounted over /tmp. A JIT host keeps its own folder (it loads assemblies
+        // lazily), and a host installed under /tmp (a checkout there, or this copy) once found that folder hidden by
+        // the tmpfs: "sandbox: cannot bind ...: errno 2", and it refused to serve.
+        using TempFolder copy = new();
+        Assert.StartsWith(Path.GetTempPath(), copy.Path, StringComparison.Ordinal);
+        foreach (string file in Directory.EnumerateFiles(AppContext.BaseDirectory))
+        {
+            string name = Path.GetFileName(file);
+            if (name.EndsWith(".dll", StringComparison.Ordinal) || name.EndsWith(".json", StringComparison.Ordinal) || name == HostExecutables.DeviceHost)
+            {
+                File.Copy(file, Path.Combine(copy.Path, name));
+            }
+        }
+
+        string host = Path.Combine(copy.Path, HostExecutables.DeviceHost); // File.Copy keeps its execute bit
+        using RingSegment segment = RingSegment.Create($"splitemu-test-jit-under-tmp-{Environment.ProcessId}", RingGeometry.Default, epoch: 1);
+        await using ChildProcess child = await ChildProcess.StartAsync(host, "jit-under-tmp", copy.Path, new NoCallbacks(), TextWriter.Null, CancellationToken.None, DeviceSandbox.Flag);
+        IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
+
+        DeviceHostAttachResult attached = await control.AttachAsync(
+            new DeviceHostAttachRequest { SegmentDescriptor = child.Descriptors.Send(segment.Memory.Descriptor), Devices = [Testdev()] },
+            CancellationToken.None).WaitAsync(TestDeadlines.Seconds(60));
+
+        Assert.NotEmpty(attached.Regions);
+        Assert.False(child.Process.HasExited, string.Join("\n", child.LastLines));
+    }
+
+    /// <summary>A launcher side that drops device output.</summary>
+    private sealed class NoCallbacks : ILaunchCallbacks
+    {
+        public Task DeviceOutput(string deviceId, long offset, byte[] data) => Task.CompletedTask;
     }
 
     [Fact]

@@ -52,13 +52,27 @@ public static partial class DeviceSandbox
     /// <exception cref="InvalidOperationException">A step was refused: the process must not serve unconfined.</exception>
     public static void LockDown(IReadOnlyList<string> keepReadable)
     {
-        Check(Mount("none", Staging, "tmpfs", MsNosuid | MsNodev | MsNoexec, "size=64k,nr_inodes=64,mode=0755"), "mount a tmpfs for the new root");
-        foreach (string folder in keepReadable)
+        // The kept folders are opened before the staging tmpfs goes over /tmp and bound through their descriptors:
+        // a folder under /tmp (a checkout or a test's copy there) is hidden by that tmpfs by path, not by descriptor.
+        int[] kept = [.. keepReadable.Select(folder => OpenPath(folder))];
+        try
         {
-            string target = Staging + Path.GetFullPath(folder).TrimEnd('/');
-            Directory.CreateDirectory(target);
-            Check(Mount(folder, target, null, MsBind | MsRec, null), $"bind {folder}");
-            Check(Mount(null, target, null, MsRemount | MsBind | MsRdonly | MsNosuid | MsNodev, null), $"make {folder} read-only");
+            Check(Mount("none", Staging, "tmpfs", MsNosuid | MsNodev | MsNoexec, "size=64k,nr_inodes=64,mode=0755"), "mount a tmpfs for the new root");
+            for (int i = 0; i < kept.Length; i++)
+            {
+                string folder = keepReadable[i];
+                string target = Staging + Path.GetFullPath(folder).TrimEnd('/');
+                Directory.CreateDirectory(target);
+                Check(Mount($"/proc/self/fd/{kept[i]}", target, null, MsBind | MsRec, null), $"bind {folder}");
+                Check(Mount(null, target, null, MsRemount | MsBind | MsRdonly | MsNosuid | MsNodev, null), $"make {folder} read-only");
+            }
+        }
+        finally
+        {
+            foreach (int descriptor in kept)
+            {
+                Close(descriptor);
+            }
         }
 
         Directory.CreateDirectory(Staging + OldRoot);
@@ -75,6 +89,19 @@ public static partial class DeviceSandbox
         ProcessDumpability.Forbid();
         SeccompFilter.Install(Environment.ProcessId);
         ProcessConfinement.MarkConfined(); // the test device's harmful probes run only now
+    }
+
+    /// <summary>A descriptor that names <paramref name="folder"/> without opening it for reading (O_PATH).</summary>
+    private static int OpenPath(string folder)
+    {
+        const int OPath = 0x200000, ODirectory = 0x10000, OCloexec = 0x80000;
+        int descriptor = Open(folder, OPath | ODirectory | OCloexec);
+        if (descriptor < 0)
+        {
+            throw new InvalidOperationException($"sandbox: cannot open {folder}: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return descriptor;
     }
 
     private static void SetLimit(int resource, ulong limit)
@@ -100,6 +127,12 @@ public static partial class DeviceSandbox
 
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Mount(string? source, string target, string? type, ulong flags, string? data);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int descriptor);
 
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Unmount(string target, int flags);
