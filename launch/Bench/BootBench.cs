@@ -138,7 +138,7 @@ public static class BootBench
             output.WriteLine($"no peer: {QemuPeer.Executable} is not installed (Debian's qemu-system-x86)");
         }
 
-        output.WriteLine($"device processes on the {HostExecutables.Kind(HostExecutables.DeviceHost)} host (docs/processes.md); load average: {HostLoad.Average()}");
+        output.WriteLine($"device processes on the {HostExecutables.Kind(HostExecutables.DeviceHost)} host, the CPU process on the {HostExecutables.Kind(HostExecutables.CpuHost)} one (docs/processes.md); load average: {HostLoad.Average()}");
     }
 
     private static async Task<BootBenchRow> MeasureAsync(string name, string profilePath, string[] overrides, int runs, CancellationToken cancellationToken)

@@ -21,24 +21,36 @@ public static class HostExecutables
     /// <summary>Where the build puts NativeAOT programs, beside splitemu.</summary>
     public const string NativeFolder = "native";
 
-    /// <summary>Set to 1 to start the JIT-compiled hosts even where native ones were built (to compare them).</summary>
+    /// <summary>Where the build puts ReadyToRun (precompiled, still JIT-capable) programs with their dependencies, beside splitemu.</summary>
+    public const string ReadyToRunFolder = "r2r";
+
+    /// <summary>Set to 1 to start the JIT-compiled hosts even where native or ReadyToRun ones were built (to compare them).</summary>
     public const string JitHostsVariable = "SPLITEMU_JIT_HOSTS";
 
     private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
-    /// <summary>Which build of <paramref name="program"/> <see cref="StartInfo"/> starts: "native" (NativeAOT) or "jit".</summary>
-    public static string Kind(string program) => NativePath(program) is null ? "jit" : "native";
+    /// <summary>
+    /// Which build of <paramref name="program"/> <see cref="StartInfo"/> starts: "native" (NativeAOT), "r2r"
+    /// (ReadyToRun: precompiled, the JIT for what is hot or generated) or "jit".
+    /// </summary>
+    public static string Kind(string program) =>
+        NativePath(program) is not null ? "native" : ReadyToRunPath(program) is not null ? "r2r" : "jit";
 
     /// <summary>The NativeAOT build of <paramref name="program"/> beside splitemu, unless absent or turned off.</summary>
-    private static string? NativePath(string program)
+    private static string? NativePath(string program) => BuiltPath(NativeFolder, program);
+
+    /// <summary>The ReadyToRun build of <paramref name="program"/> beside splitemu, unless absent or turned off.</summary>
+    private static string? ReadyToRunPath(string program) => BuiltPath(ReadyToRunFolder, program);
+
+    private static string? BuiltPath(string folder, string program)
     {
-        string native = Path.Combine(AppContext.BaseDirectory, NativeFolder, program);
-        return Environment.GetEnvironmentVariable(JitHostsVariable) != "1" && File.Exists(native) ? native : null;
+        string path = Path.Combine(AppContext.BaseDirectory, folder, program);
+        return Environment.GetEnvironmentVariable(JitHostsVariable) != "1" && File.Exists(path) ? path : null;
     }
 
     /// <summary>
     /// A start description for <paramref name="program"/>: its NativeAOT build if there is one (native/), else its
-    /// .NET launcher if the build made one, else <c>dotnet program.dll</c>. The child gets a session of its own, so that the terminal's signals (Ctrl-C goes
+    /// ReadyToRun build (r2r/), else its .NET launcher if the build made one, else <c>dotnet program.dll</c>. The child gets a session of its own, so that the terminal's signals (Ctrl-C goes
     /// to the whole foreground process group) reach the launcher only: the launcher stops its children itself,
     /// in order, instead of finding them dead and reporting a device failure.
     /// </summary>
@@ -51,9 +63,9 @@ public static class HostExecutables
         string apphost = Path.Combine(folder, program);
         string dll = Path.Combine(folder, program + ".dll");
         string[] command;
-        if (NativePath(program) is { } native)
+        if ((NativePath(program) ?? ReadyToRunPath(program)) is { } precompiled)
         {
-            command = [native];
+            command = [precompiled];
         }
         else if (File.Exists(apphost))
         {
