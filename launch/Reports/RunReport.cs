@@ -31,6 +31,9 @@ public sealed record RunReport
     /// <summary>Process id of the CPU process.</summary>
     public int CpuProcessId { get; init; }
 
+    /// <summary>Which build of the CPU host ran: "r2r" (ReadyToRun, docs/processes.md) or "jit"; null when none started.</summary>
+    public string? CpuHost { get; init; }
+
     /// <summary>Per device.</summary>
     public required IReadOnlyList<DeviceSection> Devices { get; init; }
 

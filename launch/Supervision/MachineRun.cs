@@ -762,6 +762,7 @@ public sealed class MachineRun : IAsyncDisposable
             WallTimeMs = wallTime.TotalMilliseconds,
             StartUpMs = _startUp.TotalMilliseconds,
             CpuProcessId = _cpu?.ProcessId ?? 0,
+            CpuHost = _cpu?.Kind,
             Devices = _profile.Devices.Select(d => new DeviceSection
             {
                 Id = d.Id,

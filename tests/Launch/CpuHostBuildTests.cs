@@ -1,3 +1,4 @@
+using SplitEmu.Launch.Reports;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Tests.Infrastructure;
 using SplitEmu.Tests.Monitor;
@@ -23,5 +24,9 @@ public sealed class CpuHostBuildTests
 
         Assert.Equal(expectReadyToRun ? readyToRun : Path.Combine(AppContext.BaseDirectory, HostExecutables.CpuHost), program);
         Assert.Contains("instructions:", machine.MonitorOk("info stats"), StringComparison.Ordinal); // and it runs the guest
+
+        machine.MonitorOk("quit");
+        machine.Run.WaitForExit(TestDeadlines.Seconds(60));
+        Assert.Equal(expectReadyToRun ? "r2r" : "jit", RunReport.Read(machine.ReportPath).CpuHost); // and the report says which
     }
 }
