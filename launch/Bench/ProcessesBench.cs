@@ -1,12 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
-using SplitEmu.DeviceHost.Devices.Testing;
-using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.Commands;
 using SplitEmu.Launch.Supervision;
-using SplitEmu.Shared.Profiles;
-using SplitEmu.Shared.Rpc;
-using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Launch.Bench;
 
@@ -102,23 +96,11 @@ internal static class ProcessesBench
 
     private static async Task MeasureProcessAsync(string folder, string label, (LatencySamples Start, LatencySamples Attach, List<long> RssKiB) samples, CancellationToken cancellationToken)
     {
-        using RingSegment segment = RingSegment.Create($"splitemu-bench-processes-{label}", RingGeometry.Default, epoch: 1);
-        long started = Stopwatch.GetTimestamp();
-        await using ChildProcess child = await ChildProcess.StartAsync(
-            HostExecutables.DeviceHost, label, folder, new BenchDeviceProcess.NoCallbacks(), TextWriter.Null, cancellationToken, DeviceSandbox.Flag).ConfigureAwait(false);
-        long connected = Stopwatch.GetTimestamp();
-        IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
-        await control.AttachAsync(
-            new DeviceHostAttachRequest
-            {
-                SegmentDescriptor = child.Descriptors.Send(segment.Memory.Descriptor),
-                Devices = [new DeviceConfig { Id = "bench", Type = TestDevice.TypeName, Io = 0x510 }],
-            },
-            cancellationToken).ConfigureAwait(false);
-        long attached = Stopwatch.GetTimestamp();
-        samples.Start.Add(connected - started);
-        samples.Attach.Add(attached - connected);
-        samples.RssKiB.Add(ResidentKiB(child.ProcessId));
+        await using TimedDeviceProcess process = await TimedDeviceProcess.StartAsync(
+            HostExecutables.DeviceHost, folder, label, sandboxed: true, TimedDeviceProcess.BenchDevice, cancellationToken).ConfigureAwait(false);
+        samples.Start.Add(process.StartTicks);
+        samples.Attach.Add(process.AttachTicks);
+        samples.RssKiB.Add(ResidentKiB(process.Child.ProcessId));
     }
 
     /// <summary>Runs the machine row's machine for <paramref name="machineRun"/>, sampling its processes' memory.</summary>

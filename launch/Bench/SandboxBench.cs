@@ -1,11 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using SplitEmu.DeviceHost.Devices.Testing;
-using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.Supervision;
-using SplitEmu.Shared.Profiles;
-using SplitEmu.Shared.Rpc;
-using SplitEmu.Shared.Transport;
 
 namespace SplitEmu.Launch.Bench;
 
@@ -50,23 +44,10 @@ internal static class SandboxBench
 
     private static async Task MeasureAsync(string folder, bool sandboxed, (LatencySamples Start, LatencySamples Attach) samples, int run, CancellationToken cancellationToken)
     {
-        string label = $"{(sandboxed ? "strict" : "off")}{run}";
-        using RingSegment segment = RingSegment.Create($"splitemu-bench-sandbox-{run}", RingGeometry.Default, epoch: 1);
-        long started = Stopwatch.GetTimestamp();
-        await using ChildProcess child = await ChildProcess.StartAsync(
-            HostExecutables.DeviceHost, label, folder, new BenchDeviceProcess.NoCallbacks(), TextWriter.Null, cancellationToken, sandboxed ? [DeviceSandbox.Flag] : []).ConfigureAwait(false);
-        long connected = Stopwatch.GetTimestamp();
-        IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
-        await control.AttachAsync(
-            new DeviceHostAttachRequest
-            {
-                SegmentDescriptor = child.Descriptors.Send(segment.Memory.Descriptor),
-                Devices = [new DeviceConfig { Id = "bench", Type = TestDevice.TypeName, Io = 0x510 }],
-            },
-            cancellationToken).ConfigureAwait(false);
-        long attached = Stopwatch.GetTimestamp();
-        samples.Start.Add(connected - started);
-        samples.Attach.Add(attached - connected);
+        await using TimedDeviceProcess process = await TimedDeviceProcess.StartAsync(
+            HostExecutables.DeviceHost, folder, $"{(sandboxed ? "strict" : "off")}{run}", sandboxed, TimedDeviceProcess.BenchDevice, cancellationToken).ConfigureAwait(false);
+        samples.Start.Add(process.StartTicks);
+        samples.Attach.Add(process.AttachTicks);
     }
 
     private static double Median(LatencySamples samples) => samples.PercentileMicroseconds(50) / 1000;

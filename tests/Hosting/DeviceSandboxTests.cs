@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using SplitEmu.DeviceHost.Devices.Testing;
-using SplitEmu.DeviceHost.Hosting.Sandbox;
+using SplitEmu.Launch.Bench;
 using SplitEmu.Launch.Supervision;
-using SplitEmu.Shared.Rpc;
-using SplitEmu.Shared.Transport;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
 
@@ -72,22 +70,11 @@ public sealed class DeviceSandboxTests
         }
 
         string host = Path.Combine(copy.Path, HostExecutables.DeviceHost); // File.Copy keeps its execute bit
-        using RingSegment segment = RingSegment.Create($"splitemu-test-jit-under-tmp-{Environment.ProcessId}", RingGeometry.Default, epoch: 1);
-        await using ChildProcess child = await ChildProcess.StartAsync(host, "jit-under-tmp", copy.Path, new NoCallbacks(), TextWriter.Null, CancellationToken.None, DeviceSandbox.Flag);
-        IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
+        await using TimedDeviceProcess process = await TimedDeviceProcess.StartAsync(host, copy.Path, "jit-under-tmp", sandboxed: true, Testdev(), CancellationToken.None)
+            .WaitAsync(TestDeadlines.Seconds(60));
 
-        DeviceHostAttachResult attached = await control.AttachAsync(
-            new DeviceHostAttachRequest { SegmentDescriptor = child.Descriptors.Send(segment.Memory.Descriptor), Devices = [Testdev()] },
-            CancellationToken.None).WaitAsync(TestDeadlines.Seconds(60));
-
-        Assert.NotEmpty(attached.Regions);
-        Assert.False(child.Process.HasExited, string.Join("\n", child.LastLines));
-    }
-
-    /// <summary>A launcher side that drops device output.</summary>
-    private sealed class NoCallbacks : ILaunchCallbacks
-    {
-        public Task DeviceOutput(string deviceId, long offset, byte[] data) => Task.CompletedTask;
+        Assert.NotEmpty(process.Attached.Regions);
+        Assert.False(process.Child.Process.HasExited, string.Join("\n", process.Child.LastLines));
     }
 
     [Fact]
