@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Net.Sockets;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
@@ -163,6 +164,31 @@ public sealed class ChildProcess : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// The child <paramref name="starting"/> gives once started, if it is alive: a child that died is disposed, and
+    /// one that failed to start (it cleaned up after itself) gives null too. For processes started ahead of need
+    /// (spares, device processes started beside the CPU process) that their taker may find gone.
+    /// </summary>
+    public static async Task<ChildProcess?> LiveOnceStartedAsync(Task<ChildProcess> starting)
+    {
+        try
+        {
+            ChildProcess child = await starting.ConfigureAwait(false);
+            if (!child.Process.HasExited)
+            {
+                return child;
+            }
+
+            await child.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or Win32Exception or SocketException)
+        {
+            // It failed to start.
+        }
+
+        return null;
     }
 
     /// <summary>1 once someone took charge of this child's exit.</summary>

@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Net.Sockets;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
@@ -291,9 +289,7 @@ public sealed class MachineRun : IAsyncDisposable
                 guestMemoryDescriptor = ReceiveFromCpu(guestMemory.Descriptor, "guest RAM");
             }
 
-            device.FromSpare = _spares is { } pool && await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) is { } spare
-                ? spare
-                : null;
+            device.FromSpare = _spares is { } pool ? await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) : null;
             child = device.FromSpare ?? await TakeStartingAsync(device) ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
@@ -914,17 +910,10 @@ public sealed class MachineRun : IAsyncDisposable
                 await device.Child.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (device.Starting is { } starting)
+            // Started beside a CPU process that then failed to start: never attached.
+            if (device.Starting is { } starting && await ChildProcess.LiveOnceStartedAsync(starting).ConfigureAwait(false) is { } unattached)
             {
-                // Started beside a CPU process that then failed to start: never attached.
-                try
-                {
-                    await (await starting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or Win32Exception or SocketException)
-                {
-                    // It failed to start too; the start cleaned up after itself.
-                }
+                await unattached.DisposeAsync().ConfigureAwait(false);
             }
 
         }

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Net.Sockets;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Supervision;
@@ -69,7 +67,7 @@ internal sealed class SparePool : IAsyncDisposable
                 _spares.Remove(spare);
             }
 
-            if (await AliveAsync(spare.Process).ConfigureAwait(false) is { } child)
+            if (await ChildProcess.LiveOnceStartedAsync(spare.Process).ConfigureAwait(false) is { } child)
             {
                 if (Volatile.Read(ref _closed))
                 {
@@ -120,32 +118,11 @@ internal sealed class SparePool : IAsyncDisposable
 
         foreach (Spare spare in spares)
         {
-            if (await AliveAsync(spare.Process).ConfigureAwait(false) is { } child)
+            if (await ChildProcess.LiveOnceStartedAsync(spare.Process).ConfigureAwait(false) is { } child)
             {
                 await child.DisposeAsync().ConfigureAwait(false);
             }
         }
-    }
-
-    /// <summary>The spare's process once started, if it is alive; a dead or failed one is cleaned up and gives null.</summary>
-    private static async Task<ChildProcess?> AliveAsync(Task<ChildProcess> starting)
-    {
-        try
-        {
-            ChildProcess child = await starting.ConfigureAwait(false);
-            if (!child.Process.HasExited)
-            {
-                return child;
-            }
-
-            await child.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or Win32Exception or SocketException)
-        {
-            // It failed to start; the caller starts a fresh process instead.
-        }
-
-        return null;
     }
 
     private sealed record Spare(Task<ChildProcess> Process, DeferredLaunchCallbacks Output);
