@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using SplitEmu.Launch.Supervision;
 using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Bench;
@@ -17,7 +18,7 @@ public sealed partial class BenchProcessesSmokeTests
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("1 starts of each", run.StandardOutput, StringComparison.Ordinal);
         // The native host exists where the build had a C toolchain (CI installs one); without it, the JIT row alone.
-        bool native = File.Exists(Path.Combine(AppContext.BaseDirectory, "native", "SplitEmu.DeviceHost")) && Environment.GetEnvironmentVariable("SPLITEMU_JIT_HOSTS") != "1";
+        bool native = HostExecutables.Kind(HostExecutables.DeviceHost) == "native";
         foreach (string kind in native ? new[] { "jit", "native" } : ["jit"])
         {
             Assert.Matches(new Regex($@"\n  {kind} +( +\d+\.\d ms){{4}} +\d+\.\d MiB\n"), run.StandardOutput);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Iced.Intel;
 using SplitEmu.DeviceHost.Devices.Testing;
 using SplitEmu.Launch.Reports;
+using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Tests.Infrastructure;
@@ -32,8 +33,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         output.WriteLine(run.StandardOutput);
         using JsonDocument report = JsonDocument.Parse(File.ReadAllText(reportPath));
         JsonElement runs = report.RootElement.GetProperty("runs");
-        bool native = File.Exists(Path.Combine(AppContext.BaseDirectory, "native", "SplitEmu.DeviceHost")) && Environment.GetEnvironmentVariable("SPLITEMU_JIT_HOSTS") != "1";
-        Assert.Equal(native ? "native" : "jit", report.RootElement.GetProperty("host").GetString());
+        Assert.Equal(HostExecutables.Kind(HostExecutables.DeviceHost), report.RootElement.GetProperty("host").GetString()); // the splitemu beside the tests
         int crashes = runs.EnumerateArray().Sum(r => r.GetProperty("crashes").GetArrayLength());
         Assert.Equal(100, crashes);
         Assert.All(runs.EnumerateArray(), r => Assert.True(r.GetProperty("outputExact").GetBoolean(), $"a run printed: {r}"));
