@@ -451,7 +451,8 @@ public sealed class DeviceChannel : IDisposable
     {
         lock (_accessGate)
         {
-            DeviceJournal journal = _slot.Records[request.Device].Journal;
+            IsolatedDeviceRecord device = _slot.Records[request.Device];
+            DeviceJournal journal = device.Journal;
             if (injectable)
             {
                 injectedOutage = InjectCrashIfDueUnsynchronized(in request);
@@ -465,11 +466,11 @@ public sealed class DeviceChannel : IDisposable
             journal.Record(in request, reply.Value);
             if (request.Kind == MessageKind.Read)
             {
-                Interlocked.Increment(ref _slot.Records[request.Device].Counters.Reads);
+                Interlocked.Increment(ref device.Counters.Reads);
             }
             else
             {
-                Interlocked.Increment(ref _slot.Records[request.Device].Counters.Writes);
+                Interlocked.Increment(ref device.Counters.Writes);
             }
 
             // A full journal, or a DMA since the last reply (never replayed against today's guest memory), starts over.
