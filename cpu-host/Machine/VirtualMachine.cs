@@ -30,9 +30,8 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     private readonly IDeviceOutputSink _output;
     private readonly GuestRam _ram;
 
-    /// <summary>The firmware ROM's host memory (null without firmware), freed with the machine.</summary>
-    private unsafe byte* _firmware;
-    private ulong _firmwareBytes;
+    /// <summary>The firmware ROM (null without firmware), freed with the machine.</summary>
+    private readonly FirmwareRom? _firmware;
     private readonly Dictionary<string, InlineDevice> _inlineDevices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
 
@@ -60,7 +59,6 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
     /// <summary>The start state's sources, read once (<see cref="LoadStartState"/>).</summary>
     private readonly IReadOnlyList<(ulong Address, byte[] Bytes)> _images;
-    private byte[]? _firmwareImage;
     private readonly LinuxKernelImage? _kernel;
     private readonly byte[]? _initrd;
 
@@ -124,7 +122,12 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _images = [.. profile.Load.Select(image => (image.Address, File.ReadAllBytes(image.File)))];
         if (profile.Firmware is { } firmware)
         {
-            MapFirmware(File.ReadAllBytes(firmware.File));
+            _firmware = new FirmwareRom(File.ReadAllBytes(firmware.File));
+            unsafe
+            {
+                using MapTransaction transaction = Memory.BeginTransaction();
+                Memory.AddSubregion(Memory.Root, _firmware.Address, MemoryRegion.Rom("bios", _firmware.Size, _firmware.Base));
+            }
         }
 
         if (profile.Kernel is { } kernel)
@@ -159,7 +162,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             _ram.Load(address, bytes);
         }
 
-        LoadFirmwareShadow();
+        _firmware?.LoadShadow(_ram);
         Cpu.Reset();
         if (_kernel is { } kernel)
         {
@@ -691,15 +694,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         }
 
         _ram.Dispose();
-        unsafe
-        {
-            if (_firmware != null)
-            {
-                System.Runtime.InteropServices.NativeMemory.AlignedFree(_firmware);
-                _firmware = null;
-            }
-        }
-
+        _firmware?.Dispose();
         _mayRun.Dispose();
         _parked.Dispose();
         _wake.Dispose();
@@ -759,33 +754,6 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
                 }
             },
             TaskScheduler.Default);
-    }
-
-    /// <summary>
-    /// A PC BIOS: ROM ending at 4 GiB (where the reset vector is), and its last 128 KiB copied into RAM below
-    /// 1 MiB as a PC's shadow RAM, where real-mode code runs it. See docs/pc-platform.md for what is left out.
-    /// </summary>
-    private unsafe void MapFirmware(byte[] image)
-    {
-        _firmware = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)image.Length, 4096);
-        _firmwareBytes = (ulong)image.Length;
-        image.CopyTo(new Span<byte>(_firmware, image.Length));
-        using (MapTransaction transaction = Memory.BeginTransaction())
-        {
-            Memory.AddSubregion(Memory.Root, ProfileDefaults.FirmwareTop - _firmwareBytes, MemoryRegion.Rom("bios", _firmwareBytes, _firmware));
-        }
-
-        _firmwareImage = image;
-    }
-
-    /// <summary>The firmware's last 128 KiB copied below 1 MiB (its shadow in RAM), at power-on and at every reset.</summary>
-    private void LoadFirmwareShadow()
-    {
-        if (_firmwareImage is { } image)
-        {
-            int shadow = (int)Math.Min(image.Length, ProfileDefaults.FirmwareShadowBytes);
-            _ram.Load(ProfileDefaults.FirmwareShadowEnd - (ulong)shadow, image.AsSpan(image.Length - shadow));
-        }
     }
 
     /// <summary>
