@@ -15,38 +15,16 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// </summary>
 public sealed class DeviceChannel : IDisposable
 {
-    /// <summary>Most during-access events held for the accessing thread; more is a flood, and the device is faulted.</summary>
-    private const int MaxEventsForAccess = 4096;
-
     private readonly IRequestTransport _requester;
     private readonly DeviceProcessSlot _slot;
-    private readonly Action<DeviceChannel, RingMessage> _applyEvent;
-    private readonly Action<DeviceChannel, string> _onFault;
-    private readonly Thread _eventPump;
+    private readonly IDeviceEventSink _machine;
+    private readonly DeviceEventPump _events;
 
     /// <summary>Serializes accesses with their journal entries and snapshots, so the journal is in the order served.</summary>
     private readonly Lock _accessGate = new();
 
-    /// <summary>Held while events are taken and applied, so whoever takes the lock next sees all earlier ones applied.</summary>
-    private readonly Lock _eventGate = new();
-
-    /// <summary>Events raised during an access that the pump took first; the accessing thread applies them.</summary>
-    private readonly Queue<RingMessage> _forAccess = new();
-
-
-    /// <summary>Each device's regions as the device declared them (posted writes), in ring order.</summary>
-    private IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> _regions = [];
-
-
-    /// <summary>Lines this incarnation holds asserted (bit n = line n), so they can be lowered when it is replaced.</summary>
-    private int _heldIrqLines;
-
-    /// <summary>Set (under the event gate) once a successor or a give-up took this incarnation's lines.</summary>
-    private bool _retired;
-
-    /// <summary>Interrupt-line events refused so far (the first one is reported).</summary>
-    private long _refusedIrqEvents;
-    private long _refusedEvents;
+    /// <summary>Guards why and when this incarnation died (written by the watcher, the fault path and the launcher).</summary>
+    private readonly Lock _deathGate = new();
 
     /// <summary>Writes were posted since the last reply (which, in ring order, confirms every earlier one handled).</summary>
     private volatile bool _unconfirmedPosts;
@@ -55,23 +33,20 @@ public sealed class DeviceChannel : IDisposable
     private bool _eventsOwed;
 
     private ProcessWatcher? _watcher;
-    private volatile bool _disposed;
 
-    /// <summary>Set when the channel is disposed: the event pump of a dead peer waits for it.</summary>
-    private readonly ManualResetEventSlim _disposing = new();
-
-    /// <summary>Opens incarnation <paramref name="epoch"/> of <paramref name="slot"/>'s process over <paramref name="segment"/>.</summary>
-    public DeviceChannel(DeviceProcessSlot slot, uint epoch, RingSegment segment, IRequestTransport transport, Action<DeviceChannel, RingMessage> applyEvent, Action<DeviceChannel, string> onFault)
+    /// <summary>
+    /// Opens incarnation <paramref name="epoch"/> of <paramref name="slot"/>'s process over <paramref name="segment"/>;
+    /// its events, once authorised, and its faults go to <paramref name="machine"/>.
+    /// </summary>
+    public DeviceChannel(DeviceProcessSlot slot, uint epoch, RingSegment segment, IRequestTransport transport, IDeviceEventSink machine)
     {
         _slot = slot;
         Epoch = epoch;
         Segment = segment;
         _requester = transport;
-        _applyEvent = applyEvent;
-        _onFault = onFault;
+        _machine = machine;
         slot.Clock.Mirror(segment);
-        _eventPump = new Thread(PumpEvents) { Name = $"events-{slot.ProcessKey}-{epoch}", IsBackground = true };
-        _eventPump.Start();
+        _events = new DeviceEventPump(this, transport, slot.Records, machine);
     }
 
     /// <summary>The device process's name (device id or group).</summary>
@@ -85,9 +60,6 @@ public sealed class DeviceChannel : IDisposable
 
     /// <summary>Process id, as the launcher reported it (0 before binding).</summary>
     public int ProcessId { get; private set; }
-
-    /// <summary>Device ids in ring order.</summary>
-    public IReadOnlyList<string> DeviceIds => _slot.DeviceIds;
 
     /// <summary>Why the channel died, if it did.</summary>
     public string? Fault { get; private set; }
@@ -114,8 +86,14 @@ public sealed class DeviceChannel : IDisposable
         _watcher = new ProcessWatcher(processId, () => MarkDead("process exited"));
     }
 
-    /// <summary>Records the regions the devices declared (at bind, before any access).</summary>
-    public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions) => _regions = regions;
+    /// <summary>Records the regions the devices declared (at bind, before any access; one list per device, checked by the caller).</summary>
+    public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions)
+    {
+        foreach (IsolatedDeviceRecord record in _slot.Records)
+        {
+            record.DeclaredRegions = regions[record.Index];
+        }
+    }
 
     /// <summary>Records the lines each device may drive (at bind; null: any); a device the list leaves out may drive none.</summary>
     public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines)
@@ -135,103 +113,11 @@ public sealed class DeviceChannel : IDisposable
         }
     }
 
-    /// <summary>The record of device <paramref name="device"/> as an untrusted message names it; null when it names none of this process's.</summary>
-    private IsolatedDeviceRecord? RecordNamed(int device) => (uint)device < (uint)_slot.Records.Length ? _slot.Records[device] : null;
-
-    /// <summary>
-    /// Checks an event other than an interrupt line against what its device (untrusted) is:
-    /// only a device that ends machines may end this one, only a bus master reports DMA, and a map change must
-    /// name one of the device's own regions. False drops the event; refusals are counted and the first reported.
-    /// </summary>
-    private bool AcceptEvent(in RingMessage message)
-    {
-        int device = message.Device;
-        IsolatedDeviceRecord? record = RecordNamed(device);
-        bool accepted = message.Kind switch
-        {
-            MessageKind.MachineExit or MessageKind.MachineReset => record is { EventGrant: null or { EndsMachine: true } },
-            MessageKind.DmaWritten => record is { EventGrant: null or { BusMaster: true } },
-            MessageKind.MapChange => record is not null && device < _regions.Count && message.Region < _regions[device].Count,
-            _ => true,
-        };
-        if (!accepted)
-        {
-            RefuseEvent(in message, $"for {(record is not null ? $"device '{record.Id}'" : $"unknown device {device}")}, which it may not send");
-        }
-
-        return accepted;
-    }
-
-
-    /// <summary>
-    /// Checks an interrupt-line event of device <paramref name="device"/> (untrusted) and notes the level; false
-    /// when the line is not one the device may drive (dropped; the first such event is reported).
-    /// </summary>
-    public bool AcceptIrq(int device, int line, bool asserted)
-    {
-        if (!MayDrive(device, line))
-        {
-            return false;
-        }
-
-        if (asserted)
-        {
-            Interlocked.Or(ref _heldIrqLines, 1 << line);
-        }
-        else
-        {
-            Interlocked.And(ref _heldIrqLines, ~(1 << line));
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Whether device <paramref name="device"/> (untrusted) may drive interrupt line <paramref name="line"/> now:
-    /// the line is granted to it and this incarnation is not retired. A refusal is reported the first time.
-    /// </summary>
-    public bool MayDrive(int device, int line)
-    {
-        if (_retired)
-        {
-            return false; // a replaced incarnation's late events must not raise a line its successor owns now
-        }
-
-        if ((uint)line >= 32 || RecordNamed(device) is not { } record || (record.IrqLines is { } lines && !lines.Contains(line)))
-        {
-            if (Interlocked.Increment(ref _refusedIrqEvents) == 1)
-            {
-                Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) drove interrupt line {line}, which it was not granted; ignored");
-            }
-
-            return false;
-        }
-
-        return true;
-    }
-
-    /// <summary>Drops an event the device may not send or the machine cannot apply (counted; the first one is reported, <paramref name="why"/> completing "sent a KIND event ...").</summary>
-    public void RefuseEvent(in RingMessage message, string why)
-    {
-        if (Interlocked.Increment(ref _refusedEvents) == 1)
-        {
-            Console.Error.WriteLine($"device process '{ProcessKey}' (pid {ProcessId}) sent a {message.Kind} event {why}; ignored");
-        }
-    }
-
     /// <summary>
     /// This incarnation is replaced (or given up): returns the lines it left asserted, and from now on none of its
-    /// interrupt-line events is applied. Under the event gate, so an event the pump is applying right now either
-    /// lands before (and its line is in the result) or is refused.
+    /// interrupt-line events is applied (see <see cref="DeviceEventPump.Retire"/>).
     /// </summary>
-    public int Retire()
-    {
-        lock (_eventGate)
-        {
-            _retired = true;
-            return Interlocked.Exchange(ref _heldIrqLines, 0);
-        }
-    }
+    public int Retire() => _events.Retire();
 
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>
@@ -259,7 +145,7 @@ public sealed class DeviceChannel : IDisposable
     public bool HasUnconfirmedPosts => _unconfirmedPosts;
 
     private DeviceRegionInfo? PostedInfo(int device, int region) =>
-        device < _regions.Count && region < _regions[device].Count && _regions[device][region].PostedWrites ? _regions[device][region] : null;
+        _slot.Records[device].DeclaredRegions is { } regions && region < regions.Count && regions[region].PostedWrites ? regions[region] : null;
 
     /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
     public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
@@ -268,7 +154,7 @@ public sealed class DeviceChannel : IDisposable
     /// "process exited" does not hide it). Wakes nobody: waiters must wait until the process is dead.</summary>
     public void RecordFault(string why)
     {
-        lock (_eventGate)
+        lock (_deathGate)
         {
             Fault ??= why;
         }
@@ -277,7 +163,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>The process is gone: wake every waiter; accesses now stall or end as bus errors.</summary>
     public void MarkDead(string why)
     {
-        lock (_eventGate)
+        lock (_deathGate)
         {
             if (DetectedAt == 0)
             {
@@ -366,11 +252,8 @@ public sealed class DeviceChannel : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        _disposed = true;
-        _disposing.Set();
         _requester.MarkPeerDead();
-        _eventPump.Join();
-        _disposing.Dispose();
+        _events.Dispose();
         _watcher?.Dispose();
         _slot.Clock.Forget(Segment);
         Segment.Dispose();
@@ -626,7 +509,7 @@ public sealed class DeviceChannel : IDisposable
                     // instruction sees them). A control reply only passes the debt on: its callers may hold the
                     // map's gate, which the event pump can be waiting for while it holds the event gate.
                     _eventsOwed = false;
-                    DrainEvents();
+                    _events.DrainForAccess();
                 }
 
                 return reply.Kind != MessageKind.Failed;
@@ -634,92 +517,15 @@ public sealed class DeviceChannel : IDisposable
                 // The device may still be running the handler: it must be stopped before anything is released.
                 KilledAt = Stopwatch.GetTimestamp();
                 KillReason = $"killed: no reply within {record.Config.AccessTimeoutMs} ms (handler hung)";
-                _onFault(this, $"no reply within {record.Config.AccessTimeoutMs} ms: handler hung");
+                _machine.ChannelFaulted(this, $"no reply within {record.Config.AccessTimeoutMs} ms: handler hung");
                 return false;
             case RingCallStatus.ProtocolError:
                 KilledAt = Stopwatch.GetTimestamp();
                 KillReason = "killed: it broke the ring protocol";
-                _onFault(this, "device broke the ring protocol");
+                _machine.ChannelFaulted(this, "device broke the ring protocol");
                 return false;
             default:
                 return false;
-        }
-    }
-
-    /// <summary>
-    /// On the accessing thread, after a reply flagged EventsFirst: applies every event the handler raised. Events
-    /// are published before the reply, and taking and applying happen under one lock, so when this returns all of
-    /// them were applied (map changes deferred to just after the access's lease is released).
-    /// </summary>
-    private void DrainEvents()
-    {
-        lock (_eventGate)
-        {
-            while (_forAccess.TryDequeue(out RingMessage held))
-            {
-                Deliver(held);
-            }
-
-            while (_requester.TryTakeEvent(out RingMessage message))
-            {
-                Deliver(message);
-            }
-        }
-    }
-
-    /// <summary>On the event pump: applies events raised outside accesses; keeps the others for the accessing thread.</summary>
-    /// <summary>Hands an event up once it passed <see cref="AcceptEvent"/>; interrupt lines are checked where they are applied.</summary>
-    private void Deliver(RingMessage message)
-    {
-        if (message.Kind is MessageKind.IrqLevel or MessageKind.PulseTrain or MessageKind.PulseTrainStop || AcceptEvent(in message))
-        {
-            _applyEvent(this, message);
-        }
-    }
-
-    private void PumpPendingEvents()
-    {
-        lock (_eventGate)
-        {
-            while (_requester.TryTakeEvent(out RingMessage message))
-            {
-                if (!WaitsForTheAccess(in message))
-                {
-                    Deliver(message);
-                }
-                else if (_forAccess.Count < MaxEventsForAccess)
-                {
-                    _forAccess.Enqueue(message);
-                }
-                else
-                {
-                    _onFault(this, "event flood: too many events raised during accesses");
-                    _forAccess.Clear();
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Whether an event must be applied by the accessing thread (it was raised during an access and changes what
-    /// that access's completion means: a map change, an interrupt level). A DMA's code invalidation is only queued
-    /// for the vCPU, safe from any thread at any time, so it never waits: a long scatter list is then no "flood".
-    /// </summary>
-    private static bool WaitsForTheAccess(in RingMessage message) =>
-        ((EventFlags)message.Flags & EventFlags.DuringAccess) != 0 && message.Kind != MessageKind.DmaWritten;
-
-    private void PumpEvents()
-    {
-        while (!_disposed)
-        {
-            _requester.WaitForEvent(WaitSettings.DefaultSleepSliceMicroseconds);
-            PumpPendingEvents();
-            if (_requester.IsPeerDead)
-            {
-                PumpPendingEvents(); // what it published just before it died (a DMA's code invalidation) is taken
-                _disposing.Wait(); // nothing more will come; keep idle until disposed
-            }
         }
     }
 
@@ -745,7 +551,7 @@ public sealed class DeviceChannel : IDisposable
 
         public bool NotifyRegionBack(int region) => channel.Control(MessageKind.RegionsBack, device, (ushort)region);
 
-        public void StopHungDevice(string why) => channel._onFault(channel, why);
+        public void StopHungDevice(string why) => channel._machine.ChannelFaulted(channel, why);
 
         public void SetAbandoned(bool abandoned) => channel._slot.SetAbandoned(device, abandoned);
     }

@@ -6,11 +6,11 @@ namespace SplitEmu.CpuHost.Dispatch;
 
 /// <summary>
 /// One device of a device process as the CPU process keeps it across the process's incarnations: its profile entry,
-/// its place in the ring, and what outlives any one process (journal, crash injector, access counters, whether it
-/// was unplugged). Reached by its ring index from the <see cref="DeviceProcessSlot"/> that owns it: one lookup per
-/// access instead of one per parallel array.
+/// its place in the ring, what outlives any one process (journal, crash injector, access counters, whether it was
+/// unplugged) and what the current incarnation declared and was granted at bind. Reached by its ring index from the
+/// <see cref="DeviceProcessSlot"/> that owns it: one lookup per access instead of one per parallel array.
 /// </summary>
-internal sealed class IsolatedDeviceRecord
+public sealed class IsolatedDeviceRecord
 {
     /// <summary>The record of <paramref name="config"/>, device <paramref name="index"/> in its process's ring order.</summary>
     public IsolatedDeviceRecord(DeviceConfig config, ushort index)
@@ -32,23 +32,26 @@ internal sealed class IsolatedDeviceRecord
     public ushort Index { get; }
 
     /// <summary>Snapshot and accesses since.</summary>
-    public DeviceJournal Journal { get; }
+    internal DeviceJournal Journal { get; }
 
     /// <summary>Access-based crash injection.</summary>
-    public CrashInjector Injector { get; }
+    internal CrashInjector Injector { get; }
 
     /// <summary>Guest accesses served, across incarnations.</summary>
-    public DeviceAccessCounters Counters { get; } = new();
+    internal DeviceAccessCounters Counters { get; } = new();
 
     /// <summary>How long one access may wait, in Stopwatch ticks (derived once, used per access).</summary>
     public long AccessTimeoutTicks { get; }
 
     /// <summary>Unplugged, so accesses must not wait for its restart (guarded by the slot's gate).</summary>
-    public bool Abandoned { get; set; }
+    internal bool Abandoned { get; set; }
+
+    /// <summary>The regions the current incarnation declared (untrusted, checked at bind); empty before the first bind.</summary>
+    public IReadOnlyList<DeviceRegionInfo> DeclaredRegions { get; internal set; } = [];
 
     /// <summary>The interrupt lines it may drive, from the launcher at bind; null: any (machines built without a launcher).</summary>
-    public IReadOnlyList<int>? IrqLines { get; set; }
+    public IReadOnlyList<int>? IrqLines { get; internal set; }
 
     /// <summary>What else it may ask of the machine (end it, report DMA), from the launcher at bind; null: everything.</summary>
-    public DeviceEventGrant? EventGrant { get; set; }
+    public DeviceEventGrant? EventGrant { get; internal set; }
 }

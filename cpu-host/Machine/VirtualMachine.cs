@@ -16,9 +16,9 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
-/// One machine in the CPU process: guest RAM, the memory and I/O address spaces, the CPU, the inline devices,
-/// and a <see cref="DeviceProcessSlot"/> per device process (whose incarnations come and go). Built from a
-/// validated profile.
+/// One machine in the CPU process: guest RAM and firmware, the memory and I/O address spaces, the CPU, the inline
+/// devices and the device processes (<see cref="IsolatedDevices"/>, whose incarnations come and go). Built from a
+/// validated profile; the façade the control endpoint drives.
 /// </summary>
 public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 {
@@ -26,18 +26,15 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     private const long RunSlice = 1_000_000;
 
     private readonly MachineProfile _profile;
-    private readonly string _shmPrefix;
     private readonly IDeviceOutputSink _output;
     private readonly GuestRam _ram;
 
     /// <summary>The firmware ROM (null without firmware), freed with the machine.</summary>
     private readonly FirmwareRom? _firmware;
     private readonly Dictionary<string, InlineDevice> _inlineDevices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
 
-    /// <summary>Every incarnation not yet freed (a dead one lives until its old regions drained).</summary>
-    private readonly List<DeviceChannel> _channels = [];
-    private readonly Lock _channelsGate = new();
+    /// <summary>The device processes: their incarnations, crashes and events.</summary>
+    private readonly IsolatedDevices _isolated;
 
     /// <summary>Set once, by whoever ends the machine first.</summary>
     private MachineExitInfo? _exit;
@@ -73,7 +70,6 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     public VirtualMachine(MachineProfile profile, string shmPrefix, IDeviceOutputSink output)
     {
         _profile = profile;
-        _shmPrefix = shmPrefix;
         _output = output;
         _ram = new GuestRam((ulong)profile.Memory.SizeMiB << 20);
         Memory = new AddressSpace("memory", 1UL << 32);
@@ -141,13 +137,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             AddInlineDevice(device);
         }
 
-        foreach (IGrouping<string, DeviceConfig> process in profile.Devices
-            .Where(d => DevicePlacement.ProcessKey(d) is not null)
-            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
-        {
-            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process], _clock));
-        }
-
+        _isolated = new IsolatedDevices(this, shmPrefix, _clock, profile.Devices);
         LoadStartState();
     }
 
@@ -213,11 +203,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             inline.RunExclusive(inline.Device.Reset);
         }
 
-        foreach (DeviceProcessSlot slot in _slots.Values)
-        {
-            slot.Current?.ResetDevices();
-        }
-
+        _isolated.ResetDevices();
         LoadStartState();
     }
 
@@ -302,94 +288,21 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// returns its memfd to pass to the device process (valid until <see cref="BindChannel"/>, which closes it).
     /// The incarnation serves once <see cref="BindChannel"/> is called.
     /// </summary>
-    public int CreateChannel(string processKey, uint epoch)
-    {
-        DeviceProcessSlot slot = SlotOf(processKey);
-        RingSegment segment = RingSegment.Create($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
-        int descriptor = segment.Memory.Descriptor;
-        DeviceConfig first = slot.Devices[0];
-        WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
-        DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), ApplyEvent, OnChannelFault);
-        lock (_channelsGate)
-        {
-            if (slot.Pending is { } abandoned)
-            {
-                // A restart attempt that never bound (its process failed to start): free it.
-                _channels.Remove(abandoned);
-                abandoned.Segment.Memory.Unlink();
-                abandoned.Dispose();
-            }
-
-            slot.Pending = channel;
-            _channels.Add(channel);
-        }
-
-        return descriptor;
-    }
+    public int CreateChannel(string processKey, uint epoch) => _isolated.CreateChannel(processKey, epoch);
 
     /// <summary>
-    /// The device process has the segment mapped and serves its devices. First incarnation: map the devices'
-    /// regions. Later ones: restore each device (snapshot plus replayed journal), swap its regions to the new
-    /// ring in one publication, and let the accesses that stalled on the dead incarnation continue.
+    /// The device process has the segment mapped and serves its devices: its regions are mapped (first incarnation)
+    /// or its devices restored and swapped to the new ring (a restart). See <see cref="IsolatedDevices.Bind"/>.
     /// </summary>
-    public void BindChannel(ChannelBinding binding)
-    {
-        DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
-        CheckDeclaredRegions(slot, binding.Regions);
-        DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
-        slot.Pending = null;
-        channel.SetRegions(binding.Regions);
-        channel.SetIrqLines(binding.IrqLines);
-        channel.SetEventGrants(binding.EventGrants);
-        channel.Bind(binding.ProcessId);
-        DeviceChannel? previous = slot.Current;
-        if (previous is null)
-        {
-            for (int device = 0; device < slot.Devices.Count; device++)
-            {
-                Devices.Plug(slot.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
-                channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
-            }
-
-            slot.Activate(channel);
-        }
-        else
-        {
-            Rebind(slot, previous, channel);
-        }
-
-        // Both sides have it mapped: from here this process can pass it to no one.
-        channel.Segment.Memory.Unlink();
-    }
-
-    /// <summary>
-    /// The regions a device process declared (untrusted): one list per device it serves, each of at most
-    /// <see cref="ProfileDefaults.MaxRegionsPerDevice"/> regions. Anything else refuses the attach with a reason.
-    /// </summary>
-    /// <exception cref="InvalidDataException">The declaration is malformed.</exception>
-    private static void CheckDeclaredRegions(DeviceProcessSlot slot, IReadOnlyList<IReadOnlyList<DeviceRegionInfo>>? regions)
-    {
-        if (regions is null || regions.Count != slot.Devices.Count)
-        {
-            throw new InvalidDataException($"device process '{slot.ProcessKey}' declared regions for {regions?.Count ?? 0} devices; it serves {slot.Devices.Count}");
-        }
-
-        for (int device = 0; device < regions.Count; device++)
-        {
-            int count = regions[device]?.Count ?? -1;
-            if (count is < 0 or > ProfileDefaults.MaxRegionsPerDevice)
-            {
-                throw new InvalidDataException($"device '{slot.Devices[device].Id}' declared {(count < 0 ? "no region list" : $"{count} regions")}; expected at most {ProfileDefaults.MaxRegionsPerDevice}");
-            }
-        }
-    }
+    /// <exception cref="InvalidDataException">The process declared regions that do not fit its devices.</exception>
+    public void BindChannel(ChannelBinding binding) => _isolated.Bind(binding);
 
     /// <summary>Runs the guest until something ends the machine.</summary>
     public MachineExitInfo Run(CancellationToken cancellationToken)
     {
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "cancelled"));
         bool pinned = false;
-        if (_slots.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff) && CorePlacement.VcpuCore is int core)
+        if (_isolated.AnyHandsOff && CorePlacement.VcpuCore is int core)
         {
             // Handoff is fast only when the vCPU and the device's serving thread share a core (no cross-core
             // wake-up): ~6 us per guest access pinned against up to ~77 us unpinned (docs/transport-bench.md).
@@ -451,10 +364,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             _clock.CheckIn(); // the guest's time keeps pace with its vCPU (docs/machine-clock.md)
             CpuRunResult result = Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
             ConsoleInput?.Pump();
-            foreach (DeviceProcessSlot slot in _slots.Values)
-            {
-                slot.Current?.FlushPosted(); // posted writes never wait longer than a run slice for the device
-            }
+            _isolated.FlushPosted(); // posted writes never wait longer than a run slice for the device
 
             Timers.RunDue();
             PulseTrains.RunDue();
@@ -479,15 +389,8 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             }
         }
 
-        // What the guest posted before it stopped is handled, never lost with the machine. A dead device's
-        // successor is waited for only when the guest ended the machine (a user's stop must not wait for a
-        // restart), and for all of them together well within the launcher's 10 s stop deadline.
-        bool guestEnded = Exit!.Reason != ExitReason.Stopped;
-        long drainDeadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
-        foreach (DeviceProcessSlot slot in _slots.Values)
-        {
-            slot.DrainPosted(guestEnded, drainDeadline);
-        }
+        // What the guest posted before it stopped is handled, never lost with the machine.
+        _isolated.DrainPosted(guestEnded: Exit!.Reason != ExitReason.Stopped);
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
         return Exit! with { Instructions = Cpu.InstructionsExecuted, Cpu = CpuExecutionSummary() };
@@ -596,97 +499,34 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         Cpu.RequestStop();
         _mayRun.Set(); // a paused vCPU must see the end too
         _wake.Set(); // and so must a halted one
-        foreach (DeviceProcessSlot slot in _slots.Values)
-        {
-            slot.ShutDown(); // a vCPU stalled on a dead device must see the stop
-        }
+        _isolated.ShutDown(); // a vCPU stalled on a dead device must see the stop
     }
 
     /// <summary>
     /// The launcher saw device process <paramref name="processKey"/> exit. Returns why this process killed it
     /// (crash injection, a hung handler), or null when it died on its own.
     /// </summary>
-    public string? DeviceProcessExited(string processKey)
-    {
-        DeviceChannel? channel = SlotOf(processKey).Current;
-        channel?.MarkDead("process exited");
-        return channel?.KillReason;
-    }
+    public string? DeviceProcessExited(string processKey) => _isolated.ProcessExited(processKey);
 
     /// <summary>
     /// The launcher gave up restarting <paramref name="processKey"/>: waiting accesses end as bus errors, and the
     /// devices are unplugged or the machine halted as the profile says.
     /// </summary>
-    public void GiveUpDeviceProcess(string processKey, GiveUpAction action, string why)
-    {
-        DeviceProcessSlot slot = SlotOf(processKey);
-        slot.GiveUp();
-        if (slot.Current is { } dead)
-        {
-            RetireAndLowerLines(dead);
-        }
-
-        foreach (DeviceConfig device in slot.Devices)
-        {
-            PulseTrains.CancelAll(device.Id); // a device given up interrupts no more
-        }
-
-        switch (action)
-        {
-            case GiveUpAction.Halt:
-                RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
-                break;
-            case GiveUpAction.Unplug:
-                foreach (DeviceConfig device in slot.Devices)
-                {
-                    _ = Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
-                }
-
-                break;
-        }
-    }
+    public void GiveUpDeviceProcess(string processKey, GiveUpAction action, string why) => _isolated.GiveUp(processKey, action, why);
 
     /// <summary>Crashes of every device process and their recoveries.</summary>
-    public IReadOnlyList<CrashRecord> CrashRecords() =>
-        _slots.Values.SelectMany(s => s.Crashes()).ToArray();
+    public IReadOnlyList<CrashRecord> CrashRecords() => _isolated.CrashRecords();
 
     /// <summary>Per-device access counters as this process saw them (the current incarnation for isolated devices).</summary>
     public IReadOnlyList<DeviceAccessStats> DeviceStats()
     {
-        List<DeviceAccessStats> stats = [.. _inlineDevices.Values.Select(d => d.Stats(0))];
-        foreach (DeviceProcessSlot slot in _slots.Values)
-        {
-            if (slot.Current is { } channel)
-            {
-                for (int i = 0; i < slot.Devices.Count; i++)
-                {
-                    stats.Add(channel.Stats(i));
-                }
-            }
-        }
-
-        return stats;
+        return [.. _inlineDevices.Values.Select(d => d.Stats(0)), .. _isolated.Stats()];
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (DeviceProcessSlot slot in _slots.Values)
-        {
-            slot.ShutDown();
-        }
-
-        lock (_channelsGate)
-        {
-            foreach (DeviceChannel channel in _channels)
-            {
-                channel.Segment.Memory.Unlink();
-                channel.Dispose();
-            }
-
-            _channels.Clear();
-        }
-
+        _isolated.Dispose();
         Timers.Dispose();
         foreach (IDisposable device in _inlineDevices.Values.Select(d => d.Device).OfType<IDisposable>())
         {
@@ -700,79 +540,6 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _wake.Dispose();
     }
 
-    /// <summary>How long the machine's end waits, in all, for successors to replay posted writes their predecessors died with.</summary>
-    private const int DrainSuccessorTimeoutMs = 5_000;
-
-    private DeviceProcessSlot SlotOf(string processKey) =>
-        _slots.TryGetValue(processKey, out DeviceProcessSlot? slot)
-            ? slot
-            : throw new ArgumentException($"no device of this machine runs in a process named '{processKey}'", nameof(processKey));
-
-    private void Rebind(DeviceProcessSlot slot, DeviceChannel previous, DeviceChannel channel)
-    {
-        CrashRecord record = new()
-        {
-            ProcessKey = slot.ProcessKey,
-            Epoch = previous.Epoch,
-            Reason = previous.Fault ?? "replaced",
-            KilledAt = previous.KilledAt,
-            DetectedAt = previous.DetectedAt,
-            RestoreStartedAt = Stopwatch.GetTimestamp(),
-        };
-        RetireAndLowerLines(previous);
-        List<Task> drains = [];
-        for (int device = 0; device < slot.Devices.Count; device++)
-        {
-            if (channel.Restore(device) is (int replayed, int divergences))
-            {
-                record.Replayed += replayed;
-                record.Divergences += divergences;
-            }
-            else
-            {
-                record.ResetDevices.Add(slot.Devices[device].Id);
-            }
-
-            drains.Add(Devices.Rebind(slot.Devices[device].Id, channel.LinkFor(device)));
-            channel.TakeSnapshot(device); // the restored state is the new journal's start
-        }
-
-        slot.Activate(channel);
-        record.RestoredAt = Stopwatch.GetTimestamp();
-        slot.RecordCrash(record);
-
-        // The dead incarnation is freed once no access holds a lease on its old regions.
-        Task.WhenAll(drains).ContinueWith(
-            _ =>
-            {
-                lock (_channelsGate)
-                {
-                    if (_channels.Remove(previous))
-                    {
-                        previous.Dispose();
-                    }
-                }
-            },
-            TaskScheduler.Default);
-    }
-
-    /// <summary>
-    /// A replaced (dead) incarnation is retired (none of its later interrupt events applies) and its asserted lines
-    /// go low: its successor starts from its snapshot or a reset and raises them again if it must; a line left high
-    /// would swallow every later rising edge.
-    /// </summary>
-    private void RetireAndLowerLines(DeviceChannel dead)
-    {
-        int held = dead.Retire();
-        for (int line = 0; held != 0; line++, held >>= 1)
-        {
-            if ((held & 1) != 0)
-            {
-                SetInterruptLine(line, false);
-            }
-        }
-    }
-
     private void AddInlineDevice(DeviceConfig config)
     {
         InlineDeviceContext context = new(config, this, _output);
@@ -781,62 +548,5 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         context.Owner = inline;
         _inlineDevices.Add(config.Id, inline);
         Devices.Plug(config.Id, device.Regions, inline);
-    }
-
-    private void ApplyEvent(DeviceChannel channel, RingMessage message)
-    {
-        IReadOnlyList<string> ids = channel.DeviceIds;
-        switch (message.Kind)
-        {
-            case MessageKind.IrqLevel when !channel.Replaying:
-                // A replayed level was applied when it first happened (and an edge would be latched twice).
-                int line = (int)Math.Min(message.Offset, int.MaxValue);
-                if (channel.AcceptIrq(message.Device, line, message.Value != 0))
-                {
-                    SetInterruptLine(line, message.Value != 0);
-                }
-
-                break;
-            case MessageKind.PulseTrain when !channel.Replaying && message.Device < ids.Count:
-                // A replayed train was applied when it first happened, and the machine kept it through the crash.
-                int trainLine = (int)Math.Min(message.Offset, int.MaxValue);
-                PulseTrain train = new((long)message.Value, (long)message.Argument0, (long)message.Argument1);
-                if (channel.MayDrive(message.Device, trainLine) && !PulseTrains.Set(ids[message.Device], trainLine, train))
-                {
-                    channel.RefuseEvent(in message, "with a train the machine cannot run");
-                }
-
-                break;
-            case MessageKind.PulseTrainStop when !channel.Replaying && message.Device < ids.Count:
-                int stoppedLine = (int)Math.Min(message.Offset, int.MaxValue);
-                if (channel.MayDrive(message.Device, stoppedLine)) // not a retired incarnation's: its successor owns the train now
-                {
-                    PulseTrains.Cancel(ids[message.Device], stoppedLine);
-                }
-
-                break;
-            case MessageKind.DmaWritten when message.Value <= int.MaxValue:
-                Cpu.InvalidateCode(message.Offset, (int)message.Value);
-                break;
-            case MessageKind.MapChange when !channel.Replaying && message.Device < ids.Count:
-                // A replayed change is already in the map: it was applied when it first happened.
-                Devices.RequestChange(ids[message.Device], message.Region, (MapChangeKind)message.Value, message.Offset);
-                break;
-            case MessageKind.MachineExit when !channel.Replaying:
-                RequestGuestExit((int)(message.Value & 0xFF), message.Argument0);
-                break;
-            case MessageKind.MachineReset when !channel.Replaying && message.Device < ids.Count:
-                RequestReset($"device '{ids[message.Device]}'");
-                break;
-        }
-    }
-
-    private void OnChannelFault(DeviceChannel channel, string why)
-    {
-        // Stop the process before any lease is released (DESIGN.md section 3): then wake the waiters.
-        channel.RecordFault(why);
-        ProcessKiller.KillAndWait(channel.ProcessId, TimeSpan.FromSeconds(1));
-        channel.MarkDead(why);
-        Console.Error.WriteLine($"device process '{channel.ProcessKey}' (pid {channel.ProcessId}) faulted: {why}");
     }
 }

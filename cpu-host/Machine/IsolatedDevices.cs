@@ -1,0 +1,353 @@
+using System.Diagnostics;
+using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.DeviceHost.Sdk;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
+using SplitEmu.Shared.Transport;
+
+namespace SplitEmu.CpuHost.Machine;
+
+/// <summary>
+/// The machine's device processes across their incarnations: a <see cref="DeviceProcessSlot"/> per process, the life
+/// cycle of each incarnation (segment created, bound, replaced after a crash with its devices restored, freed once
+/// its old regions drained, given up), the crash records, and what their authorised events do to the machine.
+/// <see cref="VirtualMachine"/> composes it; this is the one place an isolated device's life is handled.
+/// </summary>
+internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
+{
+    /// <summary>How long the machine's end waits, in all, for successors to replay posted writes their predecessors died with.</summary>
+    private const int DrainSuccessorTimeoutMs = 5_000;
+
+    private readonly VirtualMachine _machine;
+    private readonly string _shmPrefix;
+    private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
+
+    /// <summary>Every incarnation not yet freed (a dead one lives until its old regions drained).</summary>
+    private readonly List<DeviceChannel> _channels = [];
+    private readonly Lock _channelsGate = new();
+
+    /// <summary>The device processes of <paramref name="devices"/> (those not inline), grouped by process, on <paramref name="machine"/>.</summary>
+    public IsolatedDevices(VirtualMachine machine, string shmPrefix, MachineClockSource clock, IEnumerable<DeviceConfig> devices)
+    {
+        _machine = machine;
+        _shmPrefix = shmPrefix;
+        foreach (IGrouping<string, DeviceConfig> process in devices
+            .Where(d => DevicePlacement.ProcessKey(d) is not null)
+            .GroupBy(d => DevicePlacement.ProcessKey(d)!))
+        {
+            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process], clock));
+        }
+    }
+
+    /// <summary>Whether a device process hands each access over on one core (the vCPU is then pinned to it).</summary>
+    public bool AnyHandsOff => _slots.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff);
+
+    /// <summary>
+    /// Creates the segment for incarnation <paramref name="epoch"/> of device process <paramref name="processKey"/>;
+    /// returns its memfd to pass to the device process (valid until <see cref="Bind"/>, which closes it).
+    /// </summary>
+    public int CreateChannel(string processKey, uint epoch)
+    {
+        DeviceProcessSlot slot = SlotOf(processKey);
+        RingSegment segment = RingSegment.Create($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
+        int descriptor = segment.Memory.Descriptor;
+        DeviceConfig first = slot.Devices[0];
+        WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
+        DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), this);
+        lock (_channelsGate)
+        {
+            if (slot.Pending is { } abandoned)
+            {
+                // A restart attempt that never bound (its process failed to start): free it.
+                _channels.Remove(abandoned);
+                abandoned.Segment.Memory.Unlink();
+                abandoned.Dispose();
+            }
+
+            slot.Pending = channel;
+            _channels.Add(channel);
+        }
+
+        return descriptor;
+    }
+
+    /// <summary>
+    /// The device process has the segment mapped and serves its devices. First incarnation: map the devices'
+    /// regions. Later ones: restore each device (snapshot plus replayed journal), swap its regions to the new
+    /// ring in one publication, and let the accesses that stalled on the dead incarnation continue.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The process declared regions that do not fit its devices.</exception>
+    public void Bind(ChannelBinding binding)
+    {
+        DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
+        CheckDeclaredRegions(slot, binding.Regions);
+        DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
+        slot.Pending = null;
+        channel.SetRegions(binding.Regions);
+        channel.SetIrqLines(binding.IrqLines);
+        channel.SetEventGrants(binding.EventGrants);
+        channel.Bind(binding.ProcessId);
+        DeviceChannel? previous = slot.Current;
+        if (previous is null)
+        {
+            for (int device = 0; device < slot.Devices.Count; device++)
+            {
+                _machine.Devices.Plug(slot.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
+                channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
+            }
+
+            slot.Activate(channel);
+        }
+        else
+        {
+            Rebind(slot, previous, channel);
+        }
+
+        // Both sides have it mapped: from here this process can pass it to no one.
+        channel.Segment.Memory.Unlink();
+    }
+
+    /// <summary>
+    /// The regions a device process declared (untrusted): one list per device it serves, each of at most
+    /// <see cref="ProfileDefaults.MaxRegionsPerDevice"/> regions. Anything else refuses the attach with a reason.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The declaration is malformed.</exception>
+    private static void CheckDeclaredRegions(DeviceProcessSlot slot, IReadOnlyList<IReadOnlyList<DeviceRegionInfo>>? regions)
+    {
+        if (regions is null || regions.Count != slot.Devices.Count)
+        {
+            throw new InvalidDataException($"device process '{slot.ProcessKey}' declared regions for {regions?.Count ?? 0} devices; it serves {slot.Devices.Count}");
+        }
+
+        for (int device = 0; device < regions.Count; device++)
+        {
+            int count = regions[device]?.Count ?? -1;
+            if (count is < 0 or > ProfileDefaults.MaxRegionsPerDevice)
+            {
+                throw new InvalidDataException($"device '{slot.Devices[device].Id}' declared {(count < 0 ? "no region list" : $"{count} regions")}; expected at most {ProfileDefaults.MaxRegionsPerDevice}");
+            }
+        }
+    }
+
+    private void Rebind(DeviceProcessSlot slot, DeviceChannel previous, DeviceChannel channel)
+    {
+        CrashRecord record = new()
+        {
+            ProcessKey = slot.ProcessKey,
+            Epoch = previous.Epoch,
+            Reason = previous.Fault ?? "replaced",
+            KilledAt = previous.KilledAt,
+            DetectedAt = previous.DetectedAt,
+            RestoreStartedAt = Stopwatch.GetTimestamp(),
+        };
+        RetireAndLowerLines(previous);
+        List<Task> drains = [];
+        for (int device = 0; device < slot.Devices.Count; device++)
+        {
+            if (channel.Restore(device) is (int replayed, int divergences))
+            {
+                record.Replayed += replayed;
+                record.Divergences += divergences;
+            }
+            else
+            {
+                record.ResetDevices.Add(slot.Devices[device].Id);
+            }
+
+            drains.Add(_machine.Devices.Rebind(slot.Devices[device].Id, channel.LinkFor(device)));
+            channel.TakeSnapshot(device); // the restored state is the new journal's start
+        }
+
+        slot.Activate(channel);
+        record.RestoredAt = Stopwatch.GetTimestamp();
+        slot.RecordCrash(record);
+
+        // The dead incarnation is freed once no access holds a lease on its old regions.
+        Task.WhenAll(drains).ContinueWith(
+            _ =>
+            {
+                lock (_channelsGate)
+                {
+                    if (_channels.Remove(previous))
+                    {
+                        previous.Dispose();
+                    }
+                }
+            },
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A replaced (dead) incarnation is retired (none of its later interrupt events applies) and its asserted lines
+    /// go low: its successor starts from its snapshot or a reset and raises them again if it must; a line left high
+    /// would swallow every later rising edge.
+    /// </summary>
+    private void RetireAndLowerLines(DeviceChannel dead)
+    {
+        int held = dead.Retire();
+        for (int line = 0; held != 0; line++, held >>= 1)
+        {
+            if ((held & 1) != 0)
+            {
+                _machine.SetInterruptLine(line, false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The launcher saw device process <paramref name="processKey"/> exit. Returns why this process killed it
+    /// (crash injection, a hung handler), or null when it died on its own.
+    /// </summary>
+    public string? ProcessExited(string processKey)
+    {
+        DeviceChannel? channel = SlotOf(processKey).Current;
+        channel?.MarkDead("process exited");
+        return channel?.KillReason;
+    }
+
+    /// <summary>
+    /// The launcher gave up restarting <paramref name="processKey"/>: waiting accesses end as bus errors, and the
+    /// devices are unplugged or the machine halted as the profile says.
+    /// </summary>
+    public void GiveUp(string processKey, GiveUpAction action, string why)
+    {
+        DeviceProcessSlot slot = SlotOf(processKey);
+        slot.GiveUp();
+        if (slot.Current is { } dead)
+        {
+            RetireAndLowerLines(dead);
+        }
+
+        foreach (DeviceConfig device in slot.Devices)
+        {
+            _machine.PulseTrains.CancelAll(device.Id); // a device given up interrupts no more
+        }
+
+        switch (action)
+        {
+            case GiveUpAction.Halt:
+                _machine.RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
+                break;
+            case GiveUpAction.Unplug:
+                foreach (DeviceConfig device in slot.Devices)
+                {
+                    _ = _machine.Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Crashes of every device process and their recoveries.</summary>
+    public IReadOnlyList<CrashRecord> CrashRecords() => _slots.Values.SelectMany(s => s.Crashes()).ToArray();
+
+    /// <summary>Per-device access counters of the current incarnations.</summary>
+    public IEnumerable<DeviceAccessStats> Stats()
+    {
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            if (slot.Current is { } channel)
+            {
+                for (int i = 0; i < slot.Devices.Count; i++)
+                {
+                    yield return channel.Stats(i);
+                }
+            }
+        }
+    }
+
+    /// <summary>Rings each process's doorbell for posted writes not yet announced (between run slices).</summary>
+    public void FlushPosted()
+    {
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.Current?.FlushPosted();
+        }
+    }
+
+    /// <summary>A machine reset: every device of every process back to its power-on state, through the ring.</summary>
+    public void ResetDevices()
+    {
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.Current?.ResetDevices();
+        }
+    }
+
+    /// <summary>
+    /// The guest has stopped: what it posted reaches the devices. A dead device's successor is waited for only when
+    /// <paramref name="guestEnded"/> (a user's stop must not wait for a restart), and for all of them together well
+    /// within the launcher's 10 s stop deadline.
+    /// </summary>
+    public void DrainPosted(bool guestEnded)
+    {
+        long deadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.DrainPosted(guestEnded, deadline);
+        }
+    }
+
+    /// <summary>The machine stops: nobody waits for a restart any more (a vCPU stalled on a dead device sees it).</summary>
+    public void ShutDown()
+    {
+        foreach (DeviceProcessSlot slot in _slots.Values)
+        {
+            slot.ShutDown();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        ShutDown();
+        lock (_channelsGate)
+        {
+            foreach (DeviceChannel channel in _channels)
+            {
+                channel.Segment.Memory.Unlink();
+                channel.Dispose();
+            }
+
+            _channels.Clear();
+        }
+    }
+
+    private DeviceProcessSlot SlotOf(string processKey) =>
+        _slots.TryGetValue(processKey, out DeviceProcessSlot? slot)
+            ? slot
+            : throw new ArgumentException($"no device of this machine runs in a process named '{processKey}'", nameof(processKey));
+
+    /// <inheritdoc/>
+    public void InterruptLine(IsolatedDeviceRecord device, int line, bool asserted) => _machine.SetInterruptLine(line, asserted);
+
+    /// <inheritdoc/>
+    public bool PulseTrain(IsolatedDeviceRecord device, int line, PulseTrain train) => _machine.PulseTrains.Set(device.Id, line, train);
+
+    /// <inheritdoc/>
+    public void PulseTrainStopped(IsolatedDeviceRecord device, int line) => _machine.PulseTrains.Cancel(device.Id, line);
+
+    /// <inheritdoc/>
+    public void DmaWritten(ulong address, int length) => _machine.Cpu.InvalidateCode(address, length);
+
+    /// <inheritdoc/>
+    public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase) =>
+        _machine.Devices.RequestChange(device.Id, region, kind, newBase);
+
+    /// <inheritdoc/>
+    public void MachineExit(IsolatedDeviceRecord device, int exitCode, ulong guestValue) => _machine.RequestGuestExit(exitCode, guestValue);
+
+    /// <inheritdoc/>
+    public void MachineReset(IsolatedDeviceRecord device) => _machine.RequestReset($"device '{device.Id}'");
+
+    /// <inheritdoc/>
+    public void ChannelFaulted(DeviceChannel channel, string why)
+    {
+        // Stop the process before any lease is released (DESIGN.md section 3): then wake the waiters.
+        channel.RecordFault(why);
+        ProcessKiller.KillAndWait(channel.ProcessId, TimeSpan.FromSeconds(1));
+        channel.MarkDead(why);
+        Console.Error.WriteLine($"device process '{channel.ProcessKey}' (pid {channel.ProcessId}) faulted: {why}");
+    }
+}
