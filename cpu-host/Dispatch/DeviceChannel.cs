@@ -16,7 +16,7 @@ namespace SplitEmu.CpuHost.Dispatch;
 public sealed class DeviceChannel : IDisposable
 {
     private readonly IRequestTransport _requester;
-    private readonly DeviceProcessSlot _slot;
+    private readonly DeviceProcessRecord _process;
     private readonly IDeviceEventSink _machine;
     private readonly DeviceEventPump _events;
 
@@ -35,22 +35,22 @@ public sealed class DeviceChannel : IDisposable
     private ProcessWatcher? _watcher;
 
     /// <summary>
-    /// Opens incarnation <paramref name="epoch"/> of <paramref name="slot"/>'s process over <paramref name="segment"/>;
+    /// Opens incarnation <paramref name="epoch"/> of <paramref name="process"/> over <paramref name="segment"/>;
     /// its events, once authorised, and its faults go to <paramref name="machine"/>.
     /// </summary>
-    public DeviceChannel(DeviceProcessSlot slot, uint epoch, RingSegment segment, IRequestTransport transport, IDeviceEventSink machine)
+    public DeviceChannel(DeviceProcessRecord process, uint epoch, RingSegment segment, IRequestTransport transport, IDeviceEventSink machine)
     {
-        _slot = slot;
+        _process = process;
         Epoch = epoch;
         Segment = segment;
         _requester = transport;
         _machine = machine;
-        slot.Clock.Mirror(segment);
-        _events = new DeviceEventPump(this, transport, slot.Records, machine);
+        process.Clock.Mirror(segment);
+        _events = new DeviceEventPump(this, transport, process.Records, machine);
     }
 
     /// <summary>The device process's name (device id or group).</summary>
-    public string ProcessKey => _slot.ProcessKey;
+    public string ProcessKey => _process.ProcessKey;
 
     /// <summary>Incarnation number (0 first, +1 per restart).</summary>
     public uint Epoch { get; }
@@ -89,7 +89,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Records the regions the devices declared (at bind, before any access; one list per device, checked by the caller).</summary>
     public void SetRegions(IReadOnlyList<IReadOnlyList<DeviceRegionInfo>> regions)
     {
-        foreach (IsolatedDeviceRecord record in _slot.Records)
+        foreach (IsolatedDeviceRecord record in _process.Records)
         {
             record.DeclaredRegions = regions[record.Index];
         }
@@ -98,7 +98,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Records the lines each device may drive (at bind; null: any); a device the list leaves out may drive none.</summary>
     public void SetIrqLines(IReadOnlyList<IReadOnlyList<int>>? lines)
     {
-        foreach (IsolatedDeviceRecord record in _slot.Records)
+        foreach (IsolatedDeviceRecord record in _process.Records)
         {
             record.IrqLines = lines is null ? null : record.Index < lines.Count ? lines[record.Index] : [];
         }
@@ -107,7 +107,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Records what else each device may ask of the machine (at bind; null grants everything); a device the list leaves out may ask nothing.</summary>
     public void SetEventGrants(IReadOnlyList<DeviceEventGrant>? grants)
     {
-        foreach (IsolatedDeviceRecord record in _slot.Records)
+        foreach (IsolatedDeviceRecord record in _process.Records)
         {
             record.EventGrant = grants is null ? null : record.Index < grants.Count ? grants[record.Index] : new DeviceEventGrant(false, false);
         }
@@ -145,7 +145,7 @@ public sealed class DeviceChannel : IDisposable
     public bool HasUnconfirmedPosts => _unconfirmedPosts;
 
     private DeviceRegionInfo? PostedInfo(int device, int region) =>
-        _slot.Records[device].DeclaredRegions is { } regions && region < regions.Count && regions[region].PostedWrites ? regions[region] : null;
+        _process.Records[device].DeclaredRegions is { } regions && region < regions.Count && regions[region].PostedWrites ? regions[region] : null;
 
     /// <summary>The map's link to device number <paramref name="device"/> of this process.</summary>
     public IDeviceLink LinkFor(int device) => new ChannelDeviceLink(this, (ushort)device);
@@ -178,10 +178,10 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Counters for device <paramref name="device"/> as the CPU saw them (this incarnation).</summary>
     public DeviceAccessStats Stats(int device) => new()
     {
-        DeviceId = _slot.Devices[device].Id,
-        Reads = Interlocked.Read(ref _slot.Records[device].Counters.Reads),
-        Writes = Interlocked.Read(ref _slot.Records[device].Counters.Writes),
-        BusErrors = Interlocked.Read(ref _slot.Records[device].Counters.BusErrors),
+        DeviceId = _process.Devices[device].Id,
+        Reads = Interlocked.Read(ref _process.Records[device].Counters.Reads),
+        Writes = Interlocked.Read(ref _process.Records[device].Counters.Writes),
+        BusErrors = Interlocked.Read(ref _process.Records[device].Counters.BusErrors),
     };
 
     /// <summary>
@@ -202,7 +202,7 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public (int Replayed, int Divergences)? Restore(int device)
     {
-        DeviceJournal journal = _slot.Records[device].Journal;
+        DeviceJournal journal = _process.Records[device].Journal;
         if (!journal.Enabled)
         {
             return null;
@@ -255,7 +255,7 @@ public sealed class DeviceChannel : IDisposable
         _requester.MarkPeerDead();
         _events.Dispose();
         _watcher?.Dispose();
-        _slot.Clock.Forget(Segment);
+        _process.Clock.Forget(Segment);
         Segment.Dispose();
     }
 
@@ -291,10 +291,10 @@ public sealed class DeviceChannel : IDisposable
         DeviceChannel channel = this;
         bool firstAttempt = true;
         MachineClockSource.StopScope injectedOutage = default;
-        AccessTime.Stamp(ref request, _slot.Clock.Clock.NowNanoseconds);
+        AccessTime.Stamp(ref request, _process.Clock.Clock.NowNanoseconds);
         if (request.Kind != MessageKind.PostedWrite)
         {
-            _slot.Clock.HoldForAccess(); // the guest sees a device answer in microseconds, however late it comes
+            _process.Clock.HoldForAccess(); // the guest sees a device answer in microseconds, however late it comes
         }
 
         try
@@ -307,10 +307,10 @@ public sealed class DeviceChannel : IDisposable
                 }
 
                 firstAttempt = false;
-                if (!channel.IsDead || _slot.WhileDown(request.Device) != DownBehavior.Stall
-                    || _slot.WaitForSuccessor(channel, request.Device) is not { } successor)
+                if (!channel.IsDead || _process.WhileDown(request.Device) != DownBehavior.Stall
+                    || _process.WaitForSuccessor(channel, request.Device) is not { } successor)
                 {
-                    Interlocked.Increment(ref _slot.Records[request.Device].Counters.BusErrors);
+                    Interlocked.Increment(ref _process.Records[request.Device].Counters.BusErrors);
                     return false;
                 }
 
@@ -320,7 +320,7 @@ public sealed class DeviceChannel : IDisposable
         finally
         {
             injectedOutage.Dispose(); // the access is done (or given up): the clock runs again
-            _slot.Clock.CheckIn(); // and has not run more than a lead past the vCPU while it waited for a slow device
+            _process.Clock.CheckIn(); // and has not run more than a lead past the vCPU while it waited for a slow device
         }
     }
 
@@ -334,7 +334,7 @@ public sealed class DeviceChannel : IDisposable
     {
         lock (_accessGate)
         {
-            IsolatedDeviceRecord device = _slot.Records[request.Device];
+            IsolatedDeviceRecord device = _process.Records[request.Device];
             DeviceJournal journal = device.Journal;
             if (injectable)
             {
@@ -373,13 +373,13 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public void ResetDevices()
     {
-        for (ushort device = 0; device < _slot.Devices.Count; device++)
+        for (ushort device = 0; device < _process.Devices.Count; device++)
         {
             DeviceChannel channel = this;
             while (!channel.TryResetDevice(device))
             {
-                if (!channel.IsDead || _slot.WhileDown(device) != DownBehavior.Stall
-                    || _slot.WaitForSuccessor(channel, device) is not { } successor)
+                if (!channel.IsDead || _process.WhileDown(device) != DownBehavior.Stall
+                    || _process.WaitForSuccessor(channel, device) is not { } successor)
                 {
                     break;
                 }
@@ -399,7 +399,7 @@ public sealed class DeviceChannel : IDisposable
                 return false;
             }
 
-            if (_slot.Records[device].Journal.Enabled)
+            if (_process.Records[device].Journal.Enabled)
             {
                 TakeSnapshotUnsynchronized(device);
             }
@@ -418,7 +418,7 @@ public sealed class DeviceChannel : IDisposable
     private int Input(ushort device, ushort region, ReadOnlySpan<byte> data)
     {
         RingMessage request = InputPayload.Request(device, region, data);
-        AccessTime.Stamp(ref request, _slot.Clock.Clock.NowNanoseconds);
+        AccessTime.Stamp(ref request, _process.Clock.Clock.NowNanoseconds);
         lock (_accessGate)
         {
             // Input never waits for a successor, so the clock need not stand still for this kill.
@@ -429,7 +429,7 @@ public sealed class DeviceChannel : IDisposable
             }
 
             // The transport refused any answer taking more than was offered (a protocol breach), so this is in range.
-            DeviceJournal journal = _slot.Records[device].Journal;
+            DeviceJournal journal = _process.Records[device].Journal;
             journal.Record(in request, reply.Value);
             if (journal.Enabled && journal.IsFull)
             {
@@ -446,12 +446,12 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     private MachineClockSource.StopScope InjectCrashIfDueUnsynchronized(in RingMessage request)
     {
-        if (!_slot.Records[request.Device].Injector.ShouldKill(in request))
+        if (!_process.Records[request.Device].Injector.ShouldKill(in request))
         {
             return default;
         }
 
-        MachineClockSource.StopScope outage = _slot.Clock.Stop();
+        MachineClockSource.StopScope outage = _process.Clock.Stop();
         // The crash lands while this request is in flight: handled or not, never answered.
         KilledAt = Stopwatch.GetTimestamp();
         KillReason = "killed as requested (crash injection)";
@@ -462,7 +462,7 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>Caller holds the access gate.</summary>
     private void TakeSnapshotUnsynchronized(ushort device)
     {
-        DeviceJournal journal = _slot.Records[device].Journal;
+        DeviceJournal journal = _process.Records[device].Journal;
         RingMessage save = new() { Kind = MessageKind.SaveState, Device = device };
         if (Send(ref save, out RingMessage saved) && saved.Kind == MessageKind.StateSaved && saved.Value <= (ulong)Segment.StateArea.Length)
         {
@@ -479,7 +479,7 @@ public sealed class DeviceChannel : IDisposable
     {
         // Every request names one of this process's devices (the CPU process builds them): an index past the end is
         // a bug here, and throws rather than borrowing another device's deadline.
-        IsolatedDeviceRecord record = _slot.Records[request.Device];
+        IsolatedDeviceRecord record = _process.Records[request.Device];
         long deadline = Stopwatch.GetTimestamp() + record.AccessTimeoutTicks;
         RingCallStatus status;
         if (request.Kind == MessageKind.PostedWrite)
@@ -553,7 +553,7 @@ public sealed class DeviceChannel : IDisposable
 
         public void StopHungDevice(string why) => channel._machine.ChannelFaulted(channel, why);
 
-        public void SetAbandoned(bool abandoned) => channel._slot.SetAbandoned(device, abandoned);
+        public void SetAbandoned(bool abandoned) => channel._process.SetAbandoned(device, abandoned);
     }
 
     /// <summary>Sends a control request (barrier, region gone/back) and waits for its answer.</summary>

@@ -8,7 +8,7 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// One device of a device process as the CPU process keeps it across the process's incarnations: its profile entry,
 /// its place in the ring, what outlives any one process (journal, crash injector, access counters, whether it was
 /// unplugged) and what the current incarnation declared and was granted at bind. Reached by its ring index from the
-/// <see cref="DeviceProcessSlot"/> that owns it: one lookup per access instead of one per parallel array.
+/// <see cref="DeviceProcessRecord"/> that owns it: one lookup per access instead of one per parallel array.
 /// </summary>
 public sealed class IsolatedDeviceRecord
 {
@@ -43,7 +43,7 @@ public sealed class IsolatedDeviceRecord
     /// <summary>How long one access may wait, in Stopwatch ticks (derived once, used per access).</summary>
     public long AccessTimeoutTicks { get; }
 
-    /// <summary>Unplugged, so accesses must not wait for its restart (guarded by the slot's gate).</summary>
+    /// <summary>Unplugged, so accesses must not wait for its restart (guarded by its process record's gate).</summary>
     internal bool Abandoned { get; set; }
 
     /// <summary>The regions the current incarnation declared (untrusted, checked at bind); empty before the first bind.</summary>

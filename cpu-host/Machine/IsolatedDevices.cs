@@ -9,7 +9,7 @@ using SplitEmu.Shared.Transport;
 namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
-/// The machine's device processes across their incarnations: a <see cref="DeviceProcessSlot"/> per process, the life
+/// The machine's device processes across their incarnations: a <see cref="DeviceProcessRecord"/> per process, the life
 /// cycle of each incarnation (segment created, bound, replaced after a crash with its devices restored, freed once
 /// its old regions drained, given up), the crash records, and what their authorised events do to the machine.
 /// <see cref="VirtualMachine"/> composes it; this is the one place an isolated device's life is handled.
@@ -21,7 +21,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
 
     private readonly VirtualMachine _machine;
     private readonly string _shmPrefix;
-    private readonly Dictionary<string, DeviceProcessSlot> _slots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DeviceProcessRecord> _processes = new(StringComparer.Ordinal);
 
     /// <summary>Every incarnation not yet freed (a dead one lives until its old regions drained).</summary>
     private readonly List<DeviceChannel> _channels = [];
@@ -36,12 +36,12 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             .Where(d => DevicePlacement.ProcessKey(d) is not null)
             .GroupBy(d => DevicePlacement.ProcessKey(d)!))
         {
-            _slots.Add(process.Key, new DeviceProcessSlot(process.Key, [.. process], clock));
+            _processes.Add(process.Key, new DeviceProcessRecord(process.Key, [.. process], clock));
         }
     }
 
     /// <summary>Whether a device process hands each access over on one core (the vCPU is then pinned to it).</summary>
-    public bool AnyHandsOff => _slots.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff);
+    public bool AnyHandsOff => _processes.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff);
 
     /// <summary>
     /// Creates the segment for incarnation <paramref name="epoch"/> of device process <paramref name="processKey"/>;
@@ -49,15 +49,15 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// </summary>
     public int CreateChannel(string processKey, uint epoch)
     {
-        DeviceProcessSlot slot = SlotOf(processKey);
+        DeviceProcessRecord process = ProcessNamed(processKey);
         RingSegment segment = RingSegment.Create($"{_shmPrefix}-{processKey}-e{epoch}", RingGeometry.Default, epoch);
         int descriptor = segment.Memory.Descriptor;
-        DeviceConfig first = slot.Devices[0];
+        DeviceConfig first = process.Devices[0];
         WaitSettings wait = new(first.WaitPolicy, first.SpinBudget);
-        DeviceChannel channel = new(slot, epoch, segment, new RingRequester(segment, wait), this);
+        DeviceChannel channel = new(process, epoch, segment, new RingRequester(segment, wait), this);
         lock (_channelsGate)
         {
-            if (slot.Pending is { } abandoned)
+            if (process.Pending is { } abandoned)
             {
                 // A restart attempt that never bound (its process failed to start): free it.
                 _channels.Remove(abandoned);
@@ -65,7 +65,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
                 abandoned.Dispose();
             }
 
-            slot.Pending = channel;
+            process.Pending = channel;
             _channels.Add(channel);
         }
 
@@ -80,28 +80,28 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// <exception cref="InvalidDataException">The process declared regions that do not fit its devices.</exception>
     public void Bind(ChannelBinding binding)
     {
-        DeviceProcessSlot slot = SlotOf(binding.ProcessKey);
-        CheckDeclaredRegions(slot, binding.Regions);
-        DeviceChannel channel = slot.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
-        slot.Pending = null;
+        DeviceProcessRecord process = ProcessNamed(binding.ProcessKey);
+        CheckDeclaredRegions(process, binding.Regions);
+        DeviceChannel channel = process.Pending ?? throw new InvalidOperationException($"no segment was created for '{binding.ProcessKey}'");
+        process.Pending = null;
         channel.SetRegions(binding.Regions);
         channel.SetIrqLines(binding.IrqLines);
         channel.SetEventGrants(binding.EventGrants);
         channel.Bind(binding.ProcessId);
-        DeviceChannel? previous = slot.Current;
+        DeviceChannel? previous = process.Current;
         if (previous is null)
         {
-            for (int device = 0; device < slot.Devices.Count; device++)
+            for (int device = 0; device < process.Devices.Count; device++)
             {
-                _machine.Devices.Plug(slot.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
+                _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
                 channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
             }
 
-            slot.Activate(channel);
+            process.Activate(channel);
         }
         else
         {
-            Rebind(slot, previous, channel);
+            Rebind(process, previous, channel);
         }
 
         // Both sides have it mapped: from here this process can pass it to no one.
@@ -113,11 +113,11 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// <see cref="ProfileDefaults.MaxRegionsPerDevice"/> regions. Anything else refuses the attach with a reason.
     /// </summary>
     /// <exception cref="InvalidDataException">The declaration is malformed.</exception>
-    private static void CheckDeclaredRegions(DeviceProcessSlot slot, IReadOnlyList<IReadOnlyList<DeviceRegionInfo>>? regions)
+    private static void CheckDeclaredRegions(DeviceProcessRecord process, IReadOnlyList<IReadOnlyList<DeviceRegionInfo>>? regions)
     {
-        if (regions is null || regions.Count != slot.Devices.Count)
+        if (regions is null || regions.Count != process.Devices.Count)
         {
-            throw new InvalidDataException($"device process '{slot.ProcessKey}' declared regions for {regions?.Count ?? 0} devices; it serves {slot.Devices.Count}");
+            throw new InvalidDataException($"device process '{process.ProcessKey}' declared regions for {regions?.Count ?? 0} devices; it serves {process.Devices.Count}");
         }
 
         for (int device = 0; device < regions.Count; device++)
@@ -125,16 +125,16 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             int count = regions[device]?.Count ?? -1;
             if (count is < 0 or > ProfileDefaults.MaxRegionsPerDevice)
             {
-                throw new InvalidDataException($"device '{slot.Devices[device].Id}' declared {(count < 0 ? "no region list" : $"{count} regions")}; expected at most {ProfileDefaults.MaxRegionsPerDevice}");
+                throw new InvalidDataException($"device '{process.Devices[device].Id}' declared {(count < 0 ? "no region list" : $"{count} regions")}; expected at most {ProfileDefaults.MaxRegionsPerDevice}");
             }
         }
     }
 
-    private void Rebind(DeviceProcessSlot slot, DeviceChannel previous, DeviceChannel channel)
+    private void Rebind(DeviceProcessRecord process, DeviceChannel previous, DeviceChannel channel)
     {
         CrashRecord record = new()
         {
-            ProcessKey = slot.ProcessKey,
+            ProcessKey = process.ProcessKey,
             Epoch = previous.Epoch,
             Reason = previous.Fault ?? "replaced",
             KilledAt = previous.KilledAt,
@@ -143,7 +143,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
         };
         RetireAndLowerLines(previous);
         List<Task> drains = [];
-        for (int device = 0; device < slot.Devices.Count; device++)
+        for (int device = 0; device < process.Devices.Count; device++)
         {
             if (channel.Restore(device) is (int replayed, int divergences))
             {
@@ -152,16 +152,16 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             }
             else
             {
-                record.ResetDevices.Add(slot.Devices[device].Id);
+                record.ResetDevices.Add(process.Devices[device].Id);
             }
 
-            drains.Add(_machine.Devices.Rebind(slot.Devices[device].Id, channel.LinkFor(device)));
+            drains.Add(_machine.Devices.Rebind(process.Devices[device].Id, channel.LinkFor(device)));
             channel.TakeSnapshot(device); // the restored state is the new journal's start
         }
 
-        slot.Activate(channel);
+        process.Activate(channel);
         record.RestoredAt = Stopwatch.GetTimestamp();
-        slot.RecordCrash(record);
+        process.RecordCrash(record);
 
         // The dead incarnation is freed once no access holds a lease on its old regions.
         Task.WhenAll(drains).ContinueWith(
@@ -201,7 +201,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// </summary>
     public string? ProcessExited(string processKey)
     {
-        DeviceChannel? channel = SlotOf(processKey).Current;
+        DeviceChannel? channel = ProcessNamed(processKey).Current;
         channel?.MarkDead("process exited");
         return channel?.KillReason;
     }
@@ -212,14 +212,14 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// </summary>
     public void GiveUp(string processKey, GiveUpAction action, string why)
     {
-        DeviceProcessSlot slot = SlotOf(processKey);
-        slot.GiveUp();
-        if (slot.Current is { } dead)
+        DeviceProcessRecord process = ProcessNamed(processKey);
+        process.GiveUp();
+        if (process.Current is { } dead)
         {
             RetireAndLowerLines(dead);
         }
 
-        foreach (DeviceConfig device in slot.Devices)
+        foreach (DeviceConfig device in process.Devices)
         {
             _machine.PulseTrains.CancelAll(device.Id); // a device given up interrupts no more
         }
@@ -230,7 +230,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
                 _machine.RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
                 break;
             case GiveUpAction.Unplug:
-                foreach (DeviceConfig device in slot.Devices)
+                foreach (DeviceConfig device in process.Devices)
                 {
                     _ = _machine.Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
                 }
@@ -240,16 +240,16 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     }
 
     /// <summary>Crashes of every device process and their recoveries.</summary>
-    public IReadOnlyList<CrashRecord> CrashRecords() => _slots.Values.SelectMany(s => s.Crashes()).ToArray();
+    public IReadOnlyList<CrashRecord> CrashRecords() => _processes.Values.SelectMany(s => s.Crashes()).ToArray();
 
     /// <summary>Per-device access counters of the current incarnations.</summary>
     public IEnumerable<DeviceAccessStats> Stats()
     {
-        foreach (DeviceProcessSlot slot in _slots.Values)
+        foreach (DeviceProcessRecord process in _processes.Values)
         {
-            if (slot.Current is { } channel)
+            if (process.Current is { } channel)
             {
-                for (int i = 0; i < slot.Devices.Count; i++)
+                for (int i = 0; i < process.Devices.Count; i++)
                 {
                     yield return channel.Stats(i);
                 }
@@ -260,18 +260,18 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// <summary>Rings each process's doorbell for posted writes not yet announced (between run slices).</summary>
     public void FlushPosted()
     {
-        foreach (DeviceProcessSlot slot in _slots.Values)
+        foreach (DeviceProcessRecord process in _processes.Values)
         {
-            slot.Current?.FlushPosted();
+            process.Current?.FlushPosted();
         }
     }
 
     /// <summary>A machine reset: every device of every process back to its power-on state, through the ring.</summary>
     public void ResetDevices()
     {
-        foreach (DeviceProcessSlot slot in _slots.Values)
+        foreach (DeviceProcessRecord process in _processes.Values)
         {
-            slot.Current?.ResetDevices();
+            process.Current?.ResetDevices();
         }
     }
 
@@ -283,18 +283,18 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     public void DrainPosted(bool guestEnded)
     {
         long deadline = Environment.TickCount64 + DrainSuccessorTimeoutMs;
-        foreach (DeviceProcessSlot slot in _slots.Values)
+        foreach (DeviceProcessRecord process in _processes.Values)
         {
-            slot.DrainPosted(guestEnded, deadline);
+            process.DrainPosted(guestEnded, deadline);
         }
     }
 
     /// <summary>The machine stops: nobody waits for a restart any more (a vCPU stalled on a dead device sees it).</summary>
     public void ShutDown()
     {
-        foreach (DeviceProcessSlot slot in _slots.Values)
+        foreach (DeviceProcessRecord process in _processes.Values)
         {
-            slot.ShutDown();
+            process.ShutDown();
         }
     }
 
@@ -314,9 +314,9 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
         }
     }
 
-    private DeviceProcessSlot SlotOf(string processKey) =>
-        _slots.TryGetValue(processKey, out DeviceProcessSlot? slot)
-            ? slot
+    private DeviceProcessRecord ProcessNamed(string processKey) =>
+        _processes.TryGetValue(processKey, out DeviceProcessRecord? process)
+            ? process
             : throw new ArgumentException($"no device of this machine runs in a process named '{processKey}'", nameof(processKey));
 
     /// <inheritdoc/>

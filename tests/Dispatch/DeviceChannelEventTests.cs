@@ -18,7 +18,7 @@ public sealed class DeviceChannelEventTests
         // incarnation applied after that must not raise the line again (it would stay high and swallow the
         // successor's next rising edge).
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
+        DeviceProcessRecord process = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
         List<MessageKind> applied = [];
         using ManualResetEventSlim markerSeen = new();
         EventSinkSpy machine = new()
@@ -37,7 +37,7 @@ public sealed class DeviceChannelEventTests
             },
         };
 
-        using DeviceChannel channel = new(slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff), machine);
+        using DeviceChannel channel = new(process, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff), machine);
         RingResponder device = new(segment.DeviceSide, WaitSettings.Handoff);
 
         device.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Offset = Line, Value = 1 });
@@ -66,11 +66,11 @@ public sealed class DeviceChannelEventTests
         // not faulted, and every one reaches the CPU before the access completes.
         const int Entries = 5_000;
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
+        DeviceProcessRecord process = new("ide", [new DeviceConfig { Id = "ide", Type = "piix3-ide" }], new MachineClockSource());
         int invalidations = 0;
         string? fault = null;
         using DeviceChannel channel = new(
-            slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
+            process, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
             new EventSinkSpy
             {
                 Applied = (kind, _) => { if (kind == MessageKind.DmaWritten) Interlocked.Increment(ref invalidations); },
@@ -108,12 +108,12 @@ public sealed class DeviceChannelEventTests
         // wants that gate) while it holds the event gate. A control reply flagged EventsFirst must therefore not
         // drain events itself: the debt passes to the next guest access, which drains before it completes.
         using TestSegment segment = new(RingGeometry.Default);
-        DeviceProcessSlot slot = new("dev", [new DeviceConfig { Id = "dev", Type = "testdev" }], new MachineClockSource());
+        DeviceProcessRecord process = new("dev", [new DeviceConfig { Id = "dev", Type = "testdev" }], new MachineClockSource());
         using ManualResetEventSlim pumpHolding = new();
         using ManualResetEventSlim releasePump = new();
         int secondApplied = 0;
         using DeviceChannel channel = new(
-            slot, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
+            process, 0, segment.CpuSide, new RingRequester(segment.CpuSide, WaitSettings.Handoff),
             new EventSinkSpy
             {
                 Applied = (_, address) =>

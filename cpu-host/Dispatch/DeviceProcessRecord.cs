@@ -10,15 +10,15 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// its devices (they outlive any one process), the crash history, and the gate where accesses that found the
 /// device dead wait for its successor when the device's profile says <c>stall</c>.
 /// </summary>
-public sealed class DeviceProcessSlot
+public sealed class DeviceProcessRecord
 {
     private readonly object _gate = new();
     private DeviceChannel? _current;
     private bool _faulted;
     private bool _shutDown;
 
-    /// <summary>A slot for the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order) on the machine clock <paramref name="clock"/>.</summary>
-    public DeviceProcessSlot(string processKey, IReadOnlyList<DeviceConfig> devices, MachineClockSource clock)
+    /// <summary>The record of the process <paramref name="processKey"/> serving <paramref name="devices"/> (ring order) on the machine clock <paramref name="clock"/>.</summary>
+    public DeviceProcessRecord(string processKey, IReadOnlyList<DeviceConfig> devices, MachineClockSource clock)
     {
         ProcessKey = processKey;
         Clock = clock;
