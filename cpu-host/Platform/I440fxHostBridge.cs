@@ -18,9 +18,6 @@ namespace SplitEmu.CpuHost.Platform;
 /// </remarks>
 public sealed class I440fxHostBridge : IDevice
 {
-    /// <summary>Profile type name.</summary>
-    public const string TypeName = "i440fx";
-
     private const ushort AddressPort = 0xCF8;
     private const ushort DataPort = 0xCFC;
     private const int ResetControlOffset = 1; // 0xCF9, inside the address register's four ports

@@ -1,3 +1,4 @@
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 
@@ -10,18 +11,26 @@ namespace SplitEmu.CpuHost.Platform;
 /// </summary>
 internal static class PlatformDevices
 {
-    /// <summary>Profile type name of the 8259A pair.</summary>
-    private const string InterruptControllerType = "i8259";
-
-    /// <summary>Creates the CPU-process model for <paramref name="config"/>, or null when the type is an ordinary device.</summary>
-    public static IDevice? TryCreate(DeviceConfig config, IPlatformHost machine) => config.Type switch
+    /// <summary>
+    /// Creates the CPU-process model for <paramref name="config"/>, or null when the type is an ordinary device. The
+    /// types are described in the device catalog (<see cref="DeviceCatalog.I8259"/>, <see cref="DeviceCatalog.I440Fx"/>).
+    /// </summary>
+    public static IDevice? TryCreate(DeviceConfig config, IPlatformHost machine)
     {
-        InterruptControllerType => machine.AttachInterruptController(new DualPic8259(machine.InterruptMayBePending)),
-        I440fxHostBridge.TypeName => new I440fxHostBridge(
-            config,
-            machine.Bus.ReadPciConfig,
-            machine.Bus.WritePciConfig,
-            () => machine.RequestReset("the PCI reset control register, port 0xCF9")),
-        _ => null,
-    };
+        if (config.Type == DeviceCatalog.I8259.Name)
+        {
+            return machine.AttachInterruptController(new DualPic8259(machine.InterruptMayBePending));
+        }
+
+        if (config.Type == DeviceCatalog.I440Fx.Name)
+        {
+            return new I440fxHostBridge(
+                config,
+                machine.Bus.ReadPciConfig,
+                machine.Bus.WritePciConfig,
+                () => machine.RequestReset("the PCI reset control register, port 0xCF9"));
+        }
+
+        return null;
+    }
 }

@@ -1,42 +1,88 @@
+using SplitEmu.DeviceHost.Devices.Bench;
 using SplitEmu.DeviceHost.Devices.Debug;
+using SplitEmu.DeviceHost.Devices.Firmware;
+using SplitEmu.DeviceHost.Devices.Input;
+using SplitEmu.DeviceHost.Devices.Pci;
+using SplitEmu.DeviceHost.Devices.Power;
+using SplitEmu.DeviceHost.Devices.Rtc;
 using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.DeviceHost.Devices.Storage;
 using SplitEmu.DeviceHost.Devices.Testing;
+using SplitEmu.DeviceHost.Devices.Timer;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.DeviceHost.Devices;
 
-/// <summary>The device models this build knows, by profile type name.</summary>
+/// <summary>
+/// The device types profiles may name: every model of this library (each declares its own
+/// <see cref="IDeviceModel{TSelf}.Type"/> and factory) and the types whose models are part of the CPU process
+/// (described here so the launcher can validate them; built by the CPU host's platform). The one registry: the
+/// launcher validates profiles against it, a test keeps the JSON Schema's <c>type</c> enum equal to it, and the
+/// device-type table of docs/profiles.md is generated from it. Adding a model is its class and one line below.
+/// </summary>
 public static class DeviceCatalog
 {
-    private static readonly Dictionary<string, Func<DeviceConfig, IDeviceContext, IDevice>> s_factories = new(StringComparer.Ordinal)
+    /// <summary>The two cascaded 8259A PICs of a PC: fixed ports 0x20-0x21 (master), 0xA0-0xA1 (slave) and the ELCR at 0x4D0-0x4D1; the slave cascades on IRQ 2.</summary>
+    public static readonly DeviceTypeInfo I8259 = new("i8259", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
     {
-        [Uart16550.TypeName] = (config, context) => new Uart16550(config, context),
-        [DebugExit.TypeName] = (config, context) => new DebugExit(config, context),
-        [TestDevice.TypeName] = (config, context) => new TestDevice(config, context),
-        [Devices.Bench.BenchRegister.TypeName] = (config, context) => new Devices.Bench.BenchRegister(config, context),
-        [Devices.Timer.Pit8254.TypeName] = (config, context) => new Devices.Timer.Pit8254(config, context),
-        [Devices.Rtc.CmosRtc.TypeName] = (config, context) => new Devices.Rtc.CmosRtc(config, context),
-        [DebugConsole.TypeName] = (config, context) => new DebugConsole(config, context),
-        [Devices.Firmware.FwCfg.TypeName] = (config, context) => new Devices.Firmware.FwCfg(config, context),
-        [Devices.Pci.Piix3IsaBridge.TypeName] = (config, context) => new Devices.Pci.Piix3IsaBridge(config, context),
-        [Devices.Storage.Piix3Ide.TypeName] = (config, context) => new Devices.Storage.Piix3Ide(config, context),
-        [Devices.Input.I8042.TypeName] = (config, context) => new Devices.Input.I8042(config, context),
-        [Devices.Power.AcpiPowerManagement.TypeName] = (config, context) => new Devices.Power.AcpiPowerManagement(config, context),
+        Summary = "the two cascaded 8259A PICs, ELCR at 0x4D0",
+        InlineOnlyReason = "interrupt delivery is the CPU's",
+        FixedPorts = [new(0x20, 2), new(0xA0, 2), new(0x4D0, 2)],
+        FixedIrqs = [2],
     };
+
+    /// <summary>The i440FX PCI host bridge, function 00:00.0: configuration mechanism #1 at fixed ports 0xCF8-0xCFF.</summary>
+    public static readonly DeviceTypeInfo I440Fx = new("i440fx", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "PCI host bridge 00:00.0 (configuration mechanism #1)",
+        InlineOnlyReason = "it forwards configuration cycles in the CPU process",
+        FixedPorts = [new(0xCF8, 8)],
+    };
+
+    /// <summary>Every type with the factory of its model (null: the CPU process's platform builds it), in the docs' order.</summary>
+    private static readonly (DeviceTypeInfo Type, Func<DeviceConfig, IDeviceContext, IDevice>? Create)[] s_types =
+    [
+        Model<Uart16550>(),
+        Model<DebugExit>(),
+        Model<TestDevice>(),
+        Model<BenchRegister>(),
+        (I8259, null),
+        (I440Fx, null),
+        Model<Piix3IsaBridge>(),
+        Model<Piix3Ide>(),
+        Model<Pit8254>(),
+        Model<CmosRtc>(),
+        Model<DebugConsole>(),
+        Model<FwCfg>(),
+        Model<I8042>(),
+        Model<AcpiPowerManagement>(),
+    ];
+
+    private static readonly Dictionary<string, Func<DeviceConfig, IDeviceContext, IDevice>?> s_factories =
+        s_types.ToDictionary(t => t.Type.Name, t => t.Create, StringComparer.Ordinal);
+
+    /// <summary>Every known type, by profile name, in the order the docs list them.</summary>
+    public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } = s_types.ToDictionary(t => t.Type.Name, t => t.Type, StringComparer.Ordinal);
 
     /// <summary>Type names, for validation messages.</summary>
     public static IReadOnlyCollection<string> TypeNames => s_factories.Keys;
 
+    /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
+    public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);
+
     /// <summary>Creates a device of <see cref="DeviceConfig.Type"/>.</summary>
-    /// <exception cref="ArgumentException">The type is unknown (profiles are validated before this, so that is a bug).</exception>
+    /// <exception cref="ArgumentException">The type is unknown or built by the CPU process's platform (profiles are validated before this, so that is a bug).</exception>
     public static IDevice Create(DeviceConfig config, IDeviceContext context)
     {
-        if (!s_factories.TryGetValue(config.Type, out Func<DeviceConfig, IDeviceContext, IDevice>? factory))
+        if (s_factories.GetValueOrDefault(config.Type) is not { } factory)
         {
-            throw new ArgumentException($"unknown device type '{config.Type}' for device '{config.Id}'", nameof(config));
+            throw new ArgumentException($"no model of this library builds device type '{config.Type}' (device '{config.Id}')", nameof(config));
         }
 
         return factory(config, context);
     }
+
+    private static (DeviceTypeInfo, Func<DeviceConfig, IDeviceContext, IDevice>?) Model<T>()
+        where T : IDeviceModel<T> => (T.Type, (config, context) => T.Create(config, context));
 }

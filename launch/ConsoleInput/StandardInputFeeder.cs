@@ -1,3 +1,4 @@
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Launch.Host;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Launch.Supervision;
@@ -51,7 +52,7 @@ internal sealed class StandardInputFeeder : IDisposable
         }
 
         DeviceConfig? console = profile.Devices.FirstOrDefault(d => d.Id == consoleId);
-        if (console is null || DeviceTypeCatalog.Find(console.Type) is not { TakesInput: true })
+        if (console is null || DeviceCatalog.Find(console.Type) is not { TakesInput: true })
         {
             if (input.Kind != UnixFileKind.CharacterDevice || input.Terminal)
             {

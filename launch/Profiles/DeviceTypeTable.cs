@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text;
+using SplitEmu.DeviceHost.Devices;
+using SplitEmu.Shared.Profiles;
 
 namespace SplitEmu.Launch.Profiles;
 
 /// <summary>
-/// The device-type table of docs/profiles.md, section 7, rendered from <see cref="DeviceTypeCatalog"/>: the same
+/// The device-type table of docs/profiles.md, section 7, rendered from <see cref="DeviceCatalog"/>: the same
 /// data the validator checks profiles against, so the docs cannot claim ports, lines or config keys the
 /// validator does not. `splitemu profiles --types` prints it; a test fails when the committed copy differs.
 /// </summary>
@@ -25,7 +27,7 @@ public static class DeviceTypeTable
         StringBuilder table = new();
         table.Append("| type | `io` ports (default base) | fixed ports | MMIO | IRQ | console | `config` keys | notes |\n");
         table.Append("|---|---|---|---|---|---|---|---|\n");
-        foreach (DeviceTypeInfo type in DeviceTypeCatalog.All.Values)
+        foreach (DeviceTypeInfo type in DeviceCatalog.All.Values)
         {
             string[] cells =
             [
@@ -44,7 +46,7 @@ public static class DeviceTypeTable
         table.Append('\n');
         table.Append("| type | `config` key | meaning |\n");
         table.Append("|---|---|---|\n");
-        foreach (DeviceTypeInfo type in DeviceTypeCatalog.All.Values)
+        foreach (DeviceTypeInfo type in DeviceCatalog.All.Values)
         {
             foreach (string key in type.ConfigKeys)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Transport;
 
@@ -105,12 +106,12 @@ internal sealed class ProfileBinder
     {
         CheckKeys(obj, path, DeviceKeys);
         Require(obj, path, "id", "a unique device id such as \"com1\"");
-        Require(obj, path, "type", $"one of: {string.Join(", ", DeviceTypeCatalog.All.Keys)}");
+        Require(obj, path, "type", $"one of: {string.Join(", ", DeviceCatalog.All.Keys)}");
         var device = new DeviceConfig();
         string type = ReadString(obj, path, "type") ?? device.Type;
 
         // Type-dependent defaults: a fixed-function model's usual base port, and inline for models that only run inline.
-        DeviceTypeInfo? info = DeviceTypeCatalog.Find(type);
+        DeviceTypeInfo? info = DeviceCatalog.Find(type);
         ushort? defaultIo = obj.Find("io") is null ? info?.DefaultIo : null;
         Placement defaultPlacement = info?.InlineOnly == true ? Placement.Inline : device.Placement;
         return device with

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Launch.Host;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Transport;
@@ -272,15 +273,15 @@ internal sealed partial class ProfileValidator
             return;
         }
 
-        string[] capableTypes = DeviceTypeCatalog.All.Values.Where(t => t.CanBeConsole).Select(t => t.Name).ToArray();
+        string[] capableTypes = DeviceCatalog.All.Values.Where(t => t.CanBeConsole).Select(t => t.Name).ToArray();
         string capable = capableTypes.Length > 1 ? string.Join(", ", capableTypes[..^1]) + " or " + capableTypes[^1] : string.Join("", capableTypes);
         DeviceConfig? device = devices.FirstOrDefault(d => d.Id == console);
         if (device is null)
         {
-            string candidates = string.Join(", ", devices.Where(d => DeviceTypeCatalog.Find(d.Type)?.CanBeConsole == true).Select(d => d.Id));
+            string candidates = string.Join(", ", devices.Where(d => DeviceCatalog.Find(d.Type)?.CanBeConsole == true).Select(d => d.Id));
             Report("$.console", $"no device with id '{console}'; expected the id of a {capable} device{(candidates.Length > 0 ? $" (one of: {candidates})" : "")}");
         }
-        else if (DeviceTypeCatalog.Find(device.Type) is { CanBeConsole: false } type)
+        else if (DeviceCatalog.Find(device.Type) is { CanBeConsole: false } type)
         {
             Report("$.console", $"device '{console}' is a {type.Name}, which cannot be a console; expected the id of a {capable} device");
         }
@@ -313,10 +314,10 @@ internal sealed partial class ProfileValidator
             }
 
             CheckId(device.Id, path, firstIndexOfId, i);
-            DeviceTypeInfo? type = DeviceTypeCatalog.Find(device.Type);
+            DeviceTypeInfo? type = DeviceCatalog.Find(device.Type);
             if (type is null)
             {
-                Report(path + ".type", $"unknown device type '{device.Type}'; expected one of: {string.Join(", ", DeviceTypeCatalog.All.Keys)}");
+                Report(path + ".type", $"unknown device type '{device.Type}'; expected one of: {string.Join(", ", DeviceCatalog.All.Keys)}");
             }
             else
             {
@@ -349,7 +350,7 @@ internal sealed partial class ProfileValidator
         {
             string path = $"$.devices[{i}]";
             DeviceConfig device = devices[i];
-            if (_map.HasFailed(path) || _map.HasFailed(path + ".type") || DeviceTypeCatalog.Find(device.Type) is not { } type)
+            if (_map.HasFailed(path) || _map.HasFailed(path + ".type") || DeviceCatalog.Find(device.Type) is not { } type)
             {
                 continue;
             }

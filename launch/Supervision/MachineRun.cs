@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
 using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
@@ -370,13 +371,13 @@ public sealed class MachineRun : IAsyncDisposable
 
     /// <summary>The lines a device may drive: its profile's irq and the lines its type always drives.</summary>
     private static IReadOnlyList<int> IrqLinesOf(DeviceConfig device) =>
-        [.. (DeviceTypeCatalog.Find(device.Type)?.FixedIrqs ?? []).Concat(device.Irq is int irq ? [irq] : [])];
+        [.. (DeviceCatalog.Find(device.Type)?.FixedIrqs ?? []).Concat(device.Irq is int irq ? [irq] : [])];
 
     /// <summary>Whether the device masters the bus (DMA into guest RAM): only then does its process map guest memory.</summary>
-    private static bool IsBusMaster(DeviceConfig device) => DeviceTypeCatalog.Find(device.Type) is { BusMaster: true };
+    private static bool IsBusMaster(DeviceConfig device) => DeviceCatalog.Find(device.Type) is { BusMaster: true };
 
     private static DeviceEventGrant EventGrantOf(DeviceConfig device) =>
-        new(DeviceTypeCatalog.Find(device.Type) is { EndsMachine: true }, IsBusMaster(device));
+        new(DeviceCatalog.Find(device.Type) is { EndsMachine: true }, IsBusMaster(device));
 
     private static string Label(string key, uint epoch) => epoch == 0 ? key : $"{key}.{epoch}";
 

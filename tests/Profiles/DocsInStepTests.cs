@@ -1,11 +1,12 @@
 using System.Text.RegularExpressions;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Launch.Profiles;
 
 namespace SplitEmu.Tests.Profiles;
 
 /// <summary>
 /// docs/profiles.md says what the loader and the validator do: its device-type tables are the ones generated
-/// from <see cref="DeviceTypeCatalog"/>, and every property the loader accepts is described there.
+/// from <see cref="DeviceCatalog"/>, and every property the loader accepts is described there.
 /// </summary>
 public sealed class DocsInStepTests
 {
@@ -41,8 +42,8 @@ public sealed class DocsInStepTests
     [Fact]
     public void EveryConfigKey_HasAMeaning_AndOnlyConfigKeysHaveOne()
     {
-        string[] missing = [.. DeviceTypeCatalog.All.Values.SelectMany(t => t.ConfigKeys.Where(k => !t.ConfigKeyMeanings.ContainsKey(k)).Select(k => $"{t.Name}.{k}"))];
-        string[] unknown = [.. DeviceTypeCatalog.All.Values.SelectMany(t => t.ConfigKeyMeanings.Keys.Except(t.ConfigKeys).Select(k => $"{t.Name}.{k}"))];
+        string[] missing = [.. DeviceCatalog.All.Values.SelectMany(t => t.ConfigKeys.Where(k => !t.ConfigKeyMeanings.ContainsKey(k)).Select(k => $"{t.Name}.{k}"))];
+        string[] unknown = [.. DeviceCatalog.All.Values.SelectMany(t => t.ConfigKeyMeanings.Keys.Except(t.ConfigKeys).Select(k => $"{t.Name}.{k}"))];
 
         Assert.Empty(missing);
         Assert.Empty(unknown);

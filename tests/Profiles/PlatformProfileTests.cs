@@ -1,3 +1,10 @@
+using SplitEmu.DeviceHost.Devices.Bench;
+using SplitEmu.DeviceHost.Devices.Debug;
+using SplitEmu.DeviceHost.Devices.Firmware;
+using SplitEmu.DeviceHost.Devices.Serial;
+using SplitEmu.DeviceHost.Devices.Storage;
+using SplitEmu.DeviceHost.Devices.Testing;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Profiles;
 
@@ -273,7 +280,7 @@ public sealed class PlatformProfileTests : IDisposable
     [Fact]
     public void FileKeysAreConfigKeysAndFixedResourcesAreInRange()
     {
-        foreach (DeviceTypeInfo type in DeviceTypeCatalog.All.Values)
+        foreach (DeviceTypeInfo type in DeviceCatalog.All.Values)
         {
             Assert.True(type.FileKeys.All(type.ConfigKeys.Contains), $"{type.Name}: every file key must be a config key");
             Assert.True(type.DefaultIo is null || (type.PortCount > 0 && type.DefaultIo + type.PortCount <= 0x10000), $"{type.Name}: a default base needs a port range that fits");
@@ -286,15 +293,15 @@ public sealed class PlatformProfileTests : IDisposable
     [Fact]
     public void CatalogMarksThePlatformTypesAsSpecified()
     {
-        string[] inlineOnly = DeviceTypeCatalog.All.Values.Where(t => t.InlineOnly).Select(t => t.Name).Order().ToArray();
-        string[] busMasters = DeviceTypeCatalog.All.Values.Where(t => t.BusMaster).Select(t => t.Name).Order().ToArray();
+        string[] inlineOnly = DeviceCatalog.All.Values.Where(t => t.InlineOnly).Select(t => t.Name).Order().ToArray();
+        string[] busMasters = DeviceCatalog.All.Values.Where(t => t.BusMaster).Select(t => t.Name).Order().ToArray();
 
         Assert.Equal(["i440fx", "i8259"], inlineOnly);
         Assert.Equal(["fw-cfg", "piix3-ide"], busMasters);
-        Assert.Equal(["primary-master", "primary-slave", "secondary-master", "secondary-slave"], DeviceTypeCatalog.Piix3Ide.FileKeys);
-        Assert.Empty(DeviceTypeCatalog.FwCfg.FileKeys);
-        Assert.True(DeviceTypeCatalog.DebugCon.CanBeConsole);
-        Assert.All(new[] { DeviceTypeCatalog.Uart16550, DeviceTypeCatalog.DebugExit, DeviceTypeCatalog.TestDevice, DeviceTypeCatalog.BenchRegister },
+        Assert.Equal(["primary-master", "primary-slave", "secondary-master", "secondary-slave"], Piix3Ide.Type.FileKeys);
+        Assert.Empty(FwCfg.Type.FileKeys);
+        Assert.True(DebugConsole.Type.CanBeConsole);
+        Assert.All(new[] { Uart16550.Type, DebugExit.Type, TestDevice.Type, BenchRegister.Type },
             type => Assert.Equal((null, false, false), (type.DefaultIo, type.InlineOnly, type.BusMaster)));
     }
 

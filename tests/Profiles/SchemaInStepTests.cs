@@ -1,6 +1,7 @@
 using System.Reflection;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using SplitEmu.DeviceHost.Devices;
 using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Transport;
@@ -71,11 +72,11 @@ public sealed class SchemaInStepTests
     }
 
     [Fact]
-    public void SchemaDeviceTypesMatchTheDeviceTypeCatalog()
+    public void SchemaDeviceTypesMatchTheDeviceCatalog()
     {
         string[] schemaTypes = SchemaProperties("device")["type"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()).Order().ToArray();
 
-        Assert.Equal(DeviceTypeCatalog.All.Keys.Order().ToArray(), schemaTypes);
+        Assert.Equal(DeviceCatalog.All.Keys.Order().ToArray(), schemaTypes);
     }
 
     [Fact]

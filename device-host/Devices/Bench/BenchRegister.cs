@@ -17,10 +17,24 @@ namespace SplitEmu.DeviceHost.Devices.Bench;
 /// With config key <c>rpc-socket</c> it also connects to that UNIX socket and serves the same registers as
 /// JSON-RPC calls (<see cref="IBenchRegisterRpc"/>), for the "one JSON-RPC call per access" baseline.
 /// </summary>
-public sealed class BenchRegister : IDevice, IDisposable
+public sealed class BenchRegister : IDeviceModel<BenchRegister>, IDisposable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "bench-register";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 0, MmioSize: 64, IrqUse.None, CanBeConsole: false, ConfigKeys: ["rpc-socket", "mark-file"])
+    {
+        ConfigKeyMeanings = new Dictionary<string, string>
+        {
+            ["rpc-socket"] = "path of a UNIX socket the model serves JSON-RPC on (the benchmark listens there)",
+            ["mark-file"] = "file the guest's marks are appended to; without it marks are only counted as writes",
+        },
+        Summary = "the transport benchmark's register block",
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static BenchRegister Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Bytes (or ports) of the register block.</summary>
     public const ulong RegionSize = 64;

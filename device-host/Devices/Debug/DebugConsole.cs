@@ -10,10 +10,20 @@ namespace SplitEmu.DeviceHost.Devices.Debug;
 /// how firmware tells that the port is present. Writes are posted: in a device process the guest does not wait
 /// for each byte. The device has no state, so a restart loses nothing.
 /// </summary>
-public sealed class DebugConsole : IDevice, ISnapshotable
+public sealed class DebugConsole : IDeviceModel<DebugConsole>, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "debugcon";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: (int)PortCount, MmioSize: 0, IrqUse.None, CanBeConsole: true, ConfigKeys: [])
+    {
+        Summary = "QEMU debug console; its output is text",
+        DefaultIo = DefaultPort,
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static DebugConsole Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Default I/O port (SeaBIOS's debug output port on QEMU).</summary>
     public const ushort DefaultPort = 0x402;

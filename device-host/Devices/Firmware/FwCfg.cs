@@ -35,10 +35,28 @@ namespace SplitEmu.DeviceHost.Devices.Firmware;
 /// each only when its source is there.
 /// </para>
 /// </remarks>
-public sealed partial class FwCfg : IDevice, ISnapshotable
+public sealed partial class FwCfg : IDeviceModel<FwCfg>, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "fw-cfg";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["sercon-port", "bootorder", "boot-fail-wait", "nographic"])
+    {
+        ConfigKeyMeanings = new Dictionary<string, string>
+        {
+            ["sercon-port"] = "the serial port SeaBIOS uses as its screen, e.g. `0x3f8` (fw_cfg item `etc/sercon-port`)",
+            ["bootorder"] = "the boot order, device paths separated by newlines (fw_cfg item `bootorder`)",
+            ["boot-fail-wait"] = "milliseconds SeaBIOS waits before rebooting after a failed boot, -1 never (fw_cfg item `etc/boot-fail-wait`)",
+            ["nographic"] = "`true` sets the no-graphics item: SeaBIOS then uses COM1 as its screen unless told otherwise",
+        },
+        Summary = "QEMU firmware configuration (selector and data, DMA address at 0x514); config values are values, not files",
+        BusMaster = true,
+        FixedPorts = [new(0x510, 2), new(0x514, 8)],
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static FwCfg Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Default I/O base (the selector port; the data port is base + 1, the DMA register base + 4).</summary>
     public const ushort DefaultPort = 0x510;

@@ -41,10 +41,22 @@ namespace SplitEmu.DeviceHost.Devices.Input;
 /// (<see cref="EnqueueScanCode"/>).
 /// </para>
 /// </remarks>
-public sealed partial class I8042 : IDevice, ISnapshotable
+public sealed partial class I8042 : IDeviceModel<I8042>, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "i8042";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "PS/2 controller and keyboard; its reset line resets the machine",
+        EndsMachine = true,
+        FixedPorts = [new(0x60, 1), new(0x64, 1)],
+        FixedIrqs = [1, 12],
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static I8042 Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Default data port; the status/command port is four above it.</summary>
     public const ushort DefaultDataPort = 0x60;

@@ -18,10 +18,19 @@ namespace SplitEmu.DeviceHost.Devices.Pci;
 /// SeaBIOS writes PIRQA-D (0x60-0x63) to 10, 10, 11, 11 and then the ELCR ports; its generic PCI init writes
 /// the command register (I/O, memory and SERR# enable; the first two are hard-wired to 1 on this function).
 /// </remarks>
-public sealed partial class Piix3IsaBridge : IDevice, ISnapshotable
+public sealed partial class Piix3IsaBridge : IDeviceModel<Piix3IsaBridge>, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "piix3-isa";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "PCI-to-ISA bridge 00:01.0, configuration space only",
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static Piix3IsaBridge Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Intel's vendor id.</summary>
     public const ushort VendorId = 0x8086;

@@ -19,10 +19,21 @@ namespace SplitEmu.DeviceHost.Devices.Power;
 /// always in ACPI mode: SCI_EN reads 1. Place it inline: a kernel reads the timer often, and each read of an
 /// isolated one is a ring round trip.
 /// </remarks>
-public sealed partial class AcpiPowerManagement : IDevice, ISnapshotable, ITimedDevice
+public sealed partial class AcpiPowerManagement : IDeviceModel<AcpiPowerManagement>, ISnapshotable, ITimedDevice
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "acpi-pm";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: (int)PortCount, MmioSize: 0, IrqUse.Required, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "ACPI PM1 event/control blocks and PM timer; `irq` is the SCI (9 on a PC); sleep type 5 powers off (exit code 0); a directly booted kernel finds it through the loader's FADT",
+        EndsMachine = true,
+        DefaultIo = DefaultBase,
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static AcpiPowerManagement Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Ports occupied: PM1a_EVT (4), PM1a_CNT (2, then 2 unused), PM_TMR (4).</summary>
     public const ulong PortCount = 12;

@@ -26,10 +26,25 @@ namespace SplitEmu.DeviceHost.Devices.Rtc;
 /// RAM is one range from address 0: up to 4 GiB below 4 GiB, the rest (none, on this machine) above.
 /// </para>
 /// </remarks>
-public sealed partial class CmosRtc : IDevice, ISnapshotable, ITimedDevice
+public sealed partial class CmosRtc : IDeviceModel<CmosRtc>, ISnapshotable, ITimedDevice
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "mc146818";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: PortCount, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: ["boot-order"])
+    {
+        ConfigKeyMeanings = new Dictionary<string, string>
+        {
+            ["boot-order"] = "the BIOS boot order in CMOS, as QEMU's -boot letters (a floppy, c disk, d CD-ROM, n network); default `cad`",
+        },
+        Summary = "CMOS RTC",
+        DefaultIo = DefaultPort,
+        FixedIrqs = [8],
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static CmosRtc Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Default I/O base (index port; the data port follows).</summary>
     public const ushort DefaultPort = 0x70;

@@ -16,10 +16,20 @@ namespace SplitEmu.DeviceHost.Devices.Serial;
 /// Transmitted bytes go to the device's output stream; in loopback mode they come back as received bytes
 /// instead. Console input arrives through <see cref="AcceptInput"/>, never more than the receive FIFO has room for.
 /// </summary>
-public sealed partial class Uart16550 : IDevice, ISnapshotable, IConsoleInput, ITimedDevice
+public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, IConsoleInput, ITimedDevice
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "uart16550";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: (int)PortCount, MmioSize: 0, IrqUse.Required, CanBeConsole: true, ConfigKeys: [])
+    {
+        Summary = "16550A UART; as the console it takes the launcher's standard input",
+        TakesInput = true,
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static Uart16550 Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Ports occupied.</summary>
     public const ulong PortCount = 8;

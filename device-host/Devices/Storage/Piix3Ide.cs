@@ -20,7 +20,7 @@ namespace SplitEmu.DeviceHost.Devices.Storage;
 /// programmed it and set the command register's I/O space bit.</para>
 /// <para>Regions, by index: <see cref="ConfigRegion"/> .. <see cref="BusMasterRegion"/>.</para>
 /// </remarks>
-public sealed class Piix3Ide : IDevice, ISnapshotable, IDisposable
+public sealed class Piix3Ide : IDeviceModel<Piix3Ide>, ISnapshotable, IDisposable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "piix3-ide";
@@ -42,6 +42,21 @@ public sealed class Piix3Ide : IDevice, ISnapshotable, IDisposable
 
     /// <summary>Configuration keys of the four drive positions, in position order.</summary>
     public static readonly IReadOnlyList<string> DriveKeys = ["primary-master", "primary-slave", "secondary-master", "secondary-slave"];
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: DriveKeys)
+    {
+        ConfigKeyMeanings = DriveKeys.ToDictionary(k => k, k => $"raw disk image of the {k.Replace('-', ' ')} drive"),
+        Summary = "IDE controller 00:01.1, legacy mode, bus-master DMA at BAR4",
+        FileKeys = DriveKeys,
+        DiskSectorBytes = 512,
+        BusMaster = true,
+        FixedPorts = [new(0x1F0, 8), new(0x3F6, 1), new(0x170, 8), new(0x376, 1)],
+        FixedIrqs = [14, 15],
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static Piix3Ide Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Region index: configuration space at 00:01.1.</summary>
     public const int ConfigRegion = 0;

@@ -9,10 +9,19 @@ namespace SplitEmu.DeviceHost.Devices.Testing;
 /// region from inside its handler on request (the BAR-reprogramming case of the memory-map rules), and can
 /// stall its handler (a hung device), or attack its own process's sandbox (<see cref="SandboxProbe"/>). Sixteen I/O ports (or bytes of MMIO); 32-bit registers at 4-byte offsets.
 /// </summary>
-public sealed class TestDevice : IDevice, ISnapshotable
+public sealed class TestDevice : IDeviceModel<TestDevice>, ISnapshotable
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "testdev";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 16, MmioSize: 0, IrqUse.Optional, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "for tests: counts accesses, moves its own region on request, can stall",
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static TestDevice Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>Size of the region in ports or bytes.</summary>
     public const ulong RegionSize = 16;

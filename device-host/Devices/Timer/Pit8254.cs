@@ -33,10 +33,22 @@ namespace SplitEmu.DeviceHost.Devices.Timer;
 /// on through port 0x61, mode 0, count 2048, poll port 0x61 bit 5).
 /// </para>
 /// </remarks>
-public sealed partial class Pit8254 : IDevice, ISnapshotable, ITimedDevice
+public sealed partial class Pit8254 : IDeviceModel<Pit8254>, ISnapshotable, ITimedDevice
 {
     /// <summary>Profile type name.</summary>
     public const string TypeName = "i8254";
+
+    /// <summary>What a profile may say about this type: the catalog's entry, declared here.</summary>
+    public static DeviceTypeInfo Type { get; } = new(TypeName, PortCount: 4, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "interval timer; 0x61 is the speaker and timer 2 gate",
+        DefaultIo = DefaultPort,
+        FixedPorts = [new(0x61, 1)],
+        FixedIrqs = [0],
+    };
+
+    /// <summary>Builds the device <paramref name="config"/> describes (the catalog's factory).</summary>
+    public static Pit8254 Create(DeviceConfig config, IDeviceContext context) => new(config, context);
 
     /// <summary>The input clock of every channel, in Hz.</summary>
     public const long InputHz = 1_193_182;

@@ -1,6 +1,10 @@
-namespace SplitEmu.Launch.Profiles;
+namespace SplitEmu.Shared.Profiles;
 
-/// <summary>What a profile may say about one device type; see <see cref="DeviceTypeCatalog"/>.</summary>
+/// <summary>
+/// What a profile may say about one device type, declared by the model itself (the device SDK's <c>IDeviceModel</c>)
+/// and gathered by the device library's <c>DeviceCatalog</c>, from which the launcher validates profiles, the JSON
+/// Schema's <c>type</c> enum is checked and the device-type table of docs/profiles.md is generated.
+/// </summary>
 /// <param name="Name">The <c>type</c> string in profiles, for example <c>uart16550</c>.</param>
 /// <param name="PortCount">Number of I/O ports starting at <c>io</c>; 0 when the type has no movable port range (then <c>io</c> is refused).</param>
 /// <param name="MmioSize">Bytes of MMIO starting at <c>mmio</c>; 0 when the type has no MMIO range (then <c>mmio</c> is refused).</param>
@@ -61,26 +65,4 @@ public sealed record DeviceTypeInfo(
 
     /// <summary>Interrupt lines the model always drives (not given by <c>irq</c>); no other device may use them.</summary>
     public IReadOnlyList<int> FixedIrqs { get; init; } = [];
-}
-
-/// <summary>A run of I/O ports.</summary>
-/// <param name="Start">The first port.</param>
-/// <param name="Count">How many ports, at least 1.</param>
-public readonly record struct PortRange(ushort Start, int Count)
-{
-    /// <summary>The last port of the range.</summary>
-    public int End => Start + Count - 1;
-}
-
-/// <summary>Whether a device type uses an interrupt line.</summary>
-public enum IrqUse
-{
-    /// <summary>The type takes no <c>irq</c> (it raises none, or its lines are fixed; see <see cref="DeviceTypeInfo.FixedIrqs"/>); <c>irq</c> is refused.</summary>
-    None,
-
-    /// <summary><c>irq</c> may be given or left out (the model then polls or stays silent).</summary>
-    Optional,
-
-    /// <summary><c>irq</c> must be given.</summary>
-    Required,
 }
