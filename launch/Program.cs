@@ -14,6 +14,7 @@ RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in p
     BenchCommand.Create(),
     MonitorCommand.Create(),
     ProfilesCommand.Create(),
+    HostsCommand.Create(),
 };
 root.SetAction((_, cancellationToken) => RunCommand.ExecuteAsync(null, [], null, null, cancellationToken));
 

@@ -14,7 +14,8 @@ namespace SplitEmu.Launch.Profiles;
 internal sealed class ProfileBinder
 {
     // The property names each object accepts. SchemaInStepTests checks them against the model and the schema.
-    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices", "sandbox", "spares"];
+    internal static readonly string[] RootKeys = ["$schema", "schemaVersion", "name", "extends", "memory", "load", "cpu", "firmware", "kernel", "initrd", "cmdline", "console", "devices", "sandbox", "spares", "hosts"];
+    internal static readonly string[] HostKeys = ["url", "identity", "knownHosts", "splitemu"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution"];
@@ -57,6 +58,36 @@ internal sealed class ProfileBinder
             Devices = ReadArray(obj, path, "devices") is { } devices ? BindItems(devices, JsonPath.Property(path, "devices"), BindDevice) : profile.Devices,
             Sandbox = ReadEnum<SandboxMode>(obj, path, "sandbox") ?? profile.Sandbox,
             Spares = ReadInt(obj, path, "spares"),
+            Hosts = ReadObject(obj, path, "hosts") is { } hosts ? BindHosts(hosts, JsonPath.Property(path, "hosts")) : profile.Hosts,
+        };
+    }
+
+    /// <summary>The <c>hosts</c> object: each property a host's name and its entry.</summary>
+    private Dictionary<string, HostConfig> BindHosts(SourceObject obj, string path)
+    {
+        Dictionary<string, HostConfig> hosts = new(StringComparer.Ordinal);
+        foreach (SourceProperty property in obj.Properties)
+        {
+            if (ReadObject(obj, path, property.Name) is { } host)
+            {
+                hosts[property.Name] = BindHost(host, JsonPath.Property(path, property.Name));
+            }
+        }
+
+        return hosts;
+    }
+
+    private HostConfig BindHost(SourceObject obj, string path)
+    {
+        CheckKeys(obj, path, HostKeys);
+        Require(obj, path, "url", "where the host is, as ssh://[user@]host[:port]");
+        var host = new HostConfig();
+        return host with
+        {
+            Url = ReadString(obj, path, "url") ?? host.Url,
+            Identity = ReadString(obj, path, "identity"),
+            KnownHosts = ReadString(obj, path, "knownHosts"),
+            Splitemu = ReadString(obj, path, "splitemu") ?? host.Splitemu,
         };
     }
 

@@ -126,6 +126,10 @@ public sealed class ProfileLoader(string splitemuDirectory, string workingDirect
                 Kernel = files.Kernel,
                 Initrd = files.Initrd,
                 Devices = profile.Devices.Select((device, i) => WithResolvedFiles(device, i, files)).ToArray(),
+                Hosts = profile.Hosts.ToDictionary(
+                    h => h.Key,
+                    h => h.Value with { Identity = files.HostFiles.GetValueOrDefault((h.Key, "identity")), KnownHosts = files.HostFiles.GetValueOrDefault((h.Key, "knownHosts")) },
+                    StringComparer.Ordinal),
             },
             LoadImagePaths = imagePaths,
             SourceName = sourceName,

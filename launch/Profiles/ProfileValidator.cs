@@ -52,7 +52,8 @@ internal sealed partial class ProfileValidator
         }
 
         Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, splitemuDirectory);
-        return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd };
+        Dictionary<(string Host, string Key), string> hostFiles = validator.CheckHosts(profile.Hosts, splitemuDirectory);
+        return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd, HostFiles = hostFiles };
     }
 
     /// <summary>Resolves and checks the firmware image; returns its absolute path and its size when it is usable.</summary>
@@ -721,4 +722,7 @@ internal sealed record ResolvedFiles(IReadOnlyList<string?> Images, string? Firm
 
     /// <summary>The initrd, or null without one.</summary>
     public string? Initrd { get; init; }
+
+    /// <summary>The key files of the remote hosts (<c>identity</c>, <c>knownHosts</c>), by host name and key.</summary>
+    public IReadOnlyDictionary<(string Host, string Key), string> HostFiles { get; init; } = new Dictionary<(string Host, string Key), string>();
 }

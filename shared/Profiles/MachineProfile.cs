@@ -51,6 +51,9 @@ public sealed record MachineProfile
     /// device processes that restart (docs/processes.md, "Spares").
     /// </summary>
     public int? Spares { get; init; }
+
+    /// <summary>Machines device processes may run on, by name (docs/remote-devices.md); empty: this one only.</summary>
+    public IReadOnlyDictionary<string, HostConfig> Hosts { get; init; } = new Dictionary<string, HostConfig>(StringComparer.Ordinal);
 }
 
 /// <summary>How isolated device processes are confined.</summary>

@@ -69,6 +69,12 @@ public static class ProfileDefaults
     /// <summary>Most warm spares a profile may ask for: one per device process at most is ever useful at once.</summary>
     public const int MaxSpares = MaxDeviceProcesses;
 
+    /// <summary>The <c>splitemu</c> command on a remote host when its profile entry names none: found on the login shell's PATH.</summary>
+    public const string RemoteSplitemu = "splitemu";
+
+    /// <summary>Most remote hosts a profile may name.</summary>
+    public const int MaxHosts = MaxDeviceProcesses;
+
     /// <summary>Most regions one device may declare when it attaches; a device process that declares more is refused.</summary>
     public const int MaxRegionsPerDevice = 64;
 

@@ -69,6 +69,18 @@ public sealed class BadProfileCorpusTests
         { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
         { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
         {
+            "hosts-bad.json",
+            [
+                "hosts-bad.json:47:7: $.hosts['9bad'].user: unknown property 'user'; expected one of: url, identity, knownHosts, splitemu",
+                "hosts-bad.json:35:7: $.hosts.lab.url: '-oProxyCommand=touch' in 'ssh://-oProxyCommand=touch@x' is not a user name; expected letters, digits, '.', '_' or '-', not starting with '-'",
+                "hosts-bad.json:38:7: $.hosts.rig.url: 'http://rig.example' is not an ssh:// URL; expected ssh://[user@]host[:port]",
+                "hosts-bad.json:41:7: $.hosts.far.url: '70000' in 'ssh://ops@far.example:70000' is not a port; expected 1-65535",
+                "hosts-bad.json:42:7: $.hosts.far.identity: private key 'no-such-key' not found at no-such-key; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)",
+                "hosts-bad.json:43:7: $.hosts.far.splitemu: '' is not a command; expected the path or name of splitemu on that host (1-4096 characters, no control characters)",
+                "hosts-bad.json:45:5: $.hosts['9bad']: '9bad' is not a valid host name; expected 1-64 letters, digits, '_' or '-', starting with a letter",
+            ]
+        },
+        {
             "ide-disk-missing.json",
             [
                 "ide-disk-missing.json:31:9: $.devices[2].config.primary-master: file 'no-disk.img' not found at no-disk.img; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)",
@@ -139,7 +151,7 @@ public sealed class BadProfileCorpusTests
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
         { "spares-out-of-range.json", ["spares-out-of-range.json:4:3: $.spares: spares 40 is out of range; expected 0-32 processes"] },
         { "spares-negative.json", ["spares-negative.json:4:3: $.spares: spares -1 is out of range; expected 0-32 processes"] },
-        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, kernel, initrd, cmdline, console, devices, sandbox, spares"] },
+        { "unknown-top-level-key.json", ["unknown-top-level-key.json:33:3: $.memorySize: unknown property 'memorySize'; expected one of: $schema, schemaVersion, name, extends, memory, load, cpu, firmware, kernel, initrd, cmdline, console, devices, sandbox, spares, hosts"] },
         { "wrong-schema-version.json", ["wrong-schema-version.json:2:3: $.schemaVersion: schema version 2 is not supported; expected 1 (the schema version this splitemu reads)"] },
     };
 

@@ -30,6 +30,7 @@ public sealed class SchemaInStepTests
         { typeof(FirmwareConfig), "firmware", ProfileBinder.FirmwareKeys },
         { typeof(DeviceConfig), "device", ProfileBinder.DeviceKeys },
         { typeof(RestartConfig), "restart", ProfileBinder.RestartKeys },
+        { typeof(HostConfig), "host", ProfileBinder.HostKeys },
     };
 
     public static TheoryData<Type, string> Enums { get; } = new()
@@ -87,8 +88,9 @@ public sealed class SchemaInStepTests
             .Select(o => o.Pointer)
             .ToArray();
 
-        // config is the one intended map: its keys are checked per device type by the loader.
-        Assert.Equal(["#/$defs/device/properties/config"], open);
+        // The two intended maps: config (its keys are checked per device type by the loader) and hosts (keyed by name,
+        // each value a closed host object).
+        Assert.Equal(["#/properties/hosts", "#/$defs/device/properties/config"], open);
     }
 
     [Theory]

@@ -1,0 +1,81 @@
+using System.Text.Json.Nodes;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Remote;
+
+/// <summary>
+/// `splitemu hosts check` against a real OpenSSH server in a network namespace (<see cref="SshTestHost"/>): the launcher
+/// runs the system's ssh client, which runs splitemu "over there" (the same build, as a remote host would have it).
+/// </summary>
+public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHost>
+{
+    private static string Splitemu => Path.Combine(AppContext.BaseDirectory, "splitemu");
+
+    [Fact]
+    public void AReachableHost_ReportsItsBuildAndTheDeviceTypesItServes()
+    {
+        string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = Splitemu });
+
+        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+
+        Assert.True(check.ExitCode == 0, $"exit code {check.ExitCode}\n{check.StandardOutput}\n{check.StandardError}\nserver log:\n{host.ServerLog}");
+        string line = Assert.Single(check.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"lab  {host.Url}  reachable, splitemu 1.", line);
+        Assert.DoesNotContain("(this one is", line); // the same build answered
+        Assert.Contains("device types: uart16550, debug-exit, testdev", line);
+        Assert.DoesNotContain("i8259", line); // built by the CPU process, never served by a device host
+    }
+
+    [Fact]
+    public void AHostWhoseKeyIsUnknown_IsRefused_WithoutAPrompt_AndSaysWhy()
+    {
+        string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.StrangerKnownHostsFile, ["splitemu"] = Splitemu });
+
+        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+
+        Assert.Equal(ExitCodes.Failure, check.ExitCode);
+        Assert.Contains("lab  ", check.StandardOutput);
+        Assert.Contains("unreachable: ssh failed: Host key verification failed.", check.StandardOutput);
+        Assert.Contains("splitemu never accepts an unknown key", check.StandardOutput);
+        Assert.Equal("", File.ReadAllText(host.StrangerKnownHostsFile)); // nothing was learnt on first use either
+    }
+
+    [Fact]
+    public void AHostWithoutSplitemu_AndAPortNobodyListensOn_AreReportedEachWithItsReason()
+    {
+        string profile = Profile(
+            new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = "/nonexistent/splitemu" },
+            new JsonObject { ["url"] = $"ssh://{SshTestHost.User}@{host.Address}:2223", ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile });
+
+        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+
+        Assert.Equal(ExitCodes.Failure, check.ExitCode);
+        string[] lines = check.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("unreachable: no splitemu there: '/nonexistent/splitemu' was not found", lines[0]);
+        Assert.Contains("hosts.lab.splitemu", lines[0]);
+        Assert.Contains("unreachable: ssh failed: ssh: connect to host", lines[1]);
+        Assert.Contains("Connection refused", lines[1]);
+    }
+
+    /// <summary>A profile on top of the shipped default machine with <paramref name="lab"/> (and <paramref name="rig"/>) as hosts.</summary>
+    private string Profile(JsonObject lab, JsonObject? rig = null)
+    {
+        JsonObject hosts = new() { ["lab"] = lab };
+        if (rig is not null)
+        {
+            hosts["rig"] = rig;
+        }
+
+        JsonObject profile = new()
+        {
+            ["schemaVersion"] = 1,
+            ["extends"] = Path.Combine(AppContext.BaseDirectory, "profiles", "default.json"),
+            ["hosts"] = hosts,
+        };
+        string path = host.Folder.File($"hosts-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, profile.ToJsonString());
+        return path;
+    }
+}
