@@ -91,13 +91,13 @@ internal static partial class LinuxLogComparison
         new(new(@"^clocksource: (timekeeping watchdog on CPU0: pit wd-wd|wd-tsc-early-wd) read-back delay of "), null, PitWatchdog),
     ];
 
-    private const string Calibration = "TSC calibration: its method and result follow the host's speed (ours reads the PIT across a process boundary, too slowly for the fast method, and falls back to the PM timer)";
+    private const string Calibration = "TSC calibration: its method and result follow the host's speed (ours reads the PIT across a process boundary, too slowly for the fast method, and falls back to the slow PIT loop checked against the PM timer; whether those two agree follows the host's load)";
     private const string WallClock = "wall-clock time and run time";
 
     /// <summary>Values that follow time and speed, which differ run to run on either machine.</summary>
     private static readonly Rule[] s_both =
     [
-        new(new(@"^tsc: (Fast TSC calibration .*|Detected [\d.]+ MHz processor|Unable to calibrate against PIT|using (PMTIMER|HPET) reference calibration|Refined TSC clocksource calibration: .*)$"), null, Calibration),
+        new(new(@"^tsc: (Fast TSC calibration .*|Detected [\d.]+ MHz processor|Unable to calibrate against PIT|PIT calibration (matches|deviates from) .*|using (PMTIMER|HPET) reference calibration|Refined TSC clocksource calibration: .*)$"), null, Calibration),
         new(new(@"^(clocksource: tsc(-early)?: mask: 0xffffffffffffffff) max_cycles: .*$"), "$1", Calibration),
         new(new(@"^(ACPI: \w{4}) 0x[0-9A-F]+ [0-9A-F]+( \(v\d\d) .*\)$"), "$1 table$2)", "the ACPI tables' addresses, lengths and OEM ids"),
         new(new(@"^(ACPI: \w{4}) 0x[0-9A-F]+ [0-9A-F]+$"), "$1 table", "the ACPI tables' addresses, lengths and OEM ids"),

@@ -8,6 +8,7 @@ namespace SplitEmu.Tests.Remote;
 /// `splitemu hosts check` against a real OpenSSH server in a network namespace (<see cref="SshTestHost"/>): the launcher
 /// runs the system's ssh client, which runs splitemu "over there" (the same build, as a remote host would have it).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHost>
 {
     private static string Splitemu => Path.Combine(AppContext.BaseDirectory, "splitemu");
