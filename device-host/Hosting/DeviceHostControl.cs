@@ -170,8 +170,8 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
         DeviceAccessStats[] stats = new DeviceAccessStats[_deviceIds.Count];
         for (int i = 0; i < stats.Length; i++)
         {
-            DeviceCounters counters = server?.Counters(i) ?? new DeviceCounters();
-            stats[i] = counters.ToStats(_deviceIds[i], _output.TotalBytes(_deviceIds[i]));
+            long outputBytes = _output.TotalBytes(_deviceIds[i]);
+            stats[i] = server?.Stats(i, outputBytes) ?? new DeviceAccessStats { DeviceId = _deviceIds[i], OutputBytes = outputBytes };
         }
 
         return new DeviceHostStopResult { Devices = stats };

@@ -14,11 +14,11 @@ namespace SplitEmu.DeviceHost.Hosting;
 public sealed class DeviceServer : IDisposable
 {
     private readonly IRequestServer _responder;
-    private readonly IReadOnlyList<IDevice> _devices;
-    private readonly IReadOnlyList<string> _deviceIds;
+
+    /// <summary>How each device (index = ring device number) is called: counted, failures contained, regions told.</summary>
+    private readonly DeviceInvoker[] _invokers;
     private readonly RingSegment? _segment;
     private readonly OutputForwarder _output;
-    private readonly DeviceCounters[] _counters;
     private readonly Thread _thread;
 
     /// <summary>Why the serving thread's wait must end: <see cref="WakeStop"/> and/or <see cref="WakeTimers"/>.</summary>
@@ -39,11 +39,9 @@ public sealed class DeviceServer : IDisposable
         _timers = timers;
         _dma = dma;
         _responder = responder;
-        _devices = devices;
-        _deviceIds = deviceIds;
+        _invokers = devices.Select((device, i) => new DeviceInvoker(deviceIds[i], device)).ToArray();
         _segment = segment;
         _output = output;
-        _counters = devices.Select(_ => new DeviceCounters()).ToArray();
         _thread = new Thread(Serve) { Name = "device-server", IsBackground = true };
         _thread.Start();
     }
@@ -51,8 +49,11 @@ public sealed class DeviceServer : IDisposable
     /// <summary>Whether the serving thread still runs (it ends on a stop, or when its transport closed for good).</summary>
     public bool IsServing => _thread.IsAlive;
 
-    /// <summary>Accesses served per device (reads, writes, failures).</summary>
-    public DeviceCounters Counters(int device) => _counters[device];
+    /// <summary>
+    /// Accesses device <paramref name="device"/> was served (reads, writes, failures, accesses after gone), with
+    /// <paramref name="outputBytes"/>; read them once the server stopped, or after a reply (the serving thread writes them).
+    /// </summary>
+    public DeviceAccessStats Stats(int device, long outputBytes) => _invokers[device].ToStats(outputBytes);
 
     /// <summary>Stops serving after the request in hand; returns when the thread has ended.</summary>
     public void Stop()
@@ -114,21 +115,11 @@ public sealed class DeviceServer : IDisposable
     private void RunDueTimers()
     {
         long now = _timers.Clock.NowNanoseconds;
-        Span<int> due = stackalloc int[Math.Max(1, _devices.Count)];
+        Span<int> due = stackalloc int[Math.Max(1, _invokers.Length)];
         int count = _timers.TakeDue(now, due);
         for (int i = 0; i < count; i++)
         {
-            if (_devices[due[i]] is ITimedDevice timed)
-            {
-                try
-                {
-                    timed.OnTimer(now);
-                }
-                catch (Exception ex)
-                {
-                    Console.Error.WriteLine($"device {_deviceIds[due[i]]}: timer: {ex.GetType().Name}: {ex.Message}");
-                }
-            }
+            _invokers[due[i]].RunTimer(now);
         }
     }
 
@@ -143,74 +134,53 @@ public sealed class DeviceServer : IDisposable
 
         if (request.Kind is MessageKind.SaveState or MessageKind.RestoreState)
         {
-            reply.Kind = request.Device < _devices.Count ? SaveOrRestore(in request, ref reply) : MessageKind.Failed;
+            reply.Kind = request.Device < _invokers.Length ? SaveOrRestore(in request, ref reply) : MessageKind.Failed;
             return reply;
         }
 
         if (request.Kind == MessageKind.ResetDevice)
         {
-            reply.Kind = request.Device < _devices.Count ? ResetDevice(request.Device) : MessageKind.Failed;
+            reply.Kind = request.Device < _invokers.Length ? ResetDevice(request.Device) : MessageKind.Failed;
             return reply;
         }
 
-        if (request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack && request.Device < _devices.Count)
+        if (request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack && request.Device < _invokers.Length)
         {
-            _counters[request.Device].Regions.Set(request.Region, request.Kind == MessageKind.RegionsGone);
+            _invokers[request.Device].SetRegionGone(request.Region, request.Kind == MessageKind.RegionsGone);
             reply.Kind = MessageKind.ControlDone;
             return reply;
         }
 
         if (request.Kind == MessageKind.Input)
         {
-            reply.Kind = request.Device < _devices.Count ? Input(in request, ref reply) : MessageKind.Failed;
+            reply.Kind = request.Device < _invokers.Length ? Input(in request, ref reply) : MessageKind.Failed;
             return reply;
         }
 
-        if (request.Device >= _devices.Count || !IsAccessSize(request.AccessSize))
+        if (request.Device >= _invokers.Length || !IsAccessSize(request.AccessSize))
         {
-            reply.Kind = MessageKind.Failed;
-            return reply;
-        }
-
-        IDevice device = _devices[request.Device];
-        _counters[request.Device].Regions.CountAccess(request.Region);
-        if (request.Region >= device.Regions.Count)
-        {
-            _counters[request.Device].Failures++;
             reply.Kind = MessageKind.Failed;
             return reply;
         }
 
         // Events raised by a posted write are not held for an access (there is no reply to wait for): the pump
         // applies them, and the next reply's EventsFirst makes the CPU take any still in the ring first.
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: request.Kind != MessageKind.PostedWrite);
-        try
+        DeviceInvoker invoker = _invokers[request.Device];
+        long accessAt = AccessTime.Of(in request);
+        switch (request.Kind)
         {
-            switch (request.Kind)
-            {
-                case MessageKind.Read:
-                    reply.Value = device.Read(request.Region, request.Offset, request.AccessSize);
-                    reply.Kind = MessageKind.ReadDone;
-                    _counters[request.Device].Reads++;
-                    break;
-                case MessageKind.Write:
-                case MessageKind.PostedWrite:
-                    device.Write(request.Region, request.Offset, request.AccessSize, request.Value);
-                    reply.Kind = MessageKind.WriteDone;
-                    _counters[request.Device].Writes++;
-                    break;
-                default:
-                    _counters[request.Device].Failures++;
-                    reply.Kind = MessageKind.Failed;
-                    break;
-            }
-        }
-        catch (Exception ex)
-        {
-            // A model bug fails this access (a bus error for the guest), not the whole process.
-            Console.Error.WriteLine($"device {request.Device} region {request.Region} offset 0x{request.Offset:X}: {ex.GetType().Name}: {ex.Message}");
-            _counters[request.Device].Failures++;
-            reply.Kind = MessageKind.Failed;
+            case MessageKind.Read:
+                reply.Kind = invoker.TryRead(request.Region, request.Offset, request.AccessSize, accessAt, out reply.Value) ? MessageKind.ReadDone : MessageKind.Failed;
+                break;
+            case MessageKind.Write:
+            case MessageKind.PostedWrite:
+                bool awaited = request.Kind != MessageKind.PostedWrite;
+                reply.Kind = invoker.TryWrite(request.Region, request.Offset, request.AccessSize, request.Value, accessAt, awaited) ? MessageKind.WriteDone : MessageKind.Failed;
+                break;
+            default:
+                invoker.RefuseAccess(request.Region);
+                reply.Kind = MessageKind.Failed;
+                break;
         }
 
         return reply;
@@ -224,51 +194,33 @@ public sealed class DeviceServer : IDisposable
     {
         Span<byte> data = stackalloc byte[InputPayload.MaxBytes];
         int count = InputPayload.Unpack(in request, data);
-        if (count < 0 || _devices[request.Device] is not IConsoleInput input)
+        if (count < 0)
         {
             return MessageKind.Failed;
         }
 
-        _counters[request.Device].Regions.CountAccess(request.Region);
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: true);
-        try
+        int taken = _invokers[request.Device].Input(request.Region, data[..count], AccessTime.Of(in request));
+        if (taken == DeviceInvoker.InputRefused)
         {
-            reply.Value = (ulong)Math.Clamp(input.AcceptInput(data[..count]), 0, count);
-            return MessageKind.InputTaken;
-        }
-        catch (Exception ex)
-        {
-            Console.Error.WriteLine($"device {_deviceIds[request.Device]}: console input: {ex.GetType().Name}: {ex.Message}");
-            _counters[request.Device].Failures++;
             return MessageKind.Failed;
         }
+
+        reply.Value = (ulong)taken;
+        return MessageKind.InputTaken;
     }
+
+    /// <summary>A machine reset: the device back to its power-on state; a model that fails is reported, the reset answered.</summary>
+    private MessageKind ResetDevice(ushort device) => _invokers[device].Reset() ? MessageKind.ControlDone : MessageKind.Failed;
 
     /// <summary>Saves a device's state into the state area, or restores it from there.</summary>
-    /// <summary>A machine reset: the device back to its power-on state; a model that fails is reported, the reset answered.</summary>
-    private MessageKind ResetDevice(ushort device)
-    {
-        try
-        {
-            _devices[device].Reset();
-        }
-        catch (Exception ex)
-        {
-            Console.Error.WriteLine($"device {_deviceIds[device]}: reset: {ex.GetType().Name}: {ex.Message}");
-            return MessageKind.Failed;
-        }
-
-        return MessageKind.ControlDone;
-    }
-
     private MessageKind SaveOrRestore(in RingMessage request, ref RingMessage reply)
     {
-        if (_segment is null || _devices[request.Device] is not ISnapshotable model)
+        if (_segment is null || _invokers[request.Device].Device is not ISnapshotable model)
         {
             return MessageKind.Failed;
         }
 
-        string deviceId = _deviceIds[request.Device];
+        string deviceId = _invokers[request.Device].DeviceId;
         Span<byte> area = _segment.StateArea;
         try
         {
@@ -308,31 +260,4 @@ public sealed class DeviceServer : IDisposable
     }
 
     private static bool IsAccessSize(byte size) => size is 1 or 2 or 4 or 8;
-}
-
-/// <summary>Accesses a device process served for one device. Written by the serving thread only.</summary>
-public sealed class DeviceCounters
-{
-    /// <summary>Reads served.</summary>
-    public long Reads;
-
-    /// <summary>Writes served (posted or not).</summary>
-    public long Writes;
-
-    /// <summary>Requests that failed (bad region, model exception).</summary>
-    public long Failures;
-
-    /// <summary>Regions the device was told are gone, and accesses that arrived for them anyway.</summary>
-    public RegionsTold Regions { get; } = new();
-
-    /// <summary>As a wire record.</summary>
-    public DeviceAccessStats ToStats(string deviceId, long outputBytes) => new()
-    {
-        DeviceId = deviceId,
-        Reads = Reads,
-        Writes = Writes,
-        BusErrors = Failures,
-        OutputBytes = outputBytes,
-        AccessesAfterGone = Regions.AccessesAfterGone,
-    };
 }
