@@ -11,29 +11,23 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// </summary>
 public sealed class InlineDevice : IDeviceLink
 {
+    /// <summary>One call into the model at a time: accesses from any vCPU, timer callbacks, resets.</summary>
     private readonly Lock _gate = new();
-    private long _reads;
-    private long _writes;
-    private long _failures;
 
-    /// <summary>Regions the device was told are gone, and accesses that reached it anyway (under <see cref="_gate"/>).</summary>
-    private readonly RegionsTold _regionsTold = new();
+    /// <summary>Calls the model: counts, fails a throwing access as a bus error, keeps the regions told gone (under <see cref="_gate"/>).</summary>
+    private readonly DeviceInvoker _invoker;
 
     /// <summary>Wraps <paramref name="device"/>.</summary>
-    public InlineDevice(string id, IDevice device)
-    {
-        Id = id;
-        Device = device;
-    }
+    public InlineDevice(string id, IDevice device) => _invoker = new DeviceInvoker(id, device);
 
     /// <summary>The device id.</summary>
-    public string Id { get; }
+    public string Id => _invoker.DeviceId;
 
     /// <summary>The model.</summary>
-    public IDevice Device { get; }
+    public IDevice Device => _invoker.Device;
 
     /// <summary>Last failure of the model, for reports.</summary>
-    public string? LastFault { get; private set; }
+    public string? LastFault => _invoker.LastFault;
 
     /// <inheritdoc/>
     public IRegionHandler HandlerFor(int region) => new RegionHandler(this, region);
@@ -57,7 +51,13 @@ public sealed class InlineDevice : IDeviceLink
     public bool NotifyRegionBack(int region) => SetGone(region, false);
 
     /// <inheritdoc/>
-    public void StopHungDevice(string why) => LastFault = why; // inline code cannot be stopped; the fault is reported
+    public void StopHungDevice(string why)
+    {
+        lock (_gate)
+        {
+            _invoker.RecordFault(why); // inline code cannot be stopped; the fault is reported
+        }
+    }
 
     /// <summary>Accesses that reached the device after it was told their region is gone (must stay 0).</summary>
     public long AccessesAfterGone
@@ -66,47 +66,53 @@ public sealed class InlineDevice : IDeviceLink
         {
             lock (_gate)
             {
-                return _regionsTold.AccessesAfterGone;
+                return _invoker.AccessesAfterGone;
             }
         }
     }
 
     /// <summary>Counters so far.</summary>
-    public DeviceAccessStats Stats(long outputBytes) => new()
+    public DeviceAccessStats Stats(long outputBytes)
     {
-        DeviceId = Id,
-        Reads = Interlocked.Read(ref _reads),
-        Writes = Interlocked.Read(ref _writes),
-        BusErrors = Interlocked.Read(ref _failures),
-        OutputBytes = outputBytes,
-        AccessesAfterGone = AccessesAfterGone,
-    };
+        lock (_gate)
+        {
+            return _invoker.ToStats(outputBytes);
+        }
+    }
+
+    /// <summary>Runs the device's timer callback for <paramref name="now"/> as if it were an access: never beside one; a failure is reported.</summary>
+    public void RunTimer(long now)
+    {
+        lock (_gate)
+        {
+            _invoker.RunTimer(now);
+        }
+    }
+
+    /// <summary>A machine reset: the device back to its power-on state, never beside an access; a failure is reported.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _invoker.Reset();
+        }
+    }
 
     private bool SetGone(int region, bool gone)
     {
         lock (_gate)
         {
-            _regionsTold.Set(region, gone);
+            _invoker.SetRegionGone(region, gone);
             return true;
         }
     }
 
+    // An inline access is handled the moment the guest makes it, on the guest's thread, and nothing is posted.
     private ulong Read(int region, ulong offset, int size)
     {
         lock (_gate)
         {
-            _regionsTold.CountAccess(region);
-            try
-            {
-                ulong value = Device.Read(region, offset, size);
-                _reads++;
-                return value;
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-                return MachineBus.AllOnes(size);
-            }
+            return _invoker.TryRead(region, offset, size, DeviceAccessScope.MadeNow, out ulong value) ? value : MachineBus.AllOnes(size);
         }
     }
 
@@ -114,62 +120,17 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            _regionsTold.CountAccess(region);
-            try
-            {
-                Device.Write(region, offset, size, value);
-                _writes++;
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-            }
+            _invoker.TryWrite(region, offset, size, value, DeviceAccessScope.MadeNow, awaited: true);
         }
     }
 
     private int Input(int region, ReadOnlySpan<byte> data)
     {
-        if (Device is not IConsoleInput input)
-        {
-            return IRegionHandler.InputRefused;
-        }
-
         lock (_gate)
         {
-            _regionsTold.CountAccess(region);
-            try
-            {
-                return Math.Clamp(input.AcceptInput(data), 0, data.Length);
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-                return IRegionHandler.InputRefused;
-            }
+            int taken = _invoker.Input(region, data, DeviceAccessScope.MadeNow);
+            return taken == DeviceInvoker.InputRefused ? IRegionHandler.InputRefused : taken;
         }
-    }
-
-    /// <summary>Runs <paramref name="work"/> (a timer callback) as if it were an access: never beside one; a failure is reported.</summary>
-    public void RunExclusive(Action work)
-    {
-        lock (_gate)
-        {
-            try
-            {
-                work();
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-            }
-        }
-    }
-
-    private void Fail(Exception ex)
-    {
-        _failures++;
-        LastFault = $"{ex.GetType().Name}: {ex.Message}";
-        Console.Error.WriteLine($"device {Id}: access failed: {LastFault}");
     }
 
     private sealed class RegionHandler(InlineDevice owner, int region) : IRegionHandler

@@ -1,11 +1,10 @@
-using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Timing;
 
 namespace SplitEmu.CpuHost.Machine;
 
 /// <summary>
 /// Timers of the inline devices. Callbacks run on the vCPU thread between run slices, under the device's own
-/// lock (<see cref="Dispatch.InlineDevice.RunExclusive"/>), so they never overlap an access. When a deadline
+/// lock (<see cref="Dispatch.InlineDevice.RunTimer"/>), so they never overlap an access. When a deadline
 /// passes while the CPU is running, the alarm's <c>due</c> callback cuts the slice short.
 /// </summary>
 public sealed class InlineTimers : IDisposable
@@ -88,10 +87,7 @@ public sealed class InlineTimers : IDisposable
 
         foreach (Dispatch.InlineDevice device in due)
         {
-            if (device.Device is ITimedDevice timed)
-            {
-                device.RunExclusive(() => timed.OnTimer(now));
-            }
+            device.RunTimer(now);
         }
     }
 

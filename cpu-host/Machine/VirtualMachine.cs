@@ -200,7 +200,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         PulseTrains.CancelEverything(); // each device states its power-on trains as it resets (one that is down, none)
         foreach (InlineDevice inline in _inlineDevices.Values)
         {
-            inline.RunExclusive(inline.Device.Reset);
+            inline.Reset();
         }
 
         _isolated.ResetDevices();
