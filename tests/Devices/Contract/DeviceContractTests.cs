@@ -49,53 +49,29 @@ public abstract class DeviceContractTests
 
     [Theory]
     [MemberData(nameof(CatalogTypes))]
-    public async Task ResetState_ReadsAsTheModelCalledDirectly(string type)
-    {
-        await using IPlacedDevice reference = new ModelCalledDirectly(CreateModel(type));
-        await using IPlacedDevice placed = Place(CreateModel(type));
-        Step[] probe = Probe(type);
-
-        ulong[] expected = Run(reference, probe);
-        ulong[] actual = Run(placed, probe);
-
-        Assert.Equal(expected, actual);
-        Assert.Equal(Counters(reference.Stats()), Counters(placed.Stats()));
-    }
+    public Task ResetState_ReadsAsTheModelCalledDirectly(string type) =>
+        AssertPlacedAsCalledDirectly(type, device => Run(device, Probe(type)));
 
     [Theory]
     [MemberData(nameof(CatalogTypes))]
-    public async Task WritesAndReads_AnswerAndCountAsTheModelCalledDirectly(string type)
-    {
-        await using IPlacedDevice reference = new ModelCalledDirectly(CreateModel(type));
-        await using IPlacedDevice placed = Place(CreateModel(type));
-        Step[] script = Script(type);
-
-        ulong[] expected = Run(reference, script);
-        ulong[] actual = Run(placed, script);
-
-        Assert.Equal(expected, actual);
-        Assert.Equal(Counters(reference.Stats()), Counters(placed.Stats()));
-    }
+    public Task WritesAndReads_AnswerAndCountAsTheModelCalledDirectly(string type) =>
+        AssertPlacedAsCalledDirectly(type, device => Run(device, Script(type)));
 
     [Theory]
     [MemberData(nameof(CatalogTypes))]
-    public async Task Reset_AfterWrites_ReadsAsTheModelResetDirectly(string type)
-    {
-        await using IPlacedDevice reference = new ModelCalledDirectly(CreateModel(type));
-        await using IPlacedDevice placed = Place(CreateModel(type));
-        Step[] script = Script(type);
-        Step[] probe = Probe(type);
+    public Task Reset_AfterWrites_ReadsAsTheModelResetDirectly(string type) =>
+        AssertPlacedAsCalledDirectly(type, device =>
+        {
+            Run(device, Script(type));
+            device.Reset();
+            return Run(device, Probe(type));
+        });
 
-        Run(reference, script);
-        reference.Reset();
-        ulong[] expected = Run(reference, probe);
-        Run(placed, script);
-        placed.Reset();
-        ulong[] actual = Run(placed, probe);
-
-        Assert.Equal(expected, actual);
-        Assert.Equal(Counters(reference.Stats()), Counters(placed.Stats()));
-    }
+    /// <summary>Console input offered until the device is full (a UART's receive FIFO): its taking and its refusing.</summary>
+    [Theory]
+    [MemberData(nameof(CatalogTypes))]
+    public Task ConsoleInput_IsTakenAsTheModelCalledDirectly(string type) =>
+        AssertPlacedAsCalledDirectly(type, device => Enumerable.Range(0, 4).Select(_ => device.Input(0, "contract\r\n"u8)).ToArray());
 
     [Theory]
     [MemberData(nameof(CatalogTypes))]
@@ -130,17 +106,17 @@ public abstract class DeviceContractTests
         Assert.Equal(2, placed.Stats().AccessesAfterGone);
     }
 
-    [Theory]
-    [MemberData(nameof(CatalogTypes))]
-    public async Task ConsoleInput_IsTakenAsTheModelCalledDirectly(string type)
+    /// <summary>
+    /// Runs <paramref name="act"/> on a fresh <paramref name="type"/> called directly and on one this placement hosts:
+    /// the answers and the counters must be the same.
+    /// </summary>
+    private async Task AssertPlacedAsCalledDirectly<T>(string type, Func<IPlacedDevice, T[]> act)
     {
         await using IPlacedDevice reference = new ModelCalledDirectly(CreateModel(type));
         await using IPlacedDevice placed = Place(CreateModel(type));
-        byte[] line = "contract\r\n"u8.ToArray();
 
-        // Offered until the device is full (a UART's receive FIFO), so both its taking and its refusing are compared.
-        int[] expected = [.. Enumerable.Range(0, 4).Select(_ => reference.Input(0, line))];
-        int[] actual = [.. Enumerable.Range(0, 4).Select(_ => placed.Input(0, line))];
+        T[] expected = act(reference);
+        T[] actual = act(placed);
 
         Assert.Equal(expected, actual);
         Assert.Equal(Counters(reference.Stats()), Counters(placed.Stats()));
