@@ -107,12 +107,11 @@ public sealed class InlineDevice : IDeviceLink
         }
     }
 
-    // An inline access is handled the moment the guest makes it, on the guest's thread, and nothing is posted.
     private ulong Read(int region, ulong offset, int size)
     {
         lock (_gate)
         {
-            return _invoker.TryRead(region, offset, size, DeviceAccessScope.MadeNow, out ulong value) ? value : MachineBus.AllOnes(size);
+            return _invoker.TryRead(region, offset, size, out ulong value) ? value : MachineBus.AllOnes(size);
         }
     }
 
@@ -120,7 +119,7 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            _invoker.TryWrite(region, offset, size, value, DeviceAccessScope.MadeNow, awaited: true);
+            _invoker.TryWrite(region, offset, size, value);
         }
     }
 
@@ -128,7 +127,7 @@ public sealed class InlineDevice : IDeviceLink
     {
         lock (_gate)
         {
-            int taken = _invoker.Input(region, data, DeviceAccessScope.MadeNow);
+            int taken = _invoker.Input(region, data);
             return taken == DeviceInvoker.InputRefused ? IRegionHandler.InputRefused : taken;
         }
     }

@@ -7,10 +7,10 @@ namespace SplitEmu.DeviceHost.Common;
 /// <summary>
 /// How a host calls one device model, whichever process it runs in (inline in the CPU process, or served over a
 /// ring in a device process): the one place that counts its accesses, keeps the regions it was told are gone
-/// (<see cref="RegionsTold"/>), runs each access's handler in the access scope (<see cref="DeviceAccessScope"/>),
-/// and turns a model's exception into a failed access (a bus error for the guest) that is counted and reported,
-/// never one that takes the host down. The hosts differ only in how an access reaches them and how its answer
-/// goes back. Not thread-safe: the host makes one call at a time, as <see cref="IDevice"/> promises its models
+/// (<see cref="RegionsTold"/>), and turns a model's exception into a failed access (a bus error for the guest)
+/// that is counted and reported, never one that takes the host down. The hosts differ only in how an access
+/// reaches them and how its answer goes back (and a device process tells its devices' contexts, around the call,
+/// when the access was made and whether the guest waits for it). Not thread-safe: the host makes one call at a time, as <see cref="IDevice"/> promises its models
 /// (the inline device's lock, the device process's serving thread); the counters may be read from any thread.
 /// </summary>
 public sealed class DeviceInvoker
@@ -54,11 +54,10 @@ public sealed class DeviceInvoker
     public long AccessesAfterGone => _regionsTold.AccessesAfterGone;
 
     /// <summary>
-    /// A guest read of <paramref name="size"/> bytes at <paramref name="offset"/> of region <paramref name="region"/>,
-    /// made at machine time <paramref name="accessNanoseconds"/> (<see cref="DeviceAccessScope.MadeNow"/>: now). False
-    /// when it failed: the host answers with a bus error (all ones).
+    /// A guest read of <paramref name="size"/> bytes at <paramref name="offset"/> of region <paramref name="region"/>.
+    /// False when it failed: the host answers with a bus error (all ones).
     /// </summary>
-    public bool TryRead(int region, ulong offset, int size, long accessNanoseconds, out ulong value)
+    public bool TryRead(int region, ulong offset, int size, out ulong value)
     {
         if (!Admit(region))
         {
@@ -66,7 +65,6 @@ public sealed class DeviceInvoker
             return false;
         }
 
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(accessNanoseconds, awaited: true);
         try
         {
             value = Device.Read(region, offset, size);
@@ -83,17 +81,15 @@ public sealed class DeviceInvoker
     }
 
     /// <summary>
-    /// A guest write, as <see cref="TryRead"/>; <paramref name="awaited"/> is false for a posted write (nothing waits
-    /// for it, so the events its handler raises are not held for it). False when it failed: the write is dropped.
+    /// A guest write (posted or not), as <see cref="TryRead"/>. False when it failed: the write is dropped.
     /// </summary>
-    public bool TryWrite(int region, ulong offset, int size, ulong value, long accessNanoseconds, bool awaited)
+    public bool TryWrite(int region, ulong offset, int size, ulong value)
     {
         if (!Admit(region))
         {
             return false;
         }
 
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(accessNanoseconds, awaited);
         try
         {
             Device.Write(region, offset, size, value);
@@ -122,7 +118,7 @@ public sealed class DeviceInvoker
     /// Console input through region <paramref name="region"/>, like an access: returns how many leading bytes of
     /// <paramref name="data"/> the device took (0 when it has no room), or <see cref="InputRefused"/>.
     /// </summary>
-    public int Input(int region, ReadOnlySpan<byte> data, long accessNanoseconds)
+    public int Input(int region, ReadOnlySpan<byte> data)
     {
         if (Device is not IConsoleInput input)
         {
@@ -130,7 +126,6 @@ public sealed class DeviceInvoker
         }
 
         _regionsTold.CountAccess(region);
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(accessNanoseconds, awaited: true);
         try
         {
             return Math.Clamp(input.AcceptInput(data), 0, data.Length);
@@ -145,7 +140,7 @@ public sealed class DeviceInvoker
 
     /// <summary>
     /// The device's timer fired at <paramref name="now"/>: runs its callback, between accesses (outside any access
-    /// scope). A failing callback is reported; it is no access, so no bus error is counted.
+    /// handler). A failing callback is reported; it is no access, so no bus error is counted.
     /// </summary>
     public void RunTimer(long now)
     {

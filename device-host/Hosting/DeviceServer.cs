@@ -166,16 +166,15 @@ public sealed class DeviceServer : IDisposable
         // Events raised by a posted write are not held for an access (there is no reply to wait for): the pump
         // applies them, and the next reply's EventsFirst makes the CPU take any still in the ring first.
         DeviceInvoker invoker = _invokers[request.Device];
-        long accessAt = AccessTime.Of(in request);
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: request.Kind != MessageKind.PostedWrite);
         switch (request.Kind)
         {
             case MessageKind.Read:
-                reply.Kind = invoker.TryRead(request.Region, request.Offset, request.AccessSize, accessAt, out reply.Value) ? MessageKind.ReadDone : MessageKind.Failed;
+                reply.Kind = invoker.TryRead(request.Region, request.Offset, request.AccessSize, out reply.Value) ? MessageKind.ReadDone : MessageKind.Failed;
                 break;
             case MessageKind.Write:
             case MessageKind.PostedWrite:
-                bool awaited = request.Kind != MessageKind.PostedWrite;
-                reply.Kind = invoker.TryWrite(request.Region, request.Offset, request.AccessSize, request.Value, accessAt, awaited) ? MessageKind.WriteDone : MessageKind.Failed;
+                reply.Kind = invoker.TryWrite(request.Region, request.Offset, request.AccessSize, request.Value) ? MessageKind.WriteDone : MessageKind.Failed;
                 break;
             default:
                 invoker.RefuseAccess(request.Region);
@@ -199,7 +198,8 @@ public sealed class DeviceServer : IDisposable
             return MessageKind.Failed;
         }
 
-        int taken = _invokers[request.Device].Input(request.Region, data[..count], AccessTime.Of(in request));
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: true);
+        int taken = _invokers[request.Device].Input(request.Region, data[..count]);
         if (taken == DeviceInvoker.InputRefused)
         {
             return MessageKind.Failed;

@@ -1,20 +1,15 @@
-namespace SplitEmu.DeviceHost.Common;
+namespace SplitEmu.DeviceHost.Hosting;
 
 /// <summary>
 /// Whether the current thread is running a device's handler for an access, and the machine time the guest made it
 /// at (<see cref="Shared.Transport.AccessTime"/>). Events raised in the handler of an access the guest waits for
 /// are flagged <see cref="Shared.Transport.EventFlags.DuringAccess"/>, so the CPU applies them before that access
-/// completes; a posted write's handler is timed the same way but not flagged (nothing waits for it). Entered by
-/// <see cref="DeviceInvoker"/> around every access, wherever the device runs.
+/// completes; a posted write's handler is timed the same way but not flagged (nothing waits for it). The device
+/// process's own: an inline device's context applies events at once and its accesses are made now, so the CPU
+/// process needs no scope (and entering one costs an inline access about half its time again).
 /// </summary>
-public static class DeviceAccessScope
+internal static class DeviceAccessScope
 {
-    /// <summary>
-    /// The access time of an access handled at the moment the guest makes it (an inline device's): inside its
-    /// handler <see cref="AccessNanoseconds"/> answers the clock's reading then, as outside any access.
-    /// </summary>
-    public const long MadeNow = long.MaxValue;
-
     /// <summary>Awaited accesses being handled on this thread (nested handlers count each).</summary>
     [ThreadStatic]
     private static int s_depth;
@@ -54,7 +49,6 @@ public static class DeviceAccessScope
     /// <summary>An entered handler; disposing it ends the handler.</summary>
     public readonly struct Scope(bool awaited, bool outerTimed, long outerAccessAt) : IDisposable
     {
-        /// <summary>Ends the handler: puts back the scope it was entered in.</summary>
         public void Dispose()
         {
             if (awaited)
