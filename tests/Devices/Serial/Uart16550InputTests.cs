@@ -1,21 +1,20 @@
 using SplitEmu.DeviceHost.Devices.Serial;
-using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
+using static SplitEmu.Tests.Devices.Serial.UartRig;
 
 namespace SplitEmu.Tests.Devices.Serial;
 
 /// <summary>Console input into the 16550: flow-controlled by the receive FIFO's room, never an overrun.</summary>
 public sealed class Uart16550InputTests
 {
-    private const int Irq = 4;
-    private const ulong Data = 0, InterruptEnable = 1, FifoControl = 2, ModemControl = 4, LineStatus = 5;
-
-    private readonly FakeDeviceContext _context = new(irq: Irq);
+    private readonly FakeDeviceContext _context;
     private readonly Uart16550 _uart;
 
     public Uart16550InputTests()
     {
-        _uart = new Uart16550(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, _context);
+        UartRig rig = new();
+        _context = rig.Context;
+        _uart = rig.Uart;
     }
 
     [Fact]
@@ -75,7 +74,7 @@ public sealed class Uart16550InputTests
     {
         _uart.Write(0, FifoControl, 1, 0x01);
         _uart.AcceptInput("hi"u8);
-        Uart16550 restored = new(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, new FakeDeviceContext(irq: Irq));
+        Uart16550 restored = UartRig.Create(new FakeDeviceContext(irq: Irq));
 
         restored.RestoreState(_uart.SaveState());
 

@@ -1,6 +1,6 @@
 using SplitEmu.DeviceHost.Devices.Serial;
-using SplitEmu.Shared.Profiles;
 using SplitEmu.Tests.Infrastructure;
+using static SplitEmu.Tests.Devices.Serial.UartRig;
 
 namespace SplitEmu.Tests.Devices.Serial;
 
@@ -11,16 +11,16 @@ namespace SplitEmu.Tests.Devices.Serial;
 /// </summary>
 public sealed class Uart16550OutputTests
 {
-    private const int Irq = 4;
-    private const ulong Data = 0, InterruptEnable = 1, FifoControl = 2, ModemControl = 4, LineStatus = 5;
     private const ulong TransmitterIdle = 0x60;
 
-    private readonly FakeDeviceContext _context = new(irq: Irq);
+    private readonly UartRig _rig = new();
+    private readonly FakeDeviceContext _context;
     private readonly Uart16550 _uart;
 
     public Uart16550OutputTests()
     {
-        _uart = new Uart16550(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, _context);
+        _context = _rig.Context;
+        _uart = _rig.Uart;
         _uart.Write(0, FifoControl, 1, 0x07);
     }
 
@@ -54,7 +54,7 @@ public sealed class Uart16550OutputTests
     {
         _uart.Write(0, InterruptEnable, 1, 0x02); // THRE interrupt
         _uart.Write(0, ModemControl, 1, 0x08);    // OUT2: the line reaches the PIC
-        _uart.Read(0, 2, 1);                      // IIR read: the THRE interrupt of enabling it is taken
+        _uart.Read(0, InterruptId, 1);            // IIR read: the THRE interrupt of enabling it is taken
         _context.OutputBackedUp = true;
         Send("xy");
         Assert.False(_context.IrqLevels[Irq], "THRE raised while the bytes are still held");
@@ -87,18 +87,12 @@ public sealed class Uart16550OutputTests
         byte[] state = _uart.SaveState();
 
         FakeDeviceContext context = new(irq: Irq);
-        Uart16550 successor = new(new DeviceConfig { Type = Uart16550.TypeName, Irq = Irq }, context);
+        Uart16550 successor = UartRig.Create(context);
         successor.RestoreState(state);
         successor.Read(0, LineStatus, 1);
 
         Assert.Equal("held"u8.ToArray(), context.OutputBytes);
     }
 
-    private void Send(string text)
-    {
-        foreach (char c in text)
-        {
-            _uart.Write(0, Data, 1, c);
-        }
-    }
+    private void Send(string text) => _rig.Send(text);
 }
