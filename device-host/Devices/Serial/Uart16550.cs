@@ -448,8 +448,10 @@ public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, 
         _modemControl = (byte)(data & 0x1F);
         if (Loopback && changed != 0)
         {
-            // Delta bits for CTS (from RTS) and DSR (from DTR); trailing edge of RI (from OUT1).
-            _modemStatusDeltas |= (byte)(((changed & 0x02) != 0 ? 0x01 : 0) | ((changed & 0x01) != 0 ? 0x02 : 0) | ((changed & 0x08) != 0 ? 0x08 : 0));
+            // Delta bits for CTS (from RTS), DSR (from DTR) and DCD (from OUT2); trailing edge of RI (OUT1 falling).
+            bool ringEnded = (changed & 0x04) != 0 && (data & 0x04) == 0;
+            _modemStatusDeltas |= (byte)(((changed & 0x02) != 0 ? 0x01 : 0) | ((changed & 0x01) != 0 ? 0x02 : 0)
+                | (ringEnded ? 0x04 : 0) | ((changed & 0x08) != 0 ? 0x08 : 0));
         }
     }
 

@@ -24,7 +24,7 @@ public sealed class Uart16550RegisterTests
     private const byte Dtr = 0x01, Rts = 0x02, Out1 = 0x04, Out2 = 0x08, Loop = 0x10;
 
     // MSR bits: deltas in 0-3, lines in 4-7.
-    private const byte DeltaCts = 0x01, DeltaDsr = 0x02, DeltaDcd = 0x08;
+    private const byte DeltaCts = 0x01, DeltaDsr = 0x02, TrailingEdgeRi = 0x04, DeltaDcd = 0x08;
     private const byte Cts = 0x10, Dsr = 0x20, Ri = 0x40, Dcd = 0x80;
 
     private const byte DivisorLatchAccess = 0x80, EightDataBits = 0x03;
@@ -252,6 +252,20 @@ public sealed class Uart16550RegisterTests
 
         Assert.Equal(Cts | Dsr | Dcd | DeltaCts | DeltaDsr | DeltaDcd, _rig.Read(ModemStatus));
         Assert.Equal(Cts | Dsr | Dcd, _rig.Read(ModemStatus));
+    }
+
+    [Fact]
+    public void Loopback_MsrTeri_RecordsOnlyTheTrailingEdgeOfRi()
+    {
+        _rig.Write(ModemControl, Loop);
+        _rig.Read(ModemStatus);
+
+        _rig.Write(ModemControl, Loop | Out1); // RI rises: no TERI
+        Assert.Equal(Ri, _rig.Read(ModemStatus));
+
+        _rig.Write(ModemControl, Loop);        // RI falls: TERI
+        Assert.Equal(TrailingEdgeRi, _rig.Read(ModemStatus));
+        Assert.Equal(0, _rig.Read(ModemStatus));
     }
 
     [Fact]
