@@ -65,8 +65,8 @@ public static class DeviceCatalog
     /// <summary>Every known type, by profile name, in the order the docs list them.</summary>
     public static IReadOnlyDictionary<string, DeviceTypeInfo> All { get; } = s_types.ToDictionary(t => t.Type.Name, t => t.Type, StringComparer.Ordinal);
 
-    /// <summary>Type names, for validation messages.</summary>
-    public static IReadOnlyCollection<string> TypeNames => s_factories.Keys;
+    /// <summary>The types a model of this library builds (every type but the CPU process's own), by profile name.</summary>
+    public static IReadOnlyList<string> ModelTypeNames { get; } = [.. s_types.Where(t => t.Create is not null).Select(t => t.Type.Name)];
 
     /// <summary>Looks a type up by its profile name (case-sensitive).</summary>
     public static DeviceTypeInfo? Find(string name) => All.GetValueOrDefault(name);

@@ -45,7 +45,7 @@ public abstract class DeviceContractTests
     protected abstract IPlacedDevice Place(IDevice model);
 
     /// <summary>Every device type the catalog builds.</summary>
-    public static TheoryData<string> CatalogTypes() => [.. DeviceCatalog.TypeNames.Order(StringComparer.Ordinal)];
+    public static TheoryData<string> CatalogTypes() => [.. DeviceCatalog.ModelTypeNames.Order(StringComparer.Ordinal)];
 
     [Theory]
     [MemberData(nameof(CatalogTypes))]
