@@ -26,9 +26,6 @@ public sealed class InlineDevice : IDeviceLink
     /// <summary>The model.</summary>
     public IDevice Device => _invoker.Device;
 
-    /// <summary>Last failure of the model, for reports.</summary>
-    public string? LastFault => _invoker.LastFault;
-
     /// <inheritdoc/>
     public IRegionHandler HandlerFor(int region) => new RegionHandler(this, region);
 
@@ -51,13 +48,8 @@ public sealed class InlineDevice : IDeviceLink
     public bool NotifyRegionBack(int region) => SetGone(region, false);
 
     /// <inheritdoc/>
-    public void StopHungDevice(string why)
-    {
-        lock (_gate)
-        {
-            _invoker.RecordFault(why); // inline code cannot be stopped; the fault is reported
-        }
-    }
+    public void StopHungDevice(string why) =>
+        Console.Error.WriteLine($"device {_invoker.DeviceId}: {why}; inline code cannot be stopped"); // the map never asks (CanBeStopped is false): said, not hidden
 
     /// <summary>Accesses that reached the device after it was told their region is gone (must stay 0).</summary>
     public long AccessesAfterGone

@@ -47,9 +47,6 @@ public sealed class DeviceInvoker
     /// <summary>The model.</summary>
     public IDevice Device { get; }
 
-    /// <summary>The last failure of the model, or a fault its host recorded (<see cref="RecordFault"/>), for reports.</summary>
-    public string? LastFault { get; private set; }
-
     /// <summary>Accesses that reached the device after it was told their region is gone (must stay 0).</summary>
     public long AccessesAfterGone => _regionsTold.AccessesAfterGone;
 
@@ -177,9 +174,6 @@ public sealed class DeviceInvoker
     /// <summary>Records that region <paramref name="region"/> left (<paramref name="gone"/>) or rejoined the map.</summary>
     public void SetRegionGone(int region, bool gone) => _regionsTold.Set(region, gone);
 
-    /// <summary>Records a fault the host saw outside the model's calls (a missed deadline), for reports.</summary>
-    public void RecordFault(string why) => LastFault = why;
-
     /// <summary>The counters as a wire record; <paramref name="outputBytes"/> is what the host counted of the device's output.</summary>
     public DeviceAccessStats ToStats(long outputBytes) => new()
     {
@@ -216,7 +210,6 @@ public sealed class DeviceInvoker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Report(string what, Exception ex)
     {
-        LastFault = $"{ex.GetType().Name}: {ex.Message}";
-        Console.Error.WriteLine($"device {DeviceId}: {what}: {LastFault}");
+        Console.Error.WriteLine($"device {DeviceId}: {what}: {ex.GetType().Name}: {ex.Message}");
     }
 }

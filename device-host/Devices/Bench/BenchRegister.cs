@@ -125,7 +125,12 @@ public sealed class BenchRegister : IDeviceModel<BenchRegister>, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Reset() => _reads = _writes = _last = _sum = 0;
+    public void Reset()
+    {
+        _reads = _writes = _last = _sum = 0;
+        _markTicks = 0; // a reset machine's next mark starts a new interval, as at power-on
+        _markReads = 0;
+    }
 
     /// <summary>Closes the mark file.</summary>
     public void Dispose() => _marks?.Dispose();
