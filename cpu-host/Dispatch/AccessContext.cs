@@ -21,7 +21,7 @@ public static class AccessContext
     public static bool InAccess => s_held is { Count: > 0 };
 
     /// <summary>Whether this thread holds a lease on a region owned by <paramref name="owner"/>.</summary>
-    public static bool HoldsRegionOf(string owner)
+    public static bool HoldsRegionOf(DeviceHandle owner)
     {
         List<MemoryRegion>? held = s_held;
         if (held is null)
@@ -31,7 +31,7 @@ public static class AccessContext
 
         foreach (MemoryRegion region in held)
         {
-            if (region.Owner == owner)
+            if (ReferenceEquals(region.Owner, owner))
             {
                 return true;
             }

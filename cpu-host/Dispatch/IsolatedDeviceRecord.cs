@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.CpuHost.Memory;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
 
@@ -45,6 +46,9 @@ public sealed class IsolatedDeviceRecord
 
     /// <summary>Unplugged, so accesses must not wait for its restart (guarded by its process record's gate).</summary>
     internal bool Abandoned { get; set; }
+
+    /// <summary>The handle its regions carry in the map, from its first plug on (null before).</summary>
+    public DeviceHandle? Handle { get; internal set; }
 
     /// <summary>The regions the current incarnation declared (untrusted, checked at bind); empty before the first bind.</summary>
     public IReadOnlyList<DeviceRegionInfo> DeclaredRegions { get; internal set; } = [];

@@ -175,7 +175,7 @@ public sealed class ConsoleInput
         {
             foreach (FlatRange range in space.View.Ranges)
             {
-                if (range.Region.Kind == RegionKind.Device && range.Region.Owner == _deviceId && range.Region.Handler is not null)
+                if (range.Region.Kind == RegionKind.Device && range.Region.Owner?.Id == _deviceId && range.Region.Handler is not null)
                 {
                     return range.Region;
                 }

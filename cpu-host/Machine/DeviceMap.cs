@@ -40,8 +40,11 @@ public sealed class DeviceMap
     /// <summary>Map changes devices asked for that were refused (unknown region, out of range).</summary>
     public long RejectedRequests => Interlocked.Read(ref _rejectedRequests);
 
-    /// <summary>Maps <paramref name="deviceId"/>'s regions, dispatching through <paramref name="link"/>.</summary>
-    public void Plug(string deviceId, IReadOnlyList<DeviceRegionInfo> regions, IDeviceLink link)
+    /// <summary>
+    /// Maps <paramref name="deviceId"/>'s regions, dispatching through <paramref name="link"/>. Returns the handle its
+    /// regions carry as their owner, by which the device's own map changes reach it (<see cref="RequestChange"/>).
+    /// </summary>
+    public DeviceHandle Plug(string deviceId, IReadOnlyList<DeviceRegionInfo> regions, IDeviceLink link)
     {
         lock (_gate)
         {
@@ -50,14 +53,15 @@ public sealed class DeviceMap
                 throw new InvalidOperationException($"device '{deviceId}' is already plugged");
             }
 
+            PluggedDevice device = new(deviceId, link, [.. regions]);
             if (link.CanBeStopped)
             {
-                CheckDeclaredByDeviceProcess(deviceId, regions);
+                CheckDeclaredByDeviceProcess(device, regions);
             }
 
-            PluggedDevice device = new(deviceId, link, [.. regions]);
             _devices.Add(deviceId, device);
             MapRegions(device);
+            return device;
         }
     }
 
@@ -99,7 +103,7 @@ public sealed class DeviceMap
     /// <exception cref="InvalidOperationException">Called from inside an access to the device.</exception>
     public void Unplug(string deviceId, TimeSpan deadline)
     {
-        if (AccessContext.HoldsRegionOf(deviceId))
+        if (FindOrNull(deviceId) is { } device && AccessContext.HoldsRegionOf(device))
         {
             throw new InvalidOperationException(
                 $"synchronous unplug of device '{deviceId}' from inside an access to its own region would wait for itself; " +
@@ -162,12 +166,13 @@ public sealed class DeviceMap
     }
 
     /// <summary>
-    /// A device asks to change one of its own regions. Applied once the calling thread's access has released
-    /// its lease (at once outside an access), before the guest's next instruction. Untrusted input: requests
-    /// for unknown regions or out-of-range bases are refused and counted.
+    /// A device (<paramref name="device"/>, the handle its plug returned) asks to change one of its own regions.
+    /// Applied once the calling thread's access has released its lease (at once outside an access), before the guest's
+    /// next instruction. Untrusted input: requests for unknown regions or out-of-range bases are refused and counted,
+    /// and so are those of a device this map no longer has.
     /// </summary>
-    public void RequestChange(string deviceId, int region, MapChangeKind kind, ulong newBase) =>
-        AccessContext.AfterAccess(() => ApplyChange(deviceId, region, kind, newBase));
+    public void RequestChange(DeviceHandle device, int region, MapChangeKind kind, ulong newBase) =>
+        AccessContext.AfterAccess(() => ApplyChange(device, region, kind, newBase));
 
     /// <summary>Whether every region of <paramref name="deviceId"/> is out of the map and drained.</summary>
     public bool IsUnplugged(string deviceId)
@@ -224,6 +229,14 @@ public sealed class DeviceMap
             ? device
             : throw new InvalidOperationException($"no device '{deviceId}' is plugged");
 
+    private PluggedDevice? FindOrNull(string deviceId)
+    {
+        lock (_gate)
+        {
+            return _devices.GetValueOrDefault(deviceId);
+        }
+    }
+
     private AddressSpace SpaceOf(DeviceRegionInfo info) => info.Space switch
     {
         AddressSpaceKind.Io => _io,
@@ -266,7 +279,7 @@ public sealed class DeviceMap
     private MemoryRegion AddRegion(PluggedDevice device, int index, IDeviceLink link)
     {
         DeviceRegionInfo info = device.Infos[index];
-        MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device.Id);
+        MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device);
         AddressSpace space = SpaceOf(info);
         space.AddSubregion(space.Root, device.Slots[index].Base, region, priority: 1);
         if (!device.Slots[index].Enabled)
@@ -317,12 +330,13 @@ public sealed class DeviceMap
         device.Link.NotifyRegionGone(index);
     }
 
-    private void ApplyChange(string deviceId, int index, MapChangeKind kind, ulong newBase)
+    private void ApplyChange(DeviceHandle handle, int index, MapChangeKind kind, ulong newBase)
     {
         lock (_gate)
         {
-            if (!_devices.TryGetValue(deviceId, out PluggedDevice? device) || (uint)index >= (uint)device.Slots.Length
-                || device.Slots[index].Mapped is not { } region)
+            // The handle's own entry, if this map still has it: no lookup by id, and a forgotten device's late request fails.
+            if (handle is not PluggedDevice device || !_devices.TryGetValue(device.Id, out PluggedDevice? current) || !ReferenceEquals(current, device)
+                || (uint)index >= (uint)device.Slots.Length || device.Slots[index].Mapped is not { } region)
             {
                 Interlocked.Increment(ref _rejectedRequests);
                 return;
@@ -397,12 +411,12 @@ public sealed class DeviceMap
         !ReferenceEquals(space, _pciConfig) && !OverlapsAnotherOwner(space, region.Owner, newBase, region.Size);
 
     /// <summary>Whether [<paramref name="start"/>, +<paramref name="size"/>) meets anything visible that <paramref name="owner"/> does not own.</summary>
-    private static bool OverlapsAnotherOwner(AddressSpace space, string? owner, ulong start, ulong size)
+    private static bool OverlapsAnotherOwner(AddressSpace space, DeviceHandle? owner, ulong start, ulong size)
     {
         ulong end = start + size;
         foreach (FlatRange range in space.View.Ranges)
         {
-            if (range.Start < end && start < range.End && range.Region.Owner != owner)
+            if (range.Start < end && start < range.End && !ReferenceEquals(range.Region.Owner, owner))
             {
                 return true;
             }
@@ -415,27 +429,26 @@ public sealed class DeviceMap
     /// A device process is not trusted with where its regions go: each it declares must fit its address space
     /// and, if visible, must not cover RAM, ROM or another device's region (it would capture that traffic).
     /// </summary>
-    private void CheckDeclaredByDeviceProcess(string deviceId, IReadOnlyList<DeviceRegionInfo> regions)
+    private void CheckDeclaredByDeviceProcess(PluggedDevice device, IReadOnlyList<DeviceRegionInfo> regions)
     {
         foreach (DeviceRegionInfo info in regions)
         {
             AddressSpace space = SpaceOf(info);
             if (info.Size == 0 || info.Size > space.Root.Size || info.Base > space.Root.Size - info.Size)
             {
-                throw new InvalidDataException($"device '{deviceId}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes), outside its {info.Space} space");
+                throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes), outside its {info.Space} space");
             }
 
-            if (!info.StartsDisabled && OverlapsAnotherOwner(space, deviceId, info.Base, info.Size))
+            if (!info.StartsDisabled && OverlapsAnotherOwner(space, device, info.Base, info.Size))
             {
-                throw new InvalidDataException($"device '{deviceId}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes) over another owner's range in {info.Space} space");
+                throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes) over another owner's range in {info.Space} space");
             }
         }
     }
 
-    private sealed class PluggedDevice(string id, IDeviceLink link, DeviceRegionInfo[] infos)
+    /// <summary>A device in the map; it is also the handle its regions carry (<see cref="DeviceHandle"/>).</summary>
+    private sealed class PluggedDevice(string id, IDeviceLink link, DeviceRegionInfo[] infos) : DeviceHandle(id)
     {
-        public string Id { get; } = id;
-
         public IDeviceLink Link { get; set; } = link;
 
         public DeviceRegionInfo[] Infos { get; } = infos;

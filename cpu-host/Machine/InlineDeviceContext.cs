@@ -1,4 +1,5 @@
 using SplitEmu.CpuHost.Dispatch;
+using SplitEmu.CpuHost.Memory;
 using SplitEmu.DeviceHost.Common;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
@@ -50,8 +51,16 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public bool OutputBackedUp => output.IsBackedUp(config.Id);
 
-    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
-        machine.Devices.RequestChange(config.Id, region, kind, newBase);
+    /// <summary>The handle the map gave the device at plug (null before: a change asked for then is refused).</summary>
+    public DeviceHandle? Handle { get; set; }
+
+    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0)
+    {
+        if (Handle is { } handle)
+        {
+            machine.Devices.RequestChange(handle, region, kind, newBase);
+        }
+    }
 
     public void SetTimer(long deadlineNanoseconds)
     {

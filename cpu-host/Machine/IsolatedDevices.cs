@@ -93,7 +93,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
         {
             for (int device = 0; device < process.Devices.Count; device++)
             {
-                _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
+                process.Records[device].Handle = _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
                 channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
             }
 
@@ -332,8 +332,13 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     public void DmaWritten(ulong address, int length) => _machine.Cpu.InvalidateCode(address, length);
 
     /// <inheritdoc/>
-    public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase) =>
-        _machine.Devices.RequestChange(device.Id, region, kind, newBase);
+    public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase)
+    {
+        if (device.Handle is { } handle)
+        {
+            _machine.Devices.RequestChange(handle, region, kind, newBase); // the record's handle: no lookup by id
+        }
+    }
 
     /// <inheritdoc/>
     public void MachineExit(IsolatedDeviceRecord device, int exitCode, ulong guestValue) => _machine.RequestGuestExit(exitCode, guestValue);

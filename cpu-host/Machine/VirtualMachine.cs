@@ -547,6 +547,6 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         InlineDevice inline = new(config.Id, device);
         context.Owner = inline;
         _inlineDevices.Add(config.Id, inline);
-        Devices.Plug(config.Id, device.Regions, inline);
+        context.Handle = Devices.Plug(config.Id, device.Regions, inline);
     }
 }

@@ -9,7 +9,7 @@ public sealed unsafe class MemoryRegion
 {
     private readonly List<MemoryRegion> _children = [];
 
-    private MemoryRegion(string name, RegionKind kind, ulong size, string? owner)
+    private MemoryRegion(string name, RegionKind kind, ulong size, DeviceHandle? owner)
     {
         ArgumentOutOfRangeException.ThrowIfZero(size);
         Name = name;
@@ -27,8 +27,8 @@ public sealed unsafe class MemoryRegion
     /// <summary>Size in bytes (ports in the I/O space).</summary>
     public ulong Size { get; }
 
-    /// <summary>Id of the device that owns the region, or null for machine-owned regions.</summary>
-    public string? Owner { get; }
+    /// <summary>The device that owns the region, or null for machine-owned regions.</summary>
+    public DeviceHandle? Owner { get; }
 
     /// <summary>Host memory of a RAM or ROM region.</summary>
     public byte* HostMemory { get; private init; }
@@ -74,7 +74,7 @@ public sealed unsafe class MemoryRegion
         new(name, RegionKind.Rom, size, null) { HostMemory = host };
 
     /// <summary>A device region whose accesses go to <paramref name="handler"/>.</summary>
-    public static MemoryRegion Device(string name, ulong size, IRegionHandler handler, string owner) =>
+    public static MemoryRegion Device(string name, ulong size, IRegionHandler handler, DeviceHandle owner) =>
         new(name, RegionKind.Device, size, owner) { Handler = handler };
 
     /// <summary>An empty container.</summary>
@@ -86,5 +86,5 @@ public sealed unsafe class MemoryRegion
         new(name, RegionKind.Alias, size, target.Owner) { AliasTarget = target, AliasOffset = offset };
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Name} ({Kind}, 0x{Size:X} bytes{(Owner is null ? "" : ", owner " + Owner)})";
+    public override string ToString() => $"{Name} ({Kind}, 0x{Size:X} bytes{(Owner is null ? "" : ", owner " + Owner.Id)})";
 }

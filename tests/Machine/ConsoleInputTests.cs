@@ -20,7 +20,7 @@ public sealed class ConsoleInputTests
 
     public ConsoleInputTests()
     {
-        _region = MemoryRegion.Device("com1.regs", 8, _receiver, "com1");
+        _region = MemoryRegion.Device("com1.regs", 8, _receiver, new DeviceHandle("com1"));
         using (_io.BeginTransaction())
         {
             _io.AddSubregion(_io.Root, UartPort, _region);
@@ -100,7 +100,7 @@ public sealed class ConsoleInputTests
         AddressSpace io = new("io", 0x10000);
         using (io.BeginTransaction())
         {
-            io.AddSubregion(io.Root, 0x402, MemoryRegion.Device("debugcon", 1, new OutputOnlyHandler(), "debugcon"));
+            io.AddSubregion(io.Root, 0x402, MemoryRegion.Device("debugcon", 1, new OutputOnlyHandler(), new DeviceHandle("debugcon")));
         }
 
         ConsoleInput input = new("debugcon", [io], () => { }, LongestRetry);

@@ -88,9 +88,10 @@ public sealed class DeviceMapTests
     public void RegionRemovedFromInsideItsHandler_IsGoneWhenTheAccessReturns()
     {
         (AddressSpace io, DeviceMap map, MachineBus bus) = NewMachine();
-        map.Plug("dev", OnePortRange, new ScriptedLink(() =>
+        DeviceHandle? dev = null;
+        dev = map.Plug("dev", OnePortRange, new ScriptedLink(() =>
         {
-            map.RequestChange("dev", 0, DeviceHost.Sdk.MapChangeKind.Remove, 0);
+            map.RequestChange(dev!, 0, DeviceHost.Sdk.MapChangeKind.Remove, 0);
             return 1;
         }));
 
@@ -104,13 +105,32 @@ public sealed class DeviceMapTests
     public void ChangeRequestForARegionTheDeviceDoesNotHave_IsRejectedAndCounted()
     {
         (_, DeviceMap map, _) = NewMachine();
-        map.Plug("dev", OnePortRange, new ScriptedLink(() => 0));
+        DeviceHandle dev = map.Plug("dev", OnePortRange, new ScriptedLink(() => 0));
 
-        map.RequestChange("dev", 7, DeviceHost.Sdk.MapChangeKind.Remove, 0);
-        map.RequestChange("dev", 0, DeviceHost.Sdk.MapChangeKind.Move, 0xFFFF);
+        map.RequestChange(dev, 7, DeviceHost.Sdk.MapChangeKind.Remove, 0);
+        map.RequestChange(dev, 0, DeviceHost.Sdk.MapChangeKind.Move, 0xFFFF);
 
         Assert.Equal(2, map.RejectedRequests);
         Assert.Equal("mapped", Assert.Single(map.Describe()).State);
+    }
+
+    [Fact]
+    public async Task ChangeRequestOfADeviceTheMapForgot_IsRejected_EvenWhenAnotherDeviceNowHasItsId()
+    {
+        // A request carries the handle its device was plugged with, not its id: a late request of a device that was
+        // unplugged and forgotten never moves the region of the device plugged under the same id since.
+        (AddressSpace io, DeviceMap map, _) = NewMachine();
+        DeviceHandle old = map.Plug("dev", OnePortRange, new ScriptedLink(() => 0x11));
+        await map.UnplugAsync("dev", DeviceMap.DefaultDrainDeadline);
+        map.Forget("dev");
+        DeviceHandle current = map.Plug("dev", OnePortRange, new ScriptedLink(() => 0x22));
+
+        map.RequestChange(old, 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
+
+        Assert.NotSame(old, current);
+        Assert.Equal(1, map.RejectedRequests);
+        Assert.True(io.View.TryFind(Port, out _));
+        Assert.False(io.View.TryFind(0x900, out _));
     }
 
     [Fact]
@@ -118,10 +138,10 @@ public sealed class DeviceMapTests
     {
         (AddressSpace io, DeviceMap map, MachineBus bus) = NewMachine();
         map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
-        map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
+        DeviceHandle thief = map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
 
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
 
         Assert.Equal(1, map.RejectedRequests);
         Assert.Equal(0x11u, bus.ReadPort(0x800, 1));
@@ -136,12 +156,12 @@ public sealed class DeviceMapTests
         // The device believes it enabled, so the next move (the guest reprograms the BAR) shows it where it lands.
         (_, DeviceMap map, MachineBus bus) = NewMachine();
         map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x800, 1)], new ScriptedLink(() => 0x11));
-        map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
+        DeviceHandle thief = map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
 
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
         uint victimWhileRefused = bus.ReadPort(0x800, 1);
         uint besideWhileRefused = bus.ReadPort(0x801, 1);
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Move, 0x900);
 
         Assert.Equal(1, map.RejectedRequests);
         Assert.Equal(0x11u, victimWhileRefused);

@@ -14,7 +14,7 @@ public sealed class FlatViewTests
         }
     }
 
-    private static MemoryRegion Device(string name, ulong size) => MemoryRegion.Device(name, size, new NullHandler(), name);
+    private static MemoryRegion Device(string name, ulong size) => MemoryRegion.Device(name, size, new NullHandler(), new DeviceHandle(name));
 
     [Fact]
     public void HigherPriority_HidesTheOverlappedPartOfALowerOne()
