@@ -85,7 +85,7 @@ public sealed class DeviceMap
             using (MapTransaction io = _io.BeginTransaction())
             using (MapTransaction? pci = _pciConfig?.BeginTransaction())
             {
-                for (int i = 0; i < device.Slots.Length; i++)
+                for (int i = 0; i < device.Placements.Length; i++)
                 {
                     drains.Add(RemoveUnderGate(device, i, deadline));
                 }
@@ -120,7 +120,7 @@ public sealed class DeviceMap
         lock (_gate)
         {
             PluggedDevice device = Find(deviceId);
-            if (device.Slots.Any(s => s.Mapped is null && s.Drain is { IsCompleted: false }))
+            if (device.Placements.Any(s => s.Mapped is null && s.Drain is { IsCompleted: false }))
             {
                 throw new InvalidOperationException($"device '{deviceId}' still has a region draining; await its unplug first");
             }
@@ -146,10 +146,10 @@ public sealed class DeviceMap
             using MapTransaction memory = _memory.BeginTransaction();
             using MapTransaction io = _io.BeginTransaction();
             using MapTransaction? pci = _pciConfig?.BeginTransaction();
-            for (int i = 0; i < device.Slots.Length; i++)
+            for (int i = 0; i < device.Placements.Length; i++)
             {
-                RegionSlot slot = device.Slots[i];
-                if (slot.Mapped is not { } old)
+                RegionPlacement placement = device.Placements[i];
+                if (placement.Mapped is not { } old)
                 {
                     continue; // removed regions stay removed
                 }
@@ -157,7 +157,7 @@ public sealed class DeviceMap
                 AddressSpace space = SpaceOf(device.Infos[i]);
                 space.RemoveSubregion(old);
                 drains.Add(old.Lease.CloseAsync());
-                slot.Mapped = AddRegion(device, i, link);
+                placement.Mapped = AddRegion(device, i, link);
             }
 
             device.Link = link;
@@ -200,17 +200,17 @@ public sealed class DeviceMap
         {
             foreach (PluggedDevice device in _devices.Values)
             {
-                for (int i = 0; i < device.Slots.Length; i++)
+                for (int i = 0; i < device.Placements.Length; i++)
                 {
-                    RegionSlot slot = device.Slots[i];
+                    RegionPlacement placement = device.Placements[i];
                     DeviceRegionInfo info = device.Infos[i];
-                    MemoryRegion? region = slot.Mapped ?? slot.Removed;
-                    string state = slot.Mapped is { } mapped
+                    MemoryRegion? region = placement.Mapped ?? placement.Removed;
+                    string state = placement.Mapped is { } mapped
                         ? (mapped.Enabled ? "mapped" : "disabled")
-                        : slot.Removed is { Lease.IsDrained: false } ? "draining" : "removed";
+                        : placement.Removed is { Lease.IsDrained: false } ? "draining" : "removed";
                     reports.Add(new RegionReport(
                         info.Space switch { AddressSpaceKind.Io => "io", AddressSpaceKind.PciConfig => "pci-config", _ => "memory" },
-                        slot.Base,
+                        placement.Base,
                         info.Size,
                         region?.Name ?? $"{device.Id}.{info.Name}",
                         device.Id,
@@ -244,12 +244,12 @@ public sealed class DeviceMap
         _ => _memory,
     };
 
-    /// <summary>Adds fresh region objects (a removed region's lease is closed for good) for every unmapped slot.</summary>
+    /// <summary>Adds fresh region objects (a removed region's lease is closed for good) for every unmapped placement.</summary>
     private void MapRegions(PluggedDevice device)
     {
-        for (int i = 0; i < device.Slots.Length; i++)
+        for (int i = 0; i < device.Placements.Length; i++)
         {
-            if (device.Slots[i].Removed is not null)
+            if (device.Placements[i].Removed is not null)
             {
                 device.Link.NotifyRegionBack(i); // in ring order before any access to the new region
             }
@@ -258,21 +258,21 @@ public sealed class DeviceMap
         using MapTransaction memory = _memory.BeginTransaction();
         using MapTransaction io = _io.BeginTransaction();
         using MapTransaction? pci = _pciConfig?.BeginTransaction();
-        for (int i = 0; i < device.Slots.Length; i++)
+        for (int i = 0; i < device.Placements.Length; i++)
         {
-            RegionSlot slot = device.Slots[i];
-            if (slot.Mapped is not null)
+            RegionPlacement placement = device.Placements[i];
+            if (placement.Mapped is not null)
             {
                 continue;
             }
 
-            slot.Mapped = AddRegion(device, i, device.Link);
-            slot.Removed = null;
+            placement.Mapped = AddRegion(device, i, device.Link);
+            placement.Removed = null;
         }
     }
 
     /// <summary>
-    /// Places a fresh region for slot <paramref name="index"/> at the slot's base, dispatching through
+    /// Places a fresh region for placement <paramref name="index"/> at the placement's base, dispatching through
     /// <paramref name="link"/> (caller holds the gate and a transaction). A closed lease never reopens, so every
     /// (re)plug gets a new region object.
     /// </summary>
@@ -281,8 +281,8 @@ public sealed class DeviceMap
         DeviceRegionInfo info = device.Infos[index];
         MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device);
         AddressSpace space = SpaceOf(info);
-        space.AddSubregion(space.Root, device.Slots[index].Base, region, priority: 1);
-        if (!device.Slots[index].Enabled)
+        space.AddSubregion(space.Root, device.Placements[index].Base, region, priority: 1);
+        if (!device.Placements[index].Enabled)
         {
             space.SetEnabled(region, false); // hidden as it was (or as declared): a re-plug or restart shows nothing new
         }
@@ -290,13 +290,13 @@ public sealed class DeviceMap
         return region;
     }
 
-    /// <summary>Takes slot <paramref name="index"/> out of the map (caller holds the gate); returns its drain.</summary>
+    /// <summary>Takes placement <paramref name="index"/> out of the map (caller holds the gate); returns its drain.</summary>
     private Task RemoveUnderGate(PluggedDevice device, int index, TimeSpan deadline)
     {
-        RegionSlot slot = device.Slots[index];
-        if (slot.Mapped is not { } region)
+        RegionPlacement placement = device.Placements[index];
+        if (placement.Mapped is not { } region)
         {
-            return slot.Drain ?? Task.CompletedTask;
+            return placement.Drain ?? Task.CompletedTask;
         }
 
         AddressSpace space = SpaceOf(device.Infos[index]);
@@ -305,12 +305,12 @@ public sealed class DeviceMap
             space.RemoveSubregion(region); // published at the outermost commit: at once for single removals
         }
 
-        slot.Mapped = null;
-        slot.Removed = region;
+        placement.Mapped = null;
+        placement.Removed = region;
         Task closed = region.Lease.CloseAsync();
         // Never run the rest inline on the caller, which may be a vCPU thread.
-        slot.Drain = Task.Run(() => DrainAndNotifyAsync(device, index, closed, deadline));
-        return slot.Drain;
+        placement.Drain = Task.Run(() => DrainAndNotifyAsync(device, index, closed, deadline));
+        return placement.Drain;
     }
 
     private static async Task DrainAndNotifyAsync(PluggedDevice device, int index, Task closed, TimeSpan deadline)
@@ -336,7 +336,7 @@ public sealed class DeviceMap
         {
             // The handle's own entry, if this map still has it: no lookup by id, and a forgotten device's late request fails.
             if (handle is not PluggedDevice device || !_devices.TryGetValue(device.Id, out PluggedDevice? current) || !ReferenceEquals(current, device)
-                || (uint)index >= (uint)device.Slots.Length || device.Slots[index].Mapped is not { } region)
+                || (uint)index >= (uint)device.Placements.Length || device.Placements[index].Mapped is not { } region)
             {
                 Interlocked.Increment(ref _rejectedRequests);
                 return;
@@ -349,10 +349,10 @@ public sealed class DeviceMap
                     using (space.BeginTransaction())
                     {
                         space.Move(region, newBase);
-                        device.Slots[index].Base = newBase;
-                        if (device.Slots[index].EnableRefused)
+                        device.Placements[index].Base = newBase;
+                        if (device.Placements[index].EnableRefused)
                         {
-                            TryShow(space, region, device.Slots[index]); // moved off the range that kept it hidden
+                            TryShow(space, region, device.Placements[index]); // moved off the range that kept it hidden
                         }
                     }
 
@@ -360,7 +360,7 @@ public sealed class DeviceMap
                 case MapChangeKind.Enable:
                     using (space.BeginTransaction())
                     {
-                        TryShow(space, region, device.Slots[index]);
+                        TryShow(space, region, device.Placements[index]);
                     }
 
                     break;
@@ -370,8 +370,8 @@ public sealed class DeviceMap
                         space.SetEnabled(region, false);
                     }
 
-                    device.Slots[index].Enabled = false;
-                    device.Slots[index].EnableRefused = false;
+                    device.Placements[index].Enabled = false;
+                    device.Placements[index].EnableRefused = false;
                     break;
                 case MapChangeKind.Remove:
                     _ = RemoveUnderGate(device, index, DefaultDrainDeadline);
@@ -388,18 +388,18 @@ public sealed class DeviceMap
     /// (the refusal is counted) and is shown when a later move takes it somewhere free. Caller holds the gate and
     /// a transaction of <paramref name="space"/>.
     /// </summary>
-    private void TryShow(AddressSpace space, MemoryRegion region, RegionSlot slot)
+    private void TryShow(AddressSpace space, MemoryRegion region, RegionPlacement placement)
     {
-        if (OverlapsAnotherOwner(space, region.Owner, slot.Base, region.Size))
+        if (OverlapsAnotherOwner(space, region.Owner, placement.Base, region.Size))
         {
-            slot.EnableRefused = true;
+            placement.EnableRefused = true;
             Interlocked.Increment(ref _rejectedRequests); // shown there, it would capture another owner's traffic
             return;
         }
 
         space.SetEnabled(region, true);
-        slot.Enabled = true;
-        slot.EnableRefused = false;
+        placement.Enabled = true;
+        placement.EnableRefused = false;
     }
 
     /// <summary>
@@ -453,13 +453,13 @@ public sealed class DeviceMap
 
         public DeviceRegionInfo[] Infos { get; } = infos;
 
-        public RegionSlot[] Slots { get; } = infos.Select(i => new RegionSlot { Base = i.Base, Enabled = !i.StartsDisabled }).ToArray();
+        public RegionPlacement[] Placements { get; } = infos.Select(i => new RegionPlacement { Base = i.Base, Enabled = !i.StartsDisabled }).ToArray();
 
         /// <summary>The unplug in progress or done, until a re-plug.</summary>
         public Task? Unplugging { get; set; }
     }
 
-    private sealed class RegionSlot
+    private sealed class RegionPlacement
     {
         /// <summary>Where the region sits (moves change it).</summary>
         public ulong Base;
