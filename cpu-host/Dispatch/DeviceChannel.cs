@@ -119,6 +119,24 @@ public sealed class DeviceChannel : IDisposable
     /// </summary>
     public int Retire() => _events.Retire();
 
+    /// <summary>
+    /// After a restart: the lines device <paramref name="device"/> holds asserted now (restored and replayed), those
+    /// granted to it taken as this incarnation's; null when it did not answer.
+    /// </summary>
+    public int? ReportLines(int device)
+    {
+        lock (_accessGate)
+        {
+            RingMessage request = new() { Kind = MessageKind.ReportLines, Device = (ushort)device };
+            if (!Send(ref request, out RingMessage reply) || reply.Kind != MessageKind.ControlDone)
+            {
+                return null;
+            }
+
+            return _events.AdoptLines(_process.Records[device], (uint)reply.Value);
+        }
+    }
+
     /// <summary>The dispatch target for region <paramref name="region"/> of device <paramref name="device"/>.</summary>
     public IRegionHandler HandlerFor(int device, int region) =>
         new RingRegionHandler(this, (ushort)device, (ushort)region, PostedInfo(device, region));

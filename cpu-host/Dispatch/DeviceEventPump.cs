@@ -90,6 +90,28 @@ internal sealed class DeviceEventPump : IDisposable
         }
     }
 
+    /// <summary>
+    /// After a restart, the lines device <paramref name="device"/> reports it holds (untrusted): the ones granted to it
+    /// are noted as this incarnation's, and returned; the others are dropped like any ungranted line.
+    /// </summary>
+    public int AdoptLines(IsolatedDeviceRecord device, uint reported)
+    {
+        lock (_gate)
+        {
+            int adopted = 0;
+            for (int line = 0; line < LineCount; line++)
+            {
+                if ((reported & (1u << line)) != 0 && MayDrive(device, line))
+                {
+                    adopted |= 1 << line;
+                }
+            }
+
+            Interlocked.Or(ref _heldIrqLines, adopted);
+            return adopted;
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

@@ -10,9 +10,13 @@ public sealed class InterruptLines
     public const int Count = 16;
 
     private int _levels;
+    private long _transitions;
 
     /// <summary>Bit n set = line n asserted.</summary>
     public int Levels => Volatile.Read(ref _levels);
+
+    /// <summary>How often a line changed level so far (a rise or a fall; driving a line to the level it has is none).</summary>
+    public long Transitions => Interlocked.Read(ref _transitions);
 
     /// <summary>Drives line <paramref name="line"/>; lines outside 0-15 are ignored (untrusted device input).</summary>
     public void SetLevel(int line, bool asserted)
@@ -22,13 +26,10 @@ public sealed class InterruptLines
             return;
         }
 
-        if (asserted)
+        int before = asserted ? Interlocked.Or(ref _levels, 1 << line) : Interlocked.And(ref _levels, ~(1 << line));
+        if (((before >> line) & 1) != (asserted ? 1 : 0))
         {
-            Interlocked.Or(ref _levels, 1 << line);
-        }
-        else
-        {
-            Interlocked.And(ref _levels, ~(1 << line));
+            Interlocked.Increment(ref _transitions);
         }
     }
 }

@@ -141,7 +141,9 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             DetectedAt = previous.DetectedAt,
             RestoreStartedAt = Stopwatch.GetTimestamp(),
         };
-        RetireAndLowerLines(previous);
+        // The dead incarnation's lines stay as they are until its successor says which it holds (below): a line the
+        // device still holds then never drops and rises again, which would be a second edge the device never made.
+        int held = previous.Retire();
         List<Task> drains = [];
         for (int device = 0; device < process.Devices.Count; device++)
         {
@@ -159,6 +161,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             channel.TakeSnapshot(device); // the restored state is the new journal's start
         }
 
+        HandOverLines(process, channel, held);
         process.Activate(channel);
         record.RestoredAt = Stopwatch.GetTimestamp();
         process.RecordCrash(record);
@@ -179,9 +182,31 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     }
 
     /// <summary>
-    /// A replaced (dead) incarnation is retired (none of its later interrupt events applies) and its asserted lines
-    /// go low: its successor starts from its snapshot or a reset and raises them again if it must; a line left high
-    /// would swallow every later rising edge.
+    /// The lines a dead incarnation held (<paramref name="held"/>) go to its successor as the successor reports them:
+    /// those it holds stay (or rise), the others go low. A device that does not answer holds none; its lines go low, as
+    /// a line left high would swallow every later rising edge.
+    /// </summary>
+    private void HandOverLines(DeviceProcessRecord process, DeviceChannel successor, int held)
+    {
+        int holds = 0;
+        for (int device = 0; device < process.Devices.Count; device++)
+        {
+            holds |= successor.ReportLines(device) ?? 0;
+        }
+
+        for (int line = 0; line < 32; line++)
+        {
+            int bit = 1 << line;
+            if (((held ^ holds) & bit) != 0)
+            {
+                _machine.SetInterruptLine(line, (holds & bit) != 0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An incarnation given up is retired (none of its later interrupt events applies) and its asserted lines go low:
+    /// no successor will hold them, and a line left high would swallow every later rising edge.
     /// </summary>
     private void RetireAndLowerLines(DeviceChannel dead)
     {

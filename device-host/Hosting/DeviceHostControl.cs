@@ -70,6 +70,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             MachineFacts machine = new(request.RamBytes);
             DmaActivity dma = new();
             List<IDevice> devices = [];
+            List<DeviceLineLevels> lines = [];
             try
             {
                 if (request.GuestMemory is { } share)
@@ -84,6 +85,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                 {
                     RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
                     devices.Add(DeviceCatalog.Create(config, context));
+                    lines.Add(context.Lines);
                     context.Connect(responder);
                 }
 
@@ -119,7 +121,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             _segment = segment;
             _devices = devices;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
-            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers, dma);
+            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers, dma, lines);
             _server = server;
             return Task.FromResult(new DeviceHostAttachResult
             {

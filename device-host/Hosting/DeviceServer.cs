@@ -29,13 +29,16 @@ public sealed class DeviceServer : IDisposable
 
     private readonly DeviceTimers _timers;
     private readonly DmaActivity? _dma;
+    private readonly IReadOnlyList<DeviceLineLevels> _lines;
 
     /// <summary>
     /// Starts serving <paramref name="devices"/> (ring device number = list index). Snapshots travel through
     /// <paramref name="segment"/>'s state area (null: the transport has none, and devices cannot be restored).
+    /// <paramref name="lines"/> are the lines each device holds asserted, as its context notes them (null: none are noted).
     /// </summary>
-    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers, DmaActivity? dma = null)
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers, DmaActivity? dma = null, IReadOnlyList<DeviceLineLevels>? lines = null)
     {
+        _lines = lines ?? [.. devices.Select(_ => new DeviceLineLevels())];
         _timers = timers;
         _dma = dma;
         _responder = responder;
@@ -138,6 +141,14 @@ public sealed class DeviceServer : IDisposable
             return reply;
         }
 
+        if (request.Kind == MessageKind.ReportLines)
+        {
+            // After a restart: the lines this device holds now (restored from its snapshot, then its replayed accesses).
+            reply.Kind = request.Device < _invokers.Length ? MessageKind.ControlDone : MessageKind.Failed;
+            reply.Value = request.Device < _invokers.Length ? _lines[request.Device].Asserted : 0;
+            return reply;
+        }
+
         if (request.Kind == MessageKind.ResetDevice)
         {
             reply.Kind = request.Device < _invokers.Length ? ResetDevice(request.Device) : MessageKind.Failed;
@@ -229,7 +240,13 @@ public sealed class DeviceServer : IDisposable
                 // A crash after this point is recovered by replaying the accesses since, which re-emits only the
                 // bytes after the snapshot; those before it that the launcher may not have yet travel in it.
                 (long acknowledged, byte[] unacknowledged) = _output.Unacknowledged(deviceId);
-                byte[] saved = MemoryPackSerializer.Serialize(new DeviceSnapshot { OutputOffset = acknowledged, UnacknowledgedOutput = unacknowledged, State = model.SaveState() });
+                byte[] saved = MemoryPackSerializer.Serialize(new DeviceSnapshot
+                {
+                    OutputOffset = acknowledged,
+                    UnacknowledgedOutput = unacknowledged,
+                    State = model.SaveState(),
+                    AssertedLines = _lines[request.Device].Asserted,
+                });
                 if (saved.Length > area.Length)
                 {
                     Console.Error.WriteLine($"device {deviceId}: state of {saved.Length} bytes does not fit the {area.Length}-byte state area");
@@ -249,6 +266,7 @@ public sealed class DeviceServer : IDisposable
             DeviceSnapshot snapshot = MemoryPackSerializer.Deserialize<DeviceSnapshot>(area[..(int)request.Value])
                 ?? throw new InvalidDataException("empty snapshot");
             model.RestoreState(snapshot.State);
+            _lines[request.Device].Asserted = snapshot.AssertedLines; // as the predecessor held them: no event, the CPU process still has them
             _output.Restore(deviceId, snapshot.OutputOffset, snapshot.UnacknowledgedOutput);
             return MessageKind.ControlDone;
         }

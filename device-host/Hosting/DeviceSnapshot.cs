@@ -21,4 +21,7 @@ public sealed partial class DeviceSnapshot
     /// so taking one never waits for the console's reader.
     /// </summary>
     public byte[] UnacknowledgedOutput { get; set; } = [];
+
+    /// <summary>The interrupt lines the device held asserted (<see cref="DeviceLineLevels"/>).</summary>
+    public uint AssertedLines { get; set; }
 }

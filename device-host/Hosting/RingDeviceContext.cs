@@ -40,6 +40,9 @@ public sealed class RingDeviceContext : IDeviceContext
     /// <summary>This device's index in its process (the ring's device number).</summary>
     public ushort DeviceIndex { get; set; }
 
+    /// <summary>The lines this device holds asserted (kept in its snapshot, reported after a restart).</summary>
+    public DeviceLineLevels Lines { get; } = new();
+
     /// <inheritdoc/>
     public long NowNanoseconds => _timers.Clock.NowNanoseconds;
 
@@ -59,8 +62,11 @@ public sealed class RingDeviceContext : IDeviceContext
     }
 
     /// <inheritdoc/>
-    public void SetIrqLine(int line, bool asserted) =>
+    public void SetIrqLine(int line, bool asserted)
+    {
+        Lines.Set(line, asserted);
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.IrqLevel, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = (ulong)line, Value = asserted ? 1UL : 0 });
+    }
 
     /// <inheritdoc/>
     public void SetPulseTrain(int line, PulseTrain train) =>

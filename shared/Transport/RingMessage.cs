@@ -94,6 +94,13 @@ public enum MessageKind : byte
     ResetDevice = 10,
 
     /// <summary>
+    /// Request, after a restart: which interrupt lines device <see cref="RingMessage.Device"/> holds asserted now (its
+    /// snapshot's, changed by its replayed accesses); answer <see cref="ControlDone"/> with the mask (bit n = line n)
+    /// in <see cref="RingMessage.Value"/>.
+    /// </summary>
+    ReportLines = 11,
+
+    /// <summary>
     /// Request: console input for device <see cref="RingMessage.Device"/> (through region
     /// <see cref="RingMessage.Region"/>): <see cref="RingMessage.AccessSize"/> bytes (1-8), packed little-endian
     /// in <see cref="RingMessage.Value"/>. The device takes as many leading bytes as it has room for and answers

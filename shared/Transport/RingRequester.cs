@@ -392,7 +392,8 @@ public sealed unsafe class RingRequester : IRequestTransport
             MessageKind.ReadDone => request.Kind == MessageKind.Read,
             MessageKind.WriteDone => request.Kind == MessageKind.Write,
             MessageKind.BarrierDone => request.Kind == MessageKind.Barrier,
-            MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack or MessageKind.RestoreState or MessageKind.ResetDevice,
+            MessageKind.ControlDone => request.Kind is MessageKind.RegionsGone or MessageKind.RegionsBack or MessageKind.RestoreState or MessageKind.ResetDevice
+                || (request.Kind == MessageKind.ReportLines && reply.Value <= uint.MaxValue),
             MessageKind.StateSaved => request.Kind == MessageKind.SaveState,
             MessageKind.InputTaken => request.Kind == MessageKind.Input && reply.Value <= request.AccessSize,
             MessageKind.Failed => true,

@@ -16,23 +16,32 @@ namespace SplitEmu.Tests.Infrastructure;
 public sealed class IsolatedDeviceHarness : IAsyncDisposable
 {
     private readonly TempFolder _folder;
+    private readonly string _key;
+    private readonly DeviceConfig[] _isolated;
+    private readonly IReadOnlyList<IReadOnlyList<int>>? _irqLines;
+    private readonly IReadOnlyList<DeviceEventGrant>? _eventGrants;
+    private readonly bool _sandboxed;
+    private uint _epoch;
 
-    private IsolatedDeviceHarness(TempFolder folder, VirtualMachine machine, ChildProcess device, IDeviceHostControl control)
+    private IsolatedDeviceHarness(TempFolder folder, VirtualMachine machine, string key, DeviceConfig[] isolated, IReadOnlyList<IReadOnlyList<int>>? irqLines, IReadOnlyList<DeviceEventGrant>? eventGrants, bool sandboxed)
     {
         _folder = folder;
         Machine = machine;
-        DeviceProcess = device;
-        Control = control;
+        _key = key;
+        _isolated = isolated;
+        _irqLines = irqLines;
+        _eventGrants = eventGrants;
+        _sandboxed = sandboxed;
     }
 
     /// <summary>The machine.</summary>
     public VirtualMachine Machine { get; }
 
-    /// <summary>The device process.</summary>
-    public ChildProcess DeviceProcess { get; }
+    /// <summary>The device process (its current incarnation).</summary>
+    public ChildProcess DeviceProcess { get; private set; } = null!;
 
     /// <summary>Its control endpoint.</summary>
-    public IDeviceHostControl Control { get; }
+    public IDeviceHostControl Control { get; private set; } = null!;
 
     /// <summary>Builds a machine with the profile's devices; the isolated ones get one device process (group "harness").</summary>
     /// <param name="profile">The machine.</param>
@@ -42,44 +51,56 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null, bool sandboxed = false)
     {
         TempFolder folder = new();
-        VirtualMachine? machine = null;
-        ChildProcess? child = null;
+        VirtualMachine machine = new(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new DiscardOutput());
+        DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
+        IsolatedDeviceHarness harness = new(folder, machine, DevicePlacement.ProcessKey(isolated[0])!, isolated, irqLines, eventGrants, sandboxed);
         try
         {
-            machine = new VirtualMachine(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new DiscardOutput());
-            DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
-            string key = DevicePlacement.ProcessKey(isolated[0])!;
-            int segment = machine.CreateChannel(key, 0);
-            child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, key, folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None, sandboxed ? [DeviceSandbox.Flag] : []);
-            IDeviceHostControl control = child.Rpc.Attach<IDeviceHostControl>();
-            DeviceHostAttachResult attached = await control.AttachAsync(new DeviceHostAttachRequest
-            {
-                SegmentDescriptor = child.Descriptors.Send(segment),
-                Devices = isolated,
-                WaitPolicy = isolated[0].WaitPolicy,
-            });
-            machine.BindChannel(new ChannelBinding
-            {
-                ProcessKey = key,
-                ProcessId = child.ProcessId,
-                DeviceIds = isolated.Select(d => d.Id).ToArray(),
-                Regions = attached.Regions,
-                IrqLines = irqLines,
-                EventGrants = eventGrants,
-            });
-            return new IsolatedDeviceHarness(folder, machine, child, control);
+            await harness.StartIncarnationAsync();
+            return harness;
         }
         catch
         {
-            machine?.Dispose();
-            if (child is not null)
-            {
-                await child.DisposeAsync();
-            }
-
-            folder.Dispose();
+            await harness.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Kills the device process and starts its successor the way the launcher does after a crash: the machine learns of
+    /// the death, a new segment, a new process attached, and the bind that restores the devices (snapshot and journal).
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        ChildProcess dead = DeviceProcess;
+        dead.Process.Kill();
+        await dead.Process.WaitForExitAsync().WaitAsync(TestDeadlines.Seconds(30));
+        Machine.DeviceProcessExited(_key);
+        await dead.DisposeAsync();
+        _epoch++;
+        await StartIncarnationAsync();
+    }
+
+    private async Task StartIncarnationAsync()
+    {
+        int segment = Machine.CreateChannel(_key, _epoch);
+        DeviceProcess = await ChildProcess.StartAsync(HostExecutables.DeviceHost, _key, _folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None, _sandboxed ? [DeviceSandbox.Flag] : []);
+        Control = DeviceProcess.Rpc.Attach<IDeviceHostControl>();
+        DeviceHostAttachResult attached = await Control.AttachAsync(new DeviceHostAttachRequest
+        {
+            SegmentDescriptor = DeviceProcess.Descriptors.Send(segment),
+            Devices = _isolated,
+            WaitPolicy = _isolated[0].WaitPolicy,
+        });
+        Machine.BindChannel(new ChannelBinding
+        {
+            ProcessKey = _key,
+            ProcessId = DeviceProcess.ProcessId,
+            DeviceIds = _isolated.Select(d => d.Id).ToArray(),
+            Regions = attached.Regions,
+            IrqLines = _irqLines,
+            EventGrants = _eventGrants,
+        });
     }
 
     /// <summary>A one-device profile: <paramref name="device"/> isolated, plus inline <paramref name="others"/>.</summary>
@@ -98,7 +119,11 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Machine.Dispose();
-        await DeviceProcess.DisposeAsync();
+        if (DeviceProcess is not null)
+        {
+            await DeviceProcess.DisposeAsync();
+        }
+
         _folder.Dispose();
     }
 }

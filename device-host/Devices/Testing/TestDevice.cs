@@ -42,6 +42,9 @@ public sealed class TestDevice : IDeviceModel<TestDevice>, ISnapshotable
     /// </summary>
     public const ulong RunProbe = 0x200;
 
+    /// <summary><see cref="MapChangeRegister"/> values that drive the device's interrupt line (its profile's <c>irq</c>) low or high.</summary>
+    public const ulong LowerIrq = 0x110, RaiseIrq = 0x111;
+
     private readonly IDeviceContext _context;
     private uint _accesses;
     private ulong _newBase;
@@ -77,7 +80,7 @@ public sealed class TestDevice : IDeviceModel<TestDevice>, ISnapshotable
 
     /// <summary>
     /// Writes: offset 4 asks for a map change of region 0 (value = <see cref="MapChangeKind"/>; a move goes to the
-    /// base last written to offset 8) or forges an event (<see cref="ForgeMachineExit"/>); offset 12 stalls the handler for value milliseconds; others are counted only.
+    /// base last written to offset 8) or forges an event (<see cref="ForgeMachineExit"/>), or drives its line (<see cref="RaiseIrq"/>); offset 12 stalls the handler for value milliseconds; others are counted only.
     /// </summary>
     public void Write(int region, ulong offset, int size, ulong value)
     {
@@ -89,6 +92,9 @@ public sealed class TestDevice : IDeviceModel<TestDevice>, ISnapshotable
                 break;
             case MapChangeRegister when value == ForgeForeignRegionChange:
                 _context.RequestMapChange(7, MapChangeKind.Disable);
+                break;
+            case MapChangeRegister when value is LowerIrq or RaiseIrq:
+                _context.SetIrq(value == RaiseIrq);
                 break;
             case MapChangeRegister when value >= RunProbe:
                 _newBase = SandboxProbe.Run((SandboxProbe.Kind)(value - RunProbe), _newBase);
