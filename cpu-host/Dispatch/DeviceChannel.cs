@@ -76,8 +76,10 @@ public sealed class DeviceChannel : IDisposable
     /// <summary>When the death was noticed, or 0.</summary>
     public long DetectedAt { get; private set; }
 
+    private volatile bool _replaying;
+
     /// <summary>True while journaled accesses are replayed (their map-change and exit events are not applied again).</summary>
-    public bool Replaying { get; private set; }
+    public bool Replaying => _replaying;
 
     /// <summary>Starts serving: records the process id and watches the process for its death.</summary>
     public void Bind(int processId)
@@ -240,7 +242,7 @@ public sealed class DeviceChannel : IDisposable
             }
 
             int divergences = 0;
-            Replaying = true;
+            _replaying = true;
             try
             {
                 foreach (JournalEntry entry in journal.Entries)
@@ -257,10 +259,20 @@ public sealed class DeviceChannel : IDisposable
                         divergences++;
                     }
                 }
+
+                // Replayed posted writes were not waited for: the barrier's reply says the device handled them, and their
+                // events are taken now, while the flag still drops them, so none is applied a second time later.
+                RingMessage barrier = new() { Kind = MessageKind.Barrier, Device = (ushort)device };
+                if (!Send(ref barrier, out RingMessage handled) || handled.Kind != MessageKind.BarrierDone)
+                {
+                    return null;
+                }
+
+                _events.DrainForAccess();
             }
             finally
             {
-                Replaying = false;
+                _replaying = false;
             }
 
             return (journal.Entries.Count, divergences);

@@ -169,9 +169,9 @@ public sealed class DeviceMap
     /// A device (<paramref name="device"/>, the handle its plug returned) asks to change one of its own regions.
     /// Applied once the calling thread's access has released its lease (at once outside an access), before the guest's
     /// next instruction. Untrusted input: requests for unknown regions or out-of-range bases are refused and counted,
-    /// and so are those of a device this map no longer has.
+    /// and so are those of a device this map no longer has or does not have yet (null: not plugged so far).
     /// </summary>
-    public void RequestChange(DeviceHandle device, int region, MapChangeKind kind, ulong newBase) =>
+    public void RequestChange(DeviceHandle? device, int region, MapChangeKind kind, ulong newBase) =>
         AccessContext.AfterAccess(() => ApplyChange(device, region, kind, newBase));
 
     /// <summary>Whether every region of <paramref name="deviceId"/> is out of the map and drained.</summary>
@@ -330,7 +330,7 @@ public sealed class DeviceMap
         device.Link.NotifyRegionGone(index);
     }
 
-    private void ApplyChange(DeviceHandle handle, int index, MapChangeKind kind, ulong newBase)
+    private void ApplyChange(DeviceHandle? handle, int index, MapChangeKind kind, ulong newBase)
     {
         lock (_gate)
         {

@@ -54,13 +54,8 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
     /// <summary>The handle the map gave the device at plug (null before: a change asked for then is refused).</summary>
     public DeviceHandle? Handle { get; set; }
 
-    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0)
-    {
-        if (Handle is { } handle)
-        {
-            machine.Devices.RequestChange(handle, region, kind, newBase);
-        }
-    }
+    public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
+        machine.Devices.RequestChange(Handle, region, kind, newBase); // before the plug: refused and counted
 
     public void SetTimer(long deadlineNanoseconds)
     {

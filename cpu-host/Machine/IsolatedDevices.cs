@@ -357,13 +357,8 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     public void DmaWritten(ulong address, int length) => _machine.Cpu.InvalidateCode(address, length);
 
     /// <inheritdoc/>
-    public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase)
-    {
-        if (device.Handle is { } handle)
-        {
-            _machine.Devices.RequestChange(handle, region, kind, newBase); // the record's handle: no lookup by id
-        }
-    }
+    public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase) =>
+        _machine.Devices.RequestChange(device.Handle, region, kind, newBase); // the record's handle: no lookup by id (none yet: refused)
 
     /// <inheritdoc/>
     public void MachineExit(IsolatedDeviceRecord device, int exitCode, ulong guestValue) => _machine.RequestGuestExit(exitCode, guestValue);
