@@ -32,9 +32,10 @@ internal sealed partial class ProfileValidator
 
             CheckHostFile(host.Identity, name, "identity", path, "private key", splitemuDirectory, files);
             CheckHostFile(host.KnownHosts, name, "knownHosts", path, "known_hosts file", splitemuDirectory, files);
-            if (host.Splitemu.Length is 0 or > MaxRemoteCommandLength || host.Splitemu.Any(char.IsControl))
+            // Plain path characters only: then the remote login shell, whichever it is (sh, bash, fish...), reads it as one word.
+            if (host.Splitemu.Length > MaxRemoteCommandLength || !RemoteCommandPattern().IsMatch(host.Splitemu))
             {
-                Report(path + ".splitemu", $"'{host.Splitemu}' is not a command; expected the path or name of splitemu on that host (1-{MaxRemoteCommandLength} characters, no control characters)");
+                Report(path + ".splitemu", $"'{Printable(host.Splitemu)}' is not a command; expected the path or name of splitemu on that host (1-{MaxRemoteCommandLength} of A-Z a-z 0-9 _ . / + -, not starting with '-')");
             }
         }
 
@@ -51,7 +52,23 @@ internal sealed partial class ProfileValidator
 
         if (ResolveFile(written, path, splitemuDirectory) is { } fullPath && FileLength(fullPath, path, written, noun, $"a {noun}") is not null)
         {
+            // ssh expands '%' tokens and ${VARIABLES} in these paths, and a quote or backslash would end its quoting:
+            // the file it opens must be the file validated here.
+            if (fullPath.IndexOfAny(SshSpecialCharacters) >= 0)
+            {
+                Report(path, $"{noun} path {ProfilePaths.Display(fullPath, _workingDirectory)} holds one of {string.Join(' ', SshSpecialCharacters)}, which ssh would read as syntax; expected a path without them (move or link the file)");
+                return;
+            }
+
             files[(host, key)] = fullPath;
         }
     }
+
+    /// <summary>Characters ssh reads as syntax in a key or known_hosts path.</summary>
+    private static readonly char[] SshSpecialCharacters = ['%', '$', '"', '\\', '\''];
+
+    private static string Printable(string text) => new([.. text.Select(c => char.IsControl(c) ? '?' : c)]);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A[A-Za-z0-9_./+][A-Za-z0-9_./+-]*\z")]
+    private static partial System.Text.RegularExpressions.Regex RemoteCommandPattern();
 }

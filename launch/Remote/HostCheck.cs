@@ -10,8 +10,8 @@ namespace SplitEmu.Launch.Remote;
 /// <param name="Problem">Why it did not, in a line; null when it did.</param>
 public sealed record HostCheck(string Name, string Url, HostInfo? Info, string? Problem)
 {
-    /// <summary>Most bytes of a remote answer or of ssh's errors read: a host cannot flood the launcher.</summary>
-    private const int MaxOutputBytes = 64 * 1024;
+    /// <summary>Most characters of a remote answer or of ssh's errors kept: a host cannot flood the launcher.</summary>
+    private const int MaxOutputChars = 64 * 1024;
 
     /// <summary>Whether the host answered as a splitemu host.</summary>
     public bool Reachable => Info is not null;
@@ -45,7 +45,8 @@ public sealed record HostCheck(string Name, string Url, HostInfo? Info, string? 
         Task<string> errors = ReadBoundedAsync(ssh.StandardError);
         try
         {
-            await ssh.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            // The pipes too: a process ssh left behind (a ProxyCommand's) could hold them open past ssh's exit.
+            await Task.WhenAll(ssh.WaitForExitAsync(deadline.Token), output, errors).WaitAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -76,7 +77,7 @@ public sealed record HostCheck(string Name, string Url, HostInfo? Info, string? 
 
     private static async Task<string> ReadBoundedAsync(StreamReader reader)
     {
-        char[] buffer = new char[MaxOutputBytes];
+        char[] buffer = new char[MaxOutputChars];
         int filled = 0;
         int read;
         while (filled < buffer.Length && (read = await reader.ReadAsync(buffer.AsMemory(filled)).ConfigureAwait(false)) > 0)

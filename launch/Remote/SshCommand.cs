@@ -19,6 +19,12 @@ public static class SshCommand
     public const int SshFailed = 255;
 
     /// <summary>
+    /// When set, the ssh configuration file splitemu's ssh reads instead of the user's (<c>-F</c>; <c>none</c>: none at
+    /// all), for tests that must not depend on a developer's ~/.ssh/config, and for users who keep one for splitemu.
+    /// </summary>
+    public const string ConfigVariable = "SPLITEMU_SSH_CONFIG";
+
+    /// <summary>
     /// The start info of <c>ssh</c> running <c>splitemu</c> with <paramref name="arguments"/> on <paramref name="host"/>
     /// (<paramref name="url"/> parsed from it), giving up on connecting after <paramref name="connectTimeout"/>.
     /// </summary>
@@ -52,8 +58,15 @@ public static class SshCommand
             "-o", "StrictHostKeyChecking=yes",
             "-o", $"ConnectTimeout={Math.Max(1, (int)Math.Ceiling(connectTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
             "-o", "LogLevel=ERROR", // ssh's own warnings would read as the remote command's errors
+            "-o", "ServerAliveInterval=5", // a host that went silent is given up within ~15 s, never waited for forever
+            "-o", "ServerAliveCountMax=3",
             "-p", url.Port.ToString(CultureInfo.InvariantCulture),
         ];
+        if (Environment.GetEnvironmentVariable(ConfigVariable) is { Length: > 0 } config)
+        {
+            options.InsertRange(0, ["-F", config]);
+        }
+
         if (host.Identity is { } identity)
         {
             options.AddRange(["-i", identity, "-o", "IdentitiesOnly=yes"]);

@@ -65,11 +65,14 @@ public readonly partial record struct SshUrl(string? User, string Host, int Port
                 }
             }
 
-            if (close < 0 || !IPAddress.TryParse(host, out IPAddress? address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            // No zone id (fe80::1%eth0): its text would reach ssh, which expands '%' tokens in some configurations.
+            if (close < 0 || host.Contains('%') || !IPAddress.TryParse(host, out IPAddress? address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
-                problem = $"'[{host}]' in '{text}' is not an IPv6 address; {expected}";
+                problem = $"'[{host}]' in '{text}' is not an IPv6 address; {expected} (an IPv6 address without a zone id)";
                 return false;
             }
+
+            host = address.ToString(); // the parsed address, never the text as written
         }
         else
         {
@@ -99,9 +102,10 @@ public readonly partial record struct SshUrl(string? User, string Host, int Port
     public override string ToString() =>
         $"{Scheme}{(User is null ? "" : User + "@")}{(Host.Contains(':') ? $"[{Host}]" : Host)}{(Port == DefaultPort ? "" : $":{Port}")}";
 
-    [GeneratedRegex("^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}$")]
+    // \A and \z, not ^ and $: '$' also matches before a final newline, which would let "host\n" through.
+    [GeneratedRegex(@"\A[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}\z")]
     private static partial Regex UserPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\z")]
     private static partial Regex HostPattern();
 }

@@ -76,7 +76,7 @@ public sealed class BadProfileCorpusTests
                 "hosts-bad.json:38:7: $.hosts.rig.url: 'http://rig.example' is not an ssh:// URL; expected ssh://[user@]host[:port]",
                 "hosts-bad.json:41:7: $.hosts.far.url: '70000' in 'ssh://ops@far.example:70000' is not a port; expected 1-65535",
                 "hosts-bad.json:42:7: $.hosts.far.identity: private key 'no-such-key' not found at no-such-key; expected an existing file (relative paths are relative to the profile's folder; ${splitemu}/ is the splitemu folder)",
-                "hosts-bad.json:43:7: $.hosts.far.splitemu: '' is not a command; expected the path or name of splitemu on that host (1-4096 characters, no control characters)",
+                "hosts-bad.json:43:7: $.hosts.far.splitemu: '' is not a command; expected the path or name of splitemu on that host (1-4096 of A-Z a-z 0-9 _ . / + -, not starting with '-')",
                 "hosts-bad.json:45:5: $.hosts['9bad']: '9bad' is not a valid host name; expected 1-64 letters, digits, '_' or '-', starting with a letter",
             ]
         },

@@ -11,6 +11,7 @@ public sealed class SshUrlTests
     [InlineData("ssh://ops@10.0.0.2:2222", "ops", "10.0.0.2", 2222, "ops@10.0.0.2")]
     [InlineData("ssh://[fd00::2]:2200/", null, "fd00::2", 2200, "fd00::2")]
     [InlineData("ssh://a.b_c@h-1", "a.b_c", "h-1", 22, "a.b_c@h-1")]
+    [InlineData("ssh://[FD00:0::0002]", null, "fd00::2", 22, "fd00::2")]
     public void Parses(string text, string? user, string host, int port, string destination)
     {
         Assert.True(SshUrl.TryParse(text, out SshUrl url, out string problem), problem);
@@ -32,6 +33,10 @@ public sealed class SshUrlTests
     [InlineData("ssh://[10.0.0.1]", "not an IPv6 address")]
     [InlineData("ssh://[::1]x", "after its bracketed address")]
     [InlineData("ssh://us$er@host", "not a user name")]
+    [InlineData("ssh://evil\n", "not a host name")]
+    [InlineData("ssh://root\n@host", "not a user name")]
+    [InlineData("ssh://[fe80::1%eth0]", "not an IPv6 address")]
+    [InlineData("ssh://[fe80::1%$(id)]", "not an IPv6 address")]
     public void Refuses_WithWhatIsWrong(string text, string why)
     {
         Assert.False(SshUrl.TryParse(text, out _, out string problem));

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using SplitEmu.Launch.Remote;
 using SplitEmu.Shared.Rpc;
 using SplitEmu.Tests.Infrastructure;
 
@@ -13,12 +14,23 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
 {
     private static string Splitemu => Path.Combine(AppContext.BaseDirectory, "splitemu");
 
+    /// <summary>ssh reads no configuration of the developer's (ProxyJump, ControlMaster...): only the test's own hosts are contacted.</summary>
+    private static readonly Dictionary<string, string> s_environment = new() { [SshCommand.ConfigVariable] = "none" };
+
+    /// <summary>`splitemu hosts check PROFILE`, each host given the suite's deadline for an answer (a loaded box is slower, not red).</summary>
+    private static SplitEmuProcess Check(string profile)
+    {
+        SplitEmuProcess check = SplitEmuProcess.StartWithEnvironment(s_environment, "hosts", "check", profile, "--timeout-ms", ((int)TestDeadlines.Seconds(15).TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        check.WaitForExit(SplitEmuProcess.DefaultTimeout);
+        return check;
+    }
+
     [Fact]
     public void AReachableHost_ReportsItsBuildAndTheDeviceTypesItServes()
     {
         string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = Splitemu });
 
-        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+        using SplitEmuProcess check = Check(profile);
 
         Assert.True(check.ExitCode == 0, $"exit code {check.ExitCode}\n{check.StandardOutput}\n{check.StandardError}\nserver log:\n{host.ServerLog}");
         string line = Assert.Single(check.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -33,7 +45,7 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
     {
         string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.StrangerKnownHostsFile, ["splitemu"] = Splitemu });
 
-        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+        using SplitEmuProcess check = Check(profile);
 
         Assert.Equal(ExitCodes.Failure, check.ExitCode);
         Assert.Contains("lab  ", check.StandardOutput);
@@ -49,7 +61,7 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
             new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = "/nonexistent/splitemu" },
             new JsonObject { ["url"] = $"ssh://{SshTestHost.User}@{host.Address}:2223", ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile });
 
-        using SplitEmuProcess check = SplitEmuProcess.Run("hosts", "check", profile);
+        using SplitEmuProcess check = Check(profile);
 
         Assert.Equal(ExitCodes.Failure, check.ExitCode);
         string[] lines = check.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -35,15 +35,11 @@ public sealed class SshTestHost : IDisposable
         int instance = Interlocked.Increment(ref s_instances);
         int pid = Environment.ProcessId;
         _namespace = $"{NamespacePrefix}{pid}-{instance}";
-        _outerLink = $"se{pid % 1_000_000}x{instance}"; // at most 15 characters
+        _outerLink = $"{LinkPrefix(pid)}{instance}"; // at most 15 characters
         string innerLink = _outerLink + "p";
-        // 10.X.Y.0/30 per host: X and Y from the process id and the instance, so concurrent test runs do not meet.
-        int subnet = (pid * 8 + instance) % (200 * 256);
-        string prefix = $"10.{16 + (subnet >> 8)}.{subnet & 255}.";
-        LocalAddress = prefix + "1";
-        Address = prefix + "2";
         try
         {
+            (LocalAddress, Address) = FreeSubnet(pid * 4 + instance);
             Root("ip", "netns", "add", _namespace);
             Root("ip", "link", "add", _outerLink, "type", "veth", "peer", "name", innerLink);
             Root("ip", "link", "set", innerLink, "netns", _namespace);
@@ -62,10 +58,10 @@ public sealed class SshTestHost : IDisposable
     }
 
     /// <summary>The server's address (inside the namespace).</summary>
-    public string Address { get; }
+    public string Address { get; } = "";
 
     /// <summary>This side's address on the veth pair.</summary>
-    public string LocalAddress { get; }
+    public string LocalAddress { get; } = "";
 
     /// <summary>The server's port.</summary>
     public int Port { get; } = 2222;
@@ -144,6 +140,31 @@ public sealed class SshTestHost : IDisposable
         }
     }
 
+    /// <summary>Names of the links a test process makes start with this (see <see cref="SweepNamespacesOfDeadRuns"/>).</summary>
+    private static string LinkPrefix(int pid) => $"se{pid % 1_000_000}x";
+
+    /// <summary>
+    /// A /30 of 198.18.0.0/15 (set aside for benchmarking networks, RFC 2544, so never a real network's) that no
+    /// interface of this machine uses yet, starting from <paramref name="seed"/>: concurrent test runs do not meet.
+    /// </summary>
+    private static (string Local, string Remote) FreeSubnet(int seed)
+    {
+        (_, string used, _) = Execute(new ProcessStartInfo("ip", "-o -4 addr show"));
+        for (int attempt = 0; attempt < 64; attempt++)
+        {
+            int first = ((seed + attempt * 7919) % 32768) * 4; // offset of the /30 in the /15
+            string prefix = $"198.{18 + (first >> 16)}.{(first >> 8) & 255}.";
+            string local = prefix + ((first & 255) + 1).ToString(CultureInfo.InvariantCulture);
+            string remote = prefix + ((first & 255) + 2).ToString(CultureInfo.InvariantCulture);
+            if (!used.Contains($" {local}/", StringComparison.Ordinal) && !used.Contains($" {remote}/", StringComparison.Ordinal))
+            {
+                return (local, remote);
+            }
+        }
+
+        throw new InvalidOperationException("no free /30 in 198.18.0.0/15 for a test host");
+    }
+
     private bool Listening()
     {
         try
@@ -160,29 +181,37 @@ public sealed class SshTestHost : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_sshd is { } sshd)
+        try
         {
-            try
+            DeleteNamespace(_namespace, _outerLink); // kills the server and the sessions inside it first, as root
+            if (_sshd is { } sshd)
             {
-                sshd.Kill(entireProcessTree: true);
-                sshd.WaitForExit(TestDeadlines.Seconds(10));
+                sshd.WaitForExit(TestDeadlines.Seconds(10)); // its wrapper (sudo, or ip netns exec) ends with it
+                sshd.Dispose();
+                _sshd = null;
             }
-            catch (InvalidOperationException)
-            {
-                // It had exited already.
-            }
-
-            sshd.Dispose();
-            _sshd = null;
         }
-
-        DeleteNamespace(_namespace, _outerLink);
-        _folder.Dispose();
+        finally
+        {
+            _folder.Dispose(); // the client's private key goes, whatever happened above
+        }
     }
 
-    /// <summary>Removes a namespace (which takes its end of the veth pair, and so the pair) and, if still there, our end.</summary>
+    /// <summary>
+    /// Removes a namespace: first every process in it (the server, its sessions: they would keep it alive without a
+    /// name), then the name (which takes its end of the veth pair, and so the pair), then our end if still there.
+    /// </summary>
     private static void DeleteNamespace(string name, string? outerLink)
     {
+        (int code, string pids, _) = Execute(RootStartInfo("ip", "netns", "pids", name));
+        if (code == 0)
+        {
+            foreach (string pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                TryRoot("kill", "-9", pid);
+            }
+        }
+
         TryRoot("ip", "netns", "del", name);
         if (outerLink is not null)
         {
@@ -207,6 +236,13 @@ public sealed class SshTestHost : IDisposable
                 && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
             {
                 DeleteNamespace(name, outerLink: null);
+                (_, string links, _) = Execute(new ProcessStartInfo("ip", "-o link show"));
+                foreach (string link in links.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(l => l.Split(':', 3) is [_, string linkName, _] ? linkName.Trim().Split('@')[0] : "")
+                    .Where(l => l.StartsWith(LinkPrefix(pid), StringComparison.Ordinal)))
+                {
+                    TryRoot("ip", "link", "del", link);
+                }
             }
         }
     }
