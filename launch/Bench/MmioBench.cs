@@ -65,7 +65,7 @@ public static class MmioBench
         ("inline", DebugconWrites, "inline", null, 10),
         ("isolated-posted", DebugconWrites, "isolated", "handoff", 1),
         ("inline", UartWrites, "inline", null, 10),
-        ("isolated-handoff", UartWrites, "isolated", "handoff", 1),
+        ("isolated-posted", UartWrites, "isolated", "handoff", 1),
     ];
 
     /// <summary>The port of the UART and of the debug console in the write rows' machines.</summary>
@@ -144,7 +144,7 @@ public static class MmioBench
         }
 
         output.WriteLine("ns/access = host time between the guest's marks / accesses; the loop's own 2-3 instructions per access are included.");
-        output.WriteLine("Writes to an isolated debug console are posted, to a UART's holding register not; the loop's last read waits until all were handled.");
+        output.WriteLine("Writes to an isolated debug console and to a UART's holding register are posted; the loop's last read waits until all were handled.");
     }
 
     private static async Task<MmioBenchRow> MeasureAsync(

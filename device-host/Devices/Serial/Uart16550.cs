@@ -68,12 +68,23 @@ public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, 
 
     private bool _irqAsserted;
 
-    /// <summary>Creates the UART at the profile's I/O base (0x3F8, COM1, by default).</summary>
+    /// <summary>
+    /// Creates the UART at the profile's I/O base (0x3F8, COM1, by default). A write to the transmit holding register
+    /// (offset 0; the divisor's low byte while DLAB is set) is posted: the guest does not wait for the device, and
+    /// what it reads next (LSR, IIR: synchronous) sees the write handled, in ring order. The transmitter-empty
+    /// interrupt then comes when the device has taken the byte, microseconds later, as a 16550's comes when the byte
+    /// has moved on to its shift register; after a crash its line is handed over as the device holds it. Writes to
+    /// the other registers change what the guest's next instruction may see (interrupt enables, modem control, DLAB)
+    /// and stay synchronous.
+    /// </summary>
     public Uart16550(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
-        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
+        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true, SynchronousOffsets: s_synchronousOffsets)];
     }
+
+    /// <summary>Every register but the transmit holding register: their writes are waited for.</summary>
+    private static readonly IReadOnlyList<ulong> s_synchronousOffsets = [1, 2, 3, 4, 5, 6, 7];
 
     private enum Register
     {
