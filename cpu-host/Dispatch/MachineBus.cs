@@ -16,7 +16,7 @@ public sealed unsafe class MachineBus : ICpuBus
     private readonly AddressSpace _io;
     private readonly AddressSpace? _pciConfig;
 
-    /// <summary>Bumped after every publication in either space (read by the CPU before each instruction).</summary>
+    /// <summary>Bumped after every publication of the machine's map (read by the CPU before each instruction).</summary>
     private int _generation;
 
     /// <summary>Dispatches over <paramref name="memory"/>, <paramref name="io"/> and (PCI machines) <paramref name="pciConfig"/>.</summary>
@@ -25,8 +25,11 @@ public sealed unsafe class MachineBus : ICpuBus
         _memory = memory;
         _io = io;
         _pciConfig = pciConfig;
-        memory.ViewPublished += _ => Interlocked.Increment(ref _generation);
-        io.ViewPublished += _ => Interlocked.Increment(ref _generation);
+        // Once per machine-wide publication (a test may give the bus spaces of separate machines: each counts).
+        foreach (MachineMap machine in new[] { memory.Machine, io.Machine, pciConfig?.Machine }.OfType<MachineMap>().Distinct())
+        {
+            machine.Published += _ => Interlocked.Increment(ref _generation);
+        }
     }
 
     /// <summary>Accesses that found no region.</summary>

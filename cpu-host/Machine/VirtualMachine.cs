@@ -72,9 +72,10 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _profile = profile;
         _output = output;
         _ram = new GuestRam((ulong)profile.Memory.SizeMiB << 20);
-        Memory = new AddressSpace("memory", 1UL << 32);
-        Io = new AddressSpace("io", 0x10000);
-        PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize);
+        MachineMap map = new(); // one transaction and one publication for all three spaces
+        Memory = new AddressSpace("memory", 1UL << 32, map);
+        Io = new AddressSpace("io", 0x10000, map);
+        PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize, map);
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
         Cpu = new X86Cpu(Bus)

@@ -1,55 +1,62 @@
 namespace SplitEmu.CpuHost.Memory;
 
 /// <summary>
-/// An address space (memory or I/O ports): a tree of regions under <see cref="Root"/> and the flat view that
-/// is its current rendering. Changes are made inside a <see cref="MapTransaction"/>; the outermost commit
-/// renders a new immutable <see cref="FlatView"/> and publishes it with one reference swap. Readers take
-/// <see cref="View"/> and use it without any lock. Writers are serialized by the transaction lock.
+/// An address space (memory, I/O ports, PCI configuration): a tree of regions under <see cref="Root"/> and the flat
+/// view that is its current rendering. Changes are made inside a <see cref="MapTransaction"/> of the
+/// <see cref="MachineMap"/> the space belongs to; the outermost commit renders a new immutable <see cref="FlatView"/>
+/// for every space that changed and publishes them together with one reference swap. Readers take
+/// <see cref="View"/> and use it without any lock. Writers are serialized by the machine's transaction lock.
 /// </summary>
 public sealed class AddressSpace
 {
-    private readonly Lock _updateGate = new();
+    private readonly MachineMap _machine;
 
-    /// <summary>The published view; replaced, never mutated.</summary>
-    private FlatView _view = FlatView.Empty;
+    /// <summary>Where this space's view sits in the machine's <see cref="MapSnapshot.Views"/>.</summary>
+    private readonly int _index;
 
-    /// <summary>Nesting depth of open transactions (under <see cref="_updateGate"/>).</summary>
-    private int _transactionDepth;
-
-    /// <summary>Whether the tree changed since the last commit (under <see cref="_updateGate"/>).</summary>
+    /// <summary>Whether the tree changed since the last commit (under the machine's transaction lock).</summary>
     private bool _dirty;
 
     private long _insertions;
 
-    /// <summary>Creates a space of <paramref name="size"/> addresses with an empty root container.</summary>
+    /// <summary>Creates a space of <paramref name="size"/> addresses with an empty root container, alone in a machine of its own.</summary>
     public AddressSpace(string name, ulong size)
+        : this(name, size, new MachineMap())
+    {
+    }
+
+    /// <summary>Creates a space of <paramref name="size"/> addresses with an empty root container, one of <paramref name="machine"/>'s.</summary>
+    public AddressSpace(string name, ulong size, MachineMap machine)
     {
         Name = name;
         Root = MemoryRegion.Container(name, size);
+        _machine = machine;
+        _index = machine.Add(this);
     }
 
-    /// <summary>"memory" or "io".</summary>
+    /// <summary>"memory", "io" or "pci-config".</summary>
     public string Name { get; }
 
     /// <summary>The root container.</summary>
     public MemoryRegion Root { get; }
 
-    /// <summary>The current flat view (lock-free read).</summary>
-    public FlatView View => Volatile.Read(ref _view);
+    /// <summary>The machine whose transactions change this space.</summary>
+    public MachineMap Machine => _machine;
 
-    /// <summary>Called after each publication, on the committing thread (the CPU drops cached page pointers).</summary>
+    /// <summary>The current flat view (lock-free read of the machine's current snapshot).</summary>
+    public FlatView View => _machine.Current.Views[_index];
+
+    /// <summary>This space's view in <paramref name="snapshot"/> (one snapshot gives every space's view of one instant).</summary>
+    public FlatView ViewIn(MapSnapshot snapshot) => snapshot.Views[_index];
+
+    /// <summary>Called after each publication that changed this space, on the committing thread (the CPU drops cached page pointers).</summary>
     public event Action<FlatView>? ViewPublished;
 
-    /// <summary>Opens a (possibly nested) transaction; the outermost dispose commits.</summary>
-    public MapTransaction BeginTransaction()
-    {
-        _updateGate.Enter();
-        _transactionDepth++;
-        return new MapTransaction(this);
-    }
+    /// <summary>Opens a (possibly nested) transaction on the whole machine; the outermost dispose commits every space at once.</summary>
+    public MapTransaction BeginTransaction() => _machine.BeginTransaction();
 
-    /// <summary>Whether the calling thread has a transaction open on this space.</summary>
-    public bool InTransaction => _updateGate.IsHeldByCurrentThread;
+    /// <summary>Whether the calling thread has a transaction open on this space's machine.</summary>
+    public bool InTransaction => _machine.InTransaction;
 
     /// <summary>Places <paramref name="child"/> in <paramref name="container"/> at <paramref name="offset"/>.</summary>
     public void AddSubregion(MemoryRegion container, ulong offset, MemoryRegion child, int priority = 0)
@@ -104,13 +111,12 @@ public sealed class AddressSpace
     /// <summary>Every leaf region placed in the tree (for the monitor).</summary>
     public IReadOnlyList<MemoryRegion> Leaves()
     {
-        List<MemoryRegion> leaves = [];
-        lock (_updateGate)
+        return _machine.Locked(() =>
         {
+            List<MemoryRegion> leaves = [];
             Collect(Root, leaves);
-        }
-
-        return leaves;
+            return leaves;
+        });
 
         static void Collect(MemoryRegion region, List<MemoryRegion> into)
         {
@@ -128,40 +134,22 @@ public sealed class AddressSpace
         }
     }
 
-    internal void EndTransaction()
+    /// <summary>Whether the tree changed since the last commit; clears the mark (caller holds the machine's lock).</summary>
+    internal bool TakeDirty()
     {
-        try
-        {
-            if (--_transactionDepth == 0 && _dirty)
-            {
-                _dirty = false;
-                FlatView view = FlatView.Render(Root, View.Generation + 1);
-                Volatile.Write(ref _view, view);
-                ViewPublished?.Invoke(view);
-            }
-        }
-        finally
-        {
-            _updateGate.Exit();
-        }
+        bool dirty = _dirty;
+        _dirty = false;
+        return dirty;
     }
+
+    /// <summary>Raises <see cref="ViewPublished"/> after the machine published <paramref name="view"/>.</summary>
+    internal void OnPublished(FlatView view) => ViewPublished?.Invoke(view);
 
     private void RequireTransaction()
     {
-        if (!_updateGate.IsHeldByCurrentThread)
+        if (!_machine.InTransaction)
         {
             throw new InvalidOperationException($"changes to address space '{Name}' must be made inside BeginTransaction()");
         }
     }
-}
-
-/// <summary>An open transaction on an <see cref="AddressSpace"/>; dispose to commit.</summary>
-public readonly struct MapTransaction : IDisposable
-{
-    private readonly AddressSpace _space;
-
-    internal MapTransaction(AddressSpace space) => _space = space;
-
-    /// <summary>Commits (if outermost) and closes the transaction.</summary>
-    public void Dispose() => _space.EndTransaction();
 }
