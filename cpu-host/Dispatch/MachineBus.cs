@@ -7,7 +7,10 @@ namespace SplitEmu.CpuHost.Dispatch;
 /// <summary>
 /// Dispatch of the CPU's accesses: look the address up in the current flat view, take a lease on the region,
 /// call its handler, release the lease. RAM and ROM are served from host memory. Addresses with no region read
-/// as all ones and ignore writes. An access that straddles two ranges is split into bytes.
+/// as all ones and ignore writes. An access that straddles two ranges is cut where the first range ends, and
+/// each part goes to its own range. A device region gets only the access sizes it declared
+/// (<see cref="MemoryRegion.AccessSizes"/>): a wider access is split into naturally aligned parts of at most its
+/// maximum, a narrower one widened to the aligned unit of its minimum (docs/memory-map.md, "Access sizes").
 /// </summary>
 public sealed unsafe class MachineBus : ICpuBus
 {
@@ -95,7 +98,7 @@ public sealed unsafe class MachineBus : ICpuBus
 
         if (address + (ulong)size > range.End)
         {
-            return ReadSplit(view, address, size);
+            return ReadAcross(view, address, size);
         }
 
         MemoryRegion region = range.Region;
@@ -106,6 +109,11 @@ public sealed unsafe class MachineBus : ICpuBus
             case RegionKind.Rom:
                 return ReadHost(region.HostMemory + offset, size);
             default:
+                if ((region.AccessSizes & size) == 0)
+                {
+                    return ReadAdjusted(region, offset, size);
+                }
+
                 if (!TryEnter(region))
                 {
                     return AllOnes(size);
@@ -132,7 +140,7 @@ public sealed unsafe class MachineBus : ICpuBus
 
         if (address + (ulong)size > range.End)
         {
-            WriteSplit(view, address, size, value);
+            WriteAcross(view, address, size, value);
             return;
         }
 
@@ -146,6 +154,12 @@ public sealed unsafe class MachineBus : ICpuBus
             case RegionKind.Rom:
                 return;
             default:
+                if ((region.AccessSizes & size) == 0)
+                {
+                    WriteAdjusted(region, offset, size, value);
+                    return;
+                }
+
                 if (!TryEnter(region))
                 {
                     return;
@@ -194,25 +208,205 @@ public sealed unsafe class MachineBus : ICpuBus
         AccessContext.Exit();
     }
 
+    /// <summary>
+    /// An access that runs past the end of the range it starts in: each range it covers gets its own part (a
+    /// device region one access of the part's length, adjusted to its sizes), gaps with no region one byte each.
+    /// Parts go in address order; a read assembles them little-endian.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong ReadSplit(FlatView view, ulong address, int size)
+    private ulong ReadAcross(FlatView view, ulong address, int size)
     {
         ulong value = 0;
-        for (int i = 0; i < size; i++)
+        for (int done = 0; done < size;)
         {
-            value |= Read(view, address + (ulong)i, 1) << (8 * i);
+            ulong at = address + (ulong)done;
+            int length = PartLength(view, at, size - done, out FlatRange range);
+            ulong part = length == 0
+                ? Read(view, at, length = 1)
+                : ReadPart(range.Region, range.OffsetOf(at), length);
+            value |= part << (8 * done);
+            done += length;
         }
 
         return value;
     }
 
+    /// <inheritdoc cref="ReadAcross"/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteSplit(FlatView view, ulong address, int size, ulong value)
+    private void WriteAcross(FlatView view, ulong address, int size, ulong value)
     {
-        for (int i = 0; i < size; i++)
+        for (int done = 0; done < size;)
         {
-            Write(view, address + (ulong)i, 1, (value >> (8 * i)) & 0xFF);
+            ulong at = address + (ulong)done;
+            int length = PartLength(view, at, size - done, out FlatRange range);
+            ulong part = (value >> (8 * done)) & AllOnes(Math.Max(length, 1));
+            if (length == 0)
+            {
+                Write(view, at, length = 1, part);
+            }
+            else
+            {
+                WritePart(range.Region, range.OffsetOf(at), length, part);
+            }
+
+            done += length;
         }
+    }
+
+    /// <summary>How many of the <paramref name="remaining"/> bytes from <paramref name="at"/> lie in the range there (0: none does).</summary>
+    private static int PartLength(FlatView view, ulong at, int remaining, out FlatRange range) =>
+        view.TryFind(at, out range) ? (int)Math.Min((ulong)remaining, range.End - at) : 0;
+
+    /// <summary>Reads <paramref name="length"/> (1 to 8, any) bytes of one range's region.</summary>
+    private ulong ReadPart(MemoryRegion region, ulong offset, int length)
+    {
+        switch (region.Kind)
+        {
+            case RegionKind.Ram:
+            case RegionKind.Rom:
+                ulong value = 0;
+                for (int i = 0; i < length; i++)
+                {
+                    value |= (ulong)region.HostMemory[offset + (ulong)i] << (8 * i);
+                }
+
+                return value;
+            default:
+                return ReadAdjusted(region, offset, length);
+        }
+    }
+
+    /// <summary>Writes <paramref name="length"/> (1 to 8, any) bytes of one range's region.</summary>
+    private void WritePart(MemoryRegion region, ulong offset, int length, ulong value)
+    {
+        switch (region.Kind)
+        {
+            case RegionKind.Ram:
+                for (int i = 0; i < length; i++)
+                {
+                    region.HostMemory[offset + (ulong)i] = (byte)(value >> (8 * i));
+                }
+
+                return;
+            case RegionKind.Rom:
+                return;
+            default:
+                WriteAdjusted(region, offset, length, value);
+                return;
+        }
+    }
+
+    /// <summary>
+    /// Reads <paramref name="size"/> bytes (1 to 8, any) at <paramref name="offset"/> of a device region in the sizes
+    /// it takes, under one lease: an accepted size goes as it is; otherwise the bytes are covered in address order by
+    /// naturally aligned parts, each the largest power of two up to the region's maximum that fits; a part narrower
+    /// than the minimum becomes one read of the aligned minimum-sized unit holding it, of which only its bytes are kept.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadAdjusted(MemoryRegion region, ulong offset, int size)
+    {
+        if (!TryEnter(region))
+        {
+            return AllOnes(size);
+        }
+
+        try
+        {
+            IRegionHandler handler = region.Handler!;
+            if (IsAccepted(region, size))
+            {
+                return handler.Read(offset, size) & AllOnes(size);
+            }
+
+            ulong value = 0;
+            ulong end = offset + (ulong)size;
+            for (ulong at = offset; at < end;)
+            {
+                int shift = 8 * (int)(at - offset);
+                int part = AlignedPart(region, at, end);
+                if (part >= region.MinAccessSize)
+                {
+                    value |= (handler.Read(at, part) & AllOnes(part)) << shift;
+                    at += (ulong)part;
+                    continue;
+                }
+
+                int unit = region.MinAccessSize;
+                ulong unitStart = at & ~(ulong)(unit - 1);
+                ulong stop = Math.Min(end, unitStart + (ulong)unit);
+                ulong unitValue = handler.Read(unitStart, unit) & AllOnes(unit);
+                value |= ((unitValue >> (8 * (int)(at - unitStart))) & AllOnes((int)(stop - at))) << shift;
+                at = stop;
+            }
+
+            return value;
+        }
+        finally
+        {
+            Leave(region);
+        }
+    }
+
+    /// <summary>
+    /// Writes like <see cref="ReadAdjusted"/> reads. A unit widened to the minimum carries the guest's bytes in
+    /// place and zeros in the others: no read-modify-write (reads have side effects, and a write of the neighbour's
+    /// old value would clear its write-1-to-clear bits).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteAdjusted(MemoryRegion region, ulong offset, int size, ulong value)
+    {
+        if (!TryEnter(region))
+        {
+            return;
+        }
+
+        try
+        {
+            IRegionHandler handler = region.Handler!;
+            if (IsAccepted(region, size))
+            {
+                handler.Write(offset, size, value & AllOnes(size));
+                return;
+            }
+
+            ulong end = offset + (ulong)size;
+            for (ulong at = offset; at < end;)
+            {
+                ulong bytes = value >> (8 * (int)(at - offset));
+                int part = AlignedPart(region, at, end);
+                if (part >= region.MinAccessSize)
+                {
+                    handler.Write(at, part, bytes & AllOnes(part));
+                    at += (ulong)part;
+                    continue;
+                }
+
+                int unit = region.MinAccessSize;
+                ulong unitStart = at & ~(ulong)(unit - 1);
+                ulong stop = Math.Min(end, unitStart + (ulong)unit);
+                handler.Write(unitStart, unit, (bytes & AllOnes((int)(stop - at))) << (8 * (int)(at - unitStart)));
+                at = stop;
+            }
+        }
+        finally
+        {
+            Leave(region);
+        }
+    }
+
+    /// <summary>Whether <paramref name="size"/> is one of the sizes <paramref name="region"/> takes as it comes.</summary>
+    private static bool IsAccepted(MemoryRegion region, int size) => (size & (size - 1)) == 0 && (region.AccessSizes & size) != 0;
+
+    /// <summary>The largest power of two up to the region's maximum that is aligned at <paramref name="at"/> and ends by <paramref name="end"/>.</summary>
+    private static int AlignedPart(MemoryRegion region, ulong at, ulong end)
+    {
+        int part = region.MaxAccessSize;
+        while (part > 1 && ((at & (ulong)(part - 1)) != 0 || at + (ulong)part > end))
+        {
+            part >>= 1;
+        }
+
+        return part;
     }
 
     private static ulong ReadHost(byte* at, int size) => size switch

@@ -279,7 +279,7 @@ public sealed class DeviceMap
     private MemoryRegion AddRegion(PluggedDevice device, int index, IDeviceLink link)
     {
         DeviceRegionInfo info = device.Infos[index];
-        MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device);
+        MemoryRegion region = MemoryRegion.Device($"{device.Id}.{info.Name}", info.Size, link.HandlerFor(index), device, info.MinAccessSize, info.MaxAccessSize);
         AddressSpace space = SpaceOf(info);
         space.AddSubregion(space.Root, device.Placements[index].Base, region, priority: 1);
         if (!device.Placements[index].Enabled)
@@ -437,6 +437,11 @@ public sealed class DeviceMap
             if (info.Size == 0 || info.Size > space.Root.Size || info.Base > space.Root.Size - info.Size)
             {
                 throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes), outside its {info.Space} space");
+            }
+
+            if (MemoryRegion.AccessSizeProblem(info.Size, info.MinAccessSize, info.MaxAccessSize) is { } problem)
+            {
+                throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' with {problem}");
             }
 
             if (!info.StartsDisabled && OverlapsAnotherOwner(space, device, info.Base, info.Size))

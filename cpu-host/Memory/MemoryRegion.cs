@@ -42,6 +42,22 @@ public sealed unsafe class MemoryRegion
     /// <summary>Offset into <see cref="AliasTarget"/> where the alias window starts.</summary>
     public ulong AliasOffset { get; private init; }
 
+    /// <summary>
+    /// The access sizes the device region's handler takes as they come: bit <c>n</c> set when an access of <c>n</c>
+    /// bytes (1, 2, 4 or 8) reaches it unchanged, every power of two from <see cref="MinAccessSize"/> to
+    /// <see cref="MaxAccessSize"/>. The bus splits or widens the others (see <c>MachineBus</c>).
+    /// </summary>
+    public int AccessSizes { get; private init; } = AllAccessSizes;
+
+    /// <summary>The narrowest access the handler takes (a narrower one is widened to this, naturally aligned).</summary>
+    public int MinAccessSize { get; private init; } = 1;
+
+    /// <summary>The widest access the handler takes (a wider one is split into accesses of this size, in address order).</summary>
+    public int MaxAccessSize { get; private init; } = 8;
+
+    /// <summary><see cref="AccessSizes"/> of a region that takes 1, 2, 4 and 8 bytes.</summary>
+    public const int AllAccessSizes = 1 | 2 | 4 | 8;
+
     /// <summary>Leases of accesses in flight to this region (device regions).</summary>
     public RegionLease Lease { get; } = new();
 
@@ -73,9 +89,44 @@ public sealed unsafe class MemoryRegion
     public static MemoryRegion Rom(string name, ulong size, byte* host) =>
         new(name, RegionKind.Rom, size, null) { HostMemory = host };
 
-    /// <summary>A device region whose accesses go to <paramref name="handler"/>.</summary>
-    public static MemoryRegion Device(string name, ulong size, IRegionHandler handler, DeviceHandle owner) =>
-        new(name, RegionKind.Device, size, owner) { Handler = handler };
+    /// <summary>
+    /// A device region whose accesses go to <paramref name="handler"/>, in sizes from <paramref name="minAccessSize"/>
+    /// to <paramref name="maxAccessSize"/> (powers of two, 1 to 8; the region's size a multiple of the minimum).
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes are not powers of two from 1 to 8 in order, or do not divide the region.</exception>
+    public static MemoryRegion Device(string name, ulong size, IRegionHandler handler, DeviceHandle owner, int minAccessSize = 1, int maxAccessSize = 8)
+    {
+        if (AccessSizeProblem(size, minAccessSize, maxAccessSize) is { } problem)
+        {
+            throw new ArgumentException($"device region '{name}': {problem}", nameof(minAccessSize));
+        }
+
+        int sizes = 0;
+        for (int accepted = minAccessSize; accepted <= maxAccessSize; accepted <<= 1)
+        {
+            sizes |= accepted;
+        }
+
+        return new(name, RegionKind.Device, size, owner)
+        {
+            Handler = handler,
+            AccessSizes = sizes,
+            MinAccessSize = minAccessSize,
+            MaxAccessSize = maxAccessSize,
+        };
+    }
+
+    /// <summary>What is wrong with declaring access sizes <paramref name="min"/>..<paramref name="max"/> on a region of <paramref name="size"/> bytes, or null.</summary>
+    public static string? AccessSizeProblem(ulong size, int min, int max)
+    {
+        static bool Valid(int n) => n is 1 or 2 or 4 or 8;
+        if (!Valid(min) || !Valid(max) || min > max)
+        {
+            return $"access sizes {min}..{max} are not powers of two from 1 to 8 with the minimum first";
+        }
+
+        return size % (ulong)min != 0 ? $"its size 0x{size:X} is not a multiple of its minimum access size {min}" : null;
+    }
 
     /// <summary>An empty container.</summary>
     public static MemoryRegion Container(string name, ulong size) =>

@@ -30,7 +30,13 @@ public enum AddressSpaceKind
 /// (ones whose effect the next instruction must see: a map change, an interrupt mask).</param>
 /// <param name="StartsDisabled">The region is plugged hidden; the device shows it when the guest enables it (a PCI BAR
 /// whose decoding is off until the guest programs it).</param>
-public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size, bool PostedWrites = false, IReadOnlyList<ulong>? SynchronousOffsets = null, bool StartsDisabled = false);
+/// <param name="MinAccessSize">The narrowest access (bytes: 1, 2, 4 or 8) the device's handler takes for this region. The
+/// CPU process widens a narrower guest access to this size, naturally aligned, and hands back only the guest's bytes
+/// (a write carries zeros in the others; it is never a read-modify-write). Default 1: every size as it comes.</param>
+/// <param name="MaxAccessSize">The widest access the handler takes. The CPU process splits a wider guest access into
+/// accesses of this size in address order (as an ISA bus splits a 16-bit IN into two byte reads of consecutive ports)
+/// and assembles a read little-endian. Default 8. See docs/memory-map.md, "Access sizes".</param>
+public sealed record DeviceRegionInfo(string Name, AddressSpaceKind Space, ulong Base, ulong Size, bool PostedWrites = false, IReadOnlyList<ulong>? SynchronousOffsets = null, bool StartsDisabled = false, int MinAccessSize = 1, int MaxAccessSize = 8);
 
 /// <summary>Everything the CPU process needs to build the machine.</summary>
 public sealed record CpuHostSetup
