@@ -100,9 +100,10 @@ public sealed class DualPic8259 : IInterruptController, IDevice
         _interruptMayBePending = interruptMayBePending;
         Regions =
         [
-            new DeviceRegionInfo("master", AddressSpaceKind.Io, 0x20, 2),
-            new DeviceRegionInfo("slave", AddressSpaceKind.Io, 0xA0, 2),
-            new DeviceRegionInfo("elcr", AddressSpaceKind.Io, 0x4D0, 2),
+            // Byte-wide ports (QEMU's pic_base_ioport_ops and elcr_ioport_ops: 1..1).
+            new DeviceRegionInfo("master", AddressSpaceKind.Io, 0x20, 2, MinAccessSize: 1, MaxAccessSize: 1),
+            new DeviceRegionInfo("slave", AddressSpaceKind.Io, 0xA0, 2, MinAccessSize: 1, MaxAccessSize: 1),
+            new DeviceRegionInfo("elcr", AddressSpaceKind.Io, 0x4D0, 2, MinAccessSize: 1, MaxAccessSize: 1),
         ];
         ResetUnsynchronized();
     }

@@ -76,15 +76,15 @@ public sealed class DualPic8259Tests
     }
 
     [Fact]
-    public void Regions_AreTheMasterSlaveAndElcrPortPairs()
+    public void Regions_AreTheMasterSlaveAndElcrPortPairs_OfByteWidePorts()
     {
         DualPic8259 pic = NewPic();
 
         Assert.Equal(
             [
-                new DeviceRegionInfo("master", AddressSpaceKind.Io, 0x20, 2),
-                new DeviceRegionInfo("slave", AddressSpaceKind.Io, 0xA0, 2),
-                new DeviceRegionInfo("elcr", AddressSpaceKind.Io, 0x4D0, 2),
+                new DeviceRegionInfo("master", AddressSpaceKind.Io, 0x20, 2, MinAccessSize: 1, MaxAccessSize: 1),
+                new DeviceRegionInfo("slave", AddressSpaceKind.Io, 0xA0, 2, MinAccessSize: 1, MaxAccessSize: 1),
+                new DeviceRegionInfo("elcr", AddressSpaceKind.Io, 0x4D0, 2, MinAccessSize: 1, MaxAccessSize: 1),
             ],
             pic.Regions);
     }

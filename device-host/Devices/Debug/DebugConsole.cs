@@ -42,7 +42,8 @@ public sealed class DebugConsole : IDeviceModel<DebugConsole>, ISnapshotable
     {
         _context = context;
         // Writes are posted: a write has no effect the guest could see but the output, which is kept in order.
-        Regions = [new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true)];
+        // One byte-wide port (QEMU's debugcon_ops: 1..1).
+        Regions = [new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true, MinAccessSize: 1, MaxAccessSize: 1)];
     }
 
     /// <inheritdoc/>

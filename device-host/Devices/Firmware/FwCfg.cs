@@ -120,7 +120,8 @@ public sealed partial class FwCfg : IDeviceModel<FwCfg>, ISnapshotable
         ushort port = config.Io ?? DefaultPort;
         Regions =
         [
-            new DeviceRegionInfo("ctl", AddressSpaceKind.Io, port, 2),
+            // A 16-bit selector and the byte-wide data port after it (QEMU's fw_cfg_comb_valid: 2 at 0, 1 at 1).
+            new DeviceRegionInfo("ctl", AddressSpaceKind.Io, port, 2, MinAccessSize: 1, MaxAccessSize: 2),
             new DeviceRegionInfo("dma", AddressSpaceKind.Io, (ulong)port + 4, 8),
         ];
         BuildItems(config.Config, context.Machine);

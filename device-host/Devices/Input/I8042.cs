@@ -184,8 +184,9 @@ public sealed partial class I8042 : IDeviceModel<I8042>, ISnapshotable
         ushort dataPort = config.Io ?? DefaultDataPort;
         Regions =
         [
-            new DeviceRegionInfo("data", AddressSpaceKind.Io, dataPort, 1),
-            new DeviceRegionInfo("command", AddressSpaceKind.Io, (ulong)dataPort + CommandPortOffset, 1),
+            // Byte-wide ports (QEMU's i8042_data_ops and i8042_cmd_ops: 1..1).
+            new DeviceRegionInfo("data", AddressSpaceKind.Io, dataPort, 1, MinAccessSize: 1, MaxAccessSize: 1),
+            new DeviceRegionInfo("command", AddressSpaceKind.Io, (ulong)dataPort + CommandPortOffset, 1, MinAccessSize: 1, MaxAccessSize: 1),
         ];
         Reset();
     }

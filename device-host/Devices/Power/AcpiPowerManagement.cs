@@ -77,7 +77,10 @@ public sealed partial class AcpiPowerManagement : IDeviceModel<AcpiPowerManageme
     public AcpiPowerManagement(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
-        Regions = [new DeviceRegionInfo("pm", AddressSpaceKind.Io, config.Io ?? DefaultBase, PortCount)];
+        // 1..4: the 32-bit PM timer must be one access (one reading of the clock). QEMU implements PM1 with a 2-byte
+        // minimum, but widening would write zeros over the other byte of PM1_EN or PM1_CNT; this model merges each
+        // byte into its 16-bit register itself, as byte enables would.
+        Regions = [new DeviceRegionInfo("pm", AddressSpaceKind.Io, config.Io ?? DefaultBase, PortCount, MinAccessSize: 1, MaxAccessSize: 4)];
         Reset();
     }
 

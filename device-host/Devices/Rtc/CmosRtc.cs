@@ -147,7 +147,8 @@ public sealed partial class CmosRtc : IDeviceModel<CmosRtc>, ISnapshotable, ITim
         _wallClock = wallClock;
         _irqLine = config.Irq ?? DefaultIrqLine;
         _bootOrder = ParseBootOrder(config.Config.GetValueOrDefault(BootOrderKey, "cad"));
-        Regions = [new DeviceRegionInfo("cmos", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount)];
+        // Index and data ports are a byte wide (QEMU's cmos_ops: 1..1).
+        Regions = [new DeviceRegionInfo("cmos", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, MinAccessSize: 1, MaxAccessSize: 1)];
         Reset();
 
         // A host may not take timer requests before the device is registered: make the next update arm again.

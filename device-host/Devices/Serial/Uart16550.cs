@@ -80,7 +80,8 @@ public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, 
     public Uart16550(DeviceConfig config, IDeviceContext context)
     {
         _context = context;
-        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true, SynchronousOffsets: s_synchronousOffsets)];
+        // Byte-wide registers (QEMU's serial_io_ops: 1..1): a 16-bit IN of the base is RBR then IER, as a PC's ISA bus splits it.
+        Regions = [new DeviceRegionInfo("regs", AddressSpaceKind.Io, config.Io ?? DefaultPort, PortCount, PostedWrites: true, SynchronousOffsets: s_synchronousOffsets, MinAccessSize: 1, MaxAccessSize: 1)];
     }
 
     /// <summary>Every register but the transmit holding register: their writes are waited for.</summary>

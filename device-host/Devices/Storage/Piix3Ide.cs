@@ -142,10 +142,12 @@ public sealed class Piix3Ide : IDeviceModel<Piix3Ide>, ISnapshotable, IDisposabl
         Regions =
         [
             new DeviceRegionInfo("config", AddressSpaceKind.PciConfig, PciConfigAddress.Of(0, 1, 1), PciConfigAddress.FunctionSize),
-            new DeviceRegionInfo("primary", AddressSpaceKind.Io, 0x1F0, 8, PostedWrites: true),
-            new DeviceRegionInfo("primary-control", AddressSpaceKind.Io, 0x3F6, 1),
-            new DeviceRegionInfo("secondary", AddressSpaceKind.Io, 0x170, 8, PostedWrites: true),
-            new DeviceRegionInfo("secondary-control", AddressSpaceKind.Io, 0x376, 1),
+            // The command block holds the data port (2 or 4 bytes, as QEMU's ide_portio_list) and byte registers in one
+            // region, so it takes 1..4 and the channel decodes the width; the control port is a byte (1..1).
+            new DeviceRegionInfo("primary", AddressSpaceKind.Io, 0x1F0, 8, PostedWrites: true, MinAccessSize: 1, MaxAccessSize: 4),
+            new DeviceRegionInfo("primary-control", AddressSpaceKind.Io, 0x3F6, 1, MinAccessSize: 1, MaxAccessSize: 1),
+            new DeviceRegionInfo("secondary", AddressSpaceKind.Io, 0x170, 8, PostedWrites: true, MinAccessSize: 1, MaxAccessSize: 4),
+            new DeviceRegionInfo("secondary-control", AddressSpaceKind.Io, 0x376, 1, MinAccessSize: 1, MaxAccessSize: 1),
             new DeviceRegionInfo("bus-master", AddressSpaceKind.Io, 0, BusMasterPorts, StartsDisabled: true),
         ];
     }

@@ -101,8 +101,9 @@ public sealed partial class Pit8254 : IDeviceModel<Pit8254>, ISnapshotable, ITim
         _context = context;
         Regions =
         [
-            new DeviceRegionInfo("pit", AddressSpaceKind.Io, config.Io ?? DefaultPort, 4),
-            new DeviceRegionInfo("port61", AddressSpaceKind.Io, Port61, 1),
+            // Byte-wide ports (QEMU's pit_ioport_ops and pcspk_io_ops: 1..1): the bus splits a wider access.
+            new DeviceRegionInfo("pit", AddressSpaceKind.Io, config.Io ?? DefaultPort, 4, MinAccessSize: 1, MaxAccessSize: 1),
+            new DeviceRegionInfo("port61", AddressSpaceKind.Io, Port61, 1, MinAccessSize: 1, MaxAccessSize: 1),
         ];
         Reset();
 

@@ -28,8 +28,8 @@ public sealed class DebugConsoleTests
     public void Read_ReturnsE9SoFirmwareCanDetectThePort() => Assert.Equal(0xE9UL, _console.Read(0, 0, 1));
 
     [Fact]
-    public void Region_IsOnePortAt402ByDefault_WithPostedWrites() =>
-        Assert.Equal(new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, 0x402, 1, PostedWrites: true), Assert.Single(_console.Regions));
+    public void Region_IsOneBytePortAt402ByDefault_WithPostedWrites() =>
+        Assert.Equal(new DeviceRegionInfo("debugcon", AddressSpaceKind.Io, 0x402, 1, PostedWrites: true, MinAccessSize: 1, MaxAccessSize: 1), Assert.Single(_console.Regions));
 
     [Fact]
     public void Region_FollowsTheProfilesPort() =>
