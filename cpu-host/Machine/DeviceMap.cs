@@ -41,6 +41,12 @@ public sealed class DeviceMap
     public long RejectedRequests => Interlocked.Read(ref _rejectedRequests);
 
     /// <summary>
+    /// Why the last refused move or enable was refused, naming the region and where it would have gone and the
+    /// range (with its owner) it would have covered; null until one is.
+    /// </summary>
+    public string? LastRefusal { get; private set; }
+
+    /// <summary>
     /// Maps <paramref name="deviceId"/>'s regions, dispatching through <paramref name="link"/>. Returns the handle its
     /// regions carry as their owner, by which the device's own map changes reach it (<see cref="RequestChange"/>).
     /// </summary>
@@ -345,7 +351,10 @@ public sealed class DeviceMap
             AddressSpace space = SpaceOf(device.Infos[index]);
             switch (kind)
             {
-                case MapChangeKind.Move when newBase <= space.Root.Size - region.Size && CanMoveTo(space, region, newBase):
+                case MapChangeKind.Move when !CanMoveTo(space, region, newBase, out string? why):
+                    Refuse($"device '{device.Id}' asked to move {Placement(region.Name, space, device.Placements[index].Base, region.Size)} to {Span(space, newBase, region.Size)}: refused, {why}");
+                    break;
+                case MapChangeKind.Move:
                     using (space.BeginTransaction())
                     {
                         space.Move(region, newBase);
@@ -390,10 +399,10 @@ public sealed class DeviceMap
     /// </summary>
     private void TryShow(AddressSpace space, MemoryRegion region, RegionPlacement placement)
     {
-        if (OverlapsAnotherOwner(space, region.Owner, placement.Base, region.Size))
+        if (FindOverlap(space, region.Owner, placement.Base, region.Size) is { } hit)
         {
-            placement.EnableRefused = true;
-            Interlocked.Increment(ref _rejectedRequests); // shown there, it would capture another owner's traffic
+            placement.EnableRefused = true; // shown there, it would capture another owner's traffic
+            Refuse($"device '{region.Owner}' asked to show {Placement(region.Name, space, placement.Base, region.Size)}: kept hidden until it moves, it would cover {Describe(space, hit)}");
             return;
         }
 
@@ -403,27 +412,50 @@ public sealed class DeviceMap
     }
 
     /// <summary>
-    /// Whether <paramref name="region"/> may move to <paramref name="newBase"/>: never within PCI configuration
-    /// space (a function's address is its identity), and never over anything another owner decodes (RAM, ROM, or
-    /// another device's region), so no device (or guest BAR write) can capture another's traffic.
+    /// Whether <paramref name="region"/> may move to <paramref name="newBase"/>: inside its space, never within PCI
+    /// configuration space (a function's address is its identity), and never over anything another owner decodes
+    /// (RAM, ROM, or another device's region), so no device (or guest BAR write) can capture another's traffic.
     /// </summary>
-    private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase) =>
-        !ReferenceEquals(space, _pciConfig) && !OverlapsAnotherOwner(space, region.Owner, newBase, region.Size);
+    private bool CanMoveTo(AddressSpace space, MemoryRegion region, ulong newBase, out string? why)
+    {
+        why = newBase > space.Root.Size - region.Size ? $"outside the {space.Name} space"
+            : ReferenceEquals(space, _pciConfig) ? "a PCI function's configuration address does not move"
+            : FindOverlap(space, region.Owner, newBase, region.Size) is { } hit ? $"it would cover {Describe(space, hit)}"
+            : null;
+        return why is null;
+    }
 
-    /// <summary>Whether [<paramref name="start"/>, +<paramref name="size"/>) meets anything visible that <paramref name="owner"/> does not own.</summary>
-    private static bool OverlapsAnotherOwner(AddressSpace space, DeviceHandle? owner, ulong start, ulong size)
+    /// <summary>The first visible range in [<paramref name="start"/>, +<paramref name="size"/>) that <paramref name="owner"/> does not own, or null.</summary>
+    private static FlatRange? FindOverlap(AddressSpace space, DeviceHandle? owner, ulong start, ulong size)
     {
         ulong end = start + size;
         foreach (FlatRange range in space.View.Ranges)
         {
             if (range.Start < end && start < range.End && !ReferenceEquals(range.Region.Owner, owner))
             {
-                return true;
+                return range;
             }
         }
 
-        return false;
+        return null;
     }
+
+    private void Refuse(string why)
+    {
+        Interlocked.Increment(ref _rejectedRequests);
+        LastRefusal = why;
+    }
+
+    /// <summary>"io 0x3f8-0x3ff": the addresses a range of <paramref name="size"/> at <paramref name="start"/> covers.</summary>
+    private static string Span(AddressSpace space, ulong start, ulong size) => $"{space.Name} 0x{start:x}-0x{start + size - 1:x}";
+
+    /// <summary>"region 'com1.regs' at io 0x3f8-0x3ff".</summary>
+    private static string Placement(string name, AddressSpace space, ulong start, ulong size) => $"region '{name}' at {Span(space, start, size)}";
+
+    /// <summary>The range another owner decodes, with the region and its owner: "region 'com1.regs' at io 0x3f8-0x3ff of device 'com1'".</summary>
+    private static string Describe(AddressSpace space, FlatRange hit) =>
+        $"{Placement(hit.Region.Name, space, hit.Start, hit.End - hit.Start)} " +
+        (hit.Region.Owner is { } owner ? $"of device '{owner}'" : $"of the machine ({hit.Region.Kind.ToString().ToLowerInvariant()})");
 
     /// <summary>
     /// A device process is not trusted with where its regions go: each it declares must fit its address space
@@ -444,9 +476,9 @@ public sealed class DeviceMap
                 throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' with {problem}");
             }
 
-            if (!info.StartsDisabled && OverlapsAnotherOwner(space, device, info.Base, info.Size))
+            if (!info.StartsDisabled && FindOverlap(space, device, info.Base, info.Size) is { } hit)
             {
-                throw new InvalidDataException($"device '{device.Id}' declared region '{info.Name}' at 0x{info.Base:X} (0x{info.Size:X} bytes) over another owner's range in {info.Space} space");
+                throw new InvalidDataException($"device '{device.Id}' declared {Placement($"{device.Id}.{info.Name}", space, info.Base, info.Size)} over another owner's range: {Describe(space, hit)}");
             }
         }
     }

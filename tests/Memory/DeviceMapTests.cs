@@ -150,6 +150,36 @@ public sealed class DeviceMapTests
     }
 
     [Fact]
+    public void RefusedMove_NamesTheRegionWhereItWouldGo_AndTheRangeItWouldCover_WithItsOwner()
+    {
+        (_, DeviceMap map, _) = NewMachine();
+        map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x802, 1)], new ScriptedLink(() => 0x11));
+        map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
+
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
+
+        Assert.Equal(
+            "device 'thief' asked to move region 'thief.regs' at io 0x700-0x703 to io 0x800-0x803: refused, " +
+            "it would cover region 'victim.regs' at io 0x802-0x802 of device 'victim'",
+            map.LastRefusal);
+    }
+
+    [Fact]
+    public void RefusedEnable_NamesBothRanges()
+    {
+        (_, DeviceMap map, _) = NewMachine();
+        map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x801, 1)], new ScriptedLink(() => 0x11));
+        map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
+
+        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
+
+        Assert.Equal(
+            "device 'thief' asked to show region 'thief.bar' at io 0x800-0x803: kept hidden until it moves, " +
+            "it would cover region 'victim.regs' at io 0x801-0x801 of device 'victim'",
+            map.LastRefusal);
+    }
+
+    [Fact]
     public void EnableOverAnotherDevicesRegion_StaysHidden_UntilAMoveTakesItSomewhereFree()
     {
         // A hidden BAR stays where it was while another device takes that port; showing it there would capture it.
@@ -171,7 +201,7 @@ public sealed class DeviceMapTests
     }
 
     [Theory]
-    [InlineData(0x800UL, 4UL, "over another owner's range")]
+    [InlineData(0x7FEUL, 4UL, "declared region 'thief.bad' at io 0x7fe-0x801 over another owner's range: region 'victim.regs' at io 0x800-0x800 of device 'victim'")]
     [InlineData(0xFFFEUL, 4UL, "outside its Io space")]
     [InlineData(0x900UL, 0UL, "outside its Io space")]
     public void DeviceProcessDeclaringABadRegion_IsRefusedAtPlug_AndMapsNothing(ulong at, ulong size, string why)
