@@ -42,7 +42,7 @@ public sealed class AccessSizeTests
         RecordingHandler device = new();
         using (machine.BeginTransaction())
         {
-            memory.AddSubregion(memory.Root, Mmio, MemoryRegion.Device("dev.regs", size, device, "dev", min, max));
+            memory.AddSubregion(memory.Root, Mmio, MemoryRegion.Device("dev.regs", size, device, new DeviceHandle("dev"), min, max));
         }
 
         return (new MachineBus(memory, io), device);
@@ -145,8 +145,8 @@ public sealed class AccessSizeTests
         RecordingHandler second = new();
         using (machine.BeginTransaction())
         {
-            io.AddSubregion(io.Root, 0x700, MemoryRegion.Device("a.regs", 4, first, "a"));
-            io.AddSubregion(io.Root, 0x704, MemoryRegion.Device("b.regs", 4, second, "b"));
+            io.AddSubregion(io.Root, 0x700, MemoryRegion.Device("a.regs", 4, first, new DeviceHandle("a")));
+            io.AddSubregion(io.Root, 0x704, MemoryRegion.Device("b.regs", 4, second, new DeviceHandle("b")));
         }
 
         uint value = new MachineBus(memory, io).ReadPort(0x702, 4);

@@ -154,9 +154,9 @@ public sealed class DeviceMapTests
     {
         (_, DeviceMap map, _) = NewMachine();
         map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x802, 1)], new ScriptedLink(() => 0x11));
-        map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
+        DeviceHandle thief = map.Plug("thief", OnePortRange, new ScriptedLink(() => 0x22));
 
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Move, 0x800);
 
         Assert.Equal(
             "device 'thief' asked to move region 'thief.regs' at io 0x700-0x703 to io 0x800-0x803: refused, " +
@@ -169,9 +169,9 @@ public sealed class DeviceMapTests
     {
         (_, DeviceMap map, _) = NewMachine();
         map.Plug("victim", [new DeviceRegionInfo("regs", AddressSpaceKind.Io, 0x801, 1)], new ScriptedLink(() => 0x11));
-        map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
+        DeviceHandle thief = map.Plug("thief", [new DeviceRegionInfo("bar", AddressSpaceKind.Io, 0x800, 4, StartsDisabled: true)], new ScriptedLink(() => 0x22));
 
-        map.RequestChange("thief", 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
+        map.RequestChange(thief, 0, DeviceHost.Sdk.MapChangeKind.Enable, 0);
 
         Assert.Equal(
             "device 'thief' asked to show region 'thief.bar' at io 0x800-0x803: kept hidden until it moves, " +

@@ -10,6 +10,9 @@ namespace SplitEmu.Tests.Memory;
 /// <summary>Machine-wide transactions: a change to several spaces is published once, and never seen half done.</summary>
 public sealed class MachineMapTests
 {
+    /// <summary>The one device that owns the regions of these tests.</summary>
+    private static readonly DeviceHandle s_dev = new("dev");
+
     /// <summary>Where the device's ports and MMIO sit at step k: k ports and k pages up from these.</summary>
     private const ulong FirstPort = 0x1000, FirstMmio = 0x1000_0000, MmioStride = 0x1000;
 
@@ -42,8 +45,8 @@ public sealed class MachineMapTests
 
         using (machine.BeginTransaction())
         {
-            io.AddSubregion(io.Root, FirstPort, MemoryRegion.Device("dev.ports", 8, new NullHandler(), "dev"));
-            memory.AddSubregion(memory.Root, FirstMmio, MemoryRegion.Device("dev.mmio", 0x100, new NullHandler(), "dev"));
+            io.AddSubregion(io.Root, FirstPort, MemoryRegion.Device("dev.ports", 8, new NullHandler(), s_dev));
+            memory.AddSubregion(memory.Root, FirstMmio, MemoryRegion.Device("dev.mmio", 0x100, new NullHandler(), s_dev));
         }
 
         MapSnapshot only = Assert.Single(published);
@@ -80,8 +83,8 @@ public sealed class MachineMapTests
         // observer reads one space, then the other: the second read comes later, so it must show the device at the
         // same step or a later one. A space published before the other would show the first read ahead.
         (MachineMap machine, AddressSpace memory, AddressSpace io) = NewMachine();
-        MemoryRegion ports = MemoryRegion.Device("dev.ports", 1, new NullHandler(), "dev");
-        MemoryRegion mmio = MemoryRegion.Device("dev.mmio", MmioStride, new NullHandler(), "dev");
+        MemoryRegion ports = MemoryRegion.Device("dev.ports", 1, new NullHandler(), s_dev);
+        MemoryRegion mmio = MemoryRegion.Device("dev.mmio", MmioStride, new NullHandler(), s_dev);
         using (machine.BeginTransaction())
         {
             io.AddSubregion(io.Root, FirstPort, ports);
