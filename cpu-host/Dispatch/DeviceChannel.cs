@@ -485,7 +485,17 @@ public sealed class DeviceChannel : IDisposable
         // The crash lands while this request is in flight: handled or not, never answered.
         KilledAt = Stopwatch.GetTimestamp();
         KillReason = "killed as requested (crash injection)";
-        ProcessKiller.Kill(ProcessId);
+        if (request.Kind == MessageKind.PostedWrite)
+        {
+            // No reply will wait for this crash: the process must be gone before the guest's next access, or a dying
+            // process could still answer that one and the crash would land later than the access it was asked for.
+            ProcessKiller.KillAndWait(ProcessId, TimeSpan.FromSeconds(1));
+        }
+        else
+        {
+            ProcessKiller.Kill(ProcessId);
+        }
+
         return outage;
     }
 
