@@ -18,7 +18,7 @@ internal sealed class ProfileBinder
     internal static readonly string[] HostKeys = ["url", "identity", "knownHosts", "splitemu"];
     internal static readonly string[] MemoryKeys = ["sizeMiB"];
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
-    internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution"];
+    internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution", "count"];
     internal static readonly string[] FirmwareKeys = ["file"];
     internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config"];
     internal static readonly string[] RestartKeys = ["policy", "maxRestarts", "windowMs", "backoffMs", "giveUp"];
@@ -122,6 +122,7 @@ internal sealed class ProfileBinder
             Entry = ReadUnsigned(obj, path, "entry", uint.MaxValue) ?? cpu.Entry,
             Stack = ReadUnsigned(obj, path, "stack", uint.MaxValue) ?? cpu.Stack,
             Execution = ReadEnum<CpuExecution>(obj, path, "execution") ?? cpu.Execution,
+            Count = ReadInt(obj, path, "count") ?? cpu.Count,
         };
     }
 

@@ -212,6 +212,11 @@ internal sealed partial class ProfileValidator
 
     private void CheckCpu(CpuConfig cpu, ulong? ramBytes, bool hasFirmware, bool hasKernel)
     {
+        if (cpu.Count is < 1 or > CpuConfig.MaxCount)
+        {
+            Report("$.cpu.count", $"{cpu.Count} vCPUs is out of range; expected 1-{CpuConfig.MaxCount}");
+        }
+
         if (hasKernel)
         {
             CheckCpuForKernel(cpu);

@@ -132,6 +132,15 @@ public sealed record CpuConfig
 
     /// <summary>How the vCPU runs guest code (docs/translator.md).</summary>
     public CpuExecution Execution { get; init; } = CpuExecution.Translator;
+
+    /// <summary>
+    /// How many vCPUs the machine has (1-<see cref="MaxCount"/>), one host thread each. The first is the bootstrap
+    /// processor and starts as <see cref="Mode"/> says; the others wait for INIT and start-up IPIs from its local APIC.
+    /// </summary>
+    public int Count { get; init; } = 1;
+
+    /// <summary>The most vCPUs a machine may have.</summary>
+    public const int MaxCount = 8;
 }
 
 /// <summary>How the vCPU runs guest code.</summary>

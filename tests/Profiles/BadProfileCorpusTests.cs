@@ -31,6 +31,7 @@ public sealed class BadProfileCorpusTests
         { "duplicate-key.json", ["duplicate-key.json:4:3: $.name: duplicate property 'name'; expected each property once per object"] },
         { "empty.json", ["empty.json: the file is empty; expected a JSON object"] },
         { "entry-missing.json", ["entry-missing.json:13:3: $.cpu: missing required property 'entry'; expected the entry address (EIP) for mode protected32-flat"] },
+        { "cpu-count-nine.json", ["cpu-count-nine.json:17:5: $.cpu.count: 9 vCPUs is out of range; expected 1-8"] },
         { "entry-outside-ram.json", ["entry-outside-ram.json:15:5: $.cpu.entry: entry 0x1000000 is outside RAM; expected an address 0x0-0xffffff for mode protected32-flat"] },
         {
             "entry-with-reset-mode.json",
