@@ -20,11 +20,11 @@ public sealed partial class X86Cpu
     private static class CpuidFeature
     {
         public const uint Fpu = 1 << 0, Pse = 1 << 3, Tsc = 1 << 4, Msr = 1 << 5, Cx8 = 1 << 8, Sep = 1 << 11,
-            Pge = 1 << 13, Cmov = 1 << 15, Fxsr = 1 << 24;
+            Apic = 1 << 9, Pge = 1 << 13, Cmov = 1 << 15, Fxsr = 1 << 24;
     }
 
     /// <summary>
-    /// Leaf 1 EDX: what the interpreter implements. Not claimed: VME, DE, PAE, MCE/MCA, APIC, MTRR, PAT, PSE-36,
+    /// Leaf 1 EDX: what the interpreter implements (plus APIC on a machine with local APICs). Not claimed: VME, DE, PAE, MCE/MCA, MTRR, PAT, PSE-36,
     /// MMX and SSE (none is implemented; their MSRs raise #GP as on a part without them).
     /// </summary>
     private const uint CpuidFeaturesEdx = CpuidFeature.Fpu | CpuidFeature.Pse | CpuidFeature.Tsc | CpuidFeature.Msr | CpuidFeature.Cx8
@@ -46,7 +46,7 @@ public sealed partial class X86Cpu
         (uint eax, uint ebx, uint ecx, uint edx) = leaf switch
         {
             0 => (CpuidMaxBasicLeaf, 0x756E_6547u, 0x6C65_746Eu, 0x4965_6E69u), // "GenuineIntel" in EBX, EDX, ECX
-            1 => (CpuidSignature, 0u, 0u, CpuidFeaturesEdx),
+            1 => (CpuidSignature, LeafOneEbx(), 0u, LeafOneEdx()),
             2 => (CpuidCacheEax, 0u, 0u, CpuidCacheEdx),
             0x8000_0000 => (CpuidMaxExtendedLeaf, 0u, 0u, 0u),
             >= 0x8000_0002 and <= 0x8000_0004 => BrandLeaf((int)(leaf - 0x8000_0002)),
@@ -57,6 +57,13 @@ public sealed partial class X86Cpu
         _state.Gpr[Gpr.Rcx] = ecx;
         _state.Gpr[Gpr.Rdx] = edx;
     }
+
+    /// <summary>Leaf 1 EBX: the initial APIC ID in bits 31-24 when the CPU has a local APIC.</summary>
+    private uint LeafOneEbx() => LocalApic is { } apic ? (uint)apic.InitialId << 24 : 0;
+
+    /// <summary>Leaf 1 EDX: the APIC bit only while the local APIC is globally enabled (IA32_APIC_BASE bit 11), as on hardware.</summary>
+    private uint LeafOneEdx() =>
+        LocalApic is { } apic && (apic.BaseMsr & (1 << 11)) != 0 ? CpuidFeaturesEdx | CpuidFeature.Apic : CpuidFeaturesEdx;
 
     private static (uint, uint, uint, uint) BrandLeaf(int index)
     {

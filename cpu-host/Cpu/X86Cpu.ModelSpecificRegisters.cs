@@ -18,6 +18,7 @@ public sealed partial class X86Cpu
         public const uint SysenterCs = 0x174;
         public const uint SysenterEsp = 0x175;
         public const uint SysenterEip = 0x176;
+        public const uint ApicBase = 0x1B;
     }
 
     private ulong CurrentTsc => TimeStampSource is { } source ? source() + _state.TscOffset : _state.Tsc + (ulong)_runExecuted;
@@ -74,6 +75,7 @@ public sealed partial class X86Cpu
             case Msr.SysenterCs: value = _state.SysenterCs; break;
             case Msr.SysenterEsp: value = _state.SysenterEsp; break;
             case Msr.SysenterEip: value = _state.SysenterEip; break;
+            case Msr.ApicBase when LocalApic is { } apic: value = apic.BaseMsr; break;
             default: RaiseFault(ExceptionVector.GeneralProtection, 0); return;
         }
         _state.Gpr[Gpr.Rax] = (uint)value;
@@ -95,6 +97,10 @@ public sealed partial class X86Cpu
             case Msr.SysenterCs: _state.SysenterCs = (uint)value & 0xFFFF; break;
             case Msr.SysenterEsp: _state.SysenterEsp = (uint)value; break;
             case Msr.SysenterEip: _state.SysenterEip = (uint)value; break;
+            case Msr.ApicBase when LocalApic is { } apic:
+                if (!apic.TryWriteBaseMsr(value))
+                    RaiseFault(ExceptionVector.GeneralProtection, 0);
+                break;
             default: RaiseFault(ExceptionVector.GeneralProtection, 0); break; // includes the read-only platform id
         }
     }

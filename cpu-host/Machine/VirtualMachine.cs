@@ -20,7 +20,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// devices and the device processes (<see cref="IsolatedDevices"/>, whose incarnations come and go). Built from a
 /// validated profile; the façade the control endpoint drives.
 /// </summary>
-public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
+public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
 {
     /// <summary>Instructions per CPU run slice between checks of the machine's state.</summary>
     private const long RunSlice = 1_000_000;
@@ -42,14 +42,17 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>Set while the vCPU may run; reset by <see cref="Pause"/> (the monitor), set again by <see cref="Resume"/> or an exit.</summary>
     private readonly ManualResetEventSlim _mayRun = new(initialState: true);
 
-    /// <summary>Wakes a halted vCPU: an interrupt may be pending, a timer is due, or the machine pauses or ends.</summary>
-    private readonly AutoResetEvent _wake = new(initialState: false);
+    /// <summary>The vCPUs; the first is the bootstrap processor, whose thread also runs the machine's timers and input.</summary>
+    private readonly Vcpu[] _vcpus;
 
     /// <summary>Longest sleep of a halted vCPU between looks at its state (a safety net; wake-ups are signalled).</summary>
     private const int HaltSleepLimitMs = 50;
 
-    /// <summary>Set while the vCPU thread is parked between run slices because of a pause.</summary>
+    /// <summary>Set while every vCPU thread is parked between run slices because of a pause.</summary>
     private readonly ManualResetEventSlim _parked = new(initialState: false);
+
+    /// <summary>vCPU threads parked now (a pause parks all of them).</summary>
+    private int _parkedVcpus;
 
     /// <summary>The machine clock's one writer (stopped while the machine stands still).</summary>
     private readonly MachineClockSource _clock = new();
@@ -78,27 +81,23 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         PciConfig = new AddressSpace("pci-config", PciConfigAddress.SpaceSize, map);
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
-        Cpu = new X86Cpu(Bus)
+        _vcpus = new Vcpu[profile.Cpu.Count];
+        for (int index = 0; index < _vcpus.Length; index++)
         {
-            TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds,
-            Progressed = OnProgress,
-            ExecutionMode = profile.Cpu.Execution == CpuExecution.Translator && RuntimeFeature.IsDynamicCodeCompiled
-                ? CpuExecutionMode.Translator
-                : CpuExecutionMode.Interpreter,
-            CompileInBackground = true,
-        };
-        Timers = new InlineTimers(
-            () =>
+            _vcpus[index] = new Vcpu(index, new X86Cpu(Bus)
             {
-                Cpu.RequestStop(); // the vCPU loop runs due inline timers between run slices
-                _wake.Set();
-            },
-            _clock.Clock);
-        PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds, () =>
-        {
-            Cpu.RequestStop(); // a pulse is due sooner than the vCPU would look: end the slice, wake a halted vCPU
-            _wake.Set();
-        });
+                TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds, // one clock: the TSCs of all vCPUs agree
+                Progressed = index == 0 ? OnProgress : null,
+                ExecutionMode = profile.Cpu.Execution == CpuExecution.Translator && RuntimeFeature.IsDynamicCodeCompiled
+                    ? CpuExecutionMode.Translator
+                    : CpuExecutionMode.Interpreter,
+                CompileInBackground = true,
+            });
+        }
+
+        // The bootstrap processor's thread runs due inline timers, pulse trains and console input between its slices.
+        Timers = new InlineTimers(Bootstrap.Signal, _clock.Clock);
+        PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds, Bootstrap.Signal);
 
         unsafe
         {
@@ -108,11 +107,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
         if (profile.Console is { } console)
         {
-            ConsoleInput = new ConsoleInput(console, [Io, Memory], () =>
-            {
-                Cpu.RequestStop(); // the vCPU loop offers input between run slices
-                _wake.Set();
-            }, RunSlice);
+            ConsoleInput = new ConsoleInput(console, [Io, Memory], Bootstrap.Signal, RunSlice); // offered between slices
         }
 
         // Read once: a reset loads the same bytes again, whatever happened to the files since.
@@ -154,7 +149,12 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         }
 
         _firmware?.LoadShadow(_ram);
-        Cpu.Reset();
+        foreach (Vcpu vcpu in _vcpus)
+        {
+            vcpu.Cpu.Reset(); // the application processors wait for INIT and start-up IPIs again
+            vcpu.PowerOn();
+        }
+
         if (_kernel is { } kernel)
         {
             LinuxDirectBoot.Boot(_ram, Cpu, kernel, _initrd, _profile.Cmdline ?? "");
@@ -182,8 +182,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     public void RequestReset(string requestedBy)
     {
         Interlocked.CompareExchange(ref _resetRequestedBy, requestedBy, null);
-        Cpu.RequestStop();
-        _wake.Set();
+        Bootstrap.Signal();
     }
 
     /// <summary>Resets the machine has done so far.</summary>
@@ -198,6 +197,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     {
         Interlocked.Increment(ref _resets);
         Console.Error.WriteLine($"splitemu: machine '{_profile.Name}' reset (requested by {requestedBy})");
+        using ApplicationProcessorHold held = HoldApplicationProcessors(); // they stop at a boundary and start again waiting for IPIs
         PulseTrains.CancelEverything(); // each device states its power-on trains as it resets (one that is down, none)
         foreach (InlineDevice inline in _inlineDevices.Values)
         {
@@ -229,8 +229,20 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>Dispatch of CPU accesses.</summary>
     public MachineBus Bus { get; }
 
-    /// <summary>The CPU.</summary>
-    public X86Cpu Cpu { get; }
+    /// <summary>The bootstrap processor's CPU (the only one of a single-vCPU machine).</summary>
+    public X86Cpu Cpu => _vcpus[0].Cpu;
+
+    /// <summary>The bootstrap processor.</summary>
+    internal Vcpu Bootstrap => _vcpus[0];
+
+    /// <summary>How many vCPUs the machine has.</summary>
+    public int VcpuCount => _vcpus.Length;
+
+    /// <summary>The CPU of vCPU <paramref name="index"/> (0 is the bootstrap processor).</summary>
+    public X86Cpu CpuOf(int index) => _vcpus[index].Cpu;
+
+    /// <summary>Instructions all vCPUs have retired (exact once they have stopped; while they run it may lag).</summary>
+    public long InstructionsExecuted => _vcpus.Sum(v => v.Cpu.InstructionsExecuted);
 
     /// <summary>Device regions in the map: plug, unplug, device-requested changes.</summary>
     public DeviceMap Devices { get; }
@@ -267,11 +279,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     }
 
     /// <summary>The interrupt controller's output may have risen (any thread): the CPU looks, a halted vCPU wakes.</summary>
-    public void InterruptMayBePending()
-    {
-        Cpu.NotifyInterruptPending();
-        _wake.Set();
-    }
+    public void InterruptMayBePending() => Bootstrap.InterruptMayBePending(); // the 8259's output is wired to the BSP
 
     /// <summary>Makes <paramref name="pic"/> the CPU's interrupt source (the profile's i8259).</summary>
     Platform.DualPic8259 Platform.IPlatformHost.AttachInterruptController(Platform.DualPic8259 pic)
@@ -310,12 +318,14 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             pinned = ThreadAffinity.PinCurrentThread(core);
         }
 
+        List<Thread> applicationProcessors = StartApplicationProcessors();
         try
         {
             return RunPinned();
         }
         finally
         {
+            JoinApplicationProcessors(applicationProcessors);
             if (pinned)
             {
                 ThreadAffinity.UnpinCurrentThread(); // the caller's thread may be a pool thread with other work to do
@@ -338,6 +348,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
     private MachineExitInfo RunUntilExit()
     {
+        _clock.KeepPaceWithThisThread(); // the bootstrap processor's; the other vCPUs' device waits do not hold time
         while (Exit is null)
         {
             if (_platformSetupPending)
@@ -353,9 +364,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
                 // clock stands still meanwhile.
                 using (_clock.Stop())
                 {
-                    _parked.Set();
-                    _mayRun.Wait(CancellationToken.None);
-                    _parked.Reset();
+                    Park(() => _mayRun.IsSet);
                 }
 
                 continue;
@@ -363,7 +372,10 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
 
             // While input waits for room in the console device, slices are short: the guest frees room by reading.
             _clock.CheckIn(); // the guest's time keeps pace with its vCPU (docs/machine-clock.md)
-            CpuRunResult result = Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
+            Bootstrap.TakeStartSignals(); // an INIT sent to the bootstrap processor itself
+            CpuRunResult result = Bootstrap.WaitingForStartup
+                ? new CpuRunResult(CpuStopReason.Halted, 0) // asleep until a start-up IPI, as an HLT until an interrupt
+                : Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
             ConsoleInput?.Pump();
             _isolated.FlushPosted(); // posted writes never wait longer than a run slice for the device
 
@@ -380,8 +392,9 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
                 case CpuStopReason.Shutdown:
                     RequestExit(ExitReason.CpuShutdown, ExitCodes.GuestCrashed, null, "triple fault");
                     break;
-                case CpuStopReason.Halted when Pic is null || (Cpu.State.Eflags & EflagsBits.IF) == 0:
-                    // Nothing can wake this CPU (no interrupt controller, or interrupts disabled): it is stopped for good.
+                case CpuStopReason.Halted when _vcpus.Length == 1 && (Pic is null || (Cpu.State.Eflags & EflagsBits.IF) == 0):
+                    // Nothing can wake this CPU (no interrupt controller, or interrupts disabled, and no other vCPU to
+                    // send it an IPI): it is stopped for good.
                     RequestExit(ExitReason.Halted, ExitCodes.GuestCrashed, null, $"HLT at EIP 0x{Cpu.State.Rip:X}");
                     break;
                 case CpuStopReason.Halted:
@@ -394,7 +407,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _isolated.DrainPosted(guestEnded: Exit!.Reason != ExitReason.Stopped);
 
         // The CPU has stopped: its instruction count is final now (mid-instruction it may lag).
-        return Exit! with { Instructions = Cpu.InstructionsExecuted, Cpu = CpuExecutionSummary() };
+        return Exit! with { Instructions = InstructionsExecuted, Cpu = CpuExecutionSummary() };
     }
 
     /// <summary>
@@ -414,7 +427,7 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>HLT with interrupts enabled: sleep until an interrupt, a due inline timer, a pause or the end.</summary>
     private void WaitWhileHalted()
     {
-        if (Pic!.HasPendingInterrupt || Exit is not null || !_mayRun.IsSet)
+        if (Cpu.InterruptController?.HasPendingInterrupt == true || Exit is not null || !_mayRun.IsSet)
         {
             return;
         }
@@ -424,22 +437,21 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         if (sleepMs > 0)
         {
             _clock.ReleaseLead(); // an idle vCPU waits for time to pass: it must not hold the clock back
-            _wake.WaitOne(sleepMs);
+            Bootstrap.Sleep(sleepMs);
         }
     }
 
     /// <summary>Whether a pause is in effect (the vCPU may still be finishing its access: see <see cref="IsParked"/>).</summary>
     public bool IsPaused => !_mayRun.IsSet && Exit is null;
 
-    /// <summary>Whether the vCPU thread is parked by a pause.</summary>
+    /// <summary>Whether every vCPU thread is parked by a pause.</summary>
     public bool IsParked => _parked.IsSet && IsPaused;
 
-    /// <summary>Pauses the vCPU: it stops at its next instruction boundary and waits for <see cref="Resume"/>. Thread-safe.</summary>
+    /// <summary>Pauses the vCPUs: they stop at their next instruction boundary and wait for <see cref="Resume"/>. Thread-safe.</summary>
     public void Pause()
     {
         _mayRun.Reset();
-        Cpu.RequestStop(); // cut the current run slice short; the loop then parks
-        _wake.Set();
+        SignalAll(); // cut the current run slices short; the loops then park
         if (Exit is not null)
         {
             _mayRun.Set(); // ended meanwhile: never park an ending machine
@@ -471,16 +483,16 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>The vCPU's mode and the translator's counters (read when the vCPU has stopped).</summary>
     private CpuExecutionReport CpuExecutionSummary()
     {
-        TranslationStatistics t = Cpu.Translation;
+        TranslationStatistics[] all = [.. _vcpus.Select(v => v.Cpu.Translation)];
         return new CpuExecutionReport
         {
             Execution = Cpu.ExecutionMode == CpuExecutionMode.Translator ? "translator" : "interpreter",
-            BlocksTranslated = t.BlocksTranslated,
-            InstructionsTranslated = t.InstructionsTranslated,
-            TranslationMs = t.TranslationTime.TotalMilliseconds,
-            BlocksInvalidated = t.BlocksInvalidated,
-            InstructionsRunTranslated = t.InstructionsRunTranslated,
-            BlocksRun = t.BlocksRun,
+            BlocksTranslated = all.Sum(t => t.BlocksTranslated),
+            InstructionsTranslated = all.Sum(t => t.InstructionsTranslated),
+            TranslationMs = all.Sum(t => t.TranslationTime.TotalMilliseconds),
+            BlocksInvalidated = all.Sum(t => t.BlocksInvalidated),
+            InstructionsRunTranslated = all.Sum(t => t.InstructionsRunTranslated),
+            BlocksRun = all.Sum(t => t.BlocksRun),
         };
     }
 
@@ -492,14 +504,13 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
             Reason = reason,
             ExitCode = exitCode,
             GuestValue = guestValue,
-            Instructions = Cpu.InstructionsExecuted,
+            Instructions = InstructionsExecuted,
             Detail = detail,
         };
         Interlocked.CompareExchange(ref _exit, info, null);
         ConsoleInput?.Close();
-        Cpu.RequestStop();
         _mayRun.Set(); // a paused vCPU must see the end too
-        _wake.Set(); // and so must a halted one
+        SignalAll(); // and so must a running or halted one
         _isolated.ShutDown(); // a vCPU stalled on a dead device must see the stop
     }
 
@@ -538,7 +549,12 @@ public sealed class VirtualMachine : IDisposable, Platform.IPlatformHost
         _firmware?.Dispose();
         _mayRun.Dispose();
         _parked.Dispose();
-        _wake.Dispose();
+        _applicationProcessorsMayRun.Dispose();
+        foreach (Vcpu vcpu in _vcpus)
+        {
+            vcpu.Dispose();
+        }
+
     }
 
     private void AddInlineDevice(DeviceConfig config)

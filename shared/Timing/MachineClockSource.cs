@@ -29,6 +29,9 @@ public sealed unsafe class MachineClockSource
     /// <summary>Host time the clock holds at unless the vCPU checks in first; 0 while it has no lead to keep.</summary>
     private long _leadUntil;
 
+    /// <summary>The managed id of the thread whose progress the clock keeps pace with; 0: any caller's.</summary>
+    private int _paceThread;
+
     public MachineClockSource()
     {
         _own = (byte*)Unsafe.AsPointer(ref _ownArea[0]);
@@ -37,6 +40,16 @@ public sealed unsafe class MachineClockSource
 
     /// <summary>The machine clock, as this process reads it.</summary>
     public MachineClock Clock { get; }
+
+    /// <summary>
+    /// Makes the calling thread the one the clock keeps pace with (the bootstrap processor's): from now on
+    /// <see cref="CheckIn"/> and <see cref="HoldForAccess"/> from any other thread (another vCPU waiting for a device)
+    /// change nothing. With several vCPUs, one pace is the only consistent one: the bootstrap processor runs the
+    /// machine's timers, and an application processor's check-ins would hold time back while it sleeps in HLT.
+    /// </summary>
+    public void KeepPaceWithThisThread() => Volatile.Write(ref _paceThread, Environment.CurrentManagedThreadId);
+
+    private bool IsPaceKeeper => _paceThread == 0 || _paceThread == Environment.CurrentManagedThreadId;
 
     /// <summary>
     /// How far the clock may run past the vCPU's last check-in: under one period of the fastest tick a guest of
@@ -94,7 +107,7 @@ public sealed unsafe class MachineClockSource
     /// </summary>
     public void CheckIn()
     {
-        if (HostClock.NowNanoseconds < Volatile.Read(ref _leadUntil) - MaxLeadNanoseconds / 2)
+        if (!IsPaceKeeper || HostClock.NowNanoseconds < Volatile.Read(ref _leadUntil) - MaxLeadNanoseconds / 2)
         {
             return;
         }
@@ -129,7 +142,7 @@ public sealed unsafe class MachineClockSource
     public void HoldForAccess()
     {
         long until = Volatile.Read(ref _leadUntil);
-        if (until == 0 || until <= HostClock.NowNanoseconds + AccessLeadNanoseconds)
+        if (until == 0 || until <= HostClock.NowNanoseconds + AccessLeadNanoseconds || !IsPaceKeeper)
         {
             return; // no vCPU keeps pace (tools), or the lead is that short already
         }

@@ -1,0 +1,147 @@
+using SplitEmu.CpuHost.Cpu;
+
+namespace SplitEmu.CpuHost.Machine;
+
+/// <summary>
+/// One virtual CPU of a machine: its interpreter, the event that wakes its thread, and where it is in the
+/// multiprocessor start-up protocol (Intel MultiProcessor Specification 1.4, appendix B): the bootstrap processor
+/// (index 0) runs from power-on, every application processor waits until an INIT and then a start-up IPI reach it.
+/// </summary>
+/// <remarks>
+/// Threads: <see cref="Init"/>, <see cref="Startup"/>, <see cref="Signal"/> and <see cref="InterruptMayBePending"/>
+/// are called from any thread (another vCPU's local APIC, a device's interrupt); they only record the request and
+/// end the vCPU's run slice. The vCPU's own thread applies start signals at an instruction boundary
+/// (<see cref="TakeStartSignals"/>), so the interpreter's state is only ever touched by that thread.
+/// </remarks>
+internal sealed class Vcpu : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly AutoResetEvent _wake = new(initialState: false);
+    private bool _initPending;
+    private int _startupVector = -1;
+    private volatile bool _waitingForStartup;
+
+    public Vcpu(int index, X86Cpu cpu)
+    {
+        Index = index;
+        Cpu = cpu;
+        _waitingForStartup = !IsBootstrap;
+    }
+
+    /// <summary>Position in the machine, and the local APIC ID it has at power-on.</summary>
+    public int Index { get; }
+
+    /// <summary>Whether this is the bootstrap processor, the one that runs from power-on.</summary>
+    public bool IsBootstrap => Index == 0;
+
+    /// <summary>The interpreter (and translator) of this vCPU.</summary>
+    public X86Cpu Cpu { get; }
+
+    /// <summary>Whether this vCPU waits for a start-up IPI (an application processor after power-on, reset or INIT).</summary>
+    public bool WaitingForStartup => _waitingForStartup;
+
+    /// <summary>Ends the current run slice and wakes the thread if it sleeps (a pause, an exit, a due timer). Thread-safe.</summary>
+    public void Signal()
+    {
+        Cpu.RequestStop();
+        _wake.Set();
+    }
+
+    /// <summary>An interrupt may be waiting for this vCPU: it looks at its next instruction boundary, or wakes from HLT. Thread-safe.</summary>
+    public void InterruptMayBePending()
+    {
+        Cpu.NotifyInterruptPending();
+        _wake.Set();
+    }
+
+    /// <summary>Sleeps until <see cref="Signal"/>, <see cref="InterruptMayBePending"/> or a start signal, or <paramref name="milliseconds"/>.</summary>
+    public void Sleep(int milliseconds) => _wake.WaitOne(milliseconds);
+
+    /// <summary>An INIT reached this vCPU: at its next instruction boundary it resets and waits for a start-up IPI. Thread-safe.</summary>
+    public void Init()
+    {
+        lock (_gate)
+        {
+            _initPending = true;
+            _startupVector = -1; // a start-up IPI counts only after the INIT it follows
+        }
+
+        Signal();
+    }
+
+    /// <summary>
+    /// A start-up IPI with <paramref name="vector"/> reached this vCPU: if it waits for one, it starts in real mode at
+    /// <c>vector:0000</c> (physical address vector × 4 KiB); otherwise the IPI is ignored, as the MP specification says.
+    /// Thread-safe.
+    /// </summary>
+    public void Startup(byte vector)
+    {
+        lock (_gate)
+        {
+            if (!_waitingForStartup && !_initPending)
+            {
+                return;
+            }
+
+            _startupVector = vector;
+        }
+
+        Signal();
+    }
+
+    /// <summary>
+    /// Applies a pending INIT and start-up IPI, in that order (vCPU thread, at an instruction boundary). Returns true
+    /// when the INIT happened, so the caller resets what else belongs to the vCPU (its local APIC keeps its ID).
+    /// </summary>
+    public bool TakeStartSignals()
+    {
+        bool init;
+        int vector;
+        lock (_gate)
+        {
+            init = _initPending;
+            vector = _startupVector;
+            _initPending = false;
+            _startupVector = -1;
+            if (init)
+            {
+                _waitingForStartup = true;
+            }
+
+            if (vector >= 0 && _waitingForStartup)
+            {
+                _waitingForStartup = false;
+            }
+            else
+            {
+                vector = -1;
+            }
+        }
+
+        if (init)
+        {
+            Cpu.Reset();
+        }
+
+        if (vector >= 0)
+        {
+            Cpu.StartAt((byte)vector);
+        }
+
+        return init;
+    }
+
+    /// <summary>Back to the power-on state of its kind (vCPU thread, or while the thread is parked): the BSP runs, an AP waits.</summary>
+    public void PowerOn()
+    {
+        lock (_gate)
+        {
+            _initPending = false;
+            _startupVector = -1;
+            _waitingForStartup = !IsBootstrap;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _wake.Dispose();
+}
