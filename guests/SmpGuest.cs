@@ -1,0 +1,325 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SplitEmu.Guests;
+
+/// <summary>
+/// A multiprocessor guest: the bootstrap processor starts every application processor with INIT and start-up IPIs
+/// through its local APIC (the MP specification's universal start-up algorithm), then all vCPUs at once hammer RAM
+/// counters with LOCK'ed instructions, a counter guarded by an XCHG spinlock, and an I/O device (a <c>testdev</c>,
+/// which counts its accesses). The bootstrap processor checks every counter at the end and reports through the
+/// debug-exit port: <see cref="Success"/>, or a distinct code per failed check.
+/// </summary>
+/// <remarks>
+/// Flat 32-bit protected mode, loaded and entered at <see cref="LoadAddress"/> with ESP = 0x200000. The start-up
+/// code is copied to <see cref="TrampolineAddress"/> (below 1 MiB, page aligned: start-up IPI vector 0x08); it
+/// loads a GDT the guest writes at <see cref="GdtAddress"/>, enters protected mode and jumps to the image. Each
+/// vCPU finds its index in its local APIC ID and its stack from that.
+/// </remarks>
+public static class SmpGuest
+{
+    /// <summary>Guest-physical address the image is loaded at and entered at.</summary>
+    public const ulong LoadAddress = 0x0010_0000;
+
+    /// <summary>Where the start-up code runs (start-up IPI vector <see cref="TrampolineAddress"/> / 4096).</summary>
+    public const uint TrampolineAddress = 0x8000;
+
+    /// <summary>The guest's GDT: null, flat 32-bit code (0x08), flat data (0x10); its pseudo-descriptor follows.</summary>
+    public const uint GdtAddress = 0x7000;
+
+    /// <summary>The I/O base of the testdev the guest hammers.</summary>
+    public const ushort DevicePort = 0x510;
+
+    /// <summary>The debug-exit port.</summary>
+    public const ushort DebugExitPort = 0x501;
+
+    /// <summary>Every check passed.</summary>
+    public const byte Success = 0x10;
+
+    /// <summary>Not every application processor started in time.</summary>
+    public const byte FailedStart = 0x31;
+
+    /// <summary>Not every application processor finished in time.</summary>
+    public const byte FailedFinish = 0x32;
+
+    /// <summary>A LOCK INC counter (dword) is wrong.</summary>
+    public const byte FailedLockInc = 0x33;
+
+    /// <summary>A LOCK XADD counter is wrong.</summary>
+    public const byte FailedXadd = 0x34;
+
+    /// <summary>A LOCK ADD counter of a word is wrong.</summary>
+    public const byte FailedWordAdd = 0x35;
+
+    /// <summary>The counter incremented without LOCK inside an XCHG spinlock is wrong.</summary>
+    public const byte FailedSpinlock = 0x36;
+
+    /// <summary>A CMPXCHG retry loop's counter is wrong.</summary>
+    public const byte FailedCmpxchg = 0x37;
+
+    /// <summary>The device counted a different number of accesses than the vCPUs made.</summary>
+    public const byte FailedDevice = 0x38;
+
+    /// <summary>A vCPU found its APIC ID out of range or twice.</summary>
+    public const byte FailedApicId = 0x39;
+
+    private const uint ApicBase = 0xFEE0_0000;
+    private const uint ApicId = ApicBase + 0x20;
+    private const uint ApicSpurious = ApicBase + 0xF0;
+    private const uint ApicIcrLow = ApicBase + 0x300;
+    private const uint ApicIcrHigh = ApicBase + 0x310;
+
+    // Shared variables, one per 64-byte line, away from code.
+    private const uint Variables = 0x0030_0000;
+    private const uint Started = Variables + 0x00;
+    private const uint Go = Variables + 0x40;
+    private const uint Finished = Variables + 0x80;
+    private const uint LockIncCounter = Variables + 0xC0;
+    private const uint XaddCounter = Variables + 0x100;
+    private const uint WordCounter = Variables + 0x140;
+    private const uint SpinlockWord = Variables + 0x180;
+    private const uint GuardedCounter = Variables + 0x1C0;
+    private const uint CmpxchgCounter = Variables + 0x200;
+    private const uint SeenIds = Variables + 0x240;
+    private const uint StacksTop = 0x0040_0000; // vCPU n's stack: 16 KiB below StacksTop - n * 16 KiB
+
+    /// <summary>Spins a waiting vCPU makes before giving up (each a PAUSE); generous: vCPUs on a busy 2-core host.</summary>
+    private const uint SpinLimit = 0x4000_0000;
+
+    /// <summary>Device accesses per vCPU (a posted write and a read each round).</summary>
+    public static int DeviceRounds(int iterations) => iterations / 8;
+
+    /// <summary>
+    /// Assembles the image for a machine of <paramref name="cpus"/> vCPUs, each doing <paramref name="iterations"/>
+    /// rounds of every counter.
+    /// </summary>
+    public static byte[] Build(int cpus, int iterations)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
+        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 8);
+        uint total = (uint)(cpus * iterations);
+        int deviceRounds = DeviceRounds(iterations);
+
+        var a = new Assembler(32);
+        var work = a.CreateLabel("work");
+        var apEntry = a.CreateLabel("ap_entry");
+        var fail = a.CreateLabel("fail");
+        var trampolineStart = a.CreateLabel("trampoline_bytes");
+        byte[] trampoline = BuildTrampoline();
+
+        // --- bootstrap processor ---
+        a.mov(esp, 0x0020_0000u);
+        // The GDT the application processors load: null, code 0x08, data 0x10, then the 6-byte pseudo-descriptor.
+        a.mov(__dword_ptr[GdtAddress], 0u);
+        a.mov(__dword_ptr[GdtAddress + 4], 0u);
+        a.mov(__dword_ptr[GdtAddress + 8], 0x0000_FFFFu);
+        a.mov(__dword_ptr[GdtAddress + 12], 0x00CF_9A00u);
+        a.mov(__dword_ptr[GdtAddress + 16], 0x0000_FFFFu);
+        a.mov(__dword_ptr[GdtAddress + 20], 0x00CF_9200u);
+        a.mov(__word_ptr[GdtAddress + 24], 23);
+        a.mov(__dword_ptr[GdtAddress + 26], GdtAddress);
+        a.lgdt(__[GdtAddress + 24]);
+        // Copy the start-up code below 1 MiB, then tell its 32-bit part where to jump.
+        a.lea(esi, __[trampolineStart]);
+        a.mov(edi, TrampolineAddress);
+        a.mov(ecx, (uint)trampoline.Length);
+        a.cld();
+        a.rep.movsb();
+        a.lea(eax, __[apEntry]);
+        a.mov(__dword_ptr[TrampolineAddress + 0xFC], eax);
+
+        // Software-enable the local APIC (spurious vector 0xFF), then INIT, start-up, start-up to all but self.
+        a.mov(__dword_ptr[ApicSpurious], 0x1FFu);
+        a.mov(__dword_ptr[ApicIcrHigh], 0u);
+        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4500u);   // all excluding self, INIT, assert
+        a.mov(ecx, 100_000u);
+        var initDelay = a.CreateLabel();
+        a.Label(ref initDelay);
+        a.pause();
+        a.dec(ecx);
+        a.jnz(initDelay);
+        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4600u | (TrampolineAddress >> 12)); // start-up
+        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4600u | (TrampolineAddress >> 12)); // and again, as the algorithm says
+
+        // Wait for every application processor to check in.
+        a.mov(cl, FailedStart);
+        a.mov(edx, SpinLimit);
+        var waitStarted = a.CreateLabel();
+        var allStarted = a.CreateLabel();
+        a.Label(ref waitStarted);
+        a.cmp(__dword_ptr[Started], (uint)(cpus - 1));
+        a.je(allStarted);
+        a.pause();
+        a.dec(edx);
+        a.jz(fail);
+        a.jmp(waitStarted);
+        a.Label(ref allStarted);
+
+        a.mov(__dword_ptr[Go], 1u);
+        a.call(work);
+
+        // Wait for the others to finish.
+        a.mov(cl, FailedFinish);
+        a.mov(edx, SpinLimit);
+        var waitFinished = a.CreateLabel();
+        var allFinished = a.CreateLabel();
+        a.Label(ref waitFinished);
+        a.cmp(__dword_ptr[Finished], (uint)cpus);
+        a.je(allFinished);
+        a.pause();
+        a.dec(edx);
+        a.jz(fail);
+        a.jmp(waitFinished);
+        a.Label(ref allFinished);
+
+        // Check the counters.
+        a.mov(cl, FailedApicId);
+        a.cmp(__dword_ptr[SeenIds], (uint)((1 << cpus) - 1));
+        a.jne(fail);
+        a.mov(cl, FailedLockInc);
+        a.cmp(__dword_ptr[LockIncCounter], total);
+        a.jne(fail);
+        a.mov(cl, FailedXadd);
+        a.cmp(__dword_ptr[XaddCounter], total * 3);
+        a.jne(fail);
+        a.mov(cl, FailedWordAdd);
+        a.cmp(__word_ptr[WordCounter], (ushort)(total & 0xFFFF));
+        a.jne(fail);
+        a.mov(cl, FailedSpinlock);
+        a.cmp(__dword_ptr[GuardedCounter], total);
+        a.jne(fail);
+        a.mov(cl, FailedCmpxchg);
+        a.cmp(__dword_ptr[CmpxchgCounter], total);
+        a.jne(fail);
+        // The device counted every access: two per round per vCPU, plus this read.
+        a.mov(cl, FailedDevice);
+        a.mov(dx, DevicePort);
+        a.@in(eax, dx);
+        a.cmp(eax, (uint)(cpus * deviceRounds * 2 + 1));
+        a.jne(fail);
+        a.mov(cl, Success);
+
+        a.Label(ref fail);
+        a.mov(al, cl);
+        a.mov(dx, DebugExitPort);
+        a.@out(dx, al);
+        var stop = a.CreateLabel();
+        a.Label(ref stop);
+        a.cli();
+        a.hlt();
+        a.jmp(stop);
+
+        // --- application processors, from the start-up code in flat protected mode ---
+        a.Label(ref apEntry);
+        a.mov(ax, 0x10);
+        a.mov(ds, ax);
+        a.mov(es, ax);
+        a.mov(ss, ax);
+        a.mov(eax, __dword_ptr[ApicId]);
+        a.shr(eax, 24);
+        a.mov(ebx, eax);
+        a.shl(eax, 14);
+        a.mov(esp, StacksTop);
+        a.sub(esp, eax);
+        a.@lock.inc(__dword_ptr[Started]);
+        var waitGo = a.CreateLabel();
+        a.Label(ref waitGo);
+        a.pause();
+        a.cmp(__dword_ptr[Go], 0);
+        a.je(waitGo);
+        a.call(work);
+        var parked = a.CreateLabel();
+        a.Label(ref parked);
+        a.cli();
+        a.hlt();
+        a.jmp(parked);
+
+        // --- work: every counter, iterations times; then marks its APIC ID seen and counts itself finished ---
+        a.Label(ref work);
+        a.mov(eax, __dword_ptr[ApicId]);
+        a.shr(eax, 24);
+        a.@lock.bts(__dword_ptr[SeenIds], eax);
+        a.mov(esi, (uint)iterations);
+        var round = a.CreateLabel();
+        var skipDevice = a.CreateLabel();
+        var acquire = a.CreateLabel();
+        var retry = a.CreateLabel();
+        a.Label(ref round);
+        a.@lock.inc(__dword_ptr[LockIncCounter]);
+        a.mov(eax, 3u);
+        a.@lock.xadd(__dword_ptr[XaddCounter], eax);
+        a.@lock.add(__word_ptr[WordCounter], 1);
+        // XCHG spinlock around a plain increment.
+        a.Label(ref acquire);
+        a.mov(eax, 1u);
+        a.xchg(__dword_ptr[SpinlockWord], eax);
+        a.test(eax, eax);
+        var gotLock = a.CreateLabel();
+        a.jz(gotLock);
+        a.pause();
+        a.jmp(acquire);
+        a.Label(ref gotLock);
+        a.mov(eax, __dword_ptr[GuardedCounter]);
+        a.inc(eax);
+        a.mov(__dword_ptr[GuardedCounter], eax);
+        a.mov(__dword_ptr[SpinlockWord], 0u);
+        // A CMPXCHG retry loop.
+        a.mov(eax, __dword_ptr[CmpxchgCounter]);
+        a.Label(ref retry);
+        a.lea(edx, __[eax + 1]);
+        a.@lock.cmpxchg(__dword_ptr[CmpxchgCounter], edx);
+        a.jne(retry);
+        // The device, every eighth round: a posted write and a read.
+        a.test(esi, 7);
+        a.jnz(skipDevice);
+        a.mov(dx, DevicePort);
+        a.@out(dx, eax);
+        a.mov(dx, DevicePort + 8);
+        a.@in(eax, dx);
+        a.Label(ref skipDevice);
+        a.dec(esi);
+        a.jnz(round);
+        a.@lock.inc(__dword_ptr[Finished]);
+        a.ret();
+
+        a.Label(ref trampolineStart);
+        a.db(trampoline);
+
+        using var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), LoadAddress);
+        return stream.ToArray();
+    }
+
+    /// <summary>
+    /// The start-up code, run from <see cref="TrampolineAddress"/> in real mode: load the guest's GDT, enter
+    /// protected mode, far jump to its own 32-bit part, which jumps to the address the BSP stored at offset 0xFC.
+    /// </summary>
+    private static byte[] BuildTrampoline()
+    {
+        var real = new Assembler(16);
+        real.cli();
+        real.xor(ax, ax);
+        real.mov(ds, ax);
+        real.lgdt(__[GdtAddress + 24]);
+        real.mov(eax, cr0);
+        real.or(eax, 1);
+        real.mov(cr0, eax);
+        real.jmp(0x08, TrampolineAddress + 0x80);
+        using var realStream = new MemoryStream();
+        real.Assemble(new StreamCodeWriter(realStream), TrampolineAddress);
+
+        var flat = new Assembler(32);
+        flat.mov(ax, 0x10);
+        flat.mov(ds, ax);
+        flat.mov(eax, __dword_ptr[TrampolineAddress + 0xFC]);
+        flat.jmp(eax);
+        using var flatStream = new MemoryStream();
+        flat.Assemble(new StreamCodeWriter(flatStream), TrampolineAddress + 0x80);
+
+        byte[] code = new byte[0x100];
+        realStream.ToArray().CopyTo(code, 0);
+        flatStream.ToArray().CopyTo(code, 0x80);
+        return code;
+    }
+}
