@@ -16,20 +16,28 @@ namespace SplitEmu.Tests.Coyote;
 /// The model leaves out the ring barrier and the deadline (no device process here); UnplugTests covers those with
 /// a real one. It can fail: with the close and drain wait removed from Unplug (the device told right after the
 /// view was published), Coyote found a handler run after "gone" on the 1st schedule (experiment of 2026-11-25).
+/// <para>
+/// With several vCPUs (issue 19) the dispatchers are vCPU threads, 2 to 4 of them, and one of them may ask for the
+/// unplug from inside the device's own handler, as a device asks for a map change while it serves an access: the
+/// request runs after that vCPU's access ends (DeviceMap defers it with AccessContext.AfterAccess, per thread), then
+/// waits for the other vCPUs' leases. Checked as well: that unplug never waits for its own lease (no deadlock).
+/// With the unplug run inside the handler instead (before the vCPU's lease is released), Coyote reports "(2) every
+/// dispatcher is done, yet the drain never completed" on the 1st schedule (experiment of 2026-12-05).
+/// </para>
 /// </remarks>
 [Trait("Category", "Slow")] // thousands of systematic schedules: not in the fast tier
 public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
 {
-    private const int Dispatchers = 2;
-
-    [Fact]
-    public void NoHandlerRuns_AfterTheDeviceWasToldItsRegionIsGone()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void NoHandlerRuns_AfterTheDeviceWasToldItsRegionIsGone(int vcpus)
     {
         int completed = 0;
-        CoyoteCheck.Check(nameof(NoHandlerRuns_AfterTheDeviceWasToldItsRegionIsGone), () =>
+        CoyoteCheck.Check($"{nameof(NoHandlerRuns_AfterTheDeviceWasToldItsRegionIsGone)}({vcpus})", () =>
         {
-            UnplugModel map = new();
-            Task[] dispatchers = [.. Enumerable.Range(0, Dispatchers).Select(_ => Controlled.Run(() => map.Dispatch(accesses: 3)))];
+            UnplugModel map = new(vcpus);
+            Task[] dispatchers = [.. Enumerable.Range(0, vcpus).Select(_ => Controlled.Run(() => map.Dispatch(accesses: 3)))];
             Task unplugger = Controlled.Run(() =>
             {
                 map.Unplug();
@@ -37,6 +45,26 @@ public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
                 map.Unplug();
             });
             Controlled.WaitAll([.. dispatchers, unplugger]);
+            Specification.Assert(map.HandlerRunsAfterGone == 0, "(5) {0} handler run(s) after the device was told gone", map.HandlerRunsAfterGone);
+            completed++;
+        }, iterations: 1_000, output);
+        output.WriteLine($"schedules that ran to the end: {completed}");
+        Assert.True(completed > 0, "no schedule ran to the end (all were cut at Coyote's step bound)");
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AVcpuUnplugsTheDeviceFromInsideItsHandler_WhileOthersAccessIt_WithoutDeadlock(int vcpus)
+    {
+        int completed = 0;
+        CoyoteCheck.Check($"{nameof(AVcpuUnplugsTheDeviceFromInsideItsHandler_WhileOthersAccessIt_WithoutDeadlock)}({vcpus})", () =>
+        {
+            UnplugModel map = new(vcpus);
+            Task unplugging = Controlled.Run(() => map.Dispatch(accesses: 2, unplugFromHandler: true));
+            Task[] others = [.. Enumerable.Range(1, vcpus - 1).Select(_ => Controlled.Run(() => map.Dispatch(accesses: 3)))];
+            Controlled.WaitAll([unplugging, .. others]);
+            Specification.Assert(map.Unplugs == 1, "the unplug asked for from inside the handler ran {0} time(s)", map.Unplugs);
             Specification.Assert(map.HandlerRunsAfterGone == 0, "(5) {0} handler run(s) after the device was told gone", map.HandlerRunsAfterGone);
             completed++;
         }, iterations: 1_000, output);
@@ -52,7 +80,7 @@ public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
         public bool ToldGone { get; set; }
     }
 
-    private sealed class UnplugModel
+    private sealed class UnplugModel(int dispatchers)
     {
         private ModelRegion? _view = new(); // the published flat view: one reference, swapped atomically
         private ModelRegion? _removed;
@@ -60,8 +88,15 @@ public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
 
         public int HandlerRunsAfterGone { get; private set; }
 
-        /// <summary>MachineBus.Read/Write: look up, TryEnter (lease), handler, Leave (release).</summary>
-        public void Dispatch(int accesses)
+        /// <summary>Unplugs that ran to the end.</summary>
+        public int Unplugs { get; private set; }
+
+        /// <summary>
+        /// MachineBus.Read/Write on one vCPU: look up, TryEnter (lease), handler, Leave (release). With
+        /// <paramref name="unplugFromHandler"/>, the handler of the first access that reaches the region asks for the
+        /// unplug, which runs once the access has ended (AccessContext.AfterAccess) on this vCPU's thread.
+        /// </summary>
+        public void Dispatch(int accesses, bool unplugFromHandler = false)
         {
             for (int i = 0; i < accesses; i++)
             {
@@ -85,8 +120,17 @@ public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
                 }
 
                 Specification.Assert(!region.ToldGone, "(5) a handler ran after the device was told its region is gone");
+                bool unplugAfterAccess = unplugFromHandler && Unplugs == 0 && ReferenceEquals(region, _view);
                 SchedulingPoint.Interleave();
                 region.Lease.Release();
+                if (unplugAfterAccess)
+                {
+                    // The deferred request: this vCPU holds no lease now, so the drain waits only for the others.
+                    unplugFromHandler = false;
+                    _dispatchersDone++; // not dispatching while it waits
+                    Unplug();
+                    _dispatchersDone--;
+                }
             }
 
             _dispatchersDone++;
@@ -103,12 +147,13 @@ public sealed class UnplugModelCoyoteTests(ITestOutputHelper output)
             Specification.Assert(ReferenceEquals(drain, region.Lease.CloseAsync()), "(3) unplugging twice returned another drain");
             while (!drain.IsCompleted)
             {
-                Specification.Assert(_dispatchersDone < Dispatchers, "(2) every dispatcher is done, yet the drain never completed");
+                Specification.Assert(_dispatchersDone < dispatchers, "(2) every dispatcher is done, yet the drain never completed");
                 SchedulingPoint.Yield();
             }
 
             SchedulingPoint.Interleave();
             region.ToldGone = true;
+            Unplugs++;
         }
 
         /// <summary>DeviceMap.Replug: a fresh region object (the removed one's lease stays closed for good).</summary>
