@@ -94,7 +94,7 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
             return false;
         }
 
-        machine.Cpu.InvalidateCode(address, source.Length);
+        machine.InvalidateCode(address, source.Length);
         return true;
     }
 }

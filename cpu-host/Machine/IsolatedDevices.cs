@@ -354,7 +354,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     public void PulseTrainStopped(IsolatedDeviceRecord device, int line) => _machine.PulseTrains.Cancel(device.Id, line);
 
     /// <inheritdoc/>
-    public void DmaWritten(ulong address, int length) => _machine.Cpu.InvalidateCode(address, length);
+    public void DmaWritten(ulong address, int length) => _machine.InvalidateCode(address, length);
 
     /// <inheritdoc/>
     public void MapChange(IsolatedDeviceRecord device, int region, MapChangeKind kind, ulong newBase) =>

@@ -241,6 +241,18 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>The CPU of vCPU <paramref name="index"/> (0 is the bootstrap processor).</summary>
     public X86Cpu CpuOf(int index) => _vcpus[index].Cpu;
 
+    /// <summary>
+    /// Something other than the vCPUs (a device's DMA, an inline device writing guest memory) wrote guest RAM: every
+    /// vCPU drops what it decoded or translated from there, at its next instruction boundary. Thread-safe.
+    /// </summary>
+    public void InvalidateCode(ulong physicalAddress, int length)
+    {
+        foreach (Vcpu vcpu in _vcpus)
+        {
+            vcpu.Cpu.InvalidateCode(physicalAddress, length);
+        }
+    }
+
     /// <summary>Instructions all vCPUs have retired (exact once they have stopped; while they run it may lag).</summary>
     public long InstructionsExecuted => _vcpus.Sum(v => v.Cpu.InstructionsExecuted);
 
