@@ -312,8 +312,19 @@ public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, 
         if (Loopback)
         {
             EnqueueReceived(data);
+            _transmitterEmptyPending = true; // the byte went straight to the receiver: the holding register is empty
+            return;
         }
-        else if (_transmitFifo.Count > 0 || _context.OutputBackedUp)
+
+        if (_transmitFifo.Count > 0)
+        {
+            // The line may have cleared since the timer last looked: the waiting bytes go first, then this one, as
+            // they would have had the timer looked just before. (A restored device, replaying what its predecessor did
+            // after that timer sent them, must not hold or lose this byte for want of a timer of its own.)
+            TrySendWaitingBytes();
+        }
+
+        if (_transmitFifo.Count > 0 || _context.OutputBackedUp)
         {
             // The line is busy: the byte waits (or, with the FIFO full, is lost as on a 16550).
             if (_transmitFifo.Count < TransmitCapacity)
@@ -329,13 +340,9 @@ public sealed partial class Uart16550 : IDeviceModel<Uart16550>, ISnapshotable, 
             _transmitterEmptyPending = false;
             return;
         }
-        else
-        {
-            Send(data);
-        }
 
-        // Transmission is instant: the holding register is empty again at once.
-        _transmitterEmptyPending = true;
+        Send(data);
+        _transmitterEmptyPending = true; // transmission is instant: the holding register is empty again at once
     }
 
     private void Send(byte data)

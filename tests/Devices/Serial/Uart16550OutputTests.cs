@@ -50,6 +50,21 @@ public sealed class Uart16550OutputTests
     }
 
     [Fact]
+    public void AByteWrittenOnceTheConsoleDrained_GoesOutAfterTheHeldBytes_BeforeTheTimerLooked()
+    {
+        // A restored UART replaying what its predecessor did after that one's timer sent the held bytes has no such
+        // timer to wait for: the bytes it writes must neither wait behind the held ones nor overflow the FIFO.
+        _context.OutputBackedUp = true;
+        Send("0123456789abcdef"); // the FIFO is full
+
+        _context.OutputBackedUp = false;
+        Send("gh");
+
+        Assert.Equal("0123456789abcdefgh"u8.ToArray(), _context.OutputBytes);
+        Assert.Equal(TransmitterIdle, _uart.Read(0, LineStatus, 1) & TransmitterIdle);
+    }
+
+    [Fact]
     public void WhenTheConsoleDrains_TheRetryTimer_SendsTheHeldBytes_AndThenRaisesThre()
     {
         _uart.Write(0, InterruptEnable, 1, 0x02); // THRE interrupt
