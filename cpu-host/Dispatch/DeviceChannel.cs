@@ -248,6 +248,7 @@ public sealed class DeviceChannel : IDisposable
                 foreach (JournalEntry entry in journal.Entries)
                 {
                     RingMessage request = entry.Request;
+                    request.Flags |= (ushort)RequestFlags.Replayed; // it re-does what its predecessor did, as it did it
                     if (!Send(ref request, out RingMessage reply))
                     {
                         return null; // died again while replaying: the next restart starts over
@@ -386,8 +387,8 @@ public sealed class DeviceChannel : IDisposable
                 Interlocked.Increment(ref device.Counters.Writes);
             }
 
-            // A full journal, or a DMA since the last reply (never replayed against today's guest memory), starts over.
-            if (journal.Enabled && (journal.IsFull || ((ReplyFlags)reply.Flags & ReplyFlags.DidDma) != 0))
+            // A full journal, or a DMA or an act on outside state since the last reply (neither replayed), starts over.
+            if (journal.Enabled && (journal.IsFull || NotReplayable(in reply)))
             {
                 TakeSnapshotUnsynchronized(request.Device);
             }
@@ -461,7 +462,7 @@ public sealed class DeviceChannel : IDisposable
             // The transport refused any answer taking more than was offered (a protocol breach), so this is in range.
             DeviceJournal journal = _process.Records[device].Journal;
             journal.Record(in request, reply.Value);
-            if (journal.Enabled && journal.IsFull)
+            if (journal.Enabled && (journal.IsFull || NotReplayable(in reply)))
             {
                 TakeSnapshotUnsynchronized(device);
             }
@@ -498,6 +499,14 @@ public sealed class DeviceChannel : IDisposable
 
         return outage;
     }
+
+    /// <summary>
+    /// Whether the device did, since its previous reply, what a replay of its journal would not do the same: DMA
+    /// (replayed, it would move guest memory as it is now) or acting on state from outside the machine (its output's
+    /// back-pressure). Its journal then starts over from a snapshot taken right after this reply.
+    /// </summary>
+    private static bool NotReplayable(in RingMessage reply) =>
+        ((ReplyFlags)reply.Flags & (ReplyFlags.DidDma | ReplyFlags.ActedOnOutsideState)) != 0;
 
     /// <summary>Caller holds the access gate.</summary>
     private void TakeSnapshotUnsynchronized(ushort device)

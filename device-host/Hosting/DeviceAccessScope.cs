@@ -22,17 +22,28 @@ internal static class DeviceAccessScope
     [ThreadStatic]
     private static long s_accessAt;
 
+    /// <summary>Whether that access is a journaled one replayed to a restarted device (<see cref="Shared.Transport.RequestFlags.Replayed"/>).</summary>
+    [ThreadStatic]
+    private static bool s_replayed;
+
     /// <summary>The event flags for an event raised on this thread now.</summary>
     public static ushort EventFlags => s_depth > 0 ? (ushort)Shared.Transport.EventFlags.DuringAccess : (ushort)0;
 
+    /// <summary>Whether an access (awaited or posted, replayed or not) is being handled on this thread, rather than a timer.</summary>
+    public static bool InAccess => s_timed;
+
+    /// <summary>Whether the access handled on this thread is one a restarted device's journal replays.</summary>
+    public static bool Replaying => s_replayed;
+
     /// <summary>
     /// The handler of an access made at <paramref name="accessNanoseconds"/> starts; <paramref name="awaited"/> when the
-    /// guest waits for its reply (not a posted write). Disposing the scope puts back what was there before, so a
-    /// handler nested in another leaves the outer one's time as it found it.
+    /// guest waits for its reply (not a posted write), <paramref name="replayed"/> when it is replayed from a journal.
+    /// Disposing the scope puts back what was there before, so a handler nested in another leaves the outer one's
+    /// time as it found it.
     /// </summary>
-    public static Scope Enter(long accessNanoseconds, bool awaited)
+    public static Scope Enter(long accessNanoseconds, bool awaited, bool replayed = false)
     {
-        var outer = new Scope(awaited, s_timed, s_accessAt);
+        var outer = new Scope(awaited, s_timed, s_accessAt, s_replayed);
         if (awaited)
         {
             s_depth++;
@@ -40,6 +51,7 @@ internal static class DeviceAccessScope
 
         s_timed = true;
         s_accessAt = accessNanoseconds;
+        s_replayed = replayed;
         return outer;
     }
 
@@ -47,7 +59,7 @@ internal static class DeviceAccessScope
     public static long AccessNanoseconds(long now) => s_timed ? Math.Min(s_accessAt, now) : now;
 
     /// <summary>An entered handler; disposing it ends the handler.</summary>
-    public readonly struct Scope(bool awaited, bool outerTimed, long outerAccessAt) : IDisposable
+    public readonly struct Scope(bool awaited, bool outerTimed, long outerAccessAt, bool outerReplayed) : IDisposable
     {
         public void Dispose()
         {
@@ -58,6 +70,7 @@ internal static class DeviceAccessScope
 
             s_timed = outerTimed;
             s_accessAt = outerAccessAt;
+            s_replayed = outerReplayed;
         }
     }
 }

@@ -68,7 +68,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
 
             DeviceServer? server = null;
             MachineFacts machine = new(request.RamBytes);
-            DmaActivity dma = new();
+            UnjournaledActivity unjournaled = new();
             List<IDevice> devices = [];
             List<DeviceLineLevels> lines = [];
             try
@@ -83,7 +83,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                 _timers = new DeviceTimers(request.Devices.Count, () => server?.WakeForTimers(), segment is null ? MachineClock.Host : MachineClock.Of(segment));
                 foreach (var config in request.Devices)
                 {
-                    RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, dma) { DeviceIndex = (ushort)devices.Count };
+                    RingDeviceContext context = new(config, machine, _output, _timers, _guestMemory, unjournaled) { DeviceIndex = (ushort)devices.Count };
                     devices.Add(DeviceCatalog.Create(config, context));
                     lines.Add(context.Lines);
                     context.Connect(responder);
@@ -121,7 +121,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             _segment = segment;
             _devices = devices;
             _deviceIds = request.Devices.Select(d => d.Id).ToArray();
-            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers, dma, lines);
+            server = new DeviceServer(responder, devices, _deviceIds, segment, _output, _timers, unjournaled, lines);
             _server = server;
             return Task.FromResult(new DeviceHostAttachResult
             {

@@ -28,7 +28,7 @@ public sealed class DeviceServer : IDisposable
     private const int WakeTimers = 2;
 
     private readonly DeviceTimers _timers;
-    private readonly DmaActivity? _dma;
+    private readonly UnjournaledActivity? _unjournaled;
     private readonly IReadOnlyList<DeviceLineLevels> _lines;
 
     /// <summary>
@@ -36,11 +36,11 @@ public sealed class DeviceServer : IDisposable
     /// <paramref name="segment"/>'s state area (null: the transport has none, and devices cannot be restored).
     /// <paramref name="lines"/> are the lines each device holds asserted, as its context notes them (null: none are noted).
     /// </summary>
-    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers, DmaActivity? dma = null, IReadOnlyList<DeviceLineLevels>? lines = null)
+    public DeviceServer(IRequestServer responder, IReadOnlyList<IDevice> devices, IReadOnlyList<string> deviceIds, RingSegment? segment, OutputForwarder output, DeviceTimers timers, UnjournaledActivity? unjournaled = null, IReadOnlyList<DeviceLineLevels>? lines = null)
     {
         _lines = lines ?? [.. devices.Select(_ => new DeviceLineLevels())];
         _timers = timers;
-        _dma = dma;
+        _unjournaled = unjournaled;
         _responder = responder;
         _invokers = devices.Select((device, i) => new DeviceInvoker(deviceIds[i], device)).ToArray();
         _segment = segment;
@@ -87,9 +87,9 @@ public sealed class DeviceServer : IDisposable
                 RingMessage reply = Handle(in request);
                 if (request.Kind != MessageKind.PostedWrite)
                 {
-                    if (_dma?.TakeHappened(request.Device) == true && reply.Kind is MessageKind.ReadDone or MessageKind.WriteDone)
+                    if (_unjournaled is not null && reply.Kind is MessageKind.ReadDone or MessageKind.WriteDone or MessageKind.InputTaken)
                     {
-                        reply.Flags |= (ushort)ReplyFlags.DidDma;
+                        reply.Flags |= (ushort)_unjournaled.Take(request.Device);
                     }
 
                     _responder.Reply(reply);
@@ -177,7 +177,7 @@ public sealed class DeviceServer : IDisposable
         // Events raised by a posted write are not held for an access (there is no reply to wait for): the pump
         // applies them, and the next reply's EventsFirst makes the CPU take any still in the ring first.
         DeviceInvoker invoker = _invokers[request.Device];
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: request.Kind != MessageKind.PostedWrite);
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: request.Kind != MessageKind.PostedWrite, Replayed(in request));
         switch (request.Kind)
         {
             case MessageKind.Read:
@@ -209,7 +209,7 @@ public sealed class DeviceServer : IDisposable
             return MessageKind.Failed;
         }
 
-        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: true);
+        using DeviceAccessScope.Scope scope = DeviceAccessScope.Enter(AccessTime.Of(in request), awaited: true, Replayed(in request));
         int taken = _invokers[request.Device].Input(request.Region, data[..count]);
         if (taken == DeviceInvoker.InputRefused)
         {
@@ -278,4 +278,7 @@ public sealed class DeviceServer : IDisposable
     }
 
     private static bool IsAccessSize(byte size) => size is 1 or 2 or 4 or 8;
+
+    /// <summary>Whether <paramref name="request"/> is a journaled access replayed to this (restarted) device.</summary>
+    private static bool Replayed(in RingMessage request) => ((RequestFlags)request.Flags & RequestFlags.Replayed) != 0;
 }

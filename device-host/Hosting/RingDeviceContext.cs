@@ -17,13 +17,13 @@ public sealed class RingDeviceContext : IDeviceContext
     private readonly OutputForwarder _output;
     private readonly DeviceTimers _timers;
     private readonly GuestMemoryWindow? _guestMemory;
-    private readonly DmaActivity _dma;
+    private readonly UnjournaledActivity _unjournaled;
     private IRequestServer? _responder;
 
     /// <summary>Context for device <paramref name="config"/>; events flow once <see cref="Connect"/> was called.</summary>
-    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory, DmaActivity dma)
+    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory, UnjournaledActivity unjournaled)
     {
-        _dma = dma;
+        _unjournaled = unjournaled;
         _config = config;
         Machine = machine;
         _output = output;
@@ -97,7 +97,32 @@ public sealed class RingDeviceContext : IDeviceContext
     public void Output(ReadOnlySpan<byte> data) => _output.Write(_config.Id, data);
 
     /// <inheritdoc/>
-    public bool OutputBackedUp => _output.IsBackedUp(_config.Id);
+    /// <remarks>
+    /// The backlog is state from outside the machine (how fast the console's reader takes the bytes), which no journal
+    /// holds. A device that acts on it, on its backlog in an access or on any answer in a timer (which runs between
+    /// journaled accesses), has its next reply flagged <see cref="ReplyFlags.ActedOnOutsideState"/>, and the CPU
+    /// snapshots it there. So every access in a journal saw its output flowing, and a replayed one is told it flows:
+    /// the successor's own backlog (the replayed bytes, which the launcher drops as it has them) must not make it
+    /// hold or lose bytes its predecessor sent, which would move its stream's offsets under the launcher's.
+    /// </remarks>
+    public bool OutputBackedUp
+    {
+        get
+        {
+            if (DeviceAccessScope.Replaying)
+            {
+                return false;
+            }
+
+            bool backedUp = _output.IsBackedUp(_config.Id);
+            if (backedUp || !DeviceAccessScope.InAccess)
+            {
+                _unjournaled.ActedOnOutsideState(DeviceIndex);
+            }
+
+            return backedUp;
+        }
+    }
 
     /// <inheritdoc/>
     public void RequestMapChange(int region, MapChangeKind kind, ulong newBase = 0) =>
@@ -125,7 +150,7 @@ public sealed class RingDeviceContext : IDeviceContext
             return false;
         }
 
-        _dma.Happened(DeviceIndex);
+        _unjournaled.DidDma(DeviceIndex);
         return true;
     }
 
@@ -137,7 +162,7 @@ public sealed class RingDeviceContext : IDeviceContext
             return false;
         }
 
-        _dma.Happened(DeviceIndex);
+        _unjournaled.DidDma(DeviceIndex);
         // The CPU may hold decoded instructions from these bytes: tell it before the guest can run them.
         _responder?.PostEvent(new RingMessage { Kind = MessageKind.DmaWritten, Flags = DeviceAccessScope.EventFlags, Device = DeviceIndex, Offset = address, Value = (ulong)source.Length });
         return true;

@@ -19,7 +19,7 @@ public struct RingMessage
     /// <summary>Access size in bytes (1, 2, 4 or 8).</summary>
     [FieldOffset(1)] public byte AccessSize;
 
-    /// <summary><see cref="ReplyFlags"/> on replies.</summary>
+    /// <summary><see cref="ReplyFlags"/> on replies, <see cref="EventFlags"/> on events, <see cref="RequestFlags"/> on requests.</summary>
     [FieldOffset(2)] public ushort Flags;
 
     /// <summary>Index of the device within its process (a process group serves several).</summary>
@@ -201,4 +201,26 @@ public enum ReplyFlags : ushort
     /// after it and the journal starts after the DMA.
     /// </summary>
     DidDma = 2,
+
+    /// <summary>
+    /// Since its last reply the device acted on state from outside the machine that its journal does not hold (its
+    /// output's back-pressure: the console's reader lagged, or a timer looked whether it still did). A replay could
+    /// not act the same, so the CPU snapshots the device right after, as after DMA, and the journal starts there.
+    /// </summary>
+    ActedOnOutsideState = 4,
+}
+
+/// <summary>Flags of a request.</summary>
+[Flags]
+public enum RequestFlags : ushort
+{
+    /// <summary>No flags.</summary>
+    None = 0,
+
+    /// <summary>
+    /// A journaled access replayed to a restarted device. It re-does what its predecessor did, which saw its output
+    /// flowing (an access that saw it backed up ended the journal, <see cref="ReplyFlags.ActedOnOutsideState"/>):
+    /// the device is told its output flows, whatever its own backlog of replayed bytes the launcher already has.
+    /// </summary>
+    Replayed = 1,
 }

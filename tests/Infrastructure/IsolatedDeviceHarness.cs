@@ -21,10 +21,12 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     private readonly IReadOnlyList<IReadOnlyList<int>>? _irqLines;
     private readonly IReadOnlyList<DeviceEventGrant>? _eventGrants;
     private readonly bool _sandboxed;
+    private readonly ILaunchCallbacks _launcher;
     private uint _epoch;
 
-    private IsolatedDeviceHarness(TempFolder folder, VirtualMachine machine, string key, DeviceConfig[] isolated, IReadOnlyList<IReadOnlyList<int>>? irqLines, IReadOnlyList<DeviceEventGrant>? eventGrants, bool sandboxed)
+    private IsolatedDeviceHarness(TempFolder folder, VirtualMachine machine, string key, DeviceConfig[] isolated, IReadOnlyList<IReadOnlyList<int>>? irqLines, IReadOnlyList<DeviceEventGrant>? eventGrants, bool sandboxed, ILaunchCallbacks? launcher)
     {
+        _launcher = launcher ?? new ConsoleRouter(null, Stream.Null);
         _folder = folder;
         Machine = machine;
         _key = key;
@@ -48,12 +50,13 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     /// <param name="irqLines">Lines each isolated device may drive, as the launcher would grant them (null: any).</param>
     /// <param name="eventGrants">What else each isolated device may ask, as the launcher would grant it (null: anything).</param>
     /// <param name="sandboxed">Start the device process in the device sandbox, as a strict profile does.</param>
-    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null, bool sandboxed = false)
+    /// <param name="launcher">The launcher's side of every incarnation's calls (its output); null: output is taken and dropped.</param>
+    public static async Task<IsolatedDeviceHarness> StartAsync(MachineProfile profile, IReadOnlyList<IReadOnlyList<int>>? irqLines = null, IReadOnlyList<DeviceEventGrant>? eventGrants = null, bool sandboxed = false, ILaunchCallbacks? launcher = null)
     {
         TempFolder folder = new();
         VirtualMachine machine = new(profile, $"splitemu-{Environment.ProcessId}-h{Guid.NewGuid():N}", new DiscardOutput());
         DeviceConfig[] isolated = profile.Devices.Where(d => d.Placement != Placement.Inline).ToArray();
-        IsolatedDeviceHarness harness = new(folder, machine, DevicePlacement.ProcessKey(isolated[0])!, isolated, irqLines, eventGrants, sandboxed);
+        IsolatedDeviceHarness harness = new(folder, machine, DevicePlacement.ProcessKey(isolated[0])!, isolated, irqLines, eventGrants, sandboxed, launcher);
         try
         {
             await harness.StartIncarnationAsync();
@@ -84,7 +87,7 @@ public sealed class IsolatedDeviceHarness : IAsyncDisposable
     private async Task StartIncarnationAsync()
     {
         int segment = Machine.CreateChannel(_key, _epoch);
-        DeviceProcess = await ChildProcess.StartAsync(HostExecutables.DeviceHost, _key, _folder.Path, new ConsoleRouter(null, Stream.Null), TextWriter.Null, CancellationToken.None, _sandboxed ? [DeviceSandbox.Flag] : []);
+        DeviceProcess = await ChildProcess.StartAsync(HostExecutables.DeviceHost, _key, _folder.Path, _launcher, TextWriter.Null, CancellationToken.None, _sandboxed ? [DeviceSandbox.Flag] : []);
         Control = DeviceProcess.Rpc.Attach<IDeviceHostControl>();
         DeviceHostAttachResult attached = await Control.AttachAsync(new DeviceHostAttachRequest
         {
