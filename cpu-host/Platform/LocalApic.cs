@@ -271,7 +271,10 @@ public sealed class LocalApic : IInterruptController
         }
     }
 
-    /// <summary>True from INIT (or an AP's power-on) until a start-up IPI has been passed to <see cref="IApicCpu.Startup"/>.</summary>
+    /// <summary>
+    /// True on an application processor from INIT (or power-on) until a start-up IPI has been passed to
+    /// <see cref="IApicCpu.Startup"/>; never on the bootstrap processor.
+    /// </summary>
     public bool WaitingForStartup
     {
         get
@@ -694,11 +697,14 @@ public sealed class LocalApic : IInterruptController
             _lvt[Lint0Lvt] = BspLint0AtPowerOn;
     }
 
-    /// <summary>INIT: every register back to its power-on value but the ID; the processor waits for a start-up IPI.</summary>
+    /// <summary>
+    /// INIT: every register back to its power-on value but the ID. An application processor waits for a start-up IPI;
+    /// the bootstrap processor restarts at the reset vector and takes none.
+    /// </summary>
     private Signals InitUnsynchronized()
     {
         ResetRegistersUnsynchronized();
-        _waitingForStartup = true;
+        _waitingForStartup = !IsBootstrapProcessor;
         return Signals.Init;
     }
 
@@ -806,11 +812,12 @@ public sealed class LocalApic : IInterruptController
     private void WriteSvrUnsynchronized(uint value)
     {
         bool wasEnabled = (_svr & SvrEnable) != 0;
+        long now = _clock();
+        if (wasEnabled && (value & SvrEnable) == 0)
+            RunDueUnsynchronized(now); // an expiry due while enabled is not lost
         _svr = value & 0x3FF; // vector, software enable, focus processor checking
         if (wasEnabled && (_svr & SvrEnable) == 0)
         {
-            long now = _clock();
-            RunDueUnsynchronized(now);
             for (int i = 0; i < LvtCount; i++)
                 _lvt[i] |= LvtMasked;
             RearmTimerUnsynchronized(now);

@@ -631,28 +631,44 @@ public sealed class LocalApicTests
     }
 
     [Fact]
-    public void Init_ResetsEverythingButTheId_AndWaitsForStartup()
+    public void Init_ResetsEverythingButTheId_AndTheApWaitsForStartup()
     {
         var rig = new ApicRig(2).Enabled();
-        LocalApic bsp = rig.Apics[0];
-        bsp.WriteRegister(LocalApic.Registers.Id, 0x0700_0000);
-        bsp.WriteRegister(LocalApic.Registers.Tpr, 0x30);
-        bsp.WriteRegister(LocalApic.Registers.Ldr, 0x0100_0000);
-        rig.Bus.Deliver(Fixed(0x51), -1);
-        StartTimer(bsp, TimerVector, DivideBy1, 100);
+        LocalApic ap = rig.Apics[1];
+        rig.Bus.Deliver(new ApicMessage(ApicDeliveryMode.Startup, 0x9A, false, 1), -1); // the AP runs
+        ap.WriteRegister(LocalApic.Registers.Id, 0x0700_0000);
+        ap.WriteRegister(LocalApic.Registers.Tpr, 0x30);
+        ap.WriteRegister(LocalApic.Registers.Ldr, 0x0100_0000);
+        ap.WriteRegister(LocalApic.Registers.LvtLint0, 0x700);
+        rig.Bus.Deliver(Fixed(0x51) with { Destination = 7 }, -1);
+        StartTimer(ap, TimerVector, DivideBy1, 100);
 
         rig.Bus.Deliver(new ApicMessage(ApicDeliveryMode.Init, 0, false, 7), -1);
 
+        Assert.Equal(1, rig.Cpus[1].Inits);
+        Assert.Equal(0x0700_0000u, ap.ReadRegister(LocalApic.Registers.Id));
+        Assert.Equal(0u, ap.ReadRegister(LocalApic.Registers.Tpr));
+        Assert.Equal(0u, ap.ReadRegister(LocalApic.Registers.Ldr));
+        Assert.Equal(0xFFu, ap.ReadRegister(LocalApic.Registers.Svr));
+        Assert.Equal(LocalApic.LvtMasked, ap.ReadRegister(LocalApic.Registers.LvtLint0));
+        Assert.False(ApicRig.Bit(ap, LocalApic.Registers.Irr, 0x51));
+        Assert.Equal(long.MaxValue, ap.NextTimerDeadline);
+        Assert.Equal(0xFEE0_0800UL, ap.ApicBaseMsr);
+        Assert.True(ap.WaitingForStartup);
+    }
+
+    [Fact]
+    public void Init_ToTheBootstrapProcessor_ResetsItsApic_ButItWaitsForNoStartup()
+    {
+        var rig = new ApicRig(2).Enabled();
+
+        rig.Bus.Deliver(new ApicMessage(ApicDeliveryMode.Init, 0, false, 0), -1);
+        rig.Bus.Deliver(new ApicMessage(ApicDeliveryMode.Startup, 0x9A, false, 0), -1);
+
         Assert.Equal(1, rig.Cpus[0].Inits);
-        Assert.Equal(0x0700_0000u, bsp.ReadRegister(LocalApic.Registers.Id));
-        Assert.Equal(0u, bsp.ReadRegister(LocalApic.Registers.Tpr));
-        Assert.Equal(0u, bsp.ReadRegister(LocalApic.Registers.Ldr));
-        Assert.Equal(0xFFu, bsp.ReadRegister(LocalApic.Registers.Svr));
-        Assert.Equal(LocalApic.LvtMasked, bsp.ReadRegister(LocalApic.Registers.LvtLint0));
-        Assert.False(ApicRig.Bit(bsp, LocalApic.Registers.Irr, 0x51));
-        Assert.Equal(long.MaxValue, bsp.NextTimerDeadline);
-        Assert.Equal(0xFEE0_0900UL, bsp.ApicBaseMsr);
-        Assert.True(bsp.WaitingForStartup);
+        Assert.Equal(0xFFu, rig.Apics[0].ReadRegister(LocalApic.Registers.Svr));
+        Assert.Equal(0xFEE0_0900UL, rig.Apics[0].ApicBaseMsr);
+        Assert.Empty(rig.Cpus[0].Startups);
     }
 
     [Fact]
