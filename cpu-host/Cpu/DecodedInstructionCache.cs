@@ -5,7 +5,8 @@ namespace SplitEmu.CpuHost.Cpu;
 
 /// <summary>
 /// Decoded instructions keyed by the physical address of their first byte (direct-mapped), plus a map
-/// of the physical pages that hold cached code so guest writes there can drop stale decodings.
+/// of the physical pages that hold cached code so guest writes there can drop stale decodings. The map is
+/// mirrored in the CPU's <see cref="CoherenceDomain"/> (a bit per CPU), so other CPUs know whom to tell.
 /// </summary>
 /// <remarks>
 /// Only instructions that lie entirely within one RAM page are cached, so a write invalidates at most the
@@ -32,7 +33,16 @@ internal sealed class DecodedInstructionCache
     /// <summary>Bumped by <see cref="Clear"/>: everything cached or translated before it is stale.</summary>
     public uint Generation { get; private set; }
 
-    public DecodedInstructionCache() => Clear();
+    private readonly CoherenceDomain _domain;
+    /// <summary>This CPU's index in <see cref="_domain"/>.</summary>
+    private readonly int _cpuIndex;
+
+    public DecodedInstructionCache(CoherenceDomain domain, int cpuIndex)
+    {
+        _domain = domain;
+        _cpuIndex = cpuIndex;
+        Clear();
+    }
 
     /// <summary>The slot for <paramref name="physicalAddress"/>; its Tag tells whether it holds that instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -42,7 +52,12 @@ internal sealed class DecodedInstructionCache
 
     public static bool CanCache(ulong physicalAddress) => physicalAddress < TrackedPhysicalLimit;
 
-    public void MarkCodePage(ulong physicalAddress) => _codePages[physicalAddress >> 12] = 1;
+    /// <summary>Records that code from the page is cached here, and in the domain (which may nudge the other CPUs).</summary>
+    public void MarkCodePage(ulong physicalAddress)
+    {
+        _codePages[physicalAddress >> 12] = 1;
+        _domain.MarkCodePage(physicalAddress, _cpuIndex);
+    }
 
     /// <summary>The write version of the code page holding <paramref name="physicalAddress"/> (below 4 GiB).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -83,6 +98,7 @@ internal sealed class DecodedInstructionCache
     {
         for (int i = 0; i < _entries.Length; i++)
             _entries[i].Tag = EmptyTag;
+        _domain.ReleaseAll(_codePages, _cpuIndex);
         Array.Clear(_codePages);
         Generation++;
     }

@@ -129,6 +129,16 @@ internal sealed unsafe class SoftwareTlb
         }
     }
 
+    /// <summary>Removes write entries for pages that some CPU of <paramref name="domain"/> now has code from.</summary>
+    public void DropWritesToCodePages(CoherenceDomain domain)
+    {
+        for (int i = 0; i < _writeTags.Length; i++)
+        {
+            if (_writeTags[i] != InvalidTag && domain.IsCodePage(_writePhysical[i]))
+                _writeTags[i] = InvalidTag;
+        }
+    }
+
     /// <summary>Drops the entries for one linear page (INVLPG).</summary>
     public void FlushPage(ulong linear)
     {

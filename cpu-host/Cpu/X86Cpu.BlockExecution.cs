@@ -191,11 +191,7 @@ public sealed unsafe partial class X86Cpu
             return null;
         }
         if (!_codeCache.IsCodePage(physical))
-        {
-            // From now on writes to this page go the slow way and bump its version (self-modifying code).
-            _codeCache.MarkCodePage(physical);
-            _tlb.DropWritesToPhysicalPage(physical);
-        }
+            MarkCodePage(physical); // from now on writes to this page go the slow way and bump its version
         uint pageVersion = _codeCache.PageVersion(physical), generation = _codeCache.Generation;
         TranslationCache translations = _translations!;
         if (!CompileInBackground)

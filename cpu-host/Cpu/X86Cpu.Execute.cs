@@ -94,7 +94,11 @@ public sealed partial class X86Cpu
             case Mnemonic.Leave: ExecuteLeave(ref d); break;
 
             // ---- control transfer ----
-            case Mnemonic.Jmp: ExecuteJmp(ref d); break;
+            case Mnemonic.Jmp:
+                if (IsFarTransfer(in d.Instruction))
+                    SerializeInstructionFetch();
+                ExecuteJmp(ref d);
+                break;
             case Mnemonic.Je: case Mnemonic.Jne: case Mnemonic.Jb: case Mnemonic.Jae:
             case Mnemonic.Jbe: case Mnemonic.Ja: case Mnemonic.Js: case Mnemonic.Jns:
             case Mnemonic.Jp: case Mnemonic.Jnp: case Mnemonic.Jl: case Mnemonic.Jge:
@@ -107,10 +111,14 @@ public sealed partial class X86Cpu
                     JumpRelative(ref d);
                 break;
             case Mnemonic.Loop: case Mnemonic.Loope: case Mnemonic.Loopne: ExecuteLoop(ref d); break;
-            case Mnemonic.Call: ExecuteCall(ref d); break;
+            case Mnemonic.Call:
+                if (IsFarTransfer(in d.Instruction))
+                    SerializeInstructionFetch();
+                ExecuteCall(ref d);
+                break;
             case Mnemonic.Ret: ExecuteRetNear(ref d); break;
-            case Mnemonic.Retf: ExecuteRetFar(ref d); break;
-            case Mnemonic.Iret: case Mnemonic.Iretd: ExecuteIret(d.Instruction.Mnemonic == Mnemonic.Iretd ? 4 : 2); break;
+            case Mnemonic.Retf: SerializeInstructionFetch(); ExecuteRetFar(ref d); break;
+            case Mnemonic.Iret: case Mnemonic.Iretd: SerializeInstructionFetch(); ExecuteIret(d.Instruction.Mnemonic == Mnemonic.Iretd ? 4 : 2); break;
             case Mnemonic.Int: ExecuteSoftwareInterrupt((byte)d.Instruction.Immediate8, SoftwareInterruptKind.IntN); break;
             case Mnemonic.Int3: ExecuteSoftwareInterrupt(ExceptionVector.Breakpoint, SoftwareInterruptKind.Int3); break;
             case Mnemonic.Into:
@@ -153,24 +161,24 @@ public sealed partial class X86Cpu
             case Mnemonic.Wait: ExecuteWait(); break;
             case Mnemonic.Fxsave: case Mnemonic.Fxrstor: ExecuteFxsaveFxrstor(ref d); break;
             case Mnemonic.Hlt: ExecuteHlt(); break;
-            case Mnemonic.Cpuid: ExecuteCpuid(); break;
+            case Mnemonic.Cpuid: SerializeInstructionFetch(); ExecuteCpuid(); break;
             case Mnemonic.Rdtsc: ExecuteRdtsc(); break;
             case Mnemonic.Rdmsr: ExecuteRdmsr(); break;
-            case Mnemonic.Wrmsr: ExecuteWrmsr(); break;
+            case Mnemonic.Wrmsr: SerializeInstructionFetch(); ExecuteWrmsr(); break;
             case Mnemonic.Rdpmc: ExecuteRdpmc(); break;
             case Mnemonic.Sysenter: ExecuteSysenter(); break;
             case Mnemonic.Sysexit: ExecuteSysexit(); break;
-            case Mnemonic.Lgdt: case Mnemonic.Lidt: ExecuteLoadDescriptorTable(ref d); break;
+            case Mnemonic.Lgdt: case Mnemonic.Lidt: SerializeInstructionFetch(); ExecuteLoadDescriptorTable(ref d); break;
             case Mnemonic.Sgdt: case Mnemonic.Sidt: ExecuteStoreDescriptorTable(ref d); break;
-            case Mnemonic.Lldt: ExecuteLldt(ref d); break;
-            case Mnemonic.Ltr: ExecuteLtr(ref d); break;
+            case Mnemonic.Lldt: SerializeInstructionFetch(); ExecuteLldt(ref d); break;
+            case Mnemonic.Ltr: SerializeInstructionFetch(); ExecuteLtr(ref d); break;
             case Mnemonic.Sldt: ExecuteStoreSystemSelector(ref d, _state.Ldtr.Selector); break;
             case Mnemonic.Str: ExecuteStoreSystemSelector(ref d, _state.Tr.Selector); break;
             case Mnemonic.Smsw: ExecuteStoreSystemSelector(ref d, (ushort)_state.Cr0); break;
             case Mnemonic.Lmsw: ExecuteLmsw(ref d); break;
             case Mnemonic.Clts: ExecuteClts(); break;
-            case Mnemonic.Invlpg: ExecuteInvlpg(ref d); break;
-            case Mnemonic.Invd: case Mnemonic.Wbinvd: ExecuteCacheControl(); break;
+            case Mnemonic.Invlpg: SerializeInstructionFetch(); ExecuteInvlpg(ref d); break;
+            case Mnemonic.Invd: case Mnemonic.Wbinvd: SerializeInstructionFetch(); ExecuteCacheControl(); break;
             case Mnemonic.Arpl: ExecuteArpl(ref d); break;
             case Mnemonic.Lar: ExecuteLarLsl(ref d, size, loadLimit: false); break;
             case Mnemonic.Lsl: ExecuteLarLsl(ref d, size, loadLimit: true); break;
@@ -186,6 +194,10 @@ public sealed partial class X86Cpu
                 break;
         }
     }
+
+    /// <summary>A far JMP or CALL (direct or through memory): loads CS, which this CPU treats as serializing.</summary>
+    private static bool IsFarTransfer(in Instruction i)
+        => i.Op0Kind is OpKind.FarBranch16 or OpKind.FarBranch32 || i.IsJmpFarIndirect || i.IsCallFarIndirect;
 
     /// <summary>The condition nibble of a Jcc/SETcc/CMOVcc.</summary>
     private static int ConditionCodeOf(ref DecodedInstruction d) => ConditionCodeOf(in d.Instruction);

@@ -193,7 +193,7 @@ public sealed unsafe partial class X86Cpu
             return;
         WritePhysical(physical, size, value);
         byte* page = _bus.GetRamPage(physical, write: true);
-        if (page != null && !_codeCache.IsCodePage(physical))
+        if (page != null && !_domain.IsCodePage(physical))
             _tlb.FillWrite(linear, user, physical, page, _translatedGlobal);
     }
 
@@ -234,7 +234,7 @@ public sealed unsafe partial class X86Cpu
         return value;
     }
 
-    /// <summary>Writes guest-physical memory and drops cached decodings of the bytes written.</summary>
+    /// <summary>Writes guest-physical memory and drops cached decodings of the bytes written, this CPU's and the others'.</summary>
     private void WritePhysical(ulong physical, int size, ulong value)
     {
         if ((physical & 0xFFF) + (ulong)size <= 0x1000)
@@ -250,12 +250,9 @@ public sealed unsafe partial class X86Cpu
                     case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
                     default: Unsafe.WriteUnaligned(p, value); break;
                 }
-                if (_codeCache.IsCodePage(physical) || _codeCache.IsCodePage(physical - 14))
-                {
-                    _codeCache.Invalidate(physical, size);
-                    if (_translations is not null)
-                        _eventsPending = 1; // a translated block may be running this code: leave it after this instruction
-                }
+                int holders = CodeHoldersAt(physical);
+                if (holders != 0)
+                    OnCodeWritten(physical, size, holders);
             }
             else
             {

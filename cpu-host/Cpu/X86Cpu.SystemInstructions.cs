@@ -66,6 +66,7 @@ public sealed partial class X86Cpu
     {
         if (!RequireCpl0())
             return;
+        SerializeInstructionFetch();
         switch (register)
         {
             case Register.CR0:

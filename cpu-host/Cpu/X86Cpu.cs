@@ -25,8 +25,12 @@ public sealed unsafe partial class X86Cpu
     private const long SliceLength = 1 << 14;
 
     private readonly ICpuBus _bus;
+    /// <summary>What this CPU shares with the other CPUs of its machine: code pages and the split lock.</summary>
+    private readonly CoherenceDomain _domain;
+    /// <summary>This CPU's index (its bit) in <see cref="_domain"/>.</summary>
+    private readonly int _cpuIndex;
     private readonly SoftwareTlb _tlb = new();
-    private readonly DecodedInstructionCache _codeCache = new();
+    private readonly DecodedInstructionCache _codeCache;
     private readonly PendingCodeInvalidations _pendingInvalidations = new();
     private readonly GuestCodeReader _codeReader;
     private readonly Decoder _decoder16;
@@ -44,6 +48,13 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Set by <see cref="InvalidateCode"/>; the CPU thread drains <see cref="_pendingInvalidations"/>.</summary>
     private volatile bool _invalidationsPending;
     private bool _shutdown;
+    /// <summary>1 while <see cref="Run"/> executes (read by other CPUs of the domain: outside Run a CPU writes nothing).</summary>
+    private int _running;
+    /// <summary>
+    /// The domain epoch this CPU has caught up with: no direct-write TLB entry for a page that had become code by then
+    /// (written at an instruction boundary, read by other CPUs deciding whether their decodings are settled).
+    /// </summary>
+    private int _acknowledgedCodeEpoch;
 
     /// <summary>Instruction count (within the current Run) before which maskable interrupts are inhibited (STI, MOV SS).</summary>
     private long _interruptShadowUntil = -1;
@@ -59,16 +70,34 @@ public sealed unsafe partial class X86Cpu
     private uint _faultErrorCode;
     private bool _faultHasErrorCode;
 
+    /// <summary>A CPU alone in its machine (it gets a <see cref="CoherenceDomain"/> of its own).</summary>
     public X86Cpu(ICpuBus bus)
+        : this(bus, new CoherenceDomain())
+    {
+    }
+
+    /// <summary>
+    /// One CPU of a multiprocessor: every CPU sharing guest RAM must be given the same <paramref name="domain"/>, so
+    /// that locked operations are atomic across them and a write by one drops the code the others cached from it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The domain holds <see cref="CoherenceDomain.MaxCpus"/> CPUs already.</exception>
+    public X86Cpu(ICpuBus bus, CoherenceDomain domain)
     {
         ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(domain);
         _bus = bus;
+        _domain = domain;
+        _cpuIndex = domain.Attach(this);
+        _codeCache = new DecodedInstructionCache(domain, _cpuIndex);
         _codeReader = new GuestCodeReader(this);
         _decoder16 = Decoder.Create(16, _codeReader);
         _decoder32 = Decoder.Create(32, _codeReader);
         _decoder64 = Decoder.Create(64, _codeReader);
         Reset();
     }
+
+    /// <summary>The machine's coherence domain this CPU belongs to.</summary>
+    public CoherenceDomain Domain => _domain;
 
     /// <summary>Registers and control state; exact whenever <see cref="Run"/> is not executing.</summary>
     public ref CpuState State => ref _state;
@@ -166,6 +195,21 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Runs until <paramref name="maxInstructions"/> have retired, a stop is requested, HLT, or shutdown.</summary>
     public CpuRunResult Run(long maxInstructions)
     {
+        // A full fence before the first instruction: a CPU of the domain that marks a page as code either sees this
+        // CPU running (and waits for its acknowledgment) or marked it before HandleEvents below reads the epoch.
+        Interlocked.Exchange(ref _running, 1);
+        try
+        {
+            return RunWhileMarkedRunning(maxInstructions);
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0); // after every guest write of this Run
+        }
+    }
+
+    private CpuRunResult RunWhileMarkedRunning(long maxInstructions)
+    {
         LoadFlagsFromState();
         _runExecuted = 0;
         _interruptShadowUntil = -1;
@@ -228,6 +272,8 @@ public sealed unsafe partial class X86Cpu
     private bool HandleEvents(ref CpuStopReason reason)
     {
         _eventsPending = 0;
+        if (_domain.Epoch != _acknowledgedCodeEpoch)
+            AcknowledgeCodePages();
         if (_invalidationsPending)
         {
             _invalidationsPending = false;
@@ -394,10 +440,7 @@ public sealed unsafe partial class X86Cpu
         {
             d.Tag = (physical << 2) | codeSize;
             if (!_codeCache.IsCodePage(physical))
-            {
-                _codeCache.MarkCodePage(physical);
-                _tlb.DropWritesToPhysicalPage(physical);
-            }
+                MarkCodePage(physical);
         }
         else
         {
