@@ -64,6 +64,8 @@ internal enum FastOp : byte
     RetNear,
     Shift,
     Nop,
+    /// <summary>A LOCK'ed read-modify-write or XCHG with memory: atomic across the CPUs of the domain.</summary>
+    Locked,
 }
 
 /// <summary>Operand shapes of two-operand instructions (destination first).</summary>

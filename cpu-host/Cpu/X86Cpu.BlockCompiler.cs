@@ -54,6 +54,7 @@ public sealed partial class X86Cpu
         private static readonly MethodInfo s_fastRet = Method(nameof(BlockRet));
         private static readonly MethodInfo s_fastShift = Method(nameof(BlockShift));
         private static readonly MethodInfo s_executeGeneric = Method(nameof(BlockGeneric));
+        private static readonly MethodInfo s_executeLocked = Method(nameof(BlockLocked));
         private static readonly MethodInfo s_push = Method(nameof(BlockPush));
         private static readonly MethodInfo s_condition = Method(nameof(BlockCondition));
         private static readonly MethodInfo s_blockJump = Method(nameof(BlockJump));
@@ -1079,6 +1080,7 @@ public sealed partial class X86Cpu
                         case FastOp.CallRel: _il.Emit(OpCodes.Call, s_fastCall); break;
                         case FastOp.RetNear: _il.Emit(OpCodes.Call, s_fastRet); break;
                         case FastOp.Shift: _il.Emit(OpCodes.Call, s_fastShift); break;
+                        case FastOp.Locked: _il.Emit(OpCodes.Call, s_executeLocked); break; // atomic, never the plain RMW
                         default: _il.Emit(OpCodes.Call, s_executeGeneric); break; // Lea of other widths too
                     }
                 }

@@ -38,6 +38,9 @@ public sealed partial class X86Cpu
     private void BlockGeneric(ref DecodedInstruction d) => ExecuteGeneric(ref d);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void BlockLocked(ref DecodedInstruction d) => ExecuteLocked(ref d);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void BlockPush(ulong value, int size) => Push(value, size);
 
     /// <summary>

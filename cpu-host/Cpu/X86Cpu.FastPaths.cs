@@ -31,6 +31,7 @@ public sealed partial class X86Cpu
             case FastOp.RetNear: FastRet(ref d); break;
             case FastOp.Shift: FastShift(ref d); break;
             case FastOp.Nop: break;
+            case FastOp.Locked: ExecuteLocked(ref d); break;
             default: ExecuteGeneric(ref d); break;
         }
     }

@@ -26,6 +26,8 @@ public sealed partial class X86Cpu
         d.SubOp = 0;
         d.Form = ClassifyOperands(ref d, in instruction);
         d.Op = ChooseFastOp(ref d, in instruction);
+        if (IsLockedMemoryOperation(in instruction))
+            d.Op = FastOp.Locked;
     }
 
     private static OperandForm ClassifyOperands(ref DecodedInstruction d, in Instruction i)
