@@ -1,7 +1,7 @@
 namespace SplitEmu.CpuHost.Cpu;
 
 // 32-bit paging (two levels, 4 KiB pages, 4 MiB pages with CR4.PSE, global pages with CR4.PGE). Walks set Accessed and Dirty bits.
-public sealed partial class X86Cpu
+public sealed unsafe partial class X86Cpu
 {
     private const uint PtePresent = 1 << 0;
     private const uint PteWritable = 1 << 1;
@@ -44,7 +44,7 @@ public sealed partial class X86Cpu
                 return PageFault(la, write, user, present: true, raiseFault, out physical);
             uint newPde = pde | PteAccessed | (write ? PteDirty : 0);
             if (newPde != pde)
-                WritePhysical(pdeAddress, 4, newPde);
+                SetPagingBits(pdeAddress, newPde & ~pde);
             physical = (pde & 0xFFC0_0000UL) | (la & 0x003F_FFFFUL);
             _translatedGlobal = globalPages && (pde & PteGlobal) != 0;
             return true;
@@ -59,13 +59,33 @@ public sealed partial class X86Cpu
             return PageFault(la, write, user, present: true, raiseFault, out physical);
 
         if ((pde & PteAccessed) == 0)
-            WritePhysical(pdeAddress, 4, pde | PteAccessed);
+            SetPagingBits(pdeAddress, PteAccessed);
         uint newPte = pte | PteAccessed | (write ? PteDirty : 0);
         if (newPte != pte)
-            WritePhysical(pteAddress, 4, newPte);
+            SetPagingBits(pteAddress, newPte & ~pte);
         physical = (pte & 0xFFFF_F000UL) | (la & 0xFFFUL);
         _translatedGlobal = globalPages && (pte & PteGlobal) != 0;
         return true;
+    }
+
+    /// <summary>
+    /// Sets Accessed/Dirty <paramref name="bits"/> in the paging entry at <paramref name="address"/> with a host atomic
+    /// OR when it is in RAM, as the processor's locked update does: another CPU changing the entry at the same time
+    /// (the OS clearing Present or Dirty with a locked instruction) loses nothing.
+    /// </summary>
+    private void SetPagingBits(ulong address, uint bits)
+    {
+        byte* page = (address & 3) == 0 ? _bus.GetRamPage(address, write: true) : null;
+        if (page == null)
+        {
+            WritePhysical(address, 4, ReadPhysical(address, 4) | bits);
+            return;
+        }
+        // SAFETY: a 4-byte aligned entry inside the RAM page the bus handed out.
+        Interlocked.Or(ref *(uint*)(page + (address & 0xFFF)), bits);
+        int holders = CodeHoldersAt(address);
+        if (holders != 0)
+            OnCodeWritten(address, 4, holders);
     }
 
     /// <summary>Access rights of a (combined) entry: user accesses need U; writes need W for users, and for supervisors when CR0.WP.</summary>
