@@ -85,6 +85,25 @@ public sealed class ProtectedModeMachine : IDisposable
 
     public FakeCpuBus Bus { get; }
 
+    /// <summary>
+    /// Another processor on this machine's RAM and coherence domain, in the same execution mode: flat protected mode
+    /// with the same GDT, IDT and TR, starting at <paramref name="eip"/> with its own stack at <paramref name="esp"/>.
+    /// </summary>
+    public X86Cpu AddProcessor(uint eip, uint esp)
+    {
+        var cpu = new X86Cpu(Bus, Cpu.Domain)
+        {
+            ExecutionMode = Cpu.ExecutionMode,
+            TranslationThreshold = Cpu.TranslationThreshold,
+        };
+        cpu.EnterFlatProtectedMode(eip, esp);
+        ref CpuState s = ref cpu.State;
+        s.Gdtr = Cpu.State.Gdtr;
+        s.Idtr = Cpu.State.Idtr;
+        s.Tr = Cpu.State.Tr;
+        return cpu;
+    }
+
     public X86Cpu Cpu { get; }
 
     public static uint HandlerAddress(int vector) => HandlerBase + (uint)vector * HandlerStride;
