@@ -82,9 +82,10 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
         Bus = new MachineBus(Memory, Io, PciConfig);
         Devices = new DeviceMap(Memory, Io, PciConfig);
         _vcpus = new Vcpu[profile.Cpu.Count];
+        CoherenceDomain coherence = new(); // one RAM: locked operations and code invalidation span every vCPU
         for (int index = 0; index < _vcpus.Length; index++)
         {
-            _vcpus[index] = new Vcpu(index, new X86Cpu(Bus)
+            _vcpus[index] = new Vcpu(index, new X86Cpu(Bus, coherence)
             {
                 TimeStampSource = () => (ulong)_clock.Clock.NowNanoseconds, // one clock: the TSCs of all vCPUs agree
                 Progressed = index == 0 ? OnProgress : null,
