@@ -171,8 +171,11 @@ public static class AcpiTables
         return table;
     }
 
-    /// <summary>The byte that makes all bytes sum to 0 (its own position must hold 0 when called).</summary>
-    private static byte Checksum(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// The byte that makes all bytes sum to 0 (its own position must hold 0 when called): the checksum of ACPI
+    /// tables, and of the MP tables (<see cref="MpTable"/>), which use the same rule.
+    /// </summary>
+    internal static byte Checksum(ReadOnlySpan<byte> bytes)
     {
         byte sum = 0;
         foreach (byte b in bytes)

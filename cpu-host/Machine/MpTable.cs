@@ -105,7 +105,7 @@ public static class MpTable
             at += entry.Length;
         }
 
-        table[7] = Checksum(table);
+        table[7] = AcpiTables.Checksum(table);
 
         byte[] pointer = new byte[16];
         Encoding.ASCII.GetBytes("_MP_").CopyTo(pointer, 0);
@@ -113,7 +113,7 @@ public static class MpTable
         pointer[8] = 1; // length in 16-byte paragraphs
         pointer[9] = 4; // revision 1.4
         // Feature bytes 1-5 stay 0: a configuration table is present (no default configuration), no IMCR (virtual wire).
-        pointer[10] = Checksum(pointer);
+        pointer[10] = AcpiTables.Checksum(pointer);
 
         return [.. pointer, .. table];
     }
@@ -142,17 +142,5 @@ public static class MpTable
         entry[6] = destinationApic;
         entry[7] = destinationPin;
         return entry;
-    }
-
-    /// <summary>The byte that makes the structure's bytes sum to zero (with its own slot still 0).</summary>
-    private static byte Checksum(ReadOnlySpan<byte> bytes)
-    {
-        byte sum = 0;
-        foreach (byte b in bytes)
-        {
-            sum += b;
-        }
-
-        return (byte)-sum;
     }
 }
