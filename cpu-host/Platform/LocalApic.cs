@@ -50,7 +50,7 @@ namespace SplitEmu.CpuHost.Platform;
 /// released, so no thread ever holds two APICs' locks and A sending to B while B sends to A cannot deadlock.
 /// </para>
 /// </remarks>
-public sealed class LocalApic : IInterruptController
+public sealed class LocalApic : IInterruptController, ICpuLocalApic
 {
     /// <summary>The value of the version register: version 0x14, highest LVT entry 5 (six entries).</summary>
     public const uint Version = 0x0005_0014;
@@ -283,6 +283,15 @@ public sealed class LocalApic : IInterruptController
                 return _waitingForStartup;
         }
     }
+
+    /// <inheritdoc/>
+    byte ICpuLocalApic.InitialId => (byte)Index;
+
+    /// <inheritdoc/>
+    ulong ICpuLocalApic.BaseMsr => ApicBaseMsr;
+
+    /// <inheritdoc/>
+    bool ICpuLocalApic.TryWriteBaseMsr(ulong value) => WriteApicBaseMsr(value);
 
     /// <summary>When the timer next raises its interrupt on the machine clock, or <see cref="long.MaxValue"/> (any thread).</summary>
     public long NextTimerDeadline => Volatile.Read(ref _nextTimerDeadline);
