@@ -57,7 +57,11 @@ internal sealed class Vcpu : IDisposable
     /// <summary>Sleeps until <see cref="Signal"/>, <see cref="InterruptMayBePending"/> or a start signal, or <paramref name="milliseconds"/>.</summary>
     public void Sleep(int milliseconds) => _wake.WaitOne(milliseconds);
 
-    /// <summary>An INIT reached this vCPU: at its next instruction boundary it resets and waits for a start-up IPI. Thread-safe.</summary>
+    /// <summary>
+    /// An INIT reached this vCPU: at its next instruction boundary it resets; an application processor then waits for
+    /// a start-up IPI, the bootstrap processor restarts at the reset vector (<see cref="Platform.IApicCpu.Init"/>).
+    /// Thread-safe.
+    /// </summary>
     public void Init()
     {
         lock (_gate)
@@ -70,19 +74,14 @@ internal sealed class Vcpu : IDisposable
     }
 
     /// <summary>
-    /// A start-up IPI with <paramref name="vector"/> reached this vCPU: if it waits for one, it starts in real mode at
-    /// <c>vector:0000</c> (physical address vector × 4 KiB); otherwise the IPI is ignored, as the MP specification says.
-    /// Thread-safe.
+    /// A start-up IPI with <paramref name="vector"/> reached this vCPU while it waited for one: it starts in real mode
+    /// at <c>vector:0000</c> (physical address vector × 4 KiB). The local APIC passes at most one per INIT and
+    /// ignores the rest, as the MP specification says (<see cref="Platform.IApicCpu.Startup"/>). Thread-safe.
     /// </summary>
     public void Startup(byte vector)
     {
         lock (_gate)
         {
-            if (!_waitingForStartup && !_initPending)
-            {
-                return;
-            }
-
             _startupVector = vector;
         }
 
@@ -90,10 +89,10 @@ internal sealed class Vcpu : IDisposable
     }
 
     /// <summary>
-    /// Applies a pending INIT and start-up IPI, in that order (vCPU thread, at an instruction boundary). Returns true
-    /// when the INIT happened, so the caller resets what else belongs to the vCPU (its local APIC keeps its ID).
+    /// Applies a pending INIT and start-up IPI, in that order (vCPU thread, at an instruction boundary). The local
+    /// APIC has reset itself when it passed the INIT on.
     /// </summary>
-    public bool TakeStartSignals()
+    public void TakeStartSignals()
     {
         bool init;
         int vector;
@@ -105,16 +104,12 @@ internal sealed class Vcpu : IDisposable
             _startupVector = -1;
             if (init)
             {
-                _waitingForStartup = true;
+                _waitingForStartup = !IsBootstrap;
             }
 
-            if (vector >= 0 && _waitingForStartup)
+            if (vector >= 0)
             {
                 _waitingForStartup = false;
-            }
-            else
-            {
-                vector = -1;
             }
         }
 
@@ -127,8 +122,6 @@ internal sealed class Vcpu : IDisposable
         {
             Cpu.StartAt((byte)vector);
         }
-
-        return init;
     }
 
     /// <summary>Back to the power-on state of its kind (vCPU thread, or while the thread is parked): the BSP runs, an AP waits.</summary>

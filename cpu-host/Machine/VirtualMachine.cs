@@ -385,10 +385,8 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
 
             // While input waits for room in the console device, slices are short: the guest frees room by reading.
             _clock.CheckIn(); // the guest's time keeps pace with its vCPU (docs/machine-clock.md)
-            Bootstrap.TakeStartSignals(); // an INIT sent to the bootstrap processor itself
-            CpuRunResult result = Bootstrap.WaitingForStartup
-                ? new CpuRunResult(CpuStopReason.Halted, 0) // asleep until a start-up IPI, as an HLT until an interrupt
-                : Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
+            Bootstrap.TakeStartSignals(); // an INIT sent to the bootstrap processor restarts it at the reset vector
+            CpuRunResult result = Cpu.Run(ConsoleInput is { HasPending: true } input ? input.RetryInstructions : RunSlice);
             ConsoleInput?.Pump();
             _isolated.FlushPosted(); // posted writes never wait longer than a run slice for the device
 
