@@ -143,35 +143,13 @@ public static class SmpGuest
         a.mov(__dword_ptr[ApicIcrLow], 0x000C_4600u | (TrampolineAddress >> 12)); // and again, as the algorithm says
 
         // Wait for every application processor to check in.
-        a.mov(cl, FailedStart);
-        a.mov(edx, SpinLimit);
-        var waitStarted = a.CreateLabel();
-        var allStarted = a.CreateLabel();
-        a.Label(ref waitStarted);
-        a.cmp(__dword_ptr[Started], (uint)(cpus - 1));
-        a.je(allStarted);
-        a.pause();
-        a.dec(edx);
-        a.jz(fail);
-        a.jmp(waitStarted);
-        a.Label(ref allStarted);
+        WaitFor(a, Started, (uint)(cpus - 1), FailedStart, fail);
 
         a.mov(__dword_ptr[Go], 1u);
         a.call(work);
 
         // Wait for the others to finish.
-        a.mov(cl, FailedFinish);
-        a.mov(edx, SpinLimit);
-        var waitFinished = a.CreateLabel();
-        var allFinished = a.CreateLabel();
-        a.Label(ref waitFinished);
-        a.cmp(__dword_ptr[Finished], (uint)cpus);
-        a.je(allFinished);
-        a.pause();
-        a.dec(edx);
-        a.jz(fail);
-        a.jmp(waitFinished);
-        a.Label(ref allFinished);
+        WaitFor(a, Finished, (uint)cpus, FailedFinish, fail);
 
         // Check the counters.
         a.mov(cl, FailedApicId);
@@ -289,6 +267,27 @@ public static class SmpGuest
         using var stream = new MemoryStream();
         a.Assemble(new StreamCodeWriter(stream), LoadAddress);
         return stream.ToArray();
+    }
+
+    /// <summary>
+    /// Spins (with PAUSE) until the dword at <paramref name="variable"/> equals <paramref name="value"/>; after
+    /// <see cref="SpinLimit"/> spins it goes to <paramref name="fail"/> with <paramref name="failure"/> in CL.
+    /// Clobbers CL and EDX.
+    /// </summary>
+    private static void WaitFor(Assembler a, uint variable, uint value, byte failure, Label fail)
+    {
+        a.mov(cl, failure);
+        a.mov(edx, SpinLimit);
+        var again = a.CreateLabel();
+        var done = a.CreateLabel();
+        a.Label(ref again);
+        a.cmp(__dword_ptr[variable], value);
+        a.je(done);
+        a.pause();
+        a.dec(edx);
+        a.jz(fail);
+        a.jmp(again);
+        a.Label(ref done);
     }
 
     /// <summary>
