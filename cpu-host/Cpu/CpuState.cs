@@ -128,6 +128,9 @@ public struct CpuState
     /// <summary>Set by HLT; cleared when an interrupt is delivered.</summary>
     public bool Halted;
 
+    /// <summary>Set while an NMI handler runs: a further NMI waits until the next IRET (SDM vol. 3, 6.7.1).</summary>
+    public bool NmiBlocked;
+
     public ulong Rax { readonly get => Gpr[0]; set => Gpr[0] = value; }
     public ulong Rcx { readonly get => Gpr[1]; set => Gpr[1] = value; }
     public ulong Rdx { readonly get => Gpr[2]; set => Gpr[2] = value; }
@@ -195,6 +198,7 @@ public static class ExceptionVector
 {
     public const int DivideError = 0;
     public const int Debug = 1;
+    public const int Nmi = 2;
     public const int Breakpoint = 3;
     public const int Overflow = 4;
     public const int BoundRange = 5;

@@ -440,6 +440,7 @@ public sealed partial class X86Cpu
 
     private void ExecuteIret(int size)
     {
+        UnblockNmi(); // even an IRET that faults ends the NMI handler's blocking (SDM vol. 3, 6.7.1)
         if (_state.Virtual8086 && Iopl < 3)
         {
             RaiseFault(ExceptionVector.GeneralProtection, 0);

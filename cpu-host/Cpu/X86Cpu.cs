@@ -138,6 +138,7 @@ public sealed unsafe partial class X86Cpu
         _state.Tr.Limit = 0xFFFF;
         _fpu.Reset();
         _shutdown = false;
+        _nmiPending = false;
         FlushTranslations();
         _codeCache.Clear();
     }
@@ -285,6 +286,9 @@ public sealed unsafe partial class X86Cpu
             reason = CpuStopReason.StopRequested;
             return true;
         }
+
+        if (_nmiPending && TryDeliverNmi(ref reason))
+            return true;
 
         IInterruptController? pic = InterruptController;
         if (pic is not null && pic.HasPendingInterrupt)
