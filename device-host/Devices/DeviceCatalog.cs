@@ -32,6 +32,17 @@ public static class DeviceCatalog
         FixedIrqs = [2],
     };
 
+    /// <summary>
+    /// The I/O APIC of a PC, registers at 0xFEC00000: ISA IRQ n on pin n except the timer's IRQ 0 on pin 2 (the
+    /// MP table says so). With it the machine has local APICs, as with more than one vCPU.
+    /// </summary>
+    public static readonly DeviceTypeInfo IoApic = new("ioapic", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
+    {
+        Summary = "the I/O APIC at 0xFEC00000 (ISA IRQ n on pin n, IRQ 0 on pin 2); brings the local APICs",
+        InlineOnlyReason = "interrupt delivery is the CPU's",
+        FixedMmio = [new(0xFEC0_0000, 0x1000)],
+    };
+
     /// <summary>The i440FX PCI host bridge, function 00:00.0: configuration mechanism #1 at fixed ports 0xCF8-0xCFF.</summary>
     public static readonly DeviceTypeInfo I440Fx = new("i440fx", PortCount: 0, MmioSize: 0, IrqUse.None, CanBeConsole: false, ConfigKeys: [])
     {
@@ -39,6 +50,18 @@ public static class DeviceCatalog
         InlineOnlyReason = "it forwards configuration cycles in the CPU process",
         FixedPorts = [new(0xCF8, 8)],
     };
+
+    /// <summary>Where every vCPU sees its own local APIC's registers (IA32_APIC_BASE's default; not relocatable here).</summary>
+    public static readonly MmioRange LocalApicPage = new(0xFEE0_0000, 0x1000);
+
+    /// <summary>
+    /// Whether a machine with <paramref name="cpuCount"/> vCPUs and <paramref name="devices"/> has local APICs (CPUID
+    /// says so, and <see cref="LocalApicPage"/> is theirs): when it has more than one vCPU (they start each other with
+    /// IPIs) or an I/O APIC (it delivers through them). A single-vCPU machine without one keeps the plain 8259 CPU
+    /// that firmware and old guests expect.
+    /// </summary>
+    public static bool HasLocalApics(int cpuCount, IEnumerable<DeviceConfig> devices) =>
+        cpuCount > 1 || devices.Any(d => d.Type == IoApic.Name);
 
     /// <summary>Every type with the factory of its model (null: the CPU process's platform builds it), in the docs' order.</summary>
     private static readonly (DeviceTypeInfo Type, Func<DeviceConfig, IDeviceContext, IDevice>? Create)[] s_types =
@@ -48,6 +71,7 @@ public static class DeviceCatalog
         Model<TestDevice>(),
         Model<BenchRegister>(),
         (I8259, null),
+        (IoApic, null),
         (I440Fx, null),
         Model<Piix3IsaBridge>(),
         Model<Piix3Ide>(),

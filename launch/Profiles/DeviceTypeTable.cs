@@ -34,7 +34,7 @@ public static class DeviceTypeTable
                 $"`{type.Name}`",
                 Ports(type),
                 string.Join(", ", type.FixedPorts.Select(Range)),
-                type.MmioSize > 0 ? $"{type.MmioSize} bytes" : "",
+                type.MmioSize > 0 ? $"{type.MmioSize} bytes" : string.Join(", ", type.FixedMmio.Select(m => $"fixed: 0x{m.Start:X}-0x{m.End:X}")),
                 Irq(type),
                 type.CanBeConsole ? type.TakesInput ? "yes, with input" : "yes" : "",
                 string.Join(", ", type.ConfigKeys.Select(k => type.FileKeys.Contains(k) ? $"`{k}` (file)" : $"`{k}`")),

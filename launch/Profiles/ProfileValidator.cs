@@ -51,7 +51,8 @@ internal sealed partial class ProfileValidator
             validator.CheckRange("$.spares", spares, 0, ProfileDefaults.MaxSpares, "processes");
         }
 
-        Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, splitemuDirectory);
+        bool localApics = DeviceCatalog.HasLocalApics(profile.Cpu.Count, profile.Devices);
+        Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, localApics, splitemuDirectory);
         Dictionary<(string Host, string Key), string> hostFiles = validator.CheckHosts(profile.Hosts, splitemuDirectory);
         return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd, HostFiles = hostFiles };
     }
@@ -294,7 +295,7 @@ internal sealed partial class ProfileValidator
     }
 
     /// <summary>Checks the devices; returns the resolved paths of their file config keys, by device index and key.</summary>
-    private Dictionary<(int Device, string Key), string> CheckDevices(IReadOnlyList<DeviceConfig> devices, ulong? ramBytes, long? firmwareBytes, string splitemuDirectory)
+    private Dictionary<(int Device, string Key), string> CheckDevices(IReadOnlyList<DeviceConfig> devices, ulong? ramBytes, long? firmwareBytes, bool localApics, string splitemuDirectory)
     {
         var ports = new List<AddressRange>();
         var mmio = new List<AddressRange>();
@@ -303,13 +304,19 @@ internal sealed partial class ProfileValidator
             mmio.Add(new AddressRange("", ProfileDefaults.FirmwareTop - (ulong)bytes, ProfileDefaults.FirmwareTop - 1) { Label = "the firmware ROM" });
         }
 
+        if (localApics)
+        {
+            MmioRange page = DeviceCatalog.LocalApicPage;
+            mmio.Add(new AddressRange("", page.Start, page.End) { Label = "the local APICs' registers" });
+        }
+
         var irqs = new Dictionary<int, string>();
         var files = new Dictionary<(int Device, string Key), string>();
         CheckDeviceCounts(devices);
         var firstIndexOfId = new Dictionary<string, int>(StringComparer.Ordinal);
 
         // Fixed ports and lines first, so that a movable io or irq that collides with them is the one blamed.
-        ClaimFixedResources(devices, ports, irqs);
+        ClaimFixedResources(devices, ports, mmio, irqs);
         for (int i = 0; i < devices.Count; i++)
         {
             string path = $"$.devices[{i}]";
@@ -349,8 +356,8 @@ internal sealed partial class ProfileValidator
         return files;
     }
 
-    /// <summary>Claims the ports and interrupt lines each device's type always uses; two devices on the same fixed ports collide here.</summary>
-    private void ClaimFixedResources(IReadOnlyList<DeviceConfig> devices, List<AddressRange> ports, Dictionary<int, string> irqs)
+    /// <summary>Claims the ports, MMIO and interrupt lines each device's type always uses; two devices on the same fixed ranges collide here.</summary>
+    private void ClaimFixedResources(IReadOnlyList<DeviceConfig> devices, List<AddressRange> ports, List<AddressRange> mmio, Dictionary<int, string> irqs)
     {
         for (int i = 0; i < devices.Count; i++)
         {
@@ -367,6 +374,16 @@ internal sealed partial class ProfileValidator
             {
                 var range = new AddressRange(device.Id, fixedPorts.Start, (ulong)fixedPorts.End) { FixedType = type.Name };
                 if (!ClaimRange(range, ports, path + ".type", "I/O ports", "ports"))
+                {
+                    collided = true;
+                    break;
+                }
+            }
+
+            foreach (MmioRange fixedMmio in collided ? [] : type.FixedMmio)
+            {
+                var range = new AddressRange(device.Id, fixedMmio.Start, fixedMmio.End) { FixedType = type.Name };
+                if (!ClaimRange(range, mmio, path + ".type", "MMIO", "MMIO"))
                 {
                     collided = true;
                     break;
@@ -512,7 +529,7 @@ internal sealed partial class ProfileValidator
                     : other.FixedType is { } otherType ? $"fixed {otherWhat} {Hex(other.Start)}-{Hex(other.End)} of device '{other.DeviceId}' ({otherType})"
                     : $"{otherWhat} {Hex(other.Start)}-{Hex(other.End)} of device '{other.DeviceId}'";
                 string expected = range.FixedType is { } fixedType
-                    ? $"no other device on these ports (device type {fixedType} always uses them)"
+                    ? $"no other device on these {(what == "MMIO" ? "addresses" : "ports")} (device type {fixedType} always uses them)"
                     : "a free range";
                 Report(jsonPath, $"{mine} overlap {theirs}; expected {expected}");
                 return false;

@@ -63,6 +63,9 @@ public sealed record DeviceTypeInfo(
     /// <summary>Ports the model always decodes, whatever <c>io</c> says; the overlap check claims them like <c>io</c> ranges.</summary>
     public IReadOnlyList<PortRange> FixedPorts { get; init; } = [];
 
+    /// <summary>MMIO the model always decodes (no <c>mmio</c> is given); the overlap check claims it like <c>mmio</c> ranges.</summary>
+    public IReadOnlyList<MmioRange> FixedMmio { get; init; } = [];
+
     /// <summary>Interrupt lines the model always drives (not given by <c>irq</c>); no other device may use them.</summary>
     public IReadOnlyList<int> FixedIrqs { get; init; } = [];
 }

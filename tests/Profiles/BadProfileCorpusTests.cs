@@ -45,7 +45,7 @@ public sealed class BadProfileCorpusTests
         {
             "extends-duplicate-id-in-child.json",
             [
-                "extends-duplicate-id-in-child.json:11:5: $.devices[3]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm",
+                "extends-duplicate-id-in-child.json:11:5: $.devices[3]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, ioapic, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm",
                 "extends-duplicate-id-in-child.json:12:7: $.devices[3].id: device id 'com2' is already used by $.devices[2]; expected unique ids",
             ]
         },
@@ -118,7 +118,7 @@ public sealed class BadProfileCorpusTests
         { "memory-decimal-string.json", ["memory-decimal-string.json:5:5: $.memory.sizeMiB: '16' is not a hex number; expected an integer or a hex string starting with 0x"] },
         { "memory-too-large.json", ["memory-too-large.json:5:5: $.memory.sizeMiB: memory size 4096 MiB is out of range; expected 1-3072"] },
         { "memory-too-small.json", ["memory-too-small.json:5:5: $.memory.sizeMiB: memory size 0 MiB is out of range; expected 1-3072"] },
-        { "missing-device-type.json", ["missing-device-type.json:26:5: $.devices[1]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
+        { "missing-device-type.json", ["missing-device-type.json:26:5: $.devices[1]: missing required property 'type'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, ioapic, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
         { "missing-schema-version.json", ["missing-schema-version.json:1:1: $: missing required property 'schemaVersion'; expected 1 (the schema version this splitemu reads)"] },
         { "mmio-on-port-device.json", ["mmio-on-port-device.json:31:7: $.devices[1].mmio: device type debug-exit has no MMIO range; remove mmio"] },
         { "mmio-over-firmware.json", ["mmio-over-firmware.json:30:7: $.devices[2].mmio: MMIO 0xffffffc0-0xffffffff of device 'bench' overlap the firmware ROM 0xffff0000-0xffffffff; expected a free range"] },
@@ -143,12 +143,14 @@ public sealed class BadProfileCorpusTests
         { "trailing-data.json", ["trailing-data.json:5:1: not valid JSON: '{' is invalid after a single JSON value. Expected end of data."] },
         { "trailing-comma.json", ["trailing-comma.json:3:16: not valid JSON: The JSON object contains a trailing comma at the end."] },
         { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
+        { "ioapic-over-mmio.json", ["ioapic-over-mmio.json:17:7: $.devices[0].mmio: MMIO 0xfec00800-0xfec0083f of device 'bench' overlap fixed MMIO 0xfec00000-0xfec00fff of device 'ioapic' (ioapic); expected a free range"] },
+        { "lapic-over-mmio.json", ["lapic-over-mmio.json:18:7: $.devices[0].mmio: MMIO 0xfee00300-0xfee0033f of device 'bench' overlap the local APICs' registers 0xfee00000-0xfee00fff; expected a free range"] },
         { "two-pics.json", ["two-pics.json:33:7: $.devices[3].type: fixed I/O ports 0x20-0x21 of device 'pic2' (i8259) overlap fixed ports 0x20-0x21 of device 'pic' (i8259); expected no other device on these ports (device type i8259 always uses them)"] },
         { "uart-on-fw-cfg-ports.json", ["uart-on-fw-cfg-ports.json:30:7: $.devices[2].io: I/O ports 0x510-0x517 of device 'com3' overlap fixed ports 0x510-0x511 of device 'fwcfg' (fw-cfg); expected a free range"] },
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
         { "uart-without-irq.json", ["uart-without-irq.json:20:5: $.devices[0]: missing required property 'irq'; expected an interrupt line 0-15 for a uart16550"] },
         { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
-        { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
+        { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, ioapic, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
         { "spares-out-of-range.json", ["spares-out-of-range.json:4:3: $.spares: spares 40 is out of range; expected 0-32 processes"] },
         { "spares-negative.json", ["spares-negative.json:4:3: $.spares: spares -1 is out of range; expected 0-32 processes"] },

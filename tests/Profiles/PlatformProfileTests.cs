@@ -296,7 +296,7 @@ public sealed class PlatformProfileTests : IDisposable
         string[] inlineOnly = DeviceCatalog.All.Values.Where(t => t.InlineOnly).Select(t => t.Name).Order().ToArray();
         string[] busMasters = DeviceCatalog.All.Values.Where(t => t.BusMaster).Select(t => t.Name).Order().ToArray();
 
-        Assert.Equal(["i440fx", "i8259"], inlineOnly);
+        Assert.Equal(["i440fx", "i8259", "ioapic"], inlineOnly);
         Assert.Equal(["fw-cfg", "piix3-ide"], busMasters);
         Assert.Equal(["primary-master", "primary-slave", "secondary-master", "secondary-slave"], Piix3Ide.Type.FileKeys);
         Assert.Empty(FwCfg.Type.FileKeys);
