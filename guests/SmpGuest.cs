@@ -98,6 +98,16 @@ public static class SmpGuest
         ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 8);
+
+        // 32-bit code cannot take a label's address as a value, so a first pass finds where the start-up code and
+        // the application processors' entry land; the second writes them in (the same sizes: they are imm32s).
+        (_, uint trampolineBytes, uint apEntryAddress) = Emit(cpus, iterations, 0, 0);
+        (byte[] image, _, _) = Emit(cpus, iterations, trampolineBytes, apEntryAddress);
+        return image;
+    }
+
+    private static (byte[] Image, uint TrampolineBytes, uint ApEntry) Emit(int cpus, int iterations, uint trampolineBytesAddress, uint apEntryAddress)
+    {
         uint total = (uint)(cpus * iterations);
         int deviceRounds = DeviceRounds(iterations);
 
@@ -121,13 +131,12 @@ public static class SmpGuest
         a.mov(__dword_ptr[GdtAddress + 26], GdtAddress);
         a.lgdt(__[GdtAddress + 24]);
         // Copy the start-up code below 1 MiB, then tell its 32-bit part where to jump.
-        a.lea(esi, __[trampolineStart]);
+        a.mov(esi, trampolineBytesAddress);
         a.mov(edi, TrampolineAddress);
         a.mov(ecx, (uint)trampoline.Length);
         a.cld();
         a.rep.movsb();
-        a.lea(eax, __[apEntry]);
-        a.mov(__dword_ptr[TrampolineAddress + 0xFC], eax);
+        a.mov(__dword_ptr[TrampolineAddress + 0xFC], apEntryAddress);
 
         // Software-enable the local APIC (spurious vector 0xFF), then INIT, start-up, start-up to all but self.
         a.mov(__dword_ptr[ApicSpurious], 0x1FFu);
@@ -265,8 +274,8 @@ public static class SmpGuest
         a.db(trampoline);
 
         using var stream = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(stream), LoadAddress);
-        return stream.ToArray();
+        AssemblerResult result = a.Assemble(new StreamCodeWriter(stream), LoadAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        return (stream.ToArray(), (uint)result.GetLabelRIP(trampolineStart), (uint)result.GetLabelRIP(apEntry));
     }
 
     /// <summary>

@@ -80,7 +80,7 @@ public static class MpTable
                 }
 
                 ushort flags = levelTriggeredIrqs.Contains(irq) ? LevelActiveLowFlags : ConformingFlags;
-                entries.Add(Interrupt(IoInterruptEntry, InterruptInt, flags, isaBus, (byte)irq, ioApicId, (byte)(irq == 0 ? 2 : irq)));
+                entries.Add(Interrupt(IoInterruptEntry, InterruptInt, flags, isaBus, (byte)irq, ioApicId, (byte)IoApicPinOf(irq)));
             }
         }
 
@@ -117,6 +117,12 @@ public static class MpTable
 
         return [.. pointer, .. table];
     }
+
+    /// <summary>
+    /// The I/O APIC pin of ISA interrupt line <paramref name="irq"/>, as the tables say: the timer's IRQ 0 on pin 2
+    /// (pin 0 is the 8259's output on a PC, the ISA bus's IRQ 2 is the cascade), every other line on its own pin.
+    /// </summary>
+    public static int IoApicPinOf(int irq) => irq == 0 ? 2 : irq;
 
     /// <summary>Writes <see cref="Build"/>'s tables into guest RAM at <see cref="FloatingPointerAddress"/>.</summary>
     public static void Write(GuestRam ram, int cpus, uint cpuSignature, uint featureFlags, bool hasPci, bool hasIoApic, IReadOnlyCollection<int> levelTriggeredIrqs) =>

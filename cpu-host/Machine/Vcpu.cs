@@ -13,7 +13,7 @@ namespace SplitEmu.CpuHost.Machine;
 /// end the vCPU's run slice. The vCPU's own thread applies start signals at an instruction boundary
 /// (<see cref="TakeStartSignals"/>), so the interpreter's state is only ever touched by that thread.
 /// </remarks>
-internal sealed class Vcpu : IDisposable
+internal sealed class Vcpu : Platform.IApicCpu, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly AutoResetEvent _wake = new(initialState: false);
@@ -37,6 +37,21 @@ internal sealed class Vcpu : IDisposable
     /// <summary>The interpreter (and translator) of this vCPU.</summary>
     public X86Cpu Cpu { get; }
 
+    /// <summary>This vCPU's local APIC, when the machine has local APICs (its interrupt source then).</summary>
+    public Platform.LocalApic? Apic { get; set; }
+
+    /// <summary>When this vCPU's APIC timer next fires on the machine clock, or <see cref="long.MaxValue"/>.</summary>
+    public long ApicTimerDeadline => Apic?.NextTimerDeadline ?? long.MaxValue;
+
+    /// <summary>Raises this vCPU's APIC timer interrupt if it is due at <paramref name="nowNanoseconds"/> (its own thread).</summary>
+    public void RunDueApicTimer(long nowNanoseconds)
+    {
+        if (Apic is { } apic && apic.NextTimerDeadline <= nowNanoseconds)
+        {
+            apic.RunDue(nowNanoseconds);
+        }
+    }
+
     /// <summary>Whether this vCPU waits for a start-up IPI (an application processor after power-on, reset or INIT).</summary>
     public bool WaitingForStartup => _waitingForStartup;
 
@@ -53,6 +68,16 @@ internal sealed class Vcpu : IDisposable
         Cpu.NotifyInterruptPending();
         _wake.Set();
     }
+
+    /// <summary>An NMI reached this vCPU: latched, delivered at its next instruction boundary, and it leaves HLT. Thread-safe.</summary>
+    public void Nmi()
+    {
+        Cpu.RaiseNmi();
+        _wake.Set();
+    }
+
+    /// <summary>Whether something would end HLT now: an interrupt its controller offers, or a latched NMI.</summary>
+    public bool HasWakeEvent => Cpu.NmiPending || Cpu.InterruptController?.HasPendingInterrupt == true;
 
     /// <summary>Sleeps until <see cref="Signal"/>, <see cref="InterruptMayBePending"/> or a start signal, or <paramref name="milliseconds"/>.</summary>
     public void Sleep(int milliseconds) => _wake.WaitOne(milliseconds);

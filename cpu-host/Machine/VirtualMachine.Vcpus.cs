@@ -60,6 +60,7 @@ public sealed partial class VirtualMachine
 
     private void RunApplicationProcessor(Vcpu vcpu)
     {
+        _apicBus?.EnterVcpu(vcpu.Index); // this thread's accesses to the APIC page reach this vCPU's APIC
         try
         {
             while (Exit is null)
@@ -84,6 +85,7 @@ public sealed partial class VirtualMachine
                     continue;
                 }
 
+                vcpu.RunDueApicTimer(_clock.Clock.NowNanoseconds);
                 CpuRunResult result = vcpu.Cpu.Run(RunSlice);
                 switch (result.Reason)
                 {
@@ -103,19 +105,25 @@ public sealed partial class VirtualMachine
         }
         finally
         {
+            Platform.ApicBus.LeaveVcpu();
             Interlocked.Decrement(ref _applicationProcessorsRunning);
         }
     }
 
-    /// <summary>HLT on an application processor: sleep until an interrupt, an INIT, a pause or the end.</summary>
+    /// <summary>HLT on an application processor: sleep until an interrupt, its APIC timer, an INIT, a pause or the end.</summary>
     private void WaitWhileHalted(Vcpu vcpu)
     {
-        if (vcpu.Cpu.InterruptController?.HasPendingInterrupt == true || Exit is not null || !_mayRun.IsSet)
+        if (vcpu.HasWakeEvent || Exit is not null || !_mayRun.IsSet)
         {
             return;
         }
 
-        vcpu.Sleep(HaltSleepLimitMs);
+        long untilTimer = vcpu.ApicTimerDeadline - _clock.Clock.NowNanoseconds;
+        int sleepMs = HaltSleepMilliseconds(untilTimer);
+        if (sleepMs > 0)
+        {
+            vcpu.Sleep(sleepMs);
+        }
     }
 
     /// <summary>Parks this vCPU's thread until <paramref name="released"/> or the end; the last to park marks the machine parked.</summary>

@@ -96,6 +96,8 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
             });
         }
 
+        CreateLocalApics();
+
         // The bootstrap processor's thread runs due inline timers, pulse trains and console input between its slices.
         Timers = new InlineTimers(Bootstrap.Signal, _clock.Clock);
         PulseTrains = new InterruptPulseTrains(SetInterruptLine, () => _clock.Clock.NowNanoseconds, Bootstrap.Signal);
@@ -150,6 +152,7 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
         }
 
         _firmware?.LoadShadow(_ram);
+        _apicBus?.Reset(); // each local APIC as at power-on: the BSP's LINT0 takes the 8259, the others wait for INIT
         foreach (Vcpu vcpu in _vcpus)
         {
             vcpu.Cpu.Reset(); // the application processors wait for INIT and start-up IPIs again
@@ -164,6 +167,11 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
                 // Firmware would describe the power-management hardware; with no firmware, the loader does.
                 AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci,
                     AcpiIsaDevice.Describe(_profile.Devices));
+            }
+
+            if (_apicBus is not null)
+            {
+                WriteMpTable(); // so the kernel finds the other processors and the I/O APIC
             }
 
             _platformSetupPending = true; // at power-on it needs the device processes, which attach after construction
@@ -289,16 +297,28 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     {
         Interrupts.SetLevel(line, asserted);
         Pic?.SetLine(line, asserted);
+        _ioApic?.SetLine(MpTable.IoApicPinOf(line), asserted); // both hear every line, as on a PC; the guest masks one
     }
 
     /// <summary>The interrupt controller's output may have risen (any thread): the CPU looks, a halted vCPU wakes.</summary>
     public void InterruptMayBePending() => Bootstrap.InterruptMayBePending(); // the 8259's output is wired to the BSP
 
-    /// <summary>Makes <paramref name="pic"/> the CPU's interrupt source (the profile's i8259).</summary>
+    /// <summary>
+    /// Makes <paramref name="pic"/> the CPU's interrupt source (the profile's i8259): directly, or with local APICs
+    /// through the bootstrap processor's LINT0 (and ExtINT messages).
+    /// </summary>
     Platform.DualPic8259 Platform.IPlatformHost.AttachInterruptController(Platform.DualPic8259 pic)
     {
         Pic = pic;
-        Cpu.InterruptController = pic;
+        if (_apicBus is { } bus)
+        {
+            bus.ExternalInterruptSource = pic;
+        }
+        else
+        {
+            Cpu.InterruptController = pic;
+        }
+
         return pic;
     }
 
@@ -362,6 +382,19 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     private MachineExitInfo RunUntilExit()
     {
         _clock.KeepPaceWithThisThread(); // the bootstrap processor's; the other vCPUs' device waits do not hold time
+        _apicBus?.EnterVcpu(0); // this thread's accesses to the APIC page reach the bootstrap processor's APIC
+        try
+        {
+            return RunBootstrapProcessor();
+        }
+        finally
+        {
+            Platform.ApicBus.LeaveVcpu();
+        }
+    }
+
+    private MachineExitInfo RunBootstrapProcessor()
+    {
         while (Exit is null)
         {
             if (_platformSetupPending)
@@ -392,6 +425,7 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
 
             Timers.RunDue();
             PulseTrains.RunDue();
+            Bootstrap.RunDueApicTimer(_clock.Clock.NowNanoseconds);
             if (Exit is null && Interlocked.Exchange(ref _resetRequestedBy, null) is { } requestedBy)
             {
                 ResetMachine(requestedBy);
@@ -403,9 +437,9 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
                 case CpuStopReason.Shutdown:
                     RequestExit(ExitReason.CpuShutdown, ExitCodes.GuestCrashed, null, "triple fault");
                     break;
-                case CpuStopReason.Halted when _vcpus.Length == 1 && (Pic is null || (Cpu.State.Eflags & EflagsBits.IF) == 0):
+                case CpuStopReason.Halted when _vcpus.Length == 1 && ((Pic is null && _apicBus is null) || (Cpu.State.Eflags & EflagsBits.IF) == 0):
                     // Nothing can wake this CPU (no interrupt controller, or interrupts disabled, and no other vCPU to
-                    // send it an IPI): it is stopped for good.
+                    // send it an IPI or NMI): it is stopped for good.
                     RequestExit(ExitReason.Halted, ExitCodes.GuestCrashed, null, $"HLT at EIP 0x{Cpu.State.Rip:X}");
                     break;
                 case CpuStopReason.Halted:
@@ -428,8 +462,8 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     private void OnProgress()
     {
         _clock.CheckIn();
-        long nextPulse = PulseTrains.NextDeadline;
-        if (nextPulse != long.MaxValue && nextPulse <= _clock.Clock.NowNanoseconds)
+        long nextDeadline = Math.Min(PulseTrains.NextDeadline, Bootstrap.ApicTimerDeadline);
+        if (nextDeadline != long.MaxValue && nextDeadline <= _clock.Clock.NowNanoseconds)
         {
             Cpu.RequestStop();
         }
@@ -438,19 +472,24 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     /// <summary>HLT with interrupts enabled: sleep until an interrupt, a due inline timer, a pause or the end.</summary>
     private void WaitWhileHalted()
     {
-        if (Cpu.InterruptController?.HasPendingInterrupt == true || Exit is not null || !_mayRun.IsSet)
+        if (Bootstrap.HasWakeEvent || Exit is not null || !_mayRun.IsSet)
         {
             return;
         }
 
-        long untilTimer = Math.Min(Timers.NextDeadline, PulseTrains.NextDeadline) - _clock.Clock.NowNanoseconds;
-        int sleepMs = (int)Math.Clamp((untilTimer + 999_999) / 1_000_000, 0, HaltSleepLimitMs);
+        long nextTimer = Math.Min(Math.Min(Timers.NextDeadline, PulseTrains.NextDeadline), Bootstrap.ApicTimerDeadline);
+        long untilTimer = nextTimer - _clock.Clock.NowNanoseconds;
+        int sleepMs = HaltSleepMilliseconds(untilTimer);
         if (sleepMs > 0)
         {
             _clock.ReleaseLead(); // an idle vCPU waits for time to pass: it must not hold the clock back
             Bootstrap.Sleep(sleepMs);
         }
     }
+
+    /// <summary>How long a halted vCPU sleeps when its next timer is <paramref name="untilTimerNs"/> away: rounded up, at most <see cref="HaltSleepLimitMs"/>.</summary>
+    private static int HaltSleepMilliseconds(long untilTimerNs) =>
+        untilTimerNs <= 0 ? 0 : (int)Math.Min((untilTimerNs - 1) / 1_000_000 + 1, HaltSleepLimitMs);
 
     /// <summary>Whether a pause is in effect (the vCPU may still be finishing its access: see <see cref="IsParked"/>).</summary>
     public bool IsPaused => !_mayRun.IsSet && Exit is null;

@@ -15,6 +15,12 @@ internal interface IPlatformHost
     /// <summary>Makes <paramref name="pic"/> the CPU's interrupt source, and returns it.</summary>
     DualPic8259 AttachInterruptController(DualPic8259 pic);
 
+    /// <summary>
+    /// Makes an I/O APIC on the machine's APIC bus (the machine has local APICs when it has one) the destination of the
+    /// ISA interrupt lines besides the 8259s, and returns it.
+    /// </summary>
+    IoApic AttachIoApic();
+
     /// <summary>The interrupt controller's output may have risen (any thread): the CPU looks, a halted vCPU wakes.</summary>
     void InterruptMayBePending();
 

@@ -13,13 +13,18 @@ internal static class PlatformDevices
 {
     /// <summary>
     /// Creates the CPU-process model for <paramref name="config"/>, or null when the type is an ordinary device. The
-    /// types are described in the device catalog (<see cref="DeviceCatalog.I8259"/>, <see cref="DeviceCatalog.I440Fx"/>).
+    /// types are described in the device catalog (<see cref="DeviceCatalog.I8259"/>, <see cref="DeviceCatalog.IoApic"/>, <see cref="DeviceCatalog.I440Fx"/>).
     /// </summary>
     public static IDevice? TryCreate(DeviceConfig config, IPlatformHost machine)
     {
         if (config.Type == DeviceCatalog.I8259.Name)
         {
             return machine.AttachInterruptController(new DualPic8259(machine.InterruptMayBePending));
+        }
+
+        if (config.Type == DeviceCatalog.IoApic.Name)
+        {
+            return machine.AttachIoApic();
         }
 
         if (config.Type == DeviceCatalog.I440Fx.Name)

@@ -1,0 +1,61 @@
+using SplitEmu.Guests;
+using SplitEmu.Launch.Reports;
+using SplitEmu.Tests.Infrastructure;
+
+namespace SplitEmu.Tests.Guests;
+
+/// <summary>
+/// Several vCPUs at once, with real processes: the bootstrap processor starts the others by INIT and start-up IPIs,
+/// then every vCPU hammers RAM counters with LOCK'ed instructions, an XCHG spinlock and a device (a testdev, in a
+/// device process or inline), and the guest checks every count (see <see cref="SmpGuest"/>). With a kill of the
+/// device process in the middle, its successor is restored and replayed while the other vCPUs keep sending.
+/// </summary>
+[Trait("Category", "Slow")] // starts processes: not in the fast tier
+public sealed class SmpGuestTests
+{
+    /// <summary>Rounds per vCPU: enough for the vCPUs to overlap for many thousands of accesses, bounded for a 2-core host.</summary>
+    private const int Iterations = 20_000;
+
+    [Theory]
+    [InlineData(2, "isolated", 0, "translator")]
+    [InlineData(4, "isolated", 0, "translator")]
+    [InlineData(2, "inline", 0, "interpreter")]
+    [InlineData(3, "isolated", 1_500, "translator")]
+    public void EveryVcpuStarts_AndEveryCounterIsExact(int cpus, string placement, int killAtAccess, string execution)
+    {
+        using TempFolder folder = new();
+        string guest = folder.File("smp.bin");
+        string report = folder.File("report.json");
+        File.WriteAllBytes(guest, SmpGuest.Build(cpus, Iterations));
+        string profile = folder.File("smp.json");
+        File.WriteAllText(profile, $$"""
+            {
+              "schemaVersion": 1,
+              "name": "smp-test",
+              "memory": { "sizeMiB": 16 },
+              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x100000" } ],
+              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000", "count": {{cpus}}, "execution": "{{execution}}" },
+              "devices": [
+                { "id": "dev", "type": "testdev", "io": "0x510", "placement": "{{placement}}" },
+                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
+              ]
+            }
+            """);
+
+        string[] crashes = killAtAccess > 0 ? ["--set", $"devices.dev.crash.atAccess={killAtAccess}"] : [];
+        using SplitEmuProcess run = SplitEmuProcess.Start(["run", profile, "--report", report, "--timeout", "240", .. crashes]);
+        run.WaitForExit(TestDeadlines.Minutes(5));
+
+        Assert.True(run.ExitCode == ((SmpGuest.Success << 1) | 1), $"exit {run.ExitCode} = guest value 0x{run.ExitCode >> 1:X2}; stderr: {run.StandardError}");
+        RunReport parsed = RunReport.Read(report);
+        DeviceSection device = parsed.Devices.Single(d => d.Id == "dev");
+        Assert.Equal(placement, device.Placement);
+        if (killAtAccess > 0)
+        {
+            Assert.Equal(1, device.Restarts);
+            Assert.All(device.Crashes!, c => Assert.Equal(0, c.Divergences));
+        }
+
+        Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
+    }
+}
