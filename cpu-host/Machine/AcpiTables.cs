@@ -7,7 +7,8 @@ namespace SplitEmu.CpuHost.Machine;
 /// The ACPI 1.0 tables a directly booted kernel reads to find the machine's power-management hardware (the
 /// <c>acpi-pm</c> device), written where firmware would put them: the RSDP in the BIOS area (0xE0000, where
 /// Linux scans for it without EFI), then the RSDT, FADT, FACS and a DSDT whose only object is <c>\_S5</c> (soft
-/// off, sleep type <see cref="SoftOffSleepType"/>), the PCI root bridge and the machine's legacy ISA devices. No MADT: interrupts stay on the 8259s. SMI_CMD is 0, so the
+/// off, sleep type <see cref="SoftOffSleepType"/>), the PCI root bridge and the machine's legacy ISA devices, and on a
+/// machine with local APICs a MADT (without one, Linux ignores the MP tables and stays on one CPU and the 8259s). SMI_CMD is 0, so the
 /// machine is always in ACPI mode and no firmware has to hand it over.
 /// </summary>
 public static class AcpiTables
@@ -19,7 +20,13 @@ public static class AcpiTables
     public const byte SoftOffSleepType = 5;
 
     private const uint RsdtAddress = RsdpAddress + 0x40, FadtAddress = RsdpAddress + 0x80, FacsAddress = RsdpAddress + 0x140,
-        DsdtAddress = RsdpAddress + 0x200, TablesEnd = RsdpAddress + 0x1000;
+        MadtAddress = RsdpAddress + 0x200, DsdtAddress = RsdpAddress + 0x300, TablesEnd = RsdpAddress + 0x1000;
+
+    /// <summary>MADT entry types (ACPI 1.0b, 5.2.8).</summary>
+    private const byte MadtLocalApic = 0, MadtIoApic = 1, MadtInterruptOverride = 2, MadtLocalApicNmi = 4;
+
+    /// <summary>MPS INTI flags of an override: active high, level-triggered (the SCI, as QEMU describes it).</summary>
+    private const ushort LevelActiveHigh = 0b1101;
 
     private const int HeaderLength = 36, FadtLength = 116, FacsLength = 64;
 
@@ -31,9 +38,10 @@ public static class AcpiTables
 
     /// <summary>
     /// Writes the tables for PM blocks at <paramref name="pmBase"/> (PM1a_EVT, +4 PM1a_CNT, +8 PM_TMR), the SCI on
-    /// <paramref name="sciLine"/> and the ISA devices <paramref name="isaDevices"/> (see <see cref="AcpiIsaDevice.Describe"/>).
+    /// <paramref name="sciLine"/> and the ISA devices <paramref name="isaDevices"/> (see <see cref="AcpiIsaDevice.Describe"/>),
+    /// and the MADT of <paramref name="apics"/> when the machine has local APICs.
     /// </summary>
-    public static void Write(GuestRam ram, ushort pmBase, int sciLine, IReadOnlyList<AcpiIsaDevice> isaDevices)
+    public static void Write(GuestRam ram, ushort pmBase, int sciLine, IReadOnlyList<AcpiIsaDevice> isaDevices, MadtDescription? apics = null)
     {
         byte[] dsdt = Dsdt(ram.Size, isaDevices);
         if (dsdt.Length > TablesEnd - DsdtAddress)
@@ -45,7 +53,18 @@ public static class AcpiTables
         ram.Load(FacsAddress, Facs());
         bool hasRtc = isaDevices.Any(d => d.HardwareId == AcpiIsaDevice.RtcHardwareId);
         ram.Load(FadtAddress, Fadt(pmBase, sciLine, hasRtc ? (byte)DeviceHost.Devices.Rtc.CmosRtc.Century : (byte)0));
-        ram.Load(RsdtAddress, Rsdt());
+        if (apics is not null)
+        {
+            byte[] madt = Madt(apics, sciLine);
+            if (madt.Length > DsdtAddress - MadtAddress)
+            {
+                throw new InvalidOperationException($"the MADT ({madt.Length} bytes) does not fit before the DSDT");
+            }
+
+            ram.Load(MadtAddress, madt);
+        }
+
+        ram.Load(RsdtAddress, Rsdt(apics is not null));
         ram.Load(RsdpAddress, Rsdp());
     }
 
@@ -61,11 +80,61 @@ public static class AcpiTables
         return rsdp;
     }
 
-    private static byte[] Rsdt()
+    private static byte[] Rsdt(bool withMadt)
     {
-        byte[] rsdt = Header("RSDT", HeaderLength + 4, revision: 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(rsdt.AsSpan(HeaderLength), FadtAddress);
+        uint[] entries = withMadt ? [FadtAddress, MadtAddress] : [FadtAddress];
+        byte[] rsdt = Header("RSDT", HeaderLength + 4 * entries.Length, revision: 1);
+        for (int i = 0; i < entries.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(rsdt.AsSpan(HeaderLength + 4 * i), entries[i]);
+        }
+
         return Finish(rsdt);
+    }
+
+    /// <summary>
+    /// Multiple APIC Description Table, revision 1 (ACPI 1.0b, 5.2.8): a processor entry per vCPU, the I/O APIC with
+    /// its GSIs from 0, the timer's IRQ 0 on GSI 2 and the SCI level-triggered (as QEMU's), NMI on every LINT1.
+    /// </summary>
+    private static byte[] Madt(MadtDescription apics, int sciLine)
+    {
+        List<byte[]> entries = [];
+        for (int cpu = 0; cpu < apics.Cpus; cpu++)
+        {
+            entries.Add([MadtLocalApic, 8, (byte)cpu, (byte)cpu, 1, 0, 0, 0]); // ACPI processor id, APIC id, enabled
+        }
+
+        if (apics.IoApicId is byte ioApicId)
+        {
+            byte[] ioApic = [MadtIoApic, 12, ioApicId, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            BinaryPrimitives.WriteUInt32LittleEndian(ioApic.AsSpan(4), MpTable.IoApicAddress);
+            entries.Add(ioApic); // GSI base 0
+            entries.Add(InterruptOverride(0, (uint)MpTable.IoApicPinOf(0), 0));
+            entries.Add(InterruptOverride((byte)sciLine, (uint)MpTable.IoApicPinOf(sciLine), LevelActiveHigh));
+        }
+
+        entries.Add([MadtLocalApicNmi, 6, 0xFF, 0, 0, 1]); // every processor, conforming flags, LINT1
+
+        byte[] madt = Header("APIC", HeaderLength + 8 + entries.Sum(e => e.Length), revision: 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(madt.AsSpan(HeaderLength), MpTable.LocalApicAddress);
+        BinaryPrimitives.WriteUInt32LittleEndian(madt.AsSpan(HeaderLength + 4), apics.HasPic ? 1u : 0u); // PCAT_COMPAT
+        int at = HeaderLength + 8;
+        foreach (byte[] entry in entries)
+        {
+            entry.CopyTo(madt, at);
+            at += entry.Length;
+        }
+
+        return Finish(madt);
+    }
+
+    /// <summary>An interrupt source override: ISA <paramref name="source"/> arrives on <paramref name="gsi"/> with MPS INTI <paramref name="flags"/>.</summary>
+    private static byte[] InterruptOverride(byte source, uint gsi, ushort flags)
+    {
+        byte[] entry = [MadtInterruptOverride, 10, 0, source, 0, 0, 0, 0, 0, 0]; // bus 0: ISA
+        BinaryPrimitives.WriteUInt32LittleEndian(entry.AsSpan(4), gsi);
+        BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(8), flags);
+        return entry;
     }
 
     /// <summary>Fixed ACPI Description Table, revision 1 (116 bytes), field offsets as in ACPI 1.0b table 5-6.</summary>

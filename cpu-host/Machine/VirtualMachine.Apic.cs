@@ -64,7 +64,7 @@ public sealed partial class VirtualMachine
     {
         // HasLocalApics is true for every machine with an ioapic device, so the bus exists.
         ApicBus bus = _apicBus ?? throw new InvalidOperationException("an I/O APIC needs the machine's local APICs");
-        _ioApic = new IoApic(bus, (byte)_vcpus.Length); // numbered after the processors, as the MP table says
+        _ioApic = new IoApic(bus, IoApicId);
         return _ioApic;
     }
 
@@ -83,6 +83,14 @@ public sealed partial class VirtualMachine
         bool hasPci = _profile.Devices.Any(d => d.Type == DeviceCatalog.I440Fx.Name);
         MpTable.Write(_ram, _vcpus.Length, X86Cpu.Signature, X86Cpu.FeatureFlagsWithApic, hasPci, _ioApic is not null, levelTriggered);
     }
+
+    /// <summary>The APICs as the ACPI MADT describes them, or null on a machine without local APICs.</summary>
+    private MadtDescription? DescribeApics() => _apicBus is null
+        ? null
+        : new MadtDescription(_vcpus.Length, _ioApic is null ? null : IoApicId, Pic is not null);
+
+    /// <summary>The I/O APIC's ID: after the processors' (as SeaBIOS numbers it; MpTable does the same).</summary>
+    private byte IoApicId => (byte)_vcpus.Length;
 
     /// <summary>The APIC bus, when the machine has local APICs (for tests and the monitor).</summary>
     internal ApicBus? ApicBus => _apicBus;

@@ -166,7 +166,7 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
             {
                 // Firmware would describe the power-management hardware; with no firmware, the loader does.
                 AcpiTables.Write(_ram, pm.Io ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultBase, pm.Irq ?? DeviceHost.Devices.Power.AcpiPowerManagement.DefaultSci,
-                    AcpiIsaDevice.Describe(_profile.Devices));
+                    AcpiIsaDevice.Describe(_profile.Devices), DescribeApics());
             }
 
             if (_apicBus is not null)

@@ -115,7 +115,7 @@ public sealed class LinuxShellSession : IDisposable
         try
         {
             _ = LinuxGuest.Folder;
-            (Disk, BigFileMd5, Notes) = BuildDisk(_folder);
+            (Disk, BigFileMd5, Notes) = LinuxTestDisk.Build(_folder, BigFileBytes);
             Report = _folder.File("report.json");
             string profile = Path.Combine(ProfileTestPaths.ShippedProfiles, "linux.json");
             MachineProfile shipped = ProfileLoader.ForCurrentProcess().Load(profile, []).Profile
@@ -164,29 +164,5 @@ public sealed class LinuxShellSession : IDisposable
     {
         Splitemu?.Dispose();
         _folder.Dispose();
-    }
-
-    /// <summary>An ext4 image (mke2fs -d) holding 32 MiB of seeded noise and a text file; returns its path, the noise's MD5 and the text.</summary>
-    private static (string Disk, string BigFileMd5, string Notes) BuildDisk(TempFolder folder)
-    {
-        string content = folder.File("content");
-        Directory.CreateDirectory(content);
-        byte[] big = new byte[BigFileBytes];
-        new Random(20261203).NextBytes(big);
-        File.WriteAllBytes(Path.Combine(content, "big.bin"), big);
-        StringBuilder notes = new();
-        for (int line = 1; line <= 40; line++)
-        {
-            notes.Append($"line {line:D2}: the quick brown fox jumps over the lazy dog {line * line}\n");
-        }
-
-        File.WriteAllText(Path.Combine(content, "notes.txt"), notes.ToString());
-        string disk = folder.File("disk.ext4");
-        ProcessStartInfo mke2fs = new("mke2fs", ["-q", "-F", "-t", "ext4", "-d", content, disk, "48M"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using Process process = Process.Start(mke2fs)!;
-        string errors = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"mke2fs (e2fsprogs) failed: {errors}");
-        return (disk, Convert.ToHexStringLower(MD5.HashData(big)), notes.ToString());
     }
 }
