@@ -29,7 +29,7 @@ internal sealed class InlineDeviceContext(DeviceConfig config, VirtualMachine ma
 
     public string DeviceId => config.Id;
 
-    public MachineFacts Machine { get; } = new(machine.Ram.Size);
+    public MachineFacts Machine { get; } = new(machine.Ram.Size, machine.VcpuCount);
 
     public long NowNanoseconds => machine.Clock.NowNanoseconds;
 

@@ -67,7 +67,7 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
             }
 
             DeviceServer? server = null;
-            MachineFacts machine = new(request.RamBytes);
+            MachineFacts machine = new(request.RamBytes, request.CpuCount);
             UnjournaledActivity unjournaled = new();
             List<IDevice> devices = [];
             List<DeviceLineLevels> lines = [];

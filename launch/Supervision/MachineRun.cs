@@ -317,6 +317,7 @@ public sealed class MachineRun : IAsyncDisposable
                 SpinBudget = device.Devices[0].SpinBudget,
                 ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
                 RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
+                CpuCount = _profile.Cpu.Count,
                 GuestMemory = guestMemoryToDevice is ulong token ? guestMemory! with { Descriptor = token } : null,
             },
             cancellationToken), child, "attach").ConfigureAwait(false);

@@ -124,6 +124,9 @@ public sealed record DeviceHostAttachRequest
     /// <summary>Bytes of guest RAM (what CMOS and fw_cfg report).</summary>
     public ulong RamBytes { get; init; }
 
+    /// <summary>vCPUs of the machine (what CMOS byte 0x5F and fw_cfg's CPU count report; firmware waits for that many).</summary>
+    public int CpuCount { get; init; } = 1;
+
     /// <summary>Guest memory for bus-master devices, with the windows they may reach; null for a process without DMA.</summary>
     public GuestMemoryShare? GuestMemory { get; init; }
 }

@@ -110,6 +110,19 @@ public sealed class SeaBiosBootTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SeaBios_StartsAndCountsEveryVcpu_ThenBoots()
+    {
+        // SeaBIOS sends INIT and start-up IPIs to all other processors, counts those that check in against the
+        // count CMOS and fw_cfg report (it waits until they agree), and writes MP tables for them.
+        Boot boot = RunSeaBios("cpu.count=4");
+
+        Assert.Equal((BootSectorGuest.ExitValue << 1) | 1, boot.ExitCode);
+        Assert.Contains("Found 4 cpu(s) max supported 4 cpu(s)", boot.DebugConsole);
+        Assert.Contains("Copying MPTABLE", boot.DebugConsole);
+        AssertInOrder(boot.Serial, ["Booting from Hard Disk...", BootSectorGuest.Line]);
+    }
+
+    [Fact]
     public void SeaBios_SaysWhatItSaysOnQemu_ButForTheHardwareWeLeaveOut()
     {
         // Differential run: the same bios.bin and disk on QEMU's pc machine (the reference) and on ours, with
