@@ -63,6 +63,15 @@ public static class SmpGuest
     /// <summary>A vCPU found its APIC ID out of range or twice.</summary>
     public const byte FailedApicId = 0x39;
 
+    /// <summary>(<see cref="SmpDeviceUse.ReadsWhileUnplugged"/>) no read found the device unplugged in time.</summary>
+    public const byte FailedNoUnplugSeen = 0x3A;
+
+    /// <summary>(<see cref="SmpDeviceUse.ReadsWhileUnplugged"/>) the device was not plugged back in time for the final count.</summary>
+    public const byte FailedDeviceNeverBack = 0x3B;
+
+    /// <summary>What an I/O read returns where no device is mapped (the ISA bus floats high).</summary>
+    private const uint Unmapped = 0xFFFF_FFFF;
+
     private const uint ApicBase = 0xFEE0_0000;
     private const uint ApicId = ApicBase + 0x20;
     private const uint ApicSpurious = ApicBase + 0xF0;
@@ -81,6 +90,8 @@ public static class SmpGuest
     private const uint GuardedCounter = Variables + 0x1C0;
     private const uint CmpxchgCounter = Variables + 0x200;
     private const uint SeenIds = Variables + 0x240;
+    private const uint DeviceHits = Variables + 0x280;
+    private const uint DeviceMisses = Variables + 0x2C0;
     private const uint StacksTop = 0x0040_0000; // vCPU n's stack: 16 KiB below StacksTop - n * 16 KiB
 
     /// <summary>Spins a waiting vCPU makes before giving up (each a PAUSE); generous: vCPUs on a busy 2-core host.</summary>
@@ -91,9 +102,9 @@ public static class SmpGuest
 
     /// <summary>
     /// Assembles the image for a machine of <paramref name="cpus"/> vCPUs, each doing <paramref name="iterations"/>
-    /// rounds of every counter.
+    /// rounds of every counter, using the device as <paramref name="deviceUse"/> says.
     /// </summary>
-    public static byte[] Build(int cpus, int iterations)
+    public static byte[] Build(int cpus, int iterations, SmpDeviceUse deviceUse = SmpDeviceUse.PostedWriteAndRead)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
@@ -101,13 +112,14 @@ public static class SmpGuest
 
         // 32-bit code cannot take a label's address as a value, so a first pass finds where the start-up code and
         // the application processors' entry land; the second writes them in (the same sizes: they are imm32s).
-        (_, uint trampolineBytes, uint apEntryAddress) = Emit(cpus, iterations, 0, 0);
-        (byte[] image, _, _) = Emit(cpus, iterations, trampolineBytes, apEntryAddress);
+        (_, uint trampolineBytes, uint apEntryAddress) = Emit(cpus, iterations, deviceUse, 0, 0);
+        (byte[] image, _, _) = Emit(cpus, iterations, deviceUse, trampolineBytes, apEntryAddress);
         return image;
     }
 
-    private static (byte[] Image, uint TrampolineBytes, uint ApEntry) Emit(int cpus, int iterations, uint trampolineBytesAddress, uint apEntryAddress)
+    private static (byte[] Image, uint TrampolineBytes, uint ApEntry) Emit(int cpus, int iterations, SmpDeviceUse deviceUse, uint trampolineBytesAddress, uint apEntryAddress)
     {
+        bool mayMiss = deviceUse == SmpDeviceUse.ReadsWhileUnplugged;
         uint total = (uint)(cpus * iterations);
         int deviceRounds = DeviceRounds(iterations);
 
@@ -179,12 +191,40 @@ public static class SmpGuest
         a.mov(cl, FailedCmpxchg);
         a.cmp(__dword_ptr[CmpxchgCounter], total);
         a.jne(fail);
-        // The device counted every access: two per round per vCPU, plus this read.
-        a.mov(cl, FailedDevice);
-        a.mov(dx, DevicePort);
-        a.@in(eax, dx);
-        a.cmp(eax, (uint)(cpus * deviceRounds * 2 + 1));
-        a.jne(fail);
+        if (mayMiss)
+        {
+            // Wait until the device is plugged again; the read that finds it is counted like every hit before it.
+            a.mov(cl, FailedDeviceNeverBack);
+            a.mov(ebx, SpinLimit);
+            var back = a.CreateLabel();
+            var isBack = a.CreateLabel();
+            a.mov(dx, DevicePort);
+            a.Label(ref back);
+            a.@in(eax, dx);
+            a.cmp(eax, Unmapped);
+            a.jne(isBack);
+            a.pause();
+            a.dec(ebx);
+            a.jz(fail);
+            a.jmp(back);
+            a.Label(ref isBack);
+            // Exactly the reads that answered reached the device: none while it was unplugged, none lost.
+            a.mov(cl, FailedDevice);
+            a.mov(edx, __dword_ptr[DeviceHits]);
+            a.inc(edx);
+            a.cmp(eax, edx);
+            a.jne(fail);
+        }
+        else
+        {
+            // The device counted every access: two per round per vCPU, plus this read.
+            a.mov(cl, FailedDevice);
+            a.mov(dx, DevicePort);
+            a.@in(eax, dx);
+            a.cmp(eax, (uint)(cpus * deviceRounds * 2 + 1));
+            a.jne(fail);
+        }
+
         a.mov(cl, Success);
 
         a.Label(ref fail);
@@ -257,16 +297,42 @@ public static class SmpGuest
         a.lea(edx, __[eax + 1]);
         a.@lock.cmpxchg(__dword_ptr[CmpxchgCounter], edx);
         a.jne(retry);
-        // The device, every eighth round: a posted write and a read.
+        // The device, every eighth round: a posted write and a read, or a read that may find it unplugged.
         a.test(esi, 7);
         a.jnz(skipDevice);
-        a.mov(dx, DevicePort);
-        a.@out(dx, eax);
-        a.mov(dx, DevicePort + 8);
-        a.@in(eax, dx);
+        if (mayMiss)
+        {
+            CountedDeviceRead(a);
+        }
+        else
+        {
+            a.mov(dx, DevicePort);
+            a.@out(dx, eax);
+            a.mov(dx, DevicePort + 8);
+            a.@in(eax, dx);
+        }
+
         a.Label(ref skipDevice);
         a.dec(esi);
         a.jnz(round);
+        if (mayMiss)
+        {
+            // Keep reading until some vCPU has found the device unplugged (the test unplugs and plugs it meanwhile).
+            a.mov(ebx, SpinLimit);
+            var untilMiss = a.CreateLabel();
+            var missSeen = a.CreateLabel();
+            a.Label(ref untilMiss);
+            a.cmp(__dword_ptr[DeviceMisses], 0);
+            a.jne(missSeen);
+            CountedDeviceRead(a);
+            a.pause();
+            a.dec(ebx);
+            a.jnz(untilMiss);
+            a.mov(cl, FailedNoUnplugSeen);
+            a.jmp(fail);
+            a.Label(ref missSeen);
+        }
+
         a.@lock.inc(__dword_ptr[Finished]);
         a.ret();
 
@@ -276,6 +342,20 @@ public static class SmpGuest
         using var stream = new MemoryStream();
         AssemblerResult result = a.Assemble(new StreamCodeWriter(stream), LoadAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
         return (stream.ToArray(), (uint)result.GetLabelRIP(trampolineStart), (uint)result.GetLabelRIP(apEntry));
+    }
+
+    /// <summary>Reads the device's access count: a hit (the device answered) or a miss (unplugged) is counted. Clobbers EAX, EDX.</summary>
+    private static void CountedDeviceRead(Assembler a)
+    {
+        // Without branches, so the caller may put a label right after it.
+        a.mov(dx, DevicePort);
+        a.@in(eax, dx);
+        a.xor(edx, edx);
+        a.cmp(eax, Unmapped);
+        a.sete(dl);
+        a.@lock.add(__dword_ptr[DeviceMisses], edx);
+        a.xor(dl, 1);
+        a.@lock.add(__dword_ptr[DeviceHits], edx);
     }
 
     /// <summary>
@@ -330,4 +410,17 @@ public static class SmpGuest
         flatStream.ToArray().CopyTo(code, 0x80);
         return code;
     }
+}
+
+/// <summary>How the <see cref="SmpGuest"/> uses its testdev.</summary>
+public enum SmpDeviceUse
+{
+    /// <summary>Every eighth round a posted write and a read; the device's final count must be exact.</summary>
+    PostedWriteAndRead,
+
+    /// <summary>
+    /// Every eighth round a read that may find the device unplugged (all ones); the vCPUs count hits and misses,
+    /// keep reading until some read missed, and the device's final count must equal the hits.
+    /// </summary>
+    ReadsWhileUnplugged,
 }

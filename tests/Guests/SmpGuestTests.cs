@@ -1,6 +1,7 @@
 using SplitEmu.Guests;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Tests.Infrastructure;
+using SplitEmu.Tests.Monitor;
 
 namespace SplitEmu.Tests.Guests;
 
@@ -57,5 +58,36 @@ public sealed class SmpGuestTests
         }
 
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
+    }
+
+    [Fact]
+    public void DeviceUnpluggedAndPluggedWhileEveryVcpuReadsIt_NoAccessReachesItWhileGone()
+    {
+        // Three vCPUs read an isolated testdev while the monitor unplugs and plugs it again and again. Each unplug
+        // drains the accesses in flight on every vCPU (one leaked lease and it would never return); a read while
+        // it is out gets all ones, and the device's own count must equal the reads the vCPUs saw it answer.
+        const int cpus = 3;
+        using MonitoredMachine machine = new(
+            guest: SmpGuest.Build(cpus, Iterations, SmpDeviceUse.ReadsWhileUnplugged),
+            extraDevices: ["""{ "id": "dev", "type": "testdev", "io": "0x510", "placement": "isolated" }"""],
+            settings: [$"cpu.count={cpus}"]);
+        int cycles = 0;
+        DateTime deadline = DateTime.UtcNow + TestDeadlines.Minutes(3);
+        while (ProcessTable.IsAlive(machine.Run.ProcessId) && DateTime.UtcNow < deadline)
+        {
+            // Several cycles per monitor process: it starts in a fraction of a second, the guest may end any time.
+            using SplitEmuProcess monitor = machine.Monitor("unplug dev; plug dev; unplug dev; plug dev; unplug dev; plug dev");
+            if (monitor.ExitCode == 0)
+            {
+                cycles += 3;
+            }
+        }
+
+        machine.Run.WaitForExit(TestDeadlines.Seconds(60));
+        Assert.True(machine.Run.ExitCode == ((SmpGuest.Success << 1) | 1),
+            $"exit {machine.Run.ExitCode} = guest value 0x{machine.Run.ExitCode >> 1:X2} after {cycles} unplug/plug cycles; stderr: {machine.Run.StandardError}");
+        RunReport parsed = RunReport.Read(machine.ReportPath);
+        Assert.Equal(0, parsed.Devices.Single(d => d.Id == "dev").Accesses.BusErrors);
+        Assert.Empty(ProcessTable.SharedMemoryFilesOf(machine.Run.ProcessId));
     }
 }
