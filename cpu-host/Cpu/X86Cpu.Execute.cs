@@ -152,7 +152,8 @@ public sealed partial class X86Cpu
             case Mnemonic.Out: ExecuteOut(ref d); break;
 
             // ---- processor control and system ----
-            case Mnemonic.Nop: case Mnemonic.Pause: break;
+            case Mnemonic.Nop: break;
+            case Mnemonic.Pause: SpinWaitHint(); break;
             // The 0F 18-1F hint space: prefetches, CET's ENDBR/RDSSP and reserved NOPs are NOPs on a part without
             // those features, and their memory operand is never accessed.
             case Mnemonic.Prefetchnta: case Mnemonic.Prefetcht0: case Mnemonic.Prefetcht1: case Mnemonic.Prefetcht2:

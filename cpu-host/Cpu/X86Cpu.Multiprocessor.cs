@@ -29,4 +29,23 @@ public sealed partial class X86Cpu
         _state.Halted = false;
         FlushTranslations();
     }
+
+    /// <summary>PAUSEs between two yields of the host core (a power of two).</summary>
+    private const int PausesPerYield = 64;
+
+    /// <summary>PAUSEs this CPU has executed, modulo the yield interval.</summary>
+    private int _pauses;
+
+    /// <summary>
+    /// PAUSE, the spin-wait hint: every <see cref="PausesPerYield"/>th yields the host core, as a pause-loop exit
+    /// does under KVM. A vCPU spinning on a lock whose holder's thread waits for this very core (more vCPUs than
+    /// cores, or the device process's serving thread) would otherwise burn its whole time slice first.
+    /// </summary>
+    private void SpinWaitHint()
+    {
+        if ((++_pauses & (PausesPerYield - 1)) == 0)
+        {
+            Thread.Yield();
+        }
+    }
 }
