@@ -42,10 +42,17 @@ public sealed class CoherenceDomain
     /// <summary>Code pages are tracked for the first 4 GiB of physical space (as in the decoded-instruction cache).</summary>
     private const ulong TrackedPhysicalLimit = 1UL << 32;
 
-    /// <summary>Per 4 KiB physical page: a bit per CPU index that may have code cached from it.</summary>
-    private readonly int[] _holders = new int[TrackedPhysicalLimit >> 12];
-    /// <summary>Per 4 KiB physical page: the epoch in which it last became code (had no holder before).</summary>
-    private readonly int[] _markEpochs = new int[TrackedPhysicalLimit >> 12];
+    /// <summary>Pages per chunk of the per-page tables: 4 MiB of physical space, 4 KiB of table each.</summary>
+    private const int PagesPerChunk = 1024;
+
+    /// <summary>
+    /// Per 4 KiB physical page, in chunks made when a page in them first becomes code (a machine runs code from a
+    /// few MiB, so the tables cost kilobytes instead of two 4 MiB arrays per CPU domain): a bit per CPU index that
+    /// may have code cached from the page. A missing chunk reads as no holders.
+    /// </summary>
+    private readonly int[]?[] _holders = new int[]?[(TrackedPhysicalLimit >> 12) / PagesPerChunk];
+    /// <summary>Per 4 KiB physical page, chunked like <see cref="_holders"/>: the epoch in which it last became code (had no holder before).</summary>
+    private readonly int[]?[] _markEpochs = new int[]?[(TrackedPhysicalLimit >> 12) / PagesPerChunk];
     private readonly X86Cpu?[] _cpus = new X86Cpu?[MaxCpus];
     /// <summary>Attached CPUs; <see cref="_cpus"/> is filled up to it (written before the count is published).</summary>
     private int _cpuCount;
@@ -97,7 +104,13 @@ public sealed class CoherenceDomain
 
     /// <summary>The holder mask of the page of <paramref name="physicalAddress"/> (0 above 4 GiB, where code is not cached).</summary>
     internal int Holders(ulong physicalAddress)
-        => physicalAddress < TrackedPhysicalLimit ? Volatile.Read(ref _holders[physicalAddress >> 12]) : 0;
+    {
+        if (physicalAddress >= TrackedPhysicalLimit)
+            return 0;
+        ulong page = physicalAddress >> 12;
+        int[]? chunk = Volatile.Read(ref _holders[page / PagesPerChunk]);
+        return chunk is null ? 0 : Volatile.Read(ref chunk[page % PagesPerChunk]);
+    }
 
     /// <summary>Whether any CPU of the domain may have code cached from the page (direct writes to it are not allowed).</summary>
     internal bool IsCodePage(ulong physicalAddress) => Holders(physicalAddress) != 0;
@@ -111,7 +124,7 @@ public sealed class CoherenceDomain
     {
         ulong page = physicalAddress >> 12;
         int bit = 1 << cpuIndex;
-        if ((Volatile.Read(ref _holders[page]) & bit) != 0)
+        if ((Holders(physicalAddress) & bit) != 0)
             return;
         bool becameCode;
         lock (_markLock)
@@ -119,11 +132,14 @@ public sealed class CoherenceDomain
             // Under the lock only so that the page's epoch is written before its holder bit can be seen (a CPU that
             // becomes a second holder reads the epoch after its own Or) and the epoch is bumped after it (a CPU that
             // reads the epoch, then scans its TLB, sees the bit): a release clears bits without the lock.
+            int chunkIndex = (int)(page / PagesPerChunk), inChunk = (int)(page % PagesPerChunk);
+            int[] holders = _holders[chunkIndex] ?? MakeChunks(chunkIndex);
+            int[] markEpochs = _markEpochs[chunkIndex]!;
             int next = _epoch + 1;
-            int before = _holders[page];
+            int before = holders[inChunk];
             if (before == 0)
-                Volatile.Write(ref _markEpochs[page], next);
-            before = Interlocked.Or(ref _holders[page], bit);
+                Volatile.Write(ref markEpochs[inChunk], next);
+            before = Interlocked.Or(ref holders[inChunk], bit);
             becameCode = before == 0;
             if (becameCode)
                 Interlocked.Exchange(ref _epoch, next); // a full fence: the bit is visible before the epoch
@@ -133,6 +149,15 @@ public sealed class CoherenceDomain
         int count = CpuCount;
         for (int i = 0; i < count; i++)
             _cpus[i]!.NotifyCodePageMarked();
+    }
+
+    /// <summary>Makes the two tables' chunk <paramref name="chunkIndex"/> (under the mark lock); the epochs' first, so a holders' chunk seen has its epochs.</summary>
+    private int[] MakeChunks(int chunkIndex)
+    {
+        Volatile.Write(ref _markEpochs[chunkIndex], new int[PagesPerChunk]);
+        int[] holders = new int[PagesPerChunk];
+        Volatile.Write(ref _holders[chunkIndex], holders);
+        return holders;
     }
 
     /// <summary>
@@ -146,7 +171,8 @@ public sealed class CoherenceDomain
         int page = localPages.IndexOfAnyExcept((byte)0);
         while (page >= 0)
         {
-            Interlocked.And(ref _holders[page], keep);
+            if (Volatile.Read(ref _holders[page / PagesPerChunk]) is { } chunk) // a page this CPU marked has its chunk
+                Interlocked.And(ref chunk[page % PagesPerChunk], keep);
             int next = localPages[(page + 1)..].IndexOfAnyExcept((byte)0);
             page = next < 0 ? -1 : page + 1 + next;
         }
@@ -159,7 +185,9 @@ public sealed class CoherenceDomain
     /// </summary>
     internal bool IsSettled(ulong physicalAddress, X86Cpu self)
     {
-        int epoch = Volatile.Read(ref _markEpochs[physicalAddress >> 12]);
+        ulong page = physicalAddress >> 12;
+        int[]? chunk = Volatile.Read(ref _markEpochs[page / PagesPerChunk]);
+        int epoch = chunk is null ? 0 : Volatile.Read(ref chunk[page % PagesPerChunk]);
         return epoch <= Volatile.Read(ref _settledEpoch) || epoch <= RefreshSettledEpoch(self);
     }
 
