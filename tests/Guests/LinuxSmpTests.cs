@@ -10,7 +10,7 @@ namespace SplitEmu.Tests.Guests;
 /// and an I/O APIC. The kernel reads the MADT, starts every application processor with INIT and start-up IPIs,
 /// routes the ISA interrupts through the I/O APIC and runs its timers on the local APICs; then two readers on
 /// different CPUs checksum a file on the IDE disk at once while the IDE controller's device process is killed
-/// every few hundred accesses, and both checksums are exact.
+/// every few hundred accesses (and COM1's every few thousand), and both checksums are exact.
 /// </summary>
 [Trait("Category", "Slow")] // boots Linux in real processes
 public sealed class LinuxSmpTests(ITestOutputHelper output)
@@ -40,7 +40,8 @@ public sealed class LinuxSmpTests(ITestOutputHelper output)
             "run", profile, "--report", report,
             "--set", $"kernel={LinuxGuest.Kernel}", "--set", $"initrd={LinuxGuest.Initrd}",
             "--set", $"devices.ide.config.primary-master={disk}",
-            "--set", "devices.ide.crash.everyAccesses=400", "--set", "devices.ide.restart.maxRestarts=1000");
+            "--set", "devices.ide.crash.everyAccesses=400", "--set", "devices.ide.restart.maxRestarts=1000",
+            "--set", "devices.com1.crash.everyAccesses=5000", "--set", "devices.com1.restart.maxRestarts=1000");
         LinuxConsole console = new(splitemu);
         console.WaitFor("is up; busybox shell on the console", TestDeadlines.Minutes(5));
 
@@ -62,8 +63,11 @@ public sealed class LinuxSmpTests(ITestOutputHelper output)
         Assert.True(splitemu.ExitCode == 0, $"poweroff ended the machine with exit {splitemu.ExitCode}; stderr:\n{splitemu.StandardError}");
         RunReport parsed = RunReport.Read(report);
         DeviceSection ide = parsed.Devices.Single(d => d.Id == "ide");
+        DeviceSection com1 = parsed.Devices.Single(d => d.Id == "com1");
         Assert.True(ide.Restarts > 0, "the IDE device process was never killed");
+        Assert.True(com1.Restarts > 0, "the COM1 device process was never killed");
         Assert.All(ide.Crashes!, c => Assert.Equal(0, c.Divergences));
-        output.WriteLine($"{cpus} vCPUs: {ide.Restarts} IDE restarts, {parsed.Instructions:N0} guest instructions in {parsed.WallTimeMs / 1000:F1} s");
+        Assert.All(com1.Crashes!, c => Assert.Equal(0, c.Divergences)); // printk from every CPU, replayed in the order sent
+        output.WriteLine($"{cpus} vCPUs: {ide.Restarts} IDE and {com1.Restarts} COM1 restarts, {parsed.Instructions:N0} guest instructions in {parsed.WallTimeMs / 1000:F1} s");
     }
 }
