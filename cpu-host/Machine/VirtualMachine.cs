@@ -537,6 +537,8 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
         return new CpuExecutionReport
         {
             Execution = Cpu.ExecutionMode == CpuExecutionMode.Translator ? "translator" : "interpreter",
+            Vcpus = _vcpus.Length,
+            VcpusStarted = _vcpus.Count(v => v.Cpu.InstructionsExecuted > 0),
             BlocksTranslated = all.Sum(t => t.BlocksTranslated),
             InstructionsTranslated = all.Sum(t => t.InstructionsTranslated),
             TranslationMs = all.Sum(t => t.TranslationTime.TotalMilliseconds),

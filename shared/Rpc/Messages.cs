@@ -230,11 +230,17 @@ public sealed record MachineExitInfo
     public CpuExecutionReport? Cpu { get; init; }
 }
 
-/// <summary>How the vCPU ran the guest: the mode, and what the translator did (zeros for the interpreter).</summary>
+/// <summary>How the vCPUs ran the guest: the mode, and what the translator did (zeros for the interpreter), summed over all vCPUs.</summary>
 public sealed record CpuExecutionReport
 {
     /// <summary>"translator" or "interpreter".</summary>
     public required string Execution { get; init; }
+
+    /// <summary>vCPUs the machine had (<c>cpu.count</c>).</summary>
+    public int Vcpus { get; init; } = 1;
+
+    /// <summary>vCPUs that ran guest code: the bootstrap processor and every application processor a start-up IPI started.</summary>
+    public int VcpusStarted { get; init; } = 1;
 
     /// <summary>Blocks compiled to host code.</summary>
     public long BlocksTranslated { get; init; }

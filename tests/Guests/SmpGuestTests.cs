@@ -49,6 +49,8 @@ public sealed class SmpGuestTests
 
         Assert.True(run.ExitCode == ((SmpGuest.Success << 1) | 1), $"exit {run.ExitCode} = guest value 0x{run.ExitCode >> 1:X2}; stderr: {run.StandardError}");
         RunReport parsed = RunReport.Read(report);
+        Assert.Equal(cpus, parsed.Cpu!.Vcpus);
+        Assert.Equal(cpus, parsed.Cpu.VcpusStarted);
         DeviceSection device = parsed.Devices.Single(d => d.Id == "dev");
         Assert.Equal(placement, device.Placement);
         if (killAtAccess > 0)
