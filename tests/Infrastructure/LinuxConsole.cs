@@ -9,11 +9,25 @@ public sealed class LinuxConsole(SplitEmuProcess splitemu)
 {
     private int _commands;
 
-    /// <summary>Waits until the console has printed <paramref name="text"/>; fails the test with the output if it does not.</summary>
-    public void WaitFor(string text, TimeSpan deadline)
+    /// <summary>
+    /// Waits until the console has printed <paramref name="text"/> <paramref name="times"/> times (a second boot prints
+    /// its banner again); fails the test with the output if it does not.
+    /// </summary>
+    public void WaitFor(string text, TimeSpan deadline, int times = 1)
     {
-        bool seen = ProcessTable.WaitUntil(() => splitemu.StandardOutput.Contains(text, StringComparison.Ordinal), deadline);
-        Assert.True(seen, $"the console did not print \"{text}\" within {deadline.TotalSeconds:F0} s.\nstdout:\n{Tail(splitemu.StandardOutput)}\nstderr:\n{Tail(splitemu.StandardError)}");
+        bool seen = ProcessTable.WaitUntil(() => Occurrences(splitemu.StandardOutput, text) >= times, deadline);
+        Assert.True(seen, $"the console did not print \"{text}\" {times} time(s) within {deadline.TotalSeconds:F0} s.\nstdout:\n{Tail(splitemu.StandardOutput)}\nstderr:\n{Tail(splitemu.StandardError)}");
+    }
+
+    private static int Occurrences(string text, string value)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>Types <paramref name="command"/> and returns its output (stdout and stderr of the shell, lines joined with \n).</summary>
