@@ -15,10 +15,10 @@ public sealed class ShippedProfileTests
         Directory.GetFiles(ProfileTestPaths.ShippedProfiles, "*.json").Select(f => Path.GetFileName(f)).Order().ToArray();
 
     /// <summary>
-    /// Shipped profiles whose files are all here. linux.json names a kernel fetched from Debian on first use
-    /// (network): Guests/LinuxBootTests validates it, outside the fast tier.
+    /// Shipped profiles whose files are all here. linux.json (and linux-smp.json, which extends it) name a kernel
+    /// fetched from Debian on first use (network): Guests/LinuxBootTests validates them, outside the fast tier.
     /// </summary>
-    public static TheoryData<string> ShippedProfileFiles { get; } = new(s_shippedFiles.Where(f => f != "linux.json"));
+    public static TheoryData<string> ShippedProfileFiles { get; } = new(s_shippedFiles.Where(f => f is not ("linux.json" or "linux-smp.json")));
 
     [Theory]
     [MemberData(nameof(ShippedProfileFiles))]
