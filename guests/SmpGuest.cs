@@ -11,21 +11,14 @@ namespace SplitEmu.Guests;
 /// debug-exit port: <see cref="Success"/>, or a distinct code per failed check.
 /// </summary>
 /// <remarks>
-/// Flat 32-bit protected mode, loaded and entered at <see cref="LoadAddress"/> with ESP = 0x200000. The start-up
-/// code is copied to <see cref="TrampolineAddress"/> (below 1 MiB, page aligned: start-up IPI vector 0x08); it
-/// loads a GDT the guest writes at <see cref="GdtAddress"/>, enters protected mode and jumps to the image. Each
-/// vCPU finds its index in its local APIC ID and its stack from that.
+/// Flat 32-bit protected mode, loaded and entered at <see cref="LoadAddress"/> with ESP = 0x200000; the application
+/// processors start as <see cref="ApplicationProcessorStartup"/> says. Each vCPU finds its index in its local APIC ID
+/// and its stack from that.
 /// </remarks>
 public static class SmpGuest
 {
     /// <summary>Guest-physical address the image is loaded at and entered at.</summary>
     public const ulong LoadAddress = 0x0010_0000;
-
-    /// <summary>Where the start-up code runs (start-up IPI vector <see cref="TrampolineAddress"/> / 4096).</summary>
-    public const uint TrampolineAddress = 0x8000;
-
-    /// <summary>The guest's GDT: null, flat 32-bit code (0x08), flat data (0x10); its pseudo-descriptor follows.</summary>
-    public const uint GdtAddress = 0x7000;
 
     /// <summary>The I/O base of the testdev the guest hammers.</summary>
     public const ushort DevicePort = 0x510;
@@ -72,11 +65,7 @@ public static class SmpGuest
     /// <summary>What an I/O read returns where no device is mapped (the ISA bus floats high).</summary>
     private const uint Unmapped = 0xFFFF_FFFF;
 
-    private const uint ApicBase = 0xFEE0_0000;
-    private const uint ApicId = ApicBase + 0x20;
-    private const uint ApicSpurious = ApicBase + 0xF0;
-    private const uint ApicIcrLow = ApicBase + 0x300;
-    private const uint ApicIcrHigh = ApicBase + 0x310;
+    private const uint ApicId = ApplicationProcessorStartup.ApicIdRegister;
 
     // Shared variables, one per 64-byte line, away from code.
     private const uint Variables = 0x0030_0000;
@@ -110,58 +99,21 @@ public static class SmpGuest
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 8);
 
-        // 32-bit code cannot take a label's address as a value, so a first pass finds where the start-up code and
-        // the application processors' entry land; the second writes them in (the same sizes: they are imm32s).
-        (_, uint trampolineBytes, uint apEntryAddress) = Emit(cpus, iterations, deviceUse, 0, 0);
-        (byte[] image, _, _) = Emit(cpus, iterations, deviceUse, trampolineBytes, apEntryAddress);
-        return image;
+        return ApplicationProcessorStartup.Assemble(LoadAddress, (a, startup) => Emit(a, startup, cpus, iterations, deviceUse));
     }
 
-    private static (byte[] Image, uint TrampolineBytes, uint ApEntry) Emit(int cpus, int iterations, SmpDeviceUse deviceUse, uint trampolineBytesAddress, uint apEntryAddress)
+    private static void Emit(Assembler a, ApplicationProcessorStartup startup, int cpus, int iterations, SmpDeviceUse deviceUse)
     {
         bool mayMiss = deviceUse == SmpDeviceUse.ReadsWhileUnplugged;
         uint total = (uint)(cpus * iterations);
         int deviceRounds = DeviceRounds(iterations);
 
-        var a = new Assembler(32);
         var work = a.CreateLabel("work");
-        var apEntry = a.CreateLabel("ap_entry");
         var fail = a.CreateLabel("fail");
-        var trampolineStart = a.CreateLabel("trampoline_bytes");
-        byte[] trampoline = BuildTrampoline();
 
         // --- bootstrap processor ---
         a.mov(esp, 0x0020_0000u);
-        // The GDT the application processors load: null, code 0x08, data 0x10, then the 6-byte pseudo-descriptor.
-        a.mov(__dword_ptr[GdtAddress], 0u);
-        a.mov(__dword_ptr[GdtAddress + 4], 0u);
-        a.mov(__dword_ptr[GdtAddress + 8], 0x0000_FFFFu);
-        a.mov(__dword_ptr[GdtAddress + 12], 0x00CF_9A00u);
-        a.mov(__dword_ptr[GdtAddress + 16], 0x0000_FFFFu);
-        a.mov(__dword_ptr[GdtAddress + 20], 0x00CF_9200u);
-        a.mov(__word_ptr[GdtAddress + 24], 23);
-        a.mov(__dword_ptr[GdtAddress + 26], GdtAddress);
-        a.lgdt(__[GdtAddress + 24]);
-        // Copy the start-up code below 1 MiB, then tell its 32-bit part where to jump.
-        a.mov(esi, trampolineBytesAddress);
-        a.mov(edi, TrampolineAddress);
-        a.mov(ecx, (uint)trampoline.Length);
-        a.cld();
-        a.rep.movsb();
-        a.mov(__dword_ptr[TrampolineAddress + 0xFC], apEntryAddress);
-
-        // Software-enable the local APIC (spurious vector 0xFF), then INIT, start-up, start-up to all but self.
-        a.mov(__dword_ptr[ApicSpurious], 0x1FFu);
-        a.mov(__dword_ptr[ApicIcrHigh], 0u);
-        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4500u);   // all excluding self, INIT, assert
-        a.mov(ecx, 100_000u);
-        var initDelay = a.CreateLabel();
-        a.Label(ref initDelay);
-        a.pause();
-        a.dec(ecx);
-        a.jnz(initDelay);
-        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4600u | (TrampolineAddress >> 12)); // start-up
-        a.mov(__dword_ptr[ApicIcrLow], 0x000C_4600u | (TrampolineAddress >> 12)); // and again, as the algorithm says
+        startup.StartApplicationProcessors(a);
 
         // Wait for every application processor to check in.
         WaitFor(a, Started, (uint)(cpus - 1), FailedStart, fail);
@@ -238,17 +190,7 @@ public static class SmpGuest
         a.jmp(stop);
 
         // --- application processors, from the start-up code in flat protected mode ---
-        a.Label(ref apEntry);
-        a.mov(ax, 0x10);
-        a.mov(ds, ax);
-        a.mov(es, ax);
-        a.mov(ss, ax);
-        a.mov(eax, __dword_ptr[ApicId]);
-        a.shr(eax, 24);
-        a.mov(ebx, eax);
-        a.shl(eax, 14);
-        a.mov(esp, StacksTop);
-        a.sub(esp, eax);
+        startup.ApplicationProcessorEntry(a, StacksTop);
         a.@lock.inc(__dword_ptr[Started]);
         var waitGo = a.CreateLabel();
         a.Label(ref waitGo);
@@ -335,13 +277,6 @@ public static class SmpGuest
 
         a.@lock.inc(__dword_ptr[Finished]);
         a.ret();
-
-        a.Label(ref trampolineStart);
-        a.db(trampoline);
-
-        using var stream = new MemoryStream();
-        AssemblerResult result = a.Assemble(new StreamCodeWriter(stream), LoadAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
-        return (stream.ToArray(), (uint)result.GetLabelRIP(trampolineStart), (uint)result.GetLabelRIP(apEntry));
     }
 
     /// <summary>Reads the device's access count: a hit (the device answered) or a miss (unplugged) is counted. Clobbers EAX, EDX.</summary>
@@ -377,38 +312,6 @@ public static class SmpGuest
         a.jz(fail);
         a.jmp(again);
         a.Label(ref done);
-    }
-
-    /// <summary>
-    /// The start-up code, run from <see cref="TrampolineAddress"/> in real mode: load the guest's GDT, enter
-    /// protected mode, far jump to its own 32-bit part, which jumps to the address the BSP stored at offset 0xFC.
-    /// </summary>
-    private static byte[] BuildTrampoline()
-    {
-        var real = new Assembler(16);
-        real.cli();
-        real.xor(ax, ax);
-        real.mov(ds, ax);
-        real.lgdt(__[GdtAddress + 24]);
-        real.mov(eax, cr0);
-        real.or(eax, 1);
-        real.mov(cr0, eax);
-        real.jmp(0x08, TrampolineAddress + 0x80);
-        using var realStream = new MemoryStream();
-        real.Assemble(new StreamCodeWriter(realStream), TrampolineAddress);
-
-        var flat = new Assembler(32);
-        flat.mov(ax, 0x10);
-        flat.mov(ds, ax);
-        flat.mov(eax, __dword_ptr[TrampolineAddress + 0xFC]);
-        flat.jmp(eax);
-        using var flatStream = new MemoryStream();
-        flat.Assemble(new StreamCodeWriter(flatStream), TrampolineAddress + 0x80);
-
-        byte[] code = new byte[0x100];
-        realStream.ToArray().CopyTo(code, 0);
-        flatStream.ToArray().CopyTo(code, 0x80);
-        return code;
     }
 }
 
