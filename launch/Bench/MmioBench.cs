@@ -68,6 +68,9 @@ public static class MmioBench
         ("isolated-posted", UartWrites, "isolated", "handoff", 1),
     ];
 
+    /// <summary>The multiprocessor machines: how many vCPUs, and whether each reads a device process of its own.</summary>
+    private static readonly (int Vcpus, bool SeparateDevices)[] s_vcpuMachines = [(1, false), (2, false), (2, true), (4, false), (4, true)];
+
     /// <summary>The port of the UART and of the debug console in the write rows' machines.</summary>
     private const ushort UartPort = 0x3F8, DebugconPort = 0x402;
 
@@ -113,13 +116,23 @@ public static class MmioBench
                 MmioBenchRow inline = rows.First(i => i.Access == r.Access);
                 return r with { VsInline = r.Error is null && inline.Error is null && inline.NsPerAccess > 0 ? r.NsPerAccess / inline.NsPerAccess : null };
             }).ToList();
-            Print(rows, iterations, Console.Out);
-            if (jsonPath is not null)
+            List<MmioVcpuRow> vcpuRows = [];
+            foreach ((int vcpus, bool separate) in s_vcpuMachines)
             {
-                await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { iterations, rows }, BenchJson.Options) + "\n", cancellationToken).ConfigureAwait(false);
+                Console.Error.WriteLine($"  {vcpus} vCPU(s), {(separate ? "separate devices" : "one device")}...");
+                vcpuRows.Add(await MeasureVcpusAsync(folder, vcpus, separate, iterations, cancellationToken).ConfigureAwait(false));
             }
 
-            return rows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
+            MmioVcpuRow single = vcpuRows[0];
+            vcpuRows = [.. vcpuRows.Select(r => r with { VsOneVcpu = r.Error is null && single.Error is null && single.AccessesPerSecond > 0 ? r.AccessesPerSecond / single.AccessesPerSecond : null })];
+            Print(rows, iterations, Console.Out);
+            PrintVcpus(vcpuRows, Console.Out);
+            if (jsonPath is not null)
+            {
+                await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { iterations, rows, vcpuRows }, BenchJson.Options) + "\n", cancellationToken).ConfigureAwait(false);
+            }
+
+            return rows.Any(r => r.Error is not null) || vcpuRows.Any(r => r.Error is not null) ? ExitCodes.Failure : 0;
         }
         finally
         {
@@ -147,24 +160,84 @@ public static class MmioBench
         output.WriteLine("Writes to an isolated debug console and to a UART's holding register are posted; the loop's last read waits until all were handled.");
     }
 
+    private static void PrintVcpus(IReadOnlyList<MmioVcpuRow> rows, TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine("splitemu bench mmio: several vCPUs read isolated bench registers at once (handoff; the same total reads per machine)");
+        output.WriteLine($"{"vCPUs",5} {"devices",-9} {"accesses",10} {"loop ms",10} {"machine ms",11} {"accesses/s",12} {"vs 1 vCPU",10}");
+        foreach (MmioVcpuRow row in rows)
+        {
+            if (row.Error is not null)
+            {
+                output.WriteLine($"{row.Vcpus,5} {row.Devices,-9} failed: {row.Error}");
+                continue;
+            }
+
+            string ratio = row.VsOneVcpu is double r ? $"{r:0.00}x" : "-";
+            output.WriteLine($"{row.Vcpus,5} {row.Devices,-9} {row.Accesses,10} {row.LoopMs,10:0.0} {row.WallMs,11:0.0} {row.AccessesPerSecond,12:0} {ratio,10}");
+        }
+
+        output.WriteLine("one = every vCPU reads the same device process (its accesses take turns on one ring); separate = each its own.");
+        output.WriteLine($"This host has {Environment.ProcessorCount} cores: vCPU threads and device threads beyond them take turns.");
+    }
+
+    /// <summary>
+    /// A machine of <paramref name="vcpus"/> vCPUs that read isolated bench registers, <paramref name="iterations"/> reads
+    /// in all, shared evenly: one device for all, or one each.
+    /// </summary>
+    private static async Task<MmioVcpuRow> MeasureVcpusAsync(string folder, int vcpus, bool separate, int iterations, CancellationToken cancellationToken)
+    {
+        string name = $"vcpus-{vcpus}-{(separate ? "separate" : "one")}";
+        string devicesLabel = separate ? "separate" : "one";
+        uint readsPerCpu = (uint)Math.Max(1, iterations / vcpus);
+        long accesses = (long)readsPerCpu * vcpus;
+        string guest = Path.Combine(folder, name + ".bin");
+        await File.WriteAllBytesAsync(guest, MmioGuest.BuildMultiprocessor(vcpus, readsPerCpu, separate), cancellationToken).ConfigureAwait(false);
+        string markFile = Path.Combine(folder, name + ".marks");
+        object[] devices =
+        [
+            .. Enumerable.Range(0, separate ? vcpus : 1).Select(i =>
+                BenchRegister($"bench{i}", MmioGuest.RegisterBase + (ulong)i * MmioGuest.RegisterStride, "isolated", i == 0 ? markFile : null)),
+        ];
+        (double wall, string? error) = await RunMachineAsync(folder, name, devices, vcpus, guest, cancellationToken).ConfigureAwait(false);
+        long nanoseconds = 0;
+        if (error is null)
+        {
+            // The marking register counts its own reads only: all of them with one device, its vCPU's with separate ones.
+            (nanoseconds, error) = await ReadMarkAsync(markFile, separate ? readsPerCpu : accesses, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (error is not null)
+        {
+            return new MmioVcpuRow { Vcpus = vcpus, Devices = devicesLabel, Accesses = accesses, Error = error };
+        }
+
+        return new MmioVcpuRow
+        {
+            Vcpus = vcpus,
+            Devices = devicesLabel,
+            Accesses = accesses,
+            WallMs = wall,
+            LoopMs = nanoseconds / 1e6,
+            AccessesPerSecond = accesses / (nanoseconds / 1e9),
+        };
+    }
+
     private static async Task<MmioBenchRow> MeasureAsync(
         string folder, string name, string access, string placement, string? policy, string guest, uint reads, CancellationToken cancellationToken)
     {
         string markFile = Path.Combine(folder, name + ".marks");
-        (double wall, string? error) = await RunMachineAsync(folder, name, access, placement, policy, guest, markFile, cancellationToken).ConfigureAwait(false);
+        (double wall, string? error) = await RunMachineAsync(folder, name, DevicesFor(access, placement, policy, markFile), cpus: 1, guest, cancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
             return new MmioBenchRow { Placement = name, Reads = reads, Error = error };
         }
 
-        string output = File.Exists(markFile) ? await File.ReadAllTextAsync(markFile, cancellationToken).ConfigureAwait(false) : "";
-        string? mark = output.Split('\n').LastOrDefault(l => l.StartsWith(MarkPrefix, StringComparison.Ordinal));
-        string[] fields = mark?.Trim().Split(' ') ?? [];
         long registerReads = access == RegisterReads ? reads : 0; // the write loops never read the bench register
-        if (fields.Length != 4 || !long.TryParse(fields[2], CultureInfo.InvariantCulture, out long marked)
-            || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out long nanoseconds) || marked != registerReads)
+        (long nanoseconds, error) = await ReadMarkAsync(markFile, registerReads, cancellationToken).ConfigureAwait(false);
+        if (error is not null)
         {
-            return new MmioBenchRow { Placement = name, Reads = reads, Error = $"no mark line for {reads} reads in {markFile}: '{mark}'" };
+            return new MmioBenchRow { Placement = name, Reads = reads, Error = error };
         }
 
         return new MmioBenchRow
@@ -177,19 +250,46 @@ public static class MmioBench
         };
     }
 
-    private static async Task<(double WallMs, string? Error)> RunMachineAsync(
-        string folder, string name, string access, string placement, string? policy, string guest, string markFile, CancellationToken cancellationToken)
+    /// <summary>
+    /// The host time between the guest's two marks, from the last mark line of <paramref name="markFile"/>, which must
+    /// count <paramref name="registerReads"/> reads of the marking register.
+    /// </summary>
+    private static async Task<(long Nanoseconds, string? Error)> ReadMarkAsync(string markFile, long registerReads, CancellationToken cancellationToken)
     {
-        string profile = Path.Combine(folder, name + ".json");
-        string report = Path.Combine(folder, name + ".report.json");
-        Dictionary<string, object> benchRegister = new()
+        string output = File.Exists(markFile) ? await File.ReadAllTextAsync(markFile, cancellationToken).ConfigureAwait(false) : "";
+        string? mark = output.Split('\n').LastOrDefault(l => l.StartsWith(MarkPrefix, StringComparison.Ordinal));
+        string[] fields = mark?.Trim().Split(' ') ?? [];
+        if (fields.Length != 4 || !long.TryParse(fields[2], CultureInfo.InvariantCulture, out long marked)
+            || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out long nanoseconds) || marked != registerReads)
         {
-            ["id"] = "bench",
+            return (0, $"no mark line for {registerReads} reads in {markFile}: '{mark}'");
+        }
+
+        return (nanoseconds, null);
+    }
+
+    /// <summary>A bench register at <paramref name="mmio"/>; with a <paramref name="markFile"/> it records the guest's marks there.</summary>
+    private static Dictionary<string, object> BenchRegister(string id, ulong mmio, string placement, string? markFile)
+    {
+        Dictionary<string, object> register = new()
+        {
+            ["id"] = id,
             ["type"] = "bench-register",
-            ["mmio"] = $"0x{MmioGuest.RegisterBase:x}",
-            ["placement"] = access == RegisterReads ? placement : "inline",
-            ["config"] = new Dictionary<string, string> { ["mark-file"] = markFile },
+            ["mmio"] = $"0x{mmio:x}",
+            ["placement"] = placement,
         };
+        if (markFile is not null)
+        {
+            register["config"] = new Dictionary<string, string> { ["mark-file"] = markFile };
+        }
+
+        return register;
+    }
+
+    /// <summary>The devices of a single-vCPU row: the device under test, and the bench register that keeps the marks.</summary>
+    private static object[] DevicesFor(string access, string placement, string? policy, string markFile)
+    {
+        Dictionary<string, object> benchRegister = BenchRegister("bench", MmioGuest.RegisterBase, access == RegisterReads ? placement : "inline", markFile);
         Dictionary<string, object> device = access switch
         {
             UartWrites => new() { ["id"] = "com1", ["type"] = "uart16550", ["io"] = $"0x{UartPort:x}", ["irq"] = 4, ["placement"] = placement },
@@ -201,15 +301,22 @@ public static class MmioBench
             device["waitPolicy"] = policy;
         }
 
-        object[] devices = access == RegisterReads ? [device] : [benchRegister, device];
+        return access == RegisterReads ? [device] : [benchRegister, device];
+    }
 
+    /// <summary>Runs a machine of <paramref name="cpus"/> vCPUs with <paramref name="devices"/> and the exit port; returns its wall time.</summary>
+    private static async Task<(double WallMs, string? Error)> RunMachineAsync(
+        string folder, string name, object[] devices, int cpus, string guest, CancellationToken cancellationToken)
+    {
+        string profile = Path.Combine(folder, name + ".json");
+        string report = Path.Combine(folder, name + ".report.json");
         Dictionary<string, object> machine = new()
         {
             ["schemaVersion"] = 1,
             ["name"] = "bench-mmio",
             ["memory"] = new { sizeMiB = 16 },
             ["load"] = new[] { new { file = guest, format = "flat", address = $"0x{MmioGuest.LoadAddress:x}" } },
-            ["cpu"] = new { mode = "protected32-flat", entry = $"0x{MmioGuest.LoadAddress:x}", stack = $"0x{MmioGuest.StackTop:x}" },
+            ["cpu"] = new { mode = "protected32-flat", entry = $"0x{MmioGuest.LoadAddress:x}", stack = $"0x{MmioGuest.StackTop:x}", count = cpus },
             ["devices"] = devices.Append(new Dictionary<string, object> { ["id"] = "exit", ["type"] = "debug-exit", ["io"] = "0x501", ["placement"] = "inline" }).ToArray(),
         };
         await File.WriteAllTextAsync(profile, JsonSerializer.Serialize(machine), cancellationToken).ConfigureAwait(false);

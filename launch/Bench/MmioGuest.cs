@@ -1,4 +1,5 @@
 using Iced.Intel;
+using SplitEmu.Guests;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace SplitEmu.Launch.Bench;
@@ -20,6 +21,13 @@ public static class MmioGuest
 
     /// <summary>The debug-exit port.</summary>
     public const ushort DebugExitPort = 0x501;
+
+    /// <summary>In the multiprocessor loops, vCPU n's own bench register (separate devices) is at RegisterBase + n × this.</summary>
+    public const uint RegisterStride = 0x1000;
+
+    // The multiprocessor loops' shared variables, a 64-byte line each, and the application processors' stacks.
+    private const uint Started = 0x0030_0000, Go = Started + 0x40, Finished = Started + 0x80;
+    private const uint ApplicationProcessorStacksTop = 0x0040_0000;
 
     /// <summary>Assembles the loop for <paramref name="count"/> reads (0: none).</summary>
     public static byte[] Build(uint count) =>
@@ -44,6 +52,80 @@ public static class MmioGuest
                 a.mov(dx, drainPort);
                 a.@in(al, dx);
             });
+
+    /// <summary>
+    /// Assembles the loop for <paramref name="cpus"/> vCPUs at once: the bootstrap processor starts the others, writes
+    /// the first mark and lets them go; each vCPU reads a bench register <paramref name="readsPerCpu"/> times (the one
+    /// at <see cref="RegisterBase"/>, or with <paramref name="separateDevices"/> its own, vCPU n's at RegisterBase +
+    /// n × <see cref="RegisterStride"/>), then counts itself finished; when all have, the bootstrap processor writes the
+    /// second mark and exits. The marks go to the register at <see cref="RegisterBase"/>, so its mark line counts
+    /// its own reads: readsPerCpu × cpus for one device, readsPerCpu for separate ones.
+    /// </summary>
+    public static byte[] BuildMultiprocessor(int cpus, uint readsPerCpu, bool separateDevices)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
+        ArgumentOutOfRangeException.ThrowIfZero(readsPerCpu);
+        return ApplicationProcessorStartup.Assemble(LoadAddress, (a, startup) =>
+        {
+            Label readLoop = a.CreateLabel("read_loop");
+            Label halt = a.CreateLabel("halt");
+            a.mov(esp, StackTop);
+            if (cpus > 1)
+            {
+                startup.StartApplicationProcessors(a);
+                SpinUntil(a, Started, (uint)(cpus - 1));
+            }
+
+            a.mov(__dword_ptr[RegisterBase + 0x20], 1);
+            a.mov(__dword_ptr[Go], 1);
+            a.xor(edi, edi); // vCPU 0 (a single-vCPU machine has no APIC to ask)
+            a.call(readLoop);
+            SpinUntil(a, Finished, (uint)cpus);
+            a.mov(__dword_ptr[RegisterBase + 0x20], 2);
+            a.mov(dx, DebugExitPort);
+            a.mov(al, 0);
+            a.@out(dx, al);
+            a.Label(ref halt);
+            a.cli();
+            a.hlt();
+            a.jmp(halt);
+
+            startup.ApplicationProcessorEntry(a, ApplicationProcessorStacksTop);
+            a.@lock.inc(__dword_ptr[Started]);
+            SpinUntil(a, Go, 1);
+            a.mov(edi, ebx);
+            a.call(readLoop);
+            a.jmp(halt);
+
+            // EDI = the vCPU's index: readsPerCpu reads of its register, then it counts itself finished.
+            Label read = a.CreateLabel("read");
+            a.Label(ref readLoop);
+            a.mov(esi, RegisterBase);
+            if (separateDevices)
+            {
+                a.imul(eax, edi, (int)RegisterStride);
+                a.add(esi, eax);
+            }
+
+            a.mov(ecx, readsPerCpu);
+            a.Label(ref read);
+            a.mov(eax, __dword_ptr[esi]);
+            a.dec(ecx);
+            a.jnz(read);
+            a.@lock.inc(__dword_ptr[Finished]);
+            a.ret();
+        });
+    }
+
+    /// <summary>Spins with PAUSE until the dword at <paramref name="variable"/> is <paramref name="value"/> (the machine's timeout bounds it).</summary>
+    private static void SpinUntil(Assembler a, uint variable, uint value)
+    {
+        Label again = a.CreateLabel();
+        a.Label(ref again);
+        a.pause();
+        a.cmp(__dword_ptr[variable], value);
+        a.jne(again);
+    }
 
     /// <summary>
     /// The loop both guests share: <paramref name="setUp"/>, the bench register's first mark (the device starts

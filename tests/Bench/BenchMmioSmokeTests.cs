@@ -24,6 +24,11 @@ public sealed class BenchMmioSmokeTests
         }
 
         Assert.Contains("ns/access", bench.StandardOutput, StringComparison.Ordinal);
+        foreach (string vcpuRow in new[] { "1 one", "2 one", "2 separate", "4 one", "4 separate" })
+        {
+            Assert.Matches($@"(?m)^\s+{vcpuRow}\s+\d+\s", bench.StandardOutput); // every multiprocessor machine ran to its marks
+        }
+
         Assert.DoesNotContain("failed", bench.StandardOutput, StringComparison.Ordinal);
     }
 }
