@@ -140,7 +140,8 @@ public sealed class CpuHostControl(OutputForwarder output, DescriptorChannel des
     private static MonitorCpuState CpuState(VirtualMachine machine) => new()
     {
         State = machine.Exit is not null ? "stopped" : machine.IsParked ? "paused" : machine.IsPaused ? "pausing" : "running",
-        Instructions = machine.Cpu.InstructionsExecuted,
+        Instructions = machine.InstructionsExecuted,
+        Vcpus = machine.DescribeVcpus(),
     };
 
     /// <summary>Stops the vCPU (if running) before the machine's memory is freed.</summary>

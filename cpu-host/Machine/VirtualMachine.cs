@@ -262,6 +262,18 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
         }
     }
 
+    /// <summary>Each vCPU's state for the monitor, read from other threads while they run (exact once they are parked).</summary>
+    public IReadOnlyList<MonitorVcpuState> DescribeVcpus() =>
+    [
+        .. _vcpus.Select(v => new MonitorVcpuState
+        {
+            Index = v.Index,
+            State = v.WaitingForStartup ? "waiting-for-startup" : v.Cpu.State.Halted ? "halted" : "running",
+            InstructionPointer = v.Cpu.State.Segments[SegmentIndex.CS].Base + v.Cpu.State.Rip,
+            Instructions = v.Cpu.InstructionsExecuted,
+        }),
+    ];
+
     /// <summary>Instructions all vCPUs have retired (exact once they have stopped; while they run it may lag).</summary>
     public long InstructionsExecuted => _vcpus.Sum(v => v.Cpu.InstructionsExecuted);
 

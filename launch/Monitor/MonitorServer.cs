@@ -143,6 +143,10 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
     }
 
     /// <inheritdoc/>
+    public Task<MonitorCpuState> GetCpusAsync(CancellationToken cancellationToken = default) =>
+        CallCpuAsync(c => c.GetCpuStateAsync(cancellationToken));
+
+    /// <inheritdoc/>
     public Task<MonitorCpuState> PauseAsync(CancellationToken cancellationToken = default) =>
         CallCpuAsync(c => c.PauseAsync(ParkTimeoutMs, cancellationToken));
 

@@ -13,6 +13,7 @@ public sealed class MonitorShell(MonitorClient client)
         info machine      the machine: name, profile, processes, CPU state
         info devices      each device: type, placement, process id, epoch, restarts, state
         info regions      each device region: space, range, state, live lease count
+        info cpus         each vCPU: state (running, halted, waiting-for-startup), next instruction, instructions
         info stats        uptime, instructions, accesses per device
         pause             stop the vCPU at an instruction boundary
         resume            let it continue
@@ -85,8 +86,10 @@ public sealed class MonitorShell(MonitorClient client)
                     return new Outcome(true, FormatRegions(await monitor.GetRegionsAsync(cancellationToken).ConfigureAwait(false)));
                 case ("info", 2) when words[1] is "stats":
                     return new Outcome(true, FormatStats(await monitor.GetStatsAsync(cancellationToken).ConfigureAwait(false)));
+                case ("info", 2) when words[1] is "cpus":
+                    return new Outcome(true, FormatCpus(await monitor.GetCpusAsync(cancellationToken).ConfigureAwait(false)));
                 case ("info", _):
-                    return Usage("expected one of: info machine, info devices, info regions, info stats");
+                    return Usage("expected one of: info machine, info devices, info regions, info stats, info cpus");
                 case ("pause", 1):
                     MonitorCpuState paused = await monitor.PauseAsync(cancellationToken).ConfigureAwait(false);
                     return new Outcome(true, paused.State == "pausing"
@@ -165,6 +168,11 @@ public sealed class MonitorShell(MonitorClient client)
             {
                 r.Owner ?? "-", r.Space, $"0x{r.Base:x}-0x{r.Base + r.Size - 1:x}", r.Name, r.Kind, r.State, Num(r.Leases),
             }));
+
+    private static string FormatCpus(MonitorCpuState cpus) =>
+        $"machine: {cpus.State}\n" + Table(
+            ["cpu", "state", "next", "instructions"],
+            cpus.Vcpus.Select(v => new[] { Num(v.Index), v.State, $"0x{v.InstructionPointer:x}", Num(v.Instructions) }));
 
     private static string FormatStats(MonitorStats stats) =>
         $"""

@@ -20,6 +20,9 @@ public interface IMonitor
     /// <summary>Instructions, uptime and per-device access counters.</summary>
     Task<MonitorStats> GetStatsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The machine's vCPU state and each vCPU's: running, halted or waiting for a start-up IPI, where, how far.</summary>
+    Task<MonitorCpuState> GetCpusAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Stops the vCPU at an instruction boundary; completes when it is parked (or could not park in time: see the result).</summary>
     Task<MonitorCpuState> PauseAsync(CancellationToken cancellationToken = default);
 
@@ -158,7 +161,26 @@ public sealed record MonitorCpuState
     /// </summary>
     public required string State { get; init; }
 
-    /// <summary>Guest instructions executed so far.</summary>
+    /// <summary>Guest instructions executed so far, by all vCPUs.</summary>
+    public long Instructions { get; init; }
+
+    /// <summary>Each vCPU, the bootstrap processor first (sampled while they run: exact once paused).</summary>
+    public IReadOnlyList<MonitorVcpuState> Vcpus { get; init; } = [];
+}
+
+/// <summary>One vCPU as the monitor shows it.</summary>
+public sealed record MonitorVcpuState
+{
+    /// <summary>Its index, which is also its initial local APIC ID (0: the bootstrap processor).</summary>
+    public int Index { get; init; }
+
+    /// <summary>"running", "halted" (HLT, waiting for an interrupt) or "waiting-for-startup" (an application processor before its start-up IPI).</summary>
+    public required string State { get; init; }
+
+    /// <summary>The linear address of its next instruction (CS base + EIP).</summary>
+    public ulong InstructionPointer { get; init; }
+
+    /// <summary>Guest instructions it has executed.</summary>
     public long Instructions { get; init; }
 }
 
