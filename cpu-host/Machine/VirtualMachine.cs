@@ -356,7 +356,7 @@ public sealed partial class VirtualMachine : IDisposable, Platform.IPlatformHost
     {
         using CancellationTokenRegistration stop = cancellationToken.Register(() => RequestExit(ExitReason.Stopped, ExitCodes.Interrupted, null, "cancelled"));
         bool pinned = false;
-        if (_isolated.AnyHandsOff && CorePlacement.VcpuCore is int core)
+        if (_isolated.AnyHandsOff && CorePlacement.VcpuCoreOf(_vcpus.Length) is int core)
         {
             // Handoff is fast only when the vCPU and the device's serving thread share a core (no cross-core
             // wake-up): ~6 us per guest access pinned against up to ~77 us unpinned (docs/transport-bench.md).

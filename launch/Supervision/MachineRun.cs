@@ -315,7 +315,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Devices = device.Devices,
                 WaitPolicy = device.Devices[0].WaitPolicy,
                 SpinBudget = device.Devices[0].SpinBudget,
-                ServingCore = CorePlacement.ServingCore(device.Devices[0].WaitPolicy),
+                ServingCore = CorePlacement.ServingCoreOf(device.Devices[0].WaitPolicy, _profile.Cpu.Count),
                 RamBytes = (ulong)_profile.Memory.SizeMiB << 20,
                 CpuCount = _profile.Cpu.Count,
                 GuestMemory = guestMemoryToDevice is ulong token ? guestMemory! with { Descriptor = token } : null,
