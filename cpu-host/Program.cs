@@ -25,7 +25,7 @@ using DescriptorChannel descriptors = DescriptorChannel.Connect(args[1]);
 JsonRpc rpc = RpcConnection.Create(stream);
 OutputForwarder output = new(rpc);
 using CpuHostControl control = new(output, descriptors);
-rpc.AddLocalRpcTarget<ICpuHostControl>(control, null);
+rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<ICpuHostControl>(), control, null);
 rpc.StartListening();
 await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);
 await output.DisposeAsync();

@@ -29,7 +29,7 @@ ProcessDumpability.Forbid();
 
 if (spare)
 {
-    await using OutputForwarder scratch = new(new JsonRpc(Stream.Null));
+    await using OutputForwarder scratch = new(RpcConnection.Create(Stream.Null));
     WarmUp.Run(scratch);
     await ControlPlaneRehearsal.RunAsync();
 }
@@ -38,7 +38,7 @@ Stream stream = await RpcConnection.ConnectAsync(args[1], CancellationToken.None
 using DescriptorChannel descriptors = DescriptorChannel.Connect(args[1]);
 JsonRpc rpc = RpcConnection.Create(stream);
 DeviceHostControl control = new(rpc, descriptors) { Sandboxed = sandboxed };
-rpc.AddLocalRpcTarget<IDeviceHostControl>(control, null);
+rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), control, null);
 rpc.StartListening();
 await rpc.Completion.ContinueWith(_ => { }, TaskScheduler.Default);
 await control.DisposeAsync();

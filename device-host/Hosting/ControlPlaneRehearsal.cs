@@ -18,7 +18,7 @@ public static class ControlPlaneRehearsal
     {
         (Stream launcherEnd, Stream deviceEnd) = FullDuplexStream.CreatePair();
         using JsonRpc device = RpcConnection.Create(deviceEnd);
-        device.AddLocalRpcTarget<IDeviceHostControl>(new StandIn(), null);
+        device.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), new StandIn(), null);
         device.StartListening();
         using JsonRpc launcher = RpcConnection.Create(launcherEnd);
         launcher.StartListening();

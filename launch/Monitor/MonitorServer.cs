@@ -316,7 +316,7 @@ public sealed class MonitorServer : IMonitor, IAsyncDisposable
 
             BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), _limits.MaxRequestBytes, "monitor client");
             JsonRpc rpc = RpcConnection.Create(stream);
-            rpc.AddLocalRpcTarget<IMonitor>(this, null);
+            rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IMonitor>(), this, null);
             MonitorConnection connection = new(rpc, stream);
             lock (_connections)
             {

@@ -142,7 +142,7 @@ public sealed class ChildProcess : IAsyncDisposable
             // A child is not trusted: a message larger than any it sends legitimately ends its connection.
             BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), MaxMessageBytes, $"{label} (pid {process.Id})");
             JsonRpc rpc = RpcConnection.Create(stream);
-            rpc.AddLocalRpcTarget<ILaunchCallbacks>(callbacks, null);
+            rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<ILaunchCallbacks>(), callbacks, null);
             child = new ChildProcess(label, process, rpc, descriptors, socketPath) { Kind = kind };
             child.CaptureOutput(log);
             rpc.StartListening();

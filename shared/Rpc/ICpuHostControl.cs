@@ -1,7 +1,11 @@
+using PolyType;
+using StreamJsonRpc;
+
 namespace SplitEmu.Shared.Rpc;
 
 /// <summary>Control endpoint of the CPU process, called by the launcher.</summary>
-public interface ICpuHostControl
+[JsonRpcContract, GenerateShape(IncludeMethods = MethodShapeFlags.PublicInstance)]
+public partial interface ICpuHostControl
 {
     /// <summary>Builds the machine (RAM, images, CPU state, inline devices). Returns the CPU process id.</summary>
     Task<int> ConfigureAsync(CpuHostSetup setup, CancellationToken cancellationToken = default);

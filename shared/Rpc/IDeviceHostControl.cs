@@ -1,7 +1,11 @@
+using PolyType;
+using StreamJsonRpc;
+
 namespace SplitEmu.Shared.Rpc;
 
 /// <summary>Control endpoint of a device process, called by the launcher.</summary>
-public interface IDeviceHostControl
+[JsonRpcContract, GenerateShape(IncludeMethods = MethodShapeFlags.PublicInstance)]
+public partial interface IDeviceHostControl
 {
     /// <summary>
     /// Maps the segment the CPU process created, creates the devices and starts serving their accesses.

@@ -1,7 +1,11 @@
+using PolyType;
+using StreamJsonRpc;
+
 namespace SplitEmu.Shared.Rpc;
 
 /// <summary>What the CPU and device processes tell the launcher.</summary>
-public interface ILaunchCallbacks
+[JsonRpcContract, GenerateShape(IncludeMethods = MethodShapeFlags.PublicInstance)]
+public partial interface ILaunchCallbacks
 {
     /// <summary>
     /// Bytes a device emitted on its output stream (a UART's transmitted bytes), starting at byte

@@ -1,3 +1,6 @@
+using PolyType;
+using StreamJsonRpc;
+
 namespace SplitEmu.Shared.Rpc;
 
 /// <summary>
@@ -6,7 +9,8 @@ namespace SplitEmu.Shared.Rpc;
 /// Failures come back as errors whose message says what was wrong (no such device, device is inline, ...)
 /// with an <see cref="MonitorErrors"/> code.
 /// </summary>
-public interface IMonitor
+[JsonRpcContract, GenerateShape(IncludeMethods = MethodShapeFlags.PublicInstance)]
+public partial interface IMonitor
 {
     /// <summary>The machine: name, profile, processes, whether it is paused.</summary>
     Task<MonitorMachineInfo> GetMachineAsync(CancellationToken cancellationToken = default);

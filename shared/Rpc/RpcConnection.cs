@@ -1,4 +1,4 @@
-using System.Text.Json.Serialization.Metadata;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using StreamJsonRpc;
 
@@ -45,12 +45,17 @@ public static class RpcConnection
     }
 
     /// <summary>Wraps a connected stream in a JSON-RPC connection (not yet listening).</summary>
-    public static JsonRpc Create(Stream stream)
+    public static JsonRpc Create(Stream stream) => new(new HeaderDelimitedMessageHandler(stream, stream, CreateFormatter()));
+
+    /// <summary>
+    /// The formatter every process uses: System.Text.Json with only the source-generated metadata of
+    /// <see cref="RpcJsonContext"/>, never reflection, so the native device host needs no runtime code (a type
+    /// missing from the context fails its call with a clear error instead of being described by reflection).
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Every type is described by the source-generated RpcJsonContext; reflection is off.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Every type is described by the source-generated RpcJsonContext; reflection is off.")]
+    private static SystemTextJsonFormatter CreateFormatter() => new()
     {
-        SystemTextJsonFormatter formatter = new();
-        // Our messages' metadata is source-generated (RpcJsonContext); anything else (what StreamJsonRpc sends of
-        // its own, a type added without metadata) is described by reflection, as before.
-        formatter.JsonSerializerOptions.TypeInfoResolver = JsonTypeInfoResolver.Combine(RpcJsonContext.Default, new DefaultJsonTypeInfoResolver());
-        return new(new HeaderDelimitedMessageHandler(stream, stream, formatter));
-    }
+        JsonSerializerOptions = { TypeInfoResolver = RpcJsonContext.Default },
+    };
 }

@@ -6,9 +6,9 @@ namespace SplitEmu.Shared.Rpc;
 /// Source-generated JSON metadata for every type the control plane sends (parameters and results of
 /// <see cref="ICpuHostControl"/>, <see cref="IDeviceHostControl"/>, <see cref="IMonitor"/> and
 /// <see cref="ILaunchCallbacks"/>). A fresh process then serialises its first message without building the
-/// serializer's view of each type by reflection (most of a cold device-process attach), and the control plane
-/// is one step closer to NativeAOT, which needs this. Types not listed fall back to reflection
-/// (<see cref="RpcConnection.Create"/>).
+/// serializer's view of each type by reflection (most of a cold device-process attach), and the native device
+/// host needs no runtime code generation. Nothing falls back to reflection (<see cref="RpcConnection.Create"/>):
+/// a type missing here fails its call, and ControlPlaneMetadataTests lists what every contract sends.
 /// </summary>
 [JsonSerializable(typeof(CpuHostSetup))]
 [JsonSerializable(typeof(GuestMemoryShare))]

@@ -86,7 +86,7 @@ public sealed class ControlPlaneMetadataTests
     {
         (Stream callerEnd, Stream servedEnd) = FullDuplexStream.CreatePair();
         JsonRpc served = RpcConnection.Create(servedEnd);
-        served.AddLocalRpcTarget<IDeviceHostControl>(target, null);
+        served.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), target, null);
         served.StartListening();
         JsonRpc caller = RpcConnection.Create(callerEnd);
         caller.StartListening();

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using PolyType;
 using SplitEmu.DeviceHost.Sdk;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -149,7 +150,7 @@ public sealed class BenchRegister : IDeviceModel<BenchRegister>, IDisposable
         }
 
         JsonRpc rpc = RpcConnection.Create(new NetworkStream(socket, ownsSocket: true));
-        rpc.AddLocalRpcTarget<IBenchRegisterRpc>(new RpcTarget(this), null);
+        rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IBenchRegisterRpc>(), new RpcTarget(this), null);
         rpc.StartListening(); // lives as long as the connection; the benchmark closes it
     }
 
@@ -177,7 +178,8 @@ public sealed class BenchRegister : IDeviceModel<BenchRegister>, IDisposable
 }
 
 /// <summary>The bench register's accesses as JSON-RPC calls (one call per access).</summary>
-public interface IBenchRegisterRpc
+[JsonRpcContract, GenerateShape(IncludeMethods = MethodShapeFlags.PublicInstance)]
+public partial interface IBenchRegisterRpc
 {
     /// <summary>Reads a register.</summary>
     Task<ulong> ReadAsync(ulong offset);
