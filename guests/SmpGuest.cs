@@ -26,6 +26,9 @@ public static class SmpGuest
     /// <summary>The debug-exit port.</summary>
     public const ushort DebugExitPort = 0x501;
 
+    /// <summary>(<see cref="SmpDeviceUse.ReadsWhileItMovesItself"/>) where the device goes when it moves away.</summary>
+    public const ushort AwayPort = 0x530;
+
     /// <summary>Every check passed.</summary>
     public const byte Success = 0x10;
 
@@ -81,6 +84,8 @@ public static class SmpGuest
     private const uint SeenIds = Variables + 0x240;
     private const uint DeviceHits = Variables + 0x280;
     private const uint DeviceMisses = Variables + 0x2C0;
+    private const uint DeviceAway = Variables + 0x300;
+    private const uint MoverWrites = Variables + 0x340;
     private const uint StacksTop = 0x0040_0000; // vCPU n's stack: 16 KiB below StacksTop - n * 16 KiB
 
     /// <summary>Spins a waiting vCPU makes before giving up (each a PAUSE); generous: vCPUs on a busy 2-core host.</summary>
@@ -104,7 +109,8 @@ public static class SmpGuest
 
     private static void Emit(Assembler a, ApplicationProcessorStartup startup, int cpus, int iterations, SmpDeviceUse deviceUse)
     {
-        bool mayMiss = deviceUse == SmpDeviceUse.ReadsWhileUnplugged;
+        bool mayMiss = deviceUse is SmpDeviceUse.ReadsWhileUnplugged or SmpDeviceUse.ReadsWhileItMovesItself;
+        bool bspMoves = deviceUse == SmpDeviceUse.ReadsWhileItMovesItself;
         uint total = (uint)(cpus * iterations);
         int deviceRounds = DeviceRounds(iterations);
 
@@ -143,7 +149,25 @@ public static class SmpGuest
         a.mov(cl, FailedCmpxchg);
         a.cmp(__dword_ptr[CmpxchgCounter], total);
         a.jne(fail);
-        if (mayMiss)
+        if (bspMoves)
+        {
+            // Bring the device home, then every access it counted is a read the vCPUs saw answered, one of the
+            // bootstrap processor's moving writes, or this read.
+            var home = a.CreateLabel();
+            a.cmp(__dword_ptr[DeviceAway], 0);
+            a.je(home);
+            ToggleDevice(a);
+            a.Label(ref home);
+            a.mov(cl, FailedDevice);
+            a.mov(dx, DevicePort);
+            a.@in(eax, dx);
+            a.mov(edx, __dword_ptr[DeviceHits]);
+            a.add(edx, __dword_ptr[MoverWrites]);
+            a.inc(edx);
+            a.cmp(eax, edx);
+            a.jne(fail);
+        }
+        else if (mayMiss)
         {
             // Wait until the device is plugged again; the read that finds it is counted like every hit before it.
             a.mov(cl, FailedDeviceNeverBack);
@@ -208,6 +232,7 @@ public static class SmpGuest
         a.Label(ref work);
         a.mov(eax, __dword_ptr[ApicId]);
         a.shr(eax, 24);
+        a.mov(edi, eax); // this vCPU's index, for the rest of the routine
         a.@lock.bts(__dword_ptr[SeenIds], eax);
         a.mov(esi, (uint)iterations);
         var round = a.CreateLabel();
@@ -244,7 +269,7 @@ public static class SmpGuest
         a.jnz(skipDevice);
         if (mayMiss)
         {
-            CountedDeviceRead(a);
+            DeviceRoundThatMayMiss(a, bspMoves);
         }
         else
         {
@@ -266,7 +291,7 @@ public static class SmpGuest
             a.Label(ref untilMiss);
             a.cmp(__dword_ptr[DeviceMisses], 0);
             a.jne(missSeen);
-            CountedDeviceRead(a);
+            DeviceRoundThatMayMiss(a, bspMoves);
             a.pause();
             a.dec(ebx);
             a.jnz(untilMiss);
@@ -277,6 +302,61 @@ public static class SmpGuest
 
         a.@lock.inc(__dword_ptr[Finished]);
         a.ret();
+    }
+
+    /// <summary>
+    /// One device round that may miss: a counted read, or with <paramref name="bspMoves"/> on the bootstrap processor
+    /// (EDI = 0) a move of the device to its other port. Clobbers EAX, EDX. Ends without a label of its own.
+    /// </summary>
+    private static void DeviceRoundThatMayMiss(Assembler a, bool bspMoves)
+    {
+        if (!bspMoves)
+        {
+            CountedDeviceRead(a);
+            return;
+        }
+
+        var read = a.CreateLabel();
+        var done = a.CreateLabel();
+        a.test(edi, edi);
+        a.jnz(read);
+        ToggleDevice(a);
+        a.jmp(done);
+        a.Label(ref read);
+        CountedDeviceRead(a);
+        a.Label(ref done);
+        a.nop(); // the caller's label goes after this
+    }
+
+    /// <summary>
+    /// The bootstrap processor moves the device between <see cref="DevicePort"/> and <see cref="AwayPort"/>: it writes
+    /// the new base, then asks the device to move (the testdev's handler requests the map change itself, applied when
+    /// that access ends, while the other vCPUs keep reading the old port). Counts its two writes. Clobbers EAX, EDX.
+    /// </summary>
+    private static void ToggleDevice(Assembler a)
+    {
+        var toAway = a.CreateLabel();
+        var moved = a.CreateLabel();
+        a.cmp(__dword_ptr[DeviceAway], 0);
+        a.je(toAway);
+        EmitMove(a, from: AwayPort, to: DevicePort);
+        a.mov(__dword_ptr[DeviceAway], 0);
+        a.jmp(moved);
+        a.Label(ref toAway);
+        EmitMove(a, from: DevicePort, to: AwayPort);
+        a.mov(__dword_ptr[DeviceAway], 1);
+        a.Label(ref moved);
+        a.add(__dword_ptr[MoverWrites], 2); // only the bootstrap processor writes it
+    }
+
+    private static void EmitMove(Assembler a, ushort from, ushort to)
+    {
+        a.mov(dx, (ushort)(from + 8)); // the testdev's new-base register
+        a.mov(eax, (uint)to);
+        a.@out(dx, eax);
+        a.mov(dx, (ushort)(from + 4)); // its map-change register: 1 = move
+        a.mov(eax, 1u);
+        a.@out(dx, eax);
     }
 
     /// <summary>Reads the device's access count: a hit (the device answered) or a miss (unplugged) is counted. Clobbers EAX, EDX.</summary>
@@ -326,4 +406,12 @@ public enum SmpDeviceUse
     /// keep reading until some read missed, and the device's final count must equal the hits.
     /// </summary>
     ReadsWhileUnplugged,
+
+    /// <summary>
+    /// As <see cref="ReadsWhileUnplugged"/>, but nobody outside unplugs the device: the bootstrap processor, every
+    /// eighth round, has the device move itself between its port and <see cref="SmpGuest.AwayPort"/> from inside its
+    /// own handler (the in-handler map change of the memory-map design) while the other vCPUs read the home port.
+    /// The final count must equal the reads that answered plus the moving writes.
+    /// </summary>
+    ReadsWhileItMovesItself,
 }
