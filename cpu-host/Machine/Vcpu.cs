@@ -76,8 +76,13 @@ internal sealed class Vcpu : Platform.IApicCpu, IDisposable
         _wake.Set();
     }
 
-    /// <summary>Whether something would end HLT now: an interrupt its controller offers, or a latched NMI.</summary>
-    public bool HasWakeEvent => Cpu.NmiPending || Cpu.InterruptController?.HasPendingInterrupt == true;
+    /// <summary>
+    /// Whether something would end HLT now (its own thread): a latched NMI, or an interrupt its controller offers
+    /// while EFLAGS.IF lets it in. With IF clear a pending interrupt wakes nothing, so the vCPU sleeps instead of
+    /// spinning on it (only an NMI, INIT or start-up IPI can wake it then, and each of those signals the vCPU).
+    /// </summary>
+    public bool HasWakeEvent =>
+        Cpu.NmiPending || ((Cpu.State.Eflags & EflagsBits.IF) != 0 && Cpu.InterruptController?.HasPendingInterrupt == true);
 
     /// <summary>Sleeps until <see cref="Signal"/>, <see cref="InterruptMayBePending"/> or a start signal, or <paramref name="milliseconds"/>.</summary>
     public void Sleep(int milliseconds) => _wake.WaitOne(milliseconds);
