@@ -145,6 +145,7 @@ public sealed class BadProfileCorpusTests
         { "truncated.json", ["truncated.json:14:29: not valid JSON: Expected end of string, but instead reached end of data."] },
         { "ioapic-over-mmio.json", ["ioapic-over-mmio.json:17:7: $.devices[0].mmio: MMIO 0xfec00800-0xfec0083f of device 'bench' overlap fixed MMIO 0xfec00000-0xfec00fff of device 'ioapic' (ioapic); expected a free range"] },
         { "lapic-over-mmio.json", ["lapic-over-mmio.json:18:7: $.devices[0].mmio: MMIO 0xfee00300-0xfee0033f of device 'bench' overlap the local APICs' registers 0xfee00000-0xfee00fff; expected a free range"] },
+        { "two-ioapics.json", ["two-ioapics.json:20:7: $.devices[1].type: fixed MMIO 0xfec00000-0xfec00fff of device 'ioapic2' (ioapic) overlap fixed MMIO 0xfec00000-0xfec00fff of device 'ioapic' (ioapic); expected no other device on these addresses (device type ioapic always uses them)"] },
         { "two-pics.json", ["two-pics.json:33:7: $.devices[3].type: fixed I/O ports 0x20-0x21 of device 'pic2' (i8259) overlap fixed ports 0x20-0x21 of device 'pic' (i8259); expected no other device on these ports (device type i8259 always uses them)"] },
         { "uart-on-fw-cfg-ports.json", ["uart-on-fw-cfg-ports.json:30:7: $.devices[2].io: I/O ports 0x510-0x517 of device 'com3' overlap fixed ports 0x510-0x511 of device 'fwcfg' (fw-cfg); expected a free range"] },
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
