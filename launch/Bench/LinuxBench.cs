@@ -46,7 +46,7 @@ public sealed record LinuxBenchRow
 /// <summary>
 /// `splitemu bench linux`: Debian's kernel (profiles/linux.json, the guest fetched by scripts/fetch-linux-guest.sh)
 /// from process start to the shell's first prompt, with every device inline and as shipped (PIT, COM1, IDE
-/// isolated), through the normal run path; each machine is stopped as soon as it prompts. Where QEMU is
+/// isolated), as shipped on the interpreter alone and on two vCPUs, through the normal run path; each machine is stopped as soon as it prompts. Where QEMU is
 /// installed it boots the same kernel, initrd, command line and disk on a CPU with the same features as the
 /// peer in the same run (<see cref="QemuPeer.LinuxArguments"/>). The boots go round the machines (the first of
 /// each, then the second of each...), so a shared machine that slows down for a minute slows every row alike and
@@ -61,6 +61,9 @@ public static class LinuxBench
         ("all inline", ["devices.pit.placement=inline", "devices.com1.placement=inline", "devices.ide.placement=inline"]),
         ("as shipped (PIT, COM1, IDE isolated)", []),
         ("as shipped, interpreter only", ["cpu.execution=interpreter"]),
+        // Two vCPUs on the shipped devices: the kernel starts the second through the local APICs (no I/O APIC:
+        // virtual wire), so the row shows what the second vCPU costs a boot on this host.
+        ("as shipped, 2 vCPUs", ["cpu.count=2"]),
     ];
 
     /// <summary>Boots each machine <paramref name="runs"/> times and prints the table.</summary>
