@@ -9,7 +9,7 @@ namespace SplitEmu.DeviceHost.Common;
 /// is checked against them (overflow included) before a byte moves, so a wild DMA address fails the transfer
 /// instead of touching anything else.
 /// </summary>
-public sealed unsafe class GuestMemoryWindow : IDisposable
+public sealed unsafe class GuestMemoryWindow : IGuestMemory
 {
     /// <summary>The mapping this window made and frees (null when it views memory someone else owns).</summary>
     private readonly SealedSharedMemory? _mapping;

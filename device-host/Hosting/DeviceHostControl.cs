@@ -27,12 +27,14 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
     private IReadOnlyList<string> _deviceIds = [];
     private DeviceTimers? _timers;
     private IReadOnlyList<IDevice> _devices = [];
-    private GuestMemoryWindow? _guestMemory;
+    private IGuestMemory? _guestMemory;
+    private readonly JsonRpc _rpc;
 
     /// <summary>Serves over <paramref name="rpc"/>, taking the memory it maps from <paramref name="descriptors"/>.</summary>
     public DeviceHostControl(JsonRpc rpc, DescriptorChannel descriptors)
     {
         _output = new OutputForwarder(rpc);
+        _rpc = rpc;
         _descriptors = descriptors;
     }
 
@@ -76,6 +78,10 @@ public sealed class DeviceHostControl : IDeviceHostControl, IAsyncDisposable
                 if (request.GuestMemory is { } share)
                 {
                     _guestMemory = new GuestMemoryWindow(_descriptors.Receive(share.Descriptor, s_descriptorTimeout), share.Size, share.Windows);
+                }
+                else if (request.DmaOverControl)
+                {
+                    _guestMemory = new RemoteDmaClient(_rpc);
                 }
 
                 // Over a segment the clock is the CPU process's (it stops while the machine stands still); over a socket

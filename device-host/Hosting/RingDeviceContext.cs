@@ -16,12 +16,12 @@ public sealed class RingDeviceContext : IDeviceContext
     private readonly DeviceConfig _config;
     private readonly OutputForwarder _output;
     private readonly DeviceTimers _timers;
-    private readonly GuestMemoryWindow? _guestMemory;
+    private readonly IGuestMemory? _guestMemory;
     private readonly UnjournaledActivity _unjournaled;
     private IRequestServer? _responder;
 
     /// <summary>Context for device <paramref name="config"/>; events flow once <see cref="Connect"/> was called.</summary>
-    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, GuestMemoryWindow? guestMemory, UnjournaledActivity unjournaled)
+    public RingDeviceContext(DeviceConfig config, MachineFacts machine, OutputForwarder output, DeviceTimers timers, IGuestMemory? guestMemory, UnjournaledActivity unjournaled)
     {
         _unjournaled = unjournaled;
         _config = config;

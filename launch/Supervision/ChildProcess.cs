@@ -143,6 +143,12 @@ public sealed class ChildProcess : IAsyncDisposable
             BoundedMessageStream stream = new(new NetworkStream(socket, ownsSocket: true), MaxMessageBytes, $"{label} (pid {process.Id})");
             JsonRpc rpc = RpcConnection.Create(stream);
             rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<ILaunchCallbacks>(), callbacks, null);
+            if (callbacks is IRemoteDma dma)
+            {
+                // The remote end of a device on another host: its bus masters' DMA goes through it to the bridge.
+                rpc.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IRemoteDma>(), dma, null);
+            }
+
             child = new ChildProcess(label, process, rpc, descriptors, socketPath) { Kind = kind };
             child.CaptureOutput(log);
             rpc.StartListening();

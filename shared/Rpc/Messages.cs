@@ -129,6 +129,12 @@ public sealed record DeviceHostAttachRequest
 
     /// <summary>Guest memory for bus-master devices, with the windows they may reach; null for a process without DMA.</summary>
     public GuestMemoryShare? GuestMemory { get; init; }
+
+    /// <summary>
+    /// The process's bus masters reach guest RAM through <see cref="IRemoteDma"/> calls on the control connection
+    /// instead of a mapping (a device on another host: its bridge holds the mapping and checks the windows).
+    /// </summary>
+    public bool DmaOverControl { get; init; }
 }
 
 /// <summary>The CPU process's guest RAM as device processes map it for DMA.</summary>

@@ -35,6 +35,7 @@ namespace SplitEmu.Shared.Rpc;
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(ulong))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(byte[]))]
 public sealed partial class RpcJsonContext : JsonSerializerContext;

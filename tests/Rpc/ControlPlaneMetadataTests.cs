@@ -15,7 +15,7 @@ namespace SplitEmu.Tests.Rpc;
 public sealed class ControlPlaneMetadataTests
 {
     public static TheoryData<string> ControlInterfaces() =>
-        [typeof(ICpuHostControl).FullName!, typeof(IDeviceHostControl).FullName!, typeof(IMonitor).FullName!, typeof(ILaunchCallbacks).FullName!];
+        [typeof(ICpuHostControl).FullName!, typeof(IDeviceHostControl).FullName!, typeof(IMonitor).FullName!, typeof(ILaunchCallbacks).FullName!, typeof(IRemoteDma).FullName!];
 
     [Theory]
     [MemberData(nameof(ControlInterfaces))]
