@@ -15,6 +15,8 @@ RootCommand root = new("SplitEmu: an x86 machine emulator whose devices run in p
     MonitorCommand.Create(),
     ProfilesCommand.Create(),
     HostsCommand.Create(),
+    RemoteCommands.CreateBridge(),
+    RemoteCommands.CreateServe(),
 };
 root.SetAction((_, cancellationToken) => RunCommand.ExecuteAsync(null, [], null, null, cancellationToken));
 

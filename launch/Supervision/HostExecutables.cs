@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SplitEmu.Launch.Commands;
 
 namespace SplitEmu.Launch.Supervision;
 
@@ -10,6 +11,15 @@ public static class HostExecutables
 
     /// <summary>The device process's program name.</summary>
     public const string DeviceHost = "SplitEmu.DeviceHost";
+
+    /// <summary>The launcher's own program (its assembly name).</summary>
+    public const string Launcher = "splitemu";
+
+    /// <summary>
+    /// A device process whose devices run on another host: the launcher's own program running
+    /// <see cref="RemoteCommands.BridgeName"/> (docs/remote-devices.md).
+    /// </summary>
+    public const string RemoteBridge = "splitemu remote-bridge";
 
     /// <summary>
     /// util-linux's setsid(1): runs a program in a session (and so a process group) of its own. Started by .NET,
@@ -34,7 +44,7 @@ public static class HostExecutables
     /// (ReadyToRun: precompiled, the JIT for what is hot or generated) or "jit".
     /// </summary>
     public static string Kind(string program) =>
-        NativePath(program) is not null ? "native" : ReadyToRunPath(program) is not null ? "r2r" : "jit";
+        program == RemoteBridge ? "remote" : NativePath(program) is not null ? "native" : ReadyToRunPath(program) is not null ? "r2r" : "jit";
 
     /// <summary>The NativeAOT build of <paramref name="program"/> beside splitemu, unless absent or turned off.</summary>
     private static string? NativePath(string program) => BuiltPath(NativeFolder, program);
@@ -60,10 +70,17 @@ public static class HostExecutables
     public static ProcessStartInfo StartInfo(string program, bool sandboxed = false)
     {
         string folder = AppContext.BaseDirectory;
+        string[] subcommand = program == RemoteBridge ? [RemoteCommands.BridgeName] : [];
+        program = program == RemoteBridge ? Launcher : program;
         string apphost = Path.Combine(folder, program);
         string dll = Path.Combine(folder, program + ".dll");
         string[] command;
-        if ((NativePath(program) ?? ReadyToRunPath(program)) is { } precompiled)
+        if (subcommand.Length > 0)
+        {
+            // The launcher's own program: never precompiled apart, found where the launcher is.
+            command = File.Exists(apphost) ? [apphost, .. subcommand] : ["dotnet", dll, .. subcommand];
+        }
+        else if ((NativePath(program) ?? ReadyToRunPath(program)) is { } precompiled)
         {
             command = [precompiled];
         }

@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using Nerdbank.Streams;
+using SplitEmu.DeviceHost.Common;
+using SplitEmu.Shared.Processes;
+using SplitEmu.Shared.Profiles;
+using SplitEmu.Shared.Rpc;
+using SplitEmu.Shared.Timing;
+using SplitEmu.Shared.Transport;
+using StreamJsonRpc;
+
+namespace SplitEmu.Launch.Remote;
+
+/// <summary>
+/// A device process whose devices run on another host (<c>splitemu remote-bridge</c>). To the launcher and the CPU
+/// process it is an ordinary device process: it is started, attached to a ring and killed like one, and its death is
+/// a device crash. Behind that, it runs <c>splitemu remote-serve</c> on the host over one ssh connection multiplexed
+/// into a control channel and a data channel, and passes the ring's requests, replies and events along
+/// (docs/remote-devices.md). It ends, and so looks crashed, when ssh ends, the remote end is silent for
+/// <see cref="RemoteDataLink.SilenceTimeout"/>, or a frame from it is malformed.
+/// </summary>
+internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemoteDma
+{
+    /// <summary>Exit code when the host was lost: ssh could not connect or lost the connection, or the host fell silent.</summary>
+    public const int RemoteLost = 3;
+
+    /// <summary>Exit code when the remote device process ended (crashed, or broke the protocol) while its host stayed reachable.</summary>
+    public const int RemoteEnded = 4;
+
+    private static readonly TimeSpan s_descriptorTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly JsonRpc _launcher;
+    private readonly DescriptorChannel _descriptors;
+    private readonly Process _ssh;
+    private readonly JsonRpc _remote;
+    private readonly RemoteDataLink _link;
+    private readonly Stream _data;
+    private readonly CancellationTokenSource _ended = new();
+    private readonly SemaphoreSlim _replyReady = new(0, 1);
+    private RingMessage _reply;
+    private int _awaitingReply;
+    private RingSegment? _segment;
+    private RingResponder? _ring;
+    private MachineClock? _clock;
+    private GuestMemoryWindow? _guestMemory;
+    private int _stop;
+
+    private RemoteBridge(JsonRpc launcher, DescriptorChannel descriptors, Process ssh, JsonRpc remote, Stream data)
+    {
+        _launcher = launcher;
+        _descriptors = descriptors;
+        _ssh = ssh;
+        _remote = remote;
+        _data = data;
+        _link = new RemoteDataLink(data, "the remote host");
+    }
+
+    /// <summary>Bridges to <paramref name="host"/> for the launcher at <paramref name="controlSocket"/>; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string controlSocket, HostConfig host, bool sandboxed)
+    {
+        if (!LauncherTie.DieWithLauncher())
+        {
+            return 1;
+        }
+
+        ProcessDumpability.Forbid(); // it maps the machine's ring
+        if (!SshUrl.TryParse(host.Url, out SshUrl url, out string problem))
+        {
+            Console.Error.WriteLine($"splitemu remote-bridge: {problem}");
+            return ExitCodes.BadInput;
+        }
+
+        // ssh first: its connection is made while the CPU process is configured.
+        string[] serve = sandboxed ? ["remote-serve", "--sandbox"] : ["remote-serve"];
+        ProcessStartInfo start = SshCommand.StartInfo(host, url, serve, TimeSpan.FromSeconds(10));
+        start.RedirectStandardError = false; // ssh's and the remote end's errors are this process's, which the launcher logs
+        using Process ssh = Process.Start(start) ?? throw new InvalidOperationException("ssh did not start");
+        try
+        {
+            Stream stdio = FullDuplexStream.Splice(ssh.StandardOutput.BaseStream, ssh.StandardInput.BaseStream);
+            await using MultiplexingStream mux = await MultiplexingStream.CreateAsync(stdio).ConfigureAwait(false);
+            Stream control = (await mux.OfferChannelAsync(RemoteChannels.Control).ConfigureAwait(false)).AsStream();
+            Stream data = (await mux.OfferChannelAsync(RemoteChannels.Data).ConfigureAwait(false)).AsStream();
+            JsonRpc remote = RpcConnection.Create(control);
+
+            Stream launcherStream = await RpcConnection.ConnectAsync(controlSocket, CancellationToken.None).ConfigureAwait(false);
+            using DescriptorChannel descriptors = DescriptorChannel.Connect(controlSocket);
+            JsonRpc launcher = RpcConnection.Create(launcherStream);
+            RemoteBridge bridge = new(launcher, descriptors, ssh, remote, data);
+            remote.AddLocalRpcTarget(RpcTargetMetadata.FromShape<ILaunchCallbacks>(), bridge, null);
+            remote.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IRemoteDma>(), bridge, null);
+            launcher.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), bridge, null);
+            remote.StartListening();
+            launcher.StartListening();
+            return await bridge.RunAsync(mux).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or MultiplexingProtocolException)
+        {
+            Console.Error.WriteLine($"splitemu remote-bridge: the connection to {url} failed: {ex.Message}");
+            return RemoteLost;
+        }
+        finally
+        {
+            KillQuietly(ssh);
+        }
+    }
+
+    private async Task<int> RunAsync(MultiplexingStream mux)
+    {
+        Task reader = Task.Factory.StartNew(ReadFrames, TaskCreationOptions.LongRunning);
+        _link.StartHeartbeats(RemoteDataLink.BridgeHeartbeatMilliseconds, MachineTime, _ended.Token);
+        Task silence = _link.WatchSilenceAsync(_ended.Token);
+        Task sshExited = _ssh.WaitForExitAsync();
+        Task gone = await Task.WhenAny(_launcher.Completion, reader, silence, sshExited, mux.Completion, _remote.Completion).ConfigureAwait(false);
+        _ended.Cancel();
+        Volatile.Write(ref _stop, 1);
+        _ring?.KickRequestWaiter();
+        if (gone == _launcher.Completion)
+        {
+            KillQuietly(_ssh);
+            return 0; // the machine ended
+        }
+
+        // ssh ends within moments of the connection: give it that long to say whether the host or the process went.
+        await Task.WhenAny(sshExited, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+        bool hostLost = _link.SilentFor is not null || (_ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed);
+        KillQuietly(_ssh);
+        string why = _link.SilentFor is { } silent ? $"the host was silent for {silent.TotalSeconds:0.0} s"
+            : reader.Exception is { } failed ? failed.InnerException!.Message
+            : _ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed ? "ssh lost the connection"
+            : "the remote end closed the connection";
+        Console.Error.WriteLine($"splitemu remote-bridge: the remote device process is gone: {why}");
+        return hostLost ? RemoteLost : RemoteEnded;
+    }
+
+    private long MachineTime() => _clock?.NowNanoseconds ?? 0;
+
+    /// <inheritdoc/>
+    public async Task<DeviceHostAttachResult> AttachAsync(DeviceHostAttachRequest request, CancellationToken cancellationToken = default)
+    {
+        if (_segment is not null)
+        {
+            throw new InvalidOperationException("this device process is already attached; a device process serves one segment");
+        }
+
+        // The bus masters' DMA comes back as calls (IRemoteDma): this process maps guest RAM for them and checks the windows.
+        if (request.GuestMemory is { } share)
+        {
+            _guestMemory = new GuestMemoryWindow(_descriptors.Receive(share.Descriptor, s_descriptorTimeout), share.Size, share.Windows);
+        }
+
+        RingSegment segment = RingSegment.Open(_descriptors.Receive(request.SegmentDescriptor, s_descriptorTimeout), s_descriptorTimeout);
+        _segment = segment;
+        _clock = MachineClock.Of(segment);
+        _link.Send(RemoteFrameType.Heartbeat, MachineTime(), default); // the remote clock starts from the machine's
+        DeviceHostAttachResult attached = await _remote.Attach<IDeviceHostControl>()
+            .AttachAsync(request with { SegmentDescriptor = 0, ServingCore = null, GuestMemory = null, DmaOverControl = _guestMemory is not null }, cancellationToken).ConfigureAwait(false);
+        _ring = new RingResponder(segment, WaitSettings.Handoff);
+        Thread requests = new(ForwardRequests) { IsBackground = true, Name = "remote requests" };
+        requests.Start();
+        return attached with { ProcessId = Environment.ProcessId };
+    }
+
+    /// <inheritdoc/>
+    public Task<DeviceHostStopResult> StopAsync(CancellationToken cancellationToken = default) =>
+        _remote.Attach<IDeviceHostControl>().StopAsync(cancellationToken);
+
+    /// <inheritdoc/>
+    public Task DeviceOutput(string deviceId, long offset, byte[] data) =>
+        _launcher.InvokeAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, data);
+
+    /// <inheritdoc/>
+    public Task<byte[]?> DmaReadAsync(ulong address, int length, CancellationToken cancellationToken = default)
+    {
+        byte[]? data = length is >= 0 and <= IRemoteDma.MaxBytes && _guestMemory is { } memory ? new byte[length] : null;
+        return Task.FromResult(data is not null && _guestMemory!.TryRead(address, data) ? data : null);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> DmaWriteAsync(ulong address, byte[] data, CancellationToken cancellationToken = default) =>
+        Task.FromResult(data.Length <= IRemoteDma.MaxBytes && _guestMemory is { } memory && memory.TryWrite(address, data));
+
+    /// <summary>The ring's requests, in order, to the remote end; a non-posted one waits for its reply.</summary>
+    private void ForwardRequests()
+    {
+        RingResponder ring = _ring!;
+        RingSegment segment = _segment!;
+        while (ring.WaitForRequest(out RingMessage request, ref _stop))
+        {
+            ReadOnlySpan<byte> state = request.Kind == MessageKind.RestoreState && request.Value <= (ulong)segment.StateArea.Length
+                ? segment.StateArea[..(int)request.Value]
+                : [];
+            if (request.Kind == MessageKind.PostedWrite)
+            {
+                _link.Send(RemoteFrameType.Request, MachineTime(), request);
+                continue;
+            }
+
+            Volatile.Write(ref _awaitingReply, 1);
+            _link.Send(RemoteFrameType.Request, MachineTime(), request, state);
+            _replyReady.Wait(_ended.Token);
+            RingMessage reply = _reply;
+            reply.Tag = request.Tag;
+            ring.Reply(reply);
+        }
+    }
+
+    /// <summary>The remote end's frames: events onto the ring, the reply to the waiting request.</summary>
+    private void ReadFrames()
+    {
+        byte[] buffer = RemoteFrame.NewBuffer();
+        while (RemoteFrame.TryRead(_data, buffer, out RemoteFrameType type, out _, out RingMessage message, out ReadOnlySpan<byte> state))
+        {
+            _link.Heard();
+            switch (type)
+            {
+                case RemoteFrameType.Heartbeat:
+                    break;
+                case RemoteFrameType.Event when _ring is { } ring:
+                    ring.PostEvent(message);
+                    break;
+                case RemoteFrameType.Reply when Interlocked.Exchange(ref _awaitingReply, 0) == 1:
+                    if (message.Kind == MessageKind.StateSaved ? (ulong)state.Length != message.Value : state.Length != 0)
+                    {
+                        throw new InvalidDataException("a reply whose state bytes do not match it");
+                    }
+
+                    state.CopyTo(_segment!.StateArea);
+                    _reply = message;
+                    _replyReady.Release();
+                    break;
+                default:
+                    throw new InvalidDataException($"an unexpected {type} frame from the remote host");
+            }
+        }
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // It has exited.
+        }
+    }
+}

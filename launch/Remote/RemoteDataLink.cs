@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using SplitEmu.Shared.Transport;
+
+namespace SplitEmu.Launch.Remote;
+
+/// <summary>
+/// One side of a remote device process's data channel: frames sent under one gate (so an event the device posted
+/// during an access is always sent before that access's reply), heartbeats, and how long the other side has been
+/// silent. A side silent for <see cref="SilenceTimeout"/> is taken for gone (a partition, a dead host): the bridge
+/// then ends, which the CPU process sees as its device process dying.
+/// </summary>
+internal sealed class RemoteDataLink(Stream stream, string peer)
+{
+    /// <summary>How often the bridge sends the machine time (the remote clock's stamps).</summary>
+    public const int BridgeHeartbeatMilliseconds = 10;
+
+    /// <summary>How often the remote end says it is alive.</summary>
+    public const int RemoteHeartbeatMilliseconds = 100;
+
+    /// <summary>Silence after which the other side is given up.</summary>
+    public static readonly TimeSpan SilenceTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Lock _sendGate = new();
+    private long _lastHeard = Stopwatch.GetTimestamp();
+
+    /// <summary>The remote clock, stamped by what the bridge sends (remote side only).</summary>
+    public RemoteClockMirror Clock { get; } = new();
+
+    /// <summary>How long the other side had been silent when it was given up; null while it is not.</summary>
+    public TimeSpan? SilentFor { get; private set; }
+
+    /// <summary>A frame came in.</summary>
+    public void Heard() => Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
+
+    /// <summary>Sends one frame.</summary>
+    public void Send(RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default)
+    {
+        lock (_sendGate)
+        {
+            RemoteFrame.Write(stream, type, machineTime, message, state);
+        }
+    }
+
+    /// <summary>Sends the events <paramref name="ring"/> holds, then <paramref name="reply"/>.</summary>
+    public void SendReply(in RingMessage reply, ReadOnlySpan<byte> state, RingRequester ring)
+    {
+        lock (_sendGate)
+        {
+            SendEventsLocked(ring);
+            RemoteFrame.Write(stream, RemoteFrameType.Reply, 0, reply, state);
+        }
+    }
+
+    /// <summary>Sends the events <paramref name="ring"/> holds.</summary>
+    public void SendEvents(RingRequester ring)
+    {
+        lock (_sendGate)
+        {
+            SendEventsLocked(ring);
+        }
+    }
+
+    private void SendEventsLocked(RingRequester ring)
+    {
+        while (ring.TryTakeEvent(out RingMessage message))
+        {
+            RemoteFrame.Write(stream, RemoteFrameType.Event, 0, message);
+        }
+    }
+
+    /// <summary>
+    /// Sends a heartbeat every <paramref name="intervalMilliseconds"/> (with <paramref name="machineTime"/>'s value) on a
+    /// thread of its own, until <paramref name="cancellationToken"/> is cancelled. A send may block for as long as the
+    /// connection does not drain (a partition): that is why silence is watched apart (<see cref="WatchSilenceAsync"/>).
+    /// </summary>
+    public void StartHeartbeats(int intervalMilliseconds, Func<long> machineTime, CancellationToken cancellationToken)
+    {
+        Thread heartbeats = new(() =>
+        {
+            try
+            {
+                while (!cancellationToken.WaitHandle.WaitOne(intervalMilliseconds))
+                {
+                    Send(RemoteFrameType.Heartbeat, machineTime(), default);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The connection is gone; the readers see that.
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "remote heartbeats",
+        };
+        heartbeats.Start();
+    }
+
+    /// <summary>Completes once the other side has been silent for <see cref="SilenceTimeout"/> (never sends, so never blocks).</summary>
+    public async Task WatchSilenceAsync(CancellationToken cancellationToken)
+    {
+        using PeriodicTimer timer = new(TimeSpan.FromMilliseconds(RemoteHeartbeatMilliseconds));
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            TimeSpan silent = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastHeard));
+            if (silent > SilenceTimeout)
+            {
+                SilentFor = silent;
+                return;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"data link to {peer}";
+}
