@@ -11,6 +11,9 @@ public static class BenchDefaults
     /// <summary>`--iterations` of transport (read round trips per row), mmio (guest reads per machine) and dispatch.</summary>
     public const int Iterations = 50_000;
 
+    /// <summary>Read round trips per row of `bench remote`: an access over ssh costs about as much as a hundred over the ring.</summary>
+    public const int RemoteIterations = 5_000;
+
     /// <summary>`bench dispatch` times this many reads per `--iterations` unit, so one round is long enough to time.</summary>
     public const int DispatchReadsPerIteration = 200;
 

@@ -1,4 +1,5 @@
 using SplitEmu.DeviceHost.Devices.Bench;
+using SplitEmu.Launch.Commands;
 using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -15,6 +16,9 @@ public enum BenchTransportKind
 
     /// <summary>The socket transport (one frame per access).</summary>
     Socket,
+
+    /// <summary>The ring, served by a remote bridge whose device host runs on another host over ssh (docs/remote-devices.md).</summary>
+    Remote,
 }
 
 /// <summary>
@@ -55,13 +59,13 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
     /// </summary>
     public static async Task<BenchDeviceProcess> StartAsync(
         BenchTransportKind kind, WaitSettings wait, int? servingCore, bool withRpc, TextWriter log, CancellationToken cancellationToken,
-        TransportFault fault = TransportFault.None)
+        TransportFault fault = TransportFault.None, HostConfig? remote = null)
     {
         string folder = Directory.CreateTempSubdirectory($"splitemu-{Environment.ProcessId}-bench-").FullName;
         BenchDeviceProcess device = new(folder);
         try
         {
-            await device.StartCoreAsync(kind, wait, servingCore, withRpc, fault, log, cancellationToken).ConfigureAwait(false);
+            await device.StartCoreAsync(kind, wait, servingCore, withRpc, fault, remote, log, cancellationToken).ConfigureAwait(false);
             return device;
         }
         catch
@@ -97,7 +101,7 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
     }
 
     private async Task StartCoreAsync(
-        BenchTransportKind kind, WaitSettings wait, int? servingCore, bool withRpc, TransportFault fault, TextWriter log, CancellationToken cancellationToken)
+        BenchTransportKind kind, WaitSettings wait, int? servingCore, bool withRpc, TransportFault fault, HostConfig? remote, TextWriter log, CancellationToken cancellationToken)
     {
         int n = Interlocked.Increment(ref s_sequence);
         Dictionary<string, string> config = [];
@@ -110,7 +114,8 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
 
         DeviceConfig device = new() { Id = "bench", Type = BenchRegister.TypeName, Mmio = 0xFEB0_0000, Config = config };
         string socketPath = Path.Combine(_folder, "data.sock");
-        if (kind == BenchTransportKind.Ring)
+        bool ring = kind is BenchTransportKind.Ring or BenchTransportKind.Remote;
+        if (ring)
         {
             _segment = RingSegment.Create($"splitemu-bench-{n}", RingGeometry.Default, epoch: 1);
         }
@@ -119,12 +124,14 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
             _listener = SocketTransportListener.Create(socketPath);
         }
 
-        _child = await ChildProcess.StartAsync(HostExecutables.DeviceHost, $"bench{n}", _folder, new NoCallbacks(), log, cancellationToken).ConfigureAwait(false);
+        _child = kind == BenchTransportKind.Remote
+            ? await ChildProcess.StartAsync(HostExecutables.RemoteBridge, $"bench{n}", _folder, new NoCallbacks(), log, cancellationToken, RemoteCommands.BridgeArguments(remote!, sandboxed: false)).ConfigureAwait(false)
+            : await ChildProcess.StartAsync(HostExecutables.DeviceHost, $"bench{n}", _folder, new NoCallbacks(), log, cancellationToken).ConfigureAwait(false);
         IDeviceHostControl control = _child.Rpc.Attach<IDeviceHostControl>();
         Task<DeviceHostAttachResult> attach = control.AttachAsync(
             new DeviceHostAttachRequest
             {
-                SegmentDescriptor = kind == BenchTransportKind.Ring ? _child.Descriptors.Send(_segment!.Memory.Descriptor) : 0,
+                SegmentDescriptor = ring ? _child.Descriptors.Send(_segment!.Memory.Descriptor) : 0,
                 SocketPath = kind == BenchTransportKind.Socket ? socketPath : null,
                 Devices = [device],
                 WaitPolicy = wait.Policy,
@@ -145,7 +152,7 @@ public sealed class BenchDeviceProcess : IAsyncDisposable
         }
 
         await attach.ConfigureAwait(false);
-        if (kind == BenchTransportKind.Ring)
+        if (ring)
         {
             _segment!.Memory.Unlink(); // both sides have it mapped: no other process can open it now
             Transport = new RingRequester(_segment, wait);

@@ -24,7 +24,11 @@ public enum BenchPin
 /// <summary>Options of `splitemu bench transport`.</summary>
 /// <param name="Iterations">Read round trips per row (posted writes: a quarter as many batches per batch size).</param>
 /// <param name="Pin">Placement of the two sides.</param>
-public sealed record TransportBenchOptions(int Iterations, BenchPin Pin);
+/// <param name="Remotes">
+/// For `bench remote`: hosts (by profile name) to measure a device process on over ssh, next to the ring (handoff) and
+/// the socket of this machine; null measures this machine's transports only.
+/// </param>
+public sealed record TransportBenchOptions(int Iterations, BenchPin Pin, IReadOnlyDictionary<string, HostConfig>? Remotes = null);
 
 /// <summary>
 /// `splitemu bench transport`: one run, real processes. For each transport (the ring in each wait policy, the
@@ -54,18 +58,26 @@ public static class TransportBench
         int? cpuCore = options.Pin == BenchPin.None ? null : 0;
 
         List<TransportBenchRow> rows = [];
-        (string Name, BenchTransportKind Kind, WaitSettings Wait)[] transports =
+        List<(string Name, BenchTransportKind Kind, WaitSettings Wait, HostConfig? Host)> transports =
         [
-            ("ring-handoff", BenchTransportKind.Ring, WaitSettings.Handoff),
-            ("ring-hybrid", BenchTransportKind.Ring, new WaitSettings(WaitPolicy.Hybrid, ProfileDefaults.HybridSpinBudget)),
-            ("ring-spin", BenchTransportKind.Ring, new WaitSettings(WaitPolicy.Spin, 0)),
-            ("socket", BenchTransportKind.Socket, WaitSettings.Handoff),
+            ("ring-handoff", BenchTransportKind.Ring, WaitSettings.Handoff, null),
         ];
+        if (options.Remotes is null)
+        {
+            transports.Add(("ring-hybrid", BenchTransportKind.Ring, new WaitSettings(WaitPolicy.Hybrid, ProfileDefaults.HybridSpinBudget), null));
+            transports.Add(("ring-spin", BenchTransportKind.Ring, new WaitSettings(WaitPolicy.Spin, 0), null));
+        }
 
-        foreach (var (name, kind, wait) in transports)
+        transports.Add(("socket", BenchTransportKind.Socket, WaitSettings.Handoff, null));
+        foreach ((string hostName, HostConfig host) in options.Remotes ?? new Dictionary<string, HostConfig>())
+        {
+            transports.Add(($"ssh:{hostName}", BenchTransportKind.Remote, WaitSettings.Handoff, host));
+        }
+
+        foreach (var (name, kind, wait, host) in transports)
         {
             progress.WriteLine($"  {name}...");
-            int? deviceCore = options.Pin switch
+            int? deviceCore = kind == BenchTransportKind.Remote ? null : options.Pin switch
             {
                 BenchPin.SameCore => 0,
                 BenchPin.TwoCores => Math.Min(1, Environment.ProcessorCount - 1),
@@ -73,7 +85,7 @@ public static class TransportBench
                 _ => null,
             };
             await using BenchDeviceProcess device = await BenchDeviceProcess.StartAsync(
-                kind, wait, deviceCore, withRpc: kind == BenchTransportKind.Socket, log, cancellationToken).ConfigureAwait(false);
+                kind, wait, deviceCore, withRpc: kind == BenchTransportKind.Socket && options.Remotes is null, log, cancellationToken, remote: host).ConfigureAwait(false);
             // Measure on a thread of our own: pinning it leaves the runtime's other threads free.
             rows.AddRange(await OnDedicatedThread(() => MeasureTransport(name, device.Transport, options.Iterations, cpuCore)).ConfigureAwait(false));
             if (device.Rpc is IBenchRegisterRpc rpc)
@@ -104,9 +116,9 @@ public static class TransportBench
     };
 
     /// <summary>Prints the table.</summary>
-    public static void Print(TransportBenchReport report, TextWriter output)
+    public static void Print(TransportBenchReport report, TextWriter output, string command = "transport")
     {
-        output.WriteLine($"splitemu bench transport: pin {report.Pin}, {report.Iterations} reads per row, {report.Cores} cores, load average {report.LoadAverage}");
+        output.WriteLine($"splitemu bench {command}: pin {report.Pin}, {report.Iterations} reads per row, {report.Cores} cores, load average {report.LoadAverage}");
         output.WriteLine($"{"transport",-13} {"operation",-17} {"count",8} {"p50 us",9} {"p99 us",9} {"p99.9 us",9} {"ops/s",12} {"vs socket",10}");
         foreach (TransportBenchRow row in report.Rows)
         {

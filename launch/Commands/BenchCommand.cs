@@ -2,6 +2,7 @@ using System.CommandLine;
 using SplitEmu.CpuHost.Cpu.Benchmarks;
 using SplitEmu.CpuHost.Cpu.Translation;
 using SplitEmu.Launch.Bench;
+using SplitEmu.Launch.Profiles;
 using SplitEmu.Shared.Rpc;
 
 namespace SplitEmu.Launch.Commands;
@@ -148,7 +149,19 @@ public static class BenchCommand
         };
         processes.SetAction((result, cancellationToken) => ProcessesBench.ExecuteAsync(result.GetValue(processRuns), result.GetValue(machineSeconds), Console.Out, cancellationToken));
 
-        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot, the device sandbox, device processes.") { transport, mmio, dispatch, cpu, boot, linux, sandbox, processes };
+        Argument<string> remoteProfile = new("profile") { Description = "A launch profile whose hosts to measure." };
+        Option<int> remoteIterations = new("--iterations")
+        {
+            Description = $"Read round trips per row; default {BenchDefaults.Count(BenchDefaults.RemoteIterations)} (a row also stops after 10 s).",
+            DefaultValueFactory = _ => BenchDefaults.RemoteIterations,
+        };
+        Command remote = new("remote", "Round trips and posted writes to a device process on each host of a profile, over ssh, next to the ring and the socket here.")
+        {
+            remoteProfile, remoteIterations, Json,
+        };
+        remote.SetAction((result, cancellationToken) => RemoteAsync(result.GetValue(remoteProfile)!, result.GetValue(remoteIterations), result.GetValue(Json), cancellationToken));
+
+        return new Command("bench", "Benchmarks: the data plane, dispatch, the interpreter, a firmware boot, a Linux boot, the device sandbox, device processes, remote device processes.") { transport, mmio, dispatch, cpu, boot, linux, sandbox, processes, remote };
     }
 
     /// <summary>
@@ -195,6 +208,29 @@ public static class BenchCommand
             Console.Out.WriteLine($"splitemu bench cpu:   translation: {result.Translation}");
     }
 
+    /// <summary>`bench remote PROFILE`: the transport rows of this machine and one per host of the profile.</summary>
+    private static async Task<int> RemoteAsync(string path, int iterations, string? jsonPath, CancellationToken cancellationToken)
+    {
+        ProfileLoadResult loaded = ProfileLoader.ForCurrentProcess().Load(path, []);
+        if (loaded.Profile is not { } profile)
+        {
+            foreach (ProfileError error in loaded.Errors)
+            {
+                Console.Error.WriteLine(error);
+            }
+
+            return ExitCodes.BadInput;
+        }
+
+        if (profile.Hosts.Count == 0)
+        {
+            Console.Error.WriteLine($"splitemu bench remote: {loaded.SourceName} names no hosts");
+            return ExitCodes.BadInput;
+        }
+
+        return await TransportCoreAsync("remote", new TransportBenchOptions(Math.Max(1, iterations), BenchPin.None, profile.Hosts), jsonPath, cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task<int> TransportAsync(int iterations, string pin, string? jsonPath, CancellationToken cancellationToken)
     {
         if (iterations < 1)
@@ -217,12 +253,17 @@ public static class BenchCommand
             return ExitCodes.BadInput;
         }
 
+        return await TransportCoreAsync("transport", new TransportBenchOptions(iterations, parsed.Value), jsonPath, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<int> TransportCoreAsync(string name, TransportBenchOptions options, string? jsonPath, CancellationToken cancellationToken)
+    {
         StringWriter log = new();
         try
         {
-            Console.Error.WriteLine($"splitemu bench transport: {iterations} iterations, pin {pin}");
-            TransportBenchReport report = await TransportBench.RunAsync(new TransportBenchOptions(iterations, parsed.Value), Console.Error, log, cancellationToken).ConfigureAwait(false);
-            TransportBench.Print(report, Console.Out);
+            Console.Error.WriteLine($"splitemu bench {name}: {options.Iterations} iterations, pin {TransportBench.PinName(options.Pin)}");
+            TransportBenchReport report = await TransportBench.RunAsync(options, Console.Error, log, cancellationToken).ConfigureAwait(false);
+            TransportBench.Print(report, Console.Out, name);
             if (jsonPath is not null)
             {
                 report.WriteTo(jsonPath);
@@ -232,7 +273,7 @@ public static class BenchCommand
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException or StreamJsonRpc.RemoteInvocationException)
         {
-            Console.Error.WriteLine($"splitemu bench transport: {ex.Message}");
+            Console.Error.WriteLine($"splitemu bench {name}: {ex.Message}");
             Console.Error.Write(log.ToString());
             return ExitCodes.Failure;
         }
