@@ -20,7 +20,7 @@ internal sealed class ProfileBinder
     internal static readonly string[] LoadKeys = ["file", "format", "address"];
     internal static readonly string[] CpuKeys = ["mode", "entry", "stack", "execution", "count"];
     internal static readonly string[] FirmwareKeys = ["file"];
-    internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config"];
+    internal static readonly string[] DeviceKeys = ["id", "type", "io", "mmio", "irq", "placement", "group", "waitPolicy", "spinBudget", "whileDown", "restart", "accessTimeoutMs", "snapshotEvery", "crash", "config", "host", "failover"];
     internal static readonly string[] RestartKeys = ["policy", "maxRestarts", "windowMs", "backoffMs", "giveUp"];
     internal static readonly string[] CrashKeys = ["atAccess", "everyAccesses", "onOffset", "afterMs", "maxCrashes"];
 
@@ -155,6 +155,8 @@ internal sealed class ProfileBinder
             Irq = ReadInt(obj, path, "irq"),
             Placement = ReadEnum<Placement>(obj, path, "placement") ?? defaultPlacement,
             Group = ReadString(obj, path, "group"),
+            Host = ReadString(obj, path, "host"),
+            Failover = ReadStrings(obj, path, "failover") ?? device.Failover,
             WaitPolicy = ReadEnum<WaitPolicy>(obj, path, "waitPolicy") ?? device.WaitPolicy,
             SpinBudget = ReadInt(obj, path, "spinBudget") ?? device.SpinBudget,
             WhileDown = ReadEnum<DownBehavior>(obj, path, "whileDown") ?? device.WhileDown,
@@ -286,6 +288,33 @@ internal sealed class ProfileBinder
 
         Fail(fieldPath, $"expected a string, found {value.KindWithArticle}");
         return null;
+    }
+
+    /// <summary>An array of strings; each item that is not one is reported (and left out).</summary>
+    private List<string>? ReadStrings(SourceObject obj, string path, string name)
+    {
+        if (ReadArray(obj, path, name) is not { } array)
+        {
+            return null;
+        }
+
+        List<string> strings = [];
+        string arrayPath = JsonPath.Property(path, name);
+        for (int i = 0; i < array.Items.Count; i++)
+        {
+            string itemPath = JsonPath.Index(arrayPath, i);
+            _map.Record(itemPath, array.Items[i].Location);
+            if (array.Items[i] is SourceScalar { Kind: ScalarKind.String } text)
+            {
+                strings.Add(text.Text);
+            }
+            else
+            {
+                Fail(itemPath, array.Items[i].Location, $"expected a string (a host name), found {array.Items[i].KindWithArticle}");
+            }
+        }
+
+        return strings;
     }
 
     private SourceObject? ReadObject(SourceObject obj, string path, string name)

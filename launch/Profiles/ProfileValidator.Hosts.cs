@@ -42,6 +42,76 @@ internal sealed partial class ProfileValidator
         return files;
     }
 
+    /// <summary>
+    /// Checks each device's <c>host</c> and <c>failover</c>: names of <paramref name="hosts"/>, only for a device in a
+    /// process of its own or a group's, and the same for every device of one process (they share it).
+    /// </summary>
+    private void CheckDeviceHosts(IReadOnlyList<DeviceConfig> devices, IReadOnlyDictionary<string, HostConfig> hosts)
+    {
+        Dictionary<string, (DeviceConfig Device, int Index)> firstOfProcess = new(StringComparer.Ordinal);
+        for (int i = 0; i < devices.Count; i++)
+        {
+            DeviceConfig device = devices[i];
+            string path = $"$.devices[{i}]";
+            if (device.Placement == Placement.Inline && (device.Host is not null || device.Failover.Count > 0))
+            {
+                Report(path + (device.Host is not null ? ".host" : ".failover"), "an inline device runs in the CPU process, on this machine; expected placement isolated or group for a device on another host");
+                continue;
+            }
+
+            if (device.Host is { } host)
+            {
+                CheckHostName(host, path + ".host", hosts);
+            }
+            else if (device.Failover.Count > 0)
+            {
+                Report(path + ".failover", "failover is used only with host (the hosts to move to after it); set host or remove failover");
+            }
+
+            HashSet<string> seen = device.Host is null ? [] : [device.Host];
+            for (int f = 0; f < device.Failover.Count; f++)
+            {
+                string itemPath = JsonPath.Index(path + ".failover", f);
+                if (!seen.Add(device.Failover[f]))
+                {
+                    Report(itemPath, $"host '{device.Failover[f]}' is already {(device.Failover[f] == device.Host ? "the device's host" : "in the list")}; expected each host once");
+                }
+                else
+                {
+                    CheckHostName(device.Failover[f], itemPath, hosts);
+                }
+            }
+
+            // The devices of one process run where the process runs: all of them say the same, or one would be overruled.
+            if (DevicePlacement.ProcessKey(device) is not { } process)
+            {
+                continue;
+            }
+
+            if (!firstOfProcess.TryGetValue(process, out var first))
+            {
+                firstOfProcess[process] = (device, i);
+            }
+            else if (first.Device.Host != device.Host || !first.Device.Failover.SequenceEqual(device.Failover))
+            {
+                Report(path + ".host", $"device '{device.Id}' runs on {Where(device)} but '{first.Device.Id}', the first of process group '{device.Group}', runs on {Where(first.Device)}; the devices of one process share its host and failover: give each the same");
+            }
+        }
+    }
+
+    private static string Where(DeviceConfig device) =>
+        (device.Host is null ? "this machine" : $"host '{device.Host}'") + (device.Failover.Count > 0 ? $" (failover {string.Join(", ", device.Failover)})" : "");
+
+    private void CheckHostName(string name, string path, IReadOnlyDictionary<string, HostConfig> hosts)
+    {
+        if (!hosts.ContainsKey(name))
+        {
+            Report(path, hosts.Count == 0
+                ? $"no host named '{name}': the profile has no hosts; expected a name defined in \"hosts\""
+                : $"no host named '{name}'; expected one of: {string.Join(", ", hosts.Keys)}");
+        }
+    }
+
     private void CheckHostFile(string? written, string host, string key, string hostPath, string noun, string splitemuDirectory, Dictionary<(string Host, string Key), string> files)
     {
         string path = hostPath + "." + key;

@@ -54,6 +54,7 @@ internal sealed partial class ProfileValidator
         bool localApics = DeviceCatalog.HasLocalApics(profile.Cpu.Count, profile.Devices);
         Dictionary<(int Device, string Key), string> deviceFiles = validator.CheckDevices(profile.Devices, ramBytes, firmwareBytes, localApics, splitemuDirectory);
         Dictionary<(string Host, string Key), string> hostFiles = validator.CheckHosts(profile.Hosts, splitemuDirectory);
+        validator.CheckDeviceHosts(profile.Devices, profile.Hosts);
         return new ResolvedFiles(images, firmware, deviceFiles) { Kernel = kernel, Initrd = initrd, HostFiles = hostFiles };
     }
 

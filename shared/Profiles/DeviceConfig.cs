@@ -25,6 +25,15 @@ public sealed record DeviceConfig
     /// <summary>Process group name when <see cref="Placement"/> is <see cref="Placement.Group"/>.</summary>
     public string? Group { get; init; }
 
+    /// <summary>
+    /// The entry of the profile's <c>hosts</c> whose machine runs this device's process (over ssh; docs/remote-devices.md);
+    /// null: this machine.
+    /// </summary>
+    public string? Host { get; init; }
+
+    /// <summary>Further hosts, in order, for the process's next incarnation after its host was lost.</summary>
+    public IReadOnlyList<string> Failover { get; init; } = [];
+
     /// <summary>How the CPU side waits for this device's replies.</summary>
     public WaitPolicy WaitPolicy { get; init; } = WaitPolicy.Handoff;
 

@@ -70,6 +70,20 @@ public sealed class BadProfileCorpusTests
         { "group-of-one.json", ["group-of-one.json:26:7: $.devices[0].group: process group 'serial' has only device 'com1'; expected two or more devices per group (use placement isolated for a device alone in its process)"] },
         { "group-without-group-placement.json", ["group-without-group-placement.json:25:7: $.devices[0].group: group is used only with placement group, not isolated; set placement to group or remove group (null removes an inherited value)"] },
         {
+            "device-hosts-bad.json",
+            [
+                "device-hosts-bad.json:52:49: $.devices[3].failover[4]: expected a string (a host name), found a number",
+                "device-hosts-bad.json:32:7: $.devices[0].host: no host named 'nowhere'; expected one of: lab, rig",
+                "device-hosts-bad.json:39:7: $.devices[1].host: an inline device runs in the CPU process, on this machine; expected placement isolated or group for a device on another host",
+                "device-hosts-bad.json:45:7: $.devices[2].failover: failover is used only with host (the hosts to move to after it); set host or remove failover",
+                "device-hosts-bad.json:52:20: $.devices[3].failover[0]: host 'lab' is already the device's host; expected each host once",
+                "device-hosts-bad.json:52:34: $.devices[3].failover[2]: host 'rig' is already in the list; expected each host once",
+                "device-hosts-bad.json:52:41: $.devices[3].failover[3]: no host named 'mars'; expected one of: lab, rig",
+                "device-hosts-bad.json:68:7: $.devices[5].host: device 'g2' runs on host 'rig' but 'g1', the first of process group 'pair', runs on host 'lab'; the devices of one process share its host and failover: give each the same",
+            ]
+        },
+        { "device-host-without-hosts.json", ["device-host-without-hosts.json:24:7: $.devices[0].host: no host named 'lab': the profile has no hosts; expected a name defined in \"hosts\""] },
+        {
             "hosts-bad.json",
             [
                 "hosts-bad.json:47:7: $.hosts['9bad'].user: unknown property 'user'; expected one of: url, identity, knownHosts, splitemu",
@@ -150,7 +164,7 @@ public sealed class BadProfileCorpusTests
         { "uart-on-fw-cfg-ports.json", ["uart-on-fw-cfg-ports.json:30:7: $.devices[2].io: I/O ports 0x510-0x517 of device 'com3' overlap fixed ports 0x510-0x511 of device 'fwcfg' (fw-cfg); expected a free range"] },
         { "uart-without-io.json", ["uart-without-io.json:20:5: $.devices[0]: missing required property 'io'; expected the first of the 8 I/O ports of a uart16550"] },
         { "uart-without-irq.json", ["uart-without-irq.json:20:5: $.devices[0]: missing required property 'irq'; expected an interrupt line 0-15 for a uart16550"] },
-        { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config"] },
+        { "unknown-device-key.json", ["unknown-device-key.json:25:7: $.devices[0].port: unknown property 'port'; expected one of: id, type, io, mmio, irq, placement, group, waitPolicy, spinBudget, whileDown, restart, accessTimeoutMs, snapshotEvery, crash, config, host, failover"] },
         { "unknown-device-type.json", ["unknown-device-type.json:28:7: $.devices[1].type: unknown device type 'isa-debug-exit'; expected one of: uart16550, debug-exit, testdev, bench-register, i8259, ioapic, i440fx, piix3-isa, piix3-ide, i8254, mc146818, debugcon, fw-cfg, i8042, acpi-pm"] },
         { "unknown-restart-key.json", ["unknown-restart-key.json:27:9: $.devices[0].restart.retries: unknown property 'retries'; expected one of: policy, maxRestarts, windowMs, backoffMs, giveUp"] },
         { "spares-out-of-range.json", ["spares-out-of-range.json:4:3: $.spares: spares 40 is out of range; expected 0-32 processes"] },
