@@ -95,8 +95,14 @@ public sealed record DeviceSection
     /// <summary>Process that ran the device's code.</summary>
     public int ProcessId { get; init; }
 
-    /// <summary>For an isolated or grouped device, the build of its process: "native" (NativeAOT) or "jit".</summary>
+    /// <summary>
+    /// For an isolated or grouped device, the build of its process: "native" (NativeAOT), "r2r", "jit", or "remote"
+    /// (a remote bridge to a device host on <see cref="RemoteHost"/>).
+    /// </summary>
     public string? Host { get; init; }
+
+    /// <summary>For a device on another host, the profile's name of the host its last incarnation ran on (after a failover, the one it moved to).</summary>
+    public string? RemoteHost { get; init; }
 
     /// <summary>For an isolated or grouped device, how its process was confined: "strict" or "off" (the profile's <c>sandbox</c>; a strict process that cannot lock itself down exits before it serves).</summary>
     public string? Sandbox { get; init; }

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using SplitEmu.DeviceHost.Devices;
 using SplitEmu.DeviceHost.Hosting.Sandbox;
+using SplitEmu.Launch.Commands;
 using SplitEmu.Launch.ConsoleInput;
 using SplitEmu.Launch.Monitor;
 using SplitEmu.Launch.Profiles;
+using SplitEmu.Launch.Remote;
 using SplitEmu.Launch.Reports;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -251,7 +253,7 @@ public sealed class MachineRun : IAsyncDisposable
 
         foreach (DeviceProcess deviceProcess in deviceProcesses)
         {
-            deviceProcess.Starting = ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(deviceProcess.Key, 0), _runFolder, OutputGateFor(deviceProcess), _log, cancellationToken, DeviceHostFlags());
+            deviceProcess.Starting = StartProcessAsync(deviceProcess, Label(deviceProcess.Key, 0), cancellationToken);
         }
 
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
@@ -290,8 +292,9 @@ public sealed class MachineRun : IAsyncDisposable
                 guestMemoryDescriptor = ReceiveFromCpu(guestMemory.Descriptor, "guest RAM");
             }
 
-            device.FromSpare = _spares is { } pool ? await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) : null;
-            child = device.FromSpare ?? await TakeStartingAsync(device) ?? await ChildProcess.StartAsync(HostExecutables.DeviceHost, Label(key, device.Epoch), _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags()).ConfigureAwait(false);
+            // A spare is a device host of this machine: a remote device process never takes one.
+            device.FromSpare = _spares is { } pool && device.Hosts.Count == 0 ? await pool.TakeAsync(Label(key, device.Epoch), OutputGateFor(device)).ConfigureAwait(false) : null;
+            child = device.FromSpare ?? await TakeStartingAsync(device) ?? await StartProcessAsync(device, Label(key, device.Epoch), cancellationToken).ConfigureAwait(false);
             device.Child = child;
             // The device process gets the memory it may map as descriptors, before the request that names them:
             // its ring always, guest RAM only when one of its devices masters the bus.
@@ -414,6 +417,35 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>The device host's flags for this machine: sandboxed unless the profile turned the sandbox off.</summary>
     private string[] DeviceHostFlags() => _profile.Sandbox == SandboxMode.Strict ? [DeviceSandbox.Flag] : [];
 
+    /// <summary>
+    /// Starts a process for <paramref name="device"/>'s next incarnation: a device host here, or for a device on another
+    /// host a remote bridge to the host it is on now (docs/remote-devices.md), which the profile's sandbox applies to there.
+    /// </summary>
+    private Task<ChildProcess> StartProcessAsync(DeviceProcess device, string label, CancellationToken cancellationToken)
+    {
+        if (device.Hosts.Count == 0)
+        {
+            return ChildProcess.StartAsync(HostExecutables.DeviceHost, label, _runFolder, OutputGateFor(device), _log, cancellationToken, DeviceHostFlags());
+        }
+
+        HostConfig host = _profile.Hosts[device.Hosts[device.HostIndex]];
+        string[] flags = RemoteCommands.BridgeArguments(host, _profile.Sandbox == SandboxMode.Strict);
+        return ChildProcess.StartAsync(HostExecutables.RemoteBridge, label, _runFolder, OutputGateFor(device), _log, cancellationToken, flags);
+    }
+
+    /// <summary>
+    /// After <paramref name="device"/>'s remote host was lost (its bridge said so, or a start there failed), its next
+    /// incarnation goes to the next host of its failover list; after the last it stays there.
+    /// </summary>
+    private void FailOver(DeviceProcess device, string why)
+    {
+        if (device.HostIndex + 1 < device.Hosts.Count)
+        {
+            device.HostIndex++;
+            _log.WriteLine($"splitemu: device process '{device.Key}': {why}; failing over to host '{device.Hosts[device.HostIndex]}'");
+        }
+    }
+
     /// <summary>The console and logs as a device process may reach them: under its own devices' ids only.</summary>
     private DeviceOutputGate OutputGateFor(DeviceProcess device) => new(device.Key, device.Devices.Select(d => d.Id), _console, _log);
 
@@ -468,6 +500,11 @@ public sealed class MachineRun : IAsyncDisposable
             }
 
             device.LastProcessId = dead.ProcessId;
+            if (device.Hosts.Count > 0 && dead.Process.HasExited && dead.Process.ExitCode == RemoteBridge.RemoteLost)
+            {
+                FailOver(device, $"host '{device.Hosts[device.HostIndex]}' was lost");
+            }
+
             device.Child = null; // disposed below: nothing may touch its Process any more
             await dead.DisposeAsync().ConfigureAwait(false);
             while (!_stopping)
@@ -507,6 +544,11 @@ public sealed class MachineRun : IAsyncDisposable
                 {
                     _log.WriteLine($"splitemu: restarting device process '{device.Key}' failed: {ex.Message}");
                     await DisposeFailedIncarnationAsync(device).ConfigureAwait(false);
+                    if (device.Hosts.Count > 0)
+                    {
+                        FailOver(device, $"it could not start on host '{device.Hosts[device.HostIndex]}'");
+                    }
+
                     _spares?.Fill(); // the spare it may have taken is replaced, as after a successful attach
                 }
             }
@@ -769,6 +811,7 @@ public sealed class MachineRun : IAsyncDisposable
                 Group = d.Group,
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
                 Host = DeviceProcessOf(d)?.Child?.Kind,
+                RemoteHost = DeviceProcessOf(d) is { Hosts.Count: > 0 } remote ? remote.Hosts[remote.HostIndex] : null,
                 Sandbox = DeviceProcessOf(d) is null ? null : KebabCaseEnum.ToName(_profile.Sandbox),
                 Accesses = new AccessSection
                 {
@@ -984,6 +1027,12 @@ public sealed class MachineRun : IAsyncDisposable
         public DeviceConfig[] Devices { get; } = devices;
 
         public RestartTracker Tracker { get; } = new(devices[0].Restart);
+
+        /// <summary>The hosts it may run on, in the order it fails over to them; empty: this machine.</summary>
+        public IReadOnlyList<string> Hosts { get; } = devices[0].Host is { } host ? [host, .. devices[0].Failover] : [];
+
+        /// <summary>The entry of <see cref="Hosts"/> the next incarnation starts on.</summary>
+        public int HostIndex { get; set; }
 
         /// <summary>Incarnation running (or starting).</summary>
         public uint Epoch { get; set; }

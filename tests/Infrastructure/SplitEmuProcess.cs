@@ -148,6 +148,10 @@ public sealed class SplitEmuProcess : IDisposable
     public static SplitEmuProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments, environment);
 
+    /// <summary>Starts splitemu with these variables added to its environment, keeping its standard output byte for byte.</summary>
+    public static SplitEmuProcess StartWithRawOutputAndEnvironment(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(Path.Combine(AppContext.BaseDirectory, "splitemu"), arguments, environment, rawOutput: true);
+
     /// <summary>
     /// Starts splitemu as the leader of a session and process group of its own, as a shell starts a foreground
     /// job: <see cref="SignalProcessGroup"/> then does what the terminal does on Ctrl-C.

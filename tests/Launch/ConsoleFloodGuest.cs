@@ -21,9 +21,10 @@ internal static class ConsoleFloodGuest
     /// <summary>The byte the guest writes at offset <paramref name="i"/>: every value, in an order no buffer boundary repeats.</summary>
     public static byte ByteAt(int i) => (byte)(i ^ (i >> 8));
 
-    public static byte[] Expected() => [.. Enumerable.Range(0, Bytes).Select(ByteAt)];
+    public static byte[] Expected(int bytes = Bytes) => [.. Enumerable.Range(0, bytes).Select(ByteAt)];
 
-    public static byte[] Build()
+    /// <summary>The guest, writing <paramref name="bytes"/> bytes (<see cref="Bytes"/> unless said).</summary>
+    public static byte[] Build(int bytes = Bytes)
     {
         var a = new Assembler(32);
         var chunk = a.CreateLabel("chunk");
@@ -50,7 +51,7 @@ internal static class ConsoleFloodGuest
         a.xor(eax, ecx);
         a.@out(dx, al);
         a.inc(ecx);
-        a.cmp(ecx, Bytes);
+        a.cmp(ecx, bytes);
         a.je(drained);
         a.dec(esi);
         a.jnz(next);

@@ -86,7 +86,7 @@ public sealed class DefaultMachineTests(DefaultMachineFixture run) : IClassFixtu
         run.Report ?? throw new Xunit.Sdk.XunitException($"no report was written (exit {run.ExitCode}). stderr:\n{run.StandardError}");
 
     /// <summary>CRC-32 (IEEE 802.3, reflected), computed here independently of the guest.</summary>
-    private static uint Crc32Ieee(ReadOnlySpan<byte> data)
+    internal static uint Crc32Ieee(ReadOnlySpan<byte> data)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in data)

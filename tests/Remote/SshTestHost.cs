@@ -178,6 +178,67 @@ public sealed class SshTestHost : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drops <paramref name="percent"/> % of the packets the host receives and of those it sends, at random (nftables'
+    /// numgen in the host's namespace: this kernel has no netem), or none (null).
+    /// </summary>
+    public void DropPackets(int? percent)
+    {
+        string[] nft = ["ip", "netns", "exec", _namespace, "nft"];
+        TryRoot(nft[0], [.. nft[1..], "delete", "table", "inet", "splitemu_loss"]);
+        if (percent is not int p)
+        {
+            return;
+        }
+
+        string rate = p.ToString(CultureInfo.InvariantCulture);
+        Root(nft[0], [.. nft[1..], "add", "table", "inet", "splitemu_loss"]);
+        foreach (string hook in new[] { "input", "output" })
+        {
+            Root(nft[0], [.. nft[1..], "add", "chain", "inet", "splitemu_loss", hook, "{", "type", "filter", "hook", hook, "priority", "0", ";", "}"]);
+            Root(nft[0], [.. nft[1..], "add", "rule", "inet", "splitemu_loss", hook, "numgen", "random", "mod", "100", "<", rate, "drop"]);
+        }
+    }
+
+    /// <summary>Takes the link to the host down (a network partition) or up again.</summary>
+    public void SetLink(bool up) => Root("ip", "link", "set", _outerLink, up ? "up" : "down");
+
+    /// <summary>
+    /// The processes in the host's namespace other than the listening server: ssh sessions and what they run. Empty
+    /// once every session has ended.
+    /// </summary>
+    public IReadOnlyList<string> SessionProcesses()
+    {
+        (int code, string pids, _) = Execute(RootStartInfo("ip", "netns", "pids", _namespace));
+        if (code != 0)
+        {
+            return [];
+        }
+
+        List<string> sessions = [];
+        foreach (string pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string commandLine;
+            try
+            {
+                commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim();
+            }
+            catch (IOException)
+            {
+                continue; // it ended meanwhile
+            }
+
+            // The listener names itself "sshd: /usr/sbin/sshd -D ... [listener] ..." once it runs.
+            bool listener = commandLine.StartsWith(Sshd + " -D", StringComparison.Ordinal) || commandLine.Contains(" [listener]", StringComparison.Ordinal);
+            if (!listener && commandLine.Length > 0)
+            {
+                sessions.Add($"{pid}: {commandLine}");
+            }
+        }
+
+        return sessions;
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
