@@ -191,7 +191,8 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
                 : [];
             if (request.Kind == MessageKind.PostedWrite)
             {
-                _link.Send(RemoteFrameType.Request, MachineTime(), request);
+                // Posted writes are batched: flushed with the last of a run, or with the request that follows them.
+                _link.Send(RemoteFrameType.Request, MachineTime(), request, flush: !ring.HasRequest);
                 continue;
             }
 

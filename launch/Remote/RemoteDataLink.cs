@@ -32,12 +32,12 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
     /// <summary>A frame came in.</summary>
     public void Heard() => Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
 
-    /// <summary>Sends one frame.</summary>
-    public void Send(RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default)
+    /// <summary>Sends one frame; unless <paramref name="flush"/>, it may wait for the next frame that is flushed (a heartbeat flushes within 10 ms).</summary>
+    public void Send(RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
     {
         lock (_sendGate)
         {
-            RemoteFrame.Write(stream, type, machineTime, message, state);
+            RemoteFrame.Write(stream, type, machineTime, message, state, flush);
         }
     }
 

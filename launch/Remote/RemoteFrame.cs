@@ -37,8 +37,11 @@ public static class RemoteFrame
     /// <summary>Largest payload: a message with a whole state area.</summary>
     public const int MaxPayload = MessagePayload + SegmentLayout.StateAreaSize;
 
-    /// <summary>Writes one frame (callers serialise writers).</summary>
-    public static void Write(Stream stream, RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default)
+    /// <summary>
+    /// Writes one frame (callers serialise writers); with <paramref name="flush"/> false it may wait in the stream's
+    /// buffer for the next flush (a batch of posted writes goes out as one).
+    /// </summary>
+    public static void Write(Stream stream, RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
     {
         int payload = type == RemoteFrameType.Heartbeat ? 8 : MessagePayload + state.Length;
         byte[] frame = new byte[HeaderSize + payload];
@@ -52,7 +55,10 @@ public static class RemoteFrame
         }
 
         stream.Write(frame);
-        stream.Flush();
+        if (flush)
+        {
+            stream.Flush();
+        }
     }
 
     /// <summary>

@@ -104,6 +104,9 @@ public sealed unsafe class RingResponder : IRequestServer
         return false;
     }
 
+    /// <summary>Whether a request is waiting in the ring (a forwarder batches what it sends on while more follow).</summary>
+    public bool HasRequest => _requests.HasMessage;
+
     /// <summary>Never: a dead CPU process is seen through the control connection, not the ring.</summary>
     public bool IsClosed => false;
 
