@@ -80,7 +80,8 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
             await using MultiplexingStream mux = await MultiplexingStream.CreateAsync(stdio).ConfigureAwait(false);
             Stream control = (await mux.OfferChannelAsync(RemoteChannels.Control).ConfigureAwait(false)).AsStream();
             Stream data = (await mux.OfferChannelAsync(RemoteChannels.Data).ConfigureAwait(false)).AsStream();
-            JsonRpc remote = RpcConnection.Create(control);
+            // The host is not trusted: a control message larger than any it sends legitimately ends the connection, as for a local child.
+            JsonRpc remote = RpcConnection.Create(new BoundedMessageStream(control, Supervision.ChildProcess.MaxMessageBytes, $"remote host {url}"));
 
             Stream launcherStream = await RpcConnection.ConnectAsync(controlSocket, CancellationToken.None).ConfigureAwait(false);
             using DescriptorChannel descriptors = DescriptorChannel.Connect(controlSocket);
