@@ -153,9 +153,10 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         _segment = segment;
         _clock = MachineClock.Of(segment);
         _link.Send(RemoteFrameType.Heartbeat, MachineTime(), default); // the remote clock starts from the machine's
+        // The ring is ready before the remote attaches: its device may post events (a timer) before the attach's reply arrives.
+        Volatile.Write(ref _ring, new RingResponder(segment, WaitSettings.Handoff));
         DeviceHostAttachResult attached = await _remote.Attach<IDeviceHostControl>()
             .AttachAsync(request with { SegmentDescriptor = 0, ServingCore = null, GuestMemory = null, DmaOverControl = _guestMemory is not null }, cancellationToken).ConfigureAwait(false);
-        _ring = new RingResponder(segment, WaitSettings.Handoff);
         Thread requests = new(ForwardRequests) { IsBackground = true, Name = "remote requests" };
         requests.Start();
         return attached with { ProcessId = Environment.ProcessId };
@@ -182,6 +183,18 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
 
     /// <summary>The ring's requests, in order, to the remote end; a non-posted one waits for its reply.</summary>
     private void ForwardRequests()
+    {
+        try
+        {
+            ForwardRequestsUntilStopped();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The connection ended (RunAsync says why and exits with the right code); an access waiting here dies with it.
+        }
+    }
+
+    private void ForwardRequestsUntilStopped()
     {
         RingResponder ring = _ring!;
         RingSegment segment = _segment!;
@@ -217,7 +230,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
             {
                 case RemoteFrameType.Heartbeat:
                     break;
-                case RemoteFrameType.Event when _ring is { } ring:
+                case RemoteFrameType.Event when Volatile.Read(ref _ring) is { } ring:
                     ring.PostEvent(message);
                     break;
                 case RemoteFrameType.Reply when Interlocked.Exchange(ref _awaitingReply, 0) == 1:

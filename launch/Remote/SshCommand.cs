@@ -54,6 +54,15 @@ public static class SshCommand
         List<string> options =
         [
             "-T", // no terminal: the remote side speaks a protocol, not to a person
+            // The host is not trusted: whatever the user's ssh configuration says, it gets no agent, no X11, no port
+            // forwardings, no shared master connection that could outlive this process, and runs no local command.
+            "-a", "-x",
+            "-o", "ForwardAgent=no",
+            "-o", "ForwardX11=no",
+            "-o", "ClearAllForwardings=yes",
+            "-o", "ControlMaster=no",
+            "-o", "ControlPath=none",
+            "-o", "PermitLocalCommand=no",
             "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes",
             "-o", $"ConnectTimeout={Math.Max(1, (int)Math.Ceiling(connectTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
