@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Nerdbank.Streams;
 using SplitEmu.DeviceHost.Common;
+using SplitEmu.Launch.Supervision;
 using SplitEmu.Shared.Processes;
 using SplitEmu.Shared.Profiles;
 using SplitEmu.Shared.Rpc;
@@ -51,7 +52,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         _ssh = ssh;
         _remote = remote;
         _data = data;
-        _link = new RemoteDataLink(data, "the remote host");
+        _link = new RemoteDataLink(data);
     }
 
     /// <summary>Bridges to <paramref name="host"/> for the launcher at <paramref name="controlSocket"/>; returns the exit code.</summary>
@@ -81,7 +82,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
             Stream control = (await mux.OfferChannelAsync(RemoteChannels.Control).ConfigureAwait(false)).AsStream();
             Stream data = (await mux.OfferChannelAsync(RemoteChannels.Data).ConfigureAwait(false)).AsStream();
             // The host is not trusted: a control message larger than any it sends legitimately ends the connection, as for a local child.
-            JsonRpc remote = RpcConnection.Create(new BoundedMessageStream(control, Supervision.ChildProcess.MaxMessageBytes, $"remote host {url}"));
+            JsonRpc remote = RpcConnection.Create(new BoundedMessageStream(control, ChildProcess.MaxMessageBytes, $"remote host {url}"));
 
             Stream launcherStream = await RpcConnection.ConnectAsync(controlSocket, CancellationToken.None).ConfigureAwait(false);
             using DescriptorChannel descriptors = DescriptorChannel.Connect(controlSocket);
@@ -101,7 +102,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         }
         finally
         {
-            KillQuietly(ssh);
+            ChildProcess.KillQuietly(ssh);
         }
     }
 
@@ -117,14 +118,14 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         _ring?.KickRequestWaiter();
         if (gone == _launcher.Completion)
         {
-            KillQuietly(_ssh);
+            ChildProcess.KillQuietly(_ssh);
             return 0; // the machine ended
         }
 
         // ssh ends within moments of the connection: give it that long to say whether the host or the process went.
         await Task.WhenAny(sshExited, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         bool hostLost = _link.SilentFor is not null || (_ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed);
-        KillQuietly(_ssh);
+        ChildProcess.KillQuietly(_ssh);
         string why = _link.SilentFor is { } silent ? $"the host was silent for {silent.TotalSeconds:0.0} s"
             : reader.Exception is { } failed ? failed.InnerException!.Message
             : _ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed ? "ssh lost the connection"
@@ -246,18 +247,6 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
                 default:
                     throw new InvalidDataException($"an unexpected {type} frame from the remote host");
             }
-        }
-    }
-
-    private static void KillQuietly(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // It has exited.
         }
     }
 }

@@ -9,7 +9,7 @@ namespace SplitEmu.Launch.Remote;
 /// silent. A side silent for <see cref="SilenceTimeout"/> is taken for gone (a partition, a dead host): the bridge
 /// then ends, which the CPU process sees as its device process dying.
 /// </summary>
-internal sealed class RemoteDataLink(Stream stream, string peer)
+internal sealed class RemoteDataLink(Stream stream)
 {
     /// <summary>How often the bridge sends the machine time (the remote clock's stamps).</summary>
     public const int BridgeHeartbeatMilliseconds = 10;
@@ -21,10 +21,11 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
     public static readonly TimeSpan SilenceTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Lock _sendGate = new();
-    private long _lastHeard = Stopwatch.GetTimestamp();
 
-    /// <summary>The remote clock, stamped by what the bridge sends (remote side only).</summary>
-    public RemoteClockMirror Clock { get; } = new();
+    /// <summary>Where frames are built, under <see cref="_sendGate"/>: an access costs no allocation.</summary>
+    private readonly byte[] _frame = RemoteFrame.NewBuffer();
+
+    private long _lastHeard = Stopwatch.GetTimestamp();
 
     /// <summary>How long the other side had been silent when it was given up; null while it is not.</summary>
     public TimeSpan? SilentFor { get; private set; }
@@ -37,7 +38,7 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
     {
         lock (_sendGate)
         {
-            RemoteFrame.Write(stream, type, machineTime, message, state, flush);
+            RemoteFrame.Write(stream, _frame, type, machineTime, message, state, flush);
         }
     }
 
@@ -47,7 +48,7 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
         lock (_sendGate)
         {
             SendEventsLocked(ring);
-            RemoteFrame.Write(stream, RemoteFrameType.Reply, 0, reply, state);
+            RemoteFrame.Write(stream, _frame, RemoteFrameType.Reply, 0, reply, state);
         }
     }
 
@@ -64,7 +65,7 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
     {
         while (ring.TryTakeEvent(out RingMessage message))
         {
-            RemoteFrame.Write(stream, RemoteFrameType.Event, 0, message);
+            RemoteFrame.Write(stream, _frame, RemoteFrameType.Event, 0, message);
         }
     }
 
@@ -110,7 +111,4 @@ internal sealed class RemoteDataLink(Stream stream, string peer)
             }
         }
     }
-
-    /// <inheritdoc/>
-    public override string ToString() => $"data link to {peer}";
 }

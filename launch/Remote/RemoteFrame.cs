@@ -38,20 +38,22 @@ public static class RemoteFrame
     public const int MaxPayload = MessagePayload + SegmentLayout.StateAreaSize;
 
     /// <summary>
-    /// Writes one frame (callers serialise writers); with <paramref name="flush"/> false it may wait in the stream's
-    /// buffer for the next flush (a batch of posted writes goes out as one).
+    /// Writes one frame to <paramref name="stream"/>, built in <paramref name="buffer"/> (<see cref="NewBuffer"/>; the
+    /// caller's, so nothing is allocated per frame; callers serialise writers). With <paramref name="flush"/> false it may
+    /// wait in the stream's buffer for the next flush (a batch of posted writes goes out as one).
     /// </summary>
-    public static void Write(Stream stream, RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
+    public static void Write(Stream stream, byte[] buffer, RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
     {
         int payload = type == RemoteFrameType.Heartbeat ? 8 : MessagePayload + state.Length;
-        byte[] frame = new byte[HeaderSize + payload];
+        Span<byte> frame = buffer.AsSpan(0, HeaderSize + payload);
         frame[0] = (byte)type;
-        BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(4), payload);
-        BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(HeaderSize), machineTime);
+        frame[1..4].Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(frame[4..], payload);
+        BinaryPrimitives.WriteInt64LittleEndian(frame[HeaderSize..], machineTime);
         if (type != RemoteFrameType.Heartbeat)
         {
-            MemoryMarshal.Write(frame.AsSpan(HeaderSize + 8), in message);
-            state.CopyTo(frame.AsSpan(HeaderSize + MessagePayload));
+            MemoryMarshal.Write(frame[(HeaderSize + 8)..], in message);
+            state.CopyTo(frame[(HeaderSize + MessagePayload)..]);
         }
 
         stream.Write(frame);

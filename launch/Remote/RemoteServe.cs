@@ -20,6 +20,8 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
     private readonly JsonRpc _control;
     private readonly Stream _data;
     private readonly RemoteDataLink _link;
+    private readonly RemoteClockMirror _clock = new();
+    private readonly IRemoteDma _bridgeDma;
     private readonly string _runFolder;
     private readonly CancellationTokenSource _ended = new();
     private ChildProcess? _device;
@@ -31,7 +33,8 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
         _sandboxed = sandboxed;
         _control = control;
         _data = data;
-        _link = new RemoteDataLink(data, "the bridge");
+        _link = new RemoteDataLink(data);
+        _bridgeDma = control.Attach<IRemoteDma>();
         _runFolder = Directory.CreateTempSubdirectory($"splitemu-remote-{Environment.ProcessId}-").FullName;
     }
 
@@ -92,7 +95,7 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
         // A ring of this machine's own: the device host cannot tell it from one the CPU process made.
         RingSegment segment = RingSegment.Create($"{Path.GetFileName(_runFolder)}-ring", RingGeometry.Default, 1);
         _segment = segment;
-        _link.Clock.Mirror(segment);
+        _clock.Mirror(segment);
         _ring = new RingRequester(segment, new WaitSettings(WaitPolicy.Handoff, 0));
         string[] flags = _sandboxed ? [DeviceSandbox.Flag] : [];
         ChildProcess device = await ChildProcess.StartAsync(HostExecutables.DeviceHost, "device", _runFolder, this, Console.Error, cancellationToken, flags).ConfigureAwait(false);
@@ -121,11 +124,11 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
 
     /// <inheritdoc/>
     public Task<byte[]?> DmaReadAsync(ulong address, int length, CancellationToken cancellationToken = default) =>
-        length is < 0 or > IRemoteDma.MaxBytes ? Task.FromResult<byte[]?>(null) : _control.Attach<IRemoteDma>().DmaReadAsync(address, length, cancellationToken);
+        length is < 0 or > IRemoteDma.MaxBytes ? Task.FromResult<byte[]?>(null) : _bridgeDma.DmaReadAsync(address, length, cancellationToken);
 
     /// <inheritdoc/>
     public Task<bool> DmaWriteAsync(ulong address, byte[] data, CancellationToken cancellationToken = default) =>
-        data.Length > IRemoteDma.MaxBytes ? Task.FromResult(false) : _control.Attach<IRemoteDma>().DmaWriteAsync(address, data, cancellationToken);
+        data.Length > IRemoteDma.MaxBytes ? Task.FromResult(false) : _bridgeDma.DmaWriteAsync(address, data, cancellationToken);
 
     /// <summary>The bridge's frames in order: a request is put on this machine's ring, and its reply sent back.</summary>
     private void ReadRequests()
@@ -134,7 +137,7 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
         while (RemoteFrame.TryRead(_data, buffer, out RemoteFrameType type, out long machineTime, out RingMessage message, out ReadOnlySpan<byte> state))
         {
             _link.Heard();
-            _link.Clock.Stamp(machineTime);
+            _clock.Stamp(machineTime);
             if (type == RemoteFrameType.Heartbeat)
             {
                 continue;

@@ -290,7 +290,8 @@ public sealed class ChildProcess : IAsyncDisposable
         return new string(buffer, 0, length);
     }
 
-    private static void KillQuietly(Process process)
+    /// <summary>Kills <paramref name="process"/> and what it started; one that has exited already is left alone.</summary>
+    internal static void KillQuietly(Process process)
     {
         try
         {

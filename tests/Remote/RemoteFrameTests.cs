@@ -11,8 +11,9 @@ public sealed class RemoteFrameTests
     {
         using MemoryStream stream = new();
         RingMessage sent = new() { Kind = MessageKind.RestoreState, Device = 2, Value = 3, Tag = 77 };
-        RemoteFrame.Write(stream, RemoteFrameType.Request, 123_456, sent, [1, 2, 3]);
-        RemoteFrame.Write(stream, RemoteFrameType.Heartbeat, 999, default);
+        byte[] frame = RemoteFrame.NewBuffer();
+        RemoteFrame.Write(stream, frame, RemoteFrameType.Request, 123_456, sent, [1, 2, 3]);
+        RemoteFrame.Write(stream, frame, RemoteFrameType.Heartbeat, 999, default);
         stream.Position = 0;
         byte[] buffer = RemoteFrame.NewBuffer();
 
