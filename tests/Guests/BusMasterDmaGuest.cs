@@ -1,5 +1,6 @@
 using Iced.Intel;
 using SplitEmu.Guests;
+using SplitEmu.Tests.Infrastructure;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace SplitEmu.Tests.Guests;
@@ -21,6 +22,34 @@ internal static class BusMasterDmaGuest
 {
     public const ulong LoadAddress = 0x0010_0000;
     public const byte Success = 0x10;
+
+    /// <summary>
+    /// Writes the guest, its disk and a profile (i440fx, the IDE controller with <paramref name="idePlacement"/> and
+    /// the disk as primary master, inline debug-exit) into <paramref name="folder"/>; returns the profile's path.
+    /// </summary>
+    public static string WriteMachine(TempFolder folder, string idePlacement)
+    {
+        string disk = folder.File("disk.img");
+        string guest = folder.File("dma.bin");
+        File.WriteAllBytes(disk, BuildDisk());
+        File.WriteAllBytes(guest, Build());
+        string profile = folder.File("dma.json");
+        File.WriteAllText(profile, $$"""
+            {
+              "schemaVersion": 1,
+              "name": "dma-test",
+              "memory": { "sizeMiB": 16 },
+              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x100000" } ],
+              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
+              "devices": [
+                { "id": "pci", "type": "i440fx" },
+                { "id": "ide", "type": "piix3-ide", "placement": "{{idePlacement}}", "config": { "primary-master": "{{disk}}" } },
+                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
+              ]
+            }
+            """);
+        return profile;
+    }
     public const byte FailedOldCode = 0x21;
     public const byte FailedFirstReadError = 0x22;
     public const byte FailedFirstReadData = 0x23;

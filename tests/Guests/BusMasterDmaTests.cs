@@ -28,26 +28,8 @@ public sealed class BusMasterDmaTests
         // snapshot plus the journal replayed. It must not replay the WRITE DMA against the buffer the guest has
         // overwritten since (it did before replies carried DidDma: the test then fails with FailedWriteBack).
         using TempFolder folder = new();
-        string disk = folder.File("disk.img");
-        string guest = folder.File("dma.bin");
         string report = folder.File("report.json");
-        File.WriteAllBytes(disk, BusMasterDmaGuest.BuildDisk());
-        File.WriteAllBytes(guest, BusMasterDmaGuest.Build());
-        string profile = folder.File("dma.json");
-        File.WriteAllText(profile, $$"""
-            {
-              "schemaVersion": 1,
-              "name": "dma-test",
-              "memory": { "sizeMiB": 16 },
-              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x100000" } ],
-              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
-              "devices": [
-                { "id": "pci", "type": "i440fx" },
-                { "id": "ide", "type": "piix3-ide", "placement": "{{idePlacement}}", "config": { "primary-master": "{{disk}}" } },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
-              ]
-            }
-            """);
+        string profile = BusMasterDmaGuest.WriteMachine(folder, idePlacement);
 
         string[] crashes = killAtAccess > 0 ? ["--set", $"devices.ide.crash.atAccess={killAtAccess}"] : [];
         using SplitEmuProcess run = SplitEmuProcess.Start(["run", profile, "--report", report, "--timeout", "100", .. crashes]);

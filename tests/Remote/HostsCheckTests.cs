@@ -12,8 +12,6 @@ namespace SplitEmu.Tests.Remote;
 [Trait("Category", "Slow")]
 public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHost>
 {
-    private static string Splitemu => Path.Combine(AppContext.BaseDirectory, "splitemu");
-
     /// <summary>ssh reads no configuration of the developer's (ProxyJump, ControlMaster...): only the test's own hosts are contacted.</summary>
     private static readonly Dictionary<string, string> s_environment = new() { [SshCommand.ConfigVariable] = "none" };
 
@@ -28,7 +26,7 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
     [Fact]
     public void AReachableHost_ReportsItsBuildAndTheDeviceTypesItServes()
     {
-        string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = Splitemu });
+        string profile = Profile(host.Entry());
 
         using SplitEmuProcess check = Check(profile);
 
@@ -43,7 +41,7 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
     [Fact]
     public void AHostWhoseKeyIsUnknown_IsRefused_WithoutAPrompt_AndSaysWhy()
     {
-        string profile = Profile(new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.StrangerKnownHostsFile, ["splitemu"] = Splitemu });
+        string profile = Profile(host.Entry(knownHosts: host.StrangerKnownHostsFile));
 
         using SplitEmuProcess check = Check(profile);
 
@@ -58,7 +56,7 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
     public void AHostWithoutSplitemu_AndAPortNobodyListensOn_AreReportedEachWithItsReason()
     {
         string profile = Profile(
-            new JsonObject { ["url"] = host.Url, ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile, ["splitemu"] = "/nonexistent/splitemu" },
+            host.Entry(splitemu: "/nonexistent/splitemu"),
             new JsonObject { ["url"] = $"ssh://{SshTestHost.User}@{host.Address}:2223", ["identity"] = host.IdentityFile, ["knownHosts"] = host.KnownHostsFile });
 
         using SplitEmuProcess check = Check(profile);
@@ -81,14 +79,6 @@ public sealed class HostsCheckTests(SshTestHost host) : IClassFixture<SshTestHos
             hosts["rig"] = rig;
         }
 
-        JsonObject profile = new()
-        {
-            ["schemaVersion"] = 1,
-            ["extends"] = Path.Combine(AppContext.BaseDirectory, "profiles", "default.json"),
-            ["hosts"] = hosts,
-        };
-        string path = host.Folder.File($"hosts-{Guid.NewGuid():N}.json");
-        File.WriteAllText(path, profile.ToJsonString());
-        return path;
+        return host.WriteHostsProfile(hosts);
     }
 }

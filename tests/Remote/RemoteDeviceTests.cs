@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using SplitEmu.Guests;
 using SplitEmu.Tests.Guests;
 using SplitEmu.Launch.Remote;
@@ -20,8 +21,6 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
 {
     private const int ExpectedExitCode = (HelloGuest.ExitValue << 1) | 1;
 
-    private static string Splitemu => Path.Combine(AppContext.BaseDirectory, "splitemu");
-
     /// <summary>ssh reads no configuration of the developer's: only the test's own host is contacted.</summary>
     private static readonly Dictionary<string, string> s_environment = new() { [SshCommand.ConfigVariable] = "none" };
 
@@ -31,7 +30,7 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     public void AUartOnAnotherHost_PrintsExactly_AndLeavesNothingRunningThere()
     {
         using TempFolder folder = new();
-        RunReport report = Run(folder, host.KnownHostsFile, crash: null, out SplitEmuProcess run);
+        RunReport report = Run(folder, [], out SplitEmuProcess run);
         using (run)
         {
             Assert.True(run.ExitCode == ExpectedExitCode, $"exit {run.ExitCode}; stderr:\n{run.StandardError}\nserver log:\n{host.ServerLog}");
@@ -48,7 +47,7 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     public void AUartOnAnotherHost_KilledAgainAndAgain_IsRestoredThere_AndTheOutputStaysExact()
     {
         using TempFolder folder = new();
-        RunReport report = Run(folder, host.KnownHostsFile, crash: """{ "everyAccesses": 10, "maxCrashes": 3 }""", out SplitEmuProcess run);
+        RunReport report = Run(folder, ["--set", "devices.com1.restart.backoffMs=5", "--set", """devices.com1.crash={ "everyAccesses": 10, "maxCrashes": 3 }"""], out SplitEmuProcess run);
         using (run)
         {
             Assert.True(run.ExitCode == ExpectedExitCode, $"exit {run.ExitCode}; stderr:\n{run.StandardError}");
@@ -63,10 +62,8 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     [Fact]
     public void AHostWhoseKeyIsUnknown_IsRefused_AndTheMachineSaysWhy()
     {
-        using TempFolder folder = new();
-        string profile = WriteProfile(folder, host.StrangerKnownHostsFile, crash: null);
-
-        using SplitEmuProcess run = SplitEmuProcess.StartWithEnvironment(s_environment, "run", profile, "--timeout", "120");
+        using SplitEmuProcess run = SplitEmuProcess.StartWithEnvironment(
+            s_environment, ["run", .. OnHosts(("lab", host.Entry(knownHosts: host.StrangerKnownHostsFile))), "--set", "devices.com1.host=lab", "--timeout", "120"]);
         run.WaitForExit(TestDeadlines.Minutes(2));
 
         Assert.NotEqual(ExpectedExitCode, run.ExitCode);
@@ -144,30 +141,12 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
         // The guest drives the IDE controller's READ and WRITE DMA, checks the data and that DMA outside RAM fails
         // cleanly (BusMasterDmaGuest); the controller and its disk image are on the host.
         using TempFolder folder = new();
-        string disk = folder.File("disk.img");
-        string guest = folder.File("dma.bin");
         string report = folder.File("report.json");
-        File.WriteAllBytes(disk, BusMasterDmaGuest.BuildDisk());
-        File.WriteAllBytes(guest, BusMasterDmaGuest.Build());
-        string profile = folder.File("dma.json");
-        File.WriteAllText(profile, $$"""
-            {
-              "schemaVersion": 1,
-              "name": "remote-dma",
-              "memory": { "sizeMiB": 16 },
-              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x100000" } ],
-              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
-              "hosts": { {{HostEntry("lab", host, host.KnownHostsFile)}} },
-              "devices": [
-                { "id": "pci", "type": "i440fx" },
-                { "id": "ide", "type": "piix3-ide", "host": "lab", "config": { "primary-master": "{{disk}}" } },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
-              ]
-            }
-            """);
+        string profile = BusMasterDmaGuest.WriteMachine(folder, "isolated");
 
         string[] crashes = killAtAccess > 0 ? ["--set", $"devices.ide.crash.atAccess={killAtAccess}"] : [];
-        using SplitEmuProcess run = SplitEmuProcess.StartWithEnvironment(s_environment, ["run", profile, "--report", report, "--timeout", "120", .. crashes]);
+        using SplitEmuProcess run = SplitEmuProcess.StartWithEnvironment(
+            s_environment, ["run", profile, .. OnHosts(("lab", host.Entry())), "--set", "devices.ide.host=lab", "--report", report, "--timeout", "120", .. crashes]);
         run.WaitForExit(TestDeadlines.Minutes(2));
 
         Assert.True(run.ExitCode == ((BusMasterDmaGuest.Success << 1) | 1), $"exit {run.ExitCode} = guest value 0x{run.ExitCode >> 1:X2}; stderr: {run.StandardError}");
@@ -189,24 +168,17 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
         using TempFolder folder = new();
         (string disk, string md5, _) = LinuxTestDisk.Build(folder, 4 << 20);
         string report = folder.File("report.json");
-        string profile = folder.File("linux-remote.json");
-        File.WriteAllText(profile, $$"""
-            {
-              "schemaVersion": 1,
-              "extends": "{{Path.Combine(ProfileTestPaths.ShippedProfiles, "linux.json")}}",
-              "name": "linux-remote",
-              "kernel": "{{LinuxGuest.Kernel}}",
-              "initrd": "{{LinuxGuest.Initrd}}",
-              "cmdline": "console=ttyS0 quiet nokaslr panic=-1 lpj=1000000 cryptomgr.notests",
-              "hosts": { {{HostEntry("lab", host, host.KnownHostsFile)}} },
-              "devices": [
-                { "id": "com1", "host": "lab", "crash": { "everyAccesses": 1000 }, "restart": { "maxRestarts": 1000 } },
-                { "id": "ide", "host": "lab", "config": { "primary-master": "{{disk}}" }, "crash": { "everyAccesses": 400 }, "restart": { "maxRestarts": 1000 } }
-              ]
-            }
-            """);
-
-        using SplitEmuProcess splitemu = SplitEmuProcess.StartWithEnvironment(s_environment, "run", profile, "--report", report);
+        using SplitEmuProcess splitemu = SplitEmuProcess.StartWithEnvironment(
+            s_environment,
+            [
+                "run", Path.Combine(ProfileTestPaths.ShippedProfiles, "linux.json"), "--report", report,
+                "--set", $"kernel={LinuxGuest.Kernel}", "--set", $"initrd={LinuxGuest.Initrd}",
+                "--set", "cmdline=console=ttyS0 quiet nokaslr panic=-1 lpj=1000000 cryptomgr.notests",
+                .. OnHosts(("lab", host.Entry())),
+                "--set", "devices.com1.host=lab", "--set", "devices.com1.crash.everyAccesses=1000", "--set", "devices.com1.restart.maxRestarts=1000",
+                "--set", "devices.ide.host=lab", "--set", $"devices.ide.config.primary-master={disk}",
+                "--set", "devices.ide.crash.everyAccesses=400", "--set", "devices.ide.restart.maxRestarts=1000",
+            ]);
         LinuxConsole console = new(splitemu);
         System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
         console.WaitFor("is up; busybox shell on the console", TestDeadlines.Minutes(5));
@@ -237,8 +209,7 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     [Fact]
     public void BenchRemote_MeasuresTheSshChannel_NextToTheRingAndTheSocket()
     {
-        using TempFolder folder = new();
-        string profile = WriteProfile(folder, host.KnownHostsFile, crash: null);
+        string profile = host.WriteHostsProfile(new JsonObject { ["lab"] = host.Entry() });
 
         using SplitEmuProcess bench = SplitEmuProcess.StartWithEnvironment(s_environment, "bench", "remote", profile, "--iterations", "300");
         bench.WaitForExit(TestDeadlines.Minutes(2));
@@ -260,65 +231,35 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     /// <summary>The console flood guest, its UART on <paramref name="hostName"/> (and the failover host <paramref name="second"/>).</summary>
     private SplitEmuProcess StartFlood(TempFolder folder, int bytes, string hostName, string? failover, SshTestHost? second, params string[] options)
     {
-        string guest = folder.File("flood.bin");
-        File.WriteAllBytes(guest, ConsoleFloodGuest.Build(bytes));
-        string hosts = HostEntry("lab", host, host.KnownHostsFile)
-            + (second is null ? "" : ",\n" + HostEntry("spare", second, second.KnownHostsFile));
-        string path = folder.File("flood.json");
-        File.WriteAllText(path, $$"""
-            {
-              "schemaVersion": 1,
-              "name": "remote-flood",
-              "memory": { "sizeMiB": 16 },
-              "load": [ { "file": "{{guest}}", "format": "flat", "address": "0x100000" } ],
-              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
-              "console": "com1",
-              "hosts": { {{hosts}} },
-              "devices": [
-                { "id": "com1", "type": "uart16550", "io": "0x3f8", "irq": 4, "host": "{{hostName}}"{{(failover is null ? "" : $", \"failover\": [ \"{failover}\" ]")}} },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
-              ]
-            }
-            """);
-        return SplitEmuProcess.StartWithRawOutputAndEnvironment(s_environment, ["run", path, "--timeout", "300", .. options]);
+        string profile = TestMachines.WriteProfile(folder, ConsoleFloodGuest.Build(bytes));
+        (string, JsonObject)[] hosts = second is null ? [("lab", host.Entry())] : [("lab", host.Entry()), ("spare", second.Entry())];
+        string[] failovers = failover is null ? [] : ["--set", $"devices.com1.failover=[\"{failover}\"]"];
+        return SplitEmuProcess.StartWithRawOutputAndEnvironment(
+            s_environment, ["run", profile, .. OnHosts(hosts), "--set", $"devices.com1.host={hostName}", .. failovers, "--timeout", "300", .. options]);
     }
 
-    private static string HostEntry(string name, SshTestHost at, string knownHosts) =>
-        $"\"{name}\": {{ \"url\": \"{at.Url}\", \"identity\": \"{at.IdentityFile}\", \"knownHosts\": \"{knownHosts}\", \"splitemu\": \"{Splitemu}\" }}";
-
-    private RunReport Run(TempFolder folder, string knownHosts, string? crash, out SplitEmuProcess run)
+    /// <summary><c>--set hosts=...</c>: the machine's hosts, by name.</summary>
+    private static string[] OnHosts(params (string Name, JsonObject Entry)[] hosts)
     {
-        string profile = WriteProfile(folder, knownHosts, crash);
+        JsonObject all = [];
+        foreach ((string name, JsonObject entry) in hosts)
+        {
+            all[name] = entry;
+        }
+
+        return ["--set", "hosts=" + all.ToJsonString()];
+    }
+
+    /// <summary>The default machine with its UART on the test's host, and <paramref name="options"/>.</summary>
+    private RunReport Run(TempFolder folder, string[] options, out SplitEmuProcess run)
+    {
         string report = folder.File("report.json");
-        run = SplitEmuProcess.StartWithEnvironment(s_environment, "run", profile, "--report", report, "--timeout", "120");
+        run = SplitEmuProcess.StartWithEnvironment(
+            s_environment, ["run", .. OnHosts(("lab", host.Entry())), "--set", "devices.com1.host=lab", "--report", report, "--timeout", "120", .. options]);
         run.WaitForExit(TestDeadlines.Minutes(2));
         Assert.Empty(ProcessTable.SharedMemoryFilesOf(run.ProcessId));
         Assert.True(File.Exists(report), $"no report (exit {run.ExitCode}); stderr:\n{run.StandardError}");
         return RunReport.Read(report);
-    }
-
-    /// <summary>The default machine with its UART on the test's host.</summary>
-    private string WriteProfile(TempFolder folder, string knownHosts, string? crash)
-    {
-        string path = folder.File("remote.json");
-        File.WriteAllText(path, $$"""
-            {
-              "schemaVersion": 1,
-              "name": "remote-test",
-              "memory": { "sizeMiB": 16 },
-              "load": [ { "file": "${splitemu}/guests/hello.bin", "format": "flat", "address": "0x100000" } ],
-              "cpu": { "mode": "protected32-flat", "entry": "0x100000", "stack": "0x200000" },
-              "console": "com1",
-              "hosts": {
-                "lab": { "url": "{{host.Url}}", "identity": "{{host.IdentityFile}}", "knownHosts": "{{knownHosts}}", "splitemu": "{{Splitemu}}" }
-              },
-              "devices": [
-                { "id": "com1", "type": "uart16550", "io": "0x3f8", "irq": 4, "host": "lab"{{(crash is null ? "" : ", \"restart\": { \"backoffMs\": 5 }, \"crash\": " + crash)}} },
-                { "id": "exit", "type": "debug-exit", "io": "0x501", "placement": "inline" }
-              ]
-            }
-            """);
-        return path;
     }
 
     /// <summary>Every ssh session has ended on the host, and with it remote-serve and its device host (bounded wait: teardown is asynchronous).</summary>

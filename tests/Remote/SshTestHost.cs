@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json.Nodes;
 using SplitEmu.Tests.Infrastructure;
 
 namespace SplitEmu.Tests.Remote;
@@ -80,6 +81,32 @@ public sealed class SshTestHost : IDisposable
 
     /// <summary>This host's URL as a profile writes it.</summary>
     public string Url => $"ssh://{User}@{Address}:{Port}";
+
+    /// <summary>
+    /// This host as a profile's <c>hosts</c> entry: its URL and client key, <paramref name="knownHosts"/> (the file that
+    /// knows its key unless said) and <paramref name="splitemu"/> (this build unless said).
+    /// </summary>
+    public JsonObject Entry(string? knownHosts = null, string? splitemu = null) => new()
+    {
+        ["url"] = Url,
+        ["identity"] = IdentityFile,
+        ["knownHosts"] = knownHosts ?? KnownHostsFile,
+        ["splitemu"] = splitemu ?? Path.Combine(AppContext.BaseDirectory, "splitemu"),
+    };
+
+    /// <summary>Writes a profile that is the shipped default machine with <paramref name="hosts"/> (name → entry); returns its path.</summary>
+    public string WriteHostsProfile(JsonObject hosts)
+    {
+        JsonObject profile = new()
+        {
+            ["schemaVersion"] = 1,
+            ["extends"] = Path.Combine(AppContext.BaseDirectory, "profiles", "default.json"),
+            ["hosts"] = hosts,
+        };
+        string path = _folder.File($"hosts-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, profile.ToJsonString());
+        return path;
+    }
 
     /// <summary>A scratch folder that lives as long as the host.</summary>
     public TempFolder Folder => _folder;
