@@ -236,14 +236,8 @@ public sealed class SshTestHost : IDisposable
     /// </summary>
     public IReadOnlyList<string> SessionProcesses()
     {
-        (int code, string pids, _) = Execute(RootStartInfo("ip", "netns", "pids", _namespace));
-        if (code != 0)
-        {
-            return [];
-        }
-
         List<string> sessions = [];
-        foreach (string pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (string pid in ProcessesIn(_namespace))
         {
             string commandLine;
             try
@@ -291,13 +285,9 @@ public sealed class SshTestHost : IDisposable
     /// </summary>
     private static void DeleteNamespace(string name, string? outerLink)
     {
-        (int code, string pids, _) = Execute(RootStartInfo("ip", "netns", "pids", name));
-        if (code == 0)
+        foreach (string pid in ProcessesIn(name))
         {
-            foreach (string pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                TryRoot("kill", "-9", pid);
-            }
+            TryRoot("kill", "-9", pid);
         }
 
         TryRoot("ip", "netns", "del", name);
@@ -305,6 +295,13 @@ public sealed class SshTestHost : IDisposable
         {
             TryRoot("ip", "link", "del", outerLink);
         }
+    }
+
+    /// <summary>The ids of the processes in namespace <paramref name="name"/> (none when it is gone).</summary>
+    private static string[] ProcessesIn(string name)
+    {
+        (int code, string pids, _) = Execute(RootStartInfo("ip", "netns", "pids", name));
+        return code == 0 ? pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
     }
 
     /// <summary>Removes the namespaces of test processes that no longer run (they could not clean up after themselves).</summary>
