@@ -238,6 +238,13 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     public void GiveUp(string processKey, GiveUpAction action, string why)
     {
         DeviceProcessRecord process = ProcessNamed(processKey);
+        if (action == GiveUpAction.Halt)
+        {
+            // The exit is recorded before the waiters are released: released, a vCPU reads all ones and could run
+            // on to an exit of its own before the halt is seen (the first exit recorded wins).
+            _machine.RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
+        }
+
         process.GiveUp();
         if (process.Current is { } dead)
         {
@@ -249,18 +256,12 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             _machine.PulseTrains.CancelAll(device.Id); // a device given up interrupts no more
         }
 
-        switch (action)
+        if (action == GiveUpAction.Unplug)
         {
-            case GiveUpAction.Halt:
-                _machine.RequestExit(ExitReason.DeviceFailure, ExitCodes.Failure, null, $"device process '{processKey}' failed: {why}");
-                break;
-            case GiveUpAction.Unplug:
-                foreach (DeviceConfig device in process.Devices)
-                {
-                    _ = _machine.Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
-                }
-
-                break;
+            foreach (DeviceConfig device in process.Devices)
+            {
+                _ = _machine.Devices.UnplugAsync(device.Id, DeviceMap.DefaultDrainDeadline);
+            }
         }
     }
 
