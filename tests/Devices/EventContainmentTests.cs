@@ -63,4 +63,40 @@ public sealed class EventContainmentTests
         Assert.Single(log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("'disk-process'", log.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task OutputSentBeforeTheLastBatchIsAcknowledged_IsDropped_SoNothingQueuesWithoutBound()
+    {
+        HeldOutput inner = new();
+        StringWriter log = new();
+        DeviceOutputGate gate = new("disk-process", ["ide0"], inner, log);
+
+        Task first = gate.DeviceOutput("ide0", 0, "first"u8.ToArray());
+        Task second = gate.DeviceOutput("ide0", 5, "second"u8.ToArray()); // the first is not acknowledged yet
+        Assert.True(second.IsCompleted);
+        Assert.False(first.IsCompleted);
+        inner.Acknowledge();
+        await first;
+        await gate.DeviceOutput("ide0", 5, "third"u8.ToArray());
+
+        Assert.Equal(["first", "third"], inner.Batches);
+        Assert.Equal(1, gate.Refused);
+        Assert.Contains("before its last batch was acknowledged", log.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A launcher side that holds the first batch until told to acknowledge it.</summary>
+    private sealed class HeldOutput : ILaunchCallbacks
+    {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<string> Batches { get; } = [];
+
+        public void Acknowledge() => _held.TrySetResult();
+
+        public Task DeviceOutput(string deviceId, long offset, byte[] data)
+        {
+            Batches.Add(System.Text.Encoding.ASCII.GetString(data));
+            return Batches.Count == 1 ? _held.Task : Task.CompletedTask;
+        }
+    }
 }
