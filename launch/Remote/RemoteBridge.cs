@@ -17,9 +17,10 @@ namespace SplitEmu.Launch.Remote;
 /// a device crash. Behind that, it runs <c>splitemu remote-serve</c> on the host over one ssh connection multiplexed
 /// into a control channel and a data channel, and passes the ring's requests, replies and events along
 /// (docs/remote-devices.md). It ends, and so looks crashed, when ssh ends, the remote end is silent for
-/// <see cref="RemoteDataLink.SilenceTimeout"/>, or a frame from it is malformed.
+/// <see cref="RemoteDataLink.SilenceLimit"/>, or breaks the protocol (a malformed frame, output sent before the last
+/// was acknowledged). A third channel carries the remote bus masters' DMA (<see cref="RemoteDmaServer"/>).
 /// </summary>
-internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemoteDma
+internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
 {
     /// <summary>Exit code when the host was lost: ssh could not connect or lost the connection, or the host fell silent.</summary>
     public const int RemoteLost = 3;
@@ -35,7 +36,9 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
     private readonly JsonRpc _remote;
     private readonly RemoteDataLink _link;
     private readonly Stream _data;
+    private readonly RemoteDmaServer _dma;
     private readonly CancellationTokenSource _ended = new();
+    private readonly TaskCompletionSource<string> _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _replyReady = new(0, 1);
     private RingMessage _reply;
     private int _awaitingReply;
@@ -44,15 +47,17 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
     private MachineClock? _clock;
     private GuestMemoryWindow? _guestMemory;
     private int _stop;
+    private int _outputInFlight;
 
-    private RemoteBridge(JsonRpc launcher, DescriptorChannel descriptors, Process ssh, JsonRpc remote, Stream data)
+    private RemoteBridge(JsonRpc launcher, DescriptorChannel descriptors, Process ssh, JsonRpc remote, RemoteChannels channels)
     {
         _launcher = launcher;
         _descriptors = descriptors;
         _ssh = ssh;
         _remote = remote;
-        _data = data;
-        _link = new RemoteDataLink(data);
+        _data = channels.Data;
+        _link = new RemoteDataLink(channels.Data, MachineTime);
+        _dma = new RemoteDmaServer(channels.Dma, () => Volatile.Read(ref _guestMemory));
     }
 
     /// <summary>Bridges to <paramref name="host"/> for the launcher at <paramref name="controlSocket"/>; returns the exit code.</summary>
@@ -78,22 +83,19 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         try
         {
             Stream stdio = FullDuplexStream.Splice(ssh.StandardOutput.BaseStream, ssh.StandardInput.BaseStream);
-            await using MultiplexingStream mux = await MultiplexingStream.CreateAsync(stdio).ConfigureAwait(false);
-            Stream control = (await mux.OfferChannelAsync(RemoteChannels.Control).ConfigureAwait(false)).AsStream();
-            Stream data = (await mux.OfferChannelAsync(RemoteChannels.Data).ConfigureAwait(false)).AsStream();
+            await using RemoteChannels channels = RemoteChannels.Open(stdio);
             // The host is not trusted: a control message larger than any it sends legitimately ends the connection, as for a local child.
-            JsonRpc remote = RpcConnection.Create(new BoundedMessageStream(control, ChildProcess.MaxMessageBytes, $"remote host {url}"));
+            JsonRpc remote = RpcConnection.Create(new BoundedMessageStream(channels.Control, ChildProcess.MaxMessageBytes, $"remote host {url}"));
 
             Stream launcherStream = await RpcConnection.ConnectAsync(controlSocket, CancellationToken.None).ConfigureAwait(false);
             using DescriptorChannel descriptors = DescriptorChannel.Connect(controlSocket);
             JsonRpc launcher = RpcConnection.Create(launcherStream);
-            RemoteBridge bridge = new(launcher, descriptors, ssh, remote, data);
+            RemoteBridge bridge = new(launcher, descriptors, ssh, remote, channels);
             remote.AddLocalRpcTarget(RpcTargetMetadata.FromShape<ILaunchCallbacks>(), bridge, null);
-            remote.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IRemoteDma>(), bridge, null);
             launcher.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), bridge, null);
             remote.StartListening();
             launcher.StartListening();
-            return await bridge.RunAsync(mux).ConfigureAwait(false);
+            return await bridge.RunAsync(channels.Multiplexer).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or MultiplexingProtocolException)
         {
@@ -109,10 +111,11 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
     private async Task<int> RunAsync(MultiplexingStream mux)
     {
         Task reader = Task.Factory.StartNew(ReadFrames, TaskCreationOptions.LongRunning);
-        _link.StartHeartbeats(RemoteDataLink.BridgeHeartbeatMilliseconds, MachineTime, _ended.Token);
+        Task dma = Task.Factory.StartNew(_dma.Serve, TaskCreationOptions.LongRunning);
+        _link.StartHeartbeats(RemoteDataLink.BridgeHeartbeatMilliseconds, _ended.Token);
         Task silence = _link.WatchSilenceAsync(_ended.Token);
         Task sshExited = _ssh.WaitForExitAsync();
-        Task gone = await Task.WhenAny(_launcher.Completion, reader, silence, sshExited, mux.Completion, _remote.Completion).ConfigureAwait(false);
+        Task gone = await Task.WhenAny(_launcher.Completion, reader, dma, silence, sshExited, mux.Completion, _remote.Completion, _broken.Task).ConfigureAwait(false);
         _ended.Cancel();
         Volatile.Write(ref _stop, 1);
         _ring?.KickRequestWaiter();
@@ -127,7 +130,8 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         bool hostLost = _link.SilentFor is not null || (_ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed);
         ChildProcess.KillQuietly(_ssh);
         string why = _link.SilentFor is { } silent ? $"the host was silent for {silent.TotalSeconds:0.0} s"
-            : reader.Exception is { } failed ? failed.InnerException!.Message
+            : _broken.Task.IsCompleted ? _broken.Task.Result
+            : (reader.Exception ?? dma.Exception) is { } failed ? failed.InnerException!.Message
             : _ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed ? "ssh lost the connection"
             : "the remote end closed the connection";
         Console.Error.WriteLine($"splitemu remote-bridge: the remote device process is gone: {why}");
@@ -153,7 +157,8 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         RingSegment segment = RingSegment.Open(_descriptors.Receive(request.SegmentDescriptor, s_descriptorTimeout), s_descriptorTimeout);
         _segment = segment;
         _clock = MachineClock.Of(segment);
-        _link.Send(RemoteFrameType.Heartbeat, MachineTime(), default); // the remote clock starts from the machine's
+        _link.SilenceLimit = SilenceLimitFor(request.Devices);
+        _link.Send(RemoteFrameType.Heartbeat, default); // the remote clock starts from the machine's
         // The ring is ready before the remote attaches: its device may post events (a timer) before the attach's reply arrives.
         Volatile.Write(ref _ring, new RingResponder(segment, WaitSettings.Handoff));
         DeviceHostAttachResult attached = await _remote.Attach<IDeviceHostControl>()
@@ -167,20 +172,38 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
     public Task<DeviceHostStopResult> StopAsync(CancellationToken cancellationToken = default) =>
         _remote.Attach<IDeviceHostControl>().StopAsync(cancellationToken);
 
-    /// <inheritdoc/>
-    public Task DeviceOutput(string deviceId, long offset, byte[] data) =>
-        _launcher.InvokeAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, data);
-
-    /// <inheritdoc/>
-    public Task<byte[]?> DmaReadAsync(ulong address, int length, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Device output, passed on to the launcher and acknowledged from there. A device host sends its next batch only
+    /// once the last is acknowledged (<c>OutputForwarder</c>), so a second batch while one is on its way is a host
+    /// trying to make this process hold output without bound: the connection ends.
+    /// </summary>
+    public async Task DeviceOutput(string deviceId, long offset, byte[] data)
     {
-        byte[]? data = length is >= 0 and <= IRemoteDma.MaxBytes && _guestMemory is { } memory ? new byte[length] : null;
-        return Task.FromResult(data is not null && _guestMemory!.TryRead(address, data) ? data : null);
+        if (Interlocked.Exchange(ref _outputInFlight, 1) == 1)
+        {
+            _broken.TrySetResult("the remote device process sent output before its last batch was acknowledged");
+            return;
+        }
+
+        try
+        {
+            await _launcher.InvokeAsync(nameof(ILaunchCallbacks.DeviceOutput), deviceId, offset, data).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _outputInFlight, 0);
+        }
     }
 
-    /// <inheritdoc/>
-    public Task<bool> DmaWriteAsync(ulong address, byte[] data, CancellationToken cancellationToken = default) =>
-        Task.FromResult(data.Length <= IRemoteDma.MaxBytes && _guestMemory is { } memory && memory.TryWrite(address, data));
+    /// <summary>
+    /// How long the host may be silent: well inside the devices' access timeout, so that during a partition this
+    /// process ends as "host lost" (and the device fails over) before the CPU process kills it for a hung access.
+    /// </summary>
+    private static TimeSpan SilenceLimitFor(IReadOnlyList<DeviceConfig> devices)
+    {
+        TimeSpan half = TimeSpan.FromMilliseconds(devices.Min(d => d.AccessTimeoutMs) / 2.0);
+        return TimeSpan.FromTicks(Math.Clamp(half.Ticks, RemoteDataLink.ShortestSilenceLimit.Ticks, RemoteDataLink.SilenceTimeout.Ticks));
+    }
 
     /// <summary>The ring's requests, in order, to the remote end; a non-posted one waits for its reply.</summary>
     private void ForwardRequests()
@@ -201,18 +224,22 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks, IRemo
         RingSegment segment = _segment!;
         while (ring.WaitForRequest(out RingMessage request, ref _stop))
         {
-            ReadOnlySpan<byte> state = request.Kind == MessageKind.RestoreState && request.Value <= (ulong)segment.StateArea.Length
-                ? segment.StateArea[..(int)request.Value]
-                : [];
             if (request.Kind == MessageKind.PostedWrite)
             {
                 // Posted writes are batched: flushed with the last of a run, or with the request that follows them.
-                _link.Send(RemoteFrameType.Request, MachineTime(), request, flush: !ring.HasRequest);
+                _link.Send(RemoteFrameType.Request, request, flush: !ring.HasRequest);
                 continue;
             }
 
+            if (request.Kind == MessageKind.RestoreState && request.Value > (ulong)segment.StateArea.Length)
+            {
+                ring.Reply(new RingMessage { Kind = MessageKind.Failed, Tag = request.Tag, Device = request.Device }); // as a device host refuses it
+                continue;
+            }
+
+            ReadOnlySpan<byte> state = request.Kind == MessageKind.RestoreState ? segment.StateArea[..(int)request.Value] : [];
             Volatile.Write(ref _awaitingReply, 1);
-            _link.Send(RemoteFrameType.Request, MachineTime(), request, state);
+            _link.Send(RemoteFrameType.Request, request, state);
             _replyReady.Wait(_ended.Token);
             RingMessage reply = _reply;
             reply.Tag = request.Tag;

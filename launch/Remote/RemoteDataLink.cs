@@ -6,10 +6,11 @@ namespace SplitEmu.Launch.Remote;
 /// <summary>
 /// One side of a remote device process's data channel: frames sent under one gate (so an event the device posted
 /// during an access is always sent before that access's reply), heartbeats, and how long the other side has been
-/// silent. A side silent for <see cref="SilenceTimeout"/> is taken for gone (a partition, a dead host): the bridge
-/// then ends, which the CPU process sees as its device process dying.
+/// silent. A side silent for <see cref="SilenceLimit"/> is taken for gone (a partition, a dead host): the bridge
+/// then ends, which the CPU process sees as its device process dying. Every frame carries <paramref name="machineTime"/>'s
+/// value, read under the send gate, so the stamps go out in the order they were taken (the remote end sends 0).
 /// </summary>
-internal sealed class RemoteDataLink(Stream stream)
+internal sealed class RemoteDataLink(Stream stream, Func<long> machineTime)
 {
     /// <summary>How often the bridge sends the machine time (the remote clock's stamps).</summary>
     public const int BridgeHeartbeatMilliseconds = 10;
@@ -17,8 +18,11 @@ internal sealed class RemoteDataLink(Stream stream)
     /// <summary>How often the remote end says it is alive.</summary>
     public const int RemoteHeartbeatMilliseconds = 100;
 
-    /// <summary>Silence after which the other side is given up.</summary>
+    /// <summary>Silence after which the other side is given up, unless <see cref="SilenceLimit"/> says less.</summary>
     public static readonly TimeSpan SilenceTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Least silence limit: ten of the remote end's heartbeats.</summary>
+    public static readonly TimeSpan ShortestSilenceLimit = TimeSpan.FromMilliseconds(10 * RemoteHeartbeatMilliseconds);
 
     private readonly Lock _sendGate = new();
 
@@ -27,6 +31,9 @@ internal sealed class RemoteDataLink(Stream stream)
 
     private long _lastHeard = Stopwatch.GetTimestamp();
 
+    /// <summary>Silence after which <see cref="WatchSilenceAsync"/> gives the other side up.</summary>
+    public TimeSpan SilenceLimit { get; set; } = SilenceTimeout;
+
     /// <summary>How long the other side had been silent when it was given up; null while it is not.</summary>
     public TimeSpan? SilentFor { get; private set; }
 
@@ -34,11 +41,11 @@ internal sealed class RemoteDataLink(Stream stream)
     public void Heard() => Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
 
     /// <summary>Sends one frame; unless <paramref name="flush"/>, it may wait for the next frame that is flushed (a heartbeat flushes within 10 ms).</summary>
-    public void Send(RemoteFrameType type, long machineTime, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
+    public void Send(RemoteFrameType type, in RingMessage message, ReadOnlySpan<byte> state = default, bool flush = true)
     {
         lock (_sendGate)
         {
-            RemoteFrame.Write(stream, _frame, type, machineTime, message, state, flush);
+            RemoteFrame.Write(stream, _frame, type, machineTime(), message, state, flush);
         }
     }
 
@@ -48,7 +55,7 @@ internal sealed class RemoteDataLink(Stream stream)
         lock (_sendGate)
         {
             SendEventsLocked(ring);
-            RemoteFrame.Write(stream, _frame, RemoteFrameType.Reply, 0, reply, state);
+            RemoteFrame.Write(stream, _frame, RemoteFrameType.Reply, machineTime(), reply, state);
         }
     }
 
@@ -65,16 +72,15 @@ internal sealed class RemoteDataLink(Stream stream)
     {
         while (ring.TryTakeEvent(out RingMessage message))
         {
-            RemoteFrame.Write(stream, _frame, RemoteFrameType.Event, 0, message);
+            RemoteFrame.Write(stream, _frame, RemoteFrameType.Event, machineTime(), message);
         }
     }
 
     /// <summary>
-    /// Sends a heartbeat every <paramref name="intervalMilliseconds"/> (with <paramref name="machineTime"/>'s value) on a
-    /// thread of its own, until <paramref name="cancellationToken"/> is cancelled. A send may block for as long as the
+    /// Sends a heartbeat every <paramref name="intervalMilliseconds"/> on a thread of its own, until <paramref name="cancellationToken"/> is cancelled. A send may block for as long as the
     /// connection does not drain (a partition): that is why silence is watched apart (<see cref="WatchSilenceAsync"/>).
     /// </summary>
-    public void StartHeartbeats(int intervalMilliseconds, Func<long> machineTime, CancellationToken cancellationToken)
+    public void StartHeartbeats(int intervalMilliseconds, CancellationToken cancellationToken)
     {
         Thread heartbeats = new(() =>
         {
@@ -82,7 +88,7 @@ internal sealed class RemoteDataLink(Stream stream)
             {
                 while (!cancellationToken.WaitHandle.WaitOne(intervalMilliseconds))
                 {
-                    Send(RemoteFrameType.Heartbeat, machineTime(), default);
+                    Send(RemoteFrameType.Heartbeat, default);
                 }
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
@@ -97,14 +103,14 @@ internal sealed class RemoteDataLink(Stream stream)
         heartbeats.Start();
     }
 
-    /// <summary>Completes once the other side has been silent for <see cref="SilenceTimeout"/> (never sends, so never blocks).</summary>
+    /// <summary>Completes once the other side has been silent for <see cref="SilenceLimit"/> (never sends, so never blocks).</summary>
     public async Task WatchSilenceAsync(CancellationToken cancellationToken)
     {
         using PeriodicTimer timer = new(TimeSpan.FromMilliseconds(RemoteHeartbeatMilliseconds));
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             TimeSpan silent = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastHeard));
-            if (silent > SilenceTimeout)
+            if (silent > SilenceLimit)
             {
                 SilentFor = silent;
                 return;

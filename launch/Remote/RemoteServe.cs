@@ -21,20 +21,20 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
     private readonly Stream _data;
     private readonly RemoteDataLink _link;
     private readonly RemoteClockMirror _clock = new();
-    private readonly IRemoteDma _bridgeDma;
+    private readonly RemoteDmaForwarder _dma;
     private readonly string _runFolder;
     private readonly CancellationTokenSource _ended = new();
     private ChildProcess? _device;
     private RingSegment? _segment;
     private RingRequester? _ring;
 
-    private RemoteServe(bool sandboxed, JsonRpc control, Stream data)
+    private RemoteServe(bool sandboxed, JsonRpc control, RemoteChannels channels)
     {
         _sandboxed = sandboxed;
         _control = control;
-        _data = data;
-        _link = new RemoteDataLink(data);
-        _bridgeDma = control.Attach<IRemoteDma>();
+        _data = channels.Data;
+        _link = new RemoteDataLink(channels.Data, static () => 0); // only the bridge's frames carry the machine time
+        _dma = new RemoteDmaForwarder(channels.Dma);
         _runFolder = Directory.CreateTempSubdirectory($"splitemu-remote-{Environment.ProcessId}-").FullName;
     }
 
@@ -42,17 +42,15 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
     public static async Task<int> RunAsync(bool sandboxed)
     {
         Stream stdio = FullDuplexStream.Splice(Console.OpenStandardInput(), Console.OpenStandardOutput());
-        MultiplexingStream mux = await MultiplexingStream.CreateAsync(stdio).ConfigureAwait(false);
-        Stream controlStream = (await mux.AcceptChannelAsync(RemoteChannels.Control).ConfigureAwait(false)).AsStream();
-        Stream data = (await mux.AcceptChannelAsync(RemoteChannels.Data).ConfigureAwait(false)).AsStream();
-        JsonRpc control = RpcConnection.Create(controlStream);
-        RemoteServe serve = new(sandboxed, control, data);
+        RemoteChannels channels = RemoteChannels.Open(stdio);
+        JsonRpc control = RpcConnection.Create(channels.Control);
+        RemoteServe serve = new(sandboxed, control, channels);
         control.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), serve, null);
         control.StartListening();
-        int code = await serve.ServeAsync(mux).ConfigureAwait(false);
+        int code = await serve.ServeAsync(channels.Multiplexer).ConfigureAwait(false);
         await serve.EndAsync().ConfigureAwait(false);
         // Closing the channels politely needs the other side; a partitioned one gets a second, then the process ends.
-        await mux.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(1)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        await channels.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(1)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         return code;
     }
 
@@ -60,7 +58,7 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
     private async Task<int> ServeAsync(MultiplexingStream mux)
     {
         Task reader = Task.Factory.StartNew(ReadRequests, TaskCreationOptions.LongRunning);
-        _link.StartHeartbeats(RemoteDataLink.RemoteHeartbeatMilliseconds, () => 0, _ended.Token);
+        _link.StartHeartbeats(RemoteDataLink.RemoteHeartbeatMilliseconds, _ended.Token);
         Task silence = _link.WatchSilenceAsync(_ended.Token);
         await Task.WhenAny(reader, _control.Completion, mux.Completion, silence, Task.Delay(Timeout.Infinite, _ended.Token)).ConfigureAwait(false);
         string why = reader.Exception is { } failed ? failed.InnerException!.Message
@@ -124,11 +122,11 @@ internal sealed class RemoteServe : IDeviceHostControl, ILaunchCallbacks, IRemot
 
     /// <inheritdoc/>
     public Task<byte[]?> DmaReadAsync(ulong address, int length, CancellationToken cancellationToken = default) =>
-        length is < 0 or > IRemoteDma.MaxBytes ? Task.FromResult<byte[]?>(null) : _bridgeDma.DmaReadAsync(address, length, cancellationToken);
+        _dma.DmaReadAsync(address, length, cancellationToken);
 
     /// <inheritdoc/>
     public Task<bool> DmaWriteAsync(ulong address, byte[] data, CancellationToken cancellationToken = default) =>
-        data.Length > IRemoteDma.MaxBytes ? Task.FromResult(false) : _bridgeDma.DmaWriteAsync(address, data, cancellationToken);
+        _dma.DmaWriteAsync(address, data, cancellationToken);
 
     /// <summary>The bridge's frames in order: a request is put on this machine's ring, and its reply sent back.</summary>
     private void ReadRequests()
