@@ -94,7 +94,8 @@ internal sealed partial class ProfileValidator
             }
             else if (first.Device.Host != device.Host || !first.Device.Failover.SequenceEqual(device.Failover))
             {
-                Report(path + ".host", $"device '{device.Id}' runs on {Where(device)} but '{first.Device.Id}', the first of process group '{device.Group}', runs on {Where(first.Device)}; the devices of one process share its host and failover: give each the same");
+                // Named where the two differ: the host if it does, else the failover list.
+                Report(path + (first.Device.Host != device.Host ? ".host" : ".failover"), $"device '{device.Id}' runs on {Where(device)} but '{first.Device.Id}', the first of process group '{device.Group}', runs on {Where(first.Device)}; the devices of one process share its host and failover: give each the same");
             }
         }
     }

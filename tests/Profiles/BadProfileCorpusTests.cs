@@ -80,6 +80,7 @@ public sealed class BadProfileCorpusTests
                 "device-hosts-bad.json:52:34: $.devices[3].failover[2]: host 'rig' is already in the list; expected each host once",
                 "device-hosts-bad.json:52:41: $.devices[3].failover[3]: no host named 'mars'; expected one of: lab, rig",
                 "device-hosts-bad.json:68:7: $.devices[5].host: device 'g2' runs on host 'rig' but 'g1', the first of process group 'pair', runs on host 'lab'; the devices of one process share its host and failover: give each the same",
+                "device-hosts-bad.json:79:5: $.devices[7].failover: device 'u2' runs on host 'lab' but 'u1', the first of process group 'twins', runs on host 'lab' (failover rig); the devices of one process share its host and failover: give each the same",
             ]
         },
         { "device-host-without-hosts.json", ["device-host-without-hosts.json:24:7: $.devices[0].host: no host named 'lab': the profile has no hosts; expected a name defined in \"hosts\""] },
