@@ -404,7 +404,11 @@ internal sealed partial class ProfileValidator
         }
     }
 
-    /// <summary>Resolves the config values that are file paths, relative to the file that wrote each value.</summary>
+    /// <summary>
+    /// Resolves the config values that are file paths, relative to the file that wrote each value. A device on another
+    /// host opens its files there: the resolved path is checked by the device when it opens it on that host (a missing
+    /// or malformed image fails the attach, naming the file), not against this machine's files.
+    /// </summary>
     private void CheckConfigFiles(DeviceConfig device, DeviceTypeInfo type, string path, string splitemuDirectory, int index, Dictionary<(int Device, string Key), string> files)
     {
         foreach (string key in type.FileKeys)
@@ -415,9 +419,13 @@ internal sealed partial class ProfileValidator
                 continue;
             }
 
-            if (ResolveFile(written, keyPath, splitemuDirectory) is { } fullPath
-                && FileLength(fullPath, keyPath, written, "file", "a file") is { } length
-                && HasWholeSectors(type, keyPath, written, length))
+            if (ResolveFile(written, keyPath, splitemuDirectory) is not { } fullPath)
+            {
+                continue;
+            }
+
+            if (device.Host is not null
+                || (FileLength(fullPath, keyPath, written, "file", "a file") is { } length && HasWholeSectors(type, keyPath, written, length)))
             {
                 files[(index, key)] = fullPath;
             }

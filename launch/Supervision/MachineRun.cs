@@ -267,7 +267,17 @@ public sealed class MachineRun : IAsyncDisposable
 
     private async Task StartDeviceProcessAsync(DeviceProcess deviceProcess, CancellationToken cancellationToken)
     {
-        await StartIncarnationAsync(deviceProcess, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await StartIncarnationAsync(deviceProcess, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteInvocationException ex)
+        {
+            // The process's own words (a disk image it cannot open), and whose they are: which process, and where it runs.
+            string where = deviceProcess.Hosts.Count > 0 ? $" on host '{deviceProcess.Hosts[deviceProcess.HostIndex]}'" : "";
+            throw new RemoteInvocationException($"device process '{deviceProcess.Key}'{where}: {ex.Message}", ex.ErrorCode, ex.ErrorData);
+        }
+
         ScheduleTimedCrashes(deviceProcess);
     }
 

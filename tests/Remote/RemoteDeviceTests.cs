@@ -159,6 +159,26 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
     }
 
     [Fact]
+    public void ADiskImageOfARemoteDevice_IsOpenedOnItsHost_AndOneMissingThere_FailsTheStartNamingIt()
+    {
+        // The image is the host's file: this machine does not refuse a path it lacks (the validator checks only local
+        // devices' files); the device host on the host opens it and refuses, and the launcher says so.
+        using TempFolder folder = new();
+        string profile = BusMasterDmaGuest.WriteMachine(folder, "isolated");
+        string missing = folder.File("only-on-another-host.img");
+
+        using SplitEmuProcess run = SplitEmuProcess.StartWithEnvironment(
+            s_environment, ["run", profile, .. OnHosts(("lab", host.Entry())), "--set", "devices.ide.host=lab", "--set", $"devices.ide.config.primary-master=\"{missing}\"", "--timeout", "60"]);
+        run.WaitForExit(TestDeadlines.Minutes(1));
+
+        output.WriteLine(run.StandardError);
+        Assert.NotEqual((BusMasterDmaGuest.Success << 1) | 1, run.ExitCode);
+        Assert.Contains($"device process 'ide' on host 'lab': 'primary-master': cannot open disk image '{missing}'", run.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("not found at", run.StandardError, StringComparison.Ordinal); // not the local validator's words
+        AssertNothingLeftOnTheHost();
+    }
+
+    [Fact]
     public void DebiansLinux_WithItsConsoleAndDiskOnAnotherHost_ChecksumsExactly_WhileBothAreKilled()
     {
         // The shipped linux.json with COM1 and the IDE controller (and the disk image) on the host: the kernel boots
