@@ -38,6 +38,12 @@ public sealed unsafe class MachineBus : ICpuBus
     /// <summary>Accesses that found no region.</summary>
     public long UnassignedAccesses;
 
+    /// <summary>
+    /// The device processes still attaching at the machine's start, or null when there are none (a machine of inline
+    /// devices, a test's bus). An access that finds no region while it is closed waits for it, then looks again.
+    /// </summary>
+    public DeviceStartGate? StartGate { get; set; }
+
     /// <inheritdoc/>
     public int MapGeneration => Volatile.Read(ref _generation);
 
@@ -65,40 +71,46 @@ public sealed unsafe class MachineBus : ICpuBus
     }
 
     /// <inheritdoc/>
-    public ulong ReadMemory(ulong physicalAddress, int size) => Read(_memory.View, physicalAddress, size);
+    public ulong ReadMemory(ulong physicalAddress, int size) => Read(_memory, physicalAddress, size);
 
     /// <inheritdoc/>
-    public void WriteMemory(ulong physicalAddress, int size, ulong value) => Write(_memory.View, physicalAddress, size, value);
+    public void WriteMemory(ulong physicalAddress, int size, ulong value) => Write(_memory, physicalAddress, size, value);
 
     /// <inheritdoc/>
-    public uint ReadPort(ushort port, int size) => (uint)Read(_io.View, port, size);
+    public uint ReadPort(ushort port, int size) => (uint)Read(_io, port, size);
 
     /// <inheritdoc/>
-    public void WritePort(ushort port, int size, uint value) => Write(_io.View, port, size, value);
+    public void WritePort(ushort port, int size, uint value) => Write(_io, port, size, value);
 
     /// <summary>A configuration read of PCI function register <paramref name="address"/> (all ones where no function answers).</summary>
-    public ulong ReadPciConfig(ulong address, int size) => _pciConfig is { } space ? Read(space.View, address, size) : AllOnes(size);
+    public ulong ReadPciConfig(ulong address, int size) => _pciConfig is { } space ? Read(space, address, size) : AllOnes(size);
 
     /// <summary>A configuration write (dropped where no function answers).</summary>
     public void WritePciConfig(ulong address, int size, ulong value)
     {
         if (_pciConfig is { } space)
         {
-            Write(space.View, address, size, value);
+            Write(space, address, size, value);
         }
     }
 
-    private ulong Read(FlatView view, ulong address, int size)
+    private ulong Read(AddressSpace space, ulong address, int size)
     {
+        FlatView view = space.View;
         if (!view.TryFind(address, out FlatRange range))
         {
+            if (WaitedForDevicesToAttach())
+            {
+                return Read(space, address, size);
+            }
+
             Interlocked.Increment(ref UnassignedAccesses);
             return AllOnes(size);
         }
 
         if (address + (ulong)size > range.End)
         {
-            return ReadAcross(view, address, size);
+            return ReadAcross(space, view, address, size);
         }
 
         MemoryRegion region = range.Region;
@@ -130,17 +142,24 @@ public sealed unsafe class MachineBus : ICpuBus
         }
     }
 
-    private void Write(FlatView view, ulong address, int size, ulong value)
+    private void Write(AddressSpace space, ulong address, int size, ulong value)
     {
+        FlatView view = space.View;
         if (!view.TryFind(address, out FlatRange range))
         {
+            if (WaitedForDevicesToAttach())
+            {
+                Write(space, address, size, value);
+                return;
+            }
+
             Interlocked.Increment(ref UnassignedAccesses);
             return;
         }
 
         if (address + (ulong)size > range.End)
         {
-            WriteAcross(view, address, size, value);
+            WriteAcross(space, view, address, size, value);
             return;
         }
 
@@ -178,6 +197,14 @@ public sealed unsafe class MachineBus : ICpuBus
         }
     }
 
+    /// <summary>
+    /// The guest runs before every device process has attached, and a device's regions are known only once it has
+    /// (it declares them). So an address no region claims yet may be one that a device still attaching will claim:
+    /// the access waits for them, as an access to a restarting device waits, and is looked up again. Once they are
+    /// all attached this is one read of a field.
+    /// </summary>
+    private bool WaitedForDevicesToAttach() => StartGate is { IsOpen: false } gate && gate.Wait();
+
     /// <summary>Accesses refused because they would re-enter a device that is handling an access on this thread.</summary>
     public long ReentryRefusals;
 
@@ -214,7 +241,7 @@ public sealed unsafe class MachineBus : ICpuBus
     /// Parts go in address order; a read assembles them little-endian.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong ReadAcross(FlatView view, ulong address, int size)
+    private ulong ReadAcross(AddressSpace space, FlatView view, ulong address, int size)
     {
         ulong value = 0;
         for (int done = 0; done < size;)
@@ -222,7 +249,7 @@ public sealed unsafe class MachineBus : ICpuBus
             ulong at = address + (ulong)done;
             int length = PartLength(view, at, size - done, out FlatRange range);
             ulong part = length == 0
-                ? Read(view, at, length = 1)
+                ? Read(space, at, length = 1)
                 : ReadPart(range.Region, range.OffsetOf(at), length);
             value |= part << (8 * done);
             done += length;
@@ -233,7 +260,7 @@ public sealed unsafe class MachineBus : ICpuBus
 
     /// <inheritdoc cref="ReadAcross"/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteAcross(FlatView view, ulong address, int size, ulong value)
+    private void WriteAcross(AddressSpace space, FlatView view, ulong address, int size, ulong value)
     {
         for (int done = 0; done < size;)
         {
@@ -242,7 +269,7 @@ public sealed unsafe class MachineBus : ICpuBus
             ulong part = (value >> (8 * done)) & AllOnes(Math.Max(length, 1));
             if (length == 0)
             {
-                Write(view, at, length = 1, part);
+                Write(space, at, length = 1, part);
             }
             else
             {

@@ -38,7 +38,13 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
         {
             _processes.Add(process.Key, new DeviceProcessRecord(process.Key, [.. process], clock));
         }
+
+        StartGate = new DeviceStartGate(_processes.Count, clock);
+        machine.Bus.StartGate = StartGate;
     }
+
+    /// <summary>The device processes of the start still attaching; the guest's accesses that find no region wait for them.</summary>
+    public DeviceStartGate StartGate { get; }
 
     /// <summary>Whether a device process hands each access over on one core (the vCPU is then pinned to it).</summary>
     public bool AnyHandsOff => _processes.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff);
@@ -98,6 +104,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             }
 
             process.Activate(channel);
+            StartGate.Attached();
         }
         else
         {
@@ -318,6 +325,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// <summary>The machine stops: nobody waits for a restart any more (a vCPU stalled on a dead device sees it).</summary>
     public void ShutDown()
     {
+        StartGate.Open();
         foreach (DeviceProcessRecord process in _processes.Values)
         {
             process.ShutDown();

@@ -25,7 +25,7 @@ public sealed record RunReport
     /// <summary>Wall time from start of the CPU process to the end of the machine, in milliseconds.</summary>
     public double WallTimeMs { get; init; }
 
-    /// <summary>Milliseconds of <see cref="WallTimeMs"/> spent before the CPU left reset (processes started and wired).</summary>
+    /// <summary>Milliseconds of <see cref="WallTimeMs"/> spent before the CPU left reset (processes started, the CPU process configured; device processes may still be attaching, see <see cref="DeviceSection.AttachedMs"/>).</summary>
     public double StartUpMs { get; init; }
 
     /// <summary>Process id of the CPU process.</summary>
@@ -100,6 +100,13 @@ public sealed record DeviceSection
     /// (a remote bridge to a device host on <see cref="RemoteHost"/>).
     /// </summary>
     public string? Host { get; init; }
+
+    /// <summary>
+    /// For an isolated or grouped device, when its first process had attached and its regions were mapped, in
+    /// milliseconds of <see cref="RunReport.WallTimeMs"/>. The guest may have started before (<see cref="RunReport.StartUpMs"/>):
+    /// it waits for a device only when it reaches an address no attached device claims yet (docs/processes.md).
+    /// </summary>
+    public double? AttachedMs { get; init; }
 
     /// <summary>For a device on another host, the profile's name of the host its last incarnation ran on (after a failover, the one it moved to).</summary>
     public string? RemoteHost { get; init; }

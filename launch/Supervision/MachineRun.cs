@@ -71,6 +71,9 @@ public sealed class MachineRun : IAsyncDisposable
 
     /// <summary>Runs from the start of <see cref="RunAsync"/>; <see cref="_startUp"/> is its reading when the CPU left reset.</summary>
     private readonly Stopwatch _wall = new();
+
+    /// <summary>When <see cref="_wall"/> started, as a <see cref="Stopwatch"/> timestamp.</summary>
+    private long _wallStartedAt;
     private TimeSpan _startUp;
     private volatile bool _stopping;
 
@@ -157,6 +160,7 @@ public sealed class MachineRun : IAsyncDisposable
     private async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         _wall.Restart();
+        _wallStartedAt = Stopwatch.GetTimestamp();
         Stopwatch wall = _wall;
         // A stop (signal, Ctrl-C) can come at any moment, also while processes start: remember it and
         // forward it once the CPU process can take it.
@@ -170,7 +174,12 @@ public sealed class MachineRun : IAsyncDisposable
             using StandardInputFeeder? input = _options is { FeedStandardInput: true, Stop: { } user }
                 ? StandardInputFeeder.Start(_profile, _cpuControl!, user, _log)
                 : null;
-            exit = await RunGuestAsync(cancellationToken).ConfigureAwait(false);
+            Task<MachineExitInfo> guest = RunGuestAsync(cancellationToken);
+            // A device process that cannot attach ends the start: the guest, already running, is stopped, and the
+            // failure is the run's, as if it had come before the guest's first instruction.
+            _ = _attaching!.ContinueWith(_ => RequestStop(ExitReason.Stopped, "a device process could not attach"), CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
+            exit = await guest.ConfigureAwait(false);
+            await _attaching.ConfigureAwait(false);
         }
         catch (ControlTimeoutException ex)
         {
@@ -226,8 +235,10 @@ public sealed class MachineRun : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the CPU process and every device process at once, attaches the device processes once the CPU process is
-    /// configured, then starts the monitor and the spares.
+    /// Starts the CPU process and every device process at once and returns once the CPU process is configured: the
+    /// guest may run from then on. The device processes attach meanwhile (<see cref="_attaching"/>); an access of the
+    /// guest that finds no region waits in the CPU process until they have (<c>DeviceStartGate</c>), since their
+    /// regions are known only then. The monitor and the spares start once all have attached.
     /// </summary>
     private async Task StartMachineAsync(CancellationToken cancellationToken)
     {
@@ -260,10 +271,18 @@ public sealed class MachineRun : IAsyncDisposable
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
 
+        _attaching = AttachDeviceProcessesAsync(deviceProcesses, cancellationToken);
+    }
+
+    private async Task AttachDeviceProcessesAsync(DeviceProcess[] deviceProcesses, CancellationToken cancellationToken)
+    {
         await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
         StartSpares(deviceProcesses);
         StartMonitor();
     }
+
+    /// <summary>The device processes' first attaches, running beside the guest from the CPU process's configuration on.</summary>
+    private Task? _attaching;
 
     private async Task StartDeviceProcessAsync(DeviceProcess deviceProcess, CancellationToken cancellationToken)
     {
@@ -348,6 +367,10 @@ public sealed class MachineRun : IAsyncDisposable
                 EventGrants = device.Devices.Select(EventGrantOf).ToArray(),
             },
             cancellationToken), _cpu!, "bind-channel").ConfigureAwait(false);
+        if (device.FirstBoundAt == 0)
+        {
+            device.FirstBoundAt = Stopwatch.GetTimestamp();
+        }
 
         // The launcher learns of a death from the process itself; the CPU process also watches it (pidfd).
         child.Process.Exited += (_, _) => OnDeviceProcessExited(device, child);
@@ -822,6 +845,7 @@ public sealed class MachineRun : IAsyncDisposable
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
                 Host = DeviceProcessOf(d)?.Child?.Kind,
                 RemoteHost = DeviceProcessOf(d) is { Hosts.Count: > 0 } remote ? remote.Hosts[remote.HostIndex] : null,
+                AttachedMs = DeviceProcessOf(d) is { FirstBoundAt: > 0 } bound ? Math.Round(Milliseconds(bound.FirstBoundAt - _wallStartedAt), 1) : null,
                 Sandbox = DeviceProcessOf(d) is null ? null : KebabCaseEnum.ToName(_profile.Sandbox),
                 Accesses = new AccessSection
                 {
@@ -1056,6 +1080,9 @@ public sealed class MachineRun : IAsyncDisposable
 
         /// <summary>When the current incarnation finished attaching.</summary>
         public long UpAt { get; set; }
+
+        /// <summary>When the first incarnation's regions were mapped (the machine may have run before), or 0.</summary>
+        public long FirstBoundAt { get; set; }
 
         /// <summary>When a time-based injection killed it, or 0.</summary>
         public long TimedKillAt { get; set; }

@@ -39,6 +39,9 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
             Assert.Equal("remote", com1.Host);
             Assert.Equal("lab", com1.RemoteHost);
             Assert.True(com1.Accesses.Total > 20, $"{com1.Accesses.Total} accesses reached the remote UART");
+            // The guest did not wait for the remote attach (ssh, a device host started on the host) to begin: its
+            // first access to the UART waited instead, and the output above is still exact.
+            Assert.True(com1.AttachedMs > report.StartUpMs, $"the CPU left reset at {report.StartUpMs} ms, the UART attached at {com1.AttachedMs} ms");
             AssertNothingLeftOnTheHost();
         }
     }
