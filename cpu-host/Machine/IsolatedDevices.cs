@@ -97,13 +97,20 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
         DeviceChannel? previous = process.Current;
         if (previous is null)
         {
+            // The guest may be running (it does not wait for the attaches): every device's journal starts from a
+            // known state, and the channel is current, before any of its regions can be reached. A crash of an access
+            // to them then waits for a successor as a later one does.
             for (int device = 0; device < process.Devices.Count; device++)
             {
-                process.Records[device].Handle = _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
-                channel.TakeSnapshot(device); // the journal starts from a known state (or the device is marked reset-only)
+                channel.TakeSnapshot(device); // (or the device is marked reset-only)
             }
 
             process.Activate(channel);
+            for (int device = 0; device < process.Devices.Count; device++)
+            {
+                process.Records[device].Handle = _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
+            }
+
             StartGate.Attached();
         }
         else
