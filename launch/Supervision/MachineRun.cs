@@ -179,7 +179,7 @@ public sealed class MachineRun : IAsyncDisposable
             // failure is the run's, as if it had come before the guest's first instruction.
             _ = _attaching!.ContinueWith(_ => RequestStop(ExitReason.Stopped, "a device process could not attach"), CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
             exit = await guest.ConfigureAwait(false);
-            await _attaching.ConfigureAwait(false);
+            await EndAttachingAsync().ConfigureAwait(false);
         }
         catch (ControlTimeoutException ex)
         {
@@ -195,6 +195,13 @@ public sealed class MachineRun : IAsyncDisposable
                 Instructions = 0,
                 Detail = $"{_options.Stop?.Detail ?? "stopped"} while the machine was starting",
             };
+        }
+
+        finally
+        {
+            // However the run ended (a failure of the CPU process too), no attach goes on past it unobserved.
+            _attachCancel?.Cancel();
+            _ = _attaching?.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
         }
 
         MarkStopping();
@@ -271,18 +278,54 @@ public sealed class MachineRun : IAsyncDisposable
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
 
-        _attaching = AttachDeviceProcessesAsync(deviceProcesses, cancellationToken);
+        _attachCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _attaching = AttachDeviceProcessesAsync(deviceProcesses, _attachCancel.Token);
     }
 
     private async Task AttachDeviceProcessesAsync(DeviceProcess[] deviceProcesses, CancellationToken cancellationToken)
     {
         await Task.WhenAll(deviceProcesses.Select(p => StartDeviceProcessAsync(p, cancellationToken))).ConfigureAwait(false);
-        StartSpares(deviceProcesses);
-        StartMonitor();
+        if (!cancellationToken.IsCancellationRequested) // the guest may have ended meanwhile: nothing to start for it
+        {
+            StartSpares(deviceProcesses);
+            StartMonitor();
+        }
+    }
+
+    /// <summary>
+    /// The guest ended. An attach that failed stopped it: that failure is the run's, as a failed start was (rethrown).
+    /// Attaches still going are not needed any more: cancelled and waited for, so nothing they start outlives the run;
+    /// one that fails now is reported, but the guest's own end stands.
+    /// </summary>
+    private async Task EndAttachingAsync()
+    {
+        if (_attaching is not { } attaching)
+        {
+            return;
+        }
+
+        if (attaching.IsFaulted)
+        {
+            await attaching.ConfigureAwait(false);
+        }
+
+        _attachCancel!.Cancel();
+        await attaching.ContinueWith(
+            t =>
+            {
+                if (t.Exception?.InnerException is { } late and not OperationCanceledException)
+                {
+                    _log.WriteLine($"splitemu: a device process could not attach before the machine ended: {late.Message}");
+                }
+            },
+            TaskScheduler.Default).ConfigureAwait(false);
     }
 
     /// <summary>The device processes' first attaches, running beside the guest from the CPU process's configuration on.</summary>
     private Task? _attaching;
+
+    /// <summary>Cancels <see cref="_attaching"/> once the guest has ended (or the run is stopped).</summary>
+    private CancellationTokenSource? _attachCancel;
 
     private async Task StartDeviceProcessAsync(DeviceProcess deviceProcess, CancellationToken cancellationToken)
     {
@@ -1013,6 +1056,7 @@ public sealed class MachineRun : IAsyncDisposable
         }
 
         _console.Dispose();
+        _attachCancel?.Dispose();
         Directory.Delete(_runFolder, recursive: true);
         foreach (Stream log in _deviceLogs.Values)
         {
