@@ -37,6 +37,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
     private readonly RemoteDataLink _link;
     private readonly Stream _data;
     private readonly RemoteDmaServer _dma;
+    private readonly RemoteChannels _channels;
     private readonly CancellationTokenSource _ended = new();
     private readonly TaskCompletionSource<string> _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _replyReady = new(0, 1);
@@ -55,6 +56,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
         _descriptors = descriptors;
         _ssh = ssh;
         _remote = remote;
+        _channels = channels;
         _data = channels.Data;
         _link = new RemoteDataLink(channels.Data, MachineTime);
         _dma = new RemoteDmaServer(channels.Dma, () => Volatile.Read(ref _guestMemory));
@@ -131,6 +133,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
         ChildProcess.KillQuietly(_ssh);
         string why = _link.SilentFor is { } silent ? $"the host was silent for {silent.TotalSeconds:0.0} s"
             : _broken.Task.IsCompleted ? _broken.Task.Result
+            : _channels.Breached is { } breach ? breach
             : (reader.Exception ?? dma.Exception) is { } failed ? failed.InnerException!.Message
             : _ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed ? "ssh lost the connection"
             : "the remote end closed the connection";

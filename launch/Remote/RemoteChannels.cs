@@ -6,10 +6,13 @@ namespace SplitEmu.Launch.Remote;
 /// The channels a remote device process's one ssh connection is multiplexed into (Nerdbank.Streams'
 /// <c>MultiplexingStream</c>), opened the same way on both ends. The other end is untrusted, so the multiplexer runs
 /// protocol 3: each channel has a receiving window (a peer cannot make this side buffer more than that, where protocol
-/// 1 buffers whatever arrives), and the three channels are seeded, so no offer is ever expected and every offer the
-/// peer makes is rejected at once instead of being kept.
+/// 1 buffers whatever arrives), and the three channels are seeded, so no channel offer is ever expected. An offer
+/// is a breach of the protocol: it ends the connection (the multiplexer keeps an offered channel until the peer
+/// withdraws it, so rejecting offers one by one would let a peer grow this side's memory). What the multiplexer
+/// itself does not bound is the size of one of its frames, which it reads whole before it checks a window; the
+/// silence limit and ssh's throughput bound that (docs/remote-devices.md, "Limits").
 /// </summary>
-internal sealed class RemoteChannels : IAsyncDisposable
+public sealed class RemoteChannels : IAsyncDisposable
 {
     private const int ControlId = 0;
     private const int DataId = 1;
@@ -21,25 +24,19 @@ internal sealed class RemoteChannels : IAsyncDisposable
     /// </summary>
     private const int WindowBytes = 12 * 20 * 1024;
 
-    private RemoteChannels(MultiplexingStream mux)
-    {
-        Multiplexer = mux;
-        Control = mux.AcceptChannel(ControlId).AsStream();
-        Data = mux.AcceptChannel(DataId).AsStream();
-        Dma = mux.AcceptChannel(DmaId).AsStream();
-    }
+    private RemoteChannels(MultiplexingStream mux) => Multiplexer = mux;
 
     /// <summary>The multiplexer; its completion is the connection's end.</summary>
     public MultiplexingStream Multiplexer { get; }
 
     /// <summary>The control plane: JSON-RPC, <c>IDeviceHostControl</c> one way and <c>ILaunchCallbacks</c> (device output) the other.</summary>
-    public Stream Control { get; }
+    public Stream Control { get; private set; } = Stream.Null;
 
     /// <summary>The data plane: <see cref="RemoteFrame"/>s.</summary>
-    public Stream Data { get; }
+    public Stream Data { get; private set; } = Stream.Null;
 
     /// <summary>Bus-master DMA: <see cref="RemoteDmaFrame"/>s, one transfer at a time.</summary>
-    public Stream Dma { get; }
+    public Stream Dma { get; private set; } = Stream.Null;
 
     /// <summary>Multiplexes <paramref name="transport"/> (ssh's standard input and output on either end).</summary>
     public static RemoteChannels Open(Stream transport)
@@ -56,23 +53,27 @@ internal sealed class RemoteChannels : IAsyncDisposable
         }
 
         MultiplexingStream mux = MultiplexingStream.Create(transport, options);
-        mux.ChannelOffered += (_, offer) => RejectQuietly(mux, offer.QualifiedId.Id);
+        RemoteChannels channels = new(mux);
+        mux.ChannelOffered += (_, offer) => channels.Breach($"the peer offered a channel ('{Printable(offer.Name)}'), which this protocol never does");
         mux.StartListening();
-        return new RemoteChannels(mux);
+        channels.Control = mux.AcceptChannel(ControlId).AsStream(); // seeded: accepted without a round trip, once listening
+        channels.Data = mux.AcceptChannel(DataId).AsStream();
+        channels.Dma = mux.AcceptChannel(DmaId).AsStream();
+        return channels;
     }
+
+    /// <summary>Why the connection was ended for a breach of the protocol, or null.</summary>
+    public string? Breached { get; private set; }
+
+    private void Breach(string why)
+    {
+        Breached ??= why;
+        _ = Multiplexer.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default); // its completion ends either end
+    }
+
+    private static string Printable(string? name) =>
+        string.Concat((name is null ? "" : name.Length > 32 ? name[..32] : name).Select(c => char.IsControl(c) ? '?' : c));
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => Multiplexer.DisposeAsync();
-
-    private static void RejectQuietly(MultiplexingStream mux, ulong id)
-    {
-        try
-        {
-            mux.RejectChannel(id);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-        {
-            // Already gone, or the connection ended.
-        }
-    }
 }

@@ -21,8 +21,8 @@ internal sealed class RemoteDataLink(Stream stream, Func<long> machineTime)
     /// <summary>Silence after which the other side is given up, unless <see cref="SilenceLimit"/> says less.</summary>
     public static readonly TimeSpan SilenceTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Least silence limit: ten of the remote end's heartbeats.</summary>
-    public static readonly TimeSpan ShortestSilenceLimit = TimeSpan.FromMilliseconds(10 * RemoteHeartbeatMilliseconds);
+    /// <summary>Least silence limit: three of the remote end's heartbeats.</summary>
+    public static readonly TimeSpan ShortestSilenceLimit = TimeSpan.FromMilliseconds(3 * RemoteHeartbeatMilliseconds);
 
     private readonly Lock _sendGate = new();
 
