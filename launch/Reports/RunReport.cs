@@ -28,6 +28,9 @@ public sealed record RunReport
     /// <summary>Milliseconds of <see cref="WallTimeMs"/> spent before the CPU left reset (processes started, the CPU process configured; device processes may still be attaching, see <see cref="DeviceSection.AttachedMs"/>).</summary>
     public double StartUpMs { get; init; }
 
+    /// <summary>Of <see cref="StartUpMs"/>, from spawning the CPU process to its being configured: the CPU process's own start-up.</summary>
+    public double CpuStartUpMs { get; init; }
+
     /// <summary>Process id of the CPU process.</summary>
     public int CpuProcessId { get; init; }
 

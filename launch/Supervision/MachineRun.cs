@@ -75,6 +75,9 @@ public sealed class MachineRun : IAsyncDisposable
     /// <summary>When <see cref="_wall"/> started, as a <see cref="Stopwatch"/> timestamp.</summary>
     private long _wallStartedAt;
     private TimeSpan _startUp;
+
+    /// <summary>From spawning the CPU process to its being configured (the CPU process's own share of <see cref="_startUp"/>).</summary>
+    private TimeSpan _cpuStartUp;
     private volatile bool _stopping;
 
     /// <summary>Cancelled with <see cref="_stopping"/>: a restart waiting out its back-off gives up at once. Never
@@ -274,9 +277,11 @@ public sealed class MachineRun : IAsyncDisposable
             deviceProcess.Starting = StartProcessAsync(deviceProcess, Label(deviceProcess.Key, 0), cancellationToken);
         }
 
+        long cpuSpawned = Stopwatch.GetTimestamp();
         _cpu = await ChildProcess.StartAsync(HostExecutables.CpuHost, "cpu", _runFolder, _console, _log, cancellationToken).ConfigureAwait(false);
         _cpuControl = _cpu.Rpc.Attach<ICpuHostControl>();
         await ControlDeadline.CallAsync(_cpuControl.ConfigureAsync(new CpuHostSetup { Profile = _profile, ShmPrefix = _shmPrefix }, cancellationToken), _cpu, "configure").ConfigureAwait(false);
+        _cpuStartUp = Stopwatch.GetElapsedTime(cpuSpawned);
 
         _attachCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _attaching = AttachDeviceProcessesAsync(deviceProcesses, _attachCancel.Token);
@@ -877,6 +882,7 @@ public sealed class MachineRun : IAsyncDisposable
             Cpu = exit.Cpu,
             WallTimeMs = wallTime.TotalMilliseconds,
             StartUpMs = _startUp.TotalMilliseconds,
+            CpuStartUpMs = Math.Round(_cpuStartUp.TotalMilliseconds, 1),
             CpuProcessId = _cpu?.ProcessId ?? 0,
             CpuHost = _cpu?.Kind,
             Devices = _profile.Devices.Select(d => new DeviceSection

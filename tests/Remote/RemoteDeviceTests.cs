@@ -42,6 +42,7 @@ public sealed class RemoteDeviceTests(SshTestHost host, ITestOutputHelper output
             // The guest did not wait for the remote attach (ssh, a device host started on the host) to begin: its
             // first access to the UART waited instead, and the output above is still exact.
             Assert.True(com1.AttachedMs > report.StartUpMs, $"the CPU left reset at {report.StartUpMs} ms, the UART attached at {com1.AttachedMs} ms");
+            Assert.True(report.CpuStartUpMs > 0 && report.CpuStartUpMs < report.StartUpMs, $"the CPU process's start-up {report.CpuStartUpMs} ms is part of the machine's {report.StartUpMs} ms");
             AssertNothingLeftOnTheHost();
         }
     }
