@@ -35,11 +35,9 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
     private readonly Process _ssh;
     private readonly JsonRpc _remote;
     private readonly RemoteDataLink _link;
-    private readonly Stream _data;
     private readonly RemoteDmaServer _dma;
     private readonly RemoteChannels _channels;
     private readonly CancellationTokenSource _ended = new();
-    private readonly TaskCompletionSource<string> _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _replyReady = new(0, 1);
     private RingMessage _reply;
     private int _awaitingReply;
@@ -57,7 +55,6 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
         _ssh = ssh;
         _remote = remote;
         _channels = channels;
-        _data = channels.Data;
         _link = new RemoteDataLink(channels.Data, MachineTime);
         _dma = new RemoteDmaServer(channels.Dma, () => Volatile.Read(ref _guestMemory));
     }
@@ -97,7 +94,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
             launcher.AddLocalRpcTarget(RpcTargetMetadata.FromShape<IDeviceHostControl>(), bridge, null);
             remote.StartListening();
             launcher.StartListening();
-            return await bridge.RunAsync(channels.Multiplexer).ConfigureAwait(false);
+            return await bridge.RunAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or MultiplexingProtocolException)
         {
@@ -110,14 +107,14 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
         }
     }
 
-    private async Task<int> RunAsync(MultiplexingStream mux)
+    private async Task<int> RunAsync()
     {
         Task reader = Task.Factory.StartNew(ReadFrames, TaskCreationOptions.LongRunning);
         Task dma = Task.Factory.StartNew(_dma.Serve, TaskCreationOptions.LongRunning);
         _link.StartHeartbeats(RemoteDataLink.BridgeHeartbeatMilliseconds, _ended.Token);
         Task silence = _link.WatchSilenceAsync(_ended.Token);
         Task sshExited = _ssh.WaitForExitAsync();
-        Task gone = await Task.WhenAny(_launcher.Completion, reader, dma, silence, sshExited, mux.Completion, _remote.Completion, _broken.Task).ConfigureAwait(false);
+        Task gone = await Task.WhenAny(_launcher.Completion, reader, dma, silence, sshExited, _channels.Multiplexer.Completion, _remote.Completion).ConfigureAwait(false);
         _ended.Cancel();
         Volatile.Write(ref _stop, 1);
         _ring?.KickRequestWaiter();
@@ -132,7 +129,6 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
         bool hostLost = _link.SilentFor is not null || (_ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed);
         ChildProcess.KillQuietly(_ssh);
         string why = _link.SilentFor is { } silent ? $"the host was silent for {silent.TotalSeconds:0.0} s"
-            : _broken.Task.IsCompleted ? _broken.Task.Result
             : _channels.Breached is { } breach ? breach
             : (reader.Exception ?? dma.Exception) is { } failed ? failed.InnerException!.Message
             : _ssh.HasExited && _ssh.ExitCode == SshCommand.SshFailed ? "ssh lost the connection"
@@ -184,7 +180,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
     {
         if (Interlocked.Exchange(ref _outputInFlight, 1) == 1)
         {
-            _broken.TrySetResult("the remote device process sent output before its last batch was acknowledged");
+            _channels.Breach("the remote device process sent output before its last batch was acknowledged");
             return;
         }
 
@@ -254,7 +250,7 @@ internal sealed class RemoteBridge : IDeviceHostControl, ILaunchCallbacks
     private void ReadFrames()
     {
         byte[] buffer = RemoteFrame.NewBuffer();
-        while (RemoteFrame.TryRead(_data, buffer, out RemoteFrameType type, out _, out RingMessage message, out ReadOnlySpan<byte> state))
+        while (RemoteFrame.TryRead(_channels.Data, buffer, out RemoteFrameType type, out _, out RingMessage message, out ReadOnlySpan<byte> state))
         {
             _link.Heard();
             switch (type)

@@ -65,7 +65,8 @@ public sealed class RemoteChannels : IAsyncDisposable
     /// <summary>Why the connection was ended for a breach of the protocol, or null.</summary>
     public string? Breached { get; private set; }
 
-    private void Breach(string why)
+    /// <summary>Ends the connection for a breach of the protocol by the peer, remembering why (the first reason stands).</summary>
+    public void Breach(string why)
     {
         Breached ??= why;
         _ = Multiplexer.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default); // its completion ends either end
