@@ -15,9 +15,6 @@ public sealed class DeviceStartGate(int processes, MachineClockSource clock)
     private readonly ManualResetEventSlim _open = new(processes == 0);
     private int _attaching = processes;
 
-    /// <summary>Whether every device process of the start has attached (or the machine stops).</summary>
-    public bool IsOpen => _open.IsSet;
-
     /// <summary>A device process of the start attached.</summary>
     public void Attached()
     {

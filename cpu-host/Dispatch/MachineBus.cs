@@ -203,7 +203,7 @@ public sealed unsafe class MachineBus : ICpuBus
     /// the access waits for them, as an access to a restarting device waits, and is looked up again. Once they are
     /// all attached this is one read of a field.
     /// </summary>
-    private bool WaitedForDevicesToAttach() => StartGate is { IsOpen: false } gate && gate.Wait();
+    private bool WaitedForDevicesToAttach() => StartGate?.Wait() == true;
 
     /// <summary>Accesses refused because they would re-enter a device that is handling an access on this thread.</summary>
     public long ReentryRefusals;

@@ -27,6 +27,9 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     private readonly List<DeviceChannel> _channels = [];
     private readonly Lock _channelsGate = new();
 
+    /// <summary>The device processes of the start still attaching; the guest's accesses that find no region wait for them.</summary>
+    private readonly DeviceStartGate _startGate;
+
     /// <summary>The device processes of <paramref name="devices"/> (those not inline), grouped by process, on <paramref name="machine"/>.</summary>
     public IsolatedDevices(VirtualMachine machine, string shmPrefix, MachineClockSource clock, IEnumerable<DeviceConfig> devices)
     {
@@ -39,12 +42,9 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
             _processes.Add(process.Key, new DeviceProcessRecord(process.Key, [.. process], clock));
         }
 
-        StartGate = new DeviceStartGate(_processes.Count, clock);
-        machine.Bus.StartGate = StartGate;
+        _startGate = new DeviceStartGate(_processes.Count, clock);
+        machine.Bus.StartGate = _startGate;
     }
-
-    /// <summary>The device processes of the start still attaching; the guest's accesses that find no region wait for them.</summary>
-    public DeviceStartGate StartGate { get; }
 
     /// <summary>Whether a device process hands each access over on one core (the vCPU is then pinned to it).</summary>
     public bool AnyHandsOff => _processes.Values.Any(s => s.Devices[0].WaitPolicy == WaitPolicy.Handoff);
@@ -111,7 +111,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
                 process.Records[device].Handle = _machine.Devices.Plug(process.Devices[device].Id, binding.Regions[device], channel.LinkFor(device));
             }
 
-            StartGate.Attached();
+            _startGate.Attached();
         }
         else
         {
@@ -332,7 +332,7 @@ internal sealed class IsolatedDevices : IDeviceEventSink, IDisposable
     /// <summary>The machine stops: nobody waits for a restart any more (a vCPU stalled on a dead device sees it).</summary>
     public void ShutDown()
     {
-        StartGate.Open();
+        _startGate.Open();
         foreach (DeviceProcessRecord process in _processes.Values)
         {
             process.ShutDown();
