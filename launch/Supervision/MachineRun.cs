@@ -71,9 +71,6 @@ public sealed class MachineRun : IAsyncDisposable
 
     /// <summary>Runs from the start of <see cref="RunAsync"/>; <see cref="_startUp"/> is its reading when the CPU left reset.</summary>
     private readonly Stopwatch _wall = new();
-
-    /// <summary>When <see cref="_wall"/> started, as a <see cref="Stopwatch"/> timestamp.</summary>
-    private long _wallStartedAt;
     private TimeSpan _startUp;
 
     /// <summary>From spawning the CPU process to its being configured (the CPU process's own share of <see cref="_startUp"/>).</summary>
@@ -163,7 +160,6 @@ public sealed class MachineRun : IAsyncDisposable
     private async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         _wall.Restart();
-        _wallStartedAt = Stopwatch.GetTimestamp();
         Stopwatch wall = _wall;
         // A stop (signal, Ctrl-C) can come at any moment, also while processes start: remember it and
         // forward it once the CPU process can take it.
@@ -415,10 +411,7 @@ public sealed class MachineRun : IAsyncDisposable
                 EventGrants = device.Devices.Select(EventGrantOf).ToArray(),
             },
             cancellationToken), _cpu!, "bind-channel").ConfigureAwait(false);
-        if (device.FirstBoundAt == 0)
-        {
-            device.FirstBoundAt = Stopwatch.GetTimestamp();
-        }
+        device.FirstBoundAt ??= _wall.Elapsed;
 
         // The launcher learns of a death from the process itself; the CPU process also watches it (pidfd).
         child.Process.Exited += (_, _) => OnDeviceProcessExited(device, child);
@@ -894,7 +887,7 @@ public sealed class MachineRun : IAsyncDisposable
                 ProcessId = processIds.GetValueOrDefault(d.Id, _cpu?.ProcessId ?? 0),
                 Host = DeviceProcessOf(d)?.Child?.Kind,
                 RemoteHost = DeviceProcessOf(d) is { Hosts.Count: > 0 } remote ? remote.Hosts[remote.HostIndex] : null,
-                AttachedMs = DeviceProcessOf(d) is { FirstBoundAt: > 0 } bound ? Math.Round(Milliseconds(bound.FirstBoundAt - _wallStartedAt), 1) : null,
+                AttachedMs = DeviceProcessOf(d)?.FirstBoundAt is TimeSpan bound ? Math.Round(bound.TotalMilliseconds, 1) : null,
                 Sandbox = DeviceProcessOf(d) is null ? null : KebabCaseEnum.ToName(_profile.Sandbox),
                 Accesses = new AccessSection
                 {
@@ -1131,8 +1124,8 @@ public sealed class MachineRun : IAsyncDisposable
         /// <summary>When the current incarnation finished attaching.</summary>
         public long UpAt { get; set; }
 
-        /// <summary>When the first incarnation's regions were mapped (the machine may have run before), or 0.</summary>
-        public long FirstBoundAt { get; set; }
+        /// <summary>When the first incarnation's regions were mapped, on the run's wall clock (the guest may have run before); null until then.</summary>
+        public TimeSpan? FirstBoundAt { get; set; }
 
         /// <summary>When a time-based injection killed it, or 0.</summary>
         public long TimedKillAt { get; set; }
